@@ -1,0 +1,239 @@
+"""The command line: a thin layer over the Python API. Bad input: one line on stderr, exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import pandas as pd
+
+from . import __version__
+from .connectome import NOTEBOOK_RESULTS, list_connectomes, load_connectome, preset_names
+from .errors import VisualStreamsError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage + message
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
+    return value
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    from .train import PRECISIONS, RECIPES
+
+    g = p.add_argument_group("training (defaults come from the recipe)")
+    g.add_argument("--recipe", default="notebook", choices=list(RECIPES),
+                   help="notebook: Adam 1e-3, batch 64, 5 epochs (the default); fast: batch 128, one-cycle "
+                        "schedule, label smoothing, flips, 3 epochs")
+    g.add_argument("--epochs", type=_positive_int, help="training epochs")
+    g.add_argument("--batch-size", type=_positive_int, help="training batch size")
+    g.add_argument("--lr", type=_positive_float, help="learning rate (peak rate for one-cycle)")
+    g.add_argument("--seed", type=_seed, default=0, help="seed for initialisation, data order and subset (0)")
+    g.add_argument("--train-subset", type=_positive_int, metavar="N",
+                   help="train on a random N-image subset (test set stays whole)")
+    g.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
+    g.add_argument("--precision", default="auto", choices=list(PRECISIONS),
+                   help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
+    g.add_argument("--data", metavar="DIR",
+                   help="Fashion-MNIST directory (IDX .gz files or the Kaggle CSV pair); "
+                        "default: see 'visualstreams data --help'")
+    g.add_argument("--overwrite", action="store_true", help="replace existing run directories")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _config(args: argparse.Namespace):  # -> TrainConfig
+    from .train import make_config
+
+    return make_config(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       train_subset=args.train_subset, device=args.device, precision=args.precision)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="visualstreams", description="Species-specific two-stream models of the visual cortex, "
+                "compiled from connectomes, trained on Fashion-MNIST and compared.")
+    p.add_argument("--version", action="version", version=f"visualstreams {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    pc = sub.add_parser("connectome", help="list, show or plot connectomes",
+                        description="Inspect connectomes: presets or CSV/JSON files.")
+    csub = pc.add_subparsers(dest="action", required=True, parser_class=_Parser, metavar="ACTION")
+    csub.add_parser("list", help="the presets, with species, source and what the strengths measure")
+    ps = csub.add_parser("show", help="the labelled matrix and the pathway table",
+                         description="Print a connectome as the notebook did: the labelled matrix "
+                                     "(rows = source, columns = target) and the pathway table.")
+    ps.add_argument("connectome", metavar="SPECIES|FILE", help=f"a preset ({', '.join(preset_names())}) "
+                    "or a .csv/.json file")
+    ps.add_argument("--save", metavar="FILE", help="also write it as .csv or .json")
+    pp = csub.add_parser("plot", help="draw the connectome as a heatmap")
+    pp.add_argument("connectome", metavar="SPECIES|FILE")
+    pp.add_argument("--out", required=True, metavar="PNG", help="image file to write")
+
+    pt = sub.add_parser("train", help="train one model", description="Train one model compiled from a "
+                        "connectome; writes config.json, history.json and model.pt to the run directory.")
+    src = pt.add_mutually_exclusive_group(required=True)
+    src.add_argument("--species", metavar="S", help=f"a preset ({', '.join(preset_names())})")
+    src.add_argument("--connectome", metavar="FILE", help="a connectome .csv or .json file")
+    pt.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
+    _add_training_options(pt)
+
+    pm = sub.add_parser("compare", help="train several species and compare them",
+                        description="Train one model per species or connectome file under the same recipe "
+                                    "and print one table beside the notebook's figures; writes summary.csv, "
+                                    "learning_curves.png and one run directory per species in --out.")
+    pm.add_argument("--species", nargs="+", default=[], metavar="S",
+                    help="presets or connectome files (default: human marmoset mouse)")
+    pm.add_argument("--connectome", nargs="+", default=[], metavar="FILE", help="more connectome files")
+    pm.add_argument("--out", default="runs/compare", metavar="DIR", help="output directory (runs/compare)")
+    _add_training_options(pm)
+
+    pd_ = sub.add_parser("data", help="find or download Fashion-MNIST",
+                         description="Fashion-MNIST is looked for in: $VISUALSTREAMS_DATA; the cache "
+                                     "($VISUALSTREAMS_CACHE, else $XDG_CACHE_HOME/visualstreams/fashion-mnist); "
+                                     "/usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist); "
+                                     "then it is downloaded into the cache and verified by checksum.")
+    dsub = pd_.add_subparsers(dest="action", required=True, parser_class=_Parser, metavar="ACTION")
+    df_ = dsub.add_parser("fetch", help="find the data (downloading it if needed) and print where it is")
+    df_.add_argument("--data", metavar="DIR", help="check this directory instead of searching")
+    df_.add_argument("--url", help="download base URL (default: the canonical Fashion-MNIST location, "
+                                   "or $VISUALSTREAMS_DATA_URL)")
+    df_.add_argument("--no-download", action="store_true", help="only look, never download")
+    return p
+
+
+# -- commands ----------------------------------------------------------------------------------------------------
+def cmd_connectome(args: argparse.Namespace) -> None:
+    from .connectome import save_connectome
+
+    if args.action == "list":
+        print(list_connectomes().to_string(index=False, max_colwidth=70))
+        return
+    conn = load_connectome(args.connectome)
+    conn.validate()
+    if args.action == "plot":
+        from .report import plot_connectome
+
+        plot_connectome(conn, args.out)
+        print(f"wrote {args.out}")
+        return
+    print(f"{conn.name.upper()} connectivity (rows: source, columns: target)")
+    for key in ("species", "measure", "source", "notes"):
+        value = getattr(conn, key)
+        if value:
+            print(f"  {key}: {value}")
+    print(conn.to_frame().round(2).to_string())
+    paths = conn.pathways()
+    print()
+    print(pd.DataFrame([{"species": conn.name, **dict(zip(paths["pathway"], paths["strength"], strict=True))}])
+          .to_string())
+    if args.save:
+        save_connectome(conn, args.save)
+        print(f"wrote {args.save}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .train import train
+
+    conn = load_connectome(args.species or args.connectome)
+    out = args.out or str(Path("runs") / conn.name)
+    result = train(conn, _config(args), data_path=args.data, out=out, overwrite=args.overwrite,
+                   progress=not args.quiet)
+    print(result.history.round(4).to_string(index=False))
+    f = result.final
+    print(f"{conn.name}: test accuracy {f['test_acc']:.2f}%, test loss {f['test_loss']:.4f}; run written to {out}")
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from .experiment import compare
+
+    species = list(args.species) + list(args.connectome)
+    if not species:
+        species = list(NOTEBOOK_RESULTS)
+    summary = compare(species, _config(args), args.out, data_path=args.data, overwrite=args.overwrite,
+                      progress=not args.quiet)
+    print(format_summary(summary))
+    print(f"wrote {Path(args.out) / 'summary.csv'} and {Path(args.out) / 'learning_curves.png'}")
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The compare table: our final test metrics beside the notebook's single-run figures."""
+    def num(x: object, fmt: str) -> str:
+        return "-" if x is None or pd.isna(x) else format(x, fmt)
+
+    rows = []
+    for r in summary.itertuples():
+        diff = None if pd.isna(r.notebook_test_acc) else r.test_acc - r.notebook_test_acc
+        rows.append({
+            "species": r.species,
+            "test acc %": num(r.test_acc, ".2f"),
+            "notebook %": num(r.notebook_test_acc, ".2f"),
+            "diff": num(diff, "+.2f"),
+            "test loss": num(r.test_loss, ".4f"),
+            "notebook loss": num(r.notebook_test_loss, ".4f"),
+            "train s": num(r.seconds, ".1f"),
+        })
+    return pd.DataFrame(rows).to_string(index=False)
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    from .data import find_data, load_fashion_mnist
+
+    directory = find_data(args.data, download=not args.no_download, url=args.url)
+    ds = load_fashion_mnist(directory)
+    print(f"Fashion-MNIST ({ds.format}) at {directory}: {len(ds.train_labels)} train, {len(ds.test_labels)} test")
+    for name, md5 in ds.checksums.items():
+        print(f"  {name}  md5 {md5}")
+
+
+COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "data": cmd_data}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except VisualStreamsError as exc:
+        print(f"visualstreams: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("visualstreams: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
