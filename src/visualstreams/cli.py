@@ -53,7 +53,7 @@ def _seed(text: str) -> int:
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
-    from .train import PRECISIONS, RECIPES
+    from .training import PRECISIONS, RECIPES
 
     g = p.add_argument_group("training (defaults come from the recipe)")
     g.add_argument("--recipe", default="notebook", choices=list(RECIPES),
@@ -76,7 +76,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):  # -> TrainConfig
-    from .train import make_config
+    from .training import make_config
 
     return make_config(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        train_subset=args.train_subset, device=args.device, precision=args.precision)
@@ -165,7 +165,7 @@ def cmd_connectome(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .train import train
+    from .training import train
 
     conn = load_connectome(args.species or args.connectome)
     out = args.out or str(Path("runs") / conn.name)

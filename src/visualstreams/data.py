@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import shutil
@@ -287,19 +288,22 @@ def download_fashion_mnist(
         raise DataError(f"{directory}: cannot create the data cache ({exc.strerror})") from None
     for name in IDX_FILES.values():
         target = directory / name
-        if target.is_file() and _raw_md5(target) == sums.get(name):
+        expected = sums.get(name)
+        if expected is not None and target.is_file() and _raw_md5(target) == expected:
             continue
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
         try:
             with os.fdopen(fd, "wb") as fh, urllib.request.urlopen(base + name, timeout=timeout) as resp:
                 shutil.copyfileobj(resp, fh)
+                if getattr(resp, "length", None):  # the connection closed before Content-Length bytes came
+                    raise DataError(f"{base + name}: download interrupted ({resp.length} bytes missing)")
                 fh.flush()
                 os.fsync(fh.fileno())
             got = _raw_md5(Path(tmp))
             if name in sums and got != sums[name]:
                 raise DataError(f"{base + name}: checksum mismatch (MD5 {got}, expected {sums[name]})")
             os.replace(tmp, target)
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise DataError(f"{base + name}: download failed ({reason}). {HOW_TO_GET}") from None
         finally:

@@ -13,7 +13,7 @@ from .data import FashionMNIST, load_fashion_mnist
 from .errors import ConfigError
 from .report import plot_learning_curves
 from .storage import write_text
-from .train import TrainConfig, prepare_run_dir, train
+from .training import TrainConfig, prepare_run_dir, train
 
 SUMMARY_COLUMNS = [
     "species", "test_acc", "test_loss", "train_acc", "train_loss", "epochs", "seconds",
