@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import AreaSpec, Architecture, default_architecture
+from .architecture import Architecture, AreaSpec, default_architecture
 from .connectome import Connectome, load_connectome, topological_order
 from .errors import ConfigError
 
