@@ -115,7 +115,7 @@ def test_compare_writes_summary_and_figure(tmp_path):
     assert (tmp_path / "human" / "model.pt").exists() and (tmp_path / "mouse" / "history.json").exists()
 
 
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
 def test_short_run_on_real_fashion_mnist_learns_well_above_chance():
     data = vs.load_fashion_mnist(REAL_DATA)
     result = vs.train("mouse", vs.make_config(epochs=1, train_subset=2000, seed=0), data=data, progress=False)
