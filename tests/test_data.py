@@ -12,6 +12,7 @@ import hashlib
 import http.server
 import struct
 import threading
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -461,8 +462,12 @@ def test_http_404_leaves_nothing_half_written(idx_dir, serve, tmp_path, missing)
     cache = tmp_path / "cache"
     with pytest.raises(DataError, match="download failed") as info:
         data.download_fashion_mnist(cache, url=url, checksums=sums)
-    assert missing in str(info.value) and "not found" in str(info.value).lower()
-    assert "apt-get" in str(info.value)  # says how else to get the data
+    message = str(info.value)
+    assert missing in message and "not found" in message.lower()
+    assert "apt-get" in message  # says how else to get the data
+    http_error = info.value.__context__  # the HTTPError behind it holds the response and its socket ...
+    assert isinstance(http_error, urllib.error.HTTPError) and http_error.code == 404
+    assert http_error.fp.closed  # ... which must be closed, not left open until garbage collection
     assert not (cache / missing).exists()
     assert leftovers(cache) == []
     for f in cache.iterdir():

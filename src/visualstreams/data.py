@@ -304,6 +304,8 @@ def download_fashion_mnist(
                 raise DataError(f"{base + name}: checksum mismatch (MD5 {got}, expected {sums[name]})")
             os.replace(tmp, target)
         except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()  # an HTTP error holds the response (and its socket) open
             reason = getattr(exc, "reason", None) or exc
             raise DataError(f"{base + name}: download failed ({reason}). {HOW_TO_GET}") from None
         finally:

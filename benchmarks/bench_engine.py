@@ -1,0 +1,155 @@
+"""Side-by-side speed benchmark: the notebook's training loop vs the visualstreams engine, same run.
+
+The baseline re-implements the notebook's pipeline: a pandas-backed Dataset that builds each item in Python
+(reshape, / 255, FloatTensor), a shuffling DataLoader at batch 64, fp32, and a forward pass through both
+streams although only the "what" head is trained. The engine keeps the data as one uint8 tensor, cuts
+batches by index, runs only the ventral stream, and uses the device's precision (bf16 autocast where native).
+
+    python benchmarks/bench_engine.py [--data DIR] [--epochs 1] [--baseline-batches 300] [--seeds 0]
+
+Prints one table (images/s, seconds per epoch, test accuracy, speed-up); not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+import visualstreams as vs
+from visualstreams.training import DeviceData, fit, resolve_device, resolve_precision
+
+NOTEBOOK_EPOCH_BATCHES = 938  # 60000 / 64, rounded up
+
+
+class PandasDataset(Dataset):
+    """The notebook's FashionMNISTDataset: a DataFrame, one item built per call."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.labels = df["label"].values
+        self.pixels = df.drop("label", axis=1).values
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, idx: int):
+        pixels = self.pixels[idx].reshape(28, 28) / 255.0
+        return torch.FloatTensor(pixels).unsqueeze(0), torch.LongTensor([self.labels[idx]])[0]
+
+
+def frame(images: torch.Tensor, labels: torch.Tensor) -> pd.DataFrame:
+    flat = images.reshape(len(images), -1).numpy()
+    df = pd.DataFrame(flat, columns=[f"pixel{i}" for i in range(1, 785)])
+    df.insert(0, "label", labels.numpy())
+    return df
+
+
+def baseline(data: vs.FashionMNIST, device: torch.device, batches: int, epochs: int, seed: int) -> dict:
+    """The notebook's loop; ``batches`` > 0 times that many steps and extrapolates to an epoch."""
+    torch.manual_seed(seed)
+    train_loader = DataLoader(PandasDataset(frame(data.train_images, data.train_labels)), batch_size=64,
+                              shuffle=True)
+    test_loader = DataLoader(PandasDataset(frame(data.test_images, data.test_labels)), batch_size=64)
+    model = vs.build_model("human").to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    crit = nn.CrossEntropyLoss()
+    seconds, steps = 0.0, 0
+    for _ in range(epochs):
+        model.train()
+        t0 = time.perf_counter()
+        n = 0
+        for images, labels in train_loader:
+            images, labels = images.to(device), labels.to(device)
+            out = model(images)  # both streams, as the notebook's forward
+            loss = crit(out["what"], labels)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss.item()
+            n += 1
+            if batches and n >= batches:
+                break
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds += time.perf_counter() - t0
+        steps += n
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for images, labels in test_loader:
+            correct += (model(images.to(device))["what"].argmax(1).cpu() == labels).sum().item()
+    per_epoch = seconds / steps * NOTEBOOK_EPOCH_BATCHES
+    return {"images_per_s": steps * 64 / seconds, "epoch_s": per_epoch,
+            "test_acc": 100 * correct / len(data.test_labels) if not batches else float("nan")}
+
+
+def engine(data: vs.FashionMNIST, device: torch.device, epochs: int, seed: int, precision: str,
+           recipe: str = "notebook") -> dict:
+    cfg = vs.make_config(recipe, epochs=epochs, seed=seed, precision=precision)
+    torch.manual_seed(seed)
+    model = vs.build_model("human").to(device=device, memory_format=torch.channels_last)
+    dev = DeviceData.from_dataset(data, device)
+    hist = fit(model, dev, cfg, resolve_precision(precision, device), progress=False)
+    sec = sum(h["seconds"] for h in hist) / len(hist)
+    return {"images_per_s": len(data.train_labels) / sec, "epoch_s": sec, "test_acc": hist[-1]["test_acc"],
+            "wall_s": sum(h["seconds"] for h in hist)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", help="Fashion-MNIST directory (default: the usual search order)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--epochs", type=int, default=1, help="engine epochs per configuration (1)")
+    ap.add_argument("--baseline-batches", type=int, default=300,
+                    help="baseline steps to time, extrapolated to an epoch (0: whole epochs)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--fp32", action="store_true", help="also time the engine in fp32 (accuracy control)")
+    ap.add_argument("--fast", action="store_true", help="also time the fast recipe")
+    ap.add_argument("--json", help="write the rows as JSON here")
+    args = ap.parse_args()
+
+    device = resolve_device(args.device)
+    data = vs.load_fashion_mnist(args.data)
+    auto = resolve_precision("auto", device)
+    print(f"# {platform.node()} {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, device {device}"
+          + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
+          + f", engine precision {auto}", flush=True)
+    rows = []
+    for seed in args.seeds:
+        base = baseline(data, device, args.baseline_batches, 1 if args.baseline_batches else args.epochs, seed)
+        rows.append({"run": "notebook loop (fp32, both streams, batch 64)", "seed": seed, **base})
+        print(json.dumps(rows[-1]), flush=True)
+        configs = [("engine, notebook recipe", auto, "notebook")]
+        if args.fp32 and auto != "fp32":
+            configs.append(("engine, notebook recipe, fp32", "fp32", "notebook"))
+        if args.fast:
+            configs.append(("engine, fast recipe", auto, "fast"))
+        for label, precision, recipe in configs:
+            res = engine(data, device, args.epochs, seed, precision, recipe)
+            rows.append({"run": f"{label} ({precision})", "seed": seed, **res,
+                         "speedup": base["epoch_s"] / res["epoch_s"]})
+            print(json.dumps(rows[-1]), flush=True)
+    table = pd.DataFrame(rows)
+    summary = table.groupby("run", sort=False).agg(
+        seeds=("seed", "count"), images_per_s=("images_per_s", "mean"), epoch_s=("epoch_s", "mean"),
+        test_acc=("test_acc", "mean"), speedup=("speedup", "mean"))
+    print(f"\nengine epochs: {args.epochs}; baseline: "
+          + (f"{args.baseline_batches} steps extrapolated to {NOTEBOOK_EPOCH_BATCHES}" if args.baseline_batches
+             else f"{args.epochs} full epochs"))
+    print(summary.round(3).to_string())
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
