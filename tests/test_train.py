@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,15 @@ def test_short_run_on_real_fashion_mnist_learns_well_above_chance():
     result = vs.train("mouse", vs.make_config(epochs=1, train_subset=2000, seed=0), data=data, progress=False)
     assert result.config["data"]["train_used"] == 2000
     assert result.final["test_acc"] > 50  # chance is 10%
+
+
+def test_atomic_writes_leave_no_temporary_files_and_normal_permissions(tmp_path):
+    from visualstreams.storage import write_json
+
+    write_json(tmp_path / "a.json", {"x": 1})
+    write_json(tmp_path / "a.json", {"x": 2})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
