@@ -158,7 +158,7 @@ def cmd_connectome(args: argparse.Namespace) -> None:
     paths = conn.pathways()
     print()
     print(pd.DataFrame([{"species": conn.name, **dict(zip(paths["pathway"], paths["strength"], strict=True))}])
-          .to_string())
+          .round(3).to_string())
     if args.save:
         save_connectome(conn, args.save)
         print(f"wrote {args.save}")

@@ -513,3 +513,5 @@ NOTEBOOK_RESULTS: dict[str, dict[str, float]] = {
     "marmoset": {"test_acc": 91.52, "test_loss": 0.2244},
     "mouse": {"test_acc": 91.94, "test_loss": 0.2194},
 }
+
+from . import published as _published  # noqa: E402,F401  (registers the published-data presets)

@@ -1,0 +1,288 @@
+"""Connectome presets built from published connectivity data, over the six canonical areas.
+
+Four presets, one per species: ``macaque-markov2014`` (retrograde tracer FLN), ``marmoset-majka2020``
+(retrograde tracer FLNe), ``mouse-oh2014`` (anterograde viral tracer, Oh et al. regional model) and
+``human-hcp`` (diffusion tractography). Each is read from a small CSV shipped in ``visualstreams/presets``;
+``scripts/derive_presets.py`` regenerates those CSVs from the data in ``../shared/data/connectivity`` (run on
+demand, never at import). This module holds the single definition of the area mappings and the strength
+formulas, which the script imports, so the tables and the presets cannot disagree.
+
+Rules shared by all four presets:
+
+* Levels: V1 = 0, V2 = 1, V4 = MT = 2, IT = LIP = 3. Only feedforward pairs (source level < target level)
+  with a nonzero value in the data become projections; that makes every preset acyclic. Feedback and
+  same-level (lateral) pairs are reported in the CSV with ``used = 0`` but are not part of the graph.
+* Every CSV row keeps the raw value verbatim (as written in the source table) next to the strength.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from importlib import resources
+from typing import Any
+
+from .connectome import CANONICAL_AREAS, Connectome, register_connectome
+from .errors import ConnectomeError
+
+LEVELS: dict[str, int] = {"V1": 0, "V2": 1, "V4": 2, "MT": 2, "IT": 3, "LIP": 3}
+
+BASE_COLUMNS: tuple[str, ...] = (
+    "source", "target", "source_area_in_data", "target_area_in_data", "raw_value", "strength", "direction", "used",
+)
+
+# Decades of dynamic range kept by the log rescales (below that the strength is clipped to 0).
+FLN_DECADES = 6  # FLN runs from ~1e-6 (a single labelled neuron) to ~1 (Markov et al. 2014)
+OH_DECADES = 3
+
+
+def direction(source: str, target: str) -> str:
+    """``feedforward`` (level rises), ``feedback`` (level falls) or ``lateral`` (same level)."""
+    ls, lt = LEVELS[source], LEVELS[target]
+    return "feedforward" if ls < lt else "feedback" if ls > lt else "lateral"
+
+
+def fln_strength(fln: float) -> float:
+    """clip((log10(FLN) + 6) / 6, 0, 1); 0 for FLN = 0."""
+    if fln <= 0:
+        return 0.0
+    return min(max((math.log10(fln) + FLN_DECADES) / FLN_DECADES, 0.0), 1.0)
+
+
+def oh_strength(w: float, w_max: float) -> float:
+    """clip(1 + log10(W / W_max) / 3, 0, 1); 0 for W = 0."""
+    if w <= 0:
+        return 0.0
+    return min(max(1.0 + math.log10(w / w_max) / OH_DECADES, 0.0), 1.0)
+
+
+def hcp_strength(sc: float, sc_max: float) -> float:
+    """clip(SC / SC_max, 0, 1); SC is already log-transformed by the data's authors."""
+    if sc <= 0:
+        return 0.0
+    return min(max(sc / sc_max, 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class PublishedPreset:
+    """Everything about one preset except its numbers, which live in ``presets/<name>.csv``."""
+
+    name: str
+    species: str
+    source: str
+    measure: str  # may contain {max_value} and {max_pair}, filled from the table
+    notes: str
+    raw_measure: str
+    mapping: Mapping[str, tuple[str, ...]]
+    licence: str
+    extra_columns: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return BASE_COLUMNS + self.extra_columns
+
+
+_RULES = (
+    "Direction and acyclicity: levels V1=0, V2=1, V4=MT=2, IT=LIP=3; only feedforward pairs (source level < "
+    "target level) with a nonzero value in the data are projections. Feedback and same-level pairs (V4<->MT, "
+    "IT<->LIP) are reported in the preset's CSV table (used=0) but are not used."
+)
+
+PRESETS: dict[str, PublishedPreset] = {
+    "macaque-markov2014": PublishedPreset(
+        name="macaque-markov2014",
+        species="macaque",
+        source=(
+            "Markov NT et al. (2014) Cereb Cortex 24:17-36, doi:10.1093/cercor/bhs270 (FLN); "
+            "Markov NT et al. (2014) J Comp Neurol 522:225-259, doi:10.1002/cne.23458 (SLN); "
+            "Froudist-Walsh S et al. (2021) Neuron 109:3500-3520 (LIP injection; data from core-nets.org, "
+            "Kennedy lab); files as curated by Schmidt M et al. (2018) Brain Struct Funct 223:1409 "
+            "(github.com/INM-6/multi-area-model) and github.com/seanfw/macaque_hierarchy"
+        ),
+        measure=(
+            "FLN (extrinsic fraction of labelled neurons: neurons labelled in the source area after a retrograde "
+            "tracer injection in the target, over all labelled neurons outside the target), mean over injections "
+            "of the target; strength = clip((log10(FLN) + 6) / 6, 0, 1); FLN = 0 means no projection"
+        ),
+        notes=(
+            "Homology: V1=V1, V2=V2, V4=V4, MT=MT, LIP=LIP (same names in the M132 atlas); IT=TEO, the posterior "
+            "inferotemporal area that V4 drives most (the alternative, TEpd, gets FLN 0.0274 from V4 vs 0.256 for "
+            "TEO). FLN for targets V1, V2, V4, TEO and MT: Markov et al. 2014 (mean over their "
+            "injections); for target LIP, which Markov 2014 did not inject: Froudist-Walsh et al. 2021 (one LIP "
+            "injection). SLN (fraction of supragranular labelled neurons, pooled, Froudist-Walsh 2021) is in the "
+            "table for reference only; strength is FLN-based. V1->LIP rests on 2 labelled neurons. "
+            + _RULES
+            + " Licence: NON-COMMERCIAL. Markov 2014 files: CC BY-NC-SA 4.0 (INM-6/multi-area-model); "
+            "Froudist-Walsh 2021 files: CC BY-NC 4.0."
+        ),
+        raw_measure="FLN (Markov 2014 mean over injections; Froudist-Walsh 2021 for target LIP)",
+        mapping={"V1": ("V1",), "V2": ("V2",), "V4": ("V4",), "IT": ("TEO",), "MT": ("MT",), "LIP": ("LIP",)},
+        licence="NON-COMMERCIAL: CC BY-NC-SA 4.0 (Markov 2014 via INM-6/multi-area-model); CC BY-NC 4.0 "
+        "(Froudist-Walsh 2021)",
+        extra_columns=("dataset", "n_injections", "SLN_FW2021"),
+    ),
+    "marmoset-majka2020": PublishedPreset(
+        name="marmoset-majka2020",
+        species="marmoset",
+        source=(
+            "Majka P et al. (2020) Nat Commun 11:1133, doi:10.1038/s41467-020-14858-0 (data, marmosetbrain.org); "
+            "matrix as assembled by Pailthorpe BA (2024) 'Network analysis of Marmoset cortical connections "
+            "reveals pFC and sensory clusters' (bioRxiv / Front Neuroanat), github.com/BrainDynamicsUSYD/MarmosetCortex"
+        ),
+        measure=(
+            "FLNe (extrinsic fraction of labelled neurons, retrograde tracers; each injected target's column sums "
+            "to 1); strength = clip((log10(FLNe) + 6) / 6, 0, 1); FLNe = 0 means no projection"
+        ),
+        notes=(
+            "Homology (Paxinos et al. marmoset atlas names): V1=V1, V2=V2, V4=V4, MT=V5 (the atlas calls MT V5), "
+            "LIP=LIP (the atlas has its own LIP; PG/PFG are the 7a-like alternatives), IT=TEO (posterior "
+            "inferotemporal, as for the macaque preset; TE3 is the more anterior alternative and gets FLNe 0.0205 "
+            "from V4 vs 0.184 for TEO). All six targets were injected. Caveat from the data's provenance notes: the "
+            "matrix's label order was verified only by spot checks (V2<-V1 0.6055 and V1 column sum 1.000 "
+            "agree). "
+            + _RULES
+            + " Licence: none stated in the Pailthorpe repository; the underlying marmosetbrain.org data are "
+            "CC BY-SA 4.0 (share-alike, attribution)."
+        ),
+        raw_measure="FLNe (Majka et al. 2020, Pailthorpe 2024 matrix; row = source, column = target)",
+        mapping={"V1": ("V1",), "V2": ("V2",), "V4": ("V4",), "IT": ("TEO",), "MT": ("V5",), "LIP": ("LIP",)},
+        licence="none stated in repository; underlying marmosetbrain.org data CC BY-SA 4.0",
+    ),
+    "mouse-oh2014": PublishedPreset(
+        name="mouse-oh2014",
+        species="mouse",
+        source=(
+            "Oh SW et al. (2014) Nature 508:207-214, doi:10.1038/nature13186 (Supplementary Table 3, W_ipsi, via "
+            "github.com/benfulcher/mouseStructuralConnectivity); hierarchy scores: Harris JA et al. (2019) Nature "
+            "575:195-202, doi:10.1038/s41586-019-1716-z"
+        ),
+        measure=(
+            "Oh et al. 2014 normalized connection strength W (ipsilateral; regional linear model of anterograde "
+            "viral tracer projections, per unit injection volume); strength = clip(1 + log10(W / W_max) / 3, 0, 1) "
+            "with W_max = {max_value} ({max_pair}), the largest W among the kept pairs; W = 0 means no projection"
+        ),
+        notes=(
+            "Homology is debated; one area per canonical area, from what Oh 2014's (CCFv2) region list offers: it "
+            "has no VISli, VISpor, VISrl or VISa (VISa and VISrl are inside PTLp there). V1=VISp (uncontroversial). "
+            "V2=VISl (LM: the densest V1 target, proposed V2 homologue, Wang & Burkhalter 2007). V4=VISpl (P: a "
+            "ventral-stream area after Wang, Sporns & Burkhalter 2012; VISli/VISpor would be better but are "
+            "absent). IT=TEa (temporal association cortex, the ventral stream's temporal target; ECT is the "
+            "alternative). MT=VISal (AL: dorsal stream, high temporal-frequency and speed tuning, Marshel et al. "
+            "2011, Andermann et al. 2011; VISrl is absent). LIP=PTLp (posterior parietal association cortex, the "
+            "usual rodent PPC; it lumps VISa and VISrl; VISam is the alternative). Weak points: in Oh 2014, "
+            "VISp->VISpl, VISpl->TEa and VISpl->PTLp are 0, so V4 is a dead end (reached from V2 only); "
+            "VISp->VISl (0.0656) is far weaker than VISl->VISp (3.89), against tracer studies (probably the "
+            "regional model's trouble with adjacent regions); VISp->TEa (p = 0.44) and VISal->TEa (p = 0.06) are "
+            "not significant in Oh 2014 but nonzero, so kept (p-values are in the table). Harris 2019 hierarchy "
+            "scores (all regions, CC+TC+CT iterated) are in the table where the area has one: VISp -0.421, VISl "
+            "-0.086, VISpl -0.004, VISal 0.023 (PTLp's parts: VISa 0.279, VISrl -0.055; TEa not scored there). "
+            + _RULES
+            + " Licence: NON-COMMERCIAL for the Harris 2019 scores (Allen Institute Software License, BSD-2 with a "
+            "non-commercial clause); Oh 2014 Supplementary Table 3: no licence stated in the hosting repository "
+            "(Allen Institute terms of use apply to Allen connectivity data)."
+        ),
+        raw_measure="W_ipsi normalized connection strength (Oh et al. 2014, Supplementary Table 3; row = source)",
+        mapping={"V1": ("VISp",), "V2": ("VISl",), "V4": ("VISpl",), "IT": ("TEa",), "MT": ("VISal",),
+                 "LIP": ("PTLp",)},
+        licence="NON-COMMERCIAL (Harris 2019: Allen Institute Software License, BSD-2 + non-commercial clause); "
+        "Oh 2014 table: no licence stated, Allen Institute terms of use",
+        extra_columns=("p_value", "source_hierarchy_Harris2019", "target_hierarchy_Harris2019"),
+    ),
+    "human-hcp": PublishedPreset(
+        name="human-hcp",
+        species="human",
+        source=(
+            "Lariviere S et al. (2021) Nat Methods 18:698-700 (ENIGMA Toolbox: HCP group structural connectivity, "
+            "strucMatrix_ctx_glasser_360, github.com/MICA-MNI/ENIGMA); Glasser MF et al. (2016) Nature 536:171 "
+            "(HCP-MMP1 parcellation); data from the WU-Minn Human Connectome Project"
+        ),
+        measure=(
+            "group structural connectivity from diffusion tractography (HCP unrelated adults, MRtrix3, SIFT2, "
+            "distance-dependent consensus threshold, log-transformed), mean of left and right hemispheres "
+            "(SC_mean_LR), maximum over the pairs of Glasser parcels mapped to the two areas; strength = "
+            "clip(SC / SC_max, 0, 1) with SC_max = {max_value} ({max_pair}), the largest kept value; SC = 0 means "
+            "no projection (removed by the threshold)"
+        ),
+        notes=(
+            "Tractography is UNDIRECTED: each edge is given the feedforward direction (from the lower to the "
+            "higher canonical level); same-level pairs (V4-MT, IT-LIP) are not used. Homology (Glasser 2016 "
+            "names): V1=V1, V2=V2, V4=V4, IT=PIT (posterior inferotemporal complex, as TEO for the macaque). "
+            "MT = the MT+ complex MT, MST, FST, V4t (Glasser 2016; Kolster et al. 2010), because the thresholded "
+            "matrix has no V1/V2/V4 tract to MT itself. LIP = the intraparietal cluster V7 (= retinotopic IPS0), "
+            "IPS1, LIPv, LIPd: the human LIP homologue is contested between retinotopic IPS0-2 (Sereno et al. "
+            "2001; Swisher et al. 2007) and Glasser's LIPv/LIPd, and LIPv/LIPd themselves keep no tract to V1, V2, "
+            "V4 or the MT+ complex. In practice every LIP input here is a tract ending in V7, and MT's only input "
+            "is V1-FST (left hemisphere only). For a group, the value is the largest SC_mean_LR over its parcel "
+            "pairs (all pairs are listed in the table). Tractography misses long-range connections by design of "
+            "the threshold; absent edges are not evidence of absent projections. "
+            + _RULES
+            + " Licence: ENIGMA Toolbox BSD-3-Clause; HCP Open Access Data Use Terms apply to the HCP-derived "
+            "matrix."
+        ),
+        raw_measure="SC_mean_LR: log-transformed group structural connectivity (HCP, ENIGMA Toolbox), mean of L/R",
+        mapping={"V1": ("V1",), "V2": ("V2",), "V4": ("V4",), "IT": ("PIT",), "MT": ("MT", "MST", "FST", "V4t"),
+                 "LIP": ("V7", "IPS1", "LIPv", "LIPd")},
+        licence="BSD-3-Clause (ENIGMA Toolbox); HCP Open Access Data Use Terms",
+        extra_columns=("SC_left", "SC_right", "pairs_considered"),
+    ),
+}
+
+
+def read_table(name: str) -> list[dict[str, str]]:
+    """The shipped CSV of one preset, as rows of strings."""
+    spec = _spec(name)
+    try:
+        text = resources.files("visualstreams").joinpath("presets", f"{name}.csv").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConnectomeError(f"preset {name!r}: table presets/{name}.csv is missing from the package") from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or tuple(rows[0].keys()) != spec.columns:
+        raise ConnectomeError(f"preset {name!r}: presets/{name}.csv does not have the columns {spec.columns}")
+    return rows
+
+
+def build_published(name: str) -> Connectome:
+    """Build one preset from its shipped table (only rows with ``used = 1`` become projections)."""
+    spec = _spec(name)
+    rows = read_table(name)
+    used = [r for r in rows if r["used"] == "1"]
+    edges = [(r["source"], r["target"], float(r["strength"])) for r in used]
+    top = max(used, key=lambda r: float(r["raw_value"]))
+    measure = spec.measure.format(
+        max_value=top["raw_value"], max_pair=f"{top['source_area_in_data']}->{top['target_area_in_data']}"
+    )
+    extra = {
+        "raw_measure": spec.raw_measure,
+        "mapping": {a: list(spec.mapping[a]) for a in CANONICAL_AREAS},
+        "licence": spec.licence,
+        "levels": dict(LEVELS),
+        "raw_values": {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in used},
+        "table": f"visualstreams/presets/{name}.csv",
+        **spec.extra,
+    }
+    return Connectome.from_edges(
+        edges,
+        areas=CANONICAL_AREAS,
+        name=name,
+        species=spec.species,
+        source=spec.source,
+        measure=measure,
+        notes=spec.notes,
+        extra=extra,
+    )
+
+
+def _spec(name: str) -> PublishedPreset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConnectomeError(f"unknown published preset {name!r} ({', '.join(PRESETS)})") from None
+
+
+for _name in PRESETS:
+    register_connectome(_name, partial(build_published, _name))
