@@ -168,3 +168,13 @@ def test_list_connectomes_names_sources():
     table = vs.list_connectomes()
     assert set(table["name"]) >= {"human", "marmoset", "mouse"}
     assert table.set_index("name").loc["mouse", "edges"] == 7
+
+
+def test_diff_lists_projections_side_by_side():
+    from visualstreams.connectome import diff_connectomes
+
+    table = diff_connectomes(vs.load_connectome("human"), vs.load_connectome("mouse")).set_index(["source", "target"])
+    assert table.loc[("V1", "V4"), "human"] == 0 and table.loc[("V1", "V4"), "mouse"] == 0.30
+    assert table.loc[("V1", "V4"), "only_in"] == "mouse"
+    assert table.loc[("V1", "V2"), "difference"] == pytest.approx(0.75 - 0.90)
+    assert len(table) == 7

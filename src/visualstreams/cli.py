@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("connectome", metavar="SPECIES|FILE", help=f"a preset ({', '.join(preset_names())}) "
                     "or a .csv/.json file")
     ps.add_argument("--save", metavar="FILE", help="also write it as .csv or .json")
+    pdiff = csub.add_parser("diff", help="two connectomes side by side, on the areas they share",
+                            description="Every projection present in either connectome, restricted to the "
+                                        "areas both have, with both strengths and their difference (B - A).")
+    pdiff.add_argument("a", metavar="A", help="preset or file")
+    pdiff.add_argument("b", metavar="B", help="preset or file")
     pp = csub.add_parser("plot", help="draw the connectome as a heatmap")
     pp.add_argument("connectome", metavar="SPECIES|FILE")
     pp.add_argument("--out", required=True, metavar="PNG", help="image file to write")
@@ -140,6 +145,16 @@ def cmd_connectome(args: argparse.Namespace) -> None:
 
     if args.action == "list":
         print(list_connectomes().to_string(index=False, max_colwidth=70))
+        return
+    if args.action == "diff":
+        from .connectome import diff_connectomes
+
+        a, b = load_connectome(args.a), load_connectome(args.b)
+        if a.name == b.name:
+            b = b.replace(name=f"{b.name} (B)")
+        table = diff_connectomes(a, b)
+        print(f"A = {a.name}: {a.source}\nB = {b.name}: {b.source}\n")
+        print(table.round(3).to_string(index=False) if len(table) else "no shared projections")
         return
     conn = load_connectome(args.connectome)
     conn.validate()

@@ -309,6 +309,20 @@ def topological_order(connectome: Connectome) -> list[str]:
     return [connectome.areas[i] for i in order]
 
 
+def diff_connectomes(a: Connectome, b: Connectome) -> pd.DataFrame:
+    """Projections present in either connectome, on the areas they share: strengths side by side."""
+    shared = [x for x in a.areas if x in b.areas]
+    rows = []
+    for s in shared:
+        for t in shared:
+            va, vb = a.strength(s, t), b.strength(s, t)
+            if va > 0 or vb > 0:
+                rows.append({"source": s, "target": t, a.name: va, b.name: vb, "difference": vb - va,
+                             "only_in": a.name if vb == 0 else b.name if va == 0 else ""})
+    cols = ["source", "target", a.name, b.name, "difference", "only_in"]
+    return pd.DataFrame(rows, columns=cols)
+
+
 # -- file I/O ---------------------------------------------------------------------------------------
 _META_KEYS = ("name", "species", "source", "measure", "notes")
 
