@@ -119,6 +119,8 @@ def test_train_and_compare_a_fourth_species_from_csv(tmp_path):
                "--batch-size", "16", "--out", tmp_path / "cmp", "--quiet")
     assert proc.returncode == 0, proc.stderr
     header, human, shrew = proc.stdout.splitlines()[:3]
-    assert "notebook %" in header and human.split()[0] == "human" and "92.50" in human
+    assert "notebook acc" in header and human.split()[0] == "human" and "92.50" in human
     assert shrew.split()[0] == "tree_shrew"
-    assert (tmp_path / "cmp" / "summary.csv").exists() and (tmp_path / "cmp" / "learning_curves.png").exists()
+    assert "human - tree_shrew (gain)" in proc.stdout
+    for name in ("summary.csv", "stats.csv", "tests.csv", "learning_curves.png", "human/seed0/model.pt"):
+        assert (tmp_path / "cmp" / name).exists(), name

@@ -139,3 +139,26 @@ def test_too_small_image_is_refused():
 def test_unknown_head_is_refused():
     with pytest.raises(vs.ConfigError, match="unknown head"):
         vs.build_model("human")(torch.rand(1, 1, 28, 28), heads=("when",))
+
+
+def test_connection_modes():
+    torch.manual_seed(0)
+    gain = vs.build_model("mouse", mode="gain")
+    torch.manual_seed(0)
+    none = vs.build_model("mouse", mode="none")
+    # `none` is the same network with every present projection at strength 1.
+    assert gain.edges == none.edges
+    assert none.strengths.tolist() == [1.0] * 7
+    for (k, v), (k2, v2) in zip(gain.state_dict().items(), none.state_dict().items(), strict=True):
+        assert k == k2 and (k == "strengths" or torch.equal(v, v2))
+    learned = vs.build_model("mouse", mode="learned-gain")
+    assert isinstance(learned.strengths, torch.nn.Parameter)
+    torch.testing.assert_close(learned.strengths.detach(), gain.strengths)
+    learned(torch.rand(2, 1, 28, 28), heads=("what",))["what"].sum().backward()
+    assert learned.strengths.grad[learned.edge_index("V1", "V4")] != 0
+    density = vs.build_model("mouse", mode="density")
+    mask = density.density_mask_0  # V1 -> V2, strength 0.75, over V2's 64 x 32 channel pairs
+    assert density.edges[0] == ("V1", "V2") and mask.sum().item() == round(0.75 * 64 * 32)
+    assert density(torch.rand(2, 1, 28, 28))["what"].shape == (2, 10)
+    with pytest.raises(vs.ConfigError, match="unknown connection mode"):
+        vs.build_model("mouse", mode="sparse")

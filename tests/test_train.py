@@ -104,18 +104,6 @@ def test_cuda_without_cuda_is_refused():
         vs.train("human", vs.make_config(device="cuda"), data=synthetic_dataset(8, 8))
 
 
-def test_compare_writes_summary_and_figure(tmp_path):
-    summary = vs.compare(["human", "mouse"], quick(epochs=1), tmp_path, data=synthetic_dataset(128, 64),
-                         progress=False)
-    assert list(summary["species"]) == ["human", "mouse"]
-    assert summary.set_index("species").loc["mouse", "notebook_test_acc"] == 91.94
-    on_disk = (tmp_path / "summary.csv").read_text().splitlines()
-    assert on_disk[0].startswith("species,test_acc,test_loss")
-    assert len(on_disk) == 3
-    assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "human" / "model.pt").exists() and (tmp_path / "mouse" / "history.json").exists()
-
-
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason="no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
 def test_short_run_on_real_fashion_mnist_learns_well_above_chance():
     data = vs.load_fashion_mnist(REAL_DATA)

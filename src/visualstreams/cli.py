@@ -13,6 +13,7 @@ import pandas as pd
 from . import __version__
 from .connectome import NOTEBOOK_RESULTS, list_connectomes, load_connectome, preset_names
 from .errors import VisualStreamsError
+from .model import MODES
 
 EXIT_USAGE = 2
 
@@ -53,6 +54,7 @@ def _seed(text: str) -> int:
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
+    from .tasks import DEFAULT_CANVAS, TASK_HEADS
     from .training import PRECISIONS, RECIPES
 
     g = p.add_argument_group("training (defaults come from the recipe)")
@@ -68,6 +70,13 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
     g.add_argument("--precision", default="auto", choices=list(PRECISIONS),
                    help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
+    g.add_argument("--task", default="what", choices=list(TASK_HEADS),
+                   help="what: classify (the notebook's); where: locate the item on a canvas; what-where: both")
+    g.add_argument("--canvas", type=_positive_int, metavar="PX",
+                   help=f"canvas size for where tasks (default {DEFAULT_CANVAS}); items are 28x28")
+    g.add_argument("--where-weight", type=_positive_float, default=1.0,
+                   help="weight of the localisation loss in what-where (1.0)")
+    g.add_argument("--noise", type=float, default=0.0, help="std of Gaussian pixel noise on the canvas (0)")
     g.add_argument("--data", metavar="DIR",
                    help="Fashion-MNIST directory (IDX .gz files or the Kaggle CSV pair); "
                         "default: see 'visualstreams data --help'")
@@ -79,7 +88,9 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
     from .training import make_config
 
     return make_config(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       train_subset=args.train_subset, device=args.device, precision=args.precision)
+                       train_subset=args.train_subset, device=args.device, precision=args.precision,
+                       task=args.task, canvas=args.canvas, where_weight=args.where_weight, noise=args.noise,
+                       mode=getattr(args, "mode", None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--species", metavar="S", help=f"a preset ({', '.join(preset_names())})")
     src.add_argument("--connectome", metavar="FILE", help="a connectome .csv or .json file")
     pt.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
+    pt.add_argument("--mode", default="gain", choices=list(MODES),
+                    help="how strengths act: gain (fixed multiplier, the notebook's), learned-gain, density "
+                         "(fraction of channel connections kept), none (all strengths 1: the control)")
     _add_training_options(pt)
 
     pm = sub.add_parser("compare", help="train several species and compare them",
@@ -123,7 +137,26 @@ def build_parser() -> argparse.ArgumentParser:
                     help="presets or connectome files (default: human marmoset mouse)")
     pm.add_argument("--connectome", nargs="+", default=[], metavar="FILE", help="more connectome files")
     pm.add_argument("--out", default="runs/compare", metavar="DIR", help="output directory (runs/compare)")
+    pm.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+                    help="seeds per species and mode: --seed, --seed+1, ... (1)")
+    pm.add_argument("--modes", nargs="+", default=["gain"], choices=list(MODES), metavar="MODE",
+                    help=f"connection modes to compare ({', '.join(MODES)}; default gain)")
+    pm.add_argument("--resume", action="store_true", help="keep finished runs in --out, train the rest")
     _add_training_options(pm)
+
+    pl = sub.add_parser("lesion", help="silence areas or projections of trained runs and evaluate again",
+                        description="Evaluate trained runs intact and with areas silenced (output set to zero) or "
+                                    "projections cut (strength 0), without retraining. Prints the metrics before "
+                                    "and after, writes lesions.csv into each run directory and a bar chart "
+                                    "(means over runs, 95%% CI error bars).")
+    pl.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (e.g. one per seed)")
+    pl.add_argument("--area", action="append", default=[], metavar="AREA", help="silence this area (repeatable)")
+    pl.add_argument("--edge", action="append", default=[], metavar="SRC:TGT",
+                    help="cut this projection, e.g. V2:MT (repeatable)")
+    pl.add_argument("--sweep", action="store_true", help="every area and every projection, each on its own")
+    pl.add_argument("--data", metavar="DIR", help="Fashion-MNIST directory (default: the run's)")
+    pl.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    pl.add_argument("--figure", metavar="PNG", help="bar chart path (default lesions.png beside the runs)")
 
     pd_ = sub.add_parser("data", help="find or download Fashion-MNIST",
                          description="Fashion-MNIST is looked for in: $VISUALSTREAMS_DATA; the cache "
@@ -197,30 +230,55 @@ def cmd_compare(args: argparse.Namespace) -> None:
     species = list(args.species) + list(args.connectome)
     if not species:
         species = list(NOTEBOOK_RESULTS)
-    summary = compare(species, _config(args), args.out, data_path=args.data, overwrite=args.overwrite,
-                      progress=not args.quiet)
-    print(format_summary(summary))
-    print(f"wrote {Path(args.out) / 'summary.csv'} and {Path(args.out) / 'learning_curves.png'}")
+    seeds = [args.seed + i for i in range(args.seeds)]
+    out = Path(args.out)
+    summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, data_path=args.data,
+                      overwrite=args.overwrite, resume=args.resume, progress=not args.quiet)
+    print(format_comparison(summary, pd.read_csv(out / "stats.csv"), _read_csv(out / "tests.csv")))
+    print(f"wrote {out / 'summary.csv'}, stats.csv, tests.csv, learning_curves.png and report.html in {out}")
 
 
-def format_summary(summary: pd.DataFrame) -> str:
-    """The compare table: our final test metrics beside the notebook's single-run figures."""
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFrame) -> str:
+    """One row per mode and species: mean +/- 95% CI half-width over seeds, beside the notebook's figures;
+    then the pairwise differences that survive Holm's correction."""
     def num(x: object, fmt: str) -> str:
         return "-" if x is None or pd.isna(x) else format(x, fmt)
 
+    metrics = [m for m in ("test_acc", "test_loss", "test_loc_err", "test_r2") if m in set(stats.get("metric", []))]
     rows = []
-    for r in summary.itertuples():
-        diff = None if pd.isna(r.notebook_test_acc) else r.test_acc - r.notebook_test_acc
-        rows.append({
-            "species": r.species,
-            "test acc %": num(r.test_acc, ".2f"),
-            "notebook %": num(r.notebook_test_acc, ".2f"),
-            "diff": num(diff, "+.2f"),
-            "test loss": num(r.test_loss, ".4f"),
-            "notebook loss": num(r.notebook_test_loss, ".4f"),
-            "train s": num(r.seconds, ".1f"),
-        })
-    return pd.DataFrame(rows).to_string(index=False)
+    for (mode, species), grp in stats.groupby(["mode", "species"], sort=False):
+        row = {"species": species, "mode": mode, "n": int(grp["n"].iloc[0])}
+        for m in metrics:
+            s = grp[grp["metric"] == m].iloc[0]
+            half = (s["ci_high"] - s["ci_low"]) / 2
+            digits = ".2f" if m.endswith("acc") or m.endswith("err") else ".4f"
+            row[m.removeprefix("test_")] = num(s["mean"], digits) + ("" if pd.isna(half) else f" ± {half:{digits}}")
+        runs = summary[(summary["species"] == species) & (summary["mode"] == mode)]
+        if "notebook_test_acc" in runs and runs["notebook_test_acc"].notna().any():
+            row["notebook acc"] = num(runs["notebook_test_acc"].iloc[0], ".2f")
+        row["train s/run"] = num(runs["seconds"].mean(), ".1f")
+        rows.append(row)
+    lines = [pd.DataFrame(rows).to_string(index=False)]
+    failed = summary[summary["status"] != "ok"]
+    for r in failed.itertuples():
+        lines.append(f"FAILED {r.species} {r.mode} seed {r.seed}: {r.status}")
+    if len(tests):
+        lines.append("")
+        lines.append("pairwise differences (Welch t-test, Holm-corrected within each metric and stratum):")
+        for r in tests[tests["metric"].isin(["test_acc", "test_loc_err", "test_r2"])].itertuples():
+            flag = "*" if r.significant else " "
+            stratum = getattr(r, "mode", None) if r.compare == "species" else getattr(r, "species", None)
+            lines.append(f" {flag} {r.metric:<12} {r.group_a} - {r.group_b} ({stratum}): {r.diff:+.3f} "
+                         f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p = {r.p:.3g}, p_holm = {r.p_holm:.3g}")
+        lines.append("(* = significant after correction)")
+    return "\n".join(lines)
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -233,7 +291,22 @@ def cmd_data(args: argparse.Namespace) -> None:
         print(f"  {name}  md5 {md5}")
 
 
-COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "data": cmd_data}
+def cmd_lesion(args: argparse.Namespace) -> None:
+    from .analysis.lesions import default_figure_path, lesion_runs, plot_lesions
+
+    df = lesion_runs(args.runs, args.area, args.edge, args.sweep, args.data, args.device)
+    cols = [c for c in df.columns if c.startswith("test_") or c.startswith("change_")]
+    table = df.groupby("lesion", sort=False)[cols].mean()
+    n = df["run"].nunique()
+    print(f"test metrics intact and lesioned (mean over {n} run{'s' if n > 1 else ''}):")
+    print(table.round(4).to_string())
+    figure = Path(args.figure) if args.figure else default_figure_path(args.runs)
+    plot_lesions(df, figure)
+    print(f"wrote lesions.csv in each run directory and {figure}")
+
+
+COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "lesion": cmd_lesion,
+            "data": cmd_data}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

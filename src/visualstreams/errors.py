@@ -17,3 +17,7 @@ class DataError(VisualStreamsError):
 
 class ConfigError(VisualStreamsError, ValueError):
     """An option or configuration value that is out of range or unknown."""
+
+
+class DivergenceError(VisualStreamsError):
+    """Training produced a NaN or infinite loss; the run stops, its last finished epoch is kept."""

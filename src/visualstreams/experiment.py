@@ -1,24 +1,37 @@
-"""Experiments: train several connectomes under one recipe and compare them side by side."""
+"""Experiments: train connectomes x connection modes x seeds under one recipe and compare them.
+
+Output directory of :func:`compare`:
+
+- ``<species>/seed<k>/`` (``<species>/<mode>-seed<k>/`` for modes other than ``gain``): one run directory each;
+- ``summary.csv``: one row per run with its final metrics (``status`` says ``ok`` or why it failed);
+- ``stats.csv``: per mode, species and metric: n, mean, sd and 95% CI across seeds;
+- ``tests.csv``: each pair of species (within each mode) and each pair of modes (within each species): the
+  difference, its 95% CI, Hedges' g, the p-value (Welch t-test) and the Holm-corrected p-value;
+- ``learning_curves.png``; ``report.html`` and ``report.md`` (see :mod:`visualstreams.report`).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from .connectome import NOTEBOOK_RESULTS, Connectome, load_connectome
 from .data import FashionMNIST, load_fashion_mnist
-from .errors import ConfigError
-from .report import plot_learning_curves
-from .storage import write_text
+from .errors import ConfigError, DivergenceError
+from .storage import write_json, write_text
 from .training import TrainConfig, prepare_run_dir, train
 
-SUMMARY_COLUMNS = [
-    "species", "test_acc", "test_loss", "train_acc", "train_loss", "epochs", "seconds",
-    "notebook_test_acc", "notebook_test_loss", "seed", "run_dir",
-]
+EXPERIMENT_FILE = "experiment.json"
+
+
+def run_name(species: str, mode: str, seed: int) -> str:
+    return f"{species}/seed{seed}" if mode == "gain" else f"{species}/{mode}-seed{seed}"
 
 
 def compare(
@@ -26,50 +39,144 @@ def compare(
     config: TrainConfig | None = None,
     out: str | os.PathLike[str] = "runs/compare",
     *,
+    seeds: Sequence[int] | None = None,
+    modes: Sequence[str] | None = None,
     data: FashionMNIST | None = None,
     data_path: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    resume: bool = False,
+    report: bool = True,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Train one model per connectome; write one run directory each, ``summary.csv`` and
-    ``learning_curves.png`` in ``out``. Returns the summary (one row per model)."""
+    """Train every connectome under every mode and seed; write the output directory described above.
+
+    ``seeds`` defaults to ``[config.seed]`` and ``modes`` to ``[config.mode]``. With ``resume=True``,
+    finished runs in ``out`` are kept, not retrained. Returns the summary (one row per run).
+    """
     config = config or TrainConfig()
     conns = [load_connectome(c) for c in connectomes]
     if not conns:
         raise ConfigError("compare needs at least one species or connectome file")
     names = _unique_names([c.name for c in conns])
-    out = Path(out)
-    # Check every run directory up front, so a clash is reported before hours of training, not after.
-    run_dirs = [prepare_run_dir(out / name, overwrite) for name in names]
+    seeds = list(seeds) if seeds is not None else [config.seed]
+    modes = list(modes) if modes is not None else [config.mode]
+    if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes):
+        raise ConfigError("seeds and modes must not repeat")
+    for m in modes:
+        replace(config, mode=m)  # validates the mode name before anything trains
     for c in conns:
         c.validate()
+    out = Path(out)
+    grid = [(name, conn, mode, seed) for mode in modes for name, conn in zip(names, conns, strict=True)
+            for seed in seeds]
+    # Check every run directory up front, so a clash is reported before hours of training, not after.
+    plan = []
+    for name, conn, mode, seed in grid:
+        run_dir = out / run_name(name, mode, seed)
+        cfg = replace(config, seed=seed, mode=mode)
+        done = resume and _finished(run_dir, cfg)
+        if not done:
+            prepare_run_dir(run_dir, overwrite=overwrite or resume)
+        plan.append((name, conn, mode, seed, cfg, run_dir, done))
+    write_json(out / EXPERIMENT_FILE, {
+        "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
+        "train": asdict(config),
+    })
     dataset = data if data is not None else load_fashion_mnist(data_path)
 
-    rows, histories = [], {}
-    for name, conn, run_dir in zip(names, conns, run_dirs, strict=True):
-        result = train(conn.replace(name=name), config, data=dataset, out=run_dir, overwrite=True,
-                       progress=progress)
-        histories[name] = result.history
-        last = result.final
-        ref = NOTEBOOK_RESULTS.get(name, {})
-        rows.append({
-            "species": name,
-            "test_acc": last["test_acc"],
-            "test_loss": last["test_loss"],
-            "train_acc": last["train_acc"],
-            "train_loss": last["train_loss"],
-            "epochs": int(last["epoch"]),
-            "seconds": float(result.history["seconds"].sum()),
-            "notebook_test_acc": ref.get("test_acc"),
-            "notebook_test_loss": ref.get("test_loss"),
-            "seed": config.seed,
-            "run_dir": str(run_dir),
-        })
-        summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-        write_text(out / "summary.csv", summary.to_csv(index=False))
-    plot_learning_curves(histories, out / "learning_curves.png",
-                         reference={k: v["test_acc"] for k, v in NOTEBOOK_RESULTS.items()})
+    rows = []
+    for name, conn, mode, seed, cfg, run_dir, done in plan:
+        status = "ok"
+        if done:
+            history = json.loads((run_dir / "history.json").read_text())
+        else:
+            try:
+                result = train(conn.replace(name=name), cfg, data=dataset, out=run_dir, overwrite=True,
+                               progress=progress, desc=f"{name} {mode} s{seed} ")
+                history = result.history.to_dict("records")
+            except DivergenceError as exc:  # one diverging run must not stop the sweep
+                history, status = _read_history(run_dir), f"failed: {exc}"
+        rows.append(_summary_row(name, mode, seed, cfg, run_dir, history, status))
+        write_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
+    summary = pd.DataFrame(rows)
+    analyse(out, summary)
+    if report:
+        from .report import build_report
+
+        build_report(out)
     return summary
+
+
+def analyse(out: Path, summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``stats.csv`` and ``tests.csv`` from the runs that finished; return both tables."""
+    from .analysis.stats import pairwise_tests, summarize
+
+    ok = summary[summary["status"] == "ok"]
+    metrics = [c for c in ok.columns if c.startswith("test_") and pd.api.types.is_numeric_dtype(ok[c])]
+    stats = summarize(ok, by=["mode", "species"], metrics=metrics) if len(ok) else pd.DataFrame()
+    tests = []
+    for metric in metrics:
+        if ok["species"].nunique() > 1:
+            t = pairwise_tests(ok, by="species", metric=metric, within="mode")
+            tests.append(t.assign(compare="species"))
+        if ok["mode"].nunique() > 1:
+            t = pairwise_tests(ok, by="mode", metric=metric, within="species")
+            tests.append(t.assign(compare="mode"))
+    tests_df = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
+    write_text(out / "stats.csv", stats.to_csv(index=False))
+    write_text(out / "tests.csv", tests_df.to_csv(index=False))
+    from .report import plot_learning_curves
+
+    histories = _histories(out, ok)
+    if histories:
+        plot_learning_curves(histories, out / "learning_curves.png",
+                             reference={k: v["test_acc"] for k, v in NOTEBOOK_RESULTS.items()})
+    return stats, tests_df
+
+
+def _histories(out: Path, ok: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per (species, mode): every seed's history stacked (the figure draws the mean and a CI band)."""
+    groups: dict[str, list[pd.DataFrame]] = {}
+    for r in ok.itertuples():
+        label = r.species if ok["mode"].nunique() == 1 else f"{r.species} ({r.mode})"
+        h = pd.DataFrame(_read_history(Path(r.run_dir)))
+        if len(h):
+            groups.setdefault(label, []).append(h.assign(seed=r.seed))
+    return {k: pd.concat(v, ignore_index=True) for k, v in groups.items()}
+
+
+def _summary_row(name: str, mode: str, seed: int, cfg: TrainConfig, run_dir: Path, history: list[dict[str, Any]],
+                 status: str) -> dict[str, Any]:
+    last = history[-1] if history and status == "ok" else {}
+    ref = NOTEBOOK_RESULTS.get(name, {}) if cfg.task == "what" and cfg.canvas is None else {}
+    row: dict[str, Any] = {"species": name, "mode": mode, "seed": seed, "status": status}
+    row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds")})
+    row.update({
+        "epochs": len(history),
+        "seconds": float(sum(h["seconds"] for h in history)),
+        "notebook_test_acc": ref.get("test_acc"),
+        "notebook_test_loss": ref.get("test_loss"),
+        "run_dir": str(run_dir),
+    })
+    return row
+
+
+def _finished(run_dir: Path, cfg: TrainConfig) -> bool:
+    """A run counts as done when its weights exist and its config and history match the plan."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())["train"]
+        history = json.loads((run_dir / "history.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return False
+    same = all(saved.get(k) == v for k, v in asdict(cfg).items() if k not in ("device", "precision"))
+    return same and len(history) == cfg.epochs and (run_dir / "model.pt").is_file()
+
+
+def _read_history(run_dir: Path) -> list[dict[str, Any]]:
+    try:
+        return json.loads((run_dir / "history.json").read_text())
+    except (OSError, ValueError):
+        return []
 
 
 def _unique_names(names: list[str]) -> list[str]:

@@ -56,15 +56,27 @@ class Projection(nn.Module):
         return self.proj(x)
 
 
+# How a projection's strength acts (see the README):
+#   gain          a fixed multiplier on the signal (the notebook's scheme; the default)
+#   learned-gain  a multiplier initialised from the strength and trained with the weights
+#   density       the fraction of channel-to-channel connections kept, by a fixed random mask; no multiplier
+#   none          the control: the same graph with every present projection at strength 1
+MODES = ("gain", "learned-gain", "density", "none")
+
+
 class VisualStreamsNet(nn.Module):
     """A network compiled from a connectome; areas are addressed by name (``model.areas["V4"]``)."""
 
-    def __init__(self, connectome: Connectome, architecture: Architecture | None = None) -> None:
+    def __init__(self, connectome: Connectome, architecture: Architecture | None = None, mode: str = "gain") -> None:
         super().__init__()
+        if mode not in MODES:
+            raise ConfigError(f"unknown connection mode {mode!r} (modes: {', '.join(MODES)})")
         arch = architecture or default_architecture()
         connectome.validate(arch)
         self.connectome = connectome
         self.architecture = arch
+        self.mode = mode
+        self.silenced: set[str] = set()  # lesioned areas: their output is replaced by zeros
         self.order: list[str] = topological_order(connectome)
         depth = _depths(connectome, self.order)
 
@@ -100,7 +112,20 @@ class VisualStreamsNet(nn.Module):
             size[area] = in_size // 2 if spec.pool else in_size
             if size[area] < 1:
                 raise ConfigError(f"area {area}: the image ({arch.image_size}px) is pooled away before it")
-        self.register_buffer("strengths", torch.tensor(strengths, dtype=torch.float32))
+        gains = torch.tensor([1.0 if mode in ("none", "density") else w for w in strengths], dtype=torch.float32)
+        if mode == "learned-gain":
+            self.strengths = nn.Parameter(gains)
+        else:
+            self.register_buffer("strengths", gains)
+        if mode == "density":
+            # One fixed mask per projection over the target block's (out, in) channel pairs, keeping
+            # round(strength x out x in) of them; drawn from the global RNG, so the run's seed fixes it.
+            for k, ((_, target), w) in enumerate(zip(self.edges, strengths, strict=True)):
+                conv = self.areas[target].conv
+                n_out, n_in = conv.out_channels, conv.in_channels
+                keep = torch.zeros(n_out * n_in)
+                keep[torch.randperm(n_out * n_in)[: round(min(w, 1.0) * n_out * n_in)]] = 1.0
+                self.register_buffer(f"density_mask_{k}", keep.view(n_out, n_in, 1, 1))
         self.heads = nn.ModuleDict(
             {h: nn.Linear(channels[s.area] * size[s.area] ** 2, s.outputs) for h, s in arch.heads.items()}
         )
@@ -148,16 +173,40 @@ class VisualStreamsNet(nn.Module):
         for area in self.needed_areas(heads):
             wiring = self.inputs[area]
             if not wiring:
-                inp = x
+                out = self.areas[area](x)
+            elif self.mode == "density":
+                out = self._density_block(area, acts)
             else:
                 inp = None
                 for src, k, key in wiring:
                     sig = acts[src] if key is None else self.projections[key](acts[src])
                     sig = sig * self.strengths[k]
                     inp = sig if inp is None else inp + sig
-            acts[area] = self.areas[area](inp)
+                out = self.areas[area](inp)
+            acts[area] = torch.zeros_like(out) if area in self.silenced else out
         out = {h: self.heads[h](acts[self.architecture.heads[h].area].flatten(1)) for h in heads}
         return (out, acts) if return_areas else out
+
+
+    def _density_block(self, area: str, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        # conv is linear, so each projection can go through its own masked copy of the weights and the
+        # results summed: the masks make the channel connectivity of each projection sparse on its own.
+        block = self.areas[area]
+        conv = block.conv
+        total = None
+        for src, k, key in self.inputs[area]:
+            sig = acts[src] if key is None else self.projections[key](acts[src])
+            weight = conv.weight * getattr(self, f"density_mask_{k}")
+            y = F.conv2d(sig * self.strengths[k], weight, None, conv.stride, conv.padding)
+            total = y if total is None else total + y
+        assert total is not None
+        total = total + conv.bias.view(1, -1, 1, 1)
+        return block.pool(torch.relu(total))
+
+    def set_strength(self, source: str, target: str, value: float) -> None:
+        """Change one projection's multiplier in place (0 removes its influence exactly)."""
+        with torch.no_grad():
+            self.strengths[self.edge_index(source, target)] = value
 
 
 def _depths(connectome: Connectome, order: list[str]) -> dict[str, int]:
@@ -173,13 +222,14 @@ def build_model(
     connectome: Connectome | str,
     architecture: Architecture | None = None,
     image_size: int | None = None,
+    mode: str = "gain",
 ) -> VisualStreamsNet:
     """The one factory: compile a connectome (preset name, file or object) into a network."""
     conn = load_connectome(connectome)
     arch = architecture or default_architecture()
     if image_size is not None and image_size != arch.image_size:
         arch = arch.with_image_size(image_size)
-    return VisualStreamsNet(conn, arch)
+    return VisualStreamsNet(conn, arch, mode)
 
 
 def count_parameters(model: nn.Module) -> int:

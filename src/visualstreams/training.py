@@ -23,11 +23,11 @@ from tqdm.auto import tqdm
 from . import __version__
 from .architecture import Architecture, default_architecture
 from .connectome import Connectome, load_connectome
-from .data import FashionMNIST, load_fashion_mnist
-from .errors import ConfigError, VisualStreamsError
-from .model import VisualStreamsNet, build_model
+from .data import CLASSES, FashionMNIST, load_fashion_mnist
+from .errors import ConfigError, DivergenceError, VisualStreamsError
+from .model import MODES, VisualStreamsNet, build_model
 from .storage import save_torch, write_json
-from .tasks import get_task
+from .tasks import Task, get_task
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -38,6 +38,10 @@ class TrainConfig:
 
     recipe: str = "notebook"
     task: str = "what"
+    canvas: int | None = None  # canvas size for where tasks (default 56); None keeps 28x28 items for "what"
+    where_weight: float = 1.0
+    noise: float = 0.0
+    mode: str = "gain"
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -65,7 +69,12 @@ class TrainConfig:
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
-        get_task(self.task)
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown connection mode {self.mode!r} (modes: {', '.join(MODES)})")
+        self.make_task()
+
+    def make_task(self) -> Task:
+        return get_task(self.task, self.canvas, self.where_weight, self.noise)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -152,45 +161,30 @@ class DeviceData:
                    data.test_images.unsqueeze(1).to(device), data.test_labels.to(device))
 
 
-def _prepare(x: torch.Tensor) -> torch.Tensor:
-    # uint8 -> float in [0, 1], as the notebook's pixels / 255.0; channels_last helps oneDNN and cuDNN.
-    return x.float().div_(255.0).contiguous(memory_format=torch.channels_last)
-
-
 @torch.inference_mode()
 def evaluate(
     model: VisualStreamsNet,
     images: torch.Tensor,
     labels: torch.Tensor,
-    task: str = "what",
+    task: Task | str = "what",
     batch_size: int = 1000,
     precision: str = "fp32",
 ) -> dict[str, float]:
-    """Metrics of ``model`` on uint8 ``images`` (N, 1, H, W), in large batches."""
-    t = get_task(task)
+    """Metrics of ``model`` on uint8 items (N, 1, 28, 28), in large batches (test positions are fixed)."""
+    t = get_task(task) if isinstance(task, str) else task
     was_training = model.training
     model.eval()
     device = images.device
+    offsets = t.test_offsets(len(labels))
     sums: dict[str, torch.Tensor] = {}
     with autocast(device, precision):
         for i in range(0, len(labels), batch_size):
-            out = model(_prepare(images[i:i + batch_size]), heads=t.heads)
-            for k, v in t.batch_sums(out, {"label": labels[i:i + batch_size]}).items():
+            sl = slice(i, i + batch_size)
+            x, targets = t.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl])
+            for k, v in t.batch_sums(model(x, heads=t.heads), targets).items():
                 sums[k] = sums[k] + v if k in sums else v
     model.train(was_training)
-    return t.finalize({k: float(v) for k, v in sums.items()}, len(labels))
-
-
-@torch.inference_mode()
-def predict(model: VisualStreamsNet, images: torch.Tensor, batch_size: int = 1000, precision: str = "fp32",
-            head: str = "what") -> torch.Tensor:
-    """Raw outputs of one head for uint8 images (N, 1, H, W)."""
-    model.eval()
-    outs = []
-    with autocast(images.device, precision):
-        for i in range(0, len(images), batch_size):
-            outs.append(model(_prepare(images[i:i + batch_size]), heads=(head,))[head].float())
-    return torch.cat(outs)
+    return t.finalize(sums, len(labels))
 
 
 def fit(
@@ -203,7 +197,7 @@ def fit(
     on_epoch: Any = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place; returns the history (one dict per epoch)."""
-    task = get_task(config.task)
+    task = config.make_task()
     device = data.train_x.device
     n = len(data.train_y)
     steps = (n + config.batch_size - 1) // config.batch_size
@@ -220,55 +214,66 @@ def fit(
     model.train()
     for epoch in range(1, config.epochs + 1):
         perm = torch.randperm(n, generator=order_gen).to(device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
+        sums: dict[str, torch.Tensor] = {}
         t0 = time.perf_counter()
         bar = tqdm(range(steps), desc=f"{desc}epoch {epoch}/{config.epochs}", disable=not progress,
                    leave=True, unit="batch", mininterval=0.5)
         for step in bar:
             idx = perm[step * config.batch_size:(step + 1) * config.batch_size]
-            x = _prepare(data.train_x[idx])
-            y = data.train_y[idx]
+            items = data.train_x[idx]
             if config.hflip:
                 flip = (torch.rand(len(idx), generator=aug_gen) < 0.5).to(device)
-                x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+                items = torch.where(flip[:, None, None, None], items.flip(-1), items)
+            x, targets = task.make_batch(items, data.train_y[idx], generator=aug_gen)
             with autocast(device, precision):
                 out = model(x, heads=task.heads)
-                loss = task.loss(out, {"label": y}, config.label_smoothing)
+                loss = task.loss(out, targets, config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             with torch.no_grad():
-                sums = task.batch_sums(out, {"label": y})
-                loss_sum += sums["loss"]
-                correct += sums["correct"]
+                for k, v in task.batch_sums(out, targets).items():
+                    sums[k] = sums[k] + v if k in sums else v
             if progress and step % 50 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
-        train_loss = float(loss_sum) / n
-        if not np.isfinite(train_loss):
-            raise VisualStreamsError(f"{desc}training diverged at epoch {epoch} (loss is {train_loss})")
-        test = evaluate(model, data.test_x, data.test_y, config.task, config.eval_batch_size, precision)
-        entry = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "train_acc": 100.0 * float(correct) / n,
-            "test_loss": test["loss"],
-            "test_acc": test["acc"],
-            "seconds": seconds,
-        }
+        train = task.finalize(sums, n)
+        if not np.isfinite(train["loss"]):
+            raise DivergenceError(f"{desc}training diverged at epoch {epoch} (loss is {train['loss']}); "
+                                  "the run directory keeps the epochs before it")
+        test = evaluate(model, data.test_x, data.test_y, task, config.eval_batch_size, precision)
+        entry: dict[str, float] = {"epoch": epoch}
+        entry.update({f"train_{k}": v for k, v in train.items()})
+        entry.update({f"test_{k}": v for k, v in test.items()})
+        entry["seconds"] = seconds
         history.append(entry)
         if progress:
-            bar.write(f"{desc}epoch {epoch}: train loss {entry['train_loss']:.4f} acc {entry['train_acc']:.2f}% | "
-                      f"test loss {entry['test_loss']:.4f} acc {entry['test_acc']:.2f}% | {seconds:.1f}s")
+            bar.write(f"{desc}epoch {epoch}: " + " ".join(
+                f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "seconds")) + f" | {seconds:.1f}s")
         if on_epoch is not None:
             on_epoch(history)
         model.train()
     return history
+
+
+@torch.inference_mode()
+def confusion_matrix(model: VisualStreamsNet, images: torch.Tensor, labels: torch.Tensor, task: Task,
+                     batch_size: int = 1000, precision: str = "fp32", n_classes: int = 10) -> torch.Tensor:
+    """Counts (true class, predicted class) of the "what" head on the test items (fixed positions)."""
+    model.eval()
+    offsets = task.test_offsets(len(labels))
+    counts = torch.zeros(n_classes * n_classes, dtype=torch.long, device=labels.device)
+    with autocast(images.device, precision):
+        for i in range(0, len(labels), batch_size):
+            sl = slice(i, i + batch_size)
+            x, _ = task.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl])
+            pred = model(x, heads=("what",))["what"].argmax(1)
+            counts += torch.bincount(labels[sl] * n_classes + pred, minlength=n_classes * n_classes)
+    return counts.view(n_classes, n_classes).cpu()
 
 
 # -- runs ---------------------------------------------------------------------------------------------------------
@@ -320,8 +325,12 @@ def train(
     out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    desc: str | None = None,
 ) -> TrainResult:
-    """Train one model compiled from ``connectome``; write a run directory when ``out`` is given."""
+    """Train one model compiled from ``connectome``; write a run directory when ``out`` is given.
+
+    ``desc`` prefixes the progress bar (default: the connectome's name).
+    """
     config = config or TrainConfig()
     conn = load_connectome(connectome)
     arch = architecture or default_architecture()
@@ -338,12 +347,12 @@ def train(
         dev_data = DeviceData.from_dataset(dataset, device)
     else:
         dev_data = dataset
-    image_size = dev_data.train_x.shape[-1]
+    image_size = config.make_task().image_size
     if image_size != arch.image_size:
         arch = arch.with_image_size(image_size)
 
     torch.manual_seed(config.seed)
-    model = build_model(conn, arch).to(device=device, memory_format=torch.channels_last)
+    model = build_model(conn, arch, mode=config.mode).to(device=device, memory_format=torch.channels_last)
     run_config = {
         "visualstreams": __version__,
         "name": conn.name,
@@ -359,8 +368,13 @@ def train(
         on_epoch = lambda h: write_json(run_dir / "history.json", h)  # noqa: E731
     else:
         on_epoch = None
-    history = fit(model, dev_data, config, precision, progress=progress, desc=f"{conn.name} ", on_epoch=on_epoch)
+    history = fit(model, dev_data, config, precision, progress=progress,
+                  desc=desc if desc is not None else f"{conn.name} ", on_epoch=on_epoch)
     if run_dir is not None:
+        if "what" in config.make_task().heads:
+            cm = confusion_matrix(model, dev_data.test_x, dev_data.test_y, config.make_task(),
+                                  config.eval_batch_size, precision)
+            write_json(run_dir / "confusion.json", {"classes": list(CLASSES), "matrix": cm.tolist()})
         save_torch(run_dir / "model.pt", {k: v.detach().cpu() for k, v in model.state_dict().items()})
     return TrainResult(model, pd.DataFrame(history), run_config, run_dir, dict(history[-1]))
 
@@ -377,7 +391,7 @@ def load_run(run_dir: str | os.PathLike[str], device: str = "cpu") -> TrainResul
         raise VisualStreamsError(f"{run_dir}: config.json or history.json is corrupt") from None
     conn = Connectome.from_dict(config["connectome"])
     arch = Architecture.from_dict(config["architecture"])
-    model = build_model(conn, arch)
+    model = build_model(conn, arch, mode=config["train"].get("mode", "gain"))
     try:
         state = torch.load(run_dir / "model.pt", map_location=device, weights_only=True)
         model.load_state_dict(state)

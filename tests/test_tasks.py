@@ -1,0 +1,75 @@
+import pytest
+import torch
+from synthetic import synthetic_dataset
+
+import visualstreams as vs
+from visualstreams.data import canvas_offsets, item_centres, place_on_canvas
+from visualstreams.tasks import Task, get_task
+
+
+def test_items_land_where_the_targets_say():
+    g = torch.Generator().manual_seed(0)
+    items = torch.randint(1, 256, (6, 1, 28, 28), dtype=torch.uint8)
+    offsets = canvas_offsets(6, 56, g)
+    canvas = place_on_canvas(items, offsets, 56)
+    assert canvas.shape == (6, 1, 56, 56)
+    for i, (x, y) in enumerate(offsets.tolist()):
+        assert torch.equal(canvas[i, 0, y:y + 28, x:x + 28], items[i, 0])
+        assert canvas[i].sum() == items[i].sum()  # nothing else drawn
+        # The target centre is the centre of the pasted box.
+        ys, xs = torch.nonzero(canvas[i, 0] > 0, as_tuple=True)
+        cx, cy = item_centres(offsets[i:i + 1])[0].tolist()
+        assert (xs.min() + xs.max()) / 2 == pytest.approx(cx) and (ys.min() + ys.max()) / 2 == pytest.approx(cy)
+
+
+def test_make_batch_targets_are_scaled_centres():
+    task = Task("what-where", canvas=56)
+    items = torch.full((2, 1, 28, 28), 255, dtype=torch.uint8)
+    offsets = torch.tensor([[0, 0], [28, 28]])
+    x, targets = task.make_batch(items, torch.tensor([3, 7]), offsets=offsets)
+    assert x.shape == (2, 1, 56, 56) and x.max() == 1.0
+    torch.testing.assert_close(targets["xy"], torch.tensor([[-0.5, -0.5], [0.5, 0.5]]), atol=0.02, rtol=0)
+    assert targets["label"].tolist() == [3, 7]
+
+
+def test_positions_come_from_the_seed_and_the_test_set_is_fixed():
+    a = canvas_offsets(100, 56, torch.Generator().manual_seed(1))
+    b = canvas_offsets(100, 56, torch.Generator().manual_seed(1))
+    c = canvas_offsets(100, 56, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= 0 and a.max() <= 28
+    t1, t2 = Task("where").test_offsets(50), Task("where", canvas=56).test_offsets(50)
+    assert torch.equal(t1, t2)
+
+
+def test_task_heads_and_defaults():
+    assert get_task("what").heads == ("what",) and get_task("what").canvas is None
+    assert get_task("where").heads == ("where",) and get_task("where").canvas == 56
+    assert get_task("what-where").metric_names == ("loss", "acc", "loc_err", "r2")
+    with pytest.raises(vs.ConfigError, match="unknown task"):
+        get_task("when")
+    with pytest.raises(vs.ConfigError, match="canvas"):
+        get_task("where", canvas=20)
+
+
+def test_metrics_on_known_outputs():
+    task = Task("what-where", canvas=57)  # half-width 28 px
+    targets = {"label": torch.tensor([0, 1]), "xy": torch.tensor([[0.0, 0.0], [0.5, -0.5]])}
+    outputs = {"what": torch.tensor([[5.0, 0.0], [5.0, 0.0]]), "where": torch.tensor([[0.0, 0.0], [0.5, -0.5]])}
+    perfect = task.finalize(task.batch_sums(outputs, targets), 2)
+    assert perfect["acc"] == 50.0 and perfect["loc_err"] == 0.0 and perfect["r2"] == 1.0
+    outputs["where"] = torch.tensor([[0.0, 0.0], [0.0, 0.0]])  # second item off by (14, 14) px
+    off = task.finalize(task.batch_sums(outputs, targets), 2)
+    assert off["loc_err"] == pytest.approx((14 * 2 ** 0.5) / 2)
+    assert off["r2"] == pytest.approx(1 - 0.5 / 0.25)
+
+
+@pytest.mark.parametrize("task", ["where", "what-where"])
+def test_where_tasks_train_on_a_tiny_model(task):
+    cfg = vs.make_config(task=task, canvas=36, epochs=2, batch_size=16, precision="fp32", lr=2e-3)
+    result = vs.train("human", cfg, data=synthetic_dataset(192, 64), progress=False)
+    h = result.history
+    assert {"test_loc_err", "test_r2", "train_loc_err"} <= set(h.columns)
+    assert ("test_acc" in h) == (task == "what-where")
+    assert h["test_loc_err"].iloc[-1] < h["test_loc_err"].iloc[0] or h["test_loc_err"].iloc[-1] < 8
+    assert result.model.architecture.image_size == 36
