@@ -40,12 +40,10 @@ def test_silenced_area_outputs_zero_and_spares_the_other_stream():
 
 def test_unknown_names_are_refused():
     model = vs.build_model("human")
-    with pytest.raises(vs.ConfigError, match="unknown area 'V3'"):
-        with lesioned(model, Lesion(areas=("V3",))):
-            pass
-    with pytest.raises(vs.ConfigError, match="no projection V1->V4"):
-        with lesioned(model, Lesion(edges=(("V1", "V4"),))):
-            pass
+    with pytest.raises(vs.ConfigError, match="unknown area 'V3'"), lesioned(model, Lesion(areas=("V3",))):
+        pass
+    with pytest.raises(vs.ConfigError, match="no projection V1->V4"), lesioned(model, Lesion(edges=(("V1", "V4"),))):
+        pass
     assert parse_edge("V2:MT") == ("V2", "MT") == parse_edge("V2->MT")
     with pytest.raises(vs.ConfigError, match="SOURCE:TARGET"):
         parse_edge("V2MT")
