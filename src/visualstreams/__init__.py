@@ -19,7 +19,7 @@ from .data import FashionMNIST, load_fashion_mnist  # noqa: E402
 from .errors import ConfigError, ConnectomeError, DataError, VisualStreamsError  # noqa: E402
 from .experiment import compare  # noqa: E402
 from .model import VisualStreamsNet, build_model  # noqa: E402
-from .training import TrainConfig, evaluate, load_run, make_config, train  # noqa: E402
+from .training import TrainConfig, evaluate, load_run, make_config, resume_run, train  # noqa: E402
 
 __all__ = [
     "Architecture", "AreaSpec", "HeadSpec", "default_architecture",
@@ -28,5 +28,5 @@ __all__ = [
     "ConfigError", "ConnectomeError", "DataError", "VisualStreamsError",
     "compare",
     "VisualStreamsNet", "build_model",
-    "TrainConfig", "evaluate", "load_run", "make_config", "train",
+    "TrainConfig", "evaluate", "load_run", "make_config", "resume_run", "train",
 ]

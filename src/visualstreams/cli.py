@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,14 +23,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_seed = _int_at_least(0)
 
 
 def _positive_float(text: str) -> float:
@@ -40,16 +47,6 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
     return value
 
 
@@ -119,11 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--out", required=True, metavar="PNG", help="image file to write")
 
     pt = sub.add_parser("train", help="train one model", description="Train one model compiled from a "
-                        "connectome; writes config.json, history.json and model.pt to the run directory.")
+                        "connectome; writes config.json, history.json and model.pt to the run directory, and "
+                        "checkpoint.pt while it runs (at every epoch's end, and every --checkpoint-every steps), "
+                        "from which --resume continues an interrupted run to the same result.")
     src = pt.add_mutually_exclusive_group(required=True)
     src.add_argument("--species", metavar="S", help=f"a preset ({', '.join(preset_names())})")
     src.add_argument("--connectome", metavar="FILE", help="a connectome .csv or .json file")
+    src.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue the interrupted run in RUN_DIR from its checkpoint, with the options in its "
+                          "config.json (only --data, --checkpoint-every and --quiet may be given)")
     pt.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
+    pt.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                    help="also write checkpoint.pt every N optimizer steps (default: at epoch ends only)")
     pt.add_argument("--mode", default="gain", choices=list(MODES),
                     help="how strengths act: gain (fixed multiplier, the notebook's), learned-gain, density "
                          "(fraction of channel connections kept), none (all strengths 1: the control)")
@@ -177,7 +181,13 @@ def cmd_connectome(args: argparse.Namespace) -> None:
     from .connectome import save_connectome
 
     if args.action == "list":
-        print(list_connectomes().to_string(index=False, max_colwidth=70))
+        def short(text: str, width: int = 100) -> str:
+            return text if len(text) <= width else text[: width - 3] + "..."
+
+        for r in list_connectomes().itertuples():
+            print(f"{r.name:<20} {r.species:<9} {r.areas} areas, {r.edges} projections")
+            print(f"    source:  {short(r.source)}")
+            print(f"    measure: {short(r.measure)}")
         return
     if args.action == "diff":
         from .connectome import diff_connectomes
@@ -212,16 +222,50 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         print(f"wrote {args.save}")
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    from .training import train
+# With --resume the run's own config.json decides everything that changes the result.
+RESUME_OPTIONS = {"command", "resume", "data", "checkpoint_every", "quiet"}
 
-    conn = load_connectome(args.species or args.connectome)
-    out = args.out or str(Path("runs") / conn.name)
-    result = train(conn, _config(args), data_path=args.data, out=out, overwrite=args.overwrite,
-                   progress=not args.quiet)
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .errors import ConfigError
+    from .training import CHECKPOINT_FILE, RunFinished, resume_run, train
+
+    if args.resume:
+        defaults = vars(build_parser().parse_args(["train", "--resume", args.resume]))
+        given = [k for k, v in vars(args).items() if k not in RESUME_OPTIONS and v != defaults.get(k)]
+        if given:
+            raise ConfigError(f"--{given[0].replace('_', '-')} cannot be given with --resume (the run keeps "
+                              "the options in its config.json)")
+        out = args.resume
+    else:
+        conn = load_connectome(args.species or args.connectome)
+        out = args.out or str(Path("runs") / conn.name)
+    try:
+        if args.resume:
+            result = resume_run(out, data_path=args.data, progress=not args.quiet,
+                                checkpoint_every=args.checkpoint_every)
+        else:
+            result = train(conn, _config(args), data_path=args.data, out=out, overwrite=args.overwrite,
+                           progress=not args.quiet, checkpoint_every=args.checkpoint_every)
+    except RunFinished as exc:  # not an error: resuming is safe to repeat, e.g. from a job script
+        print(" ".join(str(exc).split()))
+        return
+    except KeyboardInterrupt:
+        if (Path(out) / CHECKPOINT_FILE).is_file():
+            print(f"visualstreams: continue with: visualstreams train --resume {out}", file=sys.stderr)
+        raise
+    name = result.config["name"]
+    if result.resumed_from is not None:
+        epoch, step = result.resumed_from
+        print(f"resumed {out} from its checkpoint at epoch {epoch}, step {step}")
+    elif args.resume:
+        print(f"{out}: no checkpoint, and no epoch had finished; trained from step 0 (equivalent to resuming)")
     print(result.history.round(4).to_string(index=False))
     f = result.final
-    print(f"{conn.name}: test accuracy {f['test_acc']:.2f}%, test loss {f['test_loss']:.4f}; run written to {out}")
+    described = {"acc": "test accuracy {:.2f}%", "loc_err": "localisation error {:.2f} px", "r2": "R^2 {:.3f}",
+                 "loss": "test loss {:.4f}"}
+    parts = [fmt.format(f[f"test_{k}"]) for k, fmt in described.items() if f"test_{k}" in f]
+    print(f"{name}: {', '.join(parts)}; run written to {out}")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -269,6 +313,10 @@ def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.Data
     failed = summary[summary["status"] != "ok"]
     for r in failed.itertuples():
         lines.append(f"FAILED {r.species} {r.mode} seed {r.seed}: {r.status}")
+    testable = tests[tests["p"].notna()] if len(tests) else tests
+    if len(tests) and not len(testable):
+        lines.append("(one seed per group: no test can separate a difference from seed noise; use --seeds N)")
+    tests = testable
     if len(tests):
         lines.append("")
         lines.append("pairwise differences (Welch t-test, Holm-corrected within each metric and stratum):")

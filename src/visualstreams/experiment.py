@@ -25,7 +25,7 @@ from .connectome import NOTEBOOK_RESULTS, Connectome, load_connectome
 from .data import FashionMNIST, load_fashion_mnist
 from .errors import ConfigError, DivergenceError
 from .storage import write_json, write_text
-from .training import TrainConfig, prepare_run_dir, train
+from .training import CHECKPOINT_FILE, TrainConfig, prepare_run_dir, read_checkpoint, resume_run, train
 
 EXPERIMENT_FILE = "experiment.json"
 
@@ -51,7 +51,8 @@ def compare(
     """Train every connectome under every mode and seed; write the output directory described above.
 
     ``seeds`` defaults to ``[config.seed]`` and ``modes`` to ``[config.mode]``. With ``resume=True``,
-    finished runs in ``out`` are kept, not retrained. Returns the summary (one row per run).
+    finished runs in ``out`` are kept, not retrained, and interrupted ones with a checkpoint are continued
+    from it (see :func:`~visualstreams.training.resume_run`). Returns the summary (one row per run).
     """
     config = config or TrainConfig()
     conns = [load_connectome(c) for c in connectomes]
@@ -75,9 +76,10 @@ def compare(
         run_dir = out / run_name(name, mode, seed)
         cfg = replace(config, seed=seed, mode=mode)
         done = resume and _finished(run_dir, cfg)
-        if not done:
+        partial = resume and not done and _resumable(run_dir, cfg)
+        if not done and not partial:
             prepare_run_dir(run_dir, overwrite=overwrite or resume)
-        plan.append((name, conn, mode, seed, cfg, run_dir, done))
+        plan.append((name, conn, mode, seed, cfg, run_dir, done, partial))
     write_json(out / EXPERIMENT_FILE, {
         "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
         "train": asdict(config),
@@ -85,14 +87,17 @@ def compare(
     dataset = data if data is not None else load_fashion_mnist(data_path)
 
     rows = []
-    for name, conn, mode, seed, cfg, run_dir, done in plan:
+    for name, conn, mode, seed, cfg, run_dir, done, partial in plan:
         status = "ok"
         if done:
             history = json.loads((run_dir / "history.json").read_text())
         else:
             try:
-                result = train(conn.replace(name=name), cfg, data=dataset, out=run_dir, overwrite=True,
-                               progress=progress, desc=f"{name} {mode} s{seed} ")
+                if partial:
+                    result = resume_run(run_dir, data=dataset, progress=progress, desc=f"{name} {mode} s{seed} ")
+                else:
+                    result = train(conn.replace(name=name), cfg, data=dataset, out=run_dir, overwrite=True,
+                                   progress=progress, desc=f"{name} {mode} s{seed} ")
                 history = result.history.to_dict("records")
             except DivergenceError as exc:  # one diverging run must not stop the sweep
                 history, status = _read_history(run_dir), f"failed: {exc}"
@@ -170,6 +175,22 @@ def _finished(run_dir: Path, cfg: TrainConfig) -> bool:
         return False
     same = all(saved.get(k) == v for k, v in asdict(cfg).items() if k not in ("device", "precision"))
     return same and len(history) == cfg.epochs and (run_dir / "model.pt").is_file()
+
+
+def _resumable(run_dir: Path, cfg: TrainConfig) -> bool:
+    """An interrupted run of the same plan with a checkpoint: continuing it gives what retraining would.
+
+    The checkpoint is read now, so a corrupt one is reported before any training, like a clash.
+    """
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())["train"]
+    except (OSError, ValueError, KeyError):
+        return False
+    same = all(saved.get(k) == v for k, v in asdict(cfg).items() if k not in ("device", "precision"))
+    if not same or not (run_dir / CHECKPOINT_FILE).is_file():
+        return False
+    read_checkpoint(run_dir / CHECKPOINT_FILE)
+    return True
 
 
 def _read_history(run_dir: Path) -> list[dict[str, Any]]:
