@@ -77,3 +77,14 @@ def test_bad_grids_are_refused(tmp_path, data):
         vs.compare(["human"], quick(), tmp_path, seeds=[0, 0], data=data)
     with pytest.raises(vs.ConfigError, match="unknown connection mode"):
         vs.compare(["human"], quick(), tmp_path, modes=["sparse"], data=data)
+
+
+def test_identical_networks_are_trained_once(tmp_path, data):
+    # Under `none` the notebook's human and marmoset graphs (same five projections) are the same network.
+    summary = vs.compare(["human", "marmoset"], quick(), tmp_path, modes=["gain", "none"], data=data,
+                         progress=False).set_index(["species", "mode"])
+    assert summary.loc[("marmoset", "none"), "same_as"] == "human/none-seed0"
+    assert summary.loc[("marmoset", "none"), "test_acc"] == summary.loc[("human", "none"), "test_acc"]
+    assert not (tmp_path / "marmoset" / "none-seed0").exists()
+    assert summary.loc[("marmoset", "gain"), "same_as"] == "" or pd.isna(summary.loc[("marmoset", "gain"), "same_as"])
+    assert (tmp_path / "marmoset" / "seed0" / "model.pt").exists()

@@ -3,7 +3,9 @@
 Output directory of :func:`compare`:
 
 - ``<species>/seed<k>/`` (``<species>/<mode>-seed<k>/`` for modes other than ``gain``): one run directory each;
-- ``summary.csv``: one row per run with its final metrics (``status`` says ``ok`` or why it failed);
+- ``summary.csv``: one row per run with its final metrics (``status`` says ``ok`` or why it failed;
+  ``same_as`` names the run it reuses when two entries compile to the same network, such as the notebook's
+  human and marmoset under mode ``none``);
 - ``stats.csv``: per mode, species and metric: n, mean, sd and 95% CI across seeds;
 - ``tests.csv``: each pair of species (within each mode) and each pair of modes (within each species): the
   difference, its 95% CI, Hedges' g, the p-value (Welch t-test) and the Holm-corrected p-value;
@@ -71,15 +73,19 @@ def compare(
     grid = [(name, conn, mode, seed) for mode in modes for name, conn in zip(names, conns, strict=True)
             for seed in seeds]
     # Check every run directory up front, so a clash is reported before hours of training, not after.
+    # Two entries that compile to the same network (e.g. the notebook's human and marmoset under `none`:
+    # same graph, all strengths 1) give bit-identical runs for a seed, so the second reuses the first.
     plan = []
+    first_of: dict[tuple[Any, ...], Path] = {}
     for name, conn, mode, seed in grid:
         run_dir = out / run_name(name, mode, seed)
         cfg = replace(config, seed=seed, mode=mode)
+        twin = first_of.setdefault((network_key(conn, mode), seed), run_dir)
         done = resume and _finished(run_dir, cfg)
         partial = resume and not done and _resumable(run_dir, cfg)
-        if not done and not partial:
+        if twin == run_dir and not done and not partial:
             prepare_run_dir(run_dir, overwrite=overwrite or resume)
-        plan.append((name, conn, mode, seed, cfg, run_dir, done, partial))
+        plan.append((name, conn, mode, seed, cfg, run_dir, done, partial, None if twin == run_dir else twin))
     write_json(out / EXPERIMENT_FILE, {
         "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
         "train": asdict(config),
@@ -87,8 +93,14 @@ def compare(
     dataset = data if data is not None else load_fashion_mnist(data_path)
 
     rows = []
-    for name, conn, mode, seed, cfg, run_dir, done, partial in plan:
+    histories: dict[Path, tuple[list[dict[str, Any]], str]] = {}
+    for name, conn, mode, seed, cfg, run_dir, done, partial, twin in plan:
         status = "ok"
+        if twin is not None:
+            history, status = histories[twin]
+            row = _summary_row(name, mode, seed, cfg, twin, history, status)
+            rows.append({**row, "same_as": str(twin.relative_to(out))})
+            continue
         if done:
             history = json.loads((run_dir / "history.json").read_text())
         else:
@@ -101,7 +113,8 @@ def compare(
                 history = result.history.to_dict("records")
             except DivergenceError as exc:  # one diverging run must not stop the sweep
                 history, status = _read_history(run_dir), f"failed: {exc}"
-        rows.append(_summary_row(name, mode, seed, cfg, run_dir, history, status))
+        histories[run_dir] = (history, status)
+        rows.append({**_summary_row(name, mode, seed, cfg, run_dir, history, status), "same_as": ""})
         write_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
     summary = pd.DataFrame(rows)
     analyse(out, summary)
@@ -110,6 +123,12 @@ def compare(
 
         build_report(out)
     return summary
+
+
+def network_key(conn: Connectome, mode: str) -> tuple[Any, ...]:
+    """What decides the compiled network under ``mode``: areas and the strengths as the mode uses them."""
+    weights = (conn.weights > 0).astype(float) if mode == "none" else conn.weights
+    return (conn.areas, weights.tobytes(), mode)
 
 
 def analyse(out: Path, summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
