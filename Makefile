@@ -37,7 +37,7 @@ test-all: setup
 	$(BIN)/pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 bench: data
 	$(PY) benchmarks/bench_engine.py

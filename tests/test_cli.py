@@ -45,8 +45,9 @@ def test_connectome_list_and_help():
 def test_connectome_show_saves_and_plots(tmp_path):
     assert run("connectome", "show", "human", "--save", tmp_path / "h.json").returncode == 0
     assert json.loads((tmp_path / "h.json").read_text())["species"] == "human"
-    assert run("connectome", "plot", tmp_path / "h.json", "--out", tmp_path / "h.png").returncode == 0
-    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+    proc = run("connectome", "plot", tmp_path / "h.json", "--out", tmp_path / "h.png", "--graph", tmp_path / "g.png")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def _csv(path, body):

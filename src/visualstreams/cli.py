@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     pdiff.add_argument("b", metavar="B", help="preset or file")
     pp = csub.add_parser("plot", help="draw the connectome as a heatmap")
     pp.add_argument("connectome", metavar="SPECIES|FILE")
-    pp.add_argument("--out", required=True, metavar="PNG", help="image file to write")
+    pp.add_argument("--out", required=True, metavar="PNG", help="heatmap image to write")
+    pp.add_argument("--graph", metavar="PNG", help="also draw the areas as a graph, edge widths by strength")
 
     pt = sub.add_parser("train", help="train one model", description="Train one model compiled from a "
                         "connectome; writes config.json, history.json and model.pt to the run directory, and "
@@ -206,6 +207,11 @@ def cmd_connectome(args: argparse.Namespace) -> None:
 
         plot_connectome(conn, args.out)
         print(f"wrote {args.out}")
+        if args.graph:
+            from .report import plot_connectome_graph
+
+            plot_connectome_graph(conn, args.graph)
+            print(f"wrote {args.graph}")
         return
     print(f"{conn.name.upper()} connectivity (rows: source, columns: target)")
     for key in ("species", "measure", "source", "notes"):
