@@ -311,7 +311,7 @@ def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.Data
             digits = ".2f" if m.endswith("acc") or m.endswith("err") else ".4f"
             row[m.removeprefix("test_")] = num(s["mean"], digits) + ("" if pd.isna(half) else f" ± {half:{digits}}")
         runs = summary[(summary["species"] == species) & (summary["mode"] == mode)]
-        if "notebook_test_acc" in runs and runs["notebook_test_acc"].notna().any():
+        if "notebook_test_acc" in summary and summary["notebook_test_acc"].notna().any():
             row["notebook acc"] = num(runs["notebook_test_acc"].iloc[0], ".2f")
         row["train s/run"] = num(runs["seconds"].mean(), ".1f")
         rows.append(row)
