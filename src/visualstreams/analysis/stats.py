@@ -87,6 +87,18 @@ def _log_beta(a: float, b: float) -> float:
     return math.lgamma(p) + math.lgamma(q) - math.lgamma(p + q)
 
 
+def _lentz_step(aa: float, c: float, d: float) -> tuple[float, float, float]:
+    """One modified-Lentz update for a continued-fraction term ``aa``; returns (c, d, factor)."""
+    d = 1.0 + aa * d
+    if abs(d) < _TINY:
+        d = _TINY
+    c = 1.0 + aa / c
+    if abs(c) < _TINY:
+        c = _TINY
+    d = 1.0 / d
+    return c, d, d * c
+
+
 def _beta_cf(a: float, b: float, x: float) -> float:
     """Continued fraction for I_x(a, b) (Numerical Recipes ``betacf``), by the modified Lentz method."""
     qab, qap, qam = a + b, a + 1.0, a - 1.0
@@ -98,26 +110,10 @@ def _beta_cf(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, _MAX_CF_ITER + 1):
         m2 = 2 * m
-        # Even step.
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _TINY:
-            d = _TINY
-        c = 1.0 + aa / c
-        if abs(c) < _TINY:
-            c = _TINY
-        d = 1.0 / d
-        h *= d * c
-        # Odd step.
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _TINY:
-            d = _TINY
-        c = 1.0 + aa / c
-        if abs(c) < _TINY:
-            c = _TINY
-        d = 1.0 / d
-        delta = d * c
+        # Even and odd terms of the continued fraction, each one modified-Lentz update.
+        c, d, delta = _lentz_step(m * (b - m) * x / ((qam + m2) * (a + m2)), c, d)
+        h *= delta
+        c, d, delta = _lentz_step(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)), c, d)
         h *= delta
         if abs(delta - 1.0) < _EPS:
             return h
