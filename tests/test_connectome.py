@@ -124,11 +124,18 @@ def test_empty_and_unreadable_files(tmp_path):
         vs.load_connectome("platypus")
 
 
-def test_unknown_area_is_refused():
+def test_an_area_the_architecture_does_not_list_gets_its_levels_default_block():
     conn = vs.Connectome.from_edges([("V1", "V2", 1.0), ("V2", "V4", 1), ("V4", "IT", 1), ("V2", "MT", 1),
-                                     ("MT", "LIP", 1), ("V2", "PFC", 0.5)])
-    with pytest.raises(ConnectomeError, match="unknown area 'PFC'"):
-        conn.validate()
+                                     ("MT", "LIP", 1), ("V2", "PFC", 0.5), ("PFC", "IT", 0.2)])
+    model = vs.build_model(conn.validate())
+    assert model.area_shapes["PFC"] == (128, 7, 7)  # level 2 (V1 -> V2 -> PFC), like V4: 128 channels, no pool
+    assert ("PFC", "IT") in model.edges
+
+
+@pytest.mark.parametrize("name", ["", "V.1", " V1"])
+def test_area_names_that_cannot_name_a_module_are_refused(name):
+    with pytest.raises(ConnectomeError, match="empty, has a dot or surrounding spaces"):
+        vs.Connectome((name, "V2"), [[0, 1], [0, 0]])
 
 
 def test_cycle_is_refused():

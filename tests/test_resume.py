@@ -4,12 +4,14 @@ import contextlib
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from synthetic import synthetic_dataset, write_idx_dir
@@ -269,3 +271,84 @@ def test_resume_refuses_options_that_would_change_the_run(tmp_path):
     code, out, err = finish(cli("train", "--resume", tmp_path, "--epochs", 3))
     assert code == 2 and err.strip() == ("visualstreams: error: --epochs cannot be given with --resume "
                                          "(the run keeps the options in its config.json)")
+
+
+# -- killing a whole comparison ----------------------------------------------------------------------------------
+def assert_every_file_readable(out: Path) -> None:
+    """No result file is ever half-written: only atomic writes' hidden temporaries may be."""
+    for path in out.rglob("*"):
+        if path.is_dir() or (path.name.startswith(".") and path.name.endswith(".tmp")):
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".json":
+            json.loads(data)
+        elif path.suffix == ".csv":
+            if data.strip():  # a table with no rows is written as an empty file
+                pd.read_csv(io.BytesIO(data))
+        elif path.name == CHECKPOINT_FILE:
+            read_checkpoint(path)
+        elif path.suffix == ".pt":
+            torch.load(io.BytesIO(data), weights_only=True)
+        elif path.suffix == ".png":
+            assert data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82"), path
+        elif path.suffix == ".html":
+            assert data.rstrip().endswith(b"</html>"), path
+        else:
+            data.decode()
+
+
+def wait_until_training(proc, out: Path, since: float) -> float:
+    """Wait until this process has written experiment.json (the plan; training starts next); return when."""
+    path = out / "experiment.json"
+    while proc.poll() is None and not (path.exists() and path.stat().st_mtime >= since):
+        time.sleep(0.01)
+    return time.time()
+
+
+@pytest.mark.parametrize("seed", [0])
+def test_compare_killed_at_random_moments_ends_as_if_never_interrupted(tmp_path, seed):
+    data_dir = write_idx_dir(tmp_path / "data", n_train=96, n_test=32)  # 6 steps per epoch
+    args = ["compare", "--species", "human", "mouse", "--seeds", 2, "--data", data_dir, "--epochs", 2,
+            "--batch-size", 16, "--checkpoint-every", 2, "--precision", "fp32", "--quiet"]
+    proc = cli(*args, "--out", tmp_path / "whole")
+    began = wait_until_training(proc, tmp_path / "whole", time.time() - 1)
+    code, _, err = finish(proc)
+    assert code == 0, err
+    work = time.time() - began  # training, tables and report
+
+    # Six kills, each at a random moment of the work left (after the imports and the plan: in training, the
+    # tables or the report), then one resume left to finish.
+    rng = random.Random(seed)
+    out, kills, code = tmp_path / "killed", 0, None
+    for _ in range(6):
+        started = time.time()
+        proc = cli(*args, "--out", out, "--resume")
+        wait_until_training(proc, out, started - 0.01)
+        try:
+            proc.wait(timeout=rng.uniform(0.05, 0.25) * work)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        code, _, err = finish(proc)
+        if code == 0:
+            break
+        assert code == -signal.SIGKILL, err
+        kills += 1
+        assert_every_file_readable(out)
+    if code != 0:
+        code, _, err = finish(cli(*args, "--out", out, "--resume"))
+    assert code == 0, err
+    assert kills >= 2, kills  # else the test did not test much
+    assert_every_file_readable(out)
+
+    whole, killed = pd.read_csv(tmp_path / "whole/summary.csv"), pd.read_csv(out / "summary.csv")
+    same = [c for c in whole.columns if c not in ("seconds", "run_dir")]
+    pd.testing.assert_frame_equal(whole[same], killed[same])
+    for name in ("stats.csv", "tests.csv"):
+        assert (tmp_path / "whole" / name).read_text() == (out / name).read_text()
+    for run in whole["run_dir"]:
+        rel = Path(run).relative_to(tmp_path / "whole")
+        a = torch.load(tmp_path / "whole" / rel / "model.pt", weights_only=True)
+        b = torch.load(out / rel / "model.pt", weights_only=True)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert without_seconds(tmp_path / "whole" / rel / "history.json") == without_seconds(out / rel / "history.json")
+        assert not (out / rel / CHECKPOINT_FILE).exists()

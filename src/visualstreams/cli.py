@@ -40,14 +40,23 @@ _positive_int = _int_at_least(1)
 _seed = _int_at_least(0)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+def _float_above(minimum: float, inclusive: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        ok = value >= minimum if inclusive else value > minimum
+        if not ok or value == float("inf"):  # `not ok` also catches NaN
+            kind = "a number >= 0" if inclusive else "a positive number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text}")
+        return value
+
+    return parse
+
+
+_positive_float = _float_above(0.0, inclusive=False)
+_nonnegative_float = _float_above(0.0, inclusive=True)
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -73,10 +82,14 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"canvas size for where tasks (default {DEFAULT_CANVAS}); items are 28x28")
     g.add_argument("--where-weight", type=_positive_float, default=1.0,
                    help="weight of the localisation loss in what-where (1.0)")
-    g.add_argument("--noise", type=float, default=0.0, help="std of Gaussian pixel noise on the canvas (0)")
+    g.add_argument("--noise", type=_nonnegative_float, default=0.0,
+                   help="std of Gaussian pixel noise on the canvas (0)")
     g.add_argument("--data", metavar="DIR",
                    help="Fashion-MNIST directory (IDX .gz files or the Kaggle CSV pair); "
                         "default: see 'visualstreams data --help'")
+    g.add_argument("--architecture", metavar="FILE",
+                   help="architecture file (.json or .toml): blocks per area and the area feeding each head; "
+                        "areas it does not list get the default block of their hierarchy level")
     g.add_argument("--overwrite", action="store_true", help="replace existing run directories")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -111,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
                                         "areas both have, with both strengths and their difference (B - A).")
     pdiff.add_argument("a", metavar="A", help="preset or file")
     pdiff.add_argument("b", metavar="B", help="preset or file")
+    pa = csub.add_parser("siibra", help="human streamline counts from the EBRAINS atlas, as a connectome file",
+                         description="Ask siibra (pip install 'visualstreams[siibra]'; needs network) for the "
+                                     "streamline counts between the Julich-Brain regions mapped onto the six "
+                                     "areas (V1 = hOc1, V2 = hOc2, V4 = hOc4v+hOc4d, MT = hOc5, IT = FG1-FG4, "
+                                     "LIP = hIP1-hIP3) and write them as a connectome file.")
+    pa.add_argument("--out", required=True, metavar="FILE", help="connectome file to write (.csv or .json)")
+    pa.add_argument("--parcellation", default="julich 3.1", help="siibra parcellation (julich 3.1)")
+    pa.add_argument("--cohort", default="HCP", help="cohort of the streamline counts (HCP)")
+    pa.add_argument("--subject", help="one subject of the cohort (default: siibra's first, the group average "
+                                      "for group cohorts)")
     pp = csub.add_parser("plot", help="draw the connectome as a heatmap")
     pp.add_argument("connectome", metavar="SPECIES|FILE")
     pp.add_argument("--out", required=True, metavar="PNG", help="heatmap image to write")
@@ -146,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seeds per species and mode: --seed, --seed+1, ... (1)")
     pm.add_argument("--modes", nargs="+", default=["gain"], choices=list(MODES), metavar="MODE",
                     help=f"connection modes to compare ({', '.join(MODES)}; default gain)")
-    pm.add_argument("--resume", action="store_true", help="keep finished runs in --out, train the rest")
+    pm.add_argument("--resume", action="store_true",
+                    help="keep finished runs in --out, continue interrupted ones from their checkpoints, train "
+                         "the rest (give the same options as the interrupted command)")
+    pm.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                    help="also checkpoint every N optimizer steps (default: at epoch ends only)")
     _add_training_options(pm)
 
     pl = sub.add_parser("lesion", help="silence areas or projections of trained runs and evaluate again",
@@ -200,6 +227,16 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         print(f"A = {a.name}: {a.source}\nB = {b.name}: {b.source}\n")
         print(table.round(3).to_string(index=False) if len(table) else "no shared projections")
         return
+    if args.action == "siibra":
+        from .atlas import fetch_siibra_connectome
+
+        if Path(args.out).suffix.lower() not in (".csv", ".json"):  # before minutes of downloading
+            raise VisualStreamsError(f"{args.out}: connectome files end in .csv or .json")
+        conn = fetch_siibra_connectome(args.parcellation, args.cohort, args.subject)
+        save_connectome(conn, args.out)
+        print(conn.to_frame().round(2).to_string())
+        print(f"wrote {args.out}")
+        return
     conn = load_connectome(args.connectome)
     conn.validate()
     if args.action == "plot":
@@ -252,7 +289,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                                 checkpoint_every=args.checkpoint_every)
         else:
             result = train(conn, _config(args), data_path=args.data, out=out, overwrite=args.overwrite,
-                           progress=not args.quiet, checkpoint_every=args.checkpoint_every)
+                           progress=not args.quiet, checkpoint_every=args.checkpoint_every,
+                           architecture=args.architecture)
     except RunFinished as exc:  # not an error: resuming is safe to repeat, e.g. from a job script
         print(" ".join(str(exc).split()))
         return
@@ -260,6 +298,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         if (Path(out) / CHECKPOINT_FILE).is_file():
             print(f"visualstreams: continue with: visualstreams train --resume {out}", file=sys.stderr)
         raise
+    except OSError as exc:  # a full disk mid-run: the last checkpoint is intact (atomic writes)
+        if not (Path(out) / CHECKPOINT_FILE).is_file():
+            raise
+        raise ConfigError(f"{exc.filename or out}: {exc.strerror or exc}; once that is fixed, continue with: "
+                          f"visualstreams train --resume {out}") from None
     name = result.config["name"]
     if result.resumed_from is not None:
         epoch, step = result.resumed_from
@@ -275,15 +318,23 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from .experiment import compare
+    from .errors import ConfigError
+    from .experiment import EXPERIMENT_FILE, compare
 
     species = list(args.species) + list(args.connectome)
     if not species:
         species = list(NOTEBOOK_RESULTS)
     seeds = [args.seed + i for i in range(args.seeds)]
     out = Path(args.out)
-    summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, data_path=args.data,
-                      overwrite=args.overwrite, resume=args.resume, progress=not args.quiet)
+    try:
+        summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, data_path=args.data,
+                          overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
+                          checkpoint_every=args.checkpoint_every, architecture=args.architecture)
+    except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
+        if not (out / EXPERIMENT_FILE).is_file():
+            raise
+        raise ConfigError(f"{exc.filename or out}: {exc.strerror or exc}; once that is fixed, continue with the "
+                          "same command and --resume") from None
     print(format_comparison(summary, pd.read_csv(out / "stats.csv"), _read_csv(out / "tests.csv")))
     print(f"wrote {out / 'summary.csv'}, stats.csv, tests.csv, learning_curves.png and report.html in {out}")
 
@@ -370,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         COMMANDS[args.command](args)
     except VisualStreamsError as exc:
         print(f"visualstreams: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # e.g. the disk filled up mid-run: results written so far stay whole (atomic writes)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"visualstreams: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("visualstreams: interrupted", file=sys.stderr)

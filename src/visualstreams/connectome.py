@@ -182,19 +182,13 @@ class Connectome:
 
     # -- validation against an architecture -------------------------------------------------------
     def validate(self, architecture: Architecture | None = None) -> Connectome:
-        """Check the graph can be compiled: known areas, acyclic, reachable, heads present.
+        """Check the graph can be compiled: input area present, acyclic, reachable, heads present.
 
         Raises :class:`ConnectomeError` with a one-line message naming the problem.
         """
-        from .architecture import default_architecture
+        from .architecture import architecture_for
 
-        arch = architecture or default_architecture()
-        unknown = [a for a in self.areas if a not in arch.areas]
-        if unknown:
-            raise ConnectomeError(
-                f"connectome {self.name!r}: unknown area {unknown[0]!r} "
-                f"(not in the architecture: {', '.join(arch.areas)})"
-            )
+        arch = architecture_for(self, architecture)  # areas it does not list get their level's default block
         if arch.input_area not in self.areas:
             raise ConnectomeError(f"connectome {self.name!r}: input area {arch.input_area!r} is missing")
         cycle = find_cycle(self)
@@ -227,6 +221,9 @@ def _check_matrix(areas: tuple[str, ...], w: np.ndarray, name: str) -> None:
     dup = sorted({a for a in areas if areas.count(a) > 1})
     if dup:
         raise ConnectomeError(f"connectome {name!r}: area {dup[0]!r} appears twice")
+    odd = [a for a in areas if not a or "." in a or a != a.strip()]
+    if odd:  # areas become module names (model.areas["V4"]): no dots, no blanks at the ends
+        raise ConnectomeError(f"connectome {name!r}: area name {odd[0]!r} is empty, has a dot or surrounding spaces")
     bad = ~np.isfinite(w)
     if bad.any():
         i, j = np.argwhere(bad)[0]

@@ -23,11 +23,23 @@ from typing import Any
 
 import pandas as pd
 
+from .architecture import Architecture, architecture_for, load_architecture
 from .connectome import NOTEBOOK_RESULTS, Connectome, load_connectome
 from .data import FashionMNIST, load_fashion_mnist
 from .errors import ConfigError, DivergenceError
-from .storage import write_json, write_text
-from .training import CHECKPOINT_FILE, TrainConfig, prepare_run_dir, read_checkpoint, resume_run, train
+from .model import build_model, count_parameters
+from .storage import remove_temporaries, write_json, write_text
+from .training import (
+    CHECKPOINT_FILE,
+    TrainConfig,
+    check_room,
+    ensure_writable_dir,
+    prepare_run_dir,
+    read_checkpoint,
+    resume_run,
+    run_disk_bytes,
+    train,
+)
 
 EXPERIMENT_FILE = "experiment.json"
 
@@ -49,12 +61,16 @@ def compare(
     resume: bool = False,
     report: bool = True,
     progress: bool = True,
+    checkpoint_every: int | None = None,
+    architecture: Architecture | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Train every connectome under every mode and seed; write the output directory described above.
 
     ``seeds`` defaults to ``[config.seed]`` and ``modes`` to ``[config.mode]``. With ``resume=True``,
     finished runs in ``out`` are kept, not retrained, and interrupted ones with a checkpoint are continued
-    from it (see :func:`~visualstreams.training.resume_run`). Returns the summary (one row per run).
+    from it (see :func:`~visualstreams.training.resume_run`); killed at any moment and resumed, a sweep ends
+    with the results of one never interrupted. ``checkpoint_every=K`` also checkpoints every K steps.
+    Returns the summary (one row per run).
     """
     config = config or TrainConfig()
     conns = [load_connectome(c) for c in connectomes]
@@ -67,9 +83,10 @@ def compare(
         raise ConfigError("seeds and modes must not repeat")
     for m in modes:
         replace(config, mode=m)  # validates the mode name before anything trains
+    arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
     for c in conns:
-        c.validate()
-    out = Path(out)
+        c.validate(arch)
+    out = ensure_writable_dir(out)
     grid = [(name, conn, mode, seed) for mode in modes for name, conn in zip(names, conns, strict=True)
             for seed in seeds]
     # Check every run directory up front, so a clash is reported before hours of training, not after.
@@ -86,9 +103,13 @@ def compare(
         if twin == run_dir and not done and not partial:
             prepare_run_dir(run_dir, overwrite=overwrite or resume)
         plan.append((name, conn, mode, seed, cfg, run_dir, done, partial, None if twin == run_dir else twin))
+    if resume:
+        remove_temporaries(out)  # of atomic writes cut short by the kill; nothing else writes here now
+    _check_room(out, [(conn, cfg) for _, conn, _, _, cfg, _, done, _, twin in plan if not done and twin is None],
+                arch)
     write_json(out / EXPERIMENT_FILE, {
         "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
-        "train": asdict(config),
+        "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
     })
     dataset = data if data is not None else load_fashion_mnist(data_path)
 
@@ -103,13 +124,18 @@ def compare(
             continue
         if done:
             history = json.loads((run_dir / "history.json").read_text())
+            # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
+            (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+            remove_temporaries(run_dir)
         else:
             try:
                 if partial:
-                    result = resume_run(run_dir, data=dataset, progress=progress, desc=f"{name} {mode} s{seed} ")
+                    result = resume_run(run_dir, data=dataset, progress=progress, desc=f"{name} {mode} s{seed} ",
+                                        checkpoint_every=checkpoint_every)
                 else:
                     result = train(conn.replace(name=name), cfg, data=dataset, out=run_dir, overwrite=True,
-                                   progress=progress, desc=f"{name} {mode} s{seed} ")
+                                   progress=progress, desc=f"{name} {mode} s{seed} ",
+                                   checkpoint_every=checkpoint_every, architecture=arch)
                 history = result.history.to_dict("records")
             except DivergenceError as exc:  # one diverging run must not stop the sweep
                 history, status = _read_history(run_dir), f"failed: {exc}"
@@ -123,6 +149,19 @@ def compare(
 
         build_report(out)
     return summary
+
+
+def _check_room(out: Path, to_train: list[tuple[Connectome, TrainConfig]], architecture: Architecture | None) -> None:
+    """Before the first run: room for every run's model.pt and JSON, the largest checkpoint (one at a time;
+    each is deleted when its run finishes) and the figures and report."""
+    if not to_train:
+        return
+    sizes = []
+    for conn, cfg in to_train:
+        arch = architecture_for(conn, architecture).with_image_size(cfg.make_task().image_size)
+        sizes.append(count_parameters(build_model(conn, arch, mode=cfg.mode)))
+    need = sum(run_disk_bytes(n) - 24 * n for n in sizes) + 24 * max(sizes) + 5_000_000
+    check_room(out, need, f"{len(sizes)} run{'s' if len(sizes) > 1 else ''} and the report")
 
 
 def network_key(conn: Connectome, mode: str) -> tuple[Any, ...]:

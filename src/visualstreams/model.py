@@ -14,13 +14,14 @@ the two conventions span the same functions and differ only by how a bias is par
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import Architecture, AreaSpec, default_architecture
+from .architecture import Architecture, AreaSpec, architecture_for
 from .connectome import Connectome, load_connectome, topological_order
 from .errors import ConfigError
 
@@ -71,7 +72,7 @@ class VisualStreamsNet(nn.Module):
         super().__init__()
         if mode not in MODES:
             raise ConfigError(f"unknown connection mode {mode!r} (modes: {', '.join(MODES)})")
-        arch = architecture or default_architecture()
+        arch = architecture_for(connectome, architecture)
         connectome.validate(arch)
         self.connectome = connectome
         self.architecture = arch
@@ -220,13 +221,16 @@ def _depths(connectome: Connectome, order: list[str]) -> dict[str, int]:
 
 def build_model(
     connectome: Connectome | str,
-    architecture: Architecture | None = None,
+    architecture: Architecture | str | os.PathLike[str] | None = None,
     image_size: int | None = None,
     mode: str = "gain",
 ) -> VisualStreamsNet:
-    """The one factory: compile a connectome (preset name, file or object) into a network."""
+    """The one factory: compile a connectome (preset name, file or object) into a network.
+
+    ``architecture`` (an :class:`Architecture` or a JSON/TOML file) defaults to the notebook's; areas it
+    does not list get the default block of their hierarchy level (see :func:`architecture_for`)."""
     conn = load_connectome(connectome)
-    arch = architecture or default_architecture()
+    arch = architecture_for(conn, architecture)
     if image_size is not None and image_size != arch.image_size:
         arch = arch.with_image_size(image_size)
     return VisualStreamsNet(conn, arch, mode)

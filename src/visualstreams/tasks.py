@@ -14,6 +14,7 @@ pixels) and ``r2`` (coefficient of determination of x and y, pooled over both co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -40,8 +41,9 @@ class Task:
             object.__setattr__(self, "canvas", DEFAULT_CANVAS)
         if self.canvas is not None and self.canvas < ITEM_SIZE:
             raise ConfigError(f"canvas must be at least {ITEM_SIZE} pixels, got {self.canvas}")
-        if self.where_weight < 0 or self.noise < 0:
-            raise ConfigError("where weight and noise must be >= 0")
+        for label, value in (("where weight", self.where_weight), ("noise", self.noise)):
+            if not (value >= 0 and math.isfinite(value)):  # `not >=` also catches NaN
+                raise ConfigError(f"{label} must be a finite number >= 0, got {value}")
 
     @property
     def heads(self) -> tuple[str, ...]:

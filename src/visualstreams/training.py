@@ -37,12 +37,12 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
-from .architecture import Architecture, default_architecture
+from .architecture import Architecture, architecture_for
 from .connectome import Connectome, load_connectome
 from .data import CLASSES, FashionMNIST, load_fashion_mnist
 from .errors import ConfigError, DivergenceError, VisualStreamsError
-from .model import MODES, VisualStreamsNet, build_model
-from .storage import save_torch, write_json
+from .model import MODES, VisualStreamsNet, build_model, count_parameters
+from .storage import check_writable, format_bytes, free_bytes, remove_temporaries, save_torch, write_json
 from .tasks import Task, get_task
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -486,18 +486,43 @@ def environment() -> dict[str, Any]:
 def prepare_run_dir(out: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Create ``out``; refuse to overwrite a finished or started run unless asked."""
     path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{path}: exists and is not a directory")
     if not overwrite and any((path / f).exists() for f in ("config.json", "history.json", "model.pt")):
         hint = "--resume to continue it or " if (path / CHECKPOINT_FILE).is_file() else ""
         raise ConfigError(f"{path}: already holds a run (use {hint}--overwrite to replace it)")
+    return ensure_writable_dir(path)
+
+
+def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` if needed and check, by writing a file, that results can be written into it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: exists and is not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot create the run directory ({exc.strerror})") from None
-    if not os.access(path, os.W_OK):
-        raise ConfigError(f"{path}: not writable")
+        raise ConfigError(f"{path}: cannot create the directory ({exc.strerror})") from None
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: not writable ({exc.strerror})") from None
     return path
+
+
+def run_disk_bytes(n_params: int) -> int:
+    """Disk a run needs at most: model.pt, and checkpoint.pt (weights and Adam's two moments) twice over while
+    its replacement is written, plus the JSON files and some slack."""
+    return 4 * n_params * (1 + 2 * 3) + 2_000_000
+
+
+def check_room(path: str | os.PathLike[str], need: int, what: str) -> None:
+    """Refuse to start work whose results would not fit on the disk holding ``path``."""
+    existing = Path(path).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = free_bytes(existing)
+    if free < need:
+        raise ConfigError(f"{path}: {format_bytes(free)} free on its disk, {what} needs about "
+                          f"{format_bytes(need)}; free some space or choose another output directory")
 
 
 def _device_data(
@@ -523,7 +548,7 @@ def train(
     *,
     data: FashionMNIST | DeviceData | None = None,
     data_path: str | os.PathLike[str] | None = None,
-    architecture: Architecture | None = None,
+    architecture: Architecture | str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -539,7 +564,7 @@ def train(
     """
     config = config or TrainConfig()
     conn = load_connectome(connectome)
-    arch = architecture or default_architecture()
+    arch = architecture_for(conn, architecture)
     conn.validate(arch)
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
@@ -553,6 +578,8 @@ def train(
         arch = arch.with_image_size(image_size)
 
     model = _build(conn, arch, config, device)
+    if run_dir is not None:
+        check_room(run_dir, run_disk_bytes(count_parameters(model)), "the run")
     run_config = {
         "visualstreams": __version__,
         "name": conn.name,
@@ -668,9 +695,7 @@ def resume_run(
                                  f"images, the run used {data_info['train_used']}); resume with its data (--data)")
 
     # A killed run can leave the temporary file of an atomic write behind; nothing else writes here now.
-    for name in RUN_OUTPUTS:
-        for tmp in run_dir.glob(f".{name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
+    remove_temporaries(run_dir)
     model = _build(conn, arch, config, device)
     if state is not None:
         try:  # fit() checks again; here the message can name the file

@@ -128,15 +128,23 @@ def lesion_runs(
         raise ConfigError("name an --area, an --edge, or use --sweep")
     dev = resolve_device(device)
     runs = [load_run(d, device=str(dev)) for d in run_dirs]
+    plans = []
+    for run in runs:  # every lesion is checked against every run before the data are read
+        model = run.model.to(memory_format=torch.channels_last)
+        lesions = sweep(model) if do_sweep else (
+            [Lesion(areas=(a,)) for a in areas] + [Lesion(edges=(parse_edge(e),)) for e in edges])
+        for lesion in lesions:
+            try:
+                check_lesion(model, lesion)
+            except ConfigError as exc:
+                raise ConfigError(f"{run.run_dir}: {exc}") from None
+        plans.append((run, model, lesions))
     data = load_fashion_mnist(data_path if data_path is not None else runs[0].config.get("data", {}).get("source"))
     test_x = data.test_images.unsqueeze(1).to(dev)
     test_y = data.test_labels.to(dev)
     frames = []
-    for run in runs:
+    for run, model, lesions in plans:
         cfg = TrainConfig.from_dict(run.config["train"])
-        model = run.model.to(memory_format=torch.channels_last)
-        lesions = sweep(model) if do_sweep else (
-            [Lesion(areas=(a,)) for a in areas] + [Lesion(edges=(parse_edge(e),)) for e in edges])
         df = lesion_effects(model, test_x, test_y, cfg.make_task(), lesions, resolve_precision(cfg.precision, dev))
         assert run.run_dir is not None
         write_text(run.run_dir / "lesions.csv", df.to_csv(index=False))

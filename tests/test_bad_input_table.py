@@ -1,0 +1,91 @@
+"""The README's table of bad inputs is true: each command in it, run as written, prints what the table says."""
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+from synthetic import synthetic_dataset, write_idx_dir
+
+import visualstreams as vs
+from visualstreams.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SIX = ["V1", "V2", "V4", "IT", "MT", "LIP"]
+
+
+def _matrix(edges: dict[tuple[str, str], str], areas=SIX) -> str:
+    rows = [f"{a}," + ",".join(edges.get((a, b), "0") for b in areas) for a in areas]
+    return "," + ",".join(areas) + "\n" + "\n".join(rows) + "\n"
+
+
+NOTEBOOK = {("V1", "V2"): "1", ("V2", "V4"): "1", ("V4", "IT"): "1", ("V2", "MT"): "1", ("MT", "LIP"): "1"}
+FILES = {
+    "notes.txt": "V1 V2 0.5\n",
+    "ragged.csv": ",V1,V2\nV1,0,1\n",
+    "words.json": '{"edges": [{"source": "V1", "target": "V2", "strength": "strong"}]}',
+    "negative.csv": _matrix({**NOTEBOOK, ("V1", "V2"): "-1"}),
+    "nan.csv": _matrix({**NOTEBOOK, ("V1", "V2"): "nan"}),
+    "cycle.csv": _matrix({**NOTEBOOK, ("IT", "V2"): "1"}),
+    "unreachable.csv": _matrix({k: v for k, v in NOTEBOOK.items() if k != ("V2", "MT")}),
+    "no_it.csv": _matrix({k: v for k, v in NOTEBOOK.items() if "IT" not in k}, ["V1", "V2", "V4", "MT", "LIP"]),
+}
+
+
+def table_rows() -> list[tuple[str, str]]:
+    text = README.read_text()
+    start, end = text.index("<!-- bad-input-table"), text.index("<!-- /bad-input-table -->")
+    rows = []
+    for line in text[start:end].splitlines():
+        m = re.match(r"^\| `visualstreams ([^`]*)`[^|]*\| (.*) \|$", line)
+        if m:
+            rows.append((m.group(1), m.group(2)))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad-input")
+    for name, body in FILES.items():
+        (d / name).write_text(body)
+    (d / "binary.json").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    (d / "empty").mkdir()
+    truncated = write_idx_dir(d / "truncated", n_train=64, n_test=32)
+    label_file = truncated / "t10k-labels-idx1-ubyte.gz"
+    label_file.write_bytes(label_file.read_bytes()[: label_file.stat().st_size // 2])  # gzip missing its end
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    vs.train("human", vs.make_config("notebook", epochs=1, batch_size=32), data=synthetic_dataset(64, 32),
+             out=d / "run", progress=False)
+    torch.set_num_threads(threads)
+    (d / "done").mkdir()
+    (d / "done" / "config.json").write_text("{}")
+    return d
+
+
+def test_the_table_lists_the_cases():
+    assert len(table_rows()) >= 25
+
+
+@pytest.mark.parametrize("command, expected", table_rows(), ids=[c for c, _ in table_rows()])
+def test_each_bad_input_gets_the_line_the_readme_shows(workdir, monkeypatch, capsys, command, expected):
+    if "cuda" in command and torch.cuda.is_available():
+        pytest.skip("the row is about a machine without CUDA")
+    monkeypatch.chdir(workdir)
+    try:
+        code = main(shlex.split(command))
+    except SystemExit as exc:
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    line = lines[0]
+    assert re.match(r"visualstreams( [a-z]+)*: error: ", line), line
+    at = 0
+    for fragment in expected.split("..."):  # "..." in the table elides part of a long message
+        fragment = fragment.strip()
+        found = line.find(fragment, at)
+        assert found >= 0, f"{fragment!r} not in {line!r}"
+        at = found + len(fragment)
