@@ -55,12 +55,12 @@ def fmt(x: float) -> str:
     return f"{x:.6f}"
 
 
-def ordered_pairs() -> list[tuple[str, str]]:
-    return [(s, t) for s in CANONICAL_AREAS for t in CANONICAL_AREAS if s != t]
+def ordered_pairs(areas: Sequence[str] = CANONICAL_AREAS) -> list[tuple[str, str]]:
+    return [(s, t) for s in areas for t in areas if s != t]
 
 
-def base_row(s: str, t: str, ds: str, dt: str, raw: str, strength: float) -> Row:
-    d = direction(s, t)
+def base_row(s: str, t: str, ds: str, dt: str, raw: str, strength: float, levels=None) -> Row:
+    d = direction(s, t, levels) if levels is not None else direction(s, t)
     return {
         "source": s,
         "target": t,
@@ -79,11 +79,13 @@ def _one(name: str, area: str) -> str:
 
 
 # -- one function per preset ------------------------------------------------------------------------------------
-def derive_macaque(data: Path) -> list[Row]:
-    name = "macaque-markov2014"
+def derive_macaque(data: Path, name: str = "macaque-markov2014") -> list[Row]:
+    spec = PRESETS[name]
     table = by_pair(read_rows(data / "macaque" / "DERIVED_macaque_visual_pairs_FLN_SLN.csv"))
+    if spec.areas != CANONICAL_AREAS:
+        check_markov_levels(data, spec.levels)
     rows = []
-    for s, t in ordered_pairs():
+    for s, t in ordered_pairs(spec.areas):
         ds, dt = _one(name, s), _one(name, t)
         r = table.get((ds, dt))
         if r is None:
@@ -95,10 +97,24 @@ def derive_macaque(data: Path) -> list[Row]:
             raw, dataset, n = r["FLN_FroudistWalsh2021_mean"], "FroudistWalsh2021", r["n_inj_FW2021"]
         else:
             continue
-        row = base_row(s, t, ds, dt, raw, fln_strength(float(raw)))
+        row = base_row(s, t, ds, dt, raw, fln_strength(float(raw)), spec.levels)
         row.update(dataset=dataset, n_injections=n, SLN_FW2021=r["SLN_FW2021_pooled"])
         rows.append(row)
     return rows
+
+
+def check_markov_levels(data: Path, levels: dict[str, float]) -> None:
+    """The full preset's levels (in the package) must be Markov 2014's hierarchical levels (this file)."""
+    path = data / "macaque" / "Markov2014JCN_hierarchy.csv"
+    found = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split(",")
+        if len(parts) == 3:
+            found[parts[0].strip().lower()] = float(parts[2])
+    for area, level in levels.items():
+        if found.get(area.lower()) != level:
+            raise SystemExit(f"derive_presets: level of {area} is {found.get(area.lower())} in {path}, "
+                             f"{level} in visualstreams.published")
 
 
 def derive_marmoset(data: Path) -> list[Row]:
@@ -189,6 +205,7 @@ def derive_human(data: Path) -> list[Row]:
 
 DERIVERS: dict[str, Callable[[Path], list[Row]]] = {
     "macaque-markov2014": derive_macaque,
+    "macaque-markov2014-full": lambda data: derive_macaque(data, "macaque-markov2014-full"),
     "marmoset-majka2020": derive_marmoset,
     "mouse-oh2014": derive_mouse,
     "human-hcp": derive_human,

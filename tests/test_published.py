@@ -45,10 +45,15 @@ NAMED_PAIRS = [
     ("human-hcp", "V1", "V2", "V1", "V2", 12.252, "SC_mean_LR", lambda s: s / HCP_SC_MAX),
     ("human-hcp", "V4", "IT", "V4", "PIT", 9.198, "SC_mean_LR", lambda s: s / HCP_SC_MAX),
     ("human-hcp", "MT", "LIP", "V4t", "V7", 5.125, "SC_mean_LR", lambda s: s / HCP_SC_MAX),
+    # the full version: the source's own area names, no homology mapping
+    ("macaque-markov2014-full", "TEO", "TEpd", "TEO", "TEpd", 0.138, "FLN_Markov2014_mean", fln),
+    ("macaque-markov2014-full", "LIP", "7A", "LIP", "7A", 0.129, "FLN_Markov2014_mean", fln),
+    ("macaque-markov2014-full", "V4", "DP", "V4", "DP", 0.338, "FLN_Markov2014_mean", fln),
 ]
 
 DERIVED = {
     "macaque-markov2014": "macaque/DERIVED_macaque_visual_pairs_FLN_SLN.csv",
+    "macaque-markov2014-full": "macaque/DERIVED_macaque_visual_pairs_FLN_SLN.csv",
     "marmoset-majka2020": "marmoset/DERIVED_marmoset_visual_pairs_FLNe.csv",
     "mouse-oh2014": "mouse/DERIVED_Oh2014_W_ipsi_visual_subset.csv",
     "human-hcp": "human/DERIVED_human_visual_pairs_HCP_SC.csv",
@@ -148,3 +153,34 @@ def test_derive_script_reproduces_the_shipped_tables(tmp_path):
     shipped = resources.files("visualstreams").joinpath("presets")
     for path in written:
         assert path.read_bytes() == shipped.joinpath(path.name).read_bytes(), path.name
+
+
+# -- the full version --------------------------------------------------------------------------------------------
+FULL_AREAS = ("V1", "V2", "V4", "8l", "TEO", "MT", "DP", "LIP", "TEpd", "7A")
+
+
+def test_full_macaque_keeps_the_sources_areas_and_hierarchy():
+    full = vs.load_connectome("macaque-markov2014-full").validate()
+    assert full.areas == FULL_AREAS and full.species == "macaque"
+    assert full.extra["heads"] == {"what": "TEpd", "where": "7A"}
+    levels = full.extra["levels"]
+    assert all(levels[s] < levels[t] for s, t, _ in full.edges())  # feedforward by Markov's hierarchy only
+    rows = read_table("macaque-markov2014-full")
+    assert {(r["source"], r["target"]) for r in rows if r["used"] == "1"} == {(s, t) for s, t, _ in full.edges()}
+    # on the areas both have, the six-area preset is the full one (IT = TEO there)
+    six = vs.load_connectome("macaque-markov2014")
+    for s, t in [("V1", "V2"), ("V2", "V4"), ("V2", "MT"), ("MT", "LIP"), ("V1", "MT")]:
+        assert full.strength(s, t) == six.strength(s, t)
+    assert full.strength("V4", "TEO") == six.strength("V4", "IT")
+
+
+def test_full_macaque_compiles_with_its_heads_and_trains():
+    torch.manual_seed(0)
+    model = vs.build_model("macaque-markov2014-full")
+    assert model.architecture.heads["what"].area == "TEpd" and model.architecture.heads["where"].area == "7A"
+    x = torch.rand(4, 1, 28, 28)
+    out, acts = model(x, return_areas=True)
+    assert set(acts) == set(FULL_AREAS) and acts["7A"].shape[1] == 256
+    loss = torch.nn.functional.cross_entropy(out["what"], torch.tensor([0, 1, 2, 3])) + out["where"].pow(2).mean()
+    loss.backward()
+    assert model.areas["TEpd"].conv.weight.grad.abs().sum() > 0 and model.areas["7A"].conv.weight.grad.abs().sum() > 0

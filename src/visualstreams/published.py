@@ -21,7 +21,7 @@ import csv
 import io
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import resources
 from typing import Any
@@ -40,9 +40,9 @@ FLN_DECADES = 6  # FLN runs from ~1e-6 (a single labelled neuron) to ~1 (Markov 
 OH_DECADES = 3
 
 
-def direction(source: str, target: str) -> str:
+def direction(source: str, target: str, levels: Mapping[str, float] = LEVELS) -> str:
     """``feedforward`` (level rises), ``feedback`` (level falls) or ``lateral`` (same level)."""
-    ls, lt = LEVELS[source], LEVELS[target]
+    ls, lt = levels[source], levels[target]
     return "feedforward" if ls < lt else "feedback" if ls > lt else "lateral"
 
 
@@ -81,6 +81,10 @@ class PublishedPreset:
     licence: str
     extra_columns: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Full versions keep the source's own areas, ordered by the source's hierarchy, and name their head areas.
+    areas: tuple[str, ...] = CANONICAL_AREAS
+    levels: Mapping[str, float] = field(default_factory=lambda: dict(LEVELS))
+    heads: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -125,6 +129,31 @@ PRESETS: dict[str, PublishedPreset] = {
         licence="NON-COMMERCIAL: CC BY-NC-SA 4.0 (Markov 2014 via INM-6/multi-area-model); CC BY-NC 4.0 "
         "(Froudist-Walsh 2021)",
         extra_columns=("dataset", "n_injections", "SLN_FW2021"),
+    ),
+    "macaque-markov2014-full": PublishedPreset(
+        name="macaque-markov2014-full",
+        species="macaque",
+        source="",  # the six-area preset's, filled in below
+        measure="",
+        notes=(
+            "The full version: every area of the data table, named as the M132 atlas names them (V1, V2, V4, 8l, "
+            "TEO, MT, DP, LIP, TEpd, 7A), no homology mapping. Direction from the SLN-based hierarchy of Markov "
+            "et al. 2014 (J Comp Neurol, hierarchical level 1-10: V1 1, V2 2, V4 4.4, 8l 4.2, TEO 5.65, MT 5.8, "
+            "DP 6.6, LIP 7.3, TEpd 7.4, 7A 8.8): only pairs whose source is lower than their target with a nonzero "
+            "FLN are projections (the rest are in the table with used = 0). Heads: 'what' reads TEpd, the "
+            "highest inferotemporal area here, 'where' reads 7A, the highest parietal area (LIP -> 7A FLN 0.129). "
+            "8l (the frontal eye field) is in the data table and kept; it is not visual cortex. FLN sources and "
+            "formula as in macaque-markov2014. Licence: NON-COMMERCIAL, as for macaque-markov2014."
+        ),
+        raw_measure="FLN (Markov 2014 mean over injections; Froudist-Walsh 2021 for target LIP)",
+        mapping={a: (a,) for a in ("V1", "V2", "V4", "8l", "TEO", "MT", "DP", "LIP", "TEpd", "7A")},
+        licence="NON-COMMERCIAL: CC BY-NC-SA 4.0 (Markov 2014 via INM-6/multi-area-model); CC BY-NC 4.0 "
+        "(Froudist-Walsh 2021)",
+        extra_columns=("dataset", "n_injections", "SLN_FW2021"),
+        areas=("V1", "V2", "V4", "8l", "TEO", "MT", "DP", "LIP", "TEpd", "7A"),
+        levels={"V1": 1.0, "V2": 2.0, "V4": 4.4, "8l": 4.2, "TEO": 5.65, "MT": 5.8, "DP": 6.6, "LIP": 7.3,
+                "TEpd": 7.4, "7A": 8.8},
+        heads={"what": "TEpd", "where": "7A"},
     ),
     "marmoset-majka2020": PublishedPreset(
         name="marmoset-majka2020",
@@ -233,6 +262,11 @@ PRESETS: dict[str, PublishedPreset] = {
 }
 
 
+PRESETS["macaque-markov2014-full"] = replace(
+    PRESETS["macaque-markov2014-full"], source=PRESETS["macaque-markov2014"].source,
+    measure=PRESETS["macaque-markov2014"].measure)
+
+
 def read_table(name: str) -> list[dict[str, str]]:
     """The shipped CSV of one preset, as rows of strings."""
     spec = _spec(name)
@@ -258,16 +292,17 @@ def build_published(name: str) -> Connectome:
     )
     extra = {
         "raw_measure": spec.raw_measure,
-        "mapping": {a: list(spec.mapping[a]) for a in CANONICAL_AREAS},
+        "mapping": {a: list(spec.mapping[a]) for a in spec.areas},
         "licence": spec.licence,
-        "levels": dict(LEVELS),
+        "levels": dict(spec.levels),
+        **({"heads": dict(spec.heads)} if spec.heads else {}),
         "raw_values": {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in used},
         "table": f"visualstreams/presets/{name}.csv",
         **spec.extra,
     }
     return Connectome.from_edges(
         edges,
-        areas=CANONICAL_AREAS,
+        areas=spec.areas,
         name=name,
         species=spec.species,
         source=spec.source,

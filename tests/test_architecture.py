@@ -1,0 +1,97 @@
+"""Architectures beyond six areas: files (TOML/JSON), defaults by hierarchy level, heads on any area."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from synthetic import synthetic_dataset
+
+import visualstreams as vs
+from visualstreams.architecture import architecture_for, block_for_level, hierarchy_levels, load_architecture
+from visualstreams.cli import main
+from visualstreams.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "macaque8.toml"
+EIGHT = ("V1", "V2", "V4", "TEO", "TEpd", "MT", "LIP", "7A")
+
+
+def macaque8() -> vs.Connectome:
+    full = vs.load_connectome("macaque-markov2014-full")
+    edges = [(s, t, w) for s, t, w in full.edges() if s in EIGHT and t in EIGHT]
+    return vs.Connectome.from_edges(edges, areas=EIGHT, name="macaque8", species="macaque")
+
+
+def test_defaults_by_level_follow_the_notebook():
+    assert [(block_for_level(k).channels, block_for_level(k).pool) for k in range(6)] == [
+        (32, True), (64, True), (128, False), (256, True), (256, False), (256, False)]
+    levels = hierarchy_levels(macaque8())
+    assert levels["V1"] == 0 and levels["V2"] == 1 and levels["TEO"] > levels["V4"]
+    assert levels["7A"] == max(levels.values())
+
+
+def test_the_toml_file_sets_blocks_and_heads(tmp_path):
+    arch = load_architecture(EXAMPLE)
+    assert arch.name == "macaque-8" and arch.heads["what"].area == "TEpd" and arch.heads["where"].area == "7A"
+    assert arch.areas["TEO"] == vs.AreaSpec(256, pool=True) and arch.areas["V1"] == vs.AreaSpec(32, pool=True)
+    as_json = tmp_path / "macaque8.json"
+    as_json.write_text(json.dumps({"name": "macaque-8", "areas": {"TEO": {"channels": 256, "pool": True},
+                                                                 "LIP": {"channels": 256}, "TEpd": {"channels": 256},
+                                                                 "7A": {"channels": 256}},
+                                   "heads": {"what": "TEpd", "where": {"area": "7A", "outputs": 2}}}))
+    assert load_architecture(as_json).to_dict() == arch.to_dict()
+
+
+def test_eight_area_network_builds_trains_and_reads_out_by_area(tmp_path):
+    conn = macaque8().validate(load_architecture(EXAMPLE))
+    torch.manual_seed(0)
+    cfg = vs.make_config("notebook", epochs=1, batch_size=16, precision="fp32", task="what-where", canvas=28)
+    result = vs.train(conn, cfg, data=synthetic_dataset(32, 16), architecture=EXAMPLE, out=tmp_path / "run",
+                      progress=False)
+    model = result.model
+    assert list(model.areas) == list(vs.connectome.topological_order(conn)) and set(model.areas) == set(EIGHT)
+    assert model.area_shapes["TEpd"] == (256, 3, 3) and model.area_shapes["7A"] == (256, 3, 3)
+    assert len(result.history) == 1 and 0 <= result.final["test_acc"] <= 100
+    out, acts = model(torch.rand(3, 1, 28, 28), return_areas=True)
+    assert set(acts) == set(EIGHT) and acts["TEO"].shape == (3, 256, 3, 3)
+    assert out["what"].shape == (3, 10) and out["where"].shape == (3, 2)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["architecture"]
+    assert saved["heads"]["what"] == {"area": "TEpd", "outputs": 10}
+    # the run rebuilds from what it wrote
+    again = vs.load_run(tmp_path / "run")
+    assert all(torch.equal(a, b) for a, b in zip(again.model.state_dict().values(), model.state_dict().values(),
+                                                 strict=True))
+
+
+def test_completion_leaves_the_notebook_untouched():
+    for species in ("human", "marmoset", "mouse", "macaque-markov2014"):
+        assert architecture_for(vs.load_connectome(species)) == vs.default_architecture()
+
+
+@pytest.mark.parametrize("name, body, fragment", [
+    ("a.toml", "colour = 'blue'\n", "unknown key 'colour'"),
+    ("a.toml", "[areas.TEO]\nchannels = 'many'\n", "area 'TEO': channels and kernel_size must be whole numbers"),
+    ("a.toml", "[areas.TEO]\nchannels = 64\nkernel_size = 4\n", "needs channels >= 1 and an odd kernel_size"),
+    ("a.toml", "[areas.TEO]\nwidth = 64\n", "area 'TEO': expected keys among"),
+    ("a.toml", "[heads.when]\narea = 'TEO'\n", "unknown head 'when'"),
+    ("a.toml", "[heads.what]\narea = 'TEO'\noutputs = 3\n", "head 'what': needs an area name (and outputs = 10)"),
+    ("a.toml", "[areas\n", "not valid TOML"),
+    ("a.json", "{", "not valid JSON"),
+    ("a.yaml", "areas: {}", "architecture files end in .json or .toml"),
+])
+def test_bad_architecture_files_get_one_line(tmp_path, capsys, name, body, fragment):
+    path = tmp_path / name
+    path.write_text(body)
+    with pytest.raises(ConfigError) as info:
+        load_architecture(path)
+    assert fragment in str(info.value)
+    assert main(["train", "--species", "human", "--architecture", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(path) in err and fragment in err
+
+
+def test_a_head_on_a_missing_area_is_refused(tmp_path):
+    path = tmp_path / "a.toml"
+    path.write_text("[heads.what]\narea = 'TEpd'\n")
+    with pytest.raises(vs.errors.ConnectomeError, match="area 'TEpd' for the 'what' head is missing"):
+        vs.build_model("human", architecture=path)
