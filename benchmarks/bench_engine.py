@@ -6,6 +6,9 @@ streams although only the "what" head is trained. The engine keeps the data as o
 batches by index, runs only the ventral stream, and uses the device's precision (bf16 autocast where native).
 
     python benchmarks/bench_engine.py [--data DIR] [--epochs 1] [--baseline-batches 300] [--seeds 0]
+    python benchmarks/bench_engine.py --many 1 4 --skip-baseline     # models at once: sequential vs stacked
+
+On CUDA the many-models section runs by default (1, 12 and 48 models at batch 512).
 
 Prints one table (images/s, seconds per epoch, test accuracy, speed-up); not part of the test suite.
 """
@@ -24,6 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import visualstreams as vs
+from visualstreams.stacked import fit_stacked
 from visualstreams.training import DeviceData, fit, resolve_device, resolve_precision
 
 NOTEBOOK_EPOCH_BATCHES = 938  # 60000 / 64, rounded up
@@ -103,6 +107,41 @@ def engine(data: vs.FashionMNIST, device: torch.device, epochs: int | None, seed
             "wall_s": sum(h["seconds"] for h in hist)}
 
 
+def _models(cfgs: list, device: torch.device) -> list:
+    out = []
+    for c in cfgs:
+        torch.manual_seed(c.seed)
+        out.append(vs.build_model("human").to(device=device, memory_format=torch.channels_last))
+    return out
+
+
+def many_models(data: vs.FashionMNIST, device: torch.device, counts: list[int], batch: int, steps: int,
+                precision: str) -> list[dict]:
+    """Seconds per model-epoch for M models: trained one after another, and stacked (one vmapped step).
+
+    Each model trains ``steps`` steps on the same subset; the training seconds (evaluation excluded) are
+    extrapolated to a 60,000-image epoch.
+    """
+    subset = data.subset(steps * batch, seed=0)
+    dev = DeviceData.from_dataset(subset, device)
+    scale = len(data.train_labels) / (steps * batch)
+    rows = []
+    for m_count in counts:
+        cfgs = [vs.make_config("notebook", epochs=1, batch_size=batch, seed=s, precision=precision)
+                for s in range(m_count)]
+
+        prec = resolve_precision(precision, device)
+        seq = sum(fit(m, dev, c, prec, progress=False)[0]["seconds"]
+                  for m, c in zip(_models(cfgs, device), cfgs, strict=True))
+        hist = fit_stacked(_models(cfgs, device), [dev] * m_count, cfgs, prec, progress=False)
+        stk = hist[0][0]["seconds"]
+        rows.append({"run": f"{m_count} models, batch {batch}", "models": m_count,
+                     "sequential_s_per_model_epoch": seq * scale / m_count,
+                     "stacked_s_per_model_epoch": stk * scale / m_count, "stacked_speedup": seq / stk})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", help="Fashion-MNIST directory (default: the usual search order)")
@@ -114,6 +153,11 @@ def main() -> None:
     ap.add_argument("--fp32", action="store_true", help="also time the engine in fp32 (accuracy control)")
     ap.add_argument("--fast", action="store_true", help="also run the fast recipe (its own epochs)")
     ap.add_argument("--json", help="write the rows as JSON here")
+    ap.add_argument("--many", type=int, nargs="*",
+                    help="also time this many models at once, sequential vs stacked (default on CUDA: 1 12 48)")
+    ap.add_argument("--many-batch", type=int, help="batch size for --many (64 on the CPU, 512 on CUDA)")
+    ap.add_argument("--many-steps", type=int, default=50, help="steps per model for --many (50)")
+    ap.add_argument("--skip-baseline", action="store_true", help="only the --many section")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
@@ -123,6 +167,13 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, device {device}"
           + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
           + f", engine precision {auto}", flush=True)
+    many = args.many if args.many is not None else ([1, 12, 48] if device.type == "cuda" else [])
+    if many:
+        batch = args.many_batch or (512 if device.type == "cuda" else 64)
+        stack_rows = many_models(data, device, many, batch, args.many_steps, "auto")
+        print(pd.DataFrame(stack_rows).round(4).to_string(index=False), flush=True)
+    if args.skip_baseline:
+        return
     rows = []
     for seed in args.seeds:
         base = baseline(data, device, args.baseline_batches, 1 if args.baseline_batches else args.epochs, seed)

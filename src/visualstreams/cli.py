@@ -174,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "the rest (give the same options as the interrupted command)")
     pm.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
                     help="also checkpoint every N optimizer steps (default: at epoch ends only)")
+    pm.add_argument("--strategy", default="auto", choices=["auto", "stacked", "sequential"],
+                    help="stacked: train runs of the same network structure together, one vmapped step for all "
+                         "(fast on GPUs; epoch-end checkpoints only); sequential: one after another; auto "
+                         "(default): stacked on CUDA, sequential on the CPU, where stacking is slower")
+    pm.add_argument("--max-stack", type=_positive_int, default=48, metavar="M",
+                    help="at most M models in one stack (48)")
     _add_training_options(pm)
 
     pl = sub.add_parser("lesion", help="silence areas or projections of trained runs and evaluate again",
@@ -329,7 +335,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     try:
         summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, data_path=args.data,
                           overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
-                          checkpoint_every=args.checkpoint_every, architecture=args.architecture)
+                          checkpoint_every=args.checkpoint_every, architecture=args.architecture,
+                          strategy=args.strategy, max_stack=args.max_stack)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not (out / EXPERIMENT_FILE).is_file():
             raise

@@ -28,16 +28,20 @@ from .connectome import NOTEBOOK_RESULTS, Connectome, load_connectome
 from .data import FashionMNIST, load_fashion_mnist
 from .errors import ConfigError, DivergenceError
 from .model import build_model, count_parameters
+from .stacked import choose_strategy, fit_stacked, structure_key
 from .storage import remove_temporaries, write_json, write_text
 from .training import (
     CHECKPOINT_FILE,
     TrainConfig,
     check_room,
     ensure_writable_dir,
+    finish_run,
     prepare_run_dir,
     read_checkpoint,
+    resolve_device,
     resume_run,
     run_disk_bytes,
+    start_run,
     train,
 )
 
@@ -63,6 +67,8 @@ def compare(
     progress: bool = True,
     checkpoint_every: int | None = None,
     architecture: Architecture | str | os.PathLike[str] | None = None,
+    strategy: str = "auto",
+    max_stack: int = 48,
 ) -> pd.DataFrame:
     """Train every connectome under every mode and seed; write the output directory described above.
 
@@ -70,6 +76,9 @@ def compare(
     finished runs in ``out`` are kept, not retrained, and interrupted ones with a checkpoint are continued
     from it (see :func:`~visualstreams.training.resume_run`); killed at any moment and resumed, a sweep ends
     with the results of one never interrupted. ``checkpoint_every=K`` also checkpoints every K steps.
+    ``strategy``: ``stacked`` trains runs of the same structure and recipe together, up to ``max_stack`` at
+    once (see :mod:`visualstreams.stacked`; epoch-end checkpoints only), ``sequential`` one after another,
+    ``auto`` picks stacked on CUDA and sequential on the CPU.
     Returns the summary (one row per run).
     """
     config = config or TrainConfig()
@@ -83,6 +92,9 @@ def compare(
         raise ConfigError("seeds and modes must not repeat")
     for m in modes:
         replace(config, mode=m)  # validates the mode name before anything trains
+    choose_strategy(strategy, resolve_device(config.device))
+    if max_stack < 1:
+        raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
     for c in conns:
         c.validate(arch)
@@ -113,6 +125,12 @@ def compare(
     })
     dataset = data if data is not None else load_fashion_mnist(data_path)
 
+    stacked: dict[Path, tuple[list[dict[str, Any]], str]] = {}
+    if choose_strategy(strategy, resolve_device(config.device)) == "stacked":
+        fresh = [(name, conn, cfg, run_dir) for name, conn, _, _, cfg, run_dir, done, partial, twin in plan
+                 if not done and not partial and twin is None]
+        stacked = _train_stacked(fresh, dataset, arch, progress, max_stack)
+
     rows = []
     histories: dict[Path, tuple[list[dict[str, Any]], str]] = {}
     for name, conn, mode, seed, cfg, run_dir, done, partial, twin in plan:
@@ -122,7 +140,9 @@ def compare(
             row = _summary_row(name, mode, seed, cfg, twin, history, status)
             rows.append({**row, "same_as": str(twin.relative_to(out))})
             continue
-        if done:
+        if run_dir in stacked:
+            history, status = stacked[run_dir]
+        elif done:
             history = json.loads((run_dir / "history.json").read_text())
             # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
             (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
@@ -149,6 +169,43 @@ def compare(
 
         build_report(out)
     return summary
+
+
+def _train_stacked(
+    fresh: list[tuple[str, Connectome, TrainConfig, Path]], dataset: FashionMNIST,
+    arch: Architecture | None, progress: bool, max_stack: int,
+) -> dict[Path, tuple[list[dict[str, Any]], str]]:
+    """Train the fresh runs of a sweep in stacks of up to ``max_stack`` models of one structure and recipe."""
+    started = []
+    shared: dict[Any, Any] = {}
+    for name, conn, cfg, run_dir in fresh:
+        run = start_run(conn.replace(name=name), cfg, data=dataset, out=run_dir, overwrite=True, architecture=arch)
+        if cfg.train_subset is None:  # the same images for every run: one copy on the device
+            run.data = shared.setdefault("all", run.data)
+        started.append(run)
+    groups: dict[Any, list[Any]] = {}
+    for run in started:
+        recipe = tuple((k, v) for k, v in sorted(asdict(run.train_config).items()) if k != "seed")
+        groups.setdefault((structure_key(run.model), recipe, len(run.data.train_y)), []).append(run)
+    results: dict[Path, tuple[list[dict[str, Any]], str]] = {}
+    for members in groups.values():
+        for i in range(0, len(members), max_stack):
+            stack = members[i:i + max_stack]
+            for run in stack:
+                run.config["resolved"]["stacked_with"] = len(stack)  # the epoch's seconds are the stack's
+                write_json(run.run_dir / "config.json", run.config)
+            outcome = fit_stacked(
+                [r.model for r in stack], [r.data for r in stack], [r.train_config for r in stack],
+                stack[0].precision, progress=progress, desc=f"{stack[0].config['name']}... ",
+                on_epoch=[(lambda h, d=r.run_dir: write_json(d / "history.json", h)) for r in stack],
+                checkpoints=[r.run_dir / CHECKPOINT_FILE for r in stack])
+            for run, result in zip(stack, outcome, strict=True):
+                if isinstance(result, DivergenceError):
+                    results[run.run_dir] = (_read_history(run.run_dir), f"failed: {result}")
+                else:
+                    finish_run(run.model, run.data, run.train_config, run.precision, run.config, run.run_dir, result)
+                    results[run.run_dir] = (result, "ok")
+    return results
 
 
 def _check_room(out: Path, to_train: list[tuple[Connectome, TrainConfig]], architecture: Architecture | None) -> None:

@@ -562,6 +562,40 @@ def train(
     the results. An interrupted run is continued by :func:`resume_run`. With ``overwrite``, the outputs of the
     run being replaced are deleted first, so none of them can pass for this run's.
     """
+    run = start_run(connectome, config, data=data, data_path=data_path, architecture=architecture, out=out,
+                    overwrite=overwrite, checkpoint_every=checkpoint_every)
+    return _run(run.model, run.data, run.train_config, run.precision, run.config, run.run_dir, progress,
+                desc if desc is not None else f"{run.config['name']} ", checkpoint_every)
+
+
+@dataclass
+class StartedRun:
+    """A run about to train: its model (seeded initial weights), data on the device, and its config.json."""
+
+    model: VisualStreamsNet
+    data: DeviceData
+    train_config: TrainConfig
+    precision: str
+    config: dict[str, Any]
+    run_dir: Path | None
+
+
+def start_run(
+    connectome: Connectome | str,
+    config: TrainConfig | None = None,
+    *,
+    data: FashionMNIST | DeviceData | None = None,
+    data_path: str | os.PathLike[str] | None = None,
+    architecture: Architecture | str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    checkpoint_every: int | None = None,
+    resolved: dict[str, Any] | None = None,
+) -> StartedRun:
+    """Everything :func:`train` does before its loop: checks, run directory, model, data and config.json.
+
+    ``resolved`` adds entries to config.json's ``resolved`` section (e.g. how many models trained at once).
+    """
     config = config or TrainConfig()
     conn = load_connectome(connectome)
     arch = architecture_for(conn, architecture)
@@ -586,7 +620,7 @@ def train(
         "connectome": conn.to_dict(),
         "architecture": arch.to_dict(),
         "train": asdict(config),
-        "resolved": {"device": str(device), "precision": precision, "channels_last": True},
+        "resolved": {"device": str(device), "precision": precision, "channels_last": True, **(resolved or {})},
         "data": {**info, "train_used": len(dev_data.train_y)},
         "environment": environment(),
     }
@@ -594,8 +628,7 @@ def train(
         for name in RUN_OUTPUTS:
             (run_dir / name).unlink(missing_ok=True)
         write_json(run_dir / "config.json", run_config)
-    return _run(model, dev_data, config, precision, run_config, run_dir, progress,
-                desc if desc is not None else f"{conn.name} ", checkpoint_every)
+    return StartedRun(model, dev_data, config, precision, run_config, run_dir)
 
 
 def _run(
@@ -611,6 +644,15 @@ def _run(
         on_epoch, checkpoint = None, None
     history = fit(model, dev_data, config, precision, progress=progress, desc=desc, on_epoch=on_epoch,
                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, state=state)
+    return finish_run(model, dev_data, config, precision, run_config, run_dir, history,
+                      (state["epoch"], state["step"]) if state is not None else None)
+
+
+def finish_run(
+    model: VisualStreamsNet, dev_data: DeviceData, config: TrainConfig, precision: str, run_config: dict[str, Any],
+    run_dir: Path | None, history: list[dict[str, float]], resumed: tuple[int, int] | None = None,
+) -> TrainResult:
+    """A trained run's outputs: confusion.json and model.pt, then the checkpoint goes."""
     if run_dir is not None:
         if "what" in config.make_task().heads:
             cm = confusion_matrix(model, dev_data.test_x, dev_data.test_y, config.make_task(),
@@ -619,7 +661,6 @@ def _run(
         save_torch(run_dir / "model.pt", {k: v.detach().cpu() for k, v in model.state_dict().items()})
         # Only now is the checkpoint redundant; a crash before this line resumes at the last epoch's end.
         (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
-    resumed = (state["epoch"], state["step"]) if state is not None else None
     return TrainResult(model, pd.DataFrame(history), run_config, run_dir, dict(history[-1]), resumed)
 
 

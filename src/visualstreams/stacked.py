@@ -1,0 +1,200 @@
+"""Many models trained at once on one device: stacked parameters, one vmapped step for all of them.
+
+A sweep trains many small networks of the same structure (seeds x species x variants). On a GPU one such
+network leaves most of the device idle, so :func:`fit_stacked` stacks M of them (``torch.func``'s
+``stack_module_state``), runs one step for all M with ``vmap``, and updates them with one Adam over the stacked
+tensors. Adam is elementwise, the models share no parameter, and the summed loss's gradient with respect to
+one model's weights is that model's own gradient, so each model follows the same trajectory as when trained
+alone: its own initialisation (its seed), its own shuffling and augmentation (its own generators, drawn in the
+same order as :func:`~visualstreams.training.fit` draws them), its own result, within the rounding of the
+batched kernels (bf16 noise under autocast; ~1e-6 in fp32).
+
+Where this wins depends on the device, so :func:`choose_strategy` picks: stacked on CUDA, sequential on the
+CPU, where vmapped convolutions were measured slower than training the models one after another (see
+BENCHMARKS.md). Each model gets an epoch-end checkpoint of its own (sliced from the stack), so an interrupted
+stacked sweep resumes run by run with :func:`~visualstreams.training.resume_run`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.func import functional_call, stack_module_state, vmap
+from tqdm.auto import tqdm
+
+from .errors import ConfigError, DivergenceError
+from .model import VisualStreamsNet
+from .storage import save_torch
+
+STRATEGIES = ("auto", "stacked", "sequential")
+
+
+def choose_strategy(strategy: str, device: torch.device) -> str:
+    """``auto``: stacked on CUDA, sequential on the CPU (measured: vmap is slower there)."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r} ({', '.join(STRATEGIES)})")
+    if strategy == "auto":
+        return "stacked" if device.type == "cuda" else "sequential"
+    return strategy
+
+
+def structure_key(model: VisualStreamsNet) -> tuple[Any, ...]:
+    """What must agree for models to be stacked: parameter names and shapes, wiring, heads and mode."""
+    shapes = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
+    return (shapes, tuple(model.order), tuple(model.edges), model.mode,
+            tuple(sorted((h, s.area) for h, s in model.architecture.heads.items())))
+
+
+def _same_but_seed(configs: Sequence[Any]) -> None:
+    ref = {k: v for k, v in asdict(configs[0]).items() if k != "seed"}
+    for c in configs[1:]:
+        if {k: v for k, v in asdict(c).items() if k != "seed"} != ref:
+            raise ConfigError("stacked models must share every training option but the seed")
+
+
+class _SlicedAdam:
+    """One model's view of the stacked Adam, shaped like its own ``Adam.state_dict()``."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, index: int) -> None:
+        self.optimizer, self.index = optimizer, index
+
+    def state_dict(self) -> dict[str, Any]:
+        full = self.optimizer.state_dict()
+        state = {}
+        for pid, s in full["state"].items():
+            state[pid] = {k: (v if k == "step" else v[self.index]).clone() for k, v in s.items()}
+        return {"state": state, "param_groups": copy.deepcopy(full["param_groups"])}
+
+
+def fit_stacked(
+    models: Sequence[VisualStreamsNet],
+    data: Sequence[Any],
+    configs: Sequence[Any],
+    precision: str,
+    *,
+    progress: bool = True,
+    desc: str = "",
+    on_epoch: Sequence[Callable[[list[dict[str, float]]], None] | None] | None = None,
+    checkpoints: Sequence[str | os.PathLike[str] | None] | None = None,
+) -> list[list[dict[str, float]] | DivergenceError]:
+    """Train ``models`` (same structure; one :class:`~visualstreams.training.DeviceData` and one config each,
+    the configs equal but for the seed) together; weights are written back into the models.
+
+    Returns one history per model (as :func:`~visualstreams.training.fit`), or the :class:`DivergenceError`
+    of a model whose loss became NaN or infinite (the others go on; the stack keeps no shared state that a
+    NaN could reach). ``seconds`` in each history is the wall time of the epoch for the whole stack.
+    ``checkpoints``: one path (or None) per model, written at every epoch's end in the format of
+    :func:`~visualstreams.training.checkpoint_state`, so each run resumes alone.
+    """
+    from .training import autocast, checkpoint_state, evaluate
+
+    m_count = len(models)
+    if not (m_count == len(data) == len(configs)) or m_count == 0:
+        raise ConfigError("fit_stacked needs one dataset and one config per model")
+    if len({structure_key(m) for m in models}) != 1:
+        raise ConfigError("stacked models must have the same structure (areas, projections, heads, mode)")
+    _same_but_seed(configs)
+    config = configs[0]
+    n = len(data[0].train_y)
+    if any(len(d.train_y) != n for d in data):
+        raise ConfigError("stacked models must train on the same number of images")
+    task = config.make_task()
+    device = data[0].train_x.device
+    steps = (n + config.batch_size - 1) // config.batch_size
+    on_epoch = list(on_epoch) if on_epoch is not None else [None] * m_count
+    checkpoints = list(checkpoints) if checkpoints is not None else [None] * m_count
+
+    params, buffers = stack_module_state(list(models))
+    base = copy.deepcopy(models[0]).to("meta")
+    optimizer = torch.optim.Adam(list(params.values()), lr=config.lr)
+    scheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps)
+        if config.schedule == "onecycle" else None
+    )
+    order_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+    aug_gens = [torch.Generator().manual_seed(c.seed + 1) for c in configs]
+
+    def one_model(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor,
+                  t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        out = functional_call(base, (p, b), (x,), {"heads": task.heads})
+        return task.loss(out, t, config.label_smoothing), out
+
+    step_all = vmap(one_model)
+    histories: list[list[dict[str, float]]] = [[] for _ in models]
+    failed: dict[int, DivergenceError] = {}
+    for m in models:
+        m.train()
+    for epoch in range(1, config.epochs + 1):
+        perms = [torch.randperm(n, generator=g).to(device) for g in order_gens]
+        sums: list[dict[str, torch.Tensor]] = [{} for _ in models]
+        t0 = time.perf_counter()
+        bar = tqdm(range(steps), desc=f"{desc}{m_count} models, epoch {epoch}/{config.epochs}",
+                   disable=not progress, leave=True, unit="batch", mininterval=0.5)
+        for step in bar:
+            xs, ts = [], []
+            for k in range(m_count):  # each model's batch, drawn from its own generators as fit() draws them
+                idx = perms[k][step * config.batch_size:(step + 1) * config.batch_size]
+                items = data[k].train_x[idx]
+                if config.hflip:
+                    flip = (torch.rand(len(idx), generator=aug_gens[k]) < 0.5).to(device)
+                    items = torch.where(flip[:, None, None, None], items.flip(-1), items)
+                x, t = task.make_batch(items, data[k].train_y[idx], generator=aug_gens[k])
+                xs.append(x)
+                ts.append(t)
+            x_all = torch.stack(xs)
+            t_all = {key: torch.stack([t[key] for t in ts]) for key in ts[0]}
+            with autocast(device, precision):
+                losses, outs = step_all(params, buffers, x_all, t_all)
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            with torch.no_grad():
+                for k in range(m_count):
+                    batch = task.batch_sums({h: o[k] for h, o in outs.items()}, ts[k])
+                    for key, v in batch.items():
+                        sums[k][key] = sums[k][key] + v if key in sums[k] else v
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - t0
+        with torch.no_grad():  # the stack's weights back into the models, for evaluation and checkpoints
+            for k, model in enumerate(models):
+                for name, p in model.named_parameters():
+                    p.copy_(params[name][k])
+        for k, model in enumerate(models):
+            if k in failed:
+                continue
+            train = task.finalize(sums[k], n)
+            if not np.isfinite(train["loss"]):
+                failed[k] = DivergenceError(f"{desc}model {k} (seed {configs[k].seed}) diverged at epoch {epoch} "
+                                            f"(loss is {train['loss']}); its run keeps the epochs before it")
+                continue
+            test = evaluate(model, data[k].test_x, data[k].test_y, task, config.eval_batch_size, precision)
+            entry: dict[str, float] = {"epoch": epoch}
+            entry.update({f"train_{key}": v for key, v in train.items()})
+            entry.update({f"test_{key}": v for key, v in test.items()})
+            entry["seconds"] = seconds
+            histories[k].append(entry)
+            if progress:
+                bar.write(f"{desc}seed {configs[k].seed} epoch {epoch}: " + " ".join(
+                    f"{key} {v:.4f}" for key, v in entry.items() if key not in ("epoch", "seconds")))
+            callback = on_epoch[k]
+            if callback is not None:
+                callback(histories[k])
+            path = checkpoints[k]
+            if path is not None:
+                save_torch(Path(path), checkpoint_state(
+                    model, _SlicedAdam(optimizer, k), scheduler, configs[k], epoch=epoch, step=steps,
+                    history=histories[k], sums={}, seconds=0.0, perm=None, order_gen=order_gens[k],
+                    aug_gen=aug_gens[k]))
+            model.train()
+    return [failed.get(k, histories[k]) for k in range(m_count)]
