@@ -103,7 +103,12 @@ def derive_macaque(data: Path, name: str = "macaque-markov2014") -> list[Row]:
     return rows
 
 
-def check_markov_levels(data: Path, levels: dict[str, float]) -> None:
+# Marmoset areas whose macaque homologue has another name in Markov 2014's hierarchy.
+MARKOV_NAME = {"V1": "V1", "V2": "V2", "V4": "V4", "TEO": "TEO", "V5": "MT", "LIP": "LIP",
+               "TE3": "TEpd", "PG": "7A", "MST": "MST"}
+
+
+def check_markov_levels(data: Path, levels: dict[str, float], rename: dict[str, str] | None = None) -> None:
     """The full preset's levels (in the package) must be Markov 2014's hierarchical levels (this file)."""
     path = data / "macaque" / "Markov2014JCN_hierarchy.csv"
     found = {}
@@ -112,21 +117,25 @@ def check_markov_levels(data: Path, levels: dict[str, float]) -> None:
         if len(parts) == 3:
             found[parts[0].strip().lower()] = float(parts[2])
     for area, level in levels.items():
-        if found.get(area.lower()) != level:
-            raise SystemExit(f"derive_presets: level of {area} is {found.get(area.lower())} in {path}, "
+        key = (rename or {}).get(area, area).lower()
+        if found.get(key) != level:
+            raise SystemExit(f"derive_presets: level of {area} is {found.get(key)} in {path}, "
                              f"{level} in visualstreams.published")
 
 
-def derive_marmoset(data: Path) -> list[Row]:
-    name = "marmoset-majka2020"
+def derive_marmoset(data: Path, name: str = "marmoset-majka2020") -> list[Row]:
+    spec = PRESETS[name]
     table = by_pair(read_rows(data / "marmoset" / "DERIVED_marmoset_visual_pairs_FLNe.csv"))
+    if spec.areas != CANONICAL_AREAS:
+        check_markov_levels(data, {a: spec.levels[a] for a in spec.areas if a in MARKOV_NAME},
+                            rename=MARKOV_NAME)
     rows = []
-    for s, t in ordered_pairs():
+    for s, t in ordered_pairs(spec.areas):
         ds, dt = _one(name, s), _one(name, t)
         r = table.get((ds, dt))
         if r is None or r["FLNe"] == "":  # target not injected
             continue
-        rows.append(base_row(s, t, ds, dt, r["FLNe"], fln_strength(float(r["FLNe"]))))
+        rows.append(base_row(s, t, ds, dt, r["FLNe"], fln_strength(float(r["FLNe"])), spec.levels))
     return rows
 
 
@@ -207,6 +216,7 @@ DERIVERS: dict[str, Callable[[Path], list[Row]]] = {
     "macaque-markov2014": derive_macaque,
     "macaque-markov2014-full": lambda data: derive_macaque(data, "macaque-markov2014-full"),
     "marmoset-majka2020": derive_marmoset,
+    "marmoset-majka2020-full": lambda data: derive_marmoset(data, "marmoset-majka2020-full"),
     "mouse-oh2014": derive_mouse,
     "human-hcp": derive_human,
 }

@@ -33,11 +33,12 @@ def test_defaults_by_level_follow_the_notebook():
 def test_the_toml_file_sets_blocks_and_heads(tmp_path):
     arch = load_architecture(EXAMPLE)
     assert arch.name == "macaque-8" and arch.heads["what"].area == "TEpd" and arch.heads["where"].area == "7A"
-    assert arch.areas["TEO"] == vs.AreaSpec(256, pool=True) and arch.areas["V1"] == vs.AreaSpec(32, pool=True)
+    assert arch.areas["TEO"] == vs.AreaSpec(320, pool=True) and "V1" not in arch.areas
+    complete = architecture_for(macaque8(), arch)
+    assert complete.areas["V1"] == vs.AreaSpec(32, pool=True) and complete.areas["LIP"] == vs.AreaSpec(256)
     as_json = tmp_path / "macaque8.json"
-    as_json.write_text(json.dumps({"name": "macaque-8", "areas": {"TEO": {"channels": 256, "pool": True},
-                                                                 "LIP": {"channels": 256}, "TEpd": {"channels": 256},
-                                                                 "7A": {"channels": 256}},
+    as_json.write_text(json.dumps({"name": "macaque-8", "areas": {"TEO": {"channels": 320, "pool": True},
+                                                                 "TEpd": {"channels": 192}, "7A": {"channels": 192}},
                                    "heads": {"what": "TEpd", "where": {"area": "7A", "outputs": 2}}}))
     assert load_architecture(as_json).to_dict() == arch.to_dict()
 
@@ -50,10 +51,11 @@ def test_eight_area_network_builds_trains_and_reads_out_by_area(tmp_path):
                       progress=False)
     model = result.model
     assert list(model.areas) == list(vs.connectome.topological_order(conn)) and set(model.areas) == set(EIGHT)
-    assert model.area_shapes["TEpd"] == (256, 3, 3) and model.area_shapes["7A"] == (256, 3, 3)
+    assert model.area_shapes["TEpd"] == (192, 3, 3) and model.area_shapes["7A"] == (192, 3, 3)
+    assert model.area_shapes["TEO"] == (320, 3, 3) and model.area_shapes["MT"] == (256, 3, 3)  # MT: level 4
     assert len(result.history) == 1 and 0 <= result.final["test_acc"] <= 100
     out, acts = model(torch.rand(3, 1, 28, 28), return_areas=True)
-    assert set(acts) == set(EIGHT) and acts["TEO"].shape == (3, 256, 3, 3)
+    assert set(acts) == set(EIGHT) and acts["TEO"].shape == (3, 320, 3, 3)
     assert out["what"].shape == (3, 10) and out["where"].shape == (3, 2)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["architecture"]
     assert saved["heads"]["what"] == {"area": "TEpd", "outputs": 10}
@@ -66,6 +68,15 @@ def test_eight_area_network_builds_trains_and_reads_out_by_area(tmp_path):
 def test_completion_leaves_the_notebook_untouched():
     for species in ("human", "marmoset", "mouse", "macaque-markov2014"):
         assert architecture_for(vs.load_connectome(species)) == vs.default_architecture()
+
+
+@pytest.mark.parametrize("name", ["macaque-markov2014-full", "marmoset-majka2020-full"])
+def test_full_presets_keep_at_least_3x3_maps_up_to_their_heads(name):
+    model = vs.build_model(name)
+    heads = model.architecture.heads
+    assert min(shape[1] for shape in model.area_shapes.values()) == 3
+    assert model.area_shapes[heads["what"].area][1:] == model.area_shapes[heads["where"].area][1:] == (3, 3)
+    assert (heads["what"].area, heads["where"].area) == tuple(vs.load_connectome(name).extra["heads"].values())
 
 
 @pytest.mark.parametrize("name, body, fragment", [

@@ -49,12 +49,15 @@ NAMED_PAIRS = [
     ("macaque-markov2014-full", "TEO", "TEpd", "TEO", "TEpd", 0.138, "FLN_Markov2014_mean", fln),
     ("macaque-markov2014-full", "LIP", "7A", "LIP", "7A", 0.129, "FLN_Markov2014_mean", fln),
     ("macaque-markov2014-full", "V4", "DP", "V4", "DP", 0.338, "FLN_Markov2014_mean", fln),
+    ("marmoset-majka2020-full", "LIP", "PG", "LIP", "PG", 0.108, "FLNe", fln),
+    ("marmoset-majka2020-full", "V4", "TE3", "V4", "TE3", 0.02047, "FLNe", fln),
 ]
 
 DERIVED = {
     "macaque-markov2014": "macaque/DERIVED_macaque_visual_pairs_FLN_SLN.csv",
     "macaque-markov2014-full": "macaque/DERIVED_macaque_visual_pairs_FLN_SLN.csv",
     "marmoset-majka2020": "marmoset/DERIVED_marmoset_visual_pairs_FLNe.csv",
+    "marmoset-majka2020-full": "marmoset/DERIVED_marmoset_visual_pairs_FLNe.csv",
     "mouse-oh2014": "mouse/DERIVED_Oh2014_W_ipsi_visual_subset.csv",
     "human-hcp": "human/DERIVED_human_visual_pairs_HCP_SC.csv",
 }
@@ -184,3 +187,14 @@ def test_full_macaque_compiles_with_its_heads_and_trains():
     loss = torch.nn.functional.cross_entropy(out["what"], torch.tensor([0, 1, 2, 3])) + out["where"].pow(2).mean()
     loss.backward()
     assert model.areas["TEpd"].conv.weight.grad.abs().sum() > 0 and model.areas["7A"].conv.weight.grad.abs().sum() > 0
+
+
+def test_full_marmoset_orients_by_the_macaque_homologues():
+    full = vs.load_connectome("marmoset-majka2020-full").validate()
+    assert full.areas == ("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST")
+    assert full.extra["heads"] == {"what": "TE3", "where": "PG"}
+    assert full.strength("MST", "PG") == 0 and full.strength("PG", "MST") > 0  # MST above PG (7A) in Markov 2014
+    six = vs.load_connectome("marmoset-majka2020")
+    assert full.strength("V1", "V5") == six.strength("V1", "MT")
+    assert full.strength("V4", "TEO") == six.strength("V4", "IT")
+    assert "homologue" in full.notes and "V3, which was not injected" in full.notes

@@ -148,12 +148,18 @@ def hierarchy_levels(connectome: Connectome, input_area: str = "V1") -> dict[str
 
 def architecture_for(connectome: Connectome, architecture: Architecture | str | os.PathLike[str] | None = None,
                      ) -> Architecture:
-    """``architecture`` (default: the notebook's; a path is read by :func:`load_architecture`) completed for
-    ``connectome``: every area it does not list gets :func:`block_for_level` of its level. Heads the
-    architecture does not set come from the connectome's ``extra["heads"]`` (published full presets name
-    theirs), else the notebook's IT and LIP."""
+    """``architecture`` (a path is read by :func:`load_architecture`) completed for ``connectome``.
+
+    Without one, a connectome over the notebook's six areas gets the notebook's network, and any other gets
+    :func:`block_for_level` for every area (the notebook's named blocks assume the notebook's depths: its
+    pooled LIP block four levels up a macaque hierarchy would leave 1x1 maps). With one, the areas it lists
+    keep their blocks and the others get their level's. Heads the architecture file does not set come from
+    the connectome's ``extra["heads"]`` (published full presets name theirs), else the notebook's IT and LIP.
+    """
     if architecture is None:
         arch = default_architecture()
+        if not set(connectome.areas) <= set(arch.areas):
+            arch = arch.replace(areas={}, name="by-level")
     elif isinstance(architecture, Architecture):
         arch = architecture
     else:
@@ -178,7 +184,7 @@ _TOP_KEYS = {"name", "input_area", "in_channels", "image_size", "areas", "heads"
 
 
 def load_architecture(path: str | os.PathLike[str]) -> Architecture:
-    """Read an architecture file (``.json`` or ``.toml``); areas it omits get defaults in
+    """Read an architecture file (``.json`` or ``.toml``); areas it omits get their level's block in
     :func:`architecture_for`, heads it omits are the notebook's (``what`` on IT, ``where`` on LIP)."""
     path = Path(path)
     try:
@@ -241,7 +247,7 @@ def _architecture_from_file(data: Any) -> Architecture:
     for key in ("in_channels", "image_size"):
         if key in data and not (isinstance(data[key], int) and data[key] >= 1):
             raise ConfigError(f"{key} must be a whole number >= 1")
-    # The notebook's blocks stay the defaults for the six canonical areas; the file overrides them.
-    return Architecture({**NOTEBOOK_AREAS, **areas}, heads, input_area, int(data.get("in_channels", 1)),
+    # Areas the file does not list get their level's block in architecture_for.
+    return Architecture(areas, heads, input_area, int(data.get("in_channels", 1)),
                         int(data.get("image_size", 28)), str(data.get("name", "custom")),
                         {"heads_from_file": given})

@@ -182,6 +182,30 @@ PRESETS: dict[str, PublishedPreset] = {
         mapping={"V1": ("V1",), "V2": ("V2",), "V4": ("V4",), "IT": ("TEO",), "MT": ("V5",), "LIP": ("LIP",)},
         licence="none stated in repository; underlying marmosetbrain.org data CC BY-SA 4.0",
     ),
+    "marmoset-majka2020-full": PublishedPreset(
+        name="marmoset-majka2020-full",
+        species="marmoset",
+        source="",  # the six-area preset's, filled in below
+        measure="",
+        notes=(
+            "The full version: the areas of the data table under the Paxinos atlas's names (V1, V2, V4, TEO, V5, "
+            "LIP, TE3, PG, MST), no homology mapping. The data have no hierarchy of their own, so direction "
+            "comes from the macaque's (Markov et al. 2014, J Comp Neurol, hierarchical level 1-10) through the "
+            "same-named homologue: V1 1, V2 2, V4 4.4, TEO 5.65, V5 = MT 5.8, LIP 7.3, TE3 = TEpd 7.4, "
+            "PG = 7A 8.8, MST 9.15; only pairs whose source is lower than their target with a nonzero FLNe are "
+            "projections. Two areas of the data table are left out: V3, which was not injected (its inputs are "
+            "unknown, so V1 could not reach it), and V6, which has no macaque level there. Heads: 'what' reads "
+            "TE3 (anterior inferotemporal), 'where' reads PG (the 7a-like parietal area); MST, above PG, is a "
+            "dead end and is not computed. FLNe source, formula and licence as for marmoset-majka2020."
+        ),
+        raw_measure="FLNe (Majka et al. 2020, Pailthorpe 2024 matrix; row = source, column = target)",
+        mapping={a: (a,) for a in ("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST")},
+        licence="none stated in repository; underlying marmosetbrain.org data CC BY-SA 4.0",
+        areas=("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST"),
+        levels={"V1": 1.0, "V2": 2.0, "V4": 4.4, "TEO": 5.65, "V5": 5.8, "LIP": 7.3, "TE3": 7.4,
+                "PG": 8.8, "MST": 9.15},
+        heads={"what": "TE3", "where": "PG"},
+    ),
     "mouse-oh2014": PublishedPreset(
         name="mouse-oh2014",
         species="mouse",
@@ -262,9 +286,9 @@ PRESETS: dict[str, PublishedPreset] = {
 }
 
 
-PRESETS["macaque-markov2014-full"] = replace(
-    PRESETS["macaque-markov2014-full"], source=PRESETS["macaque-markov2014"].source,
-    measure=PRESETS["macaque-markov2014"].measure)
+for _six in ("macaque-markov2014", "marmoset-majka2020"):  # a full version shares its six-area one's citation
+    _full = f"{_six}-full"
+    PRESETS[_full] = replace(PRESETS[_full], source=PRESETS[_six].source, measure=PRESETS[_six].measure)
 
 
 def read_table(name: str) -> list[dict[str, str]]:
