@@ -107,6 +107,42 @@ def engine(data: vs.FashionMNIST, device: torch.device, epochs: int | None, seed
             "wall_s": sum(h["seconds"] for h in hist)}
 
 
+def roofline(device: torch.device) -> dict:
+    """Training FLOPs per image (counted by torch's FlopCounterMode) and this device's matmul peak per dtype:
+    how close each loop runs to the arithmetic the hardware can do."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = vs.build_model("human").to(device)
+    x = torch.rand(64, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (64,), device=device)
+    flops = {}
+    for label, heads in (("engine", ("what",)), ("notebook", None)):
+        counter = FlopCounterMode(display=False)
+        with counter:
+            out = model(x) if heads is None else model(x, heads=heads)
+            nn.functional.cross_entropy(out["what"], y).backward()
+        flops[label] = counter.get_total_flops() / 64
+        model.zero_grad()
+    peaks = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a = torch.randn(2048, 2048, dtype=dtype, device=device)
+        b = torch.randn(2048, 2048, dtype=dtype, device=device)
+        for _ in range(3):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0, reps = time.perf_counter(), 10
+        for _ in range(reps):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        peaks[name] = 2 * 2048 ** 3 * reps / (time.perf_counter() - t0)
+    row = {"engine_mflop_per_image": flops["engine"] / 1e6, "notebook_mflop_per_image": flops["notebook"] / 1e6,
+           "matmul_fp32_gflops": peaks["fp32"] / 1e9, "matmul_bf16_gflops": peaks["bf16"] / 1e9}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def _models(cfgs: list, device: torch.device) -> list:
     out = []
     for c in cfgs:
@@ -157,7 +193,9 @@ def main() -> None:
                     help="also time this many models at once, sequential vs stacked (default on CUDA: 1 12 48)")
     ap.add_argument("--many-batch", type=int, help="batch size for --many (64 on the CPU, 512 on CUDA)")
     ap.add_argument("--many-steps", type=int, default=50, help="steps per model for --many (50)")
-    ap.add_argument("--skip-baseline", action="store_true", help="only the --many section")
+    ap.add_argument("--skip-baseline", action="store_true", help="skip the loop-vs-engine section")
+    ap.add_argument("--roofline", action="store_true",
+                    help="also print training FLOPs per image and this device's fp32/bf16 matmul peaks")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
@@ -167,6 +205,8 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, device {device}"
           + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
           + f", engine precision {auto}", flush=True)
+    if args.roofline:
+        roofline(device)
     many = args.many if args.many is not None else ([1, 12, 48] if device.type == "cuda" else [])
     if many:
         batch = args.many_batch or (512 if device.type == "cuda" else 64)

@@ -24,13 +24,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 STEPS = 6  # 96 training images in batches of 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two threads fighting a busy machine's cores are many times slower than one for these tiny models.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

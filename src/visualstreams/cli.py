@@ -218,8 +218,10 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         def short(text: str, width: int = 100) -> str:
             return text if len(text) <= width else text[: width - 3] + "..."
 
-        for r in list_connectomes().itertuples():
-            print(f"{r.name:<20} {r.species:<9} {r.areas} areas, {r.edges} projections")
+        presets = list_connectomes()
+        width = max(len(n) for n in presets["name"]) + 1
+        for r in presets.itertuples():
+            print(f"{r.name:<{width}} {r.species:<9} {r.areas} areas, {r.edges} projections")
             print(f"    source:  {short(r.source)}")
             print(f"    measure: {short(r.measure)}")
         return
