@@ -128,29 +128,43 @@ def fit_stacked(
         return task.loss(out, t, config.label_smoothing), out
 
     step_all = vmap(one_model)
+    sums_all = vmap(task.batch_sums)
+    # Every model on the same images and a task that draws nothing per item but flips: one gather and one
+    # conversion for the whole stack (the per-model flips still come from each model's own generator).
+    shared = all(d is data[0] for d in data) and task.canvas is None and task.noise == 0
     histories: list[list[dict[str, float]]] = [[] for _ in models]
     failed: dict[int, DivergenceError] = {}
     for m in models:
         m.train()
     for epoch in range(1, config.epochs + 1):
-        perms = [torch.randperm(n, generator=g).to(device) for g in order_gens]
-        sums: list[dict[str, torch.Tensor]] = [{} for _ in models]
+        perms = torch.stack([torch.randperm(n, generator=g) for g in order_gens]).to(device)
+        sums: dict[str, torch.Tensor] = {}
         t0 = time.perf_counter()
         bar = tqdm(range(steps), desc=f"{desc}{m_count} models, epoch {epoch}/{config.epochs}",
                    disable=not progress, leave=True, unit="batch", mininterval=0.5)
         for step in bar:
-            xs, ts = [], []
-            for k in range(m_count):  # each model's batch, drawn from its own generators as fit() draws them
-                idx = perms[k][step * config.batch_size:(step + 1) * config.batch_size]
-                items = data[k].train_x[idx]
+            idx = perms[:, step * config.batch_size:(step + 1) * config.batch_size]  # (M, b)
+            b = idx.shape[1]
+            if shared:
+                items = data[0].train_x[idx.reshape(-1)]
                 if config.hflip:
-                    flip = (torch.rand(len(idx), generator=aug_gens[k]) < 0.5).to(device)
+                    flip = torch.cat([torch.rand(b, generator=g) < 0.5 for g in aug_gens]).to(device)
                     items = torch.where(flip[:, None, None, None], items.flip(-1), items)
-                x, t = task.make_batch(items, data[k].train_y[idx], generator=aug_gens[k])
-                xs.append(x)
-                ts.append(t)
-            x_all = torch.stack(xs)
-            t_all = {key: torch.stack([t[key] for t in ts]) for key in ts[0]}
+                x, t = task.make_batch(items, data[0].train_y[idx.reshape(-1)])
+                x_all = x.reshape(m_count, b, *x.shape[1:])
+                t_all = {key: v.reshape(m_count, b, *v.shape[1:]) for key, v in t.items()}
+            else:
+                xs, ts = [], []
+                for k in range(m_count):  # each model's batch, drawn from its own generators as fit() draws them
+                    items = data[k].train_x[idx[k]]
+                    if config.hflip:
+                        flip = (torch.rand(b, generator=aug_gens[k]) < 0.5).to(device)
+                        items = torch.where(flip[:, None, None, None], items.flip(-1), items)
+                    x, t = task.make_batch(items, data[k].train_y[idx[k]], generator=aug_gens[k])
+                    xs.append(x)
+                    ts.append(t)
+                x_all = torch.stack(xs)
+                t_all = {key: torch.stack([t[key] for t in ts]) for key in ts[0]}
             with autocast(device, precision):
                 losses, outs = step_all(params, buffers, x_all, t_all)
             optimizer.zero_grad(set_to_none=True)
@@ -159,10 +173,8 @@ def fit_stacked(
             if scheduler is not None:
                 scheduler.step()
             with torch.no_grad():
-                for k in range(m_count):
-                    batch = task.batch_sums({h: o[k] for h, o in outs.items()}, ts[k])
-                    for key, v in batch.items():
-                        sums[k][key] = sums[k][key] + v if key in sums[k] else v
+                for key, v in sums_all(outs, t_all).items():  # (M, ...) per key, no sync
+                    sums[key] = sums[key] + v if key in sums else v
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
@@ -173,7 +185,7 @@ def fit_stacked(
         for k, model in enumerate(models):
             if k in failed:
                 continue
-            train = task.finalize(sums[k], n)
+            train = task.finalize({key: v[k] for key, v in sums.items()}, n)
             if not np.isfinite(train["loss"]):
                 failed[k] = DivergenceError(f"{desc}model {k} (seed {configs[k].seed}) diverged at epoch {epoch} "
                                             f"(loss is {train['loss']}); its run keeps the epochs before it")
