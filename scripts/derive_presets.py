@@ -139,16 +139,21 @@ def derive_marmoset(data: Path, name: str = "marmoset-majka2020") -> list[Row]:
     return rows
 
 
-def derive_mouse(data: Path) -> list[Row]:
-    name = "mouse-oh2014"
+def derive_mouse(data: Path, name: str = "mouse-oh2014") -> list[Row]:
+    spec = PRESETS[name]
     table = by_pair(read_rows(data / "mouse" / "DERIVED_Oh2014_W_ipsi_visual_subset.csv"))
     hierarchy = {
         r["area"]: r["hierarchy_score"]
         for r in read_rows(data / "mouse" / "DERIVED_Harris2019_hierarchy_visual.csv")
         if r["sheet"] == "hierarchy_all_regions" and r["score_type"] == "CC+TC+CT iterated"
     }
+    if spec.areas != CANONICAL_AREAS:  # the full version's levels are these scores
+        for area, level in spec.levels.items():
+            if hierarchy.get(area) is None or float(hierarchy[area]) != level:
+                raise SystemExit(f"derive_presets: Harris 2019 score of {area} is {hierarchy.get(area)}, "
+                                 f"{level} in visualstreams.published")
     found = []
-    for s, t in ordered_pairs():
+    for s, t in ordered_pairs(spec.areas):
         ds, dt = _one(name, s), _one(name, t)
         r = table.get((ds, dt))
         if r is not None:
@@ -156,13 +161,13 @@ def derive_mouse(data: Path) -> list[Row]:
     kept = [
         float(r["W_ipsi_normalized_connection_strength"])
         for s, t, _, _, r in found
-        if direction(s, t) == "feedforward" and float(r["W_ipsi_normalized_connection_strength"]) > 0
+        if direction(s, t, spec.levels) == "feedforward" and float(r["W_ipsi_normalized_connection_strength"]) > 0
     ]
     w_max = max(kept)
     rows = []
     for s, t, ds, dt, r in found:
         raw = r["W_ipsi_normalized_connection_strength"]
-        row = base_row(s, t, ds, dt, raw, oh_strength(float(raw), w_max))
+        row = base_row(s, t, ds, dt, raw, oh_strength(float(raw), w_max), spec.levels)
         row.update(
             p_value=r["p_value_ipsi"],
             source_hierarchy_Harris2019=hierarchy.get(ds, ""),
@@ -218,6 +223,7 @@ DERIVERS: dict[str, Callable[[Path], list[Row]]] = {
     "marmoset-majka2020": derive_marmoset,
     "marmoset-majka2020-full": lambda data: derive_marmoset(data, "marmoset-majka2020-full"),
     "mouse-oh2014": derive_mouse,
+    "mouse-oh2014-full": lambda data: derive_mouse(data, "mouse-oh2014-full"),
     "human-hcp": derive_human,
 }
 

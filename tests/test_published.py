@@ -50,6 +50,10 @@ NAMED_PAIRS = [
     ("macaque-markov2014-full", "LIP", "7A", "LIP", "7A", 0.129, "FLN_Markov2014_mean", fln),
     ("macaque-markov2014-full", "V4", "DP", "V4", "DP", 0.338, "FLN_Markov2014_mean", fln),
     ("marmoset-majka2020-full", "LIP", "PG", "LIP", "PG", 0.108, "FLNe", fln),
+    ("mouse-oh2014-full", "VISl", "VISpl", "VISl", "VISpl", 0.5567, "W_ipsi_normalized_connection_strength",
+     lambda w: min(max(1 + math.log10(w / OH_W_MAX) / 3, 0.0), 1.0)),
+    ("mouse-oh2014-full", "VISp", "VISam", "VISp", "VISam", 0.2253, "W_ipsi_normalized_connection_strength",
+     lambda w: min(max(1 + math.log10(w / OH_W_MAX) / 3, 0.0), 1.0)),
     ("marmoset-majka2020-full", "V4", "TE3", "V4", "TE3", 0.02047, "FLNe", fln),
 ]
 
@@ -59,6 +63,7 @@ DERIVED = {
     "marmoset-majka2020": "marmoset/DERIVED_marmoset_visual_pairs_FLNe.csv",
     "marmoset-majka2020-full": "marmoset/DERIVED_marmoset_visual_pairs_FLNe.csv",
     "mouse-oh2014": "mouse/DERIVED_Oh2014_W_ipsi_visual_subset.csv",
+    "mouse-oh2014-full": "mouse/DERIVED_Oh2014_W_ipsi_visual_subset.csv",
     "human-hcp": "human/DERIVED_human_visual_pairs_HCP_SC.csv",
 }
 
@@ -198,3 +203,17 @@ def test_full_marmoset_orients_by_the_macaque_homologues():
     assert full.strength("V1", "V5") == six.strength("V1", "MT")
     assert full.strength("V4", "TEO") == six.strength("V4", "IT")
     assert "homologue" in full.notes and "V3, which was not injected" in full.notes
+
+
+def test_full_mouse_starts_at_visp_and_follows_harris_scores():
+    full = vs.load_connectome("mouse-oh2014-full").validate()
+    assert full.areas == ("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam")
+    levels = full.extra["levels"]
+    assert all(levels[s] < levels[t] for s, t, _ in full.edges())
+    assert full.strength("VISl", "VISp") == 0 and full.strength("VISp", "VISl") > 0  # feedforward by score only
+    model = vs.build_model(full)
+    assert model.architecture.input_area == "VISp"
+    assert (model.architecture.heads["what"].area, model.architecture.heads["where"].area) == ("VISpl", "VISam")
+    with torch.no_grad():
+        out = model(torch.zeros(2, 1, 28, 28))
+    assert out["what"].shape == (2, 10) and out["where"].shape == (2, 2)

@@ -98,7 +98,8 @@ class Architecture:
 
     def replace(self, **changes: Any) -> Architecture:
         fields = {"areas": dict(self.areas), "heads": dict(self.heads), "input_area": self.input_area,
-                  "in_channels": self.in_channels, "image_size": self.image_size, "name": self.name}
+                  "in_channels": self.in_channels, "image_size": self.image_size, "name": self.name,
+                  "extra": dict(self.extra)}
         return Architecture(**{**fields, **changes})
 
 
@@ -154,7 +155,8 @@ def architecture_for(connectome: Connectome, architecture: Architecture | str | 
     :func:`block_for_level` for every area (the notebook's named blocks assume the notebook's depths: its
     pooled LIP block four levels up a macaque hierarchy would leave 1x1 maps). With one, the areas it lists
     keep their blocks and the others get their level's. Heads the architecture file does not set come from
-    the connectome's ``extra["heads"]`` (published full presets name theirs), else the notebook's IT and LIP.
+    the connectome's ``extra["heads"]`` (published full presets name theirs), else the notebook's IT and LIP;
+    likewise the input area from ``extra["input_area"]`` when the connectome has no V1 (the mouse's VISp).
     """
     if architecture is None:
         arch = default_architecture()
@@ -164,6 +166,9 @@ def architecture_for(connectome: Connectome, architecture: Architecture | str | 
         arch = architecture
     else:
         arch = load_architecture(architecture)
+    hint = connectome.extra.get("input_area")
+    if arch.input_area not in connectome.areas and hint in connectome.areas and not arch.extra.get("input_from_file"):
+        arch = arch.replace(input_area=hint)  # a preset under its source's names (the mouse's VISp)
     missing = [a for a in connectome.areas if a not in arch.areas]
     hinted = {h: a for h, a in dict(connectome.extra.get("heads", {})).items() if a in connectome.areas}
     heads = dict(arch.heads)
@@ -250,4 +255,4 @@ def _architecture_from_file(data: Any) -> Architecture:
     # Areas the file does not list get their level's block in architecture_for.
     return Architecture(areas, heads, input_area, int(data.get("in_channels", 1)),
                         int(data.get("image_size", 28)), str(data.get("name", "custom")),
-                        {"heads_from_file": given})
+                        {"heads_from_file": given, "input_from_file": "input_area" in data})

@@ -7,11 +7,17 @@ Four presets, one per species: ``macaque-markov2014`` (retrograde tracer FLN), `
 demand, never at import). This module holds the single definition of the area mappings and the strength
 formulas, which the script imports, so the tables and the presets cannot disagree.
 
-Rules shared by all four presets:
+Three of them also come as a full version (``macaque-markov2014-full``, ``marmoset-majka2020-full``,
+``mouse-oh2014-full``): the source's own areas under its own names, oriented by a published hierarchy (Markov
+et al. 2014 levels; for the marmoset, those of its macaque homologues; Harris et al. 2019 scores for the
+mouse), naming their head areas (and the mouse its input area, VISp) in ``extra``.
 
-* Levels: V1 = 0, V2 = 1, V4 = MT = 2, IT = LIP = 3. Only feedforward pairs (source level < target level)
-  with a nonzero value in the data become projections; that makes every preset acyclic. Feedback and
-  same-level (lateral) pairs are reported in the CSV with ``used = 0`` but are not part of the graph.
+Rules shared by all presets:
+
+* Levels: V1 = 0, V2 = 1, V4 = MT = 2, IT = LIP = 3 (full versions: the hierarchy above). Only feedforward
+  pairs (source level < target level) with a nonzero value in the data become projections; that makes every
+  preset acyclic. Feedback and same-level (lateral) pairs are reported in the CSV with ``used = 0`` but are
+  not part of the graph.
 * Every CSV row keeps the raw value verbatim (as written in the source table) next to the strength.
 """
 
@@ -246,6 +252,34 @@ PRESETS: dict[str, PublishedPreset] = {
         "Oh 2014 table: no licence stated, Allen Institute terms of use",
         extra_columns=("p_value", "source_hierarchy_Harris2019", "target_hierarchy_Harris2019"),
     ),
+    "mouse-oh2014-full": PublishedPreset(
+        name="mouse-oh2014-full",
+        species="mouse",
+        source="",  # the six-area preset's, filled in below
+        measure="",
+        notes=(
+            "The full version: the visual cortical areas of Oh et al. 2014 under the Allen atlas's (CCFv2) names, "
+            "no homology mapping: VISp, VISl, VISpl, VISal, VISpm, VISam (Oh 2014 has no separate VISli, VISpor, "
+            "VISrl or VISa). Direction from the Harris et al. 2019 hierarchy scores (all regions, CC+TC+CT "
+            "iterated: VISp -0.421, VISl -0.0856, VISpl -0.0039, VISal 0.0226, VISpm 0.1124, VISam 0.2747): only "
+            "pairs whose source scores lower than their target with a nonzero W are projections. The input is "
+            "VISp. Heads: 'what' reads VISpl (P, the ventral-stream area here, reached through VISl), 'where' "
+            "reads VISam (the highest-scoring area, dorsomedial). Areas beyond visual cortex (TEa, PTLp, ...) "
+            "are left out: the Harris scores in the data cover the visual areas only, so they could not be "
+            "oriented. Strength formula as for mouse-oh2014, with W_max taken over this version's kept pairs. "
+            "Licence as for mouse-oh2014 (NON-COMMERCIAL)."
+        ),
+        raw_measure="W_ipsi normalized connection strength (Oh et al. 2014, Supplementary Table 3; row = source)",
+        mapping={a: (a,) for a in ("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam")},
+        licence="NON-COMMERCIAL (Harris 2019: Allen Institute Software License, BSD-2 + non-commercial clause); "
+        "Oh 2014 table: no licence stated, Allen Institute terms of use",
+        extra_columns=("p_value", "source_hierarchy_Harris2019", "target_hierarchy_Harris2019"),
+        areas=("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam"),
+        levels={"VISp": -0.421, "VISl": -0.0856, "VISpl": -0.0039, "VISal": 0.0226, "VISpm": 0.1124,
+                "VISam": 0.2747},
+        heads={"what": "VISpl", "where": "VISam"},
+        extra={"input_area": "VISp"},
+    ),
     "human-hcp": PublishedPreset(
         name="human-hcp",
         species="human",
@@ -286,7 +320,8 @@ PRESETS: dict[str, PublishedPreset] = {
 }
 
 
-for _six in ("macaque-markov2014", "marmoset-majka2020"):  # a full version shares its six-area one's citation
+# A full version shares its six-area version's citation and measure.
+for _six in ("macaque-markov2014", "marmoset-majka2020", "mouse-oh2014"):
     _full = f"{_six}-full"
     PRESETS[_full] = replace(PRESETS[_full], source=PRESETS[_six].source, measure=PRESETS[_six].measure)
 
