@@ -79,6 +79,31 @@ def test_full_presets_keep_at_least_3x3_maps_up_to_their_heads(name):
     assert (heads["what"].area, heads["where"].area) == tuple(vs.load_connectome(name).extra["heads"].values())
 
 
+def test_heads_the_caller_sets_beat_the_presets_and_survive_a_rebuild(tmp_path):
+    path = tmp_path / "teo.toml"
+    path.write_text("[heads.what]\narea = 'TEO'\n")
+    full = vs.load_connectome("macaque-markov2014-full")  # its own heads: what on TEpd, where on 7A
+    arch = architecture_for(full, path)
+    assert (arch.heads["what"].area, arch.heads["where"].area) == ("TEO", "7A")
+    assert arch.with_image_size(36).heads["what"].area == "TEO"
+    rebuilt = vs.Architecture.from_dict(arch.to_dict())  # as load_run and resume_run rebuild a run
+    assert architecture_for(full, rebuilt).heads["what"].area == "TEO"
+
+
+def test_compare_resume_retrains_runs_of_another_architecture(tmp_path):
+    data = synthetic_dataset(32, 16)
+    cfg = vs.make_config("notebook", epochs=1, batch_size=16, precision="fp32")
+    vs.compare(["human"], cfg, tmp_path, data=data, report=False, progress=False)
+    (tmp_path / ".notes.txt.1234.tmp").write_text("not ours")
+    (tmp_path / ".summary.csv.abcd.tmp").write_text("ours, left by a kill")
+    narrow = tmp_path / "narrow.toml"
+    narrow.write_text("[areas.V4]\nchannels = 64\n")
+    vs.compare(["human"], cfg, tmp_path, data=data, report=False, progress=False, resume=True, architecture=narrow)
+    saved = json.loads((tmp_path / "human" / "seed0" / "config.json").read_text())["architecture"]
+    assert saved["areas"]["V4"]["channels"] == 64  # retrained, not kept
+    assert (tmp_path / ".notes.txt.1234.tmp").exists() and not (tmp_path / ".summary.csv.abcd.tmp").exists()
+
+
 @pytest.mark.parametrize("name, body, fragment", [
     ("a.toml", "colour = 'blue'\n", "unknown key 'colour'"),
     ("a.toml", "[areas.TEO]\nchannels = 'many'\n", "area 'TEO': channels and kernel_size must be whole numbers"),
@@ -87,6 +112,8 @@ def test_full_presets_keep_at_least_3x3_maps_up_to_their_heads(name):
     ("a.toml", "[heads.when]\narea = 'TEO'\n", "unknown head 'when'"),
     ("a.toml", "[heads.what]\narea = 'TEO'\noutputs = 3\n", "head 'what': needs an area name (and outputs = 10)"),
     ("a.toml", "[areas\n", "not valid TOML"),
+    ("a.toml", "areas = 3\n", "'areas' must be a table of area or head names"),
+    ("a.toml", "[heads.what]\narea = 'IT'\noutputs = 10.0\n", "head 'what': needs an area name (and outputs = 10)"),
     ("a.json", "{", "not valid JSON"),
     ("a.yaml", "areas: {}", "architecture files end in .json or .toml"),
 ])

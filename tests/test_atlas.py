@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import visualstreams as vs
-from visualstreams.atlas import connectome_from_streamlines, fetch_siibra_connectome
+from visualstreams.atlas import JULICH_AREAS, connectome_from_streamlines, fetch_siibra_connectome
 from visualstreams.cli import main
 from visualstreams.errors import ConnectomeError
 
@@ -75,6 +75,11 @@ def test_missing_regions_and_bad_matrices_are_refused():
         connectome_from_streamlines(m.iloc[:3, :4])
 
 
+def test_areas_need_a_level_to_orient_their_tracts():
+    with pytest.raises(ConnectomeError, match="area 'PFC' has no level"):
+        connectome_from_streamlines(fixture_matrix(), {**JULICH_AREAS, "PFC": ("Fp1",)})
+
+
 def fake_siibra(monkeypatch, features=None, error=None):
     module = types.ModuleType("siibra")
 
@@ -111,8 +116,13 @@ def test_fetch_through_a_fake_siibra_and_write_the_file(monkeypatch, tmp_path, c
     assert main(["connectome", "siibra", "--out", str(tmp_path / "h.csv")]) == 0
     again = vs.load_connectome(tmp_path / "h.csv")
     assert again.strength("MT", "LIP") == pytest.approx(conn.strength("MT", "LIP"))
+    doubled = Element("001", fixture_matrix() * 3)
+    fake_siibra(monkeypatch, [Compound("HCP", [Element("000", fixture_matrix()), doubled])])
+    mean = fetch_siibra_connectome(average=True)
+    assert mean.extra["raw_values"]["V1->V2"] == 2 * 18000 and "mean of 2 matrices" in mean.notes
+    assert fetch_siibra_connectome(subject="001").extra["raw_values"]["V1->V2"] == 3 * 18000
     assert main(["connectome", "siibra", "--cohort", "UKBB", "--out", str(tmp_path / "u.csv")]) == 2
-    assert "no streamline counts for cohort 'UKBB' (found: 1000BRAINS, HCP)" in capsys.readouterr().err
+    assert "no streamline counts for cohort 'UKBB' (found: HCP)" in capsys.readouterr().err
 
 
 def test_without_network_or_siibra_one_line(monkeypatch, tmp_path, capsys):

@@ -138,6 +138,12 @@ def test_area_names_that_cannot_name_a_module_are_refused(name):
         vs.Connectome((name, "V2"), [[0, 1], [0, 0]])
 
 
+@pytest.mark.parametrize("name", ["keys", "update", "training"])
+def test_area_names_the_module_dict_uses_are_refused(name):
+    with pytest.raises(ConnectomeError, match=f"area name '{name}' is reserved"):
+        vs.Connectome(("V1", name), [[0, 1], [0, 0]])
+
+
 def test_cycle_is_refused():
     conn = vs.load_connectome("human").with_strength("IT", "V4", 0.2)
     assert find_cycle(conn) == ["V4", "IT", "V4"]

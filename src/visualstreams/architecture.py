@@ -93,8 +93,7 @@ class Architecture:
             raise ConfigError(f"architecture: malformed description ({exc})") from None
 
     def with_image_size(self, image_size: int) -> Architecture:
-        return Architecture(dict(self.areas), dict(self.heads), self.input_area, self.in_channels, image_size,
-                            self.name)
+        return self.replace(image_size=image_size)
 
     def replace(self, **changes: Any) -> Architecture:
         fields = {"areas": dict(self.areas), "heads": dict(self.heads), "input_area": self.input_area,
@@ -166,14 +165,22 @@ def architecture_for(connectome: Connectome, architecture: Architecture | str | 
         arch = architecture
     else:
         arch = load_architecture(architecture)
+    # What the caller set stays: a file's own heads and input area; everything of an Architecture object
+    # (e.g. one rebuilt from a run's config.json); nothing when no architecture was given.
+    if "heads_from_file" in arch.extra:
+        fixed_heads, fixed_input = set(arch.extra["heads_from_file"]), bool(arch.extra.get("input_from_file"))
+    elif isinstance(architecture, Architecture):
+        fixed_heads, fixed_input = set(arch.heads), True
+    else:
+        fixed_heads, fixed_input = set(), False
     hint = connectome.extra.get("input_area")
-    if arch.input_area not in connectome.areas and hint in connectome.areas and not arch.extra.get("input_from_file"):
+    if arch.input_area not in connectome.areas and hint in connectome.areas and not fixed_input:
         arch = arch.replace(input_area=hint)  # a preset under its source's names (the mouse's VISp)
     missing = [a for a in connectome.areas if a not in arch.areas]
     hinted = {h: a for h, a in dict(connectome.extra.get("heads", {})).items() if a in connectome.areas}
     heads = dict(arch.heads)
     for head, area in hinted.items():
-        if arch.extra.get("heads_from_file", {}).get(head) is None and head in heads:
+        if head not in fixed_heads and head in heads:
             heads[head] = HeadSpec(area, heads[head].outputs)
     if not missing and heads == dict(arch.heads):
         return arch
@@ -222,6 +229,9 @@ def _architecture_from_file(data: Any) -> Architecture:
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} (keys: {', '.join(sorted(_TOP_KEYS))})")
+    for key in ("areas", "heads"):
+        if not isinstance(data.get(key, {}), dict):
+            raise ConfigError(f"'{key}' must be a table of area or head names")
     areas: dict[str, AreaSpec] = {}
     for area, spec in dict(data.get("areas", {})).items():
         if not isinstance(spec, dict) or set(spec) - _AREA_KEYS:
@@ -242,7 +252,7 @@ def _architecture_from_file(data: Any) -> Architecture:
             raise ConfigError(f"unknown head {head!r} (heads: what, where)")
         area = spec.get("area") if isinstance(spec, dict) else spec
         outputs = spec.get("outputs", heads[head].outputs) if isinstance(spec, dict) else heads[head].outputs
-        if not isinstance(area, str) or outputs != heads[head].outputs:
+        if not isinstance(area, str) or type(outputs) is not int or outputs != heads[head].outputs:
             raise ConfigError(f"head {head!r}: needs an area name (and outputs = {heads[head].outputs})")
         heads[head] = HeadSpec(area, outputs)
         given[head] = area

@@ -66,6 +66,9 @@ def connectome_from_streamlines(
 ) -> Connectome:
     """A six-area connectome from a square streamline-count matrix whose index and columns are regions
     (siibra's Region objects, or their names). See the module docstring for the rules."""
+    unknown = [a for a in areas if a not in LEVELS]
+    if unknown:  # the level decides each tract's direction
+        raise ConnectomeError(f"siibra: area {unknown[0]!r} has no level (areas: {', '.join(LEVELS)})")
     if not isinstance(matrix, pd.DataFrame) or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
         raise ConnectomeError("siibra: expected a square, non-empty streamline-count matrix (a DataFrame)")
     names = [_region_name(r) for r in matrix.index]
@@ -120,11 +123,13 @@ def fetch_siibra_connectome(
     cohort: str = "HCP",
     subject: str | None = None,
     areas: Mapping[str, Sequence[str]] = JULICH_AREAS,
+    average: bool = False,
 ) -> Connectome:
     """Ask siibra for the streamline counts of ``cohort`` in ``parcellation`` and convert them.
 
-    ``subject`` picks one matrix of the cohort (default: the first, which for group cohorts is the
-    group average). Needs siibra and network access to the EBRAINS atlas.
+    siibra lists one matrix per subject (or per group, for cohorts published as group averages):
+    ``subject`` picks one by name, ``average=True`` averages them all (downloading each), and by default the
+    first one listed is used (the notes name it). Needs siibra and network access to the EBRAINS atlas.
     """
     try:
         import siibra
@@ -146,12 +151,14 @@ def fetch_siibra_connectome(
         elements = [e for e in elements if str(getattr(e, "subject", "")) == subject]
         if not elements:
             raise ConnectomeError(f"siibra: cohort {cohort} has no subject {subject!r}")
-    element = elements[0]
-    try:  # siibra >= 1.0: element.data; 0.4: feature.get_matrix(subject)
-        matrix = element.data if hasattr(type(element), "data") else element.get_matrix(subject)
+    chosen_elements = elements if average else elements[:1]
+    try:
+        matrices = [e.data for e in chosen_elements]
     except Exception as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
         raise ConnectomeError(f"siibra could not download the matrix (no network?): {first}") from None
-    label = f"{cohort} {getattr(element, 'subject', '') or ''}".strip()
+    matrix = matrices[0] if len(matrices) == 1 else sum(matrices[1:], matrices[0]) / len(matrices)
+    label = (f"{cohort}, mean of {len(matrices)} matrices" if average
+             else f"{cohort} {getattr(elements[0], 'subject', '') or ''}".strip())
     return connectome_from_streamlines(matrix, areas, name="human-siibra",
                                        description=f"Parcellation {parcellation}, cohort {label}.")

@@ -132,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--out", required=True, metavar="FILE", help="connectome file to write (.csv or .json)")
     pa.add_argument("--parcellation", default="julich 3.1", help="siibra parcellation (julich 3.1)")
     pa.add_argument("--cohort", default="HCP", help="cohort of the streamline counts (HCP)")
-    pa.add_argument("--subject", help="one subject of the cohort (default: siibra's first, the group average "
-                                      "for group cohorts)")
+    pa.add_argument("--subject", help="one subject of the cohort (default: the first siibra lists)")
+    pa.add_argument("--average", action="store_true", help="average every matrix of the cohort (downloads each)")
     pp = csub.add_parser("plot", help="draw the connectome as a heatmap")
     pp.add_argument("connectome", metavar="SPECIES|FILE")
     pp.add_argument("--out", required=True, metavar="PNG", help="heatmap image to write")
@@ -240,7 +240,7 @@ def cmd_connectome(args: argparse.Namespace) -> None:
 
         if Path(args.out).suffix.lower() not in (".csv", ".json"):  # before minutes of downloading
             raise VisualStreamsError(f"{args.out}: connectome files end in .csv or .json")
-        conn = fetch_siibra_connectome(args.parcellation, args.cohort, args.subject)
+        conn = fetch_siibra_connectome(args.parcellation, args.cohort, args.subject, average=args.average)
         save_connectome(conn, args.out)
         print(conn.to_frame().round(2).to_string())
         print(f"wrote {args.out}")

@@ -7,6 +7,7 @@ projection. Presets live in a registry; :func:`load_connectome` is the one facto
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -211,6 +212,13 @@ class Connectome:
         return self
 
 
+@functools.cache
+def _reserved_names() -> frozenset[str]:
+    from torch import nn
+
+    return frozenset(dir(nn.ModuleDict()))
+
+
 def _check_matrix(areas: tuple[str, ...], w: np.ndarray, name: str) -> None:
     if w.ndim != 2 or w.shape[0] != w.shape[1]:
         raise ConnectomeError(f"connectome {name!r}: matrix is not square (shape {tuple(w.shape)})")
@@ -224,6 +232,10 @@ def _check_matrix(areas: tuple[str, ...], w: np.ndarray, name: str) -> None:
     odd = [a for a in areas if not a or "." in a or a != a.strip()]
     if odd:  # areas become module names (model.areas["V4"]): no dots, no blanks at the ends
         raise ConnectomeError(f"connectome {name!r}: area name {odd[0]!r} is empty, has a dot or surrounding spaces")
+    taken = [a for a in areas if a in _reserved_names()]
+    if taken:
+        raise ConnectomeError(f"connectome {name!r}: area name {taken[0]!r} is reserved (a method of the model's "
+                              "module dict); rename the area")
     bad = ~np.isfinite(w)
     if bad.any():
         i, j = np.argwhere(bad)[0]

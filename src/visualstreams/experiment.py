@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from .architecture import Architecture, architecture_for, load_architecture
 from .connectome import NOTEBOOK_RESULTS, Connectome, load_connectome
@@ -32,6 +33,7 @@ from .stacked import choose_strategy, fit_stacked, structure_key
 from .storage import remove_temporaries, write_json, write_text
 from .training import (
     CHECKPOINT_FILE,
+    RUN_FILES,
     TrainConfig,
     check_room,
     ensure_writable_dir,
@@ -46,6 +48,8 @@ from .training import (
 )
 
 EXPERIMENT_FILE = "experiment.json"
+OUTPUT_FILES = (EXPERIMENT_FILE, "summary.csv", "stats.csv", "tests.csv", "learning_curves.png", "report.html",
+                "report.md")
 
 
 def run_name(species: str, mode: str, seed: int) -> str:
@@ -75,7 +79,9 @@ def compare(
     ``seeds`` defaults to ``[config.seed]`` and ``modes`` to ``[config.mode]``. With ``resume=True``,
     finished runs in ``out`` are kept, not retrained, and interrupted ones with a checkpoint are continued
     from it (see :func:`~visualstreams.training.resume_run`); killed at any moment and resumed, a sweep ends
-    with the results of one never interrupted. ``checkpoint_every=K`` also checkpoints every K steps.
+    with the results of one never interrupted (bit for bit on the CPU; runs of a stack resume one by one from
+    their epoch-end checkpoints, equal up to the rounding of the batched kernels). ``checkpoint_every=K`` also
+    checkpoints every K steps.
     ``strategy``: ``stacked`` trains runs of the same structure and recipe together, up to ``max_stack`` at
     once (see :mod:`visualstreams.stacked`; epoch-end checkpoints only), ``sequential`` one after another,
     ``auto`` picks stacked on CUDA and sequential on the CPU.
@@ -110,15 +116,17 @@ def compare(
         run_dir = out / run_name(name, mode, seed)
         cfg = replace(config, seed=seed, mode=mode)
         twin = first_of.setdefault((network_key(conn, mode), seed), run_dir)
-        done = resume and _finished(run_dir, cfg)
-        partial = resume and not done and _resumable(run_dir, cfg)
+        compiled = architecture_for(conn, arch).with_image_size(cfg.make_task().image_size).to_dict()
+        done = resume and _finished(run_dir, cfg, compiled)
+        partial = resume and not done and _resumable(run_dir, cfg, compiled)
         if twin == run_dir and not done and not partial:
             prepare_run_dir(run_dir, overwrite=overwrite or resume)
         plan.append((name, conn, mode, seed, cfg, run_dir, done, partial, None if twin == run_dir else twin))
     if resume:
-        remove_temporaries(out)  # of atomic writes cut short by the kill; nothing else writes here now
+        remove_temporaries(out, OUTPUT_FILES)  # of atomic writes cut short by the kill
+    stack = choose_strategy(strategy, resolve_device(config.device)) == "stacked"
     _check_room(out, [(conn, cfg) for _, conn, _, _, cfg, _, done, _, twin in plan if not done and twin is None],
-                arch)
+                arch, max_stack if stack else 1)
     write_json(out / EXPERIMENT_FILE, {
         "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
         "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
@@ -126,7 +134,7 @@ def compare(
     dataset = data if data is not None else load_fashion_mnist(data_path)
 
     stacked: dict[Path, tuple[list[dict[str, Any]], str]] = {}
-    if choose_strategy(strategy, resolve_device(config.device)) == "stacked":
+    if stack:
         fresh = [(name, conn, cfg, run_dir) for name, conn, _, _, cfg, run_dir, done, partial, twin in plan
                  if not done and not partial and twin is None]
         stacked = _train_stacked(fresh, dataset, arch, progress, max_stack)
@@ -146,7 +154,7 @@ def compare(
             history = json.loads((run_dir / "history.json").read_text())
             # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
             (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
-            remove_temporaries(run_dir)
+            remove_temporaries(run_dir, RUN_FILES)
         else:
             try:
                 if partial:
@@ -192,13 +200,18 @@ def _train_stacked(
         for i in range(0, len(members), max_stack):
             stack = members[i:i + max_stack]
             for run in stack:
-                run.config["resolved"]["stacked_with"] = len(stack)  # the epoch's seconds are the stack's
+                run.config["resolved"]["stacked_with"] = len(stack)  # seconds = the run's share of the stack's
                 write_json(run.run_dir / "config.json", run.config)
-            outcome = fit_stacked(
-                [r.model for r in stack], [r.data for r in stack], [r.train_config for r in stack],
-                stack[0].precision, progress=progress, desc=f"{stack[0].config['name']}... ",
-                on_epoch=[(lambda h, d=r.run_dir: write_json(d / "history.json", h)) for r in stack],
-                checkpoints=[r.run_dir / CHECKPOINT_FILE for r in stack])
+            try:
+                outcome = fit_stacked(
+                    [r.model for r in stack], [r.data for r in stack], [r.train_config for r in stack],
+                    stack[0].precision, progress=progress, desc=f"{len(stack)} runs: ",
+                    on_epoch=[(lambda h, d=r.run_dir: write_json(d / "history.json", h)) for r in stack],
+                    checkpoints=[r.run_dir / CHECKPOINT_FILE for r in stack],
+                    names=[f"{r.config['name']} {r.train_config.mode} s{r.train_config.seed}" for r in stack])
+            except torch.OutOfMemoryError:
+                raise ConfigError(f"out of memory training {len(stack)} models at once; use a smaller --max-stack "
+                                  "or --strategy sequential (finished runs are kept: add --resume)") from None
             for run, result in zip(stack, outcome, strict=True):
                 if isinstance(result, DivergenceError):
                     results[run.run_dir] = (_read_history(run.run_dir), f"failed: {result}")
@@ -208,16 +221,19 @@ def _train_stacked(
     return results
 
 
-def _check_room(out: Path, to_train: list[tuple[Connectome, TrainConfig]], architecture: Architecture | None) -> None:
-    """Before the first run: room for every run's model.pt and JSON, the largest checkpoint (one at a time;
-    each is deleted when its run finishes) and the figures and report."""
+def _check_room(out: Path, to_train: list[tuple[Connectome, TrainConfig]], architecture: Architecture | None,
+                in_flight: int = 1) -> None:
+    """Before the first run: room for every run's model.pt and JSON, the checkpoints that exist at once
+    (``in_flight``: one run at a time, or a stack's runs; each goes when its run finishes), one more being
+    rewritten, and the figures and report."""
     if not to_train:
         return
     sizes = []
     for conn, cfg in to_train:
         arch = architecture_for(conn, architecture).with_image_size(cfg.make_task().image_size)
         sizes.append(count_parameters(build_model(conn, arch, mode=cfg.mode)))
-    need = sum(run_disk_bytes(n) - 24 * n for n in sizes) + 24 * max(sizes) + 5_000_000
+    checkpoints = sorted(sizes)[-in_flight:] + [max(sizes)]  # 12 bytes a parameter: weights and Adam's moments
+    need = sum(run_disk_bytes(n) - 24 * n for n in sizes) + 12 * sum(checkpoints) + 5_000_000
     check_room(out, need, f"{len(sizes)} run{'s' if len(sizes) > 1 else ''} and the report")
 
 
@@ -270,7 +286,7 @@ def _summary_row(name: str, mode: str, seed: int, cfg: TrainConfig, run_dir: Pat
     last = history[-1] if history and status == "ok" else {}
     ref = NOTEBOOK_RESULTS.get(name, {}) if cfg.task == "what" and cfg.canvas is None else {}
     row: dict[str, Any] = {"species": name, "mode": mode, "seed": seed, "status": status}
-    row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds")})
+    row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds", "stack_seconds")})
     row.update({
         "epochs": len(history),
         "seconds": float(sum(h["seconds"] for h in history)),
@@ -281,28 +297,33 @@ def _summary_row(name: str, mode: str, seed: int, cfg: TrainConfig, run_dir: Pat
     return row
 
 
-def _finished(run_dir: Path, cfg: TrainConfig) -> bool:
+def _same_plan(run_dir: Path, cfg: TrainConfig, arch: dict[str, Any]) -> bool:
+    """config.json says this run was started with this plan: the training options (bar device and
+    precision) and the compiled architecture."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+        train = saved["train"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    same = all(train.get(k) == v for k, v in asdict(cfg).items() if k not in ("device", "precision"))
+    return same and saved.get("architecture") == arch
+
+
+def _finished(run_dir: Path, cfg: TrainConfig, arch: dict[str, Any]) -> bool:
     """A run counts as done when its weights exist and its config and history match the plan."""
     try:
-        saved = json.loads((run_dir / "config.json").read_text())["train"]
         history = json.loads((run_dir / "history.json").read_text())
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError):
         return False
-    same = all(saved.get(k) == v for k, v in asdict(cfg).items() if k not in ("device", "precision"))
-    return same and len(history) == cfg.epochs and (run_dir / "model.pt").is_file()
+    return _same_plan(run_dir, cfg, arch) and len(history) == cfg.epochs and (run_dir / "model.pt").is_file()
 
 
-def _resumable(run_dir: Path, cfg: TrainConfig) -> bool:
+def _resumable(run_dir: Path, cfg: TrainConfig, arch: dict[str, Any]) -> bool:
     """An interrupted run of the same plan with a checkpoint: continuing it gives what retraining would.
 
     The checkpoint is read now, so a corrupt one is reported before any training, like a clash.
     """
-    try:
-        saved = json.loads((run_dir / "config.json").read_text())["train"]
-    except (OSError, ValueError, KeyError):
-        return False
-    same = all(saved.get(k) == v for k, v in asdict(cfg).items() if k not in ("device", "precision"))
-    if not same or not (run_dir / CHECKPOINT_FILE).is_file():
+    if not _same_plan(run_dir, cfg, arch) or not (run_dir / CHECKPOINT_FILE).is_file():
         return False
     read_checkpoint(run_dir / CHECKPOINT_FILE)
     return True

@@ -84,13 +84,16 @@ def fit_stacked(
     desc: str = "",
     on_epoch: Sequence[Callable[[list[dict[str, float]]], None] | None] | None = None,
     checkpoints: Sequence[str | os.PathLike[str] | None] | None = None,
+    names: Sequence[str] | None = None,
 ) -> list[list[dict[str, float]] | DivergenceError]:
     """Train ``models`` (same structure; one :class:`~visualstreams.training.DeviceData` and one config each,
     the configs equal but for the seed) together; weights are written back into the models.
 
     Returns one history per model (as :func:`~visualstreams.training.fit`), or the :class:`DivergenceError`
     of a model whose loss became NaN or infinite (the others go on; the stack keeps no shared state that a
-    NaN could reach). ``seconds`` in each history is the wall time of the epoch for the whole stack.
+    NaN could reach). In each history ``seconds`` is the model's share of the epoch's wall time (the
+    stack's, divided by the number of models) and ``stack_seconds`` the stack's. ``names`` label the models
+    in messages (default: their seeds).
     ``checkpoints``: one path (or None) per model, written at every epoch's end in the format of
     :func:`~visualstreams.training.checkpoint_state`, so each run resumes alone.
     """
@@ -109,6 +112,7 @@ def fit_stacked(
     task = config.make_task()
     device = data[0].train_x.device
     steps = (n + config.batch_size - 1) // config.batch_size
+    names = list(names) if names is not None else [f"seed {c.seed}" for c in configs]
     on_epoch = list(on_epoch) if on_epoch is not None else [None] * m_count
     checkpoints = list(checkpoints) if checkpoints is not None else [None] * m_count
 
@@ -187,18 +191,19 @@ def fit_stacked(
                 continue
             train = task.finalize({key: v[k] for key, v in sums.items()}, n)
             if not np.isfinite(train["loss"]):
-                failed[k] = DivergenceError(f"{desc}model {k} (seed {configs[k].seed}) diverged at epoch {epoch} "
-                                            f"(loss is {train['loss']}); its run keeps the epochs before it")
+                failed[k] = DivergenceError(f"{names[k]}: training diverged at epoch {epoch} (loss is "
+                                            f"{train['loss']}); its run keeps the epochs before it")
                 continue
             test = evaluate(model, data[k].test_x, data[k].test_y, task, config.eval_batch_size, precision)
             entry: dict[str, float] = {"epoch": epoch}
             entry.update({f"train_{key}": v for key, v in train.items()})
             entry.update({f"test_{key}": v for key, v in test.items()})
-            entry["seconds"] = seconds
+            entry["seconds"] = seconds / m_count
+            entry["stack_seconds"] = seconds
             histories[k].append(entry)
             if progress:
-                bar.write(f"{desc}seed {configs[k].seed} epoch {epoch}: " + " ".join(
-                    f"{key} {v:.4f}" for key, v in entry.items() if key not in ("epoch", "seconds")))
+                bar.write(f"{desc}{names[k]} epoch {epoch}: " + " ".join(
+                    f"{key} {v:.4f}" for key, v in entry.items() if key not in ("epoch", "seconds", "stack_seconds")))
             callback = on_epoch[k]
             if callback is not None:
                 callback(histories[k])

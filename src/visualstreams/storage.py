@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,11 +34,13 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
         raise
 
 
-def remove_temporaries(directory: str | os.PathLike[str]) -> None:
-    """Delete what :func:`atomic_open` leaves behind when its process is killed mid-write."""
-    for tmp in Path(directory).glob(".*.tmp"):
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-            tmp.unlink()
+def remove_temporaries(directory: str | os.PathLike[str], names: Iterable[str]) -> None:
+    """Delete what :func:`atomic_open` left behind for the files ``names`` in ``directory`` when its process
+    was killed mid-write (and write probes); other programs' temporary files are left alone."""
+    for name in [*names, "write-probe"]:
+        for tmp in Path(directory).glob(f".{glob.escape(name)}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                tmp.unlink()
 
 
 def check_writable(directory: str | os.PathLike[str]) -> None:

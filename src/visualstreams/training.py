@@ -51,6 +51,7 @@ CHECKPOINT_FORMAT = "visualstreams-checkpoint"
 CHECKPOINT_VERSION = 1
 # What a run writes besides config.json; a replaced run's are removed first (see train()).
 RUN_OUTPUTS = ("history.json", CHECKPOINT_FILE, "confusion.json", "model.pt")
+RUN_FILES = ("config.json", *RUN_OUTPUTS, "lesions.csv")  # everything written into a run directory
 
 
 class RunFinished(VisualStreamsError):
@@ -736,7 +737,7 @@ def resume_run(
                                  f"images, the run used {data_info['train_used']}); resume with its data (--data)")
 
     # A killed run can leave the temporary file of an atomic write behind; nothing else writes here now.
-    remove_temporaries(run_dir)
+    remove_temporaries(run_dir, RUN_FILES)
     model = _build(conn, arch, config, device)
     if state is not None:
         try:  # fit() checks again; here the message can name the file
