@@ -24,7 +24,11 @@ def fln(x):
     return min(max((math.log10(x) + 6) / 6, 0.0), 1.0)
 
 
-OH_W_MAX = 1.207  # VISl -> VISal, the largest W among the mouse preset's kept pairs
+OH_W_MAX = 1.207  # VISl -> VISal, the largest W among the mouse preset's kept pairs (full version too)
+
+
+def oh(w):
+    return min(max(1 + math.log10(w / OH_W_MAX) / 3, 0.0), 1.0)
 HCP_SC_MAX = 12.252  # V1 - V2, the largest SC_mean_LR among the human preset's kept pairs
 
 # (preset, canonical source, canonical target, data source, data target, raw value copied from the DERIVED table,
@@ -37,11 +41,11 @@ NAMED_PAIRS = [
     ("marmoset-majka2020", "V1", "MT", "V1", "V5", 0.2485, "FLNe", fln),
     ("marmoset-majka2020", "V4", "IT", "V4", "TEO", 0.1837, "FLNe", fln),
     ("mouse-oh2014", "V1", "V2", "VISp", "VISl", 0.06563, "W_ipsi_normalized_connection_strength",
-     lambda w: min(max(1 + math.log10(w / OH_W_MAX) / 3, 0.0), 1.0)),
+     oh),
     ("mouse-oh2014", "V2", "MT", "VISl", "VISal", 1.207, "W_ipsi_normalized_connection_strength",
-     lambda w: min(max(1 + math.log10(w / OH_W_MAX) / 3, 0.0), 1.0)),
+     oh),
     ("mouse-oh2014", "MT", "LIP", "VISal", "PTLp", 0.3678, "W_ipsi_normalized_connection_strength",
-     lambda w: min(max(1 + math.log10(w / OH_W_MAX) / 3, 0.0), 1.0)),
+     oh),
     ("human-hcp", "V1", "V2", "V1", "V2", 12.252, "SC_mean_LR", lambda s: s / HCP_SC_MAX),
     ("human-hcp", "V4", "IT", "V4", "PIT", 9.198, "SC_mean_LR", lambda s: s / HCP_SC_MAX),
     ("human-hcp", "MT", "LIP", "V4t", "V7", 5.125, "SC_mean_LR", lambda s: s / HCP_SC_MAX),
@@ -51,9 +55,9 @@ NAMED_PAIRS = [
     ("macaque-markov2014-full", "V4", "DP", "V4", "DP", 0.338, "FLN_Markov2014_mean", fln),
     ("marmoset-majka2020-full", "LIP", "PG", "LIP", "PG", 0.108, "FLNe", fln),
     ("mouse-oh2014-full", "VISl", "VISpl", "VISl", "VISpl", 0.5567, "W_ipsi_normalized_connection_strength",
-     lambda w: min(max(1 + math.log10(w / OH_W_MAX) / 3, 0.0), 1.0)),
+     oh),
     ("mouse-oh2014-full", "VISp", "VISam", "VISp", "VISam", 0.2253, "W_ipsi_normalized_connection_strength",
-     lambda w: min(max(1 + math.log10(w / OH_W_MAX) / 3, 0.0), 1.0)),
+     oh),
     ("marmoset-majka2020-full", "V4", "TE3", "V4", "TE3", 0.02047, "FLNe", fln),
 ]
 
