@@ -98,7 +98,7 @@ def compare(
         raise ConfigError("seeds and modes must not repeat")
     for m in modes:
         replace(config, mode=m)  # validates the mode name before anything trains
-    choose_strategy(strategy, resolve_device(config.device))
+    stack = choose_strategy(strategy, resolve_device(config.device)) == "stacked"
     if max_stack < 1:
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
@@ -116,15 +116,16 @@ def compare(
         run_dir = out / run_name(name, mode, seed)
         cfg = replace(config, seed=seed, mode=mode)
         twin = first_of.setdefault((network_key(conn, mode), seed), run_dir)
-        compiled = architecture_for(conn, arch).with_image_size(cfg.make_task().image_size).to_dict()
-        done = resume and _finished(run_dir, cfg, compiled)
-        partial = resume and not done and _resumable(run_dir, cfg, compiled)
+        done = partial = False
+        if resume:
+            compiled = architecture_for(conn, arch).with_image_size(cfg.make_task().image_size).to_dict()
+            done = _finished(run_dir, cfg, compiled)
+            partial = not done and _resumable(run_dir, cfg, compiled)
         if twin == run_dir and not done and not partial:
             prepare_run_dir(run_dir, overwrite=overwrite or resume)
         plan.append((name, conn, mode, seed, cfg, run_dir, done, partial, None if twin == run_dir else twin))
     if resume:
         remove_temporaries(out, OUTPUT_FILES)  # of atomic writes cut short by the kill
-    stack = choose_strategy(strategy, resolve_device(config.device)) == "stacked"
     _check_room(out, [(conn, cfg) for _, conn, _, _, cfg, _, done, _, twin in plan if not done and twin is None],
                 arch, max_stack if stack else 1)
     write_json(out / EXPERIMENT_FILE, {

@@ -103,7 +103,7 @@ _RULES = (
     "IT<->LIP) are reported in the preset's CSV table (used=0) but are not used."
 )
 
-PRESETS: dict[str, PublishedPreset] = {
+_SIX_AREA: dict[str, PublishedPreset] = {
     "macaque-markov2014": PublishedPreset(
         name="macaque-markov2014",
         species="macaque",
@@ -136,31 +136,6 @@ PRESETS: dict[str, PublishedPreset] = {
         "(Froudist-Walsh 2021)",
         extra_columns=("dataset", "n_injections", "SLN_FW2021"),
     ),
-    "macaque-markov2014-full": PublishedPreset(
-        name="macaque-markov2014-full",
-        species="macaque",
-        source="",  # the six-area preset's, filled in below
-        measure="",
-        notes=(
-            "The full version: every area of the data table, named as the M132 atlas names them (V1, V2, V4, 8l, "
-            "TEO, MT, DP, LIP, TEpd, 7A), no homology mapping. Direction from the SLN-based hierarchy of Markov "
-            "et al. 2014 (J Comp Neurol, hierarchical level 1-10: V1 1, V2 2, V4 4.4, 8l 4.2, TEO 5.65, MT 5.8, "
-            "DP 6.6, LIP 7.3, TEpd 7.4, 7A 8.8): only pairs whose source is lower than their target with a nonzero "
-            "FLN are projections (the rest are in the table with used = 0). Heads: 'what' reads TEpd, the "
-            "highest inferotemporal area here, 'where' reads 7A, the highest parietal area (LIP -> 7A FLN 0.129). "
-            "8l (the frontal eye field) is in the data table and kept; it is not visual cortex. FLN sources and "
-            "formula as in macaque-markov2014. Licence: NON-COMMERCIAL, as for macaque-markov2014."
-        ),
-        raw_measure="FLN (Markov 2014 mean over injections; Froudist-Walsh 2021 for target LIP)",
-        mapping={a: (a,) for a in ("V1", "V2", "V4", "8l", "TEO", "MT", "DP", "LIP", "TEpd", "7A")},
-        licence="NON-COMMERCIAL: CC BY-NC-SA 4.0 (Markov 2014 via INM-6/multi-area-model); CC BY-NC 4.0 "
-        "(Froudist-Walsh 2021)",
-        extra_columns=("dataset", "n_injections", "SLN_FW2021"),
-        areas=("V1", "V2", "V4", "8l", "TEO", "MT", "DP", "LIP", "TEpd", "7A"),
-        levels={"V1": 1.0, "V2": 2.0, "V4": 4.4, "8l": 4.2, "TEO": 5.65, "MT": 5.8, "DP": 6.6, "LIP": 7.3,
-                "TEpd": 7.4, "7A": 8.8},
-        heads={"what": "TEpd", "where": "7A"},
-    ),
     "marmoset-majka2020": PublishedPreset(
         name="marmoset-majka2020",
         species="marmoset",
@@ -187,30 +162,6 @@ PRESETS: dict[str, PublishedPreset] = {
         raw_measure="FLNe (Majka et al. 2020, Pailthorpe 2024 matrix; row = source, column = target)",
         mapping={"V1": ("V1",), "V2": ("V2",), "V4": ("V4",), "IT": ("TEO",), "MT": ("V5",), "LIP": ("LIP",)},
         licence="none stated in repository; underlying marmosetbrain.org data CC BY-SA 4.0",
-    ),
-    "marmoset-majka2020-full": PublishedPreset(
-        name="marmoset-majka2020-full",
-        species="marmoset",
-        source="",  # the six-area preset's, filled in below
-        measure="",
-        notes=(
-            "The full version: the areas of the data table under the Paxinos atlas's names (V1, V2, V4, TEO, V5, "
-            "LIP, TE3, PG, MST), no homology mapping. The data have no hierarchy of their own, so direction "
-            "comes from the macaque's (Markov et al. 2014, J Comp Neurol, hierarchical level 1-10) through the "
-            "same-named homologue: V1 1, V2 2, V4 4.4, TEO 5.65, V5 = MT 5.8, LIP 7.3, TE3 = TEpd 7.4, "
-            "PG = 7A 8.8, MST 9.15; only pairs whose source is lower than their target with a nonzero FLNe are "
-            "projections. Two areas of the data table are left out: V3, which was not injected (its inputs are "
-            "unknown, so V1 could not reach it), and V6, which has no macaque level there. Heads: 'what' reads "
-            "TE3 (anterior inferotemporal), 'where' reads PG (the 7a-like parietal area); MST, above PG, is a "
-            "dead end and is not computed. FLNe source, formula and licence as for marmoset-majka2020."
-        ),
-        raw_measure="FLNe (Majka et al. 2020, Pailthorpe 2024 matrix; row = source, column = target)",
-        mapping={a: (a,) for a in ("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST")},
-        licence="none stated in repository; underlying marmosetbrain.org data CC BY-SA 4.0",
-        areas=("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST"),
-        levels={"V1": 1.0, "V2": 2.0, "V4": 4.4, "TEO": 5.65, "V5": 5.8, "LIP": 7.3, "TE3": 7.4,
-                "PG": 8.8, "MST": 9.15},
-        heads={"what": "TE3", "where": "PG"},
     ),
     "mouse-oh2014": PublishedPreset(
         name="mouse-oh2014",
@@ -252,34 +203,6 @@ PRESETS: dict[str, PublishedPreset] = {
         "Oh 2014 table: no licence stated, Allen Institute terms of use",
         extra_columns=("p_value", "source_hierarchy_Harris2019", "target_hierarchy_Harris2019"),
     ),
-    "mouse-oh2014-full": PublishedPreset(
-        name="mouse-oh2014-full",
-        species="mouse",
-        source="",  # the six-area preset's, filled in below
-        measure="",
-        notes=(
-            "The full version: the visual cortical areas of Oh et al. 2014 under the Allen atlas's (CCFv2) names, "
-            "no homology mapping: VISp, VISl, VISpl, VISal, VISpm, VISam (Oh 2014 has no separate VISli, VISpor, "
-            "VISrl or VISa). Direction from the Harris et al. 2019 hierarchy scores (all regions, CC+TC+CT "
-            "iterated: VISp -0.421, VISl -0.0856, VISpl -0.0039, VISal 0.0226, VISpm 0.1124, VISam 0.2747): only "
-            "pairs whose source scores lower than their target with a nonzero W are projections. The input is "
-            "VISp. Heads: 'what' reads VISpl (P, the ventral-stream area here, reached through VISl), 'where' "
-            "reads VISam (the highest-scoring area, dorsomedial). Areas beyond visual cortex (TEa, PTLp, ...) "
-            "are left out: the Harris scores in the data cover the visual areas only, so they could not be "
-            "oriented. Strength formula as for mouse-oh2014, with W_max taken over this version's kept pairs. "
-            "Licence as for mouse-oh2014 (NON-COMMERCIAL)."
-        ),
-        raw_measure="W_ipsi normalized connection strength (Oh et al. 2014, Supplementary Table 3; row = source)",
-        mapping={a: (a,) for a in ("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam")},
-        licence="NON-COMMERCIAL (Harris 2019: Allen Institute Software License, BSD-2 + non-commercial clause); "
-        "Oh 2014 table: no licence stated, Allen Institute terms of use",
-        extra_columns=("p_value", "source_hierarchy_Harris2019", "target_hierarchy_Harris2019"),
-        areas=("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam"),
-        levels={"VISp": -0.421, "VISl": -0.0856, "VISpl": -0.0039, "VISal": 0.0226, "VISpm": 0.1124,
-                "VISam": 0.2747},
-        heads={"what": "VISpl", "where": "VISam"},
-        extra={"input_area": "VISp"},
-    ),
     "human-hcp": PublishedPreset(
         name="human-hcp",
         species="human",
@@ -320,10 +243,74 @@ PRESETS: dict[str, PublishedPreset] = {
 }
 
 
-# A full version shares its six-area version's citation and measure.
-for _six in ("macaque-markov2014", "marmoset-majka2020", "mouse-oh2014"):
-    _full = f"{_six}-full"
-    PRESETS[_full] = replace(PRESETS[_full], source=PRESETS[_six].source, measure=PRESETS[_six].measure)
+
+
+# Full versions: the six-area preset's citation, measure, licence and table columns, the source's own areas.
+_FULL: dict[str, dict[str, Any]] = {
+    "macaque-markov2014": dict(
+        notes=(
+            "The full version: every area of the data table, named as the M132 atlas names them (V1, V2, V4, 8l, "
+            "TEO, MT, DP, LIP, TEpd, 7A), no homology mapping. Direction from the SLN-based hierarchy of Markov "
+            "et al. 2014 (J Comp Neurol, hierarchical level 1-10: V1 1, V2 2, V4 4.4, 8l 4.2, TEO 5.65, MT 5.8, "
+            "DP 6.6, LIP 7.3, TEpd 7.4, 7A 8.8): only pairs whose source is lower than their target with a nonzero "
+            "FLN are projections (the rest are in the table with used = 0). Heads: 'what' reads TEpd, the "
+            "highest inferotemporal area here, 'where' reads 7A, the highest parietal area (LIP -> 7A FLN 0.129). "
+            "8l (the frontal eye field) is in the data table and kept; it is not visual cortex. FLN sources and "
+            "formula as in macaque-markov2014. Licence: NON-COMMERCIAL, as for macaque-markov2014."
+        ),
+        areas=("V1", "V2", "V4", "8l", "TEO", "MT", "DP", "LIP", "TEpd", "7A"),
+        levels={"V1": 1.0, "V2": 2.0, "V4": 4.4, "8l": 4.2, "TEO": 5.65, "MT": 5.8, "DP": 6.6, "LIP": 7.3,
+                "TEpd": 7.4, "7A": 8.8},
+        heads={"what": "TEpd", "where": "7A"},
+    ),
+    "marmoset-majka2020": dict(
+        notes=(
+            "The full version: the areas of the data table under the Paxinos atlas's names (V1, V2, V4, TEO, V5, "
+            "LIP, TE3, PG, MST), no homology mapping. The data have no hierarchy of their own, so direction "
+            "comes from the macaque's (Markov et al. 2014, J Comp Neurol, hierarchical level 1-10) through the "
+            "same-named homologue: V1 1, V2 2, V4 4.4, TEO 5.65, V5 = MT 5.8, LIP 7.3, TE3 = TEpd 7.4, "
+            "PG = 7A 8.8, MST 9.15; only pairs whose source is lower than their target with a nonzero FLNe are "
+            "projections. Two areas of the data table are left out: V3, which was not injected (its inputs are "
+            "unknown, so V1 could not reach it), and V6, which has no macaque level there. Heads: 'what' reads "
+            "TE3 (anterior inferotemporal), 'where' reads PG (the 7a-like parietal area); MST, above PG, is a "
+            "dead end and is not computed. FLNe source, formula and licence as for marmoset-majka2020."
+        ),
+        areas=("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST"),
+        levels={"V1": 1.0, "V2": 2.0, "V4": 4.4, "TEO": 5.65, "V5": 5.8, "LIP": 7.3, "TE3": 7.4,
+                "PG": 8.8, "MST": 9.15},
+        heads={"what": "TE3", "where": "PG"},
+    ),
+    "mouse-oh2014": dict(
+        notes=(
+            "The full version: the visual cortical areas of Oh et al. 2014 under the Allen atlas's (CCFv2) names, "
+            "no homology mapping: VISp, VISl, VISpl, VISal, VISpm, VISam (Oh 2014 has no separate VISli, VISpor, "
+            "VISrl or VISa). Direction from the Harris et al. 2019 hierarchy scores (all regions, CC+TC+CT "
+            "iterated: VISp -0.421, VISl -0.0856, VISpl -0.0039, VISal 0.0226, VISpm 0.1124, VISam 0.2747): only "
+            "pairs whose source scores lower than their target with a nonzero W are projections. The input is "
+            "VISp. Heads: 'what' reads VISpl (P, the ventral-stream area here, reached through VISl), 'where' "
+            "reads VISam (the highest-scoring area, dorsomedial). Areas beyond visual cortex (TEa, PTLp, ...) "
+            "are left out: the Harris scores in the data cover the visual areas only, so they could not be "
+            "oriented. Strength formula as for mouse-oh2014, with W_max taken over this version's kept pairs. "
+            "Licence as for mouse-oh2014 (NON-COMMERCIAL)."
+        ),
+        areas=("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam"),
+        levels={"VISp": -0.421, "VISl": -0.0856, "VISpl": -0.0039, "VISal": 0.0226, "VISpm": 0.1124,
+                "VISam": 0.2747},
+        heads={"what": "VISpl", "where": "VISam"},
+        extra={"input_area": "VISp"},
+    ),
+}
+
+
+def _full_version(six: PublishedPreset, **fields: Any) -> PublishedPreset:
+    return replace(six, name=f"{six.name}-full", mapping={a: (a,) for a in fields["areas"]}, **fields)
+
+
+PRESETS: dict[str, PublishedPreset] = {}
+for _name, _spec in _SIX_AREA.items():
+    PRESETS[_name] = _spec
+    if _name in _FULL:
+        PRESETS[f"{_name}-full"] = _full_version(_spec, **_FULL[_name])
 
 
 def read_table(name: str) -> list[dict[str, str]]:
