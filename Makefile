@@ -38,6 +38,7 @@ test-all: setup
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/lint-imports
 
 bench: data
 	$(PY) benchmarks/bench_engine.py

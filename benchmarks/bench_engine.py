@@ -27,8 +27,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import visualstreams as vs
-from visualstreams.stacked import fit_stacked
-from visualstreams.training import DeviceData, fit, resolve_device, resolve_precision
+from visualstreams.data import DeviceData
+from visualstreams.engine import fit, fit_stacked, resolve_device, resolve_precision
 
 NOTEBOOK_EPOCH_BATCHES = 938  # 60000 / 64, rounded up
 

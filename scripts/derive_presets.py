@@ -1,16 +1,16 @@
 #!/usr/bin/env python
-"""Regenerate the published-data preset tables, ``src/visualstreams/presets/<name>.csv``.
+"""Regenerate the published-data preset tables, ``src/visualstreams/connectome/presets/<name>.csv``.
 
 Reads the DERIVED_* tables in the shared connectivity folder (see its SOURCES.txt for origin, citation and
-licence) and writes one CSV per preset in ``visualstreams.published.PRESETS``. The area mappings and the
-strength formulas are imported from ``visualstreams.published``, so this script only does the lookups.
+licence) and writes one CSV per preset in ``visualstreams.connectome.presets.published.PRESETS``. The area
+mappings and the strength formulas are imported from that module, so this script only does the lookups.
 Run on demand; the package never runs it. Output is deterministic: rerunning reproduces the shipped files
 byte for byte (tests/test_published.py checks that).
 
     python scripts/derive_presets.py [DATA_DIR] [--out OUT_DIR]
 
 DATA_DIR defaults to ``../shared/data/connectivity`` relative to the repository root; OUT_DIR to
-``src/visualstreams/presets``.
+``src/visualstreams/connectome/presets``.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "connectivity"
-DEFAULT_OUT = REPO / "src" / "visualstreams" / "presets"
+DEFAULT_OUT = REPO / "src" / "visualstreams" / "connectome" / "presets"
 
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))  # so the script runs from a checkout without installing
 
 from visualstreams.connectome import CANONICAL_AREAS  # noqa: E402
-from visualstreams.published import (  # noqa: E402
+from visualstreams.connectome.presets.published import (  # noqa: E402
+    LEVELS,
     PRESETS,
     direction,
     fln_strength,
@@ -60,7 +61,7 @@ def ordered_pairs(areas: Sequence[str] = CANONICAL_AREAS) -> list[tuple[str, str
 
 
 def base_row(s: str, t: str, ds: str, dt: str, raw: str, strength: float, levels=None) -> Row:
-    d = direction(s, t, levels) if levels is not None else direction(s, t)
+    d = direction(s, t, levels if levels is not None else LEVELS)
     return {
         "source": s,
         "target": t,
@@ -120,7 +121,7 @@ def check_markov_levels(data: Path, levels: dict[str, float], rename: dict[str, 
         key = (rename or {}).get(area, area).lower()
         if found.get(key) != level:
             raise SystemExit(f"derive_presets: level of {area} is {found.get(key)} in {path}, "
-                             f"{level} in visualstreams.published")
+                             f"{level} in visualstreams.connectome.presets.published")
 
 
 def derive_marmoset(data: Path, name: str = "marmoset-majka2020") -> list[Row]:
@@ -151,7 +152,7 @@ def derive_mouse(data: Path, name: str = "mouse-oh2014") -> list[Row]:
         for area, level in spec.levels.items():
             if hierarchy.get(area) is None or float(hierarchy[area]) != level:
                 raise SystemExit(f"derive_presets: Harris 2019 score of {area} is {hierarchy.get(area)}, "
-                                 f"{level} in visualstreams.published")
+                                 f"{level} in visualstreams.connectome.presets.published")
     found = []
     for s, t in ordered_pairs(spec.areas):
         ds, dt = _one(name, s), _one(name, t)
@@ -186,7 +187,7 @@ def derive_human(data: Path) -> list[Row]:
     for i, a in enumerate(CANONICAL_AREAS):
         for b in CANONICAL_AREAS[i + 1:]:
             # Undirected tract: give it the feedforward direction; same-level pairs keep the canonical order.
-            s, t = (b, a) if direction(a, b) == "feedback" else (a, b)
+            s, t = (b, a) if direction(a, b, LEVELS) == "feedback" else (a, b)
             oriented.append((s, t))
     found = []
     for s, t in oriented:
@@ -201,7 +202,7 @@ def derive_human(data: Path) -> list[Row]:
                     best = (ds, dt, r)
         assert best is not None
         found.append((s, t, best, ";".join(considered)))
-    sc_max = max(float(b[2]["SC_mean_LR"]) for s, t, b, _ in found if direction(s, t) == "feedforward")
+    sc_max = max(float(b[2]["SC_mean_LR"]) for s, t, b, _ in found if direction(s, t, LEVELS) == "feedforward")
     rows = []
     for s, t, (ds, dt, r), considered in found:
         raw = r["SC_mean_LR"]

@@ -8,9 +8,10 @@ import torch
 from synthetic import synthetic_dataset
 
 import visualstreams as vs
-from visualstreams.architecture import architecture_for, block_for_level, hierarchy_levels, load_architecture
 from visualstreams.cli import main
+from visualstreams.connectome import hierarchy_levels
 from visualstreams.errors import ConfigError
+from visualstreams.network import block_for_level, compile_network, load_architecture
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "macaque8.toml"
 EIGHT = ("V1", "V2", "V4", "TEO", "TEpd", "MT", "LIP", "7A")
@@ -25,7 +26,7 @@ def macaque8() -> vs.Connectome:
 def test_defaults_by_level_follow_the_notebook():
     assert [(block_for_level(k).channels, block_for_level(k).pool) for k in range(6)] == [
         (32, True), (64, True), (128, False), (256, True), (256, False), (256, False)]
-    levels = hierarchy_levels(macaque8())
+    levels = hierarchy_levels(macaque8(), "V1")
     assert levels["V1"] == 0 and levels["V2"] == 1 and levels["TEO"] > levels["V4"]
     assert levels["7A"] == max(levels.values())
 
@@ -34,17 +35,18 @@ def test_the_toml_file_sets_blocks_and_heads(tmp_path):
     arch = load_architecture(EXAMPLE)
     assert arch.name == "macaque-8" and arch.heads["what"].area == "TEpd" and arch.heads["where"].area == "7A"
     assert arch.areas["TEO"] == vs.AreaSpec(320, pool=True) and "V1" not in arch.areas
-    complete = architecture_for(macaque8(), arch)
+    complete = compile_network(macaque8(), arch).architecture
     assert complete.areas["V1"] == vs.AreaSpec(32, pool=True) and complete.areas["LIP"] == vs.AreaSpec(256)
     as_json = tmp_path / "macaque8.json"
-    as_json.write_text(json.dumps({"name": "macaque-8", "areas": {"TEO": {"channels": 320, "pool": True},
+    as_json.write_text(json.dumps({"name": "macaque-8", "input_area": "V1",
+                                   "areas": {"TEO": {"channels": 320, "pool": True},
                                                                  "TEpd": {"channels": 192}, "7A": {"channels": 192}},
                                    "heads": {"what": "TEpd", "where": {"area": "7A", "outputs": 2}}}))
     assert load_architecture(as_json).to_dict() == arch.to_dict()
 
 
 def test_eight_area_network_builds_trains_and_reads_out_by_area(tmp_path):
-    conn = macaque8().validate(load_architecture(EXAMPLE))
+    conn = compile_network(macaque8(), load_architecture(EXAMPLE)).connectome
     torch.manual_seed(0)
     cfg = vs.make_config("notebook", epochs=1, batch_size=16, precision="fp32", task="what-where", canvas=28)
     result = vs.train(conn, cfg, data=synthetic_dataset(32, 16), architecture=EXAMPLE, out=tmp_path / "run",
@@ -67,7 +69,7 @@ def test_eight_area_network_builds_trains_and_reads_out_by_area(tmp_path):
 
 def test_completion_leaves_the_notebook_untouched():
     for species in ("human", "marmoset", "mouse", "macaque-markov2014"):
-        assert architecture_for(vs.load_connectome(species)) == vs.default_architecture()
+        assert compile_network(species).architecture == vs.default_architecture()
 
 
 @pytest.mark.parametrize("name", ["macaque-markov2014-full", "marmoset-majka2020-full"])
@@ -83,11 +85,11 @@ def test_heads_the_caller_sets_beat_the_presets_and_survive_a_rebuild(tmp_path):
     path = tmp_path / "teo.toml"
     path.write_text("[heads.what]\narea = 'TEO'\n")
     full = vs.load_connectome("macaque-markov2014-full")  # its own heads: what on TEpd, where on 7A
-    arch = architecture_for(full, path)
+    arch = compile_network(full, path).architecture
     assert (arch.heads["what"].area, arch.heads["where"].area) == ("TEO", "7A")
-    assert arch.with_image_size(36).heads["what"].area == "TEO"
+    assert compile_network(full, path, image_size=36).architecture.heads["what"].area == "TEO"
     rebuilt = vs.Architecture.from_dict(arch.to_dict())  # as load_run and resume_run rebuild a run
-    assert architecture_for(full, rebuilt).heads["what"].area == "TEO"
+    assert compile_network(full, rebuilt).architecture.heads["what"].area == "TEO"
 
 
 def test_compare_resume_retrains_runs_of_another_architecture(tmp_path):

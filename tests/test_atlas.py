@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import visualstreams as vs
-from visualstreams.atlas import JULICH_AREAS, connectome_from_streamlines, fetch_siibra_connectome
 from visualstreams.cli import main
+from visualstreams.connectome.presets.atlas import JULICH_AREAS, connectome_from_streamlines, fetch_siibra_connectome
 from visualstreams.errors import ConnectomeError
 
 
@@ -52,7 +52,7 @@ def fixture_matrix() -> pd.DataFrame:
 
 
 def test_streamline_counts_become_a_six_area_connectome():
-    conn = connectome_from_streamlines(fixture_matrix()).validate()
+    conn = vs.compile_network(connectome_from_streamlines(fixture_matrix())).connectome
     assert conn.areas == ("V1", "V2", "V4", "IT", "MT", "LIP") and conn.species == "human"
     raw = conn.extra["raw_values"]
     assert raw["V1->V2"] == 18000 and raw["V2->V4"] == 6000 and raw["MT->LIP"] == 180

@@ -127,7 +127,7 @@ def test_empty_and_unreadable_files(tmp_path):
 def test_an_area_the_architecture_does_not_list_gets_its_levels_default_block():
     conn = vs.Connectome.from_edges([("V1", "V2", 1.0), ("V2", "V4", 1), ("V4", "IT", 1), ("V2", "MT", 1),
                                      ("MT", "LIP", 1), ("V2", "PFC", 0.5), ("PFC", "IT", 0.2)])
-    model = vs.build_model(conn.validate())
+    model = vs.build_model(vs.compile_network(conn))
     assert model.area_shapes["PFC"] == (128, 7, 7)  # level 2 (V1 -> V2 -> PFC), like V4: 128 channels, no pool
     assert ("PFC", "IT") in model.edges
 
@@ -148,19 +148,19 @@ def test_cycle_is_refused():
     conn = vs.load_connectome("human").with_strength("IT", "V4", 0.2)
     assert find_cycle(conn) == ["V4", "IT", "V4"]
     with pytest.raises(ConnectomeError, match="cycle V4 -> IT -> V4"):
-        conn.validate()
+        vs.compile_network(conn)
 
 
 def test_unreachable_area_is_refused():
     conn = vs.load_connectome("human").with_strength("V2", "MT", 0.0)
     with pytest.raises(ConnectomeError, match="'MT' cannot be reached"):
-        conn.validate()
+        vs.compile_network(conn)
 
 
 def test_missing_head_area_is_refused():
     conn = vs.Connectome.from_edges([("V1", "V2", 1.0), ("V2", "V4", 1), ("V4", "IT", 1), ("V2", "MT", 1)])
     with pytest.raises(ConnectomeError, match="'LIP' for the 'where' head is missing"):
-        conn.validate()
+        vs.compile_network(conn)
 
 
 def test_topological_order_puts_sources_first():

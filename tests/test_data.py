@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from visualstreams import data
+from visualstreams.data import fashion_mnist as data
 from visualstreams.errors import DataError
 
 REAL_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -8,7 +8,7 @@ from test_cli import SRC, assert_one_line_error
 
 import visualstreams as vs
 from visualstreams.analysis.lesions import Lesion, lesion_effects, lesioned, parse_edge, sweep
-from visualstreams.training import DeviceData
+from visualstreams.data import DeviceData
 
 
 def test_cut_edge_equals_the_zero_strength_connectome_and_is_restored():

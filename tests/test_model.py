@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 import visualstreams as vs
-from visualstreams.model import count_parameters
+from visualstreams.network import count_parameters
 
 
 class NotebookCNN(nn.Module):

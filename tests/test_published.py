@@ -11,7 +11,7 @@ import torch
 
 import visualstreams as vs
 from visualstreams.connectome import CANONICAL_AREAS, find_cycle, preset_names
-from visualstreams.published import LEVELS, PRESETS, read_table
+from visualstreams.connectome.presets.published import LEVELS, PRESETS, read_table
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data" / "connectivity"
@@ -88,7 +88,7 @@ def test_presets_are_registered():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_preset_loads_validates_and_documents_itself(name):
-    conn = vs.load_connectome(name).validate()
+    conn = vs.compile_network(name).connectome
     assert conn.name == name and conn.areas == CANONICAL_AREAS
     assert conn.species and conn.source and conn.measure and conn.notes
     assert "strength =" in conn.measure and "{" not in conn.measure  # the formula, filled in
@@ -162,7 +162,7 @@ def test_derive_script_reproduces_the_shipped_tables(tmp_path):
     spec.loader.exec_module(module)
     written = module.derive(DATA, tmp_path)
     assert sorted(p.name for p in written) == sorted(f"{n}.csv" for n in PRESETS)
-    shipped = resources.files("visualstreams").joinpath("presets")
+    shipped = resources.files("visualstreams.connectome.presets")
     for path in written:
         assert path.read_bytes() == shipped.joinpath(path.name).read_bytes(), path.name
 
@@ -172,7 +172,7 @@ FULL_AREAS = ("V1", "V2", "V4", "8l", "TEO", "MT", "DP", "LIP", "TEpd", "7A")
 
 
 def test_full_macaque_keeps_the_sources_areas_and_hierarchy():
-    full = vs.load_connectome("macaque-markov2014-full").validate()
+    full = vs.compile_network("macaque-markov2014-full").connectome
     assert full.areas == FULL_AREAS and full.species == "macaque"
     assert full.extra["heads"] == {"what": "TEpd", "where": "7A"}
     levels = full.extra["levels"]
@@ -199,7 +199,7 @@ def test_full_macaque_compiles_with_its_heads_and_trains():
 
 
 def test_full_marmoset_orients_by_the_macaque_homologues():
-    full = vs.load_connectome("marmoset-majka2020-full").validate()
+    full = vs.compile_network("marmoset-majka2020-full").connectome
     assert full.areas == ("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST")
     assert full.extra["heads"] == {"what": "TE3", "where": "PG"}
     assert full.strength("MST", "PG") == 0 and full.strength("PG", "MST") > 0  # MST above PG (7A) in Markov 2014
@@ -210,7 +210,7 @@ def test_full_marmoset_orients_by_the_macaque_homologues():
 
 
 def test_full_mouse_starts_at_visp_and_follows_harris_scores():
-    full = vs.load_connectome("mouse-oh2014-full").validate()
+    full = vs.compile_network("mouse-oh2014-full").connectome
     assert full.areas == ("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam")
     levels = full.extra["levels"]
     assert all(levels[s] < levels[t] for s, t, _ in full.edges())

@@ -17,9 +17,10 @@ from matplotlib.patches import FancyArrowPatch
 import visualstreams as vs
 from visualstreams.analysis.stats import describe_difference, pairwise_tests, summarize
 from visualstreams.data import CLASSES
-from visualstreams.experiment import run_name
-from visualstreams.report import (
-    build_report,
+from visualstreams.engine import TrainConfig
+from visualstreams.experiment.comparison import run_name
+from visualstreams.report import build_report
+from visualstreams.viz import (
     connectome_layout,
     plot_confusion,
     plot_connectome_graph,
@@ -27,7 +28,6 @@ from visualstreams.report import (
     plot_learning_curves,
     plot_per_class,
 )
-from visualstreams.training import TrainConfig
 
 CHECKSUMS = {"train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
              "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310"}
@@ -240,7 +240,7 @@ def test_small_figures():
 
 
 def test_a_failing_section_leaves_the_rest(tmp_path, monkeypatch):
-    from visualstreams import report as report_module
+    from visualstreams.report import build as report_module
 
     make_output_dir(tmp_path, species=("human",), seeds=(0,))
 

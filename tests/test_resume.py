@@ -18,7 +18,10 @@ from synthetic import synthetic_dataset, write_idx_dir
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 import visualstreams as vs
-from visualstreams.training import CHECKPOINT_FILE, RunFinished, read_checkpoint, resume_run
+from visualstreams.engine import read_checkpoint
+from visualstreams.runs import RunDir, RunFinished, resume_run
+
+CHECKPOINT_FILE = RunDir.CHECKPOINT
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 STEPS = 6  # 96 training images in batches of 16

@@ -16,10 +16,13 @@ from hypothesis import strategies as st
 from synthetic import write_idx_dir
 
 import visualstreams as vs
-import visualstreams.training as training
+import visualstreams.runs.rundir as rundir
 from visualstreams.cli import main
+from visualstreams.engine import read_checkpoint
 from visualstreams.errors import VisualStreamsError
-from visualstreams.training import CHECKPOINT_FILE, read_checkpoint
+from visualstreams.runs import RunDir
+
+CHECKPOINT_FILE = RunDir.CHECKPOINT
 
 AREAS = ["V1", "V2", "V4", "IT", "MT", "LIP"]
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
@@ -93,7 +96,7 @@ def _check_connectome_file(path: Path, text: str | bytes, capsys) -> None:
         path.write_text(text)
     try:
         conn = vs.load_connectome(path)
-        conn.validate()
+        vs.compile_network(conn)
     except VisualStreamsError as exc:  # reading errors name the file, validation errors the connectome
         assert str(exc).strip() and "\n" not in str(exc).strip()
     else:
@@ -234,7 +237,7 @@ def test_read_only_output_directory_is_refused_before_training(readonly_dir, tin
 
 
 def test_too_little_room_is_refused_before_training(tmp_path, tiny_data, capsys, monkeypatch):
-    monkeypatch.setattr(training, "free_bytes", lambda path: 5_000_000)
+    monkeypatch.setattr(rundir, "free_bytes", lambda path: 5_000_000)
     code, _, err = cli(capsys, "train", "--species", "human", "--data", tiny_data, "--out", tmp_path / "run")
     assert code == 2 and "5.0 MB free on its disk, the run needs about 24.0 MB" in err
     assert not (tmp_path / "run" / "config.json").exists()

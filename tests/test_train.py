@@ -7,7 +7,7 @@ import torch
 from synthetic import synthetic_dataset
 
 import visualstreams as vs
-from visualstreams.training import RECIPES, resolve_precision
+from visualstreams.engine import RECIPES, resolve_precision
 
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
 HISTORY_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
@@ -92,9 +92,9 @@ def test_fast_recipe_trains():
 def test_precision_resolution(monkeypatch):
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32"
-    monkeypatch.setattr("visualstreams.training.cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr("visualstreams.engine.runtime.cpu_has_fast_bf16", lambda: False)
     assert resolve_precision("auto", cpu) == "fp32"
-    monkeypatch.setattr("visualstreams.training.cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr("visualstreams.engine.runtime.cpu_has_fast_bf16", lambda: True)
     assert resolve_precision("auto", cpu) == "bf16"
 
 

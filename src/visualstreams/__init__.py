@@ -1,28 +1,35 @@
 """visualstreams: species-specific two-stream models of the visual cortex, compiled from connectomes.
 
-Pipeline, one module per stage: ``connectome`` (graphs, presets, I/O, validation) -> ``architecture`` and
-``model`` (compile a connectome into a network) -> ``data`` and ``tasks`` -> ``train`` (the engine) ->
-``experiment`` (compare species) -> ``report`` (figures); ``cli`` is a thin layer over these.
+The package is laid out as its pipeline, each stage a subpackage that imports only the stages below it
+(checked by ``make lint``): ``connectome`` (graphs, presets, files) -> ``network`` (compile once, the model)
+-> ``data``, ``tasks`` -> ``engine`` (the training loop) -> ``runs`` (run directories, train and resume) ->
+``analysis`` -> ``viz`` -> ``report`` -> ``experiment`` (compare species) -> ``cli``. This module gathers the
+public API; nothing inside the package imports it.
 """
 
-__version__ = "0.1.0"
-
-from .architecture import Architecture, AreaSpec, HeadSpec, default_architecture  # noqa: E402
-from .connectome import (  # noqa: E402
-    Connectome,
-    list_connectomes,
-    load_connectome,
-    register_connectome,
-    save_connectome,
+from ._version import __version__
+from .connectome import Connectome, list_connectomes, load_connectome, register_connectome, save_connectome
+from .data import FashionMNIST, load_fashion_mnist
+from .engine import TrainConfig, evaluate, make_config
+from .errors import ConfigError, ConnectomeError, DataError, VisualStreamsError
+from .experiment import compare
+from .network import (
+    Architecture,
+    AreaSpec,
+    CompiledNetwork,
+    HeadSpec,
+    VisualStreamsNet,
+    build_model,
+    compile_network,
+    default_architecture,
+    load_architecture,
 )
-from .data import FashionMNIST, load_fashion_mnist  # noqa: E402
-from .errors import ConfigError, ConnectomeError, DataError, VisualStreamsError  # noqa: E402
-from .experiment import compare  # noqa: E402
-from .model import VisualStreamsNet, build_model  # noqa: E402
-from .training import TrainConfig, evaluate, load_run, make_config, resume_run, train  # noqa: E402
+from .runs import load_run, resume_run, train
 
 __all__ = [
-    "Architecture", "AreaSpec", "HeadSpec", "default_architecture",
+    "__version__",
+    "Architecture", "AreaSpec", "HeadSpec", "default_architecture", "load_architecture",
+    "CompiledNetwork", "compile_network",
     "Connectome", "list_connectomes", "load_connectome", "register_connectome", "save_connectome",
     "FashionMNIST", "load_fashion_mnist",
     "ConfigError", "ConnectomeError", "DataError", "VisualStreamsError",

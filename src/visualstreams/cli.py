@@ -1,4 +1,7 @@
-"""The command line: a thin layer over the Python API. Bad input: one line on stderr, exit code 2."""
+"""The command line: a thin layer over the Python API. Bad input: one line on stderr, exit code 2.
+
+The top layer: it may import any other; nothing imports it (but ``__main__``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,13 @@ from typing import NoReturn
 
 import pandas as pd
 
-from . import __version__
-from .connectome import NOTEBOOK_RESULTS, list_connectomes, load_connectome, preset_names
+from ._version import __version__
+from .connectome import list_connectomes, load_connectome, preset_names
 from .errors import VisualStreamsError
-from .model import MODES
+from .experiment.reference import NOTEBOOK_RESULTS
+from .format import p_clause
+from .network.modes import MODES
+from .runs.rundir import CompareDir, RunDir
 
 EXIT_USAGE = 2
 
@@ -60,8 +66,8 @@ _nonnegative_float = _float_above(0.0, inclusive=True)
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
+    from .engine import PRECISIONS, RECIPES
     from .tasks import DEFAULT_CANVAS, TASK_HEADS
-    from .training import PRECISIONS, RECIPES
 
     g = p.add_argument_group("training (defaults come from the recipe)")
     g.add_argument("--recipe", default="notebook", choices=list(RECIPES),
@@ -95,7 +101,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):  # -> TrainConfig
-    from .training import make_config
+    from .engine import make_config
 
     return make_config(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        train_subset=args.train_subset, device=args.device, precision=args.precision,
@@ -236,7 +242,7 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         print(table.round(3).to_string(index=False) if len(table) else "no shared projections")
         return
     if args.action == "siibra":
-        from .atlas import fetch_siibra_connectome
+        from .connectome.presets.atlas import fetch_siibra_connectome
 
         if Path(args.out).suffix.lower() not in (".csv", ".json"):  # before minutes of downloading
             raise VisualStreamsError(f"{args.out}: connectome files end in .csv or .json")
@@ -245,16 +251,15 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         print(conn.to_frame().round(2).to_string())
         print(f"wrote {args.out}")
         return
-    conn = load_connectome(args.connectome)
-    conn.validate()
+    from .network import compile_network
+
+    conn = compile_network(args.connectome).connectome  # shows only what compiles into a network
     if args.action == "plot":
-        from .report import plot_connectome
+        from .viz import plot_connectome, plot_connectome_graph
 
         plot_connectome(conn, args.out)
         print(f"wrote {args.out}")
         if args.graph:
-            from .report import plot_connectome_graph
-
             plot_connectome_graph(conn, args.graph)
             print(f"wrote {args.graph}")
         return
@@ -279,7 +284,7 @@ RESUME_OPTIONS = {"command", "resume", "data", "checkpoint_every", "quiet"}
 
 def cmd_train(args: argparse.Namespace) -> None:
     from .errors import ConfigError
-    from .training import CHECKPOINT_FILE, RunFinished, resume_run, train
+    from .runs import RunFinished, resume_run, train
 
     if args.resume:
         defaults = vars(build_parser().parse_args(["train", "--resume", args.resume]))
@@ -303,11 +308,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(" ".join(str(exc).split()))
         return
     except KeyboardInterrupt:
-        if (Path(out) / CHECKPOINT_FILE).is_file():
+        if RunDir(out).has_checkpoint():
             print(f"visualstreams: continue with: visualstreams train --resume {out}", file=sys.stderr)
         raise
     except OSError as exc:  # a full disk mid-run: the last checkpoint is intact (atomic writes)
-        if not (Path(out) / CHECKPOINT_FILE).is_file():
+        if not RunDir(out).has_checkpoint():
             raise
         raise ConfigError(f"{exc.filename or out}: {exc.strerror or exc}; once that is fixed, continue with: "
                           f"visualstreams train --resume {out}") from None
@@ -327,7 +332,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> None:
     from .errors import ConfigError
-    from .experiment import EXPERIMENT_FILE, compare
+    from .experiment import compare
 
     species = list(args.species) + list(args.connectome)
     if not species:
@@ -340,19 +345,14 @@ def cmd_compare(args: argparse.Namespace) -> None:
                           checkpoint_every=args.checkpoint_every, architecture=args.architecture,
                           strategy=args.strategy, max_stack=args.max_stack)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
-        if not (out / EXPERIMENT_FILE).is_file():
+        if not CompareDir(out).has_experiment():
             raise
         raise ConfigError(f"{exc.filename or out}: {exc.strerror or exc}; once that is fixed, continue with the "
                           "same command and --resume") from None
-    print(format_comparison(summary, pd.read_csv(out / "stats.csv"), _read_csv(out / "tests.csv")))
-    print(f"wrote {out / 'summary.csv'}, stats.csv, tests.csv, learning_curves.png and report.html in {out}")
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+    cdir = CompareDir(out)
+    print(format_comparison(summary, cdir.read_table(CompareDir.STATS), cdir.read_table(CompareDir.TESTS)))
+    print(f"wrote {cdir.file(CompareDir.SUMMARY)}, {CompareDir.STATS}, {CompareDir.TESTS}, {CompareDir.CURVES} and "
+          f"{CompareDir.REPORT_HTML} in {out}")
 
 
 def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFrame) -> str:
@@ -390,7 +390,7 @@ def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.Data
             flag = "*" if r.significant else " "
             stratum = getattr(r, "mode", None) if r.compare == "species" else getattr(r, "species", None)
             lines.append(f" {flag} {r.metric:<12} {r.group_a} - {r.group_b} ({stratum}): {r.diff:+.3f} "
-                         f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p = {r.p:.3g}, p_holm = {r.p_holm:.3g}")
+                         f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p {p_clause(r.p)}, p_holm {p_clause(r.p_holm)}")
         lines.append("(* = significant after correction)")
     return "\n".join(lines)
 
@@ -406,7 +406,9 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 
 def cmd_lesion(args: argparse.Namespace) -> None:
-    from .analysis.lesions import default_figure_path, lesion_runs, plot_lesions
+    from .analysis.lesions import lesion_runs
+    from .runs import lesion_figure_path
+    from .viz import plot_lesions
 
     df = lesion_runs(args.runs, args.area, args.edge, args.sweep, args.data, args.device)
     cols = [c for c in df.columns if c.startswith("test_") or c.startswith("change_")]
@@ -414,7 +416,7 @@ def cmd_lesion(args: argparse.Namespace) -> None:
     n = df["run"].nunique()
     print(f"test metrics intact and lesioned (mean over {n} run{'s' if n > 1 else ''}):")
     print(table.round(4).to_string())
-    figure = Path(args.figure) if args.figure else default_figure_path(args.runs)
+    figure = Path(args.figure) if args.figure else lesion_figure_path(args.runs)
     plot_lesions(df, figure)
     print(f"wrote lesions.csv in each run directory and {figure}")
 

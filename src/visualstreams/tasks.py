@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .data import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_centres, place_on_canvas
+from .data.canvas import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_centres, place_on_canvas
 from .errors import ConfigError
 
 TASK_HEADS: dict[str, tuple[str, ...]] = {"what": ("what",), "where": ("where",), "what-where": ("what", "where")}

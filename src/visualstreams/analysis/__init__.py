@@ -1,21 +1,7 @@
-"""Analysis of finished runs: statistics for comparing species across seeds (``stats``)."""
+"""Analysis of finished runs: statistics across seeds (``stats``, on SciPy) and lesions (``lesions``).
+Imports runs, the engine and the layers below; never figures or reports."""
 
-from .stats import (  # noqa: F401  (re-exports)
-    betainc,
-    describe_difference,
-    hedges_g,
-    holm,
-    mean_ci,
-    normal_cdf,
-    normal_ppf,
-    normal_sf,
-    pairwise_tests,
-    permutation_test,
-    summarize,
-    t_cdf,
-    t_isf,
-    t_pdf,
-    t_ppf,
-    t_sf,
-    welch_test,
-)
+from .stats import describe_difference, hedges_g, holm, mean_ci, pairwise_tests, permutation_test, summarize, welch_test
+
+__all__ = ["describe_difference", "hedges_g", "holm", "mean_ci", "pairwise_tests", "permutation_test", "summarize",
+           "welch_test"]

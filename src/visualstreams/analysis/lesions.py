@@ -3,6 +3,8 @@
 Silencing an area replaces its output by zeros (what it sends on, and what a head reads from it, are
 zero). Cutting a projection sets its multiplier to 0, which is exactly the model compiled from the
 connectome with that strength set to 0 (the projection's weights then carry no signal).
+
+Imports runs and the engine (to load and evaluate trained runs); the chart is :func:`visualstreams.viz.plot_lesions`.
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 
+from ..data import load_fashion_mnist
+from ..engine import TrainConfig, evaluate, resolve_runtime
 from ..errors import ConfigError
-from ..model import VisualStreamsNet
-from ..storage import save_figure, write_text
+from ..network import VisualStreamsNet
+from ..runs import RunDir, load_run
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,6 @@ def lesion_effects(
     batch_size: int = 1000,
 ) -> pd.DataFrame:
     """Test metrics intact and under each lesion; one row per lesion, ``intact`` first."""
-    from ..training import evaluate
-
     for lesion in lesions:
         check_lesion(model, lesion)
     rows = []
@@ -119,14 +118,11 @@ def lesion_runs(
 
     Writes ``lesions.csv`` into each run directory and returns all rows (column ``run`` names the run).
     """
-    from ..data import load_fashion_mnist
-    from ..training import TrainConfig, load_run, resolve_device, resolve_precision
-
     if not run_dirs:
         raise ConfigError("lesion needs at least one run directory")
     if not (areas or edges or do_sweep):
         raise ConfigError("name an --area, an --edge, or use --sweep")
-    dev = resolve_device(device)
+    dev = resolve_runtime(device).device
     runs = [load_run(d, device=str(dev)) for d in run_dirs]
     plans = []
     for run in runs:  # every lesion is checked against every run before the data are read
@@ -145,44 +141,10 @@ def lesion_runs(
     frames = []
     for run, model, lesions in plans:
         cfg = TrainConfig.from_dict(run.config["train"])
-        df = lesion_effects(model, test_x, test_y, cfg.make_task(), lesions, resolve_precision(cfg.precision, dev))
+        # Each run evaluates in the precision it was configured with, on the device chosen for the command.
+        precision = resolve_runtime(str(dev), cfg.precision).precision
+        df = lesion_effects(model, test_x, test_y, cfg.make_task(), lesions, precision)
         assert run.run_dir is not None
-        write_text(run.run_dir / "lesions.csv", df.to_csv(index=False))
+        RunDir(run.run_dir).write_lesions(df)
         frames.append(df.assign(run=str(run.run_dir), seed=cfg.seed, species=run.config.get("name", "")))
     return pd.concat(frames, ignore_index=True)
-
-
-def plot_lesions(df: pd.DataFrame, path: str | os.PathLike[str] | None = None) -> Figure:
-    """Change of each test metric under each lesion; bars are means over runs, error bars 95% CIs."""
-    from .stats import mean_ci
-
-    changes = [c for c in df.columns if c.startswith("change_") and c != "change_loss"]
-    lesions = [x for x in dict.fromkeys(df["lesion"]) if x != "intact"]
-    fig = Figure(figsize=(max(6, 0.45 * len(lesions) * len(changes) + 3), 4), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(changes)))
-    for ax, col in zip(axes, changes, strict=True):
-        means, errs, colors = [], [], []
-        for lesion in lesions:
-            values = df.loc[df["lesion"] == lesion, col].to_numpy(dtype=float)
-            ci = mean_ci(values)
-            means.append(ci["mean"])
-            errs.append(0.0 if np.isnan(ci["half_width"]) else ci["half_width"])
-            kind = df.loc[df["lesion"] == lesion, "kind"].iloc[0]
-            colors.append("C3" if kind == "area" else "C0")
-        ax.bar(range(len(lesions)), means, yerr=errs, color=colors, capsize=3)
-        ax.axhline(0, color="k", lw=0.8)
-        ax.set_xticks(range(len(lesions)), lesions, rotation=60, ha="right", fontsize=8)
-        metric = col.removeprefix("change_")
-        unit = {"acc": "accuracy (points)", "loc_err": "localisation error (px)", "r2": "R^2"}.get(metric, metric)
-        ax.set(title=f"change in {unit}", ylabel="lesioned - intact")
-        ax.grid(axis="y", alpha=0.3)
-    n = df["run"].nunique() if "run" in df else 1
-    fig.suptitle(f"Lesions (red: areas, blue: projections; n = {n} run{'s' if n > 1 else ''})")
-    if path is not None:
-        save_figure(path, fig, dpi=120)
-    return fig
-
-
-def default_figure_path(run_dirs: Sequence[str | os.PathLike[str]]) -> Path:
-    first = Path(run_dirs[0])
-    return (first if len(run_dirs) == 1 else first.parent) / "lesions.png"

@@ -1,15 +1,17 @@
-"""Compile a connectome into a network: one convolutional block per area, one pathway per projection.
+"""The network as an ``nn.Module``, built from a compiled spec: one convolutional block per area, one pathway
+per projection, areas addressed by name (``model.areas["V4"]``).
 
 Convention (documented in the README): a projection A -> B of strength w multiplies the activity A sends
-to B by w. An area with several inputs sums them: ``input(B) = sum_A w_AB * adapt_AB(output(A))``. The
-*primary* input (the deepest source, i.e. the one furthest from V1; ties go to the stronger projection)
-sets the block's input channels and spatial size; every other source is resampled to that size
-(adaptive max-pool when larger, nearest-neighbour when smaller) and, if its channel count differs,
-projected by a learned 1x1 convolution. So the mouse's V1->V4 and V1->MT shortcuts are real pathways.
+to B by w. An area with several inputs sums them: ``input(B) = sum_A w_AB * adapt_AB(output(A))``; which
+input is primary and which need an adapter (resample, then a learned 1x1 convolution) is decided by
+:func:`~visualstreams.network.compile.compile_network`. So the mouse's V1->V4 and V1->MT shortcuts are real
+pathways.
 
 The notebook scaled V1's output by V1->V2 (as here) but scaled V4, IT, MT and LIP *outputs* by their
 incoming strengths. Because ReLU is positively homogeneous, ``w * relu(Wx + b) = relu(W(wx) + wb)``:
 the two conventions span the same functions and differ only by how a bias is parameterised.
+
+Imports torch and the network's own spec; never training, data or tasks.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import Architecture, AreaSpec, architecture_for
-from .connectome import Connectome, load_connectome, topological_order
-from .errors import ConfigError
+from ..connectome import Connectome
+from ..errors import ConfigError
+from .architecture import Architecture, AreaSpec
+from .compile import Adapter, CompiledNetwork, compile_network
+from .modes import MODES
+
+__all__ = ["MODES", "AreaBlock", "ProjectionAdapter", "VisualStreamsNet", "build_model", "count_parameters"]
 
 
 class AreaBlock(nn.Module):
@@ -38,14 +44,15 @@ class AreaBlock(nn.Module):
         return self.pool(torch.relu(self.conv(x)))
 
 
-class Projection(nn.Module):
+class ProjectionAdapter(nn.Module):
     """Adapts a non-primary source to its target's input: resample, then 1x1 conv if channels differ."""
 
-    def __init__(self, in_channels: int, out_channels: int, out_size: int) -> None:
+    def __init__(self, adapter: Adapter) -> None:
         super().__init__()
-        self.out_size = out_size
+        self.out_size = adapter.size
         self.proj = (
-            nn.Conv2d(in_channels, out_channels, 1, bias=False) if in_channels != out_channels else nn.Identity()
+            nn.Conv2d(adapter.in_channels, adapter.out_channels, 1, bias=False)
+            if adapter.in_channels != adapter.out_channels else nn.Identity()
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,80 +64,51 @@ class Projection(nn.Module):
         return self.proj(x)
 
 
-# How a projection's strength acts (see the README):
-#   gain          a fixed multiplier on the signal (the notebook's scheme; the default)
-#   learned-gain  a multiplier initialised from the strength and trained with the weights
-#   density       the fraction of channel-to-channel connections kept, by a fixed random mask; no multiplier
-#   none          the control: the same graph with every present projection at strength 1
-MODES = ("gain", "learned-gain", "density", "none")
-
-
 class VisualStreamsNet(nn.Module):
-    """A network compiled from a connectome; areas are addressed by name (``model.areas["V4"]``)."""
+    """A network built from a :class:`~visualstreams.network.compile.CompiledNetwork` (``spec``)."""
 
-    def __init__(self, connectome: Connectome, architecture: Architecture | None = None, mode: str = "gain") -> None:
+    def __init__(self, spec: CompiledNetwork) -> None:
         super().__init__()
-        if mode not in MODES:
-            raise ConfigError(f"unknown connection mode {mode!r} (modes: {', '.join(MODES)})")
-        arch = architecture_for(connectome, architecture)
-        connectome.validate(arch)
-        self.connectome = connectome
-        self.architecture = arch
-        self.mode = mode
+        if not isinstance(spec, CompiledNetwork):
+            raise TypeError("VisualStreamsNet takes a CompiledNetwork; use build_model(connectome, ...) instead")
+        self.spec = spec
+        self.connectome: Connectome = spec.connectome
+        self.architecture: Architecture = spec.architecture
+        self.mode = spec.mode
         self.silenced: set[str] = set()  # lesioned areas: their output is replaced by zeros
-        self.order: list[str] = topological_order(connectome)
-        depth = _depths(connectome, self.order)
-
+        self.order: list[str] = spec.order
+        self.edges: list[tuple[str, str]] = spec.edges
+        # For each area: [(source, edge index, adapter key or None)], primary source first.
+        self.inputs: dict[str, list[tuple[str, int, str | None]]] = {
+            a.name: [(p.source, p.index, p.key if p.adapter is not None else None) for p in a.inputs]
+            for a in spec.areas
+        }
         self.areas = nn.ModuleDict()
         self.projections = nn.ModuleDict()
-        self.edges: list[tuple[str, str]] = []
-        # For each area: [(source, edge index, projection key or None)], primary source first.
-        self.inputs: dict[str, list[tuple[str, int, str | None]]] = {}
-        channels: dict[str, int] = {}
-        size: dict[str, int] = {}
-        strengths = []
-        for area in self.order:
-            spec = arch.areas[area]
-            if area == arch.input_area:
-                in_ch, in_size = arch.in_channels, arch.image_size
-                self.inputs[area] = []
-            else:
-                srcs = connectome.sources(area)
-                primary = max(srcs, key=lambda s: (depth[s], connectome.strength(s, area), -self.order.index(s)))
-                in_ch, in_size = channels[primary], size[primary]
-                wiring = []
-                for src in [primary] + [s for s in srcs if s != primary]:
-                    key = None
-                    if src != primary and (channels[src] != in_ch or size[src] != in_size):
-                        key = f"{src}_to_{area}"
-                        self.projections[key] = Projection(channels[src], in_ch, in_size)
-                    wiring.append((src, len(self.edges), key))
-                    self.edges.append((src, area))
-                    strengths.append(connectome.strength(src, area))
-                self.inputs[area] = wiring
-            self.areas[area] = AreaBlock(in_ch, spec)
-            channels[area] = spec.channels
-            size[area] = in_size // 2 if spec.pool else in_size
-            if size[area] < 1:
-                raise ConfigError(f"area {area}: the image ({arch.image_size}px) is pooled away before it")
-        gains = torch.tensor([1.0 if mode in ("none", "density") else w for w in strengths], dtype=torch.float32)
-        if mode == "learned-gain":
+        # Modules are created in the compiled order (each area, then the adapters of its inputs), as before the
+        # spec existed: the seed's initial weights depend on that order.
+        for area in spec.areas:
+            for p in area.inputs:
+                if p.adapter is not None:
+                    self.projections[p.key] = ProjectionAdapter(p.adapter)
+            self.areas[area.name] = AreaBlock(area.in_channels, area.block)
+        gains = torch.tensor([p.gain for p in spec.projections], dtype=torch.float32)
+        if self.mode == "learned-gain":
             self.strengths = nn.Parameter(gains)
         else:
             self.register_buffer("strengths", gains)
-        if mode == "density":
+        if self.mode == "density":
             # One fixed mask per projection over the target block's (out, in) channel pairs, keeping
             # round(strength x out x in) of them; drawn from the global RNG, so the run's seed fixes it.
-            for k, ((_, target), w) in enumerate(zip(self.edges, strengths, strict=True)):
-                conv = self.areas[target].conv
+            for p in spec.projections:
+                conv = self.areas[p.target].conv
                 n_out, n_in = conv.out_channels, conv.in_channels
                 keep = torch.zeros(n_out * n_in)
-                keep[torch.randperm(n_out * n_in)[: round(min(w, 1.0) * n_out * n_in)]] = 1.0
-                self.register_buffer(f"density_mask_{k}", keep.view(n_out, n_in, 1, 1))
-        self.heads = nn.ModuleDict(
-            {h: nn.Linear(channels[s.area] * size[s.area] ** 2, s.outputs) for h, s in arch.heads.items()}
-        )
-        self.area_shapes = {a: (channels[a], size[a], size[a]) for a in self.order}
+                keep[torch.randperm(n_out * n_in)[: round(min(p.strength, 1.0) * n_out * n_in)]] = 1.0
+                self.register_buffer(f"density_mask_{p.index}", keep.view(n_out, n_in, 1, 1))
+        self.heads = nn.ModuleDict({h.name: nn.Linear(h.in_features, h.outputs) for h in spec.heads})
+        self.area_shapes = spec.area_shapes
+        self._head_areas = {h.name: h.area for h in spec.heads}
         self._needed_cache: dict[tuple[str, ...], list[str]] = {}
 
     # -- wiring queries -------------------------------------------------------------------------------
@@ -151,14 +129,7 @@ class VisualStreamsNet(nn.Module):
             unknown = [h for h in heads if h not in self.heads]
             if unknown:
                 raise ConfigError(f"unknown head {unknown[0]!r} (heads: {', '.join(self.heads)})")
-            need: set[str] = set()
-            stack = [self.architecture.heads[h].area for h in heads]
-            while stack:
-                a = stack.pop()
-                if a not in need:
-                    need.add(a)
-                    stack.extend(s for s, _, _ in self.inputs[a])
-            self._needed_cache[key] = [a for a in self.order if a in need]
+            self._needed_cache[key] = self.spec.needed_areas(key)
         return self._needed_cache[key]
 
     # -- forward ------------------------------------------------------------------------------------------
@@ -185,7 +156,7 @@ class VisualStreamsNet(nn.Module):
                     inp = sig if inp is None else inp + sig
                 out = self.areas[area](inp)
             acts[area] = torch.zeros_like(out) if area in self.silenced else out
-        out = {h: self.heads[h](acts[self.architecture.heads[h].area].flatten(1)) for h in heads}
+        out = {h: self.heads[h](acts[self._head_areas[h]].flatten(1)) for h in heads}
         return (out, acts) if return_areas else out
 
 
@@ -210,30 +181,18 @@ class VisualStreamsNet(nn.Module):
             self.strengths[self.edge_index(source, target)] = value
 
 
-def _depths(connectome: Connectome, order: list[str]) -> dict[str, int]:
-    """Longest path length from any source-less area."""
-    depth = {a: 0 for a in order}
-    for a in order:
-        for s in connectome.sources(a):
-            depth[a] = max(depth[a], depth[s] + 1)
-    return depth
-
-
 def build_model(
-    connectome: Connectome | str,
+    connectome: Connectome | str | CompiledNetwork,
     architecture: Architecture | str | os.PathLike[str] | None = None,
     image_size: int | None = None,
     mode: str = "gain",
 ) -> VisualStreamsNet:
-    """The one factory: compile a connectome (preset name, file or object) into a network.
+    """The one factory: a network from a connectome (preset name, file or object) or an already compiled spec.
 
     ``architecture`` (an :class:`Architecture` or a JSON/TOML file) defaults to the notebook's; areas it
-    does not list get the default block of their hierarchy level (see :func:`architecture_for`)."""
-    conn = load_connectome(connectome)
-    arch = architecture_for(conn, architecture)
-    if image_size is not None and image_size != arch.image_size:
-        arch = arch.with_image_size(image_size)
-    return VisualStreamsNet(conn, arch, mode)
+    does not list get the default block of their hierarchy level (see
+    :func:`~visualstreams.network.compile.compile_network`, which this calls)."""
+    return VisualStreamsNet(compile_network(connectome, architecture, image_size, mode))
 
 
 def count_parameters(model: nn.Module) -> int:

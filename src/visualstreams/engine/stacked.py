@@ -6,13 +6,16 @@ network leaves most of the device idle, so :func:`fit_stacked` stacks M of them 
 tensors. Adam is elementwise, the models share no parameter, and the summed loss's gradient with respect to
 one model's weights is that model's own gradient, so each model follows the same trajectory as when trained
 alone: its own initialisation (its seed), its own shuffling and augmentation (its own generators, drawn in the
-same order as :func:`~visualstreams.training.fit` draws them), its own result, within the rounding of the
+same order as :func:`~visualstreams.engine.loop.fit` draws them: the step and the epoch's bookkeeping are the
+loop's own, :mod:`visualstreams.engine.loop`), its own result, within the rounding of the
 batched kernels (bf16 noise under autocast; ~1e-6 in fp32).
 
 Where this wins depends on the device, so :func:`choose_strategy` picks: stacked on CUDA, sequential on the
 CPU, where vmapped convolutions were measured slower than training the models one after another (see
 BENCHMARKS.md). Each model gets an epoch-end checkpoint of its own (sliced from the stack), so an interrupted
-stacked sweep resumes run by run with :func:`~visualstreams.training.resume_run`.
+stacked sweep resumes run by run with :func:`~visualstreams.runs.lifecycle.resume_run`.
+
+Imports the loop, the checkpoint format and the network; never run directories.
 """
 
 from __future__ import annotations
@@ -25,32 +28,29 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from .errors import ConfigError, DivergenceError
-from .model import VisualStreamsNet
-from .storage import save_torch
+from ..data import DeviceData
+from ..errors import ConfigError, DivergenceError
+from ..network import VisualStreamsNet
+from ..storage import save_torch
+from .checkpoint import checkpoint_state
+from .config import TrainConfig
+from .loop import add_sums, draw_batch, epoch_entry, epoch_line, make_generators, make_optimizer, optimizer_step
+from .runtime import Runtime, autocast
 
 STRATEGIES = ("auto", "stacked", "sequential")
 
 
-def choose_strategy(strategy: str, device: torch.device) -> str:
+def choose_strategy(strategy: str, runtime: Runtime) -> str:
     """``auto``: stacked on CUDA, sequential on the CPU (measured: vmap is slower there)."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r} ({', '.join(STRATEGIES)})")
     if strategy == "auto":
-        return "stacked" if device.type == "cuda" else "sequential"
+        return "stacked" if runtime.device.type == "cuda" else "sequential"
     return strategy
-
-
-def structure_key(model: VisualStreamsNet) -> tuple[Any, ...]:
-    """What must agree for models to be stacked: parameter names and shapes, wiring, heads and mode."""
-    shapes = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
-    return (shapes, tuple(model.order), tuple(model.edges), model.mode,
-            tuple(sorted((h, s.area) for h, s in model.architecture.heads.items())))
 
 
 def _same_but_seed(configs: Sequence[Any]) -> None:
@@ -76,8 +76,8 @@ class _SlicedAdam:
 
 def fit_stacked(
     models: Sequence[VisualStreamsNet],
-    data: Sequence[Any],
-    configs: Sequence[Any],
+    data: Sequence[DeviceData],
+    configs: Sequence[TrainConfig],
     precision: str,
     *,
     progress: bool = True,
@@ -86,23 +86,21 @@ def fit_stacked(
     checkpoints: Sequence[str | os.PathLike[str] | None] | None = None,
     names: Sequence[str] | None = None,
 ) -> list[list[dict[str, float]] | DivergenceError]:
-    """Train ``models`` (same structure; one :class:`~visualstreams.training.DeviceData` and one config each,
+    """Train ``models`` (same structure; one :class:`~visualstreams.data.DeviceData` and one config each,
     the configs equal but for the seed) together; weights are written back into the models.
 
-    Returns one history per model (as :func:`~visualstreams.training.fit`), or the :class:`DivergenceError`
+    Returns one history per model (as :func:`~visualstreams.engine.loop.fit`), or the :class:`DivergenceError`
     of a model whose loss became NaN or infinite (the others go on; the stack keeps no shared state that a
     NaN could reach). In each history ``seconds`` is the model's share of the epoch's wall time (the
     stack's, divided by the number of models) and ``stack_seconds`` the stack's. ``names`` label the models
     in messages (default: their seeds).
     ``checkpoints``: one path (or None) per model, written at every epoch's end in the format of
-    :func:`~visualstreams.training.checkpoint_state`, so each run resumes alone.
+    :func:`~visualstreams.engine.checkpoint.checkpoint_state`, so each run resumes alone.
     """
-    from .training import autocast, checkpoint_state, evaluate
-
     m_count = len(models)
     if not (m_count == len(data) == len(configs)) or m_count == 0:
         raise ConfigError("fit_stacked needs one dataset and one config per model")
-    if len({structure_key(m) for m in models}) != 1:
+    if len({m.spec.structure for m in models}) != 1:
         raise ConfigError("stacked models must have the same structure (areas, projections, heads, mode)")
     _same_but_seed(configs)
     config = configs[0]
@@ -118,13 +116,8 @@ def fit_stacked(
 
     params, buffers = stack_module_state(list(models))
     base = copy.deepcopy(models[0]).to("meta")
-    optimizer = torch.optim.Adam(list(params.values()), lr=config.lr)
-    scheduler = (
-        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps)
-        if config.schedule == "onecycle" else None
-    )
-    order_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
-    aug_gens = [torch.Generator().manual_seed(c.seed + 1) for c in configs]
+    optimizer, scheduler = make_optimizer(params.values(), config, steps)
+    order_gens, aug_gens = (list(g) for g in zip(*(make_generators(c.seed) for c in configs), strict=True))
 
     def one_model(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor,
                   t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -160,25 +153,16 @@ def fit_stacked(
             else:
                 xs, ts = [], []
                 for k in range(m_count):  # each model's batch, drawn from its own generators as fit() draws them
-                    items = data[k].train_x[idx[k]]
-                    if config.hflip:
-                        flip = (torch.rand(b, generator=aug_gens[k]) < 0.5).to(device)
-                        items = torch.where(flip[:, None, None, None], items.flip(-1), items)
-                    x, t = task.make_batch(items, data[k].train_y[idx[k]], generator=aug_gens[k])
+                    x, t = draw_batch(data[k], idx[k], task, config.hflip, aug_gens[k])
                     xs.append(x)
                     ts.append(t)
                 x_all = torch.stack(xs)
                 t_all = {key: torch.stack([t[key] for t in ts]) for key in ts[0]}
             with autocast(device, precision):
                 losses, outs = step_all(params, buffers, x_all, t_all)
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            optimizer_step(losses.sum(), optimizer, scheduler)
             with torch.no_grad():
-                for key, v in sums_all(outs, t_all).items():  # (M, ...) per key, no sync
-                    sums[key] = sums[key] + v if key in sums else v
+                add_sums(sums, sums_all(outs, t_all))  # (M, ...) per key, no sync
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
@@ -189,21 +173,16 @@ def fit_stacked(
         for k, model in enumerate(models):
             if k in failed:
                 continue
-            train = task.finalize({key: v[k] for key, v in sums.items()}, n)
-            if not np.isfinite(train["loss"]):
-                failed[k] = DivergenceError(f"{names[k]}: training diverged at epoch {epoch} (loss is "
-                                            f"{train['loss']}); its run keeps the epochs before it")
+            try:
+                entry = epoch_entry(model, data[k], task, configs[k], precision, epoch,
+                                    task.finalize({key: v[k] for key, v in sums.items()}, n), f"{names[k]}: ",
+                                    seconds=seconds / m_count, stack_seconds=seconds)
+            except DivergenceError as exc:  # the others go on: the stack shares no state a NaN could reach
+                failed[k] = exc
                 continue
-            test = evaluate(model, data[k].test_x, data[k].test_y, task, config.eval_batch_size, precision)
-            entry: dict[str, float] = {"epoch": epoch}
-            entry.update({f"train_{key}": v for key, v in train.items()})
-            entry.update({f"test_{key}": v for key, v in test.items()})
-            entry["seconds"] = seconds / m_count
-            entry["stack_seconds"] = seconds
             histories[k].append(entry)
             if progress:
-                bar.write(f"{desc}{names[k]} epoch {epoch}: " + " ".join(
-                    f"{key} {v:.4f}" for key, v in entry.items() if key not in ("epoch", "seconds", "stack_seconds")))
+                bar.write(epoch_line(f"{desc}{names[k]} ", entry))
             callback = on_epoch[k]
             if callback is not None:
                 callback(histories[k])

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .connectome import CANONICAL_AREAS, Connectome
-from .errors import ConnectomeError
+from ...errors import ConnectomeError
+from ..core import CANONICAL_AREAS, CANONICAL_LEVELS, Connectome
 
 JULICH_AREAS: dict[str, tuple[str, ...]] = {
     "V1": ("hOc1",),
@@ -37,7 +37,7 @@ JULICH_AREAS: dict[str, tuple[str, ...]] = {
     "MT": ("hOc5",),
     "LIP": ("hIP1", "hIP2", "hIP3"),
 }
-LEVELS = {"V1": 0, "V2": 1, "V4": 2, "MT": 2, "IT": 3, "LIP": 3}
+LEVELS = CANONICAL_LEVELS  # the level decides each undirected tract's direction
 SOURCE = ("EBRAINS multilevel human brain atlas via siibra (Dickscheid T et al., siibra-python); Julich-Brain "
           "cytoarchitectonic maps (Amunts K et al. 2020, Science 369:988)")
 INSTALL_HINT = "pip install 'visualstreams[siibra]'"

@@ -2,7 +2,7 @@
 
 Four presets, one per species: ``macaque-markov2014`` (retrograde tracer FLN), ``marmoset-majka2020``
 (retrograde tracer FLNe), ``mouse-oh2014`` (anterograde viral tracer, Oh et al. regional model) and
-``human-hcp`` (diffusion tractography). Each is read from a small CSV shipped in ``visualstreams/presets``;
+``human-hcp`` (diffusion tractography). Each is read from a small CSV shipped beside this module;
 ``scripts/derive_presets.py`` regenerates those CSVs from the data in ``../shared/data/connectivity`` (run on
 demand, never at import). This module holds the single definition of the area mappings and the strength
 formulas, which the script imports, so the tables and the presets cannot disagree.
@@ -32,10 +32,12 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
-from .connectome import CANONICAL_AREAS, Connectome, register_connectome
-from .errors import ConnectomeError
+from ...errors import ConnectomeError
+from ...graph import direction
+from ..core import CANONICAL_AREAS, CANONICAL_LEVELS, Connectome
+from ..registry import register_connectome
 
-LEVELS: dict[str, int] = {"V1": 0, "V2": 1, "V4": 2, "MT": 2, "IT": 3, "LIP": 3}
+LEVELS = CANONICAL_LEVELS  # the six-area presets' levels: the one canonical table
 
 BASE_COLUMNS: tuple[str, ...] = (
     "source", "target", "source_area_in_data", "target_area_in_data", "raw_value", "strength", "direction", "used",
@@ -46,10 +48,8 @@ FLN_DECADES = 6  # FLN runs from ~1e-6 (a single labelled neuron) to ~1 (Markov 
 OH_DECADES = 3
 
 
-def direction(source: str, target: str, levels: Mapping[str, float] = LEVELS) -> str:
-    """``feedforward`` (level rises), ``feedback`` (level falls) or ``lateral`` (same level)."""
-    ls, lt = levels[source], levels[target]
-    return "feedforward" if ls < lt else "feedback" if ls > lt else "lateral"
+__all__ = ["LEVELS", "PRESETS", "PublishedPreset", "build_published", "direction", "fln_strength", "hcp_strength",
+           "oh_strength", "read_table"]
 
 
 def fln_strength(fln: float) -> float:
@@ -243,8 +243,6 @@ _SIX_AREA: dict[str, PublishedPreset] = {
 }
 
 
-
-
 # Full versions: the six-area preset's citation, measure, licence and table columns, the source's own areas.
 _FULL: dict[str, dict[str, Any]] = {
     "macaque-markov2014": dict(
@@ -306,6 +304,7 @@ def _full_version(six: PublishedPreset, **fields: Any) -> PublishedPreset:
     return replace(six, name=f"{six.name}-full", mapping={a: (a,) for a in fields["areas"]}, **fields)
 
 
+TABLE_DIR = __package__.replace(".", "/")  # where the shipped tables live, as extra["table"] names them
 PRESETS: dict[str, PublishedPreset] = {}
 for _name, _spec in _SIX_AREA.items():
     PRESETS[_name] = _spec
@@ -317,12 +316,12 @@ def read_table(name: str) -> list[dict[str, str]]:
     """The shipped CSV of one preset, as rows of strings."""
     spec = _spec(name)
     try:
-        text = resources.files("visualstreams").joinpath("presets", f"{name}.csv").read_text(encoding="utf-8")
+        text = resources.files(__package__).joinpath(f"{name}.csv").read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConnectomeError(f"preset {name!r}: table presets/{name}.csv is missing from the package") from None
+        raise ConnectomeError(f"preset {name!r}: table {TABLE_DIR}/{name}.csv is missing from the package") from None
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or tuple(rows[0].keys()) != spec.columns:
-        raise ConnectomeError(f"preset {name!r}: presets/{name}.csv does not have the columns {spec.columns}")
+        raise ConnectomeError(f"preset {name!r}: {TABLE_DIR}/{name}.csv does not have the columns {spec.columns}")
     return rows
 
 
@@ -343,7 +342,7 @@ def build_published(name: str) -> Connectome:
         "levels": dict(spec.levels),
         **({"heads": dict(spec.heads)} if spec.heads else {}),
         "raw_values": {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in used},
-        "table": f"visualstreams/presets/{name}.csv",
+        "table": f"{TABLE_DIR}/{name}.csv",
         **spec.extra,
     }
     return Connectome.from_edges(

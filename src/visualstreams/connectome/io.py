@@ -1,0 +1,149 @@
+"""Connectome files and comparisons: labelled CSV matrices and JSON edge lists (read, write), and the diff of
+two connectomes. Imports the Connectome type and the leaves; never the registry, presets or networks."""
+
+from __future__ import annotations
+
+import json
+import os
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConnectomeError
+from ..storage import write_json, write_text
+from .core import Connectome
+
+_META_KEYS = ("name", "species", "source", "measure", "notes")
+
+
+def read_csv(path: str | os.PathLike[str]) -> Connectome:
+    """Read a labelled matrix (rows = source, columns = target); ``# key: value`` lines carry metadata."""
+    path = Path(path)
+    text = _read_text(path)
+    meta: dict[str, str] = {}
+    body: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            key, sep, value = stripped.lstrip("#").partition(":")
+            if sep and key.strip().lower() in _META_KEYS:
+                meta[key.strip().lower()] = value.strip()
+            continue
+        if stripped:
+            body.append(line)
+    if not body:
+        raise ConnectomeError(f"{path}: empty connectome file")
+    try:
+        df = pd.read_csv(StringIO("\n".join(body)), index_col=0)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ConnectomeError(f"{path}: not a labelled CSV matrix ({str(exc).splitlines()[0]})") from None
+    if df.shape[1] == 0 or df.shape[0] == 0:
+        raise ConnectomeError(f"{path}: needs a header row of target areas and one row per source area")
+    df.index = [str(i).strip() for i in df.index]
+    df.columns = [str(c).strip() for c in df.columns]
+    name = meta.pop("name", "") or path.stem
+    if df.shape[0] != df.shape[1]:
+        raise ConnectomeError(f"{path}: matrix is not square ({df.shape[0]} rows, {df.shape[1]} columns)")
+    rows, cols = list(df.index), list(df.columns)
+    if rows != cols:
+        if sorted(rows) != sorted(cols):
+            only = sorted(set(rows) ^ set(cols))
+            raise ConnectomeError(
+                f"{path}: row and column labels differ ({', '.join(only[:4])} not in both)"
+            )
+        df = df.loc[cols, cols]  # same areas, different order: align rows to the column order
+    try:
+        values = df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        bad = next(
+            (f"{r}->{c} = {df.loc[r, c]!r}" for r in df.index for c in df.columns if not _is_number(df.loc[r, c])),
+            "a cell",
+        )
+        raise ConnectomeError(f"{path}: {bad} is not a number") from None
+    try:
+        return Connectome(tuple(cols), values, name=name, **meta)
+    except ConnectomeError as exc:
+        raise ConnectomeError(f"{path}: {_strip_prefix(str(exc))}") from None
+
+
+def write_csv(connectome: Connectome, path: str | os.PathLike[str]) -> None:
+    lines = [f"# {k}: {v}" for k, v in connectome.metadata().items() if k in _META_KEYS and v]
+    body = connectome.to_frame().to_csv(float_format="%.10g")
+    write_text(path, "\n".join(lines) + ("\n" if lines else "") + body)
+
+
+def read_json(path: str | os.PathLike[str]) -> Connectome:
+    path = Path(path)
+    text = _read_text(path)
+    if not text.strip():
+        raise ConnectomeError(f"{path}: empty connectome file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConnectomeError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    try:
+        return Connectome.from_dict(data, name=path.stem)
+    except ConnectomeError as exc:
+        raise ConnectomeError(f"{path}: {_strip_prefix(str(exc))}") from None
+
+
+def write_json_connectome(connectome: Connectome, path: str | os.PathLike[str]) -> None:
+    write_json(path, connectome.to_dict())
+
+
+def save_connectome(connectome: Connectome, path: str | os.PathLike[str]) -> None:
+    """Write as CSV or JSON, chosen by the file suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        write_csv(connectome, path)
+    elif suffix == ".json":
+        write_json_connectome(connectome, path)
+    else:
+        raise ConnectomeError(f"{path}: connectome files end in .csv or .json")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConnectomeError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConnectomeError(f"{path}: is a directory, not a connectome file") from None
+    except OSError as exc:
+        raise ConnectomeError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConnectomeError(f"{path}: unreadable (not UTF-8 text)") from None
+
+
+def _is_number(x: Any) -> bool:
+    try:
+        float(x)
+    except (TypeError, ValueError):
+        return False
+    return not (isinstance(x, str) and not x.strip())
+
+
+def _strip_prefix(msg: str) -> str:
+    # "connectome 'x': problem" -> "problem", so file errors name the file once.
+    return msg.split(": ", 1)[1] if msg.startswith("connectome ") and ": " in msg else msg
+
+
+
+
+def diff_connectomes(a: Connectome, b: Connectome) -> pd.DataFrame:
+    """Projections present in either connectome, on the areas they share: strengths side by side."""
+    shared = [x for x in a.areas if x in b.areas]
+    rows = []
+    for s in shared:
+        for t in shared:
+            va, vb = a.strength(s, t), b.strength(s, t)
+            if va > 0 or vb > 0:
+                rows.append({"source": s, "target": t, a.name: va, b.name: vb, "difference": vb - va,
+                             "only_in": a.name if vb == 0 else b.name if va == 0 else ""})
+    cols = ["source", "target", a.name, b.name, "difference", "only_in"]
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,55 @@
+"""The preset registry and the one factory, :func:`load_connectome`. Imports no preset: presets register
+themselves from their own modules (``connectome/presets``), which the package ``__init__`` imports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ConnectomeError
+from .core import Connectome
+from .io import read_csv, read_json
+
+_PRESETS: dict[str, Callable[[], Connectome]] = {}
+
+
+def register_connectome(name: str, factory: Callable[[], Connectome], *, overwrite: bool = False) -> None:
+    """Add a preset; ``factory`` builds it on demand."""
+    if name in _PRESETS and not overwrite:
+        raise ValueError(f"connectome preset {name!r} already registered")
+    _PRESETS[name] = factory
+
+
+def list_connectomes() -> pd.DataFrame:
+    """The registered presets with species, source and what the strengths measure."""
+    rows = []
+    for name in _PRESETS:
+        c = _PRESETS[name]()
+        rows.append({"name": name, "species": c.species, "areas": len(c.areas), "edges": len(c.edges()),
+                     "measure": c.measure, "source": c.source})
+    return pd.DataFrame(rows)
+
+
+def preset_names() -> list[str]:
+    return list(_PRESETS)
+
+
+def load_connectome(name_or_path: str | os.PathLike[str] | Connectome) -> Connectome:
+    """The one factory: a preset name (``"mouse"``), a ``.csv``/``.json`` file, or a Connectome."""
+    if isinstance(name_or_path, Connectome):
+        return name_or_path
+    key = str(name_or_path)
+    if key in _PRESETS:
+        return _PRESETS[key]()
+    path = Path(key)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv(path)
+    if suffix == ".json":
+        return read_json(path)
+    if path.exists():
+        raise ConnectomeError(f"{path}: connectome files end in .csv or .json")
+    raise ConnectomeError(f"unknown connectome {key!r}: not a preset ({', '.join(_PRESETS)}) nor a .csv/.json file")

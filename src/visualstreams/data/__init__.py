@@ -1,0 +1,15 @@
+"""Data: Fashion-MNIST from its files or a verified download (``fashion_mnist``), the what-and-where canvas
+(``canvas``) and device-resident tensors (``device``). Imports only the leaves."""
+
+from .canvas import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_centres, place_on_canvas
+from .device import DeviceData
+from .fashion_mnist import (
+    CLASSES,
+    IDX_FILES,
+    FashionMNIST,
+    find_data,
+    load_fashion_mnist,
+)
+
+__all__ = ["ITEM_SIZE", "TEST_POSITION_SEED", "canvas_offsets", "item_centres", "place_on_canvas", "DeviceData",
+           "CLASSES", "IDX_FILES", "FashionMNIST", "find_data", "load_fashion_mnist"]

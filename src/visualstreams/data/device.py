@@ -1,0 +1,24 @@
+"""The dataset resident on the training device: uint8 images and int64 labels, batches cut there by index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .fashion_mnist import FashionMNIST
+
+
+@dataclass
+class DeviceData:
+    """The dataset on the training device: uint8 images (N, 1, H, W), int64 labels."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+    @classmethod
+    def from_dataset(cls, data: FashionMNIST, device: torch.device) -> DeviceData:
+        return cls(data.train_images.unsqueeze(1).to(device), data.train_labels.to(device),
+                   data.test_images.unsqueeze(1).to(device), data.test_labels.to(device))

@@ -1,0 +1,247 @@
+"""The training loop: one step and one epoch's bookkeeping, shared by single (:func:`fit`) and stacked
+(:mod:`visualstreams.engine.stacked`) training; the optimizer and schedule factory; evaluation and confusion
+matrices. Data are resident on the device and batches are cut by index.
+
+Bit-identical on the CPU: every kernel the loop uses there (convolutions, linear layers, Adam, the reductions
+of the loss and metric sums) is deterministic for a given number of threads, and nothing in the loop draws from
+an RNG that a checkpoint does not restore. Shuffling and augmentation draw from their own CPU generators
+(:func:`make_generators`), so a run's data order depends on its seed alone. The checkpoint written by ``fit``
+holds everything needed to continue exactly (:mod:`visualstreams.engine.checkpoint`).
+
+Imports the network, data, tasks and the engine's config/runtime/checkpoint; never run directories.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data import DeviceData
+from ..errors import ConfigError, DivergenceError
+from ..network import VisualStreamsNet
+from ..storage import save_torch
+from ..tasks import Task, get_task
+from .checkpoint import check_state, checkpoint_state
+from .config import TrainConfig
+from .runtime import autocast
+
+Scheduler = torch.optim.lr_scheduler.LRScheduler
+
+
+# -- the pieces single and stacked training share ----------------------------------------------------------------
+def make_optimizer(params: Iterable[torch.Tensor], config: TrainConfig, steps_per_epoch: int,
+                   ) -> tuple[torch.optim.Optimizer, Scheduler | None]:
+    """The one optimizer and schedule factory: Adam at ``config.lr``; with ``schedule="onecycle"``, a one-cycle
+    schedule peaking at ``lr`` over the whole run."""
+    optimizer = torch.optim.Adam(list(params), lr=config.lr)
+    scheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr,
+                                            total_steps=config.epochs * steps_per_epoch)
+        if config.schedule == "onecycle" else None
+    )
+    return optimizer, scheduler
+
+
+def make_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
+    """(order, augmentation) CPU generators of a run: its data order and augmentation depend on the seed alone
+    (not on the device or on how many random numbers the model's initialisation used)."""
+    return torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+
+
+def draw_batch(data: DeviceData, idx: torch.Tensor, task: Task, hflip: bool, aug_gen: torch.Generator,
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One training batch of the items ``idx``: flips (from ``aug_gen``), then the task's batch (positions and
+    noise from ``aug_gen`` too), in that order of draws."""
+    items = data.train_x[idx]
+    if hflip:
+        flip = (torch.rand(len(idx), generator=aug_gen) < 0.5).to(items.device)
+        items = torch.where(flip[:, None, None, None], items.flip(-1), items)
+    return task.make_batch(items, data.train_y[idx], generator=aug_gen)
+
+
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Scheduler | None) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
+def add_sums(sums: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) -> None:
+    """Accumulate a batch's metric sums in place (tensors: no device sync per step)."""
+    for k, v in new.items():
+        sums[k] = sums[k] + v if k in sums else v
+
+
+def epoch_entry(model: VisualStreamsNet, data: DeviceData, task: Task, config: TrainConfig, precision: str,
+                epoch: int, train: dict[str, float], label: str, **timing: float) -> dict[str, float]:
+    """An epoch's history entry: the training metrics, then the test set's; a NaN or infinite training loss
+    raises :class:`DivergenceError` (``label`` names the run in its message)."""
+    if not np.isfinite(train["loss"]):
+        raise DivergenceError(f"{label}training diverged at epoch {epoch} (loss is {train['loss']}); "
+                              "the run directory keeps the epochs before it")
+    test = evaluate(model, data.test_x, data.test_y, task, config.eval_batch_size, precision)
+    entry: dict[str, float] = {"epoch": epoch}
+    entry.update({f"train_{k}": v for k, v in train.items()})
+    entry.update({f"test_{k}": v for k, v in test.items()})
+    entry.update(timing)
+    return entry
+
+
+def epoch_line(prefix: str, entry: dict[str, float]) -> str:
+    """The line a progress bar writes at an epoch's end."""
+    return f"{prefix}epoch {int(entry['epoch'])}: " + " ".join(
+        f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "seconds", "stack_seconds"))
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------------
+@torch.inference_mode()
+def evaluate(
+    model: VisualStreamsNet,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    task: Task | str = "what",
+    batch_size: int = 1000,
+    precision: str = "fp32",
+) -> dict[str, float]:
+    """Metrics of ``model`` on uint8 items (N, 1, 28, 28), in large batches (test positions are fixed)."""
+    t = get_task(task) if isinstance(task, str) else task
+    was_training = model.training
+    model.eval()
+    device = images.device
+    offsets = t.test_offsets(len(labels))
+    sums: dict[str, torch.Tensor] = {}
+    with autocast(device, precision):
+        for i in range(0, len(labels), batch_size):
+            sl = slice(i, i + batch_size)
+            x, targets = t.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl])
+            for k, v in t.batch_sums(model(x, heads=t.heads), targets).items():
+                sums[k] = sums[k] + v if k in sums else v
+    model.train(was_training)
+    return t.finalize(sums, len(labels))
+
+
+def fit(
+    model: VisualStreamsNet,
+    data: DeviceData,
+    config: TrainConfig,
+    precision: str,
+    progress: bool = True,
+    desc: str = "",
+    on_epoch: Callable[[list[dict[str, float]]], None] | None = None,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    state: dict[str, Any] | None = None,
+) -> list[dict[str, float]]:
+    """Train ``model`` in place; returns the history (one dict per epoch).
+
+    ``checkpoint``: a path to rewrite atomically at the end of every epoch and, when ``checkpoint_every`` is
+    K >= 1, after every K-th optimizer step (counted across epochs; ``None`` or 0: epoch ends only). It holds
+    (see :func:`.checkpoint_state`): the model, optimizer and scheduler states, the epoch and the steps of it
+    done, the history so far, the partial sums and seconds of the epoch in progress, that epoch's
+    permutation, and the states of the shuffling and augmentation generators and of torch's global RNGs.
+    ``state``: such a checkpoint (see :func:`.read_checkpoint`) to continue from, with ``model`` already
+    holding its weights; the loop then picks up at the step after the one it was written at.
+    """
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise ConfigError(f"checkpoint_every must be >= 0 steps, got {checkpoint_every}")
+    task = config.make_task()
+    device = data.train_x.device
+    n = len(data.train_y)
+    steps = (n + config.batch_size - 1) // config.batch_size
+    optimizer, scheduler = make_optimizer(model.parameters(), config, steps)
+    order_gen, aug_gen = make_generators(config.seed)
+    history: list[dict[str, float]] = []
+    first_epoch, first_step = 1, 0
+    perm: torch.Tensor | None = None
+    sums: dict[str, torch.Tensor] = {}
+    seconds_before = 0.0
+    if state is not None:
+        check_state(state, config, n, steps)
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        order_gen.set_state(state["order_gen"])
+        aug_gen.set_state(state["aug_gen"])
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        history = [dict(h) for h in state["history"]]
+        if state["step"] >= steps:  # written at an epoch's end: the next one starts afresh
+            first_epoch = state["epoch"] + 1
+        else:
+            first_epoch, first_step = state["epoch"], state["step"]
+            perm = state["perm"].to(device)
+            sums = {k: v.to(device) for k, v in state["sums"].items()}
+            seconds_before = float(state["seconds"])
+
+    def save(epoch: int, step: int, seconds: float) -> None:
+        assert checkpoint is not None
+        mid_epoch = step < steps
+        save_torch(checkpoint, checkpoint_state(
+            model, optimizer, scheduler, config, epoch=epoch, step=step, history=history,
+            sums=sums if mid_epoch else {}, seconds=seconds if mid_epoch else 0.0,
+            perm=perm if mid_epoch else None, order_gen=order_gen, aug_gen=aug_gen,
+            checkpoint_every=checkpoint_every))
+
+    model.train()
+    for epoch in range(first_epoch, config.epochs + 1):
+        if epoch != first_epoch or perm is None:
+            perm = torch.randperm(n, generator=order_gen).to(device)
+            sums, seconds_before, first_step = {}, 0.0, 0
+        # The seconds of a resumed epoch are those before its checkpoint plus those after the restart.
+        t0 = time.perf_counter() - seconds_before
+        bar = tqdm(range(first_step, steps), desc=f"{desc}epoch {epoch}/{config.epochs}", disable=not progress,
+                   leave=True, unit="batch", mininterval=0.5, initial=first_step, total=steps)
+        for step in bar:
+            idx = perm[step * config.batch_size:(step + 1) * config.batch_size]
+            x, targets = draw_batch(data, idx, task, config.hflip, aug_gen)
+            with autocast(device, precision):
+                out = model(x, heads=task.heads)
+                loss = task.loss(out, targets, config.label_smoothing)
+            optimizer_step(loss, optimizer, scheduler)
+            with torch.no_grad():
+                add_sums(sums, task.batch_sums(out, targets))
+            if progress and step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            done = (epoch - 1) * steps + step + 1
+            # An epoch's last step is left to the epoch-end checkpoint, written a moment later.
+            if checkpoint is not None and checkpoint_every and done % checkpoint_every == 0 and step + 1 < steps:
+                save(epoch, step + 1, time.perf_counter() - t0)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - t0
+        entry = epoch_entry(model, data, task, config, precision, epoch, task.finalize(sums, n), desc,
+                            seconds=seconds)
+        history.append(entry)
+        if progress:
+            bar.write(epoch_line(desc, entry) + f" | {seconds:.1f}s")
+        if on_epoch is not None:
+            on_epoch(history)
+        if checkpoint is not None:
+            save(epoch, steps, seconds)
+        model.train()
+    return history
+
+
+@torch.inference_mode()
+def confusion_matrix(model: VisualStreamsNet, images: torch.Tensor, labels: torch.Tensor, task: Task,
+                     batch_size: int = 1000, precision: str = "fp32", n_classes: int = 10) -> torch.Tensor:
+    """Counts (true class, predicted class) of the "what" head on the test items (fixed positions)."""
+    model.eval()
+    offsets = task.test_offsets(len(labels))
+    counts = torch.zeros(n_classes * n_classes, dtype=torch.long, device=labels.device)
+    with autocast(images.device, precision):
+        for i in range(0, len(labels), batch_size):
+            sl = slice(i, i + batch_size)
+            x, _ = task.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl])
+            pred = model(x, heads=("what",))["what"].argmax(1)
+            counts += torch.bincount(labels[sl] * n_classes + pred, minlength=n_classes * n_classes)
+    return counts.view(n_classes, n_classes).cpu()

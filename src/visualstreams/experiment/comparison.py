@@ -1,0 +1,337 @@
+"""``compare``: train connectomes x connection modes x seeds under one recipe and compare them.
+
+Output directory (file names owned by :class:`~visualstreams.runs.CompareDir`):
+
+- ``<species>/seed<k>/`` (``<species>/<mode>-seed<k>/`` for modes other than ``gain``): one run directory each;
+- ``summary.csv``: one row per run with its final metrics (``status`` says ``ok`` or why it failed;
+  ``same_as`` names the run it reuses when two entries compile to the same network, such as the notebook's
+  human and marmoset under mode ``none``);
+- ``stats.csv``: per mode, species and metric: n, mean, sd and 95% CI across seeds;
+- ``tests.csv``: each pair of species (within each mode) and each pair of modes (within each species): the
+  difference, its 95% CI, Hedges' g, the p-value (Welch t-test) and the Holm-corrected p-value;
+- ``learning_curves.png``; ``report.html`` and ``report.md`` (see :mod:`visualstreams.report`).
+
+Each (species, mode) is compiled once (:func:`~visualstreams.network.compile_network`), before anything
+trains; its seeds, the disk-room check, the resume checks and the stacking all use that one spec.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import pandas as pd
+import torch
+
+from ..analysis.stats import pairwise_tests, summarize
+from ..connectome import Connectome, load_connectome
+from ..data import FashionMNIST, load_fashion_mnist
+from ..engine import (
+    Runtime,
+    TrainConfig,
+    choose_strategy,
+    fit_stacked,
+    read_checkpoint,
+    resolve_runtime,
+)
+from ..errors import ConfigError, DivergenceError, VisualStreamsError
+from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
+from ..report import build_report
+from ..runs import CompareDir, RunDir, check_room, finish_run, resume_run, run_disk_bytes, start_run, train
+from ..viz import plot_learning_curves
+from .reference import NOTEBOOK_RESULTS
+
+
+def run_name(species: str, mode: str, seed: int) -> str:
+    return CompareDir.run_name(species, mode, seed)
+
+
+@dataclass
+class _Planned:
+    """One run of the sweep: what it trains and where, and what is already there."""
+
+    name: str
+    mode: str
+    seed: int
+    config: TrainConfig
+    spec: CompiledNetwork
+    run_dir: RunDir
+    done: bool = False
+    partial: bool = False
+    twin: RunDir | None = None  # the run of the same network and seed that this one reuses
+
+
+def compare(
+    connectomes: Sequence[str | Connectome],
+    config: TrainConfig | None = None,
+    out: str | os.PathLike[str] = "runs/compare",
+    *,
+    seeds: Sequence[int] | None = None,
+    modes: Sequence[str] | None = None,
+    data: FashionMNIST | None = None,
+    data_path: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    report: bool = True,
+    progress: bool = True,
+    checkpoint_every: int | None = None,
+    architecture: Architecture | str | os.PathLike[str] | None = None,
+    strategy: str = "auto",
+    max_stack: int = 48,
+) -> pd.DataFrame:
+    """Train every connectome under every mode and seed; write the output directory described above.
+
+    ``seeds`` defaults to ``[config.seed]`` and ``modes`` to ``[config.mode]``. With ``resume=True``,
+    finished runs in ``out`` are kept, not retrained, and interrupted ones with a checkpoint are continued
+    from it (see :func:`~visualstreams.runs.resume_run`); killed at any moment and resumed, a sweep ends
+    with the results of one never interrupted (bit for bit on the CPU; runs of a stack resume one by one from
+    their epoch-end checkpoints, equal up to the rounding of the batched kernels). ``checkpoint_every=K`` also
+    checkpoints every K steps.
+    ``strategy``: ``stacked`` trains runs of the same structure and recipe together, up to ``max_stack`` at
+    once (see :mod:`visualstreams.engine.stacked`; epoch-end checkpoints only), ``sequential`` one after
+    another, ``auto`` picks stacked on CUDA and sequential on the CPU.
+    Returns the summary (one row per run).
+    """
+    config = config or TrainConfig()
+    conns = [load_connectome(c) for c in connectomes]
+    if not conns:
+        raise ConfigError("compare needs at least one species or connectome file")
+    names = _unique_names([c.name for c in conns])
+    seeds = list(seeds) if seeds is not None else [config.seed]
+    modes = list(modes) if modes is not None else [config.mode]
+    if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes):
+        raise ConfigError("seeds and modes must not repeat")
+    for m in modes:
+        replace(config, mode=m)  # validates the mode name before anything trains
+    runtime = resolve_runtime(config.device, config.precision)
+    stack = choose_strategy(strategy, runtime) == "stacked"
+    if max_stack < 1:
+        raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
+    arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
+    image_size = config.make_task().image_size
+    # Compile once per (species, mode): every error is reported before hours of training, not after.
+    specs = {(name, mode): compile_network(conn.replace(name=name), arch, image_size, mode)
+             for mode in modes for name, conn in zip(names, conns, strict=True)}
+    cdir = CompareDir(out).prepare()
+    plan = _plan(cdir, names, modes, seeds, config, specs, resume, overwrite)
+    if resume:
+        cdir.remove_temporaries()  # of atomic writes cut short by the kill
+    _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], max_stack if stack else 1)
+    cdir.write_experiment({
+        "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
+        "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
+    })
+    dataset = data if data is not None else load_fashion_mnist(data_path)
+
+    stacked: dict[RunDir, tuple[list[dict[str, Any]], str]] = {}
+    if stack:
+        fresh = [p for p in plan if not p.done and not p.partial and p.twin is None]
+        stacked = _train_stacked(fresh, dataset, runtime, progress, max_stack)
+
+    rows = []
+    histories: dict[RunDir, tuple[list[dict[str, Any]], str]] = {}
+    for p in plan:
+        if p.twin is not None:
+            history, status = histories[p.twin]
+            row = _summary_row(p, p.twin, history, status)
+            rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
+            continue
+        status = "ok"
+        if p.run_dir in stacked:
+            history, status = stacked[p.run_dir]
+        elif p.done:
+            history = p.run_dir.read_history()
+            # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
+            p.run_dir.remove_checkpoint()
+            p.run_dir.remove_temporaries()
+        else:
+            desc = f"{p.name} {p.mode} s{p.seed} "
+            try:
+                if p.partial:
+                    result = resume_run(p.run_dir.path, data=dataset, progress=progress, desc=desc,
+                                        checkpoint_every=checkpoint_every, runtime=runtime)
+                else:
+                    result = train(p.spec, p.config, data=dataset, out=p.run_dir.path, overwrite=True,
+                                   progress=progress, desc=desc, checkpoint_every=checkpoint_every,
+                                   runtime=runtime)
+                history = result.history.to_dict("records")
+            except DivergenceError as exc:  # one diverging run must not stop the sweep
+                history, status = p.run_dir.read_history(strict=False), f"failed: {exc}"
+        histories[p.run_dir] = (history, status)
+        rows.append({**_summary_row(p, p.run_dir, history, status), "same_as": ""})
+        cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
+    summary = pd.DataFrame(rows)
+    analyse(cdir.path, summary)
+    if report:
+        build_report(cdir.path)
+    return summary
+
+
+def _plan(cdir: CompareDir, names: list[str], modes: list[str], seeds: list[int], config: TrainConfig,
+          specs: dict[tuple[str, str], CompiledNetwork], resume: bool, overwrite: bool) -> list[_Planned]:
+    """Every run of the sweep, with what is already on disk; run directories are checked up front, so a clash
+    is reported before hours of training. Two entries that compile to the same network (e.g. the notebook's
+    human and marmoset under ``none``: same graph, all strengths 1) give bit-identical runs for a seed, so the
+    second reuses the first."""
+    plan = []
+    first_of: dict[tuple[Any, ...], RunDir] = {}
+    for mode in modes:
+        for name in names:
+            spec = specs[(name, mode)]
+            for seed in seeds:
+                p = _Planned(name, mode, seed, replace(config, seed=seed, mode=mode), spec,
+                             cdir.run(name, mode, seed))
+                twin = first_of.setdefault((spec.key, seed), p.run_dir)
+                if resume:
+                    p.done = _finished(p)
+                    p.partial = not p.done and _resumable(p)
+                if twin == p.run_dir and not p.done and not p.partial:
+                    p.run_dir.prepare(overwrite=overwrite or resume)
+                p.twin = None if twin == p.run_dir else twin
+                plan.append(p)
+    return plan
+
+
+def _train_stacked(fresh: list[_Planned], dataset: FashionMNIST, runtime: Runtime, progress: bool,
+                   max_stack: int) -> dict[RunDir, tuple[list[dict[str, Any]], str]]:
+    """Train the fresh runs of a sweep in stacks of up to ``max_stack`` models of one structure and recipe."""
+    started = []
+    shared: dict[Any, Any] = {}
+    for p in fresh:
+        run = start_run(p.spec, p.config, data=dataset, out=p.run_dir.path, overwrite=True, runtime=runtime)
+        if p.config.train_subset is None:  # the same images for every run: one copy on the device
+            run.data = shared.setdefault("all", run.data)
+        started.append(run)
+    groups: dict[Any, list[Any]] = {}
+    for run in started:
+        recipe = tuple((k, v) for k, v in sorted(asdict(run.train_config).items()) if k != "seed")
+        groups.setdefault((run.model.spec.structure, recipe, len(run.data.train_y)), []).append(run)
+    results: dict[RunDir, tuple[list[dict[str, Any]], str]] = {}
+    for members in groups.values():
+        for i in range(0, len(members), max_stack):
+            stack = members[i:i + max_stack]
+            for run in stack:
+                run.config["resolved"]["stacked_with"] = len(stack)  # seconds = the run's share of the stack's
+                run.run_dir.write_config(run.config)
+            try:
+                outcome = fit_stacked(
+                    [r.model for r in stack], [r.data for r in stack], [r.train_config for r in stack],
+                    stack[0].precision, progress=progress, desc=f"{len(stack)} runs: ",
+                    on_epoch=[r.run_dir.write_history for r in stack],
+                    checkpoints=[r.run_dir.checkpoint_path for r in stack],
+                    names=[f"{r.config['name']} {r.train_config.mode} s{r.train_config.seed}" for r in stack])
+            except torch.OutOfMemoryError:
+                raise ConfigError(f"out of memory training {len(stack)} models at once; use a smaller --max-stack "
+                                  "or --strategy sequential (finished runs are kept: add --resume)") from None
+            for run, result in zip(stack, outcome, strict=True):
+                if isinstance(result, DivergenceError):
+                    results[run.run_dir] = (run.run_dir.read_history(strict=False), f"failed: {result}")
+                else:
+                    finish_run(run, result)
+                    results[run.run_dir] = (result, "ok")
+    return results
+
+
+def _check_room(cdir: CompareDir, to_train: list[CompiledNetwork], in_flight: int = 1) -> None:
+    """Before the first run: room for every run's model.pt and JSON, the checkpoints that exist at once
+    (``in_flight``: one run at a time, or a stack's runs; each goes when its run finishes), one more being
+    rewritten, and the figures and report. Sizes come from the compiled specs: no model is built to count."""
+    if not to_train:
+        return
+    sizes = [spec.n_parameters for spec in to_train]
+    checkpoints = sorted(sizes)[-in_flight:] + [max(sizes)]  # 12 bytes a parameter: weights and Adam's moments
+    need = sum(run_disk_bytes(n) - 24 * n for n in sizes) + 12 * sum(checkpoints) + 5_000_000
+    check_room(cdir.path, need, f"{len(sizes)} run{'s' if len(sizes) > 1 else ''} and the report")
+
+
+def analyse(out: str | os.PathLike[str], summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``stats.csv``, ``tests.csv`` and ``learning_curves.png`` from the runs that finished; return the
+    two tables."""
+    cdir = CompareDir(out)
+    ok = summary[summary["status"] == "ok"]
+    metrics = [c for c in ok.columns if c.startswith("test_") and pd.api.types.is_numeric_dtype(ok[c])]
+    stats = summarize(ok, by=["mode", "species"], metrics=metrics) if len(ok) else pd.DataFrame()
+    tests = []
+    for metric in metrics:
+        if ok["species"].nunique() > 1:
+            t = pairwise_tests(ok, by="species", metric=metric, within="mode")
+            tests.append(t.assign(compare="species"))
+        if ok["mode"].nunique() > 1:
+            t = pairwise_tests(ok, by="mode", metric=metric, within="species")
+            tests.append(t.assign(compare="mode"))
+    tests_df = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
+    cdir.write_table(CompareDir.STATS, stats)
+    cdir.write_table(CompareDir.TESTS, tests_df)
+    histories = _histories(ok)
+    if histories:
+        plot_learning_curves(histories, cdir.file(CompareDir.CURVES),
+                             reference={k: v["test_acc"] for k, v in NOTEBOOK_RESULTS.items()})
+    return stats, tests_df
+
+
+def _histories(ok: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per (species, mode): every seed's history stacked (the figure draws the mean and a CI band)."""
+    groups: dict[str, list[pd.DataFrame]] = {}
+    for r in ok.itertuples():
+        label = r.species if ok["mode"].nunique() == 1 else f"{r.species} ({r.mode})"
+        h = pd.DataFrame(RunDir(r.run_dir).read_history(strict=False))
+        if len(h):
+            groups.setdefault(label, []).append(h.assign(seed=r.seed))
+    return {k: pd.concat(v, ignore_index=True) for k, v in groups.items()}
+
+
+def _summary_row(p: _Planned, run_dir: RunDir, history: list[dict[str, Any]], status: str) -> dict[str, Any]:
+    last = history[-1] if history and status == "ok" else {}
+    ref = NOTEBOOK_RESULTS.get(p.name, {}) if p.config.task == "what" and p.config.canvas is None else {}
+    row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status}
+    row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds", "stack_seconds")})
+    row.update({
+        "epochs": len(history),
+        "seconds": float(sum(h["seconds"] for h in history)),
+        "notebook_test_acc": ref.get("test_acc"),
+        "notebook_test_loss": ref.get("test_loss"),
+        "run_dir": str(run_dir.path),
+    })
+    return row
+
+
+def _same_plan(p: _Planned) -> bool:
+    """config.json says this run was started with this plan: the training options (bar device and precision)
+    and the compiled architecture."""
+    try:
+        saved = p.run_dir.read_config()
+        train_saved = saved["train"]
+        same = isinstance(train_saved, dict)
+    except (VisualStreamsError, OSError, KeyError, TypeError):
+        return False
+    same = same and all(train_saved.get(k) == v for k, v in asdict(p.config).items()
+                        if k not in ("device", "precision"))
+    return same and saved.get("architecture") == p.spec.architecture.to_dict()
+
+
+def _finished(p: _Planned) -> bool:
+    """A run counts as done when its weights exist and its config and history match the plan."""
+    history = p.run_dir.read_history(strict=False)
+    return _same_plan(p) and len(history) == p.config.epochs and p.run_dir.has_weights()
+
+
+def _resumable(p: _Planned) -> bool:
+    """An interrupted run of the same plan with a checkpoint: continuing it gives what retraining would.
+
+    The checkpoint is read now, so a corrupt one is reported before any training, like a clash.
+    """
+    if not _same_plan(p) or not p.run_dir.has_checkpoint():
+        return False
+    read_checkpoint(p.run_dir.checkpoint_path)
+    return True
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return out

@@ -1,0 +1,505 @@
+"""The comparison report: :func:`build_report` turns a ``compare`` output directory into ``report.html``
+(self-contained) and its Markdown twin ``report.md``, reading nothing but the files in that directory.
+
+The sections below fill a :class:`~visualstreams.report.document.Document` with blocks; Jinja2 templates
+render it. Imports figures, analysis and the run/compare directory types; never training or experiments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.stats import describe_difference
+from ..connectome import Connectome
+from ..errors import ConnectomeError
+from ..format import MISSING, format_metric, format_p
+from ..network.modes import MODE_DESCRIPTIONS
+from ..runs.rundir import CompareDir, RunDir
+from ..viz import (
+    plot_confusion,
+    plot_connectome,
+    plot_connectome_graph,
+    plot_final_metrics,
+    plot_learning_curves,
+    plot_per_class,
+)
+from ..viz.results import metric_label, ordered_metrics, per_class_accuracy
+from .document import Document, slug
+
+__all__ = ["build_report", "QUESTION"]
+
+QUESTION = (
+    "Do the species' connectomes change what the network learns, beyond seed-to-seed noise? "
+    "Does the connectivity constraint matter at all (mode `none` = same graph, all strengths 1)?"
+)
+
+_N1_NOTE = ("With n = 1 (a single seed) there is no confidence interval and no test: n = 1 cannot separate "
+            "seed-to-seed noise from a difference between species or modes.")
+
+
+
+
+_STR_COLUMNS = {c: str for c in ("species", "mode", "status", "group_a", "group_b", "metric", "compare", "by",
+                                 "method", "run_dir")}
+
+
+def _run_dir(cdir: CompareDir, species: str, mode: str, seed: Any, recorded: Any = None) -> RunDir | None:
+    """The run's directory inside the compare directory (by its name scheme), else the path summary.csv
+    recorded."""
+    candidates = []
+    with contextlib.suppress(TypeError, ValueError):
+        candidates.append(cdir.run(str(species), str(mode), int(float(seed))))
+    if isinstance(recorded, str) and recorded and recorded != "nan":
+        candidates.append(RunDir(recorded))
+    return next((c for c in candidates if c.path.is_dir()), None)
+
+
+def _label(species: str, mode: str, multi_mode: bool) -> str:
+    return f"{species} ({mode})" if multi_mode else str(species)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _fmt_ci(metric: str, n: Any, mean: Any, lo: Any, hi: Any) -> str:
+    """``mean ± half-width [low, high]``; the value alone when n = 1 (no CI)."""
+    n = _int(n)
+    if n == 0 or format_metric(mean, metric) == MISSING:
+        return MISSING
+    if n == 1 or format_metric(lo, metric) == MISSING or format_metric(hi, metric) == MISSING:
+        return format_metric(mean, metric)
+    half = (float(hi) - float(lo)) / 2.0
+    return (f"{format_metric(mean, metric)} ± {format_metric(half, metric)} "
+            f"[{format_metric(lo, metric)}, {format_metric(hi, metric)}]")
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    try:
+        return bool(value) and not (isinstance(value, float) and math.isnan(value))
+    except (TypeError, ValueError):
+        return False
+
+
+class _Experiment:
+    """Everything the report reads from one output directory."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.cdir = cdir = CompareDir(out)
+        self.exp: dict[str, Any] = cdir.read_experiment()
+        self.train: dict[str, Any] = dict(self.exp.get("train") or {})
+        self.summary = cdir.read_table(CompareDir.SUMMARY, _STR_COLUMNS)
+        self.stats = cdir.read_table(CompareDir.STATS, _STR_COLUMNS)
+        tests = cdir.read_table(CompareDir.TESTS, _STR_COLUMNS)
+        self.tests = tests if {"group_a", "group_b", "metric"} <= set(tests.columns) else pd.DataFrame()
+        s = self.summary
+        if len(s):
+            if "mode" not in s:
+                s["mode"] = str(self.train.get("mode", "gain"))
+            if "status" not in s:
+                s["status"] = "ok"
+            s["status"] = s["status"].fillna("unknown")
+        if len(self.stats) and "mode" not in self.stats:
+            self.stats["mode"] = str(self.train.get("mode", "gain"))
+        self.species = [str(x) for x in self.exp.get("species") or
+                        (list(dict.fromkeys(s["species"])) if "species" in s else [])]
+        self.modes = [str(x) for x in self.exp.get("modes") or
+                      (list(dict.fromkeys(s["mode"])) if "mode" in s else [])]
+        self.seeds = list(self.exp.get("seeds") or (sorted(set(s["seed"])) if "seed" in s else []))
+        self.multi_mode = len(self.modes) > 1
+        self.ok = s[s["status"] == "ok"] if len(s) else s
+        self.metrics = ordered_metrics(self.stats["metric"]) if len(self.stats) and "metric" in self.stats else []
+        self.task = str(self.train.get("task", "what"))
+
+    def run_dirs(self, rows: pd.DataFrame) -> list[tuple[Any, RunDir | None]]:
+        return [(r, _run_dir(self.cdir, r.species, r.mode, r.seed, getattr(r, "run_dir", None)))
+                for r in rows.itertuples(index=False)]
+
+    def single_seed(self) -> bool:
+        return len(self.stats) > 0 and "n" in self.stats and bool((self.stats["n"] == 1).any())
+
+
+def _section_intro(doc: Document, ex: _Experiment) -> None:
+    doc.heading(1, "visualstreams: do connectomes change what the network learns?")
+    doc.para(QUESTION, cls="question")
+    doc.para(f"Report built {datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')} from the output "
+             f"directory `{ex.out.name or ex.out}` (experiment.json, summary.csv, stats.csv, tests.csv and the run "
+             "directories); nothing else was read.", cls="note")
+    t = ex.train
+    task = ex.task + (f" (canvas {t['canvas']} px)" if t.get("canvas") else "")
+    settings = [
+        ("species", ", ".join(ex.species) or MISSING),
+        ("connection modes", ", ".join(ex.modes) or MISSING),
+        ("seeds", ", ".join(str(s) for s in ex.seeds) + f" (n = {len(ex.seeds)} per species and mode)"),
+        ("task", task),
+        ("recipe", t.get("recipe", MISSING)),
+        ("epochs", t.get("epochs", MISSING)),
+        ("batch size", t.get("batch_size", MISSING)),
+        ("learning rate", f"{t['lr']:g} ({t.get('schedule', 'constant')} schedule)" if "lr" in t else MISSING),
+        ("training images", "all" if t.get("train_subset") is None else t["train_subset"]),
+    ]
+    doc.table(pd.DataFrame(settings, columns=["setting", "value"]))
+    if ex.modes:
+        doc.para("Connection modes in this comparison:")
+        doc.bullets([f"`{m}`: {MODE_DESCRIPTIONS.get(m, 'custom mode')}" for m in ex.modes])
+
+
+def _section_connectomes(doc: Document, ex: _Experiment) -> None:
+    doc.heading(2, "1. The connectomes")
+    dicts = ex.exp.get("connectomes") or []
+    if not dicts:
+        doc.para("experiment.json lists no connectomes.", cls="note")
+        return
+    doc.para("Rows are source areas, columns targets; a strength multiplies (mode `gain`) the activity one area "
+             "sends to another. The graph places V1 left, then V2, then V4 / MT, then IT / LIP, the ventral "
+             "('what') row below the dorsal ('where') row; arrow widths follow the strengths.")
+    names = ex.species if len(ex.species) == len(dicts) else [str(d.get("name", f"connectome {i}"))
+                                                               for i, d in enumerate(dicts)]
+    for name, data in zip(names, dicts, strict=True):
+        doc.heading(3, name)
+        try:
+            conn = Connectome.from_dict(data, name=name).replace(name=name)
+        except ConnectomeError as exc:
+            doc.para(f"Could not read this connectome: {exc}", cls="warn")
+            continue
+        facts = [(k, v) for k, v in (("species", conn.species), ("source", conn.source),
+                                     ("measure", conn.measure), ("notes", conn.notes),
+                                     ("licence", conn.extra.get("licence", ""))) if v]
+        if not conn.source:
+            facts.append(("source", "not given (a custom connectome)"))
+        facts.append(("projections", f"{len(conn.edges())} between {len(conn.areas)} areas"))
+        doc.table(pd.DataFrame([(k, str(v)) for k, v in facts], columns=["", name]))
+        doc.figures([
+            (plot_connectome(conn), CompareDir.report_figure("connectome", slug(name)), f"{name}: connectivity matrix"),
+            (plot_connectome_graph(conn), CompareDir.report_figure("graph", slug(name)),
+             f"{name}: projections as a graph"),
+        ])
+
+
+def _section_results(doc: Document, ex: _Experiment) -> None:
+    doc.heading(2, "2. Results")
+    if not len(ex.stats) or not ex.metrics:
+        doc.para("No run finished, so there are no results to show.", cls="warn")
+        return
+    stats = ex.stats
+    notebook = {}
+    for m in ex.metrics:
+        col = f"notebook_{m}"
+        if col in ex.summary and ex.summary[col].notna().any():
+            notebook[m] = ex.summary.dropna(subset=[col]).groupby("species")[col].first().to_dict()
+    rows = []
+    for (mode, species), sub in stats.groupby(["mode", "species"], sort=False, dropna=False):
+        by_metric = {str(r.metric): r for r in sub.itertuples(index=False)}
+        ns = [_int(r.n) for r in by_metric.values()]
+        row: dict[str, Any] = {"mode": mode, "species": species, "n": max(ns) if ns else 0}
+        for m in ex.metrics:
+            r = by_metric.get(m)
+            cell = _fmt_ci(m, r.n, r.mean, r.ci_low, r.ci_high) if r is not None else MISSING
+            if r is not None and _int(r.n) != row["n"]:
+                cell += f" (n = {_int(r.n)})"
+            row[metric_label(m)] = cell
+            if m in notebook:  # the notebook trained with fixed gains: beside the gain rows only
+                value = notebook[m].get(species) if mode == "gain" else None
+                row[f"notebook {metric_label(m)}, 1 run"] = format_metric(value, m)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if not ex.multi_mode:
+        table = table.drop(columns="mode")
+    if (table["n"] == 1).all():
+        caption = "Each value is a single run (n = 1), so there is no confidence interval."
+    else:
+        caption = "Mean across seeds ± half-width of the 95% t confidence interval [its bounds]."
+        if (table["n"] == 1).any():
+            caption += " A value alone comes from a single run (n = 1, no interval)."
+    if notebook:
+        caption += (" The notebook columns are the course notebook's single run (fixed gains, 5 epochs, Adam 1e-3, "
+                    "batch 64), shown beside the `gain` rows for reference; one run has no error bar.")
+    doc.table(table, caption=caption)
+    if ex.single_seed():
+        doc.para(_N1_NOTE, cls="warn")
+
+
+def _histories(ex: _Experiment) -> dict[str, pd.DataFrame]:
+    groups: dict[str, list[pd.DataFrame]] = {}
+    for r, d in ex.run_dirs(ex.ok):
+        h = pd.DataFrame(d.read_history(strict=False)) if d is not None else pd.DataFrame()
+        if len(h) and "epoch" in h:
+            groups.setdefault(_label(r.species, r.mode, ex.multi_mode), []).append(h.assign(seed=r.seed))
+    return {k: pd.concat(v, ignore_index=True) for k, v in groups.items()}
+
+
+def _confusions(ex: _Experiment) -> tuple[dict[str, np.ndarray], list[str] | None, dict[str, int], list[str]]:
+    """Confusion counts summed over seeds per label; the runs summed per label; runs without a readable file."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    classes: list[str] | None = None
+    missing: list[str] = []
+    for r, d in ex.run_dirs(ex.ok):
+        label = _label(r.species, r.mode, ex.multi_mode)
+        data = d.read_confusion() if d is not None else None
+        try:
+            m = np.asarray(data["matrix"], dtype=float)  # type: ignore[index]
+            ok = m.ndim == 2 and m.shape[0] == m.shape[1] and (label not in sums or sums[label].shape == m.shape)
+        except (TypeError, KeyError, ValueError):
+            ok = False
+        if not ok:
+            missing.append(f"{r.species} {r.mode} seed {r.seed}")
+            continue
+        sums[label] = sums[label] + m if label in sums else m
+        counts[label] = counts.get(label, 0) + 1
+        if classes is None and isinstance(data.get("classes"), list) and len(data["classes"]) == m.shape[0]:
+            classes = [str(c) for c in data["classes"]]
+    return sums, classes, counts, missing
+
+
+def _section_figures(doc: Document, ex: _Experiment) -> None:
+    doc.heading(2, "3. Figures")
+    doc.heading(3, "Learning curves")
+    existing = ex.cdir.file(CompareDir.CURVES)
+    if existing.is_file():
+        doc.figures([(existing, CompareDir.CURVES,
+                      "Learning curves: mean across seeds, band = 95% CI; stars (where drawn) = the notebook's "
+                      "single run")])
+    else:
+        histories = _histories(ex)
+        if histories:
+            ref = _notebook_reference(ex) if ex.task == "what" else None
+            doc.figures([(plot_learning_curves(histories, reference=ref), CompareDir.report_figure("learning_curves"),
+                          "Learning curves: mean across seeds, band = 95% CI")])
+        else:
+            doc.para("No learning curves: no finished run has a history.", cls="note")
+
+    doc.heading(3, "Final metrics")
+    if len(ex.stats) and ex.metrics:
+        doc.figures([(plot_final_metrics(ex.stats, runs=ex.ok), CompareDir.report_figure("final_metrics"),
+                      "Final test metrics per species: mean with 95% CI bar; small dots = single seeds")])
+    else:
+        doc.para("No finished runs.", cls="note")
+
+    doc.heading(3, "Per-class accuracy and confusion matrices")
+    sums, classes, counts, missing = _confusions(ex)
+    if not sums:
+        reason = (f"the task `{ex.task}` has no 'what' (classification) head"
+                  if ex.task == "where" else "no run directory holds a readable confusion.json")
+        doc.para(f"No confusion matrices: {reason}.", cls="note")
+        return
+    if missing:
+        doc.para(f"confusion.json is missing or unreadable for {len(missing)} run(s) ({', '.join(missing)}); "
+                 "the matrices below sum the others.", cls="warn")
+    doc.figures([(plot_per_class(sums, classes), CompareDir.report_figure("per_class"),
+                  "Per-class test accuracy, from the confusion matrices summed over seeds")])
+    n_cls = next(iter(sums.values())).shape[0]
+    names = classes or [str(i) for i in range(n_cls)]
+    per_class = pd.DataFrame({"class": names})
+    for label, m in sums.items():
+        per_class[label] = [format_metric(v, "test_acc") for v in per_class_accuracy(m)]
+    doc.table(per_class, caption="Per-class test accuracy (%), confusion counts summed over seeds.")
+    doc.figures([(plot_confusion(m, classes, title=f"{label} (sum of {counts[label]} seed(s))"),
+                  CompareDir.report_figure("confusion", slug(label)),
+                  f"{label}: confusion matrix, rows normalised to 100%")
+                 for label, m in sums.items()])
+
+
+def _section_tests(doc: Document, ex: _Experiment) -> None:
+    doc.heading(2, "4. Tests")
+    tests = ex.tests
+    if not len(tests):
+        if len(ex.species) <= 1 and len(ex.modes) <= 1:
+            why = "there is one species and one mode, so nothing to compare"
+        elif not len(ex.ok):
+            why = "no run finished"
+        else:
+            why = "tests.csv holds no comparisons"
+        doc.para(f"No pairwise tests: {why}.", cls="note")
+        if ex.single_seed():
+            doc.para(_N1_NOTE, cls="warn")
+        return
+    doc.para("Each pair is compared with a Welch t-test on the final metric across seeds (difference = first "
+             "minus second, 95% CI of the difference, Hedges' g). p-values are Holm-corrected within each family "
+             "(one metric within one mode, or one metric within one species); a pair counts as significant when "
+             "its Holm-corrected p < 0.05. Significant pairs are flagged and highlighted.", cls="note")
+    kind = tests["compare"] if "compare" in tests else tests.get("by", pd.Series("species", index=tests.index))
+    tests = tests.assign(_kind=kind.astype(str))
+    sig = [_truthy(v) for v in tests.get("significant", pd.Series(False, index=tests.index))]
+    tests = tests.assign(_sig=sig)
+    # Read in order: species comparisons, then modes; strata as they came; accuracy before loss.
+    rank = {m: i for i, m in enumerate(ordered_metrics(tests["metric"]))}
+    tests = (tests.assign(_k=(tests["_kind"] != "species").astype(int), _m=tests["metric"].map(rank),
+                          _i=np.arange(len(tests)))
+             .sort_values(["_k", "_m", "_i"], kind="stable").reset_index(drop=True))
+    testable = pd.to_numeric(tests["p"], errors="coerce").notna() if "p" in tests else tests["_sig"] & False
+    short = []
+    for kind_name, words in (("species", "species compared within each mode"),
+                             ("mode", "modes compared within each species")):
+        mask = tests["_kind"] == kind_name
+        if mask.any():
+            n_all, n_ok, n_sig = int(mask.sum()), int((mask & testable).sum()), int((mask & tests["_sig"]).sum())
+            if n_ok == 0:
+                short.append(f"{words}: none of the {n_all} pairs could be tested")
+                continue
+            untested = f" ({n_all - n_ok} could not be tested)" if n_all > n_ok else ""
+            short.append(f"{words}: {n_sig} of {n_ok} pairs significant{untested}")
+    doc.para("In short (Holm-corrected, all metrics): " + "; ".join(short) + ".")
+    for kind_name, stratum, title, label in (("species", "mode", "Species compared within each mode", "species"),
+                                            ("mode", "species", "Modes compared within each species", "mode")):
+        sub = tests[tests["_kind"] == kind_name]
+        if not len(sub):
+            continue
+        doc.heading(3, title)
+        keys = sub[stratum].astype(str) if stratum in sub else pd.Series("", index=sub.index)
+        for key in dict.fromkeys(keys):
+            part = sub[keys == key].sort_values(["_m", "_i"], kind="stable")
+            doc.para(f"Within {stratum} `{key}`:" if key not in ("", "nan") else "All runs:")
+            sentences, flags = [], []
+            for _, row in part.iterrows():
+                text = describe_difference(row, group_label=label)
+                sentences.append(f"**Significant:** {text}" if row["_sig"] else text)
+                flags.append(bool(row["_sig"]))
+            doc.bullets(sentences, flags)
+    if ex.single_seed():
+        doc.para(_N1_NOTE, cls="warn")
+    doc.heading(3, "Tests table")
+    rows = []
+    for _, r in tests.iterrows():
+        stratum = "mode" if r["_kind"] == "species" else "species"
+        metric = str(r["metric"])
+        lo, hi = format_metric(r.get("ci_low"), metric), format_metric(r.get("ci_high"), metric)
+        ci = (f"{format_metric(r.get('diff'), metric)} [{lo}, {hi}]"
+              if format_metric(r.get("ci_low"), metric) != MISSING else format_metric(r.get("diff"), metric))
+        rows.append({
+            "compared": r["_kind"], "within": f"{stratum} {r.get(stratum, '')}", "A": r["group_a"],
+            "B": r["group_b"], "metric": metric, "n (A, B)": f"{_int(r['n_a'])}, {_int(r['n_b'])}",
+            "mean A": format_metric(r.get("mean_a"), metric), "mean B": format_metric(r.get("mean_b"), metric),
+            "A − B [95% CI]": ci, "Hedges' g": format_metric(r.get("hedges_g"), "hedges_g"), "p": format_p(r.get("p")),
+            "p (Holm)": format_p(r.get("p_holm")), "significant": "yes" if r["_sig"] else "no",
+        })
+    doc.table(pd.DataFrame(rows), highlight=list(tests["_sig"]))
+
+
+def _section_failures(doc: Document, ex: _Experiment) -> None:
+    doc.heading(2, "5. Failed runs")
+    s = ex.summary
+    if not len(s):
+        doc.para("summary.csv is missing or empty.", cls="warn")
+        return
+    failed = s[s["status"] != "ok"]
+    if not len(failed):
+        doc.para(f"None: all {len(s)} runs finished.")
+        return
+    doc.para(f"{len(failed)} of {len(s)} runs did not finish; they are left out of the statistics and tests.",
+             cls="warn")
+    cols = [c for c in ("species", "mode", "seed", "epochs", "status") if c in failed]
+    doc.table(failed[cols].rename(columns={"epochs": "epochs done"}).astype(str))
+
+
+def _section_reproducibility(doc: Document, ex: _Experiment) -> None:
+    doc.heading(2, "6. Reproducibility")
+    doc.heading(3, "Training configuration")
+    if ex.train:
+        doc.table(pd.DataFrame([(k, "None" if v is None else str(v)) for k, v in ex.train.items()],
+                               columns=["field", "value"]),
+                  caption="experiment.json `train`; seed and mode are set per run from the seeds and modes above.")
+    else:
+        doc.para("experiment.json has no training configuration.", cls="warn")
+    order = pd.concat([ex.ok, ex.summary[~ex.summary.index.isin(ex.ok.index)]]) if len(ex.summary) else ex.summary
+    configs = [(r, _read_config(d)) for r, d in ex.run_dirs(order) if d is not None]
+    configs = [(r, c) for r, c in configs if isinstance(c, dict)]
+    if not configs:
+        doc.para("No run directory holds a readable config.json: package versions, device and data checksums are "
+                 "unknown.", cls="warn")
+        return
+    first_row, cfg = configs[0]
+    doc.heading(3, "Environment")
+    env = dict(cfg.get("environment") or {})
+    resolved = dict(cfg.get("resolved") or {})
+    rows = [(k, str(v)) for k, v in env.items()]
+    rows += [(f"resolved {k}", str(v)) for k, v in resolved.items()]
+    doc.table(pd.DataFrame(rows, columns=["", "value"]),
+              caption=f"From the config.json of run {first_row.species} {first_row.mode} seed {first_row.seed}.")
+    devices = {str((c.get("resolved") or {}).get("device")) + " / " + str((c.get("resolved") or {}).get("precision"))
+               for _, c in configs}
+    if len(devices) > 1:
+        doc.para(f"Runs used different devices or precisions: {', '.join(sorted(devices))}.", cls="warn")
+    doc.heading(3, "Data")
+    data = dict(cfg.get("data") or {})
+    facts = [(k, str(data[k])) for k in ("source", "format", "train", "test", "train_used") if k in data]
+    if facts:
+        doc.table(pd.DataFrame(facts, columns=["", "value"]))
+    checksums = data.get("checksums") or {}
+    if checksums:
+        doc.table(pd.DataFrame(sorted(checksums.items()), columns=["file", "MD5 (decompressed bytes)"]))
+    else:
+        doc.para("No data checksums recorded (the data did not come from files).", cls="note")
+
+
+def _section_runs(doc: Document, ex: _Experiment) -> None:
+    if not len(ex.summary):
+        return
+    doc.heading(2, "Appendix: every run")
+    s = ex.summary
+    cols = [c for c in ("species", "mode", "seed", "status") if c in s]
+    metrics = [c for c in ordered_metrics([c for c in s.columns if c.startswith("test_")])]
+    table = s[cols].astype(str).copy()
+    for m in metrics:
+        table[m] = [format_metric(v, m) for v in s[m]]
+    for c, fmt in (("epochs", "{:.0f}"), ("seconds", "{:.1f}")):
+        if c in s:
+            table[c] = [fmt.format(v) if pd.notna(v) else MISSING for v in pd.to_numeric(s[c], errors="coerce")]
+    doc.table(table)
+
+
+def build_report(out: str | os.PathLike[str]) -> Path:
+    """Write ``report.html`` (self-contained) and ``report.md`` (figures as PNGs beside it) for a compare output
+    directory, from the files in it alone; returns the HTML path.
+
+    Sections: the question and settings; the connectomes (matrix, graph, source); the results table; figures
+    (learning curves, final metrics, per-class accuracy, confusion matrices); the tests in words and as a
+    table; failed runs; reproducibility (configuration, package versions, device, data checksums).
+    """
+    out = Path(out)
+    ex = _Experiment(out)
+    doc = Document(out)
+    sections = (("introduction", _section_intro), ("connectomes", _section_connectomes),
+                ("results", _section_results), ("figures", _section_figures), ("tests", _section_tests),
+                ("failed runs", _section_failures), ("reproducibility", _section_reproducibility),
+                ("run list", _section_runs))
+    for name, section in sections:
+        try:
+            section(doc, ex)
+        except Exception as exc:  # a report is built after hours of training: one broken part must not sink it
+            message = f"{name}: {type(exc).__name__}: {exc}"
+            warnings.warn(f"report section failed ({message})", RuntimeWarning, stacklevel=2)
+            doc.para(f"This part of the report could not be built ({message}).", cls="warn")
+    ex.cdir.write_text(CompareDir.REPORT_MD, doc.render_md())
+    return ex.cdir.write_text(CompareDir.REPORT_HTML, doc.render_html("visualstreams comparison: "
+                                                                     + ", ".join(ex.species)))
+
+
+def _read_config(run_dir: RunDir) -> dict[str, Any] | None:
+    try:
+        return run_dir.read_config()
+    except Exception:  # noqa: BLE001  (an unreadable config.json only leaves a gap in the report)
+        return None
+
+
+def _notebook_reference(ex: _Experiment) -> dict[str, float] | None:
+    """The notebook's single-run accuracies, as summary.csv recorded them beside each species."""
+    s = ex.summary
+    if "notebook_test_acc" not in s or not s["notebook_test_acc"].notna().any():
+        return None
+    return s.dropna(subset=["notebook_test_acc"]).groupby("species")["notebook_test_acc"].first().to_dict()

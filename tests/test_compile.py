@@ -1,0 +1,85 @@
+"""The one compile step: a validated, immutable spec that everything else takes, and its graph algorithms."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import networkx as nx
+import numpy as np
+import pytest
+from synthetic import synthetic_dataset
+
+import visualstreams as vs
+import visualstreams.network.compile as compile_module
+from visualstreams import graph
+from visualstreams.connectome import preset_names
+from visualstreams.network import MODES, count_parameters
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", preset_names())
+def test_the_spec_counts_parameters_without_building_a_model(name, mode):
+    spec = vs.compile_network(name, mode=mode)
+    assert spec.n_parameters == count_parameters(vs.VisualStreamsNet(spec))
+
+
+def test_the_spec_is_immutable_and_keyed_by_what_the_network_computes():
+    human, marmoset = (vs.compile_network(s, mode="none") for s in ("human", "marmoset"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        human.mode = "gain"  # type: ignore[misc]
+    assert human == marmoset and human.key == marmoset.key  # same graph, every strength 1 under `none`
+    assert vs.compile_network("human") != vs.compile_network("marmoset")  # other gains
+    assert vs.compile_network("human", mode="density") != vs.compile_network("marmoset", mode="density")  # masks
+    mouse = vs.compile_network("mouse")
+    assert mouse.order == ["V1", "V2", "V4", "IT", "MT", "LIP"]
+    v4 = mouse.area("V4")
+    assert [(p.source, p.primary, p.adapter is not None) for p in v4.inputs] == [("V2", True, False),
+                                                                                ("V1", False, True)]
+    assert v4.inputs[1].adapter == compile_module.Adapter(32, 64, 7)  # V1's 32 x 14 x 14 brought to V2's 64 x 7 x 7
+    assert mouse.needed_areas(["what"]) == ["V1", "V2", "V4", "IT"]
+
+
+def test_a_compiled_spec_passes_through_and_image_size_is_applied_once():
+    spec = vs.compile_network("human", image_size=56)
+    assert vs.compile_network(spec) is spec and vs.build_model(spec).spec is spec
+    assert spec.architecture.image_size == 56 and spec.area_shapes["IT"] == (256, 7, 7)
+    with pytest.raises(vs.ConfigError, match="pooled away"):
+        vs.compile_network("human", image_size=4)
+
+
+def test_a_compare_of_two_species_compiles_each_network_once(tmp_path, monkeypatch, one_thread):
+    compiled = []
+    real = compile_module._validate
+
+    def counting(conn, arch):
+        compiled.append(conn.name)
+        return real(conn, arch)
+
+    monkeypatch.setattr(compile_module, "_validate", counting)
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")
+    summary = vs.compare(["human", "mouse"], cfg, tmp_path, seeds=[0, 1], data=synthetic_dataset(32, 16),
+                         progress=False, report=False)
+    assert set(summary["status"]) == {"ok"} and len(summary) == 4
+    assert sorted(compiled) == ["human", "mouse"]  # not once per seed, nor again in train, stacking or room checks
+
+
+def test_graph_algorithms_keep_the_files_order():
+    areas = ["A", "C", "B", "D"]
+    w = np.zeros((4, 4))
+    for s, t in [("A", "C"), ("A", "B"), ("B", "D"), ("C", "D")]:
+        w[areas.index(s), areas.index(t)] = 0.5
+    g = graph.digraph(areas, w)
+    assert graph.topological_order(g) == ["A", "C", "B", "D"]  # ties in the file's order
+    assert graph.layers(g) == [["A"], ["C", "B"], ["D"]]
+    assert graph.levels(g, "A") == {"A": 0, "C": 1, "B": 1, "D": 2}
+    assert graph.levels(g, "B") == {"B": 0, "D": 1}  # what B cannot reach has no level
+    assert graph.reachable(g, "C") == {"C", "D"} and graph.find_cycle(g) is None
+    w[areas.index("D"), areas.index("A")] = 0.1
+    cyclic = graph.digraph(areas, w)
+    cycle = graph.find_cycle(cyclic)
+    assert cycle is not None and cycle[0] == cycle[-1] and len(cycle) == 4
+    assert graph.levels(cyclic, "A") == {}
+    with pytest.raises(nx.NetworkXUnfeasible):
+        graph.topological_order(cyclic)
+    assert graph.direction("A", "D", {"A": 0, "D": 2}) == "feedforward"
+    assert graph.direction("D", "A", {"A": 0, "D": 2}) == "feedback"
