@@ -1,0 +1,21 @@
+"""Runs: the run and compare directories that own every file name (``rundir``) and a run's life, from start
+to resume and load (``lifecycle``). Imports the engine and the layers below it."""
+
+from .lifecycle import (
+    RunFinished,
+    StartedRun,
+    TrainResult,
+    build_seeded,
+    compile_for,
+    environment,
+    finish_run,
+    load_run,
+    resume_run,
+    start_run,
+    train,
+)
+from .rundir import CompareDir, RunDir, check_room, ensure_writable_dir, lesion_figure_path, run_disk_bytes
+
+__all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "environment",
+           "finish_run", "load_run", "resume_run", "start_run", "train", "CompareDir", "RunDir", "check_room",
+           "ensure_writable_dir", "lesion_figure_path", "run_disk_bytes"]

@@ -1,0 +1,338 @@
+"""A run's life: start (compile, data, run directory, config.json), train, finish (confusion.json, model.pt),
+resume after a crash, load when finished.
+
+Nothing lost: ``checkpoint.pt`` is rewritten atomically at the end of every epoch and, with
+``checkpoint_every=K``, every K optimizer steps. It holds everything the loop needs to continue exactly, so
+:func:`resume_run` (``visualstreams train --resume RUN_DIR``) finishes an interrupted run with the same weights
+and history (bar the ``seconds`` field) as a run that was never interrupted. On the CPU the continuation is
+bitwise identical (see :mod:`visualstreams.engine.loop`). The number of threads does matter (1 and 2 threads
+differ by about 1e-6 after a few steps), so the checkpoint records it and resuming with another number warns;
+set ``OMP_NUM_THREADS`` (or ``torch.set_num_threads``) as the run had it. On CUDA, cuDNN may pick
+non-deterministic convolution algorithms (and bf16 autocast is the default there), so a resumed GPU run can
+differ from an uninterrupted one in the last bits, as two uninterrupted GPU runs can; the CUDA path is not
+covered by the tests. Once ``model.pt`` is written the checkpoint is deleted: a finished run needs only its
+weights, and a stale checkpoint beside them could only mislead.
+
+Imports the engine, the network, data and the run directory; never experiments, figures or reports.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .._version import __version__
+from ..connectome import Connectome
+from ..data import CLASSES, DeviceData, FashionMNIST, load_fashion_mnist
+from ..engine import Runtime, TrainConfig, confusion_matrix, cpu_has_fast_bf16, fit, read_checkpoint, resolve_runtime
+from ..engine.checkpoint import check_state
+from ..errors import ConfigError, VisualStreamsError
+from ..network import Architecture, CompiledNetwork, VisualStreamsNet, compile_network
+from ..storage import save_torch
+from .rundir import RunDir, check_room, run_disk_bytes
+
+
+class RunFinished(VisualStreamsError):
+    """Raised by :func:`resume_run` for a run that has nothing left to do (the CLI prints it and exits 0)."""
+
+
+@dataclass
+class TrainResult:
+    model: VisualStreamsNet
+    history: pd.DataFrame
+    config: dict[str, Any]
+    run_dir: Path | None = None
+    final: dict[str, float] = field(default_factory=dict)
+    # (epoch, steps of it done) of the checkpoint a resumed run continued from; None for a run from step 0
+    resumed_from: tuple[int, int] | None = None
+
+
+@dataclass
+class StartedRun:
+    """A run about to train: its model (seeded initial weights), data on the device, and its config.json."""
+
+    model: VisualStreamsNet
+    data: DeviceData
+    train_config: TrainConfig
+    runtime: Runtime
+    config: dict[str, Any]
+    run_dir: RunDir | None
+
+    @property
+    def precision(self) -> str:
+        return self.runtime.precision
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "visualstreams": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+        "cpu_bf16": cpu_has_fast_bf16(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def _device_data(
+    data: FashionMNIST | DeviceData | None, data_path: str | os.PathLike[str] | None, config: TrainConfig,
+    device: torch.device,
+) -> tuple[DeviceData, dict[str, Any]]:
+    dataset = data if data is not None else load_fashion_mnist(data_path)
+    if isinstance(dataset, FashionMNIST):
+        info = dataset.info()
+        return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
+    return dataset, {}
+
+
+def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> VisualStreamsNet:
+    """The model of ``spec`` with the initial weights (and density masks) of ``seed``: the global RNG is seeded
+    right before the build, so they depend on the seed alone."""
+    torch.manual_seed(seed)
+    return VisualStreamsNet(spec).to(device=device, memory_format=torch.channels_last)
+
+
+def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainConfig,
+                architecture: Architecture | str | os.PathLike[str] | None = None) -> CompiledNetwork:
+    """The network a run of ``config`` trains: compiled at the task's image size under the config's mode (or
+    ``connectome`` itself when it is already compiled; it must then fit the config)."""
+    if isinstance(connectome, CompiledNetwork):
+        if connectome.mode != config.mode or connectome.image_size != config.make_task().image_size:
+            raise ConfigError(f"compiled network ({connectome.mode}, {connectome.image_size}px) does not fit the "
+                              f"run's config ({config.mode}, {config.make_task().image_size}px)")
+        return connectome
+    return compile_network(connectome, architecture, config.make_task().image_size, config.mode)
+
+
+def train(
+    connectome: Connectome | str | CompiledNetwork,
+    config: TrainConfig | None = None,
+    *,
+    data: FashionMNIST | DeviceData | None = None,
+    data_path: str | os.PathLike[str] | None = None,
+    architecture: Architecture | str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    desc: str | None = None,
+    checkpoint_every: int | None = None,
+    runtime: Runtime | None = None,
+) -> TrainResult:
+    """Train one model compiled from ``connectome``; write a run directory when ``out`` is given.
+
+    ``connectome`` is a preset name, a file, a Connectome or a :class:`CompiledNetwork` (then ``architecture``
+    is not used). ``desc`` prefixes the progress bar (default: the connectome's name). With ``out``,
+    ``checkpoint.pt`` is written at every epoch's end and, with ``checkpoint_every=K``, every K optimizer steps;
+    it does not change the results. An interrupted run is continued by :func:`resume_run`. With ``overwrite``,
+    the outputs of the run being replaced are deleted first, so none of them can pass for this run's.
+    ``runtime`` (default: resolved from the config's device and precision) is where and how it computes.
+    """
+    run = start_run(connectome, config, data=data, data_path=data_path, architecture=architecture, out=out,
+                    overwrite=overwrite, checkpoint_every=checkpoint_every, runtime=runtime)
+    return _train_started(run, progress, desc if desc is not None else f"{run.config['name']} ", checkpoint_every)
+
+
+def start_run(
+    connectome: Connectome | str | CompiledNetwork,
+    config: TrainConfig | None = None,
+    *,
+    data: FashionMNIST | DeviceData | None = None,
+    data_path: str | os.PathLike[str] | None = None,
+    architecture: Architecture | str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    checkpoint_every: int | None = None,
+    resolved: dict[str, Any] | None = None,
+    runtime: Runtime | None = None,
+) -> StartedRun:
+    """Everything :func:`train` does before its loop: compile, checks, run directory, model, data, config.json.
+
+    ``resolved`` adds entries to config.json's ``resolved`` section (e.g. how many models trained at once).
+    """
+    config = config or TrainConfig()
+    spec = compile_for(connectome, config, architecture)
+    runtime = runtime or resolve_runtime(config.device, config.precision)
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise ConfigError(f"checkpoint_every must be >= 0 steps, got {checkpoint_every}")
+    run_dir = RunDir(out).prepare(overwrite) if out is not None else None
+    dev_data, info = _device_data(data, data_path, config, runtime.device)
+    if run_dir is not None:
+        check_room(run_dir.path, run_disk_bytes(spec.n_parameters), "the run")
+    model = build_seeded(spec, config.seed, runtime.device)
+    run_config = {
+        "visualstreams": __version__,
+        "name": spec.connectome.name,
+        "connectome": spec.connectome.to_dict(),
+        "architecture": spec.architecture.to_dict(),
+        "train": asdict(config),
+        "resolved": {**runtime.to_dict(), **(resolved or {})},
+        "data": {**info, "train_used": len(dev_data.train_y)},
+        "environment": environment(),
+    }
+    if run_dir is not None:
+        run_dir.remove_outputs()
+        run_dir.write_config(run_config)
+    return StartedRun(model, dev_data, config, runtime, run_config, run_dir)
+
+
+def _train_started(run: StartedRun, progress: bool, desc: str, checkpoint_every: int | None,
+                   state: dict[str, Any] | None = None) -> TrainResult:
+    """The loop and the run directory's outputs, shared by a fresh run and a resumed one."""
+    rd = run.run_dir
+    history = fit(run.model, run.data, run.train_config, run.precision, progress=progress, desc=desc,
+                  on_epoch=rd.write_history if rd is not None else None,
+                  checkpoint=rd.checkpoint_path if rd is not None else None,
+                  checkpoint_every=checkpoint_every, state=state)
+    return finish_run(run, history, (state["epoch"], state["step"]) if state is not None else None)
+
+
+def finish_run(run: StartedRun, history: list[dict[str, float]],
+               resumed: tuple[int, int] | None = None) -> TrainResult:
+    """A trained run's outputs: confusion.json and model.pt, then the checkpoint goes."""
+    rd, config = run.run_dir, run.train_config
+    if rd is not None:
+        task = config.make_task()
+        if "what" in task.heads:
+            cm = confusion_matrix(run.model, run.data.test_x, run.data.test_y, task, config.eval_batch_size,
+                                  run.precision)
+            rd.write_confusion(list(CLASSES), cm.tolist())
+        save_torch(rd.weights_path, {k: v.detach().cpu() for k, v in run.model.state_dict().items()})
+        # Only now is the checkpoint redundant; a crash before this line resumes at the last epoch's end.
+        rd.remove_checkpoint()
+    return TrainResult(run.model, pd.DataFrame(history), run.config, rd.path if rd is not None else None,
+                       dict(history[-1]), resumed)
+
+
+def _rebuild(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, CompiledNetwork]:
+    """The train config and the compiled network a run directory's config.json describes."""
+    try:
+        config = TrainConfig.from_dict(config_json["train"])
+        conn = Connectome.from_dict(config_json["connectome"])
+        arch = Architecture.from_dict(config_json["architecture"])
+    except (KeyError, TypeError):
+        raise VisualStreamsError(f"{rd.config_path}: corrupt or not a run's config") from None
+    return config, compile_network(conn, arch, mode=config.mode)
+
+
+def resume_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    data: FashionMNIST | DeviceData | None = None,
+    data_path: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    checkpoint_every: int | None = None,
+    desc: str | None = None,
+    runtime: Runtime | None = None,
+) -> TrainResult:
+    """Continue an interrupted run from ``run_dir/checkpoint.pt``; returns what :func:`train` would have.
+
+    The connectome, architecture and train config are rebuilt from ``config.json``; the data must be the run's
+    (default: the directory it was read from, when that still exists; else as :func:`train` finds it). On the
+    CPU the finished run has the same weights, bit for bit, and the same history (bar ``seconds``, which counts
+    the time spent in each epoch before the last checkpoint and after the restart) as an uninterrupted run.
+    ``checkpoint_every`` defaults to the interval the run was started with.
+
+    Raises :class:`RunFinished` for a finished run, and :class:`VisualStreamsError` for a corrupt or foreign
+    checkpoint, or for a started run without one (at least one epoch finished and the state of the loop is
+    lost: retrain it). When no epoch had finished and no checkpoint was written, the run starts over from
+    step 0, which is equivalent (``resumed_from`` is then None).
+    """
+    rd = RunDir(run_dir)
+    run_config = rd.read_config()
+    config, spec = _rebuild(rd, run_config)
+    history = rd.read_history()
+    if rd.has_weights() and len(history) == config.epochs:
+        # A checkpoint here outlived a crash between writing model.pt and deleting it: it is stale.
+        rd.remove_checkpoint()
+        raise RunFinished(f"{rd.path}: already finished ({_plural(config.epochs, 'epoch')}, model.pt written); "
+                          "nothing to resume")
+    path = rd.checkpoint_path
+    state = read_checkpoint(path) if path.exists() else None
+    if state is None and history:
+        raise VisualStreamsError(f"{rd.path}: no {RunDir.CHECKPOINT} to resume from, though "
+                                 f"{_plural(len(history), 'epoch')} finished; retrain the run (train --overwrite)")
+    if state is not None and state["train"] != run_config["train"]:
+        raise VisualStreamsError(f"{path}: belongs to another run (its train config differs from config.json)")
+
+    runtime = runtime or resolve_runtime(config.device, config.precision)
+    recorded = run_config.get("resolved", {})
+    if (recorded.get("precision") != runtime.precision
+            or str(recorded.get("device", runtime.device)).split(":")[0] != runtime.device.type):
+        warnings.warn(f"{rd.path}: started on {recorded.get('device')} in {recorded.get('precision')}, resumed on "
+                      f"{runtime.device} in {runtime.precision}; the result will not match an uninterrupted run "
+                      "bit for bit", stacklevel=2)
+    data_info = run_config.get("data", {})
+    if data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
+        data_path = data_info["source"]  # the run's own data, unless told otherwise
+    dev_data, info = _device_data(data, data_path, config, runtime.device)
+    # Checksums are compared only between files of the same format (the IDX and CSV releases differ).
+    if (info.get("format") == data_info.get("format") and info.get("checksums") and data_info.get("checksums")
+            and info["checksums"] != data_info["checksums"]):
+        raise VisualStreamsError(f"{rd.path}: the data differ from the run's (other checksums); "
+                                 "resume with its data (--data)")
+    if len(dev_data.train_y) != data_info.get("train_used", len(dev_data.train_y)):
+        raise VisualStreamsError(f"{rd.path}: the data differ from the run's ({len(dev_data.train_y)} training "
+                                 f"images, the run used {data_info['train_used']}); resume with its data (--data)")
+
+    # A killed run can leave the temporary file of an atomic write behind; nothing else writes here now.
+    rd.remove_temporaries()
+    model = build_seeded(spec, config.seed, runtime.device)
+    if state is not None:
+        try:  # fit() checks again; here the message can name the file
+            check_state(state, config, len(dev_data.train_y), -(-len(dev_data.train_y) // config.batch_size))
+        except VisualStreamsError as exc:
+            raise VisualStreamsError(f"{path}: {exc}") from None
+        try:
+            model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+            raise VisualStreamsError(f"{path}: not this run's weights "
+                                     f"({(str(exc).splitlines() or [''])[0][:100]})") from None
+        if checkpoint_every is None:
+            checkpoint_every = state.get("checkpoint_every")
+        threads = state.get("threads")
+        if runtime.device.type == "cpu" and isinstance(threads, int) and threads != torch.get_num_threads():
+            warnings.warn(f"{path}: written with {threads} CPU threads, resumed with {torch.get_num_threads()}; "
+                          f"the result will differ from an uninterrupted run in the last bits (set "
+                          f"OMP_NUM_THREADS={threads} to match it)", stacklevel=2)
+        # history.json may be an epoch ahead of the checkpoint (a crash between the two writes): the
+        # checkpoint's history is the one the loop continues, so the file is brought back in line with it.
+        rd.write_history(state["history"])
+    else:
+        rd.remove_outputs()
+    run = StartedRun(model, dev_data, config, runtime, run_config, rd)
+    return _train_started(run, progress, desc if desc is not None else f"{spec.connectome.name} ", checkpoint_every,
+                          state)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def load_run(run_dir: str | os.PathLike[str], device: str = "cpu") -> TrainResult:
+    """Rebuild a finished run from its directory (weights loaded with ``weights_only=True``)."""
+    rd = RunDir(run_dir)
+    config = rd.read_config()
+    history = rd.read_history(required=True)
+    _, spec = _rebuild(rd, config)
+    model = VisualStreamsNet(spec)
+    try:
+        state = torch.load(rd.weights_path, map_location=device, weights_only=True)
+        model.load_state_dict(state)
+    except FileNotFoundError:
+        raise VisualStreamsError(f"{rd.path}: {RunDir.WEIGHTS} missing (the run did not finish)") from None
+    except (RuntimeError, KeyError, EOFError, ValueError) as exc:
+        raise VisualStreamsError(f"{rd.weights_path}: unreadable or not this model's weights "
+                                 f"({str(exc).splitlines()[0][:120]})") from None
+    model.to(device)
+    return TrainResult(model, pd.DataFrame(history), config, rd.path, dict(history[-1]) if history else {})

@@ -1,0 +1,291 @@
+"""Run directories and compare directories: every file name of a run and of a comparison, owned here.
+
+A run directory (:class:`RunDir`) holds ``config.json`` (everything needed to rebuild the run, written first),
+``history.json`` (one entry per epoch, rewritten after each), ``checkpoint.pt`` while it runs, ``confusion.json``
+and ``model.pt`` (final weights) once it finishes, and ``lesions.csv`` after ``visualstreams lesion``. A compare
+directory (:class:`CompareDir`) holds ``experiment.json``, ``summary.csv``, ``stats.csv``, ``tests.csv``,
+``learning_curves.png``, ``report.html``/``report.md`` with their figures, and one run directory per species,
+mode and seed. Every write is atomic (:mod:`visualstreams.storage`): a crash leaves the old file or the new one.
+
+Also here: the checks that a directory can take results (writable, room on its disk). Imports the leaves only;
+what the files mean is the business of the layers above.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import ConfigError, VisualStreamsError
+from ..storage import (
+    check_writable,
+    format_bytes,
+    free_bytes,
+    remove_temporaries,
+    save_figure,
+    write_json,
+    write_text,
+)
+
+
+class RunDir:
+    """One run's directory. ``RunDir(path)`` names it; nothing is created until something is written."""
+
+    CONFIG = "config.json"
+    HISTORY = "history.json"
+    CHECKPOINT = "checkpoint.pt"
+    CONFUSION = "confusion.json"
+    WEIGHTS = "model.pt"
+    LESIONS = "lesions.csv"
+    # What a run writes besides config.json; a replaced run's are removed first.
+    OUTPUTS = (HISTORY, CHECKPOINT, CONFUSION, WEIGHTS)
+    FILES = (CONFIG, *OUTPUTS, LESIONS)
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    # -- paths ----------------------------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / self.HISTORY
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    @property
+    def confusion_path(self) -> Path:
+        return self.path / self.CONFUSION
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / self.WEIGHTS
+
+    @property
+    def lesions_path(self) -> Path:
+        return self.path / self.LESIONS
+
+    # -- state ----------------------------------------------------------------------------------------------------
+    def holds_run(self) -> bool:
+        """Something of a started or finished run is here (config, history or weights)."""
+        return any(p.exists() for p in (self.config_path, self.history_path, self.weights_path))
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.is_file()
+
+    def has_weights(self) -> bool:
+        return self.weights_path.is_file()
+
+    def prepare(self, overwrite: bool = False) -> RunDir:
+        """Create the directory; refuse to overwrite a finished or started run unless asked."""
+        if not overwrite and self.holds_run():
+            hint = "--resume to continue it or " if self.has_checkpoint() else ""
+            raise ConfigError(f"{self.path}: already holds a run (use {hint}--overwrite to replace it)")
+        ensure_writable_dir(self.path)
+        return self
+
+    def remove_outputs(self) -> None:
+        """Delete what an earlier run wrote here besides config.json, so none of it can pass for a new run's."""
+        for name in self.OUTPUTS:
+            (self.path / name).unlink(missing_ok=True)
+
+    def remove_checkpoint(self) -> None:
+        self.checkpoint_path.unlink(missing_ok=True)
+
+    def remove_temporaries(self) -> None:
+        """What a killed atomic write left behind (nothing else writes here while this runs)."""
+        remove_temporaries(self.path, self.FILES)
+
+    # -- reading and writing ------------------------------------------------------------------------------------
+    def read_config(self) -> dict[str, Any]:
+        try:
+            config = json.loads(self.config_path.read_text())
+        except FileNotFoundError:
+            raise VisualStreamsError(f"{self.path}: not a run directory ({self.CONFIG} missing)") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise VisualStreamsError(f"{self.config_path}: corrupt or not a run's config") from None
+        if not isinstance(config, dict):
+            raise VisualStreamsError(f"{self.config_path}: corrupt or not a run's config")
+        return config
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_json(self.config_path, config)
+
+    def read_history(self, *, required: bool = False, strict: bool = True) -> list[dict[str, Any]]:
+        """The epochs finished so far (the one reader of history.json).
+
+        A missing file is ``[]``, or an error with ``required``; a corrupt one an error, or ``[]`` when not
+        ``strict`` (for summaries of runs that failed)."""
+        try:
+            history = json.loads(self.history_path.read_text())
+        except FileNotFoundError:
+            if required:
+                raise VisualStreamsError(f"{self.path}: not a run directory ({self.HISTORY} missing)") from None
+            return []
+        except (OSError, ValueError):
+            if strict:
+                raise VisualStreamsError(f"{self.history_path}: corrupt") from None
+            return []
+        if not isinstance(history, list):
+            if strict:
+                raise VisualStreamsError(f"{self.history_path}: corrupt")
+            return []
+        return history
+
+    def write_history(self, history: list[dict[str, Any]]) -> None:
+        write_json(self.history_path, history)
+
+    def write_confusion(self, classes: list[str], matrix: list[list[int]]) -> None:
+        write_json(self.confusion_path, {"classes": classes, "matrix": matrix})
+
+    def read_confusion(self) -> dict[str, Any] | None:
+        return _read_json(self.confusion_path)
+
+    def write_lesions(self, table: pd.DataFrame) -> None:
+        write_text(self.lesions_path, table.to_csv(index=False))
+
+
+class CompareDir:
+    """A comparison's output directory: its own files and a run directory per species, mode and seed."""
+
+    EXPERIMENT = "experiment.json"
+    SUMMARY = "summary.csv"
+    STATS = "stats.csv"
+    TESTS = "tests.csv"
+    CURVES = "learning_curves.png"
+    REPORT_HTML = "report.html"
+    REPORT_MD = "report.md"
+    OUTPUTS = (EXPERIMENT, SUMMARY, STATS, TESTS, CURVES, REPORT_HTML, REPORT_MD)
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    def __repr__(self) -> str:
+        return f"CompareDir({str(self.path)!r})"
+
+    @staticmethod
+    def run_name(species: str, mode: str, seed: int) -> str:
+        """``<species>/seed<k>``, or ``<species>/<mode>-seed<k>`` for modes other than ``gain``."""
+        return f"{species}/seed{seed}" if mode == "gain" else f"{species}/{mode}-seed{seed}"
+
+    def run(self, species: str, mode: str, seed: int) -> RunDir:
+        return RunDir(self.path / self.run_name(species, mode, seed))
+
+    def file(self, name: str) -> Path:
+        """One of :attr:`OUTPUTS` (or a report figure, :meth:`report_figure`)."""
+        return self.path / name
+
+    @staticmethod
+    def report_figure(kind: str, label: str = "") -> str:
+        """The file name of one report figure, e.g. ``report_confusion_human.png``."""
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") if label else ""
+        return f"report_{kind}_{slug}.png" if slug else f"report_{kind}.png"
+
+    def prepare(self) -> CompareDir:
+        ensure_writable_dir(self.path)
+        return self
+
+    def remove_temporaries(self) -> None:
+        remove_temporaries(self.path, self.OUTPUTS)
+
+    def has_experiment(self) -> bool:
+        return self.file(self.EXPERIMENT).is_file()
+
+    def read_experiment(self) -> dict[str, Any]:
+        data = _read_json(self.file(self.EXPERIMENT))
+        return data if isinstance(data, dict) else {}
+
+    def write_experiment(self, record: dict[str, Any]) -> None:
+        write_json(self.file(self.EXPERIMENT), record)
+
+    def write_table(self, name: str, table: pd.DataFrame) -> None:
+        write_text(self.file(name), table.to_csv(index=False))
+
+    def read_table(self, name: str, dtype: dict[str, Any] | None = None) -> pd.DataFrame:
+        """A CSV of this directory; missing, empty or unreadable is an empty table."""
+        try:
+            return pd.read_csv(self.file(name), dtype=dtype)
+        except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, ValueError):
+            return pd.DataFrame()
+
+    def save_figure(self, name: str, fig: Any, **kwargs: Any) -> Path:
+        save_figure(self.file(name), fig, **kwargs)
+        return self.file(name)
+
+    def write_text(self, name: str, text: str) -> Path:
+        write_text(self.file(name), text)
+        return self.file(name)
+
+
+LESION_FIGURE = "lesions.png"
+
+
+def lesion_figure_path(run_dirs: list[str | os.PathLike[str]]) -> Path:
+    """Where ``visualstreams lesion`` draws its chart by default: in the run directory, or beside the runs."""
+    first = Path(run_dirs[0])
+    return (first if len(run_dirs) == 1 else first.parent) / LESION_FIGURE
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# -- can results be written here? -------------------------------------------------------------------------------
+def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` if needed and check, by writing a file, that results can be written into it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create the directory ({exc.strerror})") from None
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: not writable ({exc.strerror})") from None
+    return path
+
+
+def run_disk_bytes(n_params: int) -> int:
+    """Disk a run needs at most: model.pt, and checkpoint.pt (weights and Adam's two moments) twice over while
+    its replacement is written, plus the JSON files and some slack."""
+    return 4 * n_params * (1 + 2 * 3) + 2_000_000
+
+
+def check_room(path: str | os.PathLike[str], need: int, what: str) -> None:
+    """Refuse to start work whose results would not fit on the disk holding ``path``."""
+    existing = Path(path).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = free_bytes(existing)
+    if free < need:
+        raise ConfigError(f"{path}: {format_bytes(free)} free on its disk, {what} needs about "
+                          f"{format_bytes(need)}; free some space or choose another output directory")
