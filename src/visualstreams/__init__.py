@@ -8,6 +8,8 @@ public API; nothing inside the package imports it.
 """
 
 from ._version import __version__
+from .analysis.representations import similarity
+from .analysis.similarity import cka, rsa
 from .connectome import Connectome, list_connectomes, load_connectome, register_connectome, save_connectome
 from .data import FashionMNIST, load_fashion_mnist
 from .engine import TrainConfig, evaluate, make_config
@@ -33,7 +35,7 @@ __all__ = [
     "Connectome", "list_connectomes", "load_connectome", "register_connectome", "save_connectome",
     "FashionMNIST", "load_fashion_mnist",
     "ConfigError", "ConnectomeError", "DataError", "VisualStreamsError",
-    "compare",
+    "compare", "similarity", "cka", "rsa",
     "VisualStreamsNet", "build_model",
     "TrainConfig", "evaluate", "load_run", "make_config", "resume_run", "train",
 ]

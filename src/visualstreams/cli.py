@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default): stacked on CUDA, sequential on the CPU, where stacking is slower")
     pm.add_argument("--max-stack", type=_positive_int, default=48, metavar="M",
                     help="at most M models in one stack (48)")
+    pm.add_argument("--similarity", action=argparse.BooleanOptionalAction, default=None,
+                    help="compare what the areas compute across runs (CKA, RSA; see 'visualstreams similarity') and "
+                         "add it to the report; default: when a species has two seeds or more")
     _add_training_options(pm)
 
     pl = sub.add_parser("lesion", help="silence areas or projections of trained runs and evaluate again",
@@ -201,6 +204,35 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--data", metavar="DIR", help="Fashion-MNIST directory (default: the run's)")
     pl.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     pl.add_argument("--figure", metavar="PNG", help="bar chart path (default lesions.png beside the runs)")
+
+    psim = sub.add_parser(
+        "similarity", help="do the areas of trained runs represent the same things? CKA and RSA across runs",
+        description="Record each area's activations on one fixed probe set (--images test images chosen by a fixed "
+                    "seed, the same for every run; fixed positions on canvas tasks) and compare them: area x area "
+                    "within each run, run x run for each area, and for each area and pair of species whether runs of "
+                    "two species differ more than seeds of one species do (within- minus between-species similarity "
+                    "with a 95%% bootstrap CI over runs, a one-sided permutation test over run labels, Holm across "
+                    "areas and pairs). Runs of the same seed share their initial weights, so they are left out of "
+                    "the between-species pairs. Writes similarity_*.csv and similarity_*.png into --out.")
+    psim.add_argument("runs", nargs="*", metavar="RUN_DIR", help="finished run directories")
+    psim.add_argument("--compare-dir", metavar="DIR", help="every finished run of a compare directory")
+    psim.add_argument("--areas", nargs="+", metavar="AREA", help="areas to compare (default: every shared area)")
+    psim.add_argument("--metric", nargs="+", default=["cka", "rsa"], choices=["cka", "cka-biased", "rsa",
+                                                                             "rsa-whitened"],
+                      help="cka: linear CKA, debiased (unbiased HSIC); rsa: correlation-distance RDMs compared by "
+                           "Spearman; cka-biased, rsa-whitened (whitened cosine) also (default: cka rsa)")
+    psim.add_argument("--images", type=_positive_int, default=1000, metavar="N", help="probe images (1000)")
+    psim.add_argument("--homology", default="name", metavar="name|presets|FILE",
+                      help="name: compare areas by name (default); presets: the homology the six-area presets "
+                           "state, for their full versions (e.g. the marmoset's V5 as MT, TEO as IT); FILE: a JSON "
+                           "object mapping area names to the names to compare them under")
+    psim.add_argument("--include-same-seed", action="store_true",
+                      help="also use between-species pairs of the same seed (inflated by shared initial weights)")
+    psim.add_argument("--out", metavar="DIR", help="output directory (default: the compare directory, else beside "
+                                                   "the runs)")
+    psim.add_argument("--data", metavar="DIR", help="Fashion-MNIST directory (default: the runs')")
+    psim.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    psim.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pd_ = sub.add_parser("data", help="find or download Fashion-MNIST",
                          description="Fashion-MNIST is looked for in: $VISUALSTREAMS_DATA; the cache "
@@ -343,7 +375,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
         summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, data_path=args.data,
                           overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
                           checkpoint_every=args.checkpoint_every, architecture=args.architecture,
-                          strategy=args.strategy, max_stack=args.max_stack)
+                          strategy=args.strategy, max_stack=args.max_stack, similarity=args.similarity)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise
@@ -421,8 +453,27 @@ def cmd_lesion(args: argparse.Namespace) -> None:
     print(f"wrote lesions.csv in each run directory and {figure}")
 
 
+def cmd_similarity(args: argparse.Namespace) -> None:
+    from .experiment import similarity_of
+
+    out, result = similarity_of(args.runs, compare_dir=args.compare_dir, areas=args.areas, metrics=args.metric,
+                                n_images=args.images, homology=args.homology, include_same_seed=args.include_same_seed,
+                                out=args.out, data_path=args.data, device=args.device, progress=not args.quiet)
+    n = len(result.runs)
+    print(f"{n} run{'s' if n > 1 else ''}, {len(result.areas)} areas ({', '.join(result.areas)}), "
+          f"{result.n_images} probe images")
+    if len(result.differences):
+        for sentence in result.differences["sentence"]:
+            print(f"  {sentence}")
+    elif len(result.across):
+        means = result.across.groupby(["metric", "area"], sort=False)["similarity"].mean().unstack(0)
+        print("mean similarity between runs:\n" + means.round(3).to_string())
+    print(f"wrote {CompareDir.SIMILARITY_SPECIES}, {CompareDir.SIMILARITY_PAIRS}, {CompareDir.SIMILARITY_WITHIN}, "
+          f"{CompareDir.SIMILARITY_RUNS} and the figures in {out}")
+
+
 COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "lesion": cmd_lesion,
-            "data": cmd_data}
+            "similarity": cmd_similarity, "data": cmd_data}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ trains; its seeds, the disk-room check, the resume checks and the stacking all u
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from ..analysis.representations import DEFAULT_PROBES
 from ..analysis.stats import pairwise_tests, summarize
 from ..connectome import Connectome, load_connectome
 from ..data import FashionMNIST, load_fashion_mnist
@@ -80,6 +82,7 @@ def compare(
     architecture: Architecture | str | os.PathLike[str] | None = None,
     strategy: str = "auto",
     max_stack: int = 48,
+    similarity: bool | None = None,
 ) -> pd.DataFrame:
     """Train every connectome under every mode and seed; write the output directory described above.
 
@@ -92,6 +95,9 @@ def compare(
     ``strategy``: ``stacked`` trains runs of the same structure and recipe together, up to ``max_stack`` at
     once (see :mod:`visualstreams.engine.stacked`; epoch-end checkpoints only), ``sequential`` one after
     another, ``auto`` picks stacked on CUDA and sequential on the CPU.
+    ``similarity``: compare what the areas compute across runs (``similarity_*.csv`` and figures, a report
+    section; see :func:`~visualstreams.experiment.similarity.similarity_of`); by default when some species has
+    two finished seeds or more in one mode.
     Returns the summary (one row per run).
     """
     config = config or TrainConfig()
@@ -137,6 +143,7 @@ def compare(
             history, status = histories[p.twin]
             row = _summary_row(p, p.twin, history, status)
             rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
+            cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan is written too
             continue
         status = "ok"
         if p.run_dir in stacked:
@@ -164,9 +171,26 @@ def compare(
         cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
     summary = pd.DataFrame(rows)
     analyse(cdir.path, summary)
+    ok = summary[summary["status"] == "ok"]
+    if similarity is None:
+        similarity = bool(len(ok)) and int(ok.groupby(["species", "mode"])["seed"].nunique().max()) >= 2
+    if similarity:
+        _similarity(cdir, dataset, progress)
     if report:
         build_report(cdir.path)
     return summary
+
+
+def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None:
+    """The representations section's tables and figures; a sweep whose runs cannot be compared (no shared area)
+    keeps its results and says why."""
+    from .similarity import similarity_of
+
+    try:
+        similarity_of(compare_dir=cdir.path, data=dataset, progress=progress,
+                      n_images=min(DEFAULT_PROBES, len(dataset.test_labels)))
+    except ConfigError as exc:
+        warnings.warn(f"representational similarity skipped: {exc}", RuntimeWarning, stacklevel=3)
 
 
 def _plan(cdir: CompareDir, names: list[str], modes: list[str], seeds: list[int], config: TrainConfig,

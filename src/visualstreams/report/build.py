@@ -8,7 +8,6 @@ render it. Imports figures, analysis and the run/compare directory types; never 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import warnings
 from datetime import datetime
@@ -34,6 +33,9 @@ from ..viz import (
 )
 from ..viz.results import metric_label, ordered_metrics, per_class_accuracy
 from .document import Document, slug
+from .document import as_int as _int
+from .document import truthy as _truthy
+from .similarity import section_representations
 
 __all__ = ["build_report", "QUESTION"]
 
@@ -67,13 +69,6 @@ def _label(species: str, mode: str, multi_mode: bool) -> str:
     return f"{species} ({mode})" if multi_mode else str(species)
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError, OverflowError):
-        return 0
-
-
 def _fmt_ci(metric: str, n: Any, mean: Any, lo: Any, hi: Any) -> str:
     """``mean ± half-width [low, high]``; the value alone when n = 1 (no CI)."""
     n = _int(n)
@@ -84,15 +79,6 @@ def _fmt_ci(metric: str, n: Any, mean: Any, lo: Any, hi: Any) -> str:
     half = (float(hi) - float(lo)) / 2.0
     return (f"{format_metric(mean, metric)} ± {format_metric(half, metric)} "
             f"[{format_metric(lo, metric)}, {format_metric(hi, metric)}]")
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    try:
-        return bool(value) and not (isinstance(value, float) and math.isnan(value))
-    except (TypeError, ValueError):
-        return False
 
 
 class _Experiment:
@@ -392,7 +378,7 @@ def _section_tests(doc: Document, ex: _Experiment) -> None:
 
 
 def _section_failures(doc: Document, ex: _Experiment) -> None:
-    doc.heading(2, "5. Failed runs")
+    doc.heading(2, "6. Failed runs")
     s = ex.summary
     if not len(s):
         doc.para("summary.csv is missing or empty.", cls="warn")
@@ -408,7 +394,7 @@ def _section_failures(doc: Document, ex: _Experiment) -> None:
 
 
 def _section_reproducibility(doc: Document, ex: _Experiment) -> None:
-    doc.heading(2, "6. Reproducibility")
+    doc.heading(2, "7. Reproducibility")
     doc.heading(3, "Training configuration")
     if ex.train:
         doc.table(pd.DataFrame([(k, "None" if v is None else str(v)) for k, v in ex.train.items()],
@@ -476,7 +462,8 @@ def build_report(out: str | os.PathLike[str]) -> Path:
     doc = Document(out)
     sections = (("introduction", _section_intro), ("connectomes", _section_connectomes),
                 ("results", _section_results), ("figures", _section_figures), ("tests", _section_tests),
-                ("failed runs", _section_failures), ("reproducibility", _section_reproducibility),
+                ("representations", section_representations), ("failed runs", _section_failures),
+                ("reproducibility", _section_reproducibility),
                 ("run list", _section_runs))
     for name, section in sections:
         try:

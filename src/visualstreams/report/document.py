@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -29,6 +30,22 @@ def inline_html(text: str) -> Markup:
 
 def md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def as_int(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    try:
+        return bool(value) and not (isinstance(value, float) and math.isnan(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def slug(text: str) -> str:

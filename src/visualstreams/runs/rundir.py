@@ -176,7 +176,13 @@ class CompareDir:
     CURVES = "learning_curves.png"
     REPORT_HTML = "report.html"
     REPORT_MD = "report.md"
-    OUTPUTS = (EXPERIMENT, SUMMARY, STATS, TESTS, CURVES, REPORT_HTML, REPORT_MD)
+    # Representational similarity (``visualstreams similarity``, or compare with two seeds or more).
+    SIMILARITY_RUNS = "similarity_runs.csv"  # the runs compared: species, mode, seed, untrained areas
+    SIMILARITY_WITHIN = "similarity_within.csv"  # area x area within each run
+    SIMILARITY_PAIRS = "similarity_pairs.csv"  # every pair of runs, per area and metric
+    SIMILARITY_SPECIES = "similarity_species.csv"  # within- vs between-species similarity, with tests
+    SIMILARITY = (SIMILARITY_RUNS, SIMILARITY_WITHIN, SIMILARITY_PAIRS, SIMILARITY_SPECIES)
+    OUTPUTS = (EXPERIMENT, SUMMARY, STATS, TESTS, CURVES, REPORT_HTML, REPORT_MD, *SIMILARITY)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -198,6 +204,12 @@ class CompareDir:
     def file(self, name: str) -> Path:
         """One of :attr:`OUTPUTS` (or a report figure, :meth:`report_figure`)."""
         return self.path / name
+
+    @staticmethod
+    def similarity_figure(kind: str, label: str = "") -> str:
+        """``similarity_species.png``, ``similarity_pairs_cka_IT.png``, ``similarity_within_human.png`` ..."""
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") if label else ""
+        return f"similarity_{kind}_{slug}.png" if slug else f"similarity_{kind}.png"
 
     @staticmethod
     def report_figure(kind: str, label: str = "") -> str:

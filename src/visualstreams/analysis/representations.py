@@ -1,0 +1,365 @@
+"""Representations of trained networks compared: three views on one fixed probe set, and the activations.
+
+* :func:`probe_activations`: each area's output on one fixed probe set (N test images chosen by a fixed seed,
+  the same for every run; on canvas tasks at the test set's fixed positions), flattened per area.
+* :func:`within_network`: one network, area x area (square).
+* :func:`across_runs`: for each area, every pair of runs (long format, one row per pair).
+* :func:`species_differences`: the question. For each mode, area and pair of species: mean within-species
+  similarity (pairs of runs of one species with different seeds) against mean between-species similarity, their
+  difference with a run-bootstrap 95% CI, a permutation test over run labels, Holm correction and a plain sentence.
+* :func:`similarity`: all three for a list of run directories, as DataFrames.
+
+Imports runs (to load trained networks), data, tasks, the measures (:mod:`.similarity`) and the statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from .differences import species_differences
+from .similarity import ArrayLike, _check_metric, _metric_name, similarity_matrices, similarity_matrix
+
+
+def within_network(acts_by_area: Mapping[str, ArrayLike], metric: str = "cka", *, untrained: Iterable[str] = (),
+                   **options: Any) -> pd.DataFrame:
+    """Area x area similarity within one network: a square DataFrame indexed and columned by area name.
+
+    ``acts_by_area``: area -> activations (n, ...) on the same n probes. ``metric`` and ``options`` as in
+    ``similarity_matrix``. ``untrained``: areas left untrained in this network; they are listed in
+    ``df.attrs["untrained"]`` (a square table has no room for a column) and labelled in ``plot_within_network``.
+    """
+    areas = list(acts_by_area)
+    mat = similarity_matrix([acts_by_area[a] for a in areas], metric, **options)
+    df = pd.DataFrame(mat, index=pd.Index(areas, name="area"), columns=pd.Index(areas, name="area"))
+    df.attrs["metric"] = _metric_name(metric, options.get("debiased"), options.get("compare"))
+    df.attrs["untrained"] = [a for a in areas if a in set(untrained)]
+    return df
+
+
+def _area_set(value: Any) -> set[str] | None:
+    """A runs-table cell listing areas: a list/tuple/set, or a string separated by commas or whitespace."""
+    if value is None or (not isinstance(value, str) and np.ndim(value) == 0 and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        return {a for a in value.replace(",", " ").split() if a}
+    return {str(a) for a in value}
+
+
+_RUN_COLUMNS = ("run", "species", "mode", "seed")
+
+
+def across_runs(acts: Mapping[Hashable, Mapping[str, ArrayLike]], runs: pd.DataFrame,
+                areas: Sequence[str] | None = None, metric: str | Sequence[str] = "cka", *,
+                precomputed: Mapping[str, Mapping[str, np.ndarray]] | None = None, **options: Any) -> pd.DataFrame:
+    """For each area, the similarity of every pair of runs: a long table, one row per (metric, area, pair).
+
+    ``acts``: run id -> area -> activations (n, ...), all on the same n probes. ``runs``: one row per run with
+    columns ``run, species, mode, seed`` and optionally ``untrained_areas`` (areas left untrained in that run) or
+    ``trained_areas`` (the others are untrained), each a list or a comma/space-separated string. ``areas``:
+    default every area in ``acts``, in order of first appearance. ``metric``: one name of ``METRICS`` (or
+    ``"cka"``/``"rsa"`` with ``debiased``/``compare`` options) or several names, all computed from one Gram per
+    run and area. A run without an area is left out of that area's pairs. Areas are processed one at a time, so
+    memory is one area's Grams. ``precomputed``: area -> metric -> run x run matrix already computed (as
+    :func:`similarity` does, from the same Grams as the within-network views).
+
+    Columns: ``metric, area, run_a, run_b, species_a, species_b, mode_a, mode_b, seed_a, seed_b, similarity,
+    untrained_a, untrained_b, untrained`` (either run's area untrained). Pairs are unordered (run_a comes before
+    run_b in ``runs``) and include pairs across modes; ``species_differences`` keeps pairs within one mode.
+    """
+    missing = [c for c in _RUN_COLUMNS if c not in runs.columns]
+    if missing:
+        raise ConfigError(f"runs table lacks column(s) {', '.join(missing)}")
+    if runs["run"].duplicated().any():
+        raise ConfigError("runs table lists a run more than once")
+    if isinstance(metric, str):
+        names = [_metric_name(metric, options.pop("debiased", None), options.pop("compare", None))]
+    else:
+        options.pop("debiased", None)
+        options.pop("compare", None)
+        names = [_check_metric(m) for m in metric]
+    table = runs.reset_index(drop=True)
+    absent = [r for r in table["run"] if r not in acts]
+    if absent:
+        raise ValueError(f"no activations for run(s) {', '.join(map(str, absent))}")
+    if areas is None:
+        areas = list(dict.fromkeys(a for r in table["run"] for a in acts[r]))
+
+    untrained_sets: list[set[str] | None] = [None] * len(table)
+    trained_sets: list[set[str] | None] = [None] * len(table)
+    if "untrained_areas" in table.columns:
+        untrained_sets = [_area_set(v) for v in table["untrained_areas"]]
+    if "trained_areas" in table.columns:
+        trained_sets = [_area_set(v) for v in table["trained_areas"]]
+
+    def is_untrained(i: int, area: str) -> bool:
+        u, t = untrained_sets[i], trained_sets[i]
+        return bool((u is not None and area in u) or (t is not None and area not in t))
+
+    frames = []
+    for area in areas:
+        idx = [i for i, r in enumerate(table["run"]) if area in acts[r]]
+        if len(idx) < 2:
+            continue
+        if precomputed is not None:
+            mats = precomputed[area]
+        else:
+            mats = similarity_matrices([acts[table["run"][i]][area] for i in idx], names, **options)
+        flags = np.array([is_untrained(i, area) for i in idx])
+        frames.extend(_pairs_frames(table, area, idx, mats, names, flags))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_PAIR_COLUMNS)
+    out.attrs["metric"] = names[0] if len(names) == 1 else names
+    return out[list(_PAIR_COLUMNS)]
+
+
+_PAIR_COLUMNS = ("metric", "area", "run_a", "run_b", "species_a", "species_b", "mode_a", "mode_b", "seed_a",
+                 "seed_b", "similarity", "untrained_a", "untrained_b", "untrained")
+
+
+def _pairs_frames(table: pd.DataFrame, area: str, idx: list[int], mats: Mapping[str, np.ndarray],
+                  names: Sequence[str], flags: np.ndarray) -> list[pd.DataFrame]:
+    """The long-table rows of one area: every unordered pair of the runs ``idx`` (rows of ``table``)."""
+    ia, ib = np.triu_indices(len(idx), 1)
+    sel_a, sel_b = np.asarray(idx)[ia], np.asarray(idx)[ib]
+    col = {c: table[c].to_numpy() for c in ("run", "species", "mode", "seed")}
+    return [pd.DataFrame({
+        "metric": name, "area": area, "run_a": col["run"][sel_a], "run_b": col["run"][sel_b],
+        "species_a": col["species"][sel_a], "species_b": col["species"][sel_b],
+        "mode_a": col["mode"][sel_a], "mode_b": col["mode"][sel_b],
+        "seed_a": col["seed"][sel_a], "seed_b": col["seed"][sel_b], "similarity": mats[name][ia, ib],
+        "untrained_a": flags[ia], "untrained_b": flags[ib], "untrained": flags[ia] | flags[ib],
+    }) for name in names]
+
+
+# -- activations of trained runs on a fixed probe set -------------------------------------------------------------
+_STACK_BYTES = 6 * 1024**3  # one sweep's stacked Gram vectors (15 runs x 6 areas x 2,000 probes, two metrics: 2.9 GB)
+PROBE_SEED = 20261201  # one probe set for every run and every call, whatever the runs' seeds
+DEFAULT_PROBES = 1000
+HOMOLOGIES = ("name", "presets")
+
+
+def probe_indices(n_test: int, n: int, seed: int = PROBE_SEED) -> np.ndarray:
+    """The ``n`` test images of the probe set: drawn without replacement by a fixed seed, in ascending order."""
+    if not 1 <= n <= n_test:
+        raise ConfigError(f"--images must be between 1 and the test set's {n_test} images, got {n}")
+    return np.sort(np.random.default_rng(seed).choice(n_test, size=n, replace=False))
+
+
+def preset_homology(connectome_name: str, areas: Sequence[str]) -> dict[str, str]:
+    """The homology the six-area presets state (``connectome show``), applied to their full versions: e.g.
+    ``marmoset-majka2020-full``'s V5 is MT and TEO is IT; ``mouse-oh2014-full``'s VISp is V1, VISl V2, VISpl V4
+    and VISal MT. Areas it does not map keep their names; other connectomes are left as they are."""
+    from ..connectome.presets.published import PRESETS
+
+    six = PRESETS.get(connectome_name.removesuffix("-full")) if connectome_name.endswith("-full") else None
+    if six is None:
+        return {}
+    mapping = {data_area: canonical for canonical, data_areas in six.mapping.items()
+               for data_area in data_areas if len(data_areas) == 1}
+    renamed = {a: mapping[a] for a in areas if a in mapping and mapping[a] != a}
+    taken = set(areas) - set(renamed)
+    return {a: c for a, c in renamed.items() if c not in taken}  # never two areas under one name
+
+
+@dataclass
+class RunActivations:
+    """One run's activations on the probe set: area (after homology) -> (n, features) float32."""
+
+    run: str
+    species: str
+    mode: str
+    seed: int
+    task: str
+    acts: dict[str, np.ndarray]
+    untrained: list[str]
+    renamed: dict[str, str]
+
+
+def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any = None, data_path: Any = None,
+                      device: str = "cpu", homology: str | Mapping[str, str] = "name", batch_size: int = 250,
+                      label: str | None = None) -> RunActivations:
+    """Load a finished run and record each area's output on the fixed probe set (:func:`probe_indices`), on a
+    canvas task at the test set's fixed positions (and, with ``noise``, its fixed noise), flattened per area.
+
+    Every area is computed (all heads), so under the ``what`` task the dorsal areas, which training never
+    touched, are recorded too; they are listed in ``untrained``. ``homology``: ``"name"`` (areas compared by name),
+    ``"presets"`` (:func:`preset_homology`) or an explicit mapping of area names to the names to compare under.
+    """
+    import torch
+
+    from ..data import load_fashion_mnist
+    from ..engine import TrainConfig
+    from ..runs import load_run
+
+    result = load_run(run_dir, device=device)
+    model, config = result.model, result.config
+    cfg = TrainConfig.from_dict(config["train"])
+    task = cfg.make_task()
+    dataset = data if data is not None else load_fashion_mnist(
+        data_path if data_path is not None else config.get("data", {}).get("source"))
+    idx = probe_indices(len(dataset.test_labels), n_images)
+    index = torch.as_tensor(idx)
+    items = dataset.test_images[index].unsqueeze(1).to(device)
+    labels = dataset.test_labels[index].to(device)
+    offsets = task.test_offsets(len(dataset.test_labels))
+    offsets = offsets[index] if offsets is not None else None
+    trained = set(model.needed_areas(task.heads))
+    out: dict[str, list[np.ndarray]] = {a: [] for a in model.order}
+    model.eval()
+    with torch.inference_mode():
+        for i in range(0, len(idx), batch_size):
+            sl = slice(i, i + batch_size)
+            x, _ = task.make_batch(items[sl], labels[sl], offsets=None if offsets is None else offsets[sl])
+            _, acts = model(x, return_areas=True)
+            for a in model.order:
+                out[a].append(acts[a].float().flatten(1).cpu().numpy())
+    if homology == "name":
+        renamed: dict[str, str] = {}
+    elif homology == "presets":
+        renamed = preset_homology(model.connectome.name, model.order)
+    elif isinstance(homology, Mapping):
+        renamed = {a: str(homology[a]) for a in model.order if a in homology}
+    else:
+        raise ConfigError(f"unknown homology {homology!r} (name, presets, or a mapping of area names)")
+    names = [renamed.get(a, a) for a in model.order]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{run_dir}: the homology maps two areas onto one name")
+    return RunActivations(
+        run=label or str(run_dir), species=str(config.get("name", "")), mode=cfg.mode, seed=cfg.seed, task=cfg.task,
+        acts={renamed.get(a, a): np.concatenate(v) for a, v in out.items()},
+        untrained=[renamed.get(a, a) for a in model.order if a not in trained], renamed=renamed)
+
+
+def _renamed_areas(run_dir: Any, homology: str | Mapping[str, str]) -> list[str]:
+    from ..connectome import Connectome
+    from ..runs import RunDir
+
+    conn = Connectome.from_dict(RunDir(run_dir).read_config().get("connectome", {}))
+    if homology == "presets":
+        mapping: Mapping[str, str] = preset_homology(conn.name, conn.areas)
+    elif isinstance(homology, Mapping):
+        mapping = homology
+    else:
+        mapping = {}
+    return [mapping.get(a, a) for a in conn.areas]
+
+
+def _check_shared_areas(run_dirs: Sequence[Any], homology: str | Mapping[str, str],
+                        areas: Sequence[str] | None) -> None:
+    names = [_renamed_areas(d, homology) for d in dict.fromkeys(str(d) for d in run_dirs)]
+    shared = [a for a in names[0] if all(a in n for n in names)]
+    if not shared:
+        raise ConfigError("the runs share no area by name (try --homology presets, or a homology file)")
+    unknown = [a for a in areas or () if a not in shared]
+    if unknown:
+        raise ConfigError(f"area {unknown[0]!r} is not in every run (shared areas: {', '.join(shared)})")
+
+
+@dataclass
+class SimilarityResult:
+    """The three views as DataFrames (``within``, ``across``, ``differences``) and the runs they cover."""
+
+    runs: pd.DataFrame
+    within: pd.DataFrame
+    across: pd.DataFrame
+    differences: pd.DataFrame
+    areas: list[str]
+    metrics: list[str]
+    n_images: int
+
+
+def similarity(
+    run_dirs: Sequence[Any],
+    *,
+    areas: Sequence[str] | None = None,
+    metrics: Sequence[str] = ("cka", "rsa"),
+    n_images: int = DEFAULT_PROBES,
+    homology: str | Mapping[str, str] = "name",
+    labels: Sequence[str] | None = None,
+    species: Sequence[str] | None = None,
+    data: Any = None,
+    data_path: Any = None,
+    device: str = "cpu",
+    include_same_seed: bool = False,
+    n_permutations: int = 10000,
+    seed: int = 0,
+    progress: bool = True,
+) -> SimilarityResult:
+    """Compare what the areas of trained runs compute, on one probe set (see the module docstring).
+
+    ``run_dirs``: finished run directories (``labels`` name them in the tables; default their paths; two labels
+    may share a directory, as twins of a compare do, with ``species`` naming each label's species; default: the
+    name in each run's config.json). The areas compared are those every run has (by name, after
+    ``homology``), or ``areas``. ``metrics``: among ``cka`` (linear, debiased), ``cka-biased``, ``rsa`` (correlation
+    RDMs compared by Spearman) and ``rsa-whitened``. Returns a :class:`SimilarityResult`; ``differences`` tests,
+    for each mode, area and pair of species, whether runs of two species differ more than seeds of one species do
+    (one-sided permutation test over run labels, Holm across areas and pairs; same-seed pairs left out of the
+    between-species pairs unless ``include_same_seed``, since such runs share their initial weights).
+    """
+    from tqdm.auto import tqdm
+
+    if not run_dirs:
+        raise ConfigError("similarity needs at least one run directory (or a compare directory)")
+    metrics = [_check_metric(m) for m in metrics]
+    labels = list(labels) if labels is not None else [str(d) for d in run_dirs]
+    if len(labels) != len(run_dirs) or len(set(labels)) != len(labels):
+        raise ConfigError("similarity needs one distinct label per run")
+    if species is not None and len(species) != len(run_dirs):
+        raise ConfigError("similarity needs one species name per run")
+    _check_shared_areas(run_dirs, homology, areas)  # from config.json, before minutes of activations
+    cache: dict[str, RunActivations] = {}
+    recorded: list[RunActivations] = []
+    for k, (d, lab) in enumerate(tqdm(list(zip(run_dirs, labels, strict=True)), desc="activations", unit="run",
+                                      disable=not progress)):
+        key = str(d)
+        if key not in cache:
+            cache[key] = probe_activations(d, n_images, data=data, data_path=data_path, device=device,
+                                           homology=homology, label=lab)
+        ra = cache[key]
+        name = species[k] if species is not None else ra.species
+        recorded.append(RunActivations(lab, name, ra.mode, ra.seed, ra.task, ra.acts, ra.untrained, ra.renamed))
+    shared = [a for a in recorded[0].acts if all(a in r.acts for r in recorded)]
+    if areas is not None:
+        unknown = [a for a in areas if a not in shared]
+        if unknown:
+            raise ConfigError(f"area {unknown[0]!r} is not in every run (shared areas: {', '.join(shared) or 'none'})")
+        shared = list(areas)
+    if not shared:
+        raise ConfigError("the runs share no area by name (try --homology presets, or a homology file)")
+    runs = pd.DataFrame([{"run": r.run, "species": r.species, "mode": r.mode, "seed": r.seed, "task": r.task,
+                          "untrained_areas": ",".join(r.untrained),
+                          "renamed": ",".join(f"{k}->{v}" for k, v in r.renamed.items())} for r in recorded])
+    # One Gram per (run, area), shared by the within-network and the across-run views: all of them in one stack
+    # (k = runs x areas vectors of n^2/2 per metric; in blocks past max_bytes). The Gram product in float32, from
+    # float64-centred features: 2.5x faster, the similarities move by < 1e-8 (see similarity_matrices).
+    unique = list({id(r.acts): r for r in recorded}.values())  # twins of a compare share one run's activations
+    reps = [(id(r.acts), a) for r in unique for a in shared]
+    mats = similarity_matrices([r.acts[a] for r in unique for a in shared], metrics, precision="float32",
+                               max_bytes=_STACK_BYTES)
+    pos = {key: i for i, key in enumerate(reps)}
+    within_frames = []
+    for r in recorded:
+        rows = [pos[(id(r.acts), a)] for a in shared]
+        for m in metrics:
+            square = pd.DataFrame(mats[m][np.ix_(rows, rows)], index=pd.Index(shared, name="area_a"),
+                                  columns=pd.Index(shared, name="area_b"))
+            long = square.stack().rename("similarity").reset_index()
+            within_frames.append(long.assign(run=r.run, species=r.species, mode=r.mode, seed=r.seed, metric=m,
+                                             untrained_a=long["area_a"].isin(r.untrained),
+                                             untrained_b=long["area_b"].isin(r.untrained)))
+    within = pd.concat(within_frames, ignore_index=True)[
+        ["run", "species", "mode", "seed", "metric", "area_a", "area_b", "similarity", "untrained_a", "untrained_b"]]
+    acts = {r.run: {a: r.acts[a] for a in shared} for r in recorded}
+    per_area = {a: {m: mats[m][np.ix_(idx, idx)] for m in metrics}
+                for a in shared for idx in [[pos[(id(r.acts), a)] for r in recorded]]}
+    across = across_runs(acts, runs, shared, metrics, precomputed=per_area) if len(recorded) > 1 else pd.DataFrame()
+    differences = pd.DataFrame()
+    if len(across) and runs["species"].nunique() > 1:
+        differences = species_differences(across, n_permutations=n_permutations, seed=seed,
+                                          include_same_seed=include_same_seed, alternative="greater")
+    return SimilarityResult(runs, within, across, differences, shared, metrics, n_images)

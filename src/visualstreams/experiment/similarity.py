@@ -1,0 +1,84 @@
+"""Representational similarity of finished runs, end to end: which runs (a list, or a compare directory's
+finished runs), the homology, the analysis (:func:`visualstreams.analysis.representations.similarity`) and its
+tables and figures on disk. The one API call behind ``visualstreams similarity`` and behind ``compare``'s
+section on representations."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..analysis.representations import HOMOLOGIES, SimilarityResult, similarity
+from ..errors import ConfigError
+from ..report.similarity import write_similarity
+from ..runs import CompareDir, RunDir
+
+
+def compare_runs(compare_dir: str | os.PathLike[str]) -> tuple[list[Path], list[str], list[str]]:
+    """The finished runs of a compare directory, their labels (``species/mode/seed<k>``) and species; a twin
+    (``same_as``) is listed under its own label and species, with its twin's directory."""
+    cdir = CompareDir(compare_dir)
+    summary = cdir.read_table(CompareDir.SUMMARY)
+    if not len(summary) or "status" not in summary:
+        raise ConfigError(f"{compare_dir}: no {CompareDir.SUMMARY} (not a compare directory, or nothing finished)")
+    ok = summary[summary["status"] == "ok"]
+    dirs, labels, species = [], [], []
+    for r in ok.itertuples():
+        twin = getattr(r, "same_as", "")
+        path = cdir.path / twin if isinstance(twin, str) and twin else cdir.run(r.species, r.mode, int(r.seed)).path
+        if not path.is_dir():
+            path = Path(str(r.run_dir))
+        dirs.append(path)
+        labels.append(f"{r.species}/{r.mode}/seed{int(r.seed)}")
+        species.append(str(r.species))
+    return dirs, labels, species
+
+
+def read_homology(homology: str | Mapping[str, str]) -> str | Mapping[str, str]:
+    """``name``, ``presets``, a mapping, or a JSON file holding one (area name -> name to compare under)."""
+    if not isinstance(homology, str) or homology in HOMOLOGIES:
+        return homology
+    path = Path(homology)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such homology file (or use name, presets)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not a JSON object of area names ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ConfigError(f"{path}: expected a JSON object mapping area names to area names")
+    return data
+
+
+def similarity_of(
+    run_dirs: Sequence[str | os.PathLike[str]] = (),
+    *,
+    compare_dir: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    homology: str | Mapping[str, str] = "name",
+    **options: Any,
+) -> tuple[Path, SimilarityResult]:
+    """Analyse ``run_dirs`` or the finished runs of ``compare_dir`` (not both) and write the tables and figures
+    into ``out`` (default: the compare directory, else beside the runs). ``options`` go to
+    :func:`~visualstreams.analysis.representations.similarity`. Returns the output directory and the result."""
+    if compare_dir is not None and run_dirs:
+        raise ConfigError("give run directories or --compare-dir, not both")
+    if compare_dir is not None:
+        dirs, labels, species = compare_runs(compare_dir)
+    else:
+        if not run_dirs:
+            raise ConfigError("similarity needs run directories or --compare-dir DIR")
+        dirs, labels, species = [Path(d) for d in run_dirs], None, None
+        missing = [d for d in dirs if not RunDir(d).config_path.is_file()]
+        if missing:
+            raise ConfigError(f"{missing[0]}: not a run directory (config.json missing)")
+    homology = read_homology(homology)
+    target = Path(out) if out is not None else (Path(compare_dir) if compare_dir is not None else
+                                                (dirs[0] if len(dirs) == 1 else dirs[0].parent))
+    CompareDir(target).prepare()  # writable, before minutes of activations
+    result = similarity(dirs, labels=labels, species=species, homology=homology, **options)
+    write_similarity(result, target)
+    return target, result

@@ -1,0 +1,116 @@
+"""A representational-similarity analysis on disk: its four tables and its figures, written into a compare
+directory (or any output directory) with the names :class:`~visualstreams.runs.CompareDir` gives them, and the
+report's section on representations, which reads them back. Imports figures, the analysis and the directory types."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..analysis.representations import SimilarityResult
+from ..format import format_number, format_p
+from ..runs.rundir import CompareDir
+from ..viz.similarity import plot_across_runs, plot_species_differences, plot_within_network
+from .document import Document, as_int, truthy
+
+__all__ = ["write_similarity", "section_representations"]
+
+_STR = {c: str for c in ("species", "mode", "metric", "area", "species_a", "species_b", "run", "run_a", "run_b",
+                         "untrained_areas", "sentence")}
+
+
+def write_similarity(result: SimilarityResult, out: str | os.PathLike[str]) -> list[Path]:
+    """Write the tables and figures of ``result`` into ``out``; returns the files written."""
+    cdir = CompareDir(out).prepare()
+    written = []
+    for name, table in ((CompareDir.SIMILARITY_RUNS, result.runs), (CompareDir.SIMILARITY_WITHIN, result.within),
+                        (CompareDir.SIMILARITY_PAIRS, result.across),
+                        (CompareDir.SIMILARITY_SPECIES, result.differences)):
+        cdir.write_table(name, table)
+        written.append(cdir.file(name))
+    metric = result.metrics[0]
+    # Within a network: the mean over each species' runs (first mode) of the area x area matrix.
+    for (species, mode), runs in result.within.groupby(["species", "mode"], sort=False):
+        sub = runs[runs["metric"] == metric]
+        square = sub.groupby(["area_a", "area_b"], sort=False)["similarity"].mean().unstack()
+        square = square.loc[result.areas, result.areas].rename_axis(index="area", columns="area")
+        square.attrs["metric"] = metric
+        square.attrs["untrained"] = sorted(set(sub.loc[sub["untrained_a"], "area_a"]))
+        fig = plot_within_network(square, title=f"{species} ({mode}): {metric}, mean over {sub['run'].nunique()} "
+                                                "run(s)")
+        written.append(cdir.save_figure(CompareDir.similarity_figure("within", f"{species}_{mode}"), fig, dpi=100))
+    if len(result.across):
+        for m in result.metrics:
+            for area in result.areas:
+                fig = plot_across_runs(result.across, area, metric=m)
+                written.append(cdir.save_figure(CompareDir.similarity_figure("pairs", f"{m}_{area}"), fig, dpi=100))
+    if len(result.differences):
+        fig = plot_species_differences(result.differences)
+        written.append(cdir.save_figure(CompareDir.similarity_figure("species"), fig, dpi=100))
+    return written
+
+
+def section_representations(doc: Document, ex: Any) -> None:
+    cdir = ex.cdir
+    pairs = cdir.read_table(CompareDir.SIMILARITY_PAIRS, _STR)
+    if not len(pairs):
+        return  # no analysis of representations in this directory (one seed, or --no-similarity)
+    doc.heading(2, "5. Representations: do the areas compute the same things?")
+    runs = cdir.read_table(CompareDir.SIMILARITY_RUNS, _STR)
+    species = cdir.read_table(CompareDir.SIMILARITY_SPECIES, _STR)
+    metrics = list(dict.fromkeys(pairs["metric"].astype(str)))
+    doc.para("Each area's activations on one fixed probe set of test images (the same for every run) were compared "
+             "across runs: linear CKA with the unbiased (debiased HSIC) estimator, and RSA (correlation-distance "
+             "RDMs compared by Spearman correlation). Networks of one species that differ only in their seed already "
+             "differ (Mehrer et al. 2020), so a species difference counts only beyond that spread: for each area and "
+             "pair of species, the mean within-species similarity (runs of one species, different seeds) minus the "
+             "mean between-species similarity (different seeds: same-seed runs share their initial weights), with a "
+             "95% bootstrap CI over runs and a one-sided permutation test over run labels, Holm-corrected across "
+             "areas and pairs within each metric and mode.", cls="note")
+    untrained = sorted({a for v in runs.get("untrained_areas", pd.Series(dtype=str)).dropna() for a in
+                        str(v).split(",") if a})
+    if untrained:
+        doc.para(f"Untrained areas: {', '.join(untrained)} (the task never trains them; they keep their initial "
+                 "weights, so their similarity reflects the shared start, not learning). They are marked in the "
+                 "tables and hatched in the figures.", cls="warn")
+    if len(species) and "sentence" in species:
+        flags = [truthy(v) for v in species.get("significant", pd.Series(False, index=species.index))]
+        for metric in metrics:
+            mask = species["metric"].astype(str) == metric if "metric" in species else pd.Series(True,
+                                                                                             index=species.index)
+            doc.para(f"Metric `{metric}`:")
+            doc.bullets([str(t) for t in species.loc[mask, "sentence"]], [f for f, m in zip(flags, mask,
+                                                                                         strict=True) if m])
+        table = pd.DataFrame({
+            "metric": species.get("metric", ""), "mode": species["mode"], "area": species["area"],
+            "A": species["species_a"], "B": species["species_b"],
+            "runs (A, B)": [f"{as_int(a)}, {as_int(b)}" for a, b in zip(species["n_runs_a"], species["n_runs_b"],
+                                                                   strict=True)],
+            "within": [format_number(v, 3) for v in species["within"]],
+            "between": [format_number(v, 3) for v in species["between"]],
+            "within − between [95% CI]": [f"{format_number(d, 3)} [{format_number(lo, 3)}, {format_number(hi, 3)}]"
+                                          for d, lo, hi in zip(species["diff"], species["ci_low"],
+                                                               species["ci_high"], strict=True)],
+            "p": [format_p(v) for v in species["p"]], "p (Holm)": [format_p(v) for v in species["p_holm"]],
+            "untrained": ["yes" if truthy(v) else "" for v in species.get("untrained", [False] * len(species))],
+        })
+        doc.table(table, highlight=flags, caption="Within- minus between-species similarity; positive: the species "
+                  "differ more than seeds of one species do. p: one-sided permutation test over run labels.")
+        figure = cdir.file(CompareDir.similarity_figure("species"))
+        if figure.is_file():
+            doc.figures([(figure, figure.name, "Within- vs between-species similarity per area, and their "
+                          "difference with its 95% CI")])
+    else:
+        doc.para("One species only: the run x run similarities are below, with no species to test.", cls="note")
+    within = sorted(cdir.path.glob(CompareDir.similarity_figure("within", "X").replace("_X.", "_*.")))
+    if within:
+        doc.figures([(f, f.name, f"Area x area similarity within the networks ({f.stem.split('_', 2)[-1]})")
+                     for f in within])
+    first = [cdir.file(CompareDir.similarity_figure("pairs", f"{metrics[0]}_{a}"))
+             for a in dict.fromkeys(pairs["area"].astype(str))]
+    first = [f for f in first if f.is_file()]
+    if first:
+        doc.figures([(f, f.name, f"{metrics[0]}, run x run: {f.stem.rsplit('_', 1)[-1]}") for f in first])

@@ -1,0 +1,451 @@
+"""Representational similarity: CKA and RSA against their definitions and independent implementations, and the
+species-difference statistics on synthetic run x run tables. Small and deterministic: the largest arrays are
+200 x 5000 (the debiased-CKA check), everything else is tens of samples."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from visualstreams.analysis.differences import species_differences
+from visualstreams.analysis.representations import across_runs, within_network
+from visualstreams.analysis.similarity import (
+    METRICS,
+    cka,
+    cka_matrix,
+    rdm,
+    rsa,
+    rsa_matrix,
+    similarity_matrices,
+    similarity_matrix,
+)
+from visualstreams.errors import ConfigError
+from visualstreams.viz.similarity import plot_across_runs, plot_species_differences, plot_within_network
+
+
+def _data(n: int = 30, p: int = 40, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, p))
+
+
+def _related(x: np.ndarray, q: int, noise: float, seed: int) -> np.ndarray:
+    """A representation partly explained by x: a random linear read-out of x plus independent noise."""
+    rng = np.random.default_rng(seed)
+    return x @ rng.standard_normal((x.shape[1], q)) + noise * rng.standard_normal((x.shape[0], q))
+
+
+# -- independent references (written from the formulas, sharing no code with the module) -------------------
+
+
+def _ref_cka_biased(x: np.ndarray, y: np.ndarray) -> float:
+    """Feature-space formula on centred data: ||Y'X||_F^2 / (||X'X||_F ||Y'Y||_F)."""
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    return float(np.linalg.norm(yc.T @ xc) ** 2 / (np.linalg.norm(xc.T @ xc) * np.linalg.norm(yc.T @ yc)))
+
+
+def _ref_hsic1(k: np.ndarray, l_: np.ndarray) -> float:
+    """Song et al. 2012, unbiased HSIC_1, written out from uncentred Grams."""
+    n = k.shape[0]
+    kt, lt = k - np.diag(np.diag(k)), l_ - np.diag(np.diag(l_))
+    one = np.ones(n)
+    return float((np.trace(kt @ lt) + kt.sum() * lt.sum() / ((n - 1) * (n - 2))
+                  - 2.0 / (n - 2) * one @ kt @ lt @ one) / (n * (n - 3)))
+
+
+def _ref_cka_debiased(x: np.ndarray, y: np.ndarray) -> float:
+    k, l_ = x @ x.T, y @ y.T
+    return _ref_hsic1(k, l_) / math.sqrt(_ref_hsic1(k, k) * _ref_hsic1(l_, l_))
+
+
+# -- CKA -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("debiased", [True, False])
+@pytest.mark.parametrize("p", [5, 300])  # feature-space route (p < n) and Gram route (p >> n)
+def test_cka_of_a_representation_with_itself_is_one(debiased, p):
+    x = _data(30, p)
+    assert cka(x, x, debiased=debiased) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("debiased", [True, False])
+@pytest.mark.parametrize("p", [8, 200])
+def test_cka_invariant_to_orthogonal_map_isotropic_scaling_and_mean_shift(debiased, p):
+    rng = np.random.default_rng(1)
+    x = _data(30, p, seed=2)
+    y = _related(x, 50, noise=2.0, seed=3)
+    q, _ = np.linalg.qr(rng.standard_normal((p, p)))
+    transformed = 3.7 * (x @ q) + rng.standard_normal(p) * 10.0
+    base = cka(x, y, debiased=debiased)
+    assert 0.05 < base < 0.99  # a value that can move
+    assert cka(transformed, y, debiased=debiased) == pytest.approx(base, abs=1e-10)
+    assert cka(x, transformed, debiased=debiased) == pytest.approx(1.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("debiased", [True, False])
+def test_cka_not_invariant_to_a_general_invertible_linear_map(debiased):
+    x = _data(60, 20, seed=4)
+    stretch = np.diag(np.logspace(0, 2, 20))  # invertible, singular values from 1 to 100
+    value = cka(x, x @ stretch, debiased=debiased)
+    assert 1.0 - value > 0.05
+
+
+def test_debiased_cka_near_zero_on_independent_data_where_biased_is_inflated():
+    # 200 samples x 5000 features, independent: Brain-Score's check (1000 x 10000) scaled down for speed.
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((200, 5000)), rng.standard_normal((200, 5000))
+    assert abs(cka(x, y)) < 0.1
+    assert cka(x, y, debiased=False) > 0.5
+
+
+@pytest.mark.parametrize("shape", [(30, 7, 50), (30, 200, 300)])  # feature route, Gram route
+def test_cka_matches_independent_reference(shape):
+    n, p, q = shape
+    x = _data(n, p, seed=6) + 1.5  # offset: the reference works on uncentred Grams
+    y = _related(x, q, noise=3.0, seed=7)
+    assert cka(x, y, debiased=False) == pytest.approx(_ref_cka_biased(x, y), abs=1e-10)
+    assert cka(x, y) == pytest.approx(_ref_cka_debiased(x, y), abs=1e-10)
+    assert cka_matrix([x, y])[0, 1] == pytest.approx(_ref_cka_debiased(x, y), abs=1e-10)
+
+
+def test_cka_fixed_value():
+    x = np.arange(24, dtype=float).reshape(6, 4) ** 1.5
+    y = np.cos(np.arange(18, dtype=float)).reshape(6, 3)
+    assert cka(x, y, debiased=False) == pytest.approx(_ref_cka_biased(x, y), abs=1e-12)
+    assert cka(x, y) == pytest.approx(_ref_cka_debiased(x, y), abs=1e-10)
+
+
+def test_cka_matrix_equals_pairwise_cka_for_mixed_inputs():
+    torch = pytest.importorskip("torch")
+    base = _data(25, 12, seed=8)
+    reps = [base, _related(base, 300, 1.0, 9).reshape(25, 3, 10, 10), torch.from_numpy(_related(base, 4, 0.5, 10)),
+            _data(25, 60, seed=11).astype(np.float32)]
+    for debiased in (True, False):
+        mat = cka_matrix(reps, debiased=debiased)
+        assert mat.shape == (4, 4)
+        assert np.allclose(mat, mat.T)
+        for i, j in itertools.combinations(range(4), 2):
+            assert mat[i, j] == pytest.approx(cka(reps[i], reps[j], debiased=debiased), abs=1e-10)
+        assert np.allclose(np.diag(mat), 1.0)
+
+
+def test_blocked_stack_and_float32_gram_agree_with_the_default():
+    base = _data(20, 30, seed=12)
+    reps = [_related(base, q, 1.0, s) for s, q in enumerate((40, 50, 60, 70, 80))]
+    full = similarity_matrices(reps, ("cka", "rsa"))
+    blocked = similarity_matrices(reps, ("cka", "rsa"), max_bytes=1)  # one representation per block
+    fast = similarity_matrices(reps, ("cka", "rsa"), precision="float32")
+    for m in ("cka", "rsa"):
+        assert np.allclose(blocked[m], full[m], atol=1e-12)
+        assert np.allclose(fast[m], full[m], atol=1e-4)
+
+
+def test_each_area_most_similar_to_the_same_area_of_another_seed():
+    # Two "seeds" of one network: each area is a shared latent of the probes seen through a seed's own random
+    # rotation plus noise. CKA across seeds should pick out the corresponding area (Kornblith's sanity check).
+    rng = np.random.default_rng(13)
+    latents = [rng.standard_normal((40, 15)) for _ in range(4)]
+    runs = []
+    for _ in range(2):
+        runs.append([z @ np.linalg.qr(rng.standard_normal((15, 15)))[0] + 0.5 * rng.standard_normal((40, 15))
+                     for z in latents])
+    mat = similarity_matrix(runs[0] + runs[1], "cka")
+    cross = mat[:4, 4:]
+    assert (np.argmax(cross, axis=1) == np.arange(4)).all()
+
+
+def test_errors_are_one_line_value_errors():
+    with pytest.raises(ValueError, match="same samples"):
+        cka(_data(10, 3), _data(11, 3))
+    with pytest.raises(ValueError, match="at least 4"):
+        cka(_data(3, 5), _data(3, 5))
+    assert math.isfinite(cka(_data(3, 5), _data(3, 5, seed=1), debiased=False))
+    with pytest.raises(ValueError, match="same probes"):
+        cka_matrix([_data(10, 3), _data(9, 3)])
+    with pytest.raises(ConfigError, match="unknown similarity metric"):
+        similarity_matrix([_data(10, 3)], "procrustes")
+    with pytest.raises(ValueError, match="NaN"):
+        cka(np.full((10, 40), np.nan), _data(10, 40))
+    with pytest.raises(ValueError, match="constant activity pattern"):
+        rdm(np.ones((10, 6)))
+
+
+def test_constant_representation_gives_nan_not_a_crash():
+    mat = cka_matrix([np.zeros((10, 30)), _data(10, 30)])
+    assert np.isnan(mat[0, 1]) and mat[1, 1] == 1.0
+
+
+# -- RDMs and RSA --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["correlation", "euclidean"])
+def test_rdm_matches_scipy_pdist(metric):
+    distance = pytest.importorskip("scipy.spatial.distance")
+    x = _data(25, 60, seed=14) + 2.0
+    condensed = rdm(x, metric)
+    assert condensed.shape == (25 * 24 // 2,)
+    assert np.allclose(condensed, distance.pdist(x, metric=metric), atol=1e-10, rtol=0)
+    assert np.allclose(rdm(x, metric, square=True), distance.squareform(distance.pdist(x, metric=metric)),
+                       atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("compare", ["spearman", "whitened-cosine"])
+def test_identical_rdms_compare_to_one(compare):
+    x = _data(20, 50, seed=15)
+    assert rsa(x, x, compare=compare) == pytest.approx(1.0, abs=1e-12)
+    # correlation distance ignores each pattern's offset and scale: the RDM of 2x + 1 is the RDM of x
+    assert rsa(x, 2.0 * x + 1.0, compare=compare) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_rsa_spearman_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    distance = pytest.importorskip("scipy.spatial.distance")
+    x = _data(30, 40, seed=16)
+    y = _related(x, 20, noise=4.0, seed=17)
+    expected = stats.spearmanr(distance.pdist(x, "correlation"), distance.pdist(y, "correlation"))[0]
+    assert rsa(x, y) == pytest.approx(expected, abs=1e-12)
+    assert 0.05 < expected < 0.95
+    reps = [x, y, _data(30, 10, seed=18)]
+    mat = rsa_matrix(reps)
+    for i, j in itertools.combinations(range(3), 2):
+        ref = stats.spearmanr(distance.pdist(reps[i], "correlation"), distance.pdist(reps[j], "correlation"))[0]
+        assert mat[i, j] == pytest.approx(ref, abs=1e-12)
+
+
+def test_rsa_spearman_handles_tied_distances_like_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    distance = pytest.importorskip("scipy.spatial.distance")
+    rng = np.random.default_rng(19)
+    x = rng.integers(0, 3, (12, 2)).astype(float)  # few distinct points: many exactly tied distances
+    y = rng.standard_normal((12, 5))
+    dx, dy = distance.pdist(x, "euclidean"), distance.pdist(y, "euclidean")
+    assert len(np.unique(dx)) < dx.size / 3
+    expected = stats.spearmanr(dx, dy)[0]
+    assert rsa(x, y, rdm_metric="euclidean") == pytest.approx(expected, abs=1e-12)
+
+
+def test_whitened_cosine_is_cosine_of_double_centred_rdms():
+    x, y = _data(15, 30, seed=20), _data(15, 8, seed=21)
+    y = np.hstack([y, x[:, :8]])
+
+    def second_moment(d: np.ndarray) -> np.ndarray:
+        h = np.eye(15) - 1.0 / 15
+        return -0.5 * h @ d @ h
+
+    gx, gy = (second_moment(rdm(v, square=True)) for v in (x, y))
+    expected = np.sum(gx * gy) / (np.linalg.norm(gx) * np.linalg.norm(gy))
+    assert rsa(x, y, compare="whitened-cosine") == pytest.approx(expected, abs=1e-12)
+    # the identity in rsa_matrix's docstring: biased CKA of the row-standardised patterns
+    z = [(v - v.mean(1, keepdims=True)) / np.linalg.norm(v - v.mean(1, keepdims=True), axis=1, keepdims=True)
+         for v in (x, y)]
+    assert cka(z[0], z[1], debiased=False) == pytest.approx(expected, abs=1e-12)
+
+
+# -- the three views -----------------------------------------------------------------------------------
+
+
+def _runs(species: dict[str, int], modes: tuple[str, ...] = ("gain",)) -> pd.DataFrame:
+    return pd.DataFrame([{"run": f"{m}-{s}-{k}", "species": s, "mode": m, "seed": k}
+                         for m in modes for s, count in species.items() for k in range(count)])
+
+
+def test_within_network_is_a_square_symmetric_table():
+    x = _data(20, 30, seed=22)
+    acts = {"V1": x, "V2": _related(x, 25, 1.0, 23), "IT": _data(20, 12, seed=24)}
+    df = within_network(acts, "rsa", untrained=["IT"])
+    assert list(df.index) == list(df.columns) == ["V1", "V2", "IT"]
+    assert np.allclose(df.to_numpy(), df.to_numpy().T) and np.allclose(np.diag(df.to_numpy()), 1.0)
+    assert df.loc["V1", "V2"] == pytest.approx(rsa(acts["V1"], acts["V2"]), abs=1e-12)
+    assert df.attrs == {"metric": "rsa", "untrained": ["IT"]}
+
+
+def test_across_runs_long_table():
+    runs = _runs({"human": 2, "mouse": 2}).assign(untrained_areas=["", "", "IT", ""])
+    rng = np.random.default_rng(25)
+    acts = {r: {"V1": rng.standard_normal((12, 20)), "IT": rng.standard_normal((12, 6, 2))} for r in runs["run"]}
+    del acts["gain-mouse-1"]["IT"]  # a run without an area is left out of that area
+    df = across_runs(acts, runs, metric=["cka", "rsa"])
+    assert set(df.columns) >= {"area", "run_a", "run_b", "species_a", "species_b", "mode_a", "mode_b", "seed_a",
+                               "seed_b", "similarity", "untrained"}
+    assert len(df) == 2 * (6 + 3)  # two metrics x (C(4, 2) V1 pairs + C(3, 2) IT pairs)
+    row = df[(df.metric == "cka") & (df.area == "IT") & (df.run_a == "gain-human-0") & (df.run_b == "gain-mouse-0")]
+    assert row["similarity"].item() == pytest.approx(cka(acts["gain-human-0"]["IT"], acts["gain-mouse-0"]["IT"]))
+    assert row["untrained"].item() and not row["untrained_a"].item() and row["untrained_b"].item()
+    assert not df[df.area == "V1"]["untrained"].any()
+
+
+def _pair_table(sim_of, species: dict[str, int], area: str = "IT", modes: tuple[str, ...] = ("gain",)):
+    """A long table as across_runs makes it, similarity = sim_of(run_a row, run_b row, pair index)."""
+    runs = _runs(species, modes)
+    rows = []
+    for k, (i, j) in enumerate(itertools.combinations(range(len(runs)), 2)):
+        a, b = runs.iloc[i], runs.iloc[j]
+        rows.append({"area": area, "run_a": a.run, "run_b": b.run, "species_a": a.species, "species_b": b.species,
+                     "mode_a": a["mode"], "mode_b": b["mode"], "seed_a": a.seed, "seed_b": b.seed,
+                     "similarity": sim_of(a, b, k), "untrained": False})
+    return pd.DataFrame(rows)
+
+
+def test_species_differences_finds_a_real_difference():
+    rng = np.random.default_rng(26)
+    noise = rng.normal(0, 0.01, 100)
+    differ = _pair_table(lambda a, b, k: (0.8 if a.species == b.species else 0.6) + noise[k],
+                         {"human": 5, "mouse": 5}, area="IT")
+    same = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 5, "mouse": 5}, area="V1")
+    out = species_differences(pd.concat([differ, same]), n_bootstrap=500)
+    it = out[out.area == "IT"].iloc[0]
+    assert it.exact and it.permutations == math.comb(10, 5)
+    assert it["diff"] == pytest.approx(0.2, abs=0.02) and it.ci_low > 0.1
+    assert it.p_holm < 0.05 and it.significant
+    assert it.n_within_pairs == 2 * 10 and it.n_between_pairs == 25 - 5  # same-seed pairs left out
+    assert it.sentence.startswith("IT: human and mouse networks differ more than seeds of one species do, 0.")
+    assert "p_holm = 0.016" in it.sentence  # exact minimum 2 / 252, times 2 areas (Holm)
+    assert it.p_min == pytest.approx(2 / 252) and it.p_holm_min == pytest.approx(4 / 252)
+    assert "cannot fall below" not in it.sentence
+
+
+def test_species_differences_exchangeable_labels_not_significant():
+    rng = np.random.default_rng(27)
+    noise = rng.normal(0, 0.05, 200)
+    pairs = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 6, "mouse": 5, "macaque": 4})
+    out = species_differences(pairs, n_permutations=200, n_bootstrap=200)
+    assert len(out) == 3  # three pairs of species
+    assert (out.p > 0.05).all() and not out.significant.any()
+    assert list(out.exact) == [False, False, True]  # C(11, 6) = 462 and C(10, 6) = 210 > 200 > C(9, 5) = 126
+    assert all("do not differ beyond seed-to-seed spread" in s for s in out.sentence)
+    assert (out.ci_low < out["diff"]).all() and (out["diff"] < out.ci_high).all()
+
+
+def test_random_permutation_p_has_the_plus_one_form_and_is_reproducible():
+    rng = np.random.default_rng(28)
+    noise = rng.normal(0, 0.05, 200)
+    pairs = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 6, "mouse": 6})  # C(12, 6) = 924 splits
+    one = species_differences(pairs, n_permutations=500, n_bootstrap=0, seed=3)
+    two = species_differences(pairs, n_permutations=500, n_bootstrap=0, seed=3)
+    assert not one.exact.item()
+    count = one.p.item() * 501
+    assert count == pytest.approx(round(count)) and round(count) >= 1
+    assert one.p.item() == two.p.item()
+    assert "(no CI)" in one.sentence.item()
+
+
+def test_exact_permutation_p_equals_brute_force():
+    rng = np.random.default_rng(29)
+    values = rng.uniform(0.3, 0.9, 100)
+    pairs = _pair_table(lambda a, b, k: values[k], {"human": 3, "mouse": 3})
+    runs = list(dict.fromkeys(pairs.run_a.tolist() + pairs.run_b.tolist()))
+    seed_of = dict(zip(pairs.run_a, pairs.seed_a, strict=False)) | dict(zip(pairs.run_b, pairs.seed_b, strict=False))
+    sim = {frozenset((r.run_a, r.run_b)): r.similarity for r in pairs.itertuples()}
+
+    def statistic(group_a: set[str]) -> float:
+        within, between = [], []
+        for r, s in itertools.combinations(runs, 2):
+            if seed_of[r] == seed_of[s]:
+                continue
+            (within if (r in group_a) == (s in group_a) else between).append(sim[frozenset((r, s))])
+        return np.mean(within) - np.mean(between)
+
+    observed = statistic({r for r in runs if "human" in r})
+    stats = [statistic(set(c)) for c in itertools.combinations(runs, 3)]
+    expected = sum(abs(s) >= abs(observed) - 1e-12 for s in stats) / len(stats)
+    out = species_differences(pairs, n_bootstrap=0).iloc[0]
+    assert out.exact and out.permutations == 20
+    assert out["diff"] == pytest.approx(observed, abs=1e-12)
+    assert out.p == expected
+    assert out.p_min == pytest.approx(2 / 20) and out.p_holm_min == pytest.approx(0.1)
+    assert "cannot be shown to differ beyond seed-to-seed spread with these run counts (p_holm cannot fall below 0.1)" \
+        in out.sentence
+
+
+def test_same_seed_pairs_excluded_by_default_and_labelled_when_included():
+    def sim(a, b, k):
+        if a.species == b.species:
+            return 0.7
+        return 0.99 if a.seed == b.seed else 0.7  # shared initial weights inflate same-seed pairs
+
+    pairs = _pair_table(sim, {"human": 4, "mouse": 4})
+    default = species_differences(pairs, n_bootstrap=100).iloc[0]
+    assert default.n_between_pairs == 12 and default["between"] == pytest.approx(0.7)
+    assert default["diff"] == pytest.approx(0.0, abs=1e-12) and not default.same_seed_included
+    included = species_differences(pairs, include_same_seed=True, n_bootstrap=100).iloc[0]
+    assert included.n_between_pairs == 16 and included["between"] == pytest.approx((12 * 0.7 + 4 * 0.99) / 16)
+    assert included.same_seed_included and "same-seed pairs included" in included.sentence
+
+
+def test_same_seed_runs_of_one_species_are_not_within_pairs_in_test_or_bootstrap():
+    pairs = _pair_table(lambda a, b, k: 0.7, {"human": 4, "mouse": 4})
+    pairs.loc[pairs.run_b == "gain-human-1", "seed_b"] = 0  # a rerun: two human runs with seed 0 ...
+    pairs.loc[pairs.run_a == "gain-human-1", "seed_a"] = 0
+    pairs.loc[(pairs.run_a == "gain-human-0") & (pairs.run_b == "gain-human-1"), "similarity"] = 0.99  # ... alike
+    row = species_differences(pairs, n_bootstrap=300).iloc[0]
+    assert row.n_within_pairs == 5 + 6 and row["within"] == pytest.approx(0.7)
+    assert row.ci_low == pytest.approx(0.0, abs=1e-12) and row.ci_high == pytest.approx(0.0, abs=1e-12)
+
+
+def test_species_differences_strata_modes_and_untestable_rows():
+    pairs = _pair_table(lambda a, b, k: 0.5, {"human": 3, "mouse": 1}, modes=("gain", "none"))
+    out = species_differences(pairs, n_bootstrap=0)
+    assert list(out["mode"]) == ["gain", "none"]  # cross-mode pairs ignored, one row per mode
+    assert out.sentence.str.startswith("IT (gain): ").iloc[0] and out.sentence.str.startswith("IT (none): ").iloc[1]
+    assert (out.n_runs_a == 3).all() and (out.n_runs_b == 1).all()
+    single = _pair_table(lambda a, b, k: 0.5, {"human": 1, "mouse": 1})
+    row = species_differences(single).iloc[0]
+    assert math.isnan(row.p) and math.isnan(row.p_holm) and "could not be compared" in row.sentence
+
+
+# -- figures -------------------------------------------------------------------------------------------
+
+
+def _drawn(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=40)
+    return buffer.getvalue()
+
+
+def test_figures_draw_and_label_untrained_areas():
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    x = _data(15, 20, seed=30)
+    within = within_network({"V1": x, "IT": _related(x, 10, 1.0, 31)}, untrained=["IT"])
+    fig = plot_within_network(within)
+    assert isinstance(fig, Figure) and _drawn(fig)
+    assert "IT (untrained)" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+    runs = _runs({"human": 2, "mouse": 2}).assign(trained_areas=["V1 IT", "V1 IT", "V1", "V1"])
+    rng = np.random.default_rng(32)
+    acts = {r: {"V1": rng.standard_normal((10, 8)), "IT": rng.standard_normal((10, 4))} for r in runs["run"]}
+    long = across_runs(acts, runs)
+    fig = plot_across_runs(long, "IT")
+    assert _drawn(fig)
+    assert "mouse s0 (untrained)" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+    diffs = species_differences(long, n_bootstrap=50)
+    fig = plot_species_differences(diffs)
+    assert _drawn(fig)
+    assert "IT\n(untrained)" in [t.get_text() for t in fig.axes[1].get_xticklabels()]
+
+
+def test_metric_names():
+    assert METRICS == ("cka", "cka-biased", "rsa", "rsa-whitened")
+    x = _data(12, 9, seed=33)
+    y = _related(x, 7, 1.0, 34)
+    assert similarity_matrix([x, y], "cka", debiased=False)[0, 1] == pytest.approx(cka(x, y, debiased=False))
+    assert similarity_matrix([x, y], "rsa", compare="whitened-cosine")[0, 1] == pytest.approx(
+        rsa(x, y, compare="whitened-cosine"))
+
+
+def test_cuda_tensor_gram_matches_numpy():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    x = _data(50, 300, seed=35)
+    y = _related(x, 200, 2.0, 36)
+    on_gpu = [torch.from_numpy(v).to("cuda", torch.float32) for v in (x, y)]
+    expected = similarity_matrices([x.astype(np.float32), y.astype(np.float32)], METRICS)
+    got = similarity_matrices(on_gpu, METRICS)
+    for m in METRICS:
+        assert np.allclose(got[m], expected[m], atol=1e-10)
