@@ -58,9 +58,11 @@ def test_a_compare_of_two_species_compiles_each_network_once(tmp_path, monkeypat
     monkeypatch.setattr(compile_module, "_validate", counting)
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")
     summary = vs.compare(["human", "mouse"], cfg, tmp_path, seeds=[0, 1], data=synthetic_dataset(32, 16),
-                         progress=False, report=False)
+                         progress=False, report=False, similarity=False)
     assert set(summary["status"]) == {"ok"} and len(summary) == 4
     assert sorted(compiled) == ["human", "mouse"]  # not once per seed, nor again in train, stacking or room checks
+    # (an analysis of the finished runs, such as compare's similarity step or `lesion`, rebuilds each run from its
+    # config.json, as load_run does: that is reading results, not compiling the sweep)
 
 
 def test_graph_algorithms_keep_the_files_order():

@@ -32,7 +32,7 @@ def sweep(tmp_path_factory, idx_dir, one_thread):
 def test_the_probe_set_is_fixed_and_checked():
     a, b = probe_indices(10000, 50), probe_indices(10000, 50)
     assert np.array_equal(a, b) and len(set(a)) == 50 and np.all(np.diff(a) > 0)
-    with pytest.raises(vs.ConfigError, match="--images must be between 1 and the test set's 96"):
+    with pytest.raises(vs.ConfigError, match="--images must be between 4 and the test set's 96"):
         probe_indices(96, 97)
 
 
@@ -73,7 +73,7 @@ def test_compare_adds_the_analysis_and_the_report_section(sweep):
     assert list(runs["run"]) == ["human/gain/seed0", "human/gain/seed1", "mouse/gain/seed0", "mouse/gain/seed1"]
     assert (cdir.path / CompareDir.similarity_figure("species")).is_file()
     md = cdir.file(CompareDir.REPORT_MD).read_text()
-    assert "## 5. Representations" in md and "Untrained areas: LIP, MT" in md
+    assert "## Representations" in md and "Untrained areas: LIP, MT" in md
     assert "similarity_species.png" in md and species["sentence"].iloc[0] in md
 
 
@@ -96,7 +96,7 @@ def test_the_cli_writes_the_tables_and_says_each_result(sweep, idx_dir, tmp_path
 
 @pytest.mark.parametrize("args, message", [
     ([], "similarity needs run directories or --compare-dir DIR"),
-    (["{sweep}/human/seed0", "--images", "97"], "--images must be between 1 and the test set's 96 images, got 97"),
+    (["{sweep}/human/seed0", "--images", "97"], "--images must be between 4 and the test set's 96 images, got 97"),
     (["{sweep}/human/seed0", "{other}"], "the runs share no area by name"),
     (["{unfinished}"], "model.pt missing (the run did not finish)"),
     (["{sweep}/human/seed0", "--areas", "V9"], "area 'V9' is not in every run"),

@@ -351,7 +351,9 @@ def test_exact_permutation_p_equals_brute_force():
     observed = statistic({r for r in runs if "human" in r})
     stats = [statistic(set(c)) for c in itertools.combinations(runs, 3)]
     expected = sum(abs(s) >= abs(observed) - 1e-12 for s in stats) / len(stats)
-    out = species_differences(pairs, n_bootstrap=0).iloc[0]
+    out = species_differences(pairs, n_bootstrap=0, alternative="two-sided").iloc[0]
+    one_sided = species_differences(pairs, n_bootstrap=0).iloc[0]  # the default: within - between > 0 only
+    assert one_sided["p"] == pytest.approx(sum(s >= observed - 1e-12 for s in stats) / len(stats))
     assert out.exact and out.permutations == 20
     assert out["diff"] == pytest.approx(observed, abs=1e-12)
     assert out.p == expected
@@ -449,3 +451,23 @@ def test_cuda_tensor_gram_matches_numpy():
     got = similarity_matrices(on_gpu, METRICS)
     for m in METRICS:
         assert np.allclose(got[m], expected[m], atol=1e-10)
+
+
+def test_mode_differences_swap_the_roles_of_species_and_mode():
+    from visualstreams.analysis.differences import mode_differences
+
+    rng = np.random.default_rng(3)
+    base = {"gain": rng.standard_normal((40, 30)), "none": rng.standard_normal((40, 30))}
+    runs, acts = [], {}
+    for mode in ("gain", "none"):
+        for s in range(5):
+            run = f"human/{mode}/seed{s}"
+            runs.append({"run": run, "species": "human", "mode": mode, "seed": s})
+            acts[run] = {"IT": base[mode] + 0.3 * rng.standard_normal((40, 30))}
+    pairs = across_runs(acts, pd.DataFrame(runs), metric="cka")
+    out = mode_differences(pairs, n_bootstrap=200)
+    row = out.iloc[0]
+    assert (row["species"], row["mode_a"], row["mode_b"], row["area"]) == ("human", "gain", "none", "IT")
+    assert row["n_runs_a"] == row["n_runs_b"] == 5 and row["diff"] > 0.3 and row["significant"]
+    assert row["sentence"].startswith("IT: gain and none networks differ more than seeds")
+    assert species_differences(pairs).empty  # one species: nothing to compare between species

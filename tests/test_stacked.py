@@ -133,7 +133,7 @@ def test_stacks_are_refused_when_they_cannot_be_one(data):
     with pytest.raises(ConfigError, match="every training option but the seed"):
         fit_stacked([build("human", c) for c in mixed], [dev] * 2, mixed, "fp32")
     cpu_rt = resolve_runtime("cpu")
-    cuda_rt = type(cpu_rt)(torch.device("cuda"), "bf16", 1)
+    cuda_rt = type(cpu_rt)(torch.device("cuda"), "bf16")
     assert choose_strategy("auto", cpu_rt) == "sequential" and choose_strategy("auto", cuda_rt) == "stacked"
     with pytest.raises(ConfigError, match="unknown strategy"):
         choose_strategy("parallel", cpu_rt)

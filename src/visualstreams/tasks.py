@@ -10,6 +10,8 @@
 
 Metrics: ``acc`` (percent correct), ``loc_err`` (mean distance between predicted and true centre, in
 pixels) and ``r2`` (coefficient of determination of x and y, pooled over both coordinates).
+
+Imports the data layer's canvas and the errors; never networks or training.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..format import ci_decimals, p_clause
+from ..format import ci_decimals, format_number, p_clause
 from .stats import holm
 
 _PERM_CHUNK = 20_000  # relabelings evaluated per vectorised step
@@ -147,7 +147,8 @@ def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float) -> str
     if row.get("same_seed_included"):
         notes.append("same-seed pairs included")
     if row.get("untrained"):
-        notes.append("area untrained in some runs")
+        notes.append("untrained area: its similarity reflects the shared initialisation scheme, not learning; "
+                     "tested in a family of its own")
     note = f" ({'; '.join(notes)})" if notes else ""
     if not math.isfinite(row["p"]):
         return (f"{where}: {a} and {b} could not be compared: it needs runs of one species with different seeds "
@@ -155,8 +156,9 @@ def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float) -> str
                 f"{note}.")
     diff, lo, hi = row["diff"], row["ci_low"], row["ci_high"]
     dec = ci_decimals(diff, 0.5 * (hi - lo))
-    ci = f" [{lo:.{dec}f}, {hi:.{dec}f}]" if math.isfinite(lo) and math.isfinite(hi) else " (no CI)"
-    numbers = f"{diff:.{dec}f}{ci}, p_holm {p_clause(row['p_holm'])}"
+    ci = (f" [{format_number(lo, dec)}, {format_number(hi, dec)}]" if math.isfinite(lo) and math.isfinite(hi)
+          else " (no CI)")
+    numbers = f"{format_number(diff, dec)}{ci}, p_holm {p_clause(row['p_holm'])}"
     if not row["significant"] and row["p_holm_min"] >= alpha:
         verdict = (f"cannot be shown to differ beyond seed-to-seed spread with these run counts (p_holm cannot "
                    f"fall below {row['p_holm_min']:.2g})")
@@ -171,7 +173,7 @@ def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float) -> str
 
 def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, seed: int = 0,
                         include_same_seed: bool = False, alpha: float = 0.05, n_bootstrap: int = 2000,
-                        confidence: float = 0.95, alternative: str = "two-sided") -> pd.DataFrame:
+                        confidence: float = 0.95, alternative: str = "greater") -> pd.DataFrame:
     """Within- against between-species similarity for each (metric, mode, area, pair of species).
 
     ``pairs``: the long table of ``across_runs`` (columns ``area, run_a, run_b, species_a, species_b, seed_a,
@@ -194,10 +196,12 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
       (group sizes kept, seeds staying with their runs) and within - between recomputed from the precomputed
       similarities, vectorised over relabelings. Exact when C(n_a + n_b, n_a) <= ``n_permutations`` (all splits,
       the observed one included; p = count / total), else ``n_permutations`` random relabelings from
-      ``default_rng([seed, row])`` with p = (count + 1) / (n_permutations + 1). ``alternative``: ``"two-sided"``
-      (|diff|, default) or ``"greater"`` (diff > 0 only). Relabelings without any within or between pair are
+      ``default_rng([seed, row])`` with p = (count + 1) / (n_permutations + 1). ``alternative``: ``"greater"``
+      (diff > 0 only: the species differ more than seeds do; the default, since the question is one-sided) or
+      ``"two-sided"`` (|diff|). Relabelings without any within or between pair are
       not scored.
-    * ``p_holm``: Holm across areas and species pairs within one (metric, mode); ``significant``: p_holm < alpha.
+    * ``p_holm``: Holm across areas and species pairs within one (metric, mode), untrained areas in a family of
+      their own; ``significant``: p_holm < alpha.
     * ``p_min``: the smallest p the test can give with these run counts (2 / C(2k, k) for k runs per species:
       0.029 for 4, 0.0079 for 5, 0.0022 for 6); ``p_holm_min``: the smallest p_holm any row of the family can
       reach (family size x the smallest p_min). When it is >= alpha nothing can be significant and the sentence
@@ -262,7 +266,9 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
     out = pd.DataFrame(rows, columns=[c for c in columns if c not in ("p_holm", "significant", "p_holm_min",
                                                                        "sentence")])
     out["p_holm"] = out["p_holm_min"] = np.nan
-    family = ["metric", "mode"] if has_metric else ["mode"]
+    # Untrained areas (their similarity is the shared initialisation, not learning) form a family of their own,
+    # so they cost the trained areas no power.
+    family = (["metric", "mode"] if has_metric else ["mode"]) + ["untrained"]
     for _, fam in out.groupby(family, sort=False, dropna=False):
         out.loc[fam.index, "p_holm"] = holm(fam["p"].to_numpy(dtype=float))
         tested = fam["p"].notna()
@@ -272,3 +278,16 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
     label = [c for c in ("mode", "metric") if c in out.columns and out[c].nunique(dropna=False) > 1]
     out["sentence"] = [_sentence(r, label, alpha) for r in out.to_dict("records")]
     return out[columns]
+
+
+def mode_differences(pairs: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    """The same test with the roles of species and mode swapped: for each species, area and pair of connection
+    modes, do runs of two modes differ more than seeds of one mode do? (Does ``gain`` change what the areas
+    compute, compared with ``none``, the same graph at strength 1?) Options and columns as
+    :func:`species_differences`, with ``species`` naming the stratum and ``mode_a``/``mode_b`` the compared modes.
+    """
+    swap = {"species_a": "mode_a", "species_b": "mode_b", "mode_a": "species_a", "mode_b": "species_b"}
+    out = species_differences(pairs.rename(columns=swap), **options)
+    out = out.rename(columns={"mode": "species", "species_a": "mode_a", "species_b": "mode_b",
+                              "n_runs_a": "n_runs_a", "n_runs_b": "n_runs_b"})
+    return out

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .differences import species_differences
+from .differences import mode_differences, species_differences
 from .similarity import ArrayLike, _check_metric, _metric_name, similarity_matrices, similarity_matrix
 
 
@@ -143,10 +144,13 @@ DEFAULT_PROBES = 1000
 HOMOLOGIES = ("name", "presets")
 
 
+MIN_PROBES = 4  # the debiased HSIC needs n >= 4
+
+
 def probe_indices(n_test: int, n: int, seed: int = PROBE_SEED) -> np.ndarray:
     """The ``n`` test images of the probe set: drawn without replacement by a fixed seed, in ascending order."""
-    if not 1 <= n <= n_test:
-        raise ConfigError(f"--images must be between 1 and the test set's {n_test} images, got {n}")
+    if not MIN_PROBES <= n <= n_test:
+        raise ConfigError(f"--images must be between {MIN_PROBES} and the test set's {n_test} images, got {n}")
     return np.sort(np.random.default_rng(seed).choice(n_test, size=n, replace=False))
 
 
@@ -182,26 +186,33 @@ class RunActivations:
 
 def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any = None, data_path: Any = None,
                       device: str = "cpu", homology: str | Mapping[str, str] = "name", batch_size: int = 250,
-                      label: str | None = None) -> RunActivations:
+                      label: str | None = None, areas: Sequence[str] | None = None) -> RunActivations:
     """Load a finished run and record each area's output on the fixed probe set (:func:`probe_indices`), on a
     canvas task at the test set's fixed positions (and, with ``noise``, its fixed noise), flattened per area.
 
     Every area is computed (all heads), so under the ``what`` task the dorsal areas, which training never
     touched, are recorded too; they are listed in ``untrained``. ``homology``: ``"name"`` (areas compared by name),
     ``"presets"`` (:func:`preset_homology`) or an explicit mapping of area names to the names to compare under.
+    ``areas``: keep only these (names after homology); default all.
     """
     import torch
 
     from ..data import load_fashion_mnist
-    from ..engine import TrainConfig
+    from ..engine import TrainConfig, resolve_runtime
     from ..runs import load_run
 
+    device = str(resolve_runtime(device).device)  # a bad or absent device in one line, before loading
     result = load_run(run_dir, device=device)
     model, config = result.model, result.config
     cfg = TrainConfig.from_dict(config["train"])
     task = cfg.make_task()
-    dataset = data if data is not None else load_fashion_mnist(
-        data_path if data_path is not None else config.get("data", {}).get("source"))
+    if data is not None:
+        dataset = data
+    else:
+        recorded = config.get("data", {}).get("source")
+        # the run's own data while its directory exists, else found as training finds it
+        dataset = load_fashion_mnist(data_path if data_path is not None else
+                                     recorded if recorded and Path(str(recorded)).is_dir() else None)
     idx = probe_indices(len(dataset.test_labels), n_images)
     index = torch.as_tensor(idx)
     items = dataset.test_images[index].unsqueeze(1).to(device)
@@ -229,9 +240,11 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
     names = [renamed.get(a, a) for a in model.order]
     if len(set(names)) != len(names):
         raise ConfigError(f"{run_dir}: the homology maps two areas onto one name")
+    keep = set(areas) if areas is not None else None
     return RunActivations(
         run=label or str(run_dir), species=str(config.get("name", "")), mode=cfg.mode, seed=cfg.seed, task=cfg.task,
-        acts={renamed.get(a, a): np.concatenate(v) for a, v in out.items()},
+        acts={renamed.get(a, a): np.concatenate(v) for a, v in out.items()
+              if keep is None or renamed.get(a, a) in keep},
         untrained=[renamed.get(a, a) for a in model.order if a not in trained], renamed=renamed)
 
 
@@ -250,7 +263,8 @@ def _renamed_areas(run_dir: Any, homology: str | Mapping[str, str]) -> list[str]
 
 
 def _check_shared_areas(run_dirs: Sequence[Any], homology: str | Mapping[str, str],
-                        areas: Sequence[str] | None) -> None:
+                        areas: Sequence[str] | None) -> list[str]:
+    """The areas to compare (every run has them, after homology), from the runs' config.json."""
     names = [_renamed_areas(d, homology) for d in dict.fromkeys(str(d) for d in run_dirs)]
     shared = [a for a in names[0] if all(a in n for n in names)]
     if not shared:
@@ -258,11 +272,13 @@ def _check_shared_areas(run_dirs: Sequence[Any], homology: str | Mapping[str, st
     unknown = [a for a in areas or () if a not in shared]
     if unknown:
         raise ConfigError(f"area {unknown[0]!r} is not in every run (shared areas: {', '.join(shared)})")
+    return list(areas) if areas is not None else shared
 
 
 @dataclass
 class SimilarityResult:
-    """The three views as DataFrames (``within``, ``across``, ``differences``) and the runs they cover."""
+    """The three views as DataFrames (``within``, ``across``, ``differences`` between species, and
+    ``mode_differences`` between connection modes) and the runs they cover."""
 
     runs: pd.DataFrame
     within: pd.DataFrame
@@ -271,6 +287,7 @@ class SimilarityResult:
     areas: list[str]
     metrics: list[str]
     n_images: int
+    mode_differences: pd.DataFrame  # the same test between connection modes, within each species
 
 
 def similarity(
@@ -311,15 +328,23 @@ def similarity(
         raise ConfigError("similarity needs one distinct label per run")
     if species is not None and len(species) != len(run_dirs):
         raise ConfigError("similarity needs one species name per run")
-    _check_shared_areas(run_dirs, homology, areas)  # from config.json, before minutes of activations
+    areas = list(dict.fromkeys(areas)) if areas is not None else None
+    wanted = _check_shared_areas(run_dirs, homology, areas)  # from config.json, before minutes of activations
+    if data is None:  # one load for every run
+        from ..data import load_fashion_mnist
+        from ..runs import RunDir
+
+        recorded_source = RunDir(run_dirs[0]).read_config().get("data", {}).get("source")
+        data = load_fashion_mnist(data_path if data_path is not None else recorded_source
+                                  if recorded_source and Path(str(recorded_source)).is_dir() else None)
     cache: dict[str, RunActivations] = {}
     recorded: list[RunActivations] = []
     for k, (d, lab) in enumerate(tqdm(list(zip(run_dirs, labels, strict=True)), desc="activations", unit="run",
                                       disable=not progress)):
         key = str(d)
         if key not in cache:
-            cache[key] = probe_activations(d, n_images, data=data, data_path=data_path, device=device,
-                                           homology=homology, label=lab)
+            cache[key] = probe_activations(d, n_images, data=data, device=device, homology=homology, label=lab,
+                                           areas=wanted)
         ra = cache[key]
         name = species[k] if species is not None else ra.species
         recorded.append(RunActivations(lab, name, ra.mode, ra.seed, ra.task, ra.acts, ra.untrained, ra.renamed))
@@ -339,8 +364,11 @@ def similarity(
     # float64-centred features: 2.5x faster, the similarities move by < 1e-8 (see similarity_matrices).
     unique = list({id(r.acts): r for r in recorded}.values())  # twins of a compare share one run's activations
     reps = [(id(r.acts), a) for r in unique for a in shared]
-    mats = similarity_matrices([r.acts[a] for r in unique for a in shared], metrics, precision="float32",
-                               max_bytes=_STACK_BYTES)
+    try:
+        mats = similarity_matrices([r.acts[a] for r in unique for a in shared], metrics, precision="float32",
+                                   max_bytes=_STACK_BYTES)
+    except ValueError as exc:  # e.g. a probe whose pattern is constant in an area: no correlation distance
+        raise ConfigError(f"similarity: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
     pos = {key: i for i, key in enumerate(reps)}
     within_frames = []
     for r in recorded:
@@ -358,8 +386,11 @@ def similarity(
     per_area = {a: {m: mats[m][np.ix_(idx, idx)] for m in metrics}
                 for a in shared for idx in [[pos[(id(r.acts), a)] for r in recorded]]}
     across = across_runs(acts, runs, shared, metrics, precomputed=per_area) if len(recorded) > 1 else pd.DataFrame()
-    differences = pd.DataFrame()
+    differences = modes = pd.DataFrame()
+    test = {"n_permutations": n_permutations, "seed": seed, "include_same_seed": include_same_seed,
+            "alternative": "greater"}
     if len(across) and runs["species"].nunique() > 1:
-        differences = species_differences(across, n_permutations=n_permutations, seed=seed,
-                                          include_same_seed=include_same_seed, alternative="greater")
-    return SimilarityResult(runs, within, across, differences, shared, metrics, n_images)
+        differences = species_differences(across, **test)
+    if len(across) and runs["mode"].nunique() > 1:
+        modes = mode_differences(across, **test)
+    return SimilarityResult(runs, within, across, differences, shared, metrics, n_images, modes)

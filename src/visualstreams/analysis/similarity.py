@@ -7,7 +7,7 @@ map is n x 6272. Every representation compared with another must be on the same 
 This module holds the measures; :mod:`visualstreams.analysis.representations` the three views (within a
 network, across runs, species against seeds) and the activations of trained runs on a fixed probe set.
 
-Why seeds matter (shared/design/SIMILARITY.md): networks that differ only in their random seed already differ in
+Why seeds matter: networks that differ only in their random seed already differ in
 their intermediate representations (Mehrer et al. 2020, Nat Commun), so a species difference means something only
 when it exceeds the seed-to-seed spread. Runs of two species with the same seed share initial weights and look
 inflated, so they are left out of the between-species pairs unless asked for.
@@ -19,6 +19,8 @@ cosine between flattened (condensed) n x n matrices, so a whole k x k matrix is 
 stacked vectors. Nothing loops over probes or pairs of probes in Python. Memory: the stack holds k vectors of
 n(n-1)/2 float64 per metric (15 runs x 2000 probes: 240 MB); past ``max_bytes`` it is built in blocks, which
 recomputes Grams. A torch tensor on a GPU has its Gram computed on that device.
+
+Imports numpy and the errors only (a leaf of the analysis layer).
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ _COMPARES = {"spearman": "rsa", "whitened-cosine": "rsa-whitened"}
 _RDM_METRICS = ("correlation", "euclidean")
 _PRECISIONS = ("float64", "float32")
 _DEFAULT_MAX_BYTES = 2 * 1024**3  # the stacked Gram vectors of one call; above it they are built in blocks
-_PERM_CHUNK = 20_000  # relabelings evaluated per vectorised step
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -448,6 +449,3 @@ def rsa_matrix(acts: Sequence[ArrayLike], *, compare: str = "spearman", rdm_metr
 def rsa(X: ArrayLike, Y: ArrayLike, *, compare: str = "spearman", rdm_metric: str = "correlation") -> float:
     """RSA between two representations of the same n >= 3 probes, X (n, ...) and Y (n, ...); see ``rsa_matrix``."""
     return float(rsa_matrix([X, Y], compare=compare, rdm_metric=rdm_metric)[0, 1])
-
-
-# -- the three views -----------------------------------------------------------------------------------

@@ -154,11 +154,22 @@ def permutation_test(a: Any, b: Any, n_permutations: int = 10000, seed: int = 0,
         raise ValueError(f"permutation_test ({statistic}) needs at least {min_n} value(s) per group, "
                          f"got {x.size} and {y.size}")
     # Centring shrinks rounding error in the sums; both statistics are shift-free.
-    centre = np.concatenate([x, y]).mean()
+    pooled = np.concatenate([x, y])
+    centre = pooled.mean()
+    scale = float(np.max(np.abs(pooled - centre))) or 1.0
+    base = _abs_mean_diff if statistic == "mean_diff" else _abs_welch_t
+
+    def rounded(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
+        # Splits whose statistic ties mathematically differ by rounding (accuracies are multiples of 0.01), and
+        # SciPy's own tie tolerance is relative to the observed value only; rounding to 1e-9 of the data's scale
+        # (a monotone map, so the test is unchanged) makes such ties exact.
+        s = base(u, v, axis=axis)
+        ref = scale if statistic == "mean_diff" else 1.0
+        return np.where(np.isfinite(s), np.round(s / ref, 9), s)
+
     # The statistic is already two-sided (an absolute value), so its upper tail is the two-sided p-value.
-    res = sps.permutation_test((x - centre, y - centre), _abs_mean_diff if statistic == "mean_diff" else _abs_welch_t,
-                               permutation_type="independent", vectorized=True, n_resamples=int(n_permutations),
-                               alternative="greater", rng=np.random.default_rng(seed))
+    res = sps.permutation_test((x - centre, y - centre), rounded, permutation_type="independent", vectorized=True,
+                               n_resamples=int(n_permutations), alternative="greater", rng=np.random.default_rng(seed))
     return float(res.pvalue)
 
 

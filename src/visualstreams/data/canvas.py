@@ -1,5 +1,5 @@
 """The what-and-where canvas: items placed at random (training) or fixed (test) positions on a larger field,
-on the images' device with one scatter per batch."""
+on the images' device with one scatter per batch. Imports the errors only."""
 
 from __future__ import annotations
 

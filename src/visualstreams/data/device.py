@@ -1,4 +1,5 @@
-"""The dataset resident on the training device: uint8 images and int64 labels, batches cut there by index."""
+"""The dataset resident on the training device: uint8 images and int64 labels, batches cut there by index.
+Imports the dataset type only."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ the training device (no per-item Python). Search order when no path is given (:f
 3. ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist`` package);
 4. a download from the canonical source into the cache, each file verified by the MD5 of its
    decompressed bytes (recompressed mirrors such as Debian's have other .gz checksums but the same data).
+
+Imports the errors only.
 """
 
 from __future__ import annotations

@@ -14,15 +14,10 @@ from ..errors import ConfigError
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how a run computes: ``device``, the resolved ``precision`` (``bf16`` or ``fp32``) and the CPU
-    threads (they change the low bits of CPU reductions, so checkpoints record them)."""
+    """Where and how a run computes: ``device`` and the resolved ``precision`` (``bf16`` or ``fp32``)."""
 
     device: torch.device
     precision: str
-    threads: int
-
-    def autocast(self) -> torch.autocast:
-        return autocast(self.device, self.precision)
 
     def to_dict(self) -> dict[str, Any]:
         """What config.json's ``resolved`` section records of it."""
@@ -32,7 +27,7 @@ class Runtime:
 def resolve_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
     """The one place ``auto`` becomes a device and a precision."""
     dev = resolve_device(device)
-    return Runtime(dev, resolve_precision(precision, dev), torch.get_num_threads())
+    return Runtime(dev, resolve_precision(precision, dev))
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -13,6 +13,9 @@ Output directory (file names owned by :class:`~visualstreams.runs.CompareDir`):
 
 Each (species, mode) is compiled once (:func:`~visualstreams.network.compile_network`), before anything
 trains; its seeds, the disk-room check, the resume checks and the stacking all use that one spec.
+
+Imports runs, the engine, analysis, figures and the report builder; nothing imports it but the CLI and the package
+facade.
 """
 
 from __future__ import annotations
@@ -157,8 +160,9 @@ def compare(
             desc = f"{p.name} {p.mode} s{p.seed} "
             try:
                 if p.partial:
+                    # on the device and precision its own config.json names, as an uninterrupted run had them
                     result = resume_run(p.run_dir.path, data=dataset, progress=progress, desc=desc,
-                                        checkpoint_every=checkpoint_every, runtime=runtime)
+                                        checkpoint_every=checkpoint_every)
                 else:
                     result = train(p.spec, p.config, data=dataset, out=p.run_dir.path, overwrite=True,
                                    progress=progress, desc=desc, checkpoint_every=checkpoint_every,
@@ -176,6 +180,8 @@ def compare(
         similarity = bool(len(ok)) and int(ok.groupby(["species", "mode"])["seed"].nunique().max()) >= 2
     if similarity:
         _similarity(cdir, dataset, progress)
+    else:  # an analysis of an earlier state of this directory would pass for this one's
+        cdir.remove_similarity()
     if report:
         build_report(cdir.path)
     return summary
@@ -189,8 +195,10 @@ def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None
     try:
         similarity_of(compare_dir=cdir.path, data=dataset, progress=progress,
                       n_images=min(DEFAULT_PROBES, len(dataset.test_labels)))
-    except ConfigError as exc:
-        warnings.warn(f"representational similarity skipped: {exc}", RuntimeWarning, stacklevel=3)
+    except Exception as exc:  # noqa: BLE001  (after hours of training, the tables and report must still come)
+        cdir.remove_similarity()
+        warnings.warn(f"representational similarity skipped: {type(exc).__name__}: {exc}", RuntimeWarning,
+                      stacklevel=3)
 
 
 def _plan(cdir: CompareDir, names: list[str], modes: list[str], seeds: list[int], config: TrainConfig,

@@ -20,6 +20,8 @@ level 0 like V1, 1 like V2, 2 like V4/MT, 3 and above like IT/LIP), and an archi
     [heads.where]
     area = "7A"
     outputs = 2
+
+Imports the errors only: what a connectome does with an architecture is the compile step's business.
 """
 
 from __future__ import annotations

@@ -213,6 +213,11 @@ def compile_network(
     Raises :class:`ConnectomeError` or :class:`ConfigError` with a one-line message naming the problem.
     """
     if isinstance(connectome, CompiledNetwork):
+        asked = (architecture is not None or (image_size is not None and image_size != connectome.image_size)
+                 or mode != "gain" and mode != connectome.mode)
+        if asked:
+            raise ConfigError("a compiled network is compiled already: its architecture, image size and mode are "
+                              "its own (compile the connectome again to change them)")
         return connectome
     check_mode(mode)
     conn = load_connectome(connectome)
@@ -274,9 +279,12 @@ def _complete(connectome: Connectome, architecture: ArchitectureLike) -> Archite
     if input_area is None:
         hint = connectome.extra.get("input_area")
         input_area = hint if NOTEBOOK_INPUT not in connectome.areas and hint in connectome.areas else NOTEBOOK_INPUT
-    hinted = {h: a for h, a in dict(connectome.extra.get("heads", {})).items() if a in connectome.areas}
-    heads = {h: arch.heads.get(h) or HeadSpec(hinted.get(h, d.area), d.outputs) for h, d in NOTEBOOK_HEADS.items()}
-    heads.update(arch.heads)  # heads beyond the notebook's two, if an Architecture object names any
+    if isinstance(architecture, Architecture) and arch.heads:
+        heads = dict(arch.heads)  # an Architecture object's heads are kept as given (one rebuilt from a run's too)
+    else:
+        hinted = {h: a for h, a in dict(connectome.extra.get("heads", {})).items() if a in connectome.areas}
+        heads = {h: arch.heads.get(h) or HeadSpec(hinted.get(h, d.area), d.outputs)
+                 for h, d in NOTEBOOK_HEADS.items()}
     missing = [a for a in connectome.areas if a not in arch.areas]
     levels = hierarchy_levels(connectome, input_area)
     # An area the input cannot reach has no level; validation reports it, so any block will do here.

@@ -125,7 +125,8 @@ def _section_intro(doc: Document, ex: _Experiment) -> None:
     doc.para(QUESTION, cls="question")
     doc.para(f"Report built {datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')} from the output "
              f"directory `{ex.out.name or ex.out}` (experiment.json, summary.csv, stats.csv, tests.csv and the run "
-             "directories); nothing else was read.", cls="note")
+             "directories, and the similarity_*.csv tables where an analysis of representations was made); nothing "
+             "else was read.", cls="note")
     t = ex.train
     task = ex.task + (f" (canvas {t['canvas']} px)" if t.get("canvas") else "")
     settings = [
@@ -378,7 +379,7 @@ def _section_tests(doc: Document, ex: _Experiment) -> None:
 
 
 def _section_failures(doc: Document, ex: _Experiment) -> None:
-    doc.heading(2, "6. Failed runs")
+    doc.heading(2, "5. Failed runs")
     s = ex.summary
     if not len(s):
         doc.para("summary.csv is missing or empty.", cls="warn")
@@ -394,7 +395,7 @@ def _section_failures(doc: Document, ex: _Experiment) -> None:
 
 
 def _section_reproducibility(doc: Document, ex: _Experiment) -> None:
-    doc.heading(2, "7. Reproducibility")
+    doc.heading(2, "6. Reproducibility")
     doc.heading(3, "Training configuration")
     if ex.train:
         doc.table(pd.DataFrame([(k, "None" if v is None else str(v)) for k, v in ex.train.items()],

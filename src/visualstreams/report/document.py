@@ -18,7 +18,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
+from ..runs.rundir import slug
 from ..storage import save_figure
+
+__all__ = ["Document", "as_int", "inline_html", "md_cell", "slug", "truthy"]
 
 
 def inline_html(text: str) -> Markup:
@@ -46,10 +49,6 @@ def truthy(value: Any) -> bool:
         return bool(value) and not (isinstance(value, float) and math.isnan(value))
     except (TypeError, ValueError):
         return False
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
 
 
 _ENV = Environment(loader=PackageLoader("visualstreams.report", "templates"),

@@ -25,14 +25,16 @@ _STR = {c: str for c in ("species", "mode", "metric", "area", "species_a", "spec
 def write_similarity(result: SimilarityResult, out: str | os.PathLike[str]) -> list[Path]:
     """Write the tables and figures of ``result`` into ``out``; returns the files written."""
     cdir = CompareDir(out).prepare()
+    cdir.remove_similarity()  # this analysis replaces any earlier one: no stale figure of another species stays
     written = []
     for name, table in ((CompareDir.SIMILARITY_RUNS, result.runs), (CompareDir.SIMILARITY_WITHIN, result.within),
                         (CompareDir.SIMILARITY_PAIRS, result.across),
-                        (CompareDir.SIMILARITY_SPECIES, result.differences)):
+                        (CompareDir.SIMILARITY_SPECIES, result.differences),
+                        (CompareDir.SIMILARITY_MODES, result.mode_differences)):
         cdir.write_table(name, table)
         written.append(cdir.file(name))
     metric = result.metrics[0]
-    # Within a network: the mean over each species' runs (first mode) of the area x area matrix.
+    # Within a network: the mean over each species' runs (in each mode) of the area x area matrix.
     for (species, mode), runs in result.within.groupby(["species", "mode"], sort=False):
         sub = runs[runs["metric"] == metric]
         square = sub.groupby(["area_a", "area_b"], sort=False)["similarity"].mean().unstack()
@@ -58,7 +60,7 @@ def section_representations(doc: Document, ex: Any) -> None:
     pairs = cdir.read_table(CompareDir.SIMILARITY_PAIRS, _STR)
     if not len(pairs):
         return  # no analysis of representations in this directory (one seed, or --no-similarity)
-    doc.heading(2, "5. Representations: do the areas compute the same things?")
+    doc.heading(2, "Representations: do the areas compute the same things?")
     runs = cdir.read_table(CompareDir.SIMILARITY_RUNS, _STR)
     species = cdir.read_table(CompareDir.SIMILARITY_SPECIES, _STR)
     metrics = list(dict.fromkeys(pairs["metric"].astype(str)))
@@ -105,6 +107,18 @@ def section_representations(doc: Document, ex: Any) -> None:
                           "difference with its 95% CI")])
     else:
         doc.para("One species only: the run x run similarities are below, with no species to test.", cls="note")
+    modes = cdir.read_table(CompareDir.SIMILARITY_MODES, _STR)
+    if len(modes) and "sentence" in modes:
+        doc.heading(3, "Connection modes, within each species")
+        doc.para("The same test with the roles swapped: do runs under two connection modes (e.g. `gain` and "
+                 "`none`, the same graph with every strength 1) differ more than seeds under one mode do?")
+        mode_flags = [truthy(v) for v in modes.get("significant", pd.Series(False, index=modes.index))]
+        metric_of = modes["metric"].astype(str) if "metric" in modes else pd.Series("", index=modes.index)
+        for metric in dict.fromkeys(metric_of):
+            mask = (metric_of == metric).to_numpy()
+            doc.para(f"Metric `{metric}`:")
+            doc.bullets([str(t) for t in modes.loc[mask, "sentence"]], [f for f, m in zip(mode_flags, mask,
+                                                                                       strict=True) if m])
     within = sorted(cdir.path.glob(CompareDir.similarity_figure("within", "X").replace("_X.", "_*.")))
     if within:
         doc.figures([(f, f.name, f"Area x area similarity within the networks ({f.stem.split('_', 2)[-1]})")

@@ -181,7 +181,8 @@ class CompareDir:
     SIMILARITY_WITHIN = "similarity_within.csv"  # area x area within each run
     SIMILARITY_PAIRS = "similarity_pairs.csv"  # every pair of runs, per area and metric
     SIMILARITY_SPECIES = "similarity_species.csv"  # within- vs between-species similarity, with tests
-    SIMILARITY = (SIMILARITY_RUNS, SIMILARITY_WITHIN, SIMILARITY_PAIRS, SIMILARITY_SPECIES)
+    SIMILARITY_MODES = "similarity_modes.csv"  # the same between connection modes, within each species
+    SIMILARITY = (SIMILARITY_RUNS, SIMILARITY_WITHIN, SIMILARITY_PAIRS, SIMILARITY_SPECIES, SIMILARITY_MODES)
     OUTPUTS = (EXPERIMENT, SUMMARY, STATS, TESTS, CURVES, REPORT_HTML, REPORT_MD, *SIMILARITY)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -208,14 +209,12 @@ class CompareDir:
     @staticmethod
     def similarity_figure(kind: str, label: str = "") -> str:
         """``similarity_species.png``, ``similarity_pairs_cka_IT.png``, ``similarity_within_human.png`` ..."""
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") if label else ""
-        return f"similarity_{kind}_{slug}.png" if slug else f"similarity_{kind}.png"
+        return f"similarity_{kind}_{slug(label)}.png" if label else f"similarity_{kind}.png"
 
     @staticmethod
     def report_figure(kind: str, label: str = "") -> str:
         """The file name of one report figure, e.g. ``report_confusion_human.png``."""
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") if label else ""
-        return f"report_{kind}_{slug}.png" if slug else f"report_{kind}.png"
+        return f"report_{kind}_{slug(label)}.png" if label else f"report_{kind}.png"
 
     def prepare(self) -> CompareDir:
         ensure_writable_dir(self.path)
@@ -223,6 +222,13 @@ class CompareDir:
 
     def remove_temporaries(self) -> None:
         remove_temporaries(self.path, self.OUTPUTS)
+
+    def remove_similarity(self) -> None:
+        """Delete a representational-similarity analysis (tables and figures) before it is redone or dropped."""
+        for name in self.SIMILARITY:
+            self.file(name).unlink(missing_ok=True)
+        for figure in self.path.glob("similarity_*.png"):
+            figure.unlink(missing_ok=True)
 
     def has_experiment(self) -> bool:
         return self.file(self.EXPERIMENT).is_file()
@@ -251,6 +257,11 @@ class CompareDir:
     def write_text(self, name: str, text: str) -> Path:
         write_text(self.file(name), text)
         return self.file(name)
+
+
+def slug(text: str) -> str:
+    """A label as a file-name part: runs of other characters than letters, digits, ``_.-`` become one ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
 
 
 LESION_FIGURE = "lesions.png"

@@ -67,14 +67,13 @@ def connectome_layout(connectome: Connectome) -> dict[str, tuple[float, float]]:
     except nx.NetworkXUnfeasible:  # a cycle: fall back to the file's order, one column per area
         return {a: (float(i), 0.0) for i, a in enumerate(areas)}
     nx.set_node_attributes(g, layer_of, "layer")
-    # networkx spreads each layer evenly and centres it; rescaled so that neighbouring layers, and neighbouring
-    # areas of one layer, are one unit apart (the node and arrow sizes assume it), the file's first area on top.
+    # networkx spreads each layer evenly and centres it, scaling both axes by one factor; rescaled so that
+    # neighbouring layers (and so neighbouring areas of one layer) are one unit apart, as the node and arrow sizes
+    # assume, with the file's first area on top.
     raw = nx.multipartite_layout(g, subset_key="layer", align="vertical")
     xs = sorted({round(float(p[0]), 9) for p in raw.values()})
     step = xs[1] - xs[0] if len(xs) > 1 else 1.0
-    ys = sorted({round(float(p[1]), 9) for p in raw.values()})
-    dy = min((b - a for a, b in zip(ys, ys[1:], strict=False)), default=1.0) or 1.0
-    return {a: (float(round((p[0] - xs[0]) / step)), float(-p[1] / dy)) for a, p in raw.items()}
+    return {a: (float(round((p[0] - xs[0]) / step)), round(float(-p[1] / step), 9) + 0.0) for a, p in raw.items()}
 
 
 def _curve_points(p1: np.ndarray, p2: np.ndarray, rad: float, n: int = 25) -> np.ndarray:

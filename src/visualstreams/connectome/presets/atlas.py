@@ -15,6 +15,7 @@ turns such a matrix into a connectome over the six canonical areas:
 * strength = log10(1 + n) / log10(1 + n_max), n_max the largest count among the kept pairs.
 
 Without siibra installed, or without network, the functions say so in one line (a :class:`ConnectomeError`).
+Imports the connectome type; siibra only when called.
 """
 
 from __future__ import annotations

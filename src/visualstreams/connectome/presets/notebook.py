@@ -1,4 +1,5 @@
-"""The course notebook's three connectomes (human, marmoset, mouse), value for value, registered as presets."""
+"""The course notebook's three connectomes (human, marmoset, mouse), value for value, registered as presets.
+Imports the connectome type and the registry; nothing above the connectome layer."""
 
 from __future__ import annotations
 

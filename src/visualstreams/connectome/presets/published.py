@@ -19,6 +19,7 @@ Rules shared by all presets:
   preset acyclic. Feedback and same-level (lateral) pairs are reported in the CSV with ``used = 0`` but are
   not part of the graph.
 * Every CSV row keeps the raw value verbatim (as written in the source table) next to the strength.
+Imports the connectome type, the registry and the graph leaf; nothing above the connectome layer.
 """
 
 from __future__ import annotations
