@@ -173,7 +173,8 @@ def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float) -> str
 
 def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, seed: int = 0,
                         include_same_seed: bool = False, alpha: float = 0.05, n_bootstrap: int = 2000,
-                        confidence: float = 0.95, alternative: str = "greater") -> pd.DataFrame:
+                        confidence: float = 0.95, alternative: str = "greater",
+                        holm_within: Sequence[str] = ("metric", "mode")) -> pd.DataFrame:
     """Within- against between-species similarity for each (metric, mode, area, pair of species).
 
     ``pairs``: the long table of ``across_runs`` (columns ``area, run_a, run_b, species_a, species_b, seed_a,
@@ -200,8 +201,8 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
       (diff > 0 only: the species differ more than seeds do; the default, since the question is one-sided) or
       ``"two-sided"`` (|diff|). Relabelings without any within or between pair are
       not scored.
-    * ``p_holm``: Holm across areas and species pairs within one (metric, mode), untrained areas in a family of
-      their own; ``significant``: p_holm < alpha.
+    * ``p_holm``: Holm across areas and species pairs within one (metric, mode) (``holm_within``), untrained areas
+      in a family of their own; ``significant``: p_holm < alpha.
     * ``p_min``: the smallest p the test can give with these run counts (2 / C(2k, k) for k runs per species:
       0.029 for 4, 0.0079 for 5, 0.0022 for 6); ``p_holm_min``: the smallest p_holm any row of the family can
       reach (family size x the smallest p_min). When it is >= alpha nothing can be significant and the sentence
@@ -268,7 +269,7 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
     out["p_holm"] = out["p_holm_min"] = np.nan
     # Untrained areas (their similarity is the shared initialisation, not learning) form a family of their own,
     # so they cost the trained areas no power.
-    family = (["metric", "mode"] if has_metric else ["mode"]) + ["untrained"]
+    family = [c for c in holm_within if c in out.columns and (c != "metric" or has_metric)] + ["untrained"]
     for _, fam in out.groupby(family, sort=False, dropna=False):
         out.loc[fam.index, "p_holm"] = holm(fam["p"].to_numpy(dtype=float))
         tested = fam["p"].notna()
@@ -285,9 +286,8 @@ def mode_differences(pairs: pd.DataFrame, **options: Any) -> pd.DataFrame:
     modes, do runs of two modes differ more than seeds of one mode do? (Does ``gain`` change what the areas
     compute, compared with ``none``, the same graph at strength 1?) Options and columns as
     :func:`species_differences`, with ``species`` naming the stratum and ``mode_a``/``mode_b`` the compared modes.
+    Holm's family is every area, species and pair of modes of one metric (untrained areas apart).
     """
     swap = {"species_a": "mode_a", "species_b": "mode_b", "mode_a": "species_a", "mode_b": "species_b"}
-    out = species_differences(pairs.rename(columns=swap), **options)
-    out = out.rename(columns={"mode": "species", "species_a": "mode_a", "species_b": "mode_b",
-                              "n_runs_a": "n_runs_a", "n_runs_b": "n_runs_b"})
-    return out
+    out = species_differences(pairs.rename(columns=swap), holm_within=("metric",), **options)
+    return out.rename(columns={"mode": "species", "species_a": "mode_a", "species_b": "mode_b"})

@@ -108,26 +108,34 @@ def plot_across_runs(df_long: pd.DataFrame, area: str, *, metric: str | None = N
 def plot_species_differences(df: pd.DataFrame) -> Figure:
     """Within- vs between-species similarity per area (top) and their difference with its CI (bottom).
 
-    One column per (metric, mode, pair of species) of a ``species_differences`` table; a star marks a difference
+    One panel per (metric, mode, pair of species) of a ``species_differences`` table, three to a row; a star marks a
+    difference
     significant after Holm; untrained areas have hatched bars and an "(untrained)" label.
     """
     keys = [c for c in ("metric", "mode") if c in df.columns] + ["species_a", "species_b"]
     panels = list(df.groupby(keys, sort=False, dropna=False))
     if not panels:
         raise ValueError("species_differences table is empty")
-    fig = _figure(0.6 + 2.4 * max(1, df["area"].nunique()) ** 0.5 * len(panels), 5.0)
-    axes = fig.subplots(2, len(panels), squeeze=False, sharex="col")
-    for col, (key, sub) in enumerate(panels):
+    # Panels in rows of at most three (one per metric, mode and pair), each a bar chart above its differences.
+    n_cols = min(3, len(panels))
+    n_rows = -(-len(panels) // n_cols)
+    width = 0.6 + 2.4 * max(1, df["area"].nunique()) ** 0.5
+    fig = _figure(width * n_cols, 4.6 * n_rows)
+    subfigs = np.atleast_1d(fig.subfigures(n_rows, n_cols, squeeze=False)).ravel()
+    for k, (key, sub) in enumerate(panels):
         key = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        top, bottom = subfigs[k].subplots(2, 1, sharex=True)
         x = np.arange(len(sub))
         untrained = sub["untrained"].to_numpy(dtype=bool)
         hatch = ["//" if u else None for u in untrained]
-        top, bottom = axes[0, col], axes[1, col]
         for offset, column, label, colour in ((-0.2, "within", "within species", "C0"),
                                               (0.2, "between", "between species", "C1")):
             bars = top.bar(x + offset, sub[column].to_numpy(dtype=float), 0.4, label=label, color=colour)
             for bar, h in zip(bars, hatch, strict=True):
                 bar.set_hatch(h)
+        low = np.nanmin(sub[["within", "between"]].to_numpy(dtype=float)) if len(sub) else 0.0
+        if np.isfinite(low):  # similarities near 1: start the axis below the lowest bar, not at 0
+            top.set_ylim(max(0.0, low - 0.05 * (1.0 - low + 0.02) - 0.01), 1.0)
         head = f"{key['species_a']} vs {key['species_b']}"
         extra = ", ".join(str(key[c]) for c in ("metric", "mode") if c in key)
         top.set_title(f"{head}" + (f" ({extra})" if extra else ""), fontsize=9)
@@ -142,5 +150,6 @@ def plot_species_differences(df: pd.DataFrame) -> Figure:
         bottom.set_ylabel("within - between")
         labels = [f"{a}\n(untrained)" if u else str(a) for a, u in zip(sub["area"], untrained, strict=True)]
         bottom.set_xticks(x, labels, fontsize=8)
-    axes[0, 0].legend(fontsize=7)
+        if k == 0:
+            top.legend(fontsize=7, loc="lower left")
     return fig
