@@ -51,7 +51,7 @@ def test_resume_keeps_finished_runs(tmp_path, data):
 
 
 def test_a_diverging_run_is_marked_and_the_sweep_goes_on(tmp_path, data, monkeypatch):
-    import visualstreams.experiment.comparison as experiment
+    import visualstreams.experiment.units as experiment
 
     real_train = experiment.train
 

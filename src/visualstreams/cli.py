@@ -186,6 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default): stacked on CUDA, sequential on the CPU, where stacking is slower")
     pm.add_argument("--max-stack", type=_positive_int, default=48, metavar="M",
                     help="at most M models in one stack (48)")
+    pm.add_argument("--executor", default="local", choices=["local", "ray"],
+                    help="local: train in this process (default); ray: each run (or stack) one Ray task, on a local "
+                         "Ray instance or the cluster at --ray-address (pip install 'visualstreams[ray]'); the "
+                         "output directory must be on a file system every worker sees")
+    pm.add_argument("--ray-address", metavar="ADDR",
+                    help="an existing Ray cluster (e.g. auto, or HOST:6379 after 'ray start --head'); default: start "
+                         "a local Ray instance for this sweep")
+    pm.add_argument("--workers", type=_positive_int, metavar="N",
+                    help="at most N runs at once under Ray (default: as many as the CPUs allow)")
+    pm.add_argument("--cpus-per-run", type=_positive_float, default=1.0, metavar="C",
+                    help="CPUs (and torch threads) per run under Ray (1)")
+    pm.add_argument("--gpus-per-run", type=_nonnegative_float, default=0.0, metavar="G",
+                    help="GPUs per run under Ray; a fraction such as 0.25 puts four runs on one GPU (0)")
     pm.add_argument("--similarity", action=argparse.BooleanOptionalAction, default=None,
                     help="compare what the areas compute across runs (CKA, RSA; see 'visualstreams similarity') and "
                          "add it to the report; default: when a species has two seeds or more")
@@ -375,7 +388,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
         summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, data_path=args.data,
                           overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
                           checkpoint_every=args.checkpoint_every, architecture=args.architecture,
-                          strategy=args.strategy, max_stack=args.max_stack, similarity=args.similarity)
+                          strategy=args.strategy, max_stack=args.max_stack, similarity=args.similarity,
+                          executor=args.executor, ray_address=args.ray_address, workers=args.workers,
+                          cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise

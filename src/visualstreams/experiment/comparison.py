@@ -23,49 +23,32 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import pandas as pd
-import torch
 
 from ..analysis.representations import DEFAULT_PROBES
 from ..analysis.stats import pairwise_tests, summarize
 from ..connectome import Connectome, load_connectome
 from ..data import FashionMNIST, load_fashion_mnist
 from ..engine import (
-    Runtime,
     TrainConfig,
     choose_strategy,
-    fit_stacked,
-    read_checkpoint,
     resolve_runtime,
 )
-from ..errors import ConfigError, DivergenceError, VisualStreamsError
+from ..errors import ConfigError
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
 from ..report import build_report
-from ..runs import CompareDir, RunDir, check_room, finish_run, resume_run, run_disk_bytes, start_run, train
+from ..runs import CompareDir, RunDir, check_room, run_disk_bytes
 from ..viz import plot_learning_curves
+from .executors import check_executor, run_on_ray
 from .reference import NOTEBOOK_RESULTS
+from .units import Planned, finished, resumable, train_one, train_stacked
 
 
 def run_name(species: str, mode: str, seed: int) -> str:
     return CompareDir.run_name(species, mode, seed)
-
-
-@dataclass
-class _Planned:
-    """One run of the sweep: what it trains and where, and what is already there."""
-
-    name: str
-    mode: str
-    seed: int
-    config: TrainConfig
-    spec: CompiledNetwork
-    run_dir: RunDir
-    done: bool = False
-    partial: bool = False
-    twin: RunDir | None = None  # the run of the same network and seed that this one reuses
 
 
 def compare(
@@ -86,6 +69,11 @@ def compare(
     strategy: str = "auto",
     max_stack: int = 48,
     similarity: bool | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    workers: int | None = None,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
 ) -> pd.DataFrame:
     """Train every connectome under every mode and seed; write the output directory described above.
 
@@ -98,6 +86,10 @@ def compare(
     ``strategy``: ``stacked`` trains runs of the same structure and recipe together, up to ``max_stack`` at
     once (see :mod:`visualstreams.engine.stacked`; epoch-end checkpoints only), ``sequential`` one after
     another, ``auto`` picks stacked on CUDA and sequential on the CPU.
+    ``executor``: ``local`` (this process, the default) or ``ray``: each unit of training (a run, or a stack) is
+    one Ray task, on a local Ray instance or the cluster at ``ray_address``, at most ``workers`` at once, each
+    with ``cpus_per_run`` CPUs (its torch threads) and ``gpus_per_run`` GPUs (a fraction shares one); see
+    :mod:`visualstreams.experiment.executors`. The results are the same, run for run.
     ``similarity``: compare what the areas compute across runs (``similarity_*.csv`` and figures, a report
     section; see :func:`~visualstreams.experiment.similarity.similarity_of`); by default when some species has
     two finished seeds or more in one mode.
@@ -116,6 +108,7 @@ def compare(
         replace(config, mode=m)  # validates the mode name before anything trains
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
+    check_executor(executor, workers, cpus_per_run, gpus_per_run)
     if max_stack < 1:
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
@@ -134,43 +127,34 @@ def compare(
     })
     dataset = data if data is not None else load_fashion_mnist(data_path)
 
-    stacked: dict[RunDir, tuple[list[dict[str, Any]], str]] = {}
-    if stack:
-        fresh = [p for p in plan if not p.done and not p.partial and p.twin is None]
-        stacked = _train_stacked(fresh, dataset, runtime, progress, max_stack)
+    todo = [p for p in plan if not p.done and p.twin is None]
+    if executor == "ray":  # every unit a task; the driver writes the tables once they are back
+        outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack, checkpoint_every=checkpoint_every,
+                              progress=progress, address=ray_address, workers=workers, cpus_per_run=cpus_per_run,
+                              gpus_per_run=gpus_per_run)
+    else:
+        outcomes = train_stacked([p for p in todo if not p.partial], dataset, runtime, progress,
+                                 max_stack) if stack else {}
 
     rows = []
-    histories: dict[RunDir, tuple[list[dict[str, Any]], str]] = {}
     for p in plan:
         if p.twin is not None:
-            history, status = histories[p.twin]
+            history, status = outcomes[p.twin] if p.twin in outcomes else (p.twin.read_history(strict=False), "ok")
             row = _summary_row(p, p.twin, history, status)
             rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
             cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan is written too
             continue
-        status = "ok"
-        if p.run_dir in stacked:
-            history, status = stacked[p.run_dir]
+        if p.run_dir in outcomes:
+            history, status = outcomes[p.run_dir]
         elif p.done:
-            history = p.run_dir.read_history()
+            history, status = p.run_dir.read_history(), "ok"
             # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
             p.run_dir.remove_checkpoint()
             p.run_dir.remove_temporaries()
         else:
-            desc = f"{p.name} {p.mode} s{p.seed} "
-            try:
-                if p.partial:
-                    # on the device and precision its own config.json names, as an uninterrupted run had them
-                    result = resume_run(p.run_dir.path, data=dataset, progress=progress, desc=desc,
-                                        checkpoint_every=checkpoint_every)
-                else:
-                    result = train(p.spec, p.config, data=dataset, out=p.run_dir.path, overwrite=True,
-                                   progress=progress, desc=desc, checkpoint_every=checkpoint_every,
-                                   runtime=runtime)
-                history = result.history.to_dict("records")
-            except DivergenceError as exc:  # one diverging run must not stop the sweep
-                history, status = p.run_dir.read_history(strict=False), f"failed: {exc}"
-        histories[p.run_dir] = (history, status)
+            history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
+                                        runtime=runtime)
+        outcomes[p.run_dir] = (history, status)
         rows.append({**_summary_row(p, p.run_dir, history, status), "same_as": ""})
         cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
     summary = pd.DataFrame(rows)
@@ -202,7 +186,7 @@ def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None
 
 
 def _plan(cdir: CompareDir, names: list[str], modes: list[str], seeds: list[int], config: TrainConfig,
-          specs: dict[tuple[str, str], CompiledNetwork], resume: bool, overwrite: bool) -> list[_Planned]:
+          specs: dict[tuple[str, str], CompiledNetwork], resume: bool, overwrite: bool) -> list[Planned]:
     """Every run of the sweep, with what is already on disk; run directories are checked up front, so a clash
     is reported before hours of training. Two entries that compile to the same network (e.g. the notebook's
     human and marmoset under ``none``: same graph, all strengths 1) give bit-identical runs for a seed, so the
@@ -213,57 +197,17 @@ def _plan(cdir: CompareDir, names: list[str], modes: list[str], seeds: list[int]
         for name in names:
             spec = specs[(name, mode)]
             for seed in seeds:
-                p = _Planned(name, mode, seed, replace(config, seed=seed, mode=mode), spec,
+                p = Planned(name, mode, seed, replace(config, seed=seed, mode=mode), spec,
                              cdir.run(name, mode, seed))
                 twin = first_of.setdefault((spec.key, seed), p.run_dir)
                 if resume:
-                    p.done = _finished(p)
-                    p.partial = not p.done and _resumable(p)
+                    p.done = finished(p)
+                    p.partial = not p.done and resumable(p)
                 if twin == p.run_dir and not p.done and not p.partial:
                     p.run_dir.prepare(overwrite=overwrite or resume)
                 p.twin = None if twin == p.run_dir else twin
                 plan.append(p)
     return plan
-
-
-def _train_stacked(fresh: list[_Planned], dataset: FashionMNIST, runtime: Runtime, progress: bool,
-                   max_stack: int) -> dict[RunDir, tuple[list[dict[str, Any]], str]]:
-    """Train the fresh runs of a sweep in stacks of up to ``max_stack`` models of one structure and recipe."""
-    started = []
-    shared: dict[Any, Any] = {}
-    for p in fresh:
-        run = start_run(p.spec, p.config, data=dataset, out=p.run_dir.path, overwrite=True, runtime=runtime)
-        if p.config.train_subset is None:  # the same images for every run: one copy on the device
-            run.data = shared.setdefault("all", run.data)
-        started.append(run)
-    groups: dict[Any, list[Any]] = {}
-    for run in started:
-        recipe = tuple((k, v) for k, v in sorted(asdict(run.train_config).items()) if k != "seed")
-        groups.setdefault((run.model.spec.structure, recipe, len(run.data.train_y)), []).append(run)
-    results: dict[RunDir, tuple[list[dict[str, Any]], str]] = {}
-    for members in groups.values():
-        for i in range(0, len(members), max_stack):
-            stack = members[i:i + max_stack]
-            for run in stack:
-                run.config["resolved"]["stacked_with"] = len(stack)  # seconds = the run's share of the stack's
-                run.run_dir.write_config(run.config)
-            try:
-                outcome = fit_stacked(
-                    [r.model for r in stack], [r.data for r in stack], [r.train_config for r in stack],
-                    stack[0].precision, progress=progress, desc=f"{len(stack)} runs: ",
-                    on_epoch=[r.run_dir.write_history for r in stack],
-                    checkpoints=[r.run_dir.checkpoint_path for r in stack],
-                    names=[f"{r.config['name']} {r.train_config.mode} s{r.train_config.seed}" for r in stack])
-            except torch.OutOfMemoryError:
-                raise ConfigError(f"out of memory training {len(stack)} models at once; use a smaller --max-stack "
-                                  "or --strategy sequential (finished runs are kept: add --resume)") from None
-            for run, result in zip(stack, outcome, strict=True):
-                if isinstance(result, DivergenceError):
-                    results[run.run_dir] = (run.run_dir.read_history(strict=False), f"failed: {result}")
-                else:
-                    finish_run(run, result)
-                    results[run.run_dir] = (result, "ok")
-    return results
 
 
 def _check_room(cdir: CompareDir, to_train: list[CompiledNetwork], in_flight: int = 1) -> None:
@@ -314,7 +258,7 @@ def _histories(ok: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {k: pd.concat(v, ignore_index=True) for k, v in groups.items()}
 
 
-def _summary_row(p: _Planned, run_dir: RunDir, history: list[dict[str, Any]], status: str) -> dict[str, Any]:
+def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], status: str) -> dict[str, Any]:
     last = history[-1] if history and status == "ok" else {}
     ref = NOTEBOOK_RESULTS.get(p.name, {}) if p.config.task == "what" and p.config.canvas is None else {}
     row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status}
@@ -327,37 +271,6 @@ def _summary_row(p: _Planned, run_dir: RunDir, history: list[dict[str, Any]], st
         "run_dir": str(run_dir.path),
     })
     return row
-
-
-def _same_plan(p: _Planned) -> bool:
-    """config.json says this run was started with this plan: the training options (bar device and precision)
-    and the compiled architecture."""
-    try:
-        saved = p.run_dir.read_config()
-        train_saved = saved["train"]
-        same = isinstance(train_saved, dict)
-    except (VisualStreamsError, OSError, KeyError, TypeError):
-        return False
-    same = same and all(train_saved.get(k) == v for k, v in asdict(p.config).items()
-                        if k not in ("device", "precision"))
-    return same and saved.get("architecture") == p.spec.architecture.to_dict()
-
-
-def _finished(p: _Planned) -> bool:
-    """A run counts as done when its weights exist and its config and history match the plan."""
-    history = p.run_dir.read_history(strict=False)
-    return _same_plan(p) and len(history) == p.config.epochs and p.run_dir.has_weights()
-
-
-def _resumable(p: _Planned) -> bool:
-    """An interrupted run of the same plan with a checkpoint: continuing it gives what retraining would.
-
-    The checkpoint is read now, so a corrupt one is reported before any training, like a clash.
-    """
-    if not _same_plan(p) or not p.run_dir.has_checkpoint():
-        return False
-    read_checkpoint(p.run_dir.checkpoint_path)
-    return True
 
 
 def _unique_names(names: list[str]) -> list[str]:

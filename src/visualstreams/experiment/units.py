@@ -1,0 +1,125 @@
+"""Units of training of a sweep: one planned run (:class:`Planned`), how one trains or continues
+(:func:`train_one`), how a stack of runs trains at once (:func:`train_stacked`), and what of a run is on disk
+already (:func:`finished`, :func:`resumable`). Shared by the local and the Ray executor.
+
+Imports runs, the engine and the network; never figures, reports or the executors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from ..data import FashionMNIST
+from ..engine import Runtime, TrainConfig, fit_stacked, read_checkpoint
+from ..errors import ConfigError, DivergenceError, VisualStreamsError
+from ..network import CompiledNetwork
+from ..runs import RunDir, finish_run, resume_run, start_run, train
+
+Outcome = tuple[list[dict[str, Any]], str]  # (history, status: "ok" or "failed: why")
+
+
+@dataclass
+class Planned:
+    """One run of the sweep: what it trains and where, and what is already there."""
+
+    name: str
+    mode: str
+    seed: int
+    config: TrainConfig
+    spec: CompiledNetwork
+    run_dir: RunDir
+    done: bool = False
+    partial: bool = False
+    twin: RunDir | None = None  # the run of the same network and seed that this one reuses
+
+
+def train_one(p: Planned, dataset: FashionMNIST, *, progress: bool = True, checkpoint_every: int | None = None,
+              runtime: Runtime | None = None) -> Outcome:
+    """Train the run ``p`` (or continue it from its checkpoint when it is :func:`resumable`); a diverging run is
+    an outcome ("failed: ..."), not an error, so that a sweep goes on."""
+    desc = f"{p.name} {p.mode} s{p.seed} "
+    try:
+        if p.partial:
+            # on the device and precision its own config.json names, as an uninterrupted run had them
+            result = resume_run(p.run_dir.path, data=dataset, progress=progress, desc=desc,
+                                checkpoint_every=checkpoint_every)
+        else:
+            result = train(p.spec, p.config, data=dataset, out=p.run_dir.path, overwrite=True, progress=progress,
+                           desc=desc, checkpoint_every=checkpoint_every, runtime=runtime)
+        return result.history.to_dict("records"), "ok"
+    except DivergenceError as exc:  # one diverging run must not stop the sweep
+        return p.run_dir.read_history(strict=False), f"failed: {exc}"
+
+
+def train_stacked(fresh: list[Planned], dataset: FashionMNIST, runtime: Runtime, progress: bool,
+                   max_stack: int) -> dict[RunDir, tuple[list[dict[str, Any]], str]]:
+    """Train the fresh runs of a sweep in stacks of up to ``max_stack`` models of one structure and recipe."""
+    started = []
+    shared: dict[Any, Any] = {}
+    for p in fresh:
+        run = start_run(p.spec, p.config, data=dataset, out=p.run_dir.path, overwrite=True, runtime=runtime)
+        if p.config.train_subset is None:  # the same images for every run: one copy on the device
+            run.data = shared.setdefault("all", run.data)
+        started.append(run)
+    groups: dict[Any, list[Any]] = {}
+    for run in started:
+        recipe = tuple((k, v) for k, v in sorted(asdict(run.train_config).items()) if k != "seed")
+        groups.setdefault((run.model.spec.structure, recipe, len(run.data.train_y)), []).append(run)
+    results: dict[RunDir, tuple[list[dict[str, Any]], str]] = {}
+    for members in groups.values():
+        for i in range(0, len(members), max_stack):
+            stack = members[i:i + max_stack]
+            for run in stack:
+                run.config["resolved"]["stacked_with"] = len(stack)  # seconds = the run's share of the stack's
+                run.run_dir.write_config(run.config)
+            try:
+                outcome = fit_stacked(
+                    [r.model for r in stack], [r.data for r in stack], [r.train_config for r in stack],
+                    stack[0].precision, progress=progress, desc=f"{len(stack)} runs: ",
+                    on_epoch=[r.run_dir.write_history for r in stack],
+                    checkpoints=[r.run_dir.checkpoint_path for r in stack],
+                    names=[f"{r.config['name']} {r.train_config.mode} s{r.train_config.seed}" for r in stack])
+            except torch.OutOfMemoryError:
+                raise ConfigError(f"out of memory training {len(stack)} models at once; use a smaller --max-stack "
+                                  "or --strategy sequential (finished runs are kept: add --resume)") from None
+            for run, result in zip(stack, outcome, strict=True):
+                if isinstance(result, DivergenceError):
+                    results[run.run_dir] = (run.run_dir.read_history(strict=False), f"failed: {result}")
+                else:
+                    finish_run(run, result)
+                    results[run.run_dir] = (result, "ok")
+    return results
+
+
+def same_plan(p: Planned) -> bool:
+    """config.json says this run was started with this plan: the training options (bar device and precision)
+    and the compiled architecture."""
+    try:
+        saved = p.run_dir.read_config()
+        train_saved = saved["train"]
+        same = isinstance(train_saved, dict)
+    except (VisualStreamsError, OSError, KeyError, TypeError):
+        return False
+    same = same and all(train_saved.get(k) == v for k, v in asdict(p.config).items()
+                        if k not in ("device", "precision"))
+    return same and saved.get("architecture") == p.spec.architecture.to_dict()
+
+
+def finished(p: Planned) -> bool:
+    """A run counts as done when its weights exist and its config and history match the plan."""
+    history = p.run_dir.read_history(strict=False)
+    return same_plan(p) and len(history) == p.config.epochs and p.run_dir.has_weights()
+
+
+def resumable(p: Planned) -> bool:
+    """An interrupted run of the same plan with a checkpoint: continuing it gives what retraining would.
+
+    The checkpoint is read now, so a corrupt one is reported before any training, like a clash.
+    """
+    if not same_plan(p) or not p.run_dir.has_checkpoint():
+        return False
+    read_checkpoint(p.run_dir.checkpoint_path)
+    return True

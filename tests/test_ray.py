@@ -1,0 +1,112 @@
+"""compare on Ray: the same results as the local executor, run for run, and a worker killed mid-run is retried and
+continues from its checkpoint. A local Ray cluster (2 CPUs) serves the module."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from synthetic import synthetic_dataset
+
+import visualstreams as vs
+
+ray = pytest.importorskip("ray", reason="Ray is not installed here (pip install 'visualstreams[ray]')")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_dataset(128, 32)
+
+
+def cfg(**kw):
+    return vs.make_config(**{"epochs": 2, "batch_size": 16, "precision": "fp32", **kw})
+
+
+def outputs(out: Path) -> dict[str, tuple[list[dict], dict]]:
+    """Every run's history (bar the seconds) and weights, by run directory."""
+    runs = {}
+    for model in sorted(out.glob("*/*/model.pt")):
+        history = [{k: v for k, v in h.items() if k not in ("seconds", "stack_seconds")}
+                   for h in json.loads((model.parent / "history.json").read_text())]
+        runs[str(model.parent.relative_to(out))] = (history, torch.load(model, weights_only=True))
+    return runs
+
+
+def same(a, b) -> bool:
+    return a.keys() == b.keys() and all(
+        a[k][0] == b[k][0] and all(torch.equal(a[k][1][n], b[k][1][n]) for n in a[k][1]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory, data, one_thread):
+    out = tmp_path_factory.mktemp("local")
+    vs.compare(["human", "mouse"], cfg(), out, seeds=[0, 1], data=data, progress=False, report=False)
+    return out
+
+
+def test_a_sweep_on_ray_equals_the_local_sweep_run_for_run(tmp_path, data, local_reference, cluster):
+    summary = vs.compare(["human", "mouse"], cfg(), tmp_path, seeds=[0, 1], data=data, progress=False, report=False,
+                         executor="ray", cpus_per_run=1)
+    assert set(summary["status"]) == {"ok"} and len(summary) == 4
+    assert same(outputs(tmp_path), outputs(local_reference))
+    local = vs.load_run(local_reference / "mouse" / "seed1").final
+    assert summary.set_index(["species", "seed"]).loc[("mouse", 1), "test_acc"] == local["test_acc"]
+    assert (tmp_path / "stats.csv").is_file() and (tmp_path / "tests.csv").is_file()
+
+
+def _ray_task_pids() -> list[int]:
+    """Workers running one of our units (Ray names a worker's process after the task it runs)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "cmdline").read_bytes().startswith(b"ray::_unit"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_killed_worker_is_retried_from_its_checkpoint_and_nothing_is_lost(tmp_path, data, local_reference,
+                                                                              cluster):
+    killed: list[int] = []
+
+    def kill_one_worker_mid_run() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            if list(tmp_path.glob("*/*/checkpoint.pt")) and (pids := _ray_task_pids()):
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
+    killer.start()
+    summary = vs.compare(["human", "mouse"], cfg(), tmp_path, seeds=[0, 1], data=data, progress=False,
+                         report=False, executor="ray", checkpoint_every=2)
+    killer.join(timeout=5)
+    assert killed, "no worker was caught mid-run"
+    assert set(summary["status"]) == {"ok"}
+    assert not list(tmp_path.glob("*/*/checkpoint.pt"))  # every run finished
+    assert same(outputs(tmp_path), outputs(local_reference))  # the retried run continued bit for bit
+
+
+def test_bad_executor_options_are_one_line_errors(tmp_path, data):
+    for kwargs, message in (({"executor": "spark"}, "unknown executor 'spark'"),
+                            ({"executor": "ray", "workers": 0}, "workers must be >= 1"),
+                            ({"executor": "ray", "cpus_per_run": 0}, "each run needs CPUs > 0")):
+        with pytest.raises(vs.ConfigError, match=message):
+            vs.compare(["human"], cfg(), tmp_path / "x", data=data, progress=False, **kwargs)
+    assert not (tmp_path / "x").exists()  # refused before anything was written
