@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,11 +21,19 @@ import visualstreams as vs
 ray = pytest.importorskip("ray", reason="Ray is not installed here (pip install 'visualstreams[ray]')")
 
 
+MARKER = f"VISUALSTREAMS_TEST_RAY_{os.getpid()}"  # in this cluster's workers' environment, and no one else's
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # Ray's sockets live under its temp dir, and a socket path has at most 107 bytes: keep it short.
+    tmp = tempfile.mkdtemp(prefix="vsray", dir="/tmp")
+    os.environ[MARKER] = "1"
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=tmp)
     yield
     ray.shutdown()
+    os.environ.pop(MARKER, None)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +78,13 @@ def test_a_sweep_on_ray_equals_the_local_sweep_run_for_run(tmp_path, data, local
 
 
 def _ray_task_pids() -> list[int]:
-    """Workers running one of our units (Ray names a worker's process after the task it runs)."""
+    """This cluster's workers running one of our units (Ray names a worker's process after its task)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if (proc / "cmdline").read_bytes().startswith(b"ray::_unit"):
+                if ((proc / "cmdline").read_bytes().startswith(b"ray::_unit")
+                        and MARKER.encode() in (proc / "environ").read_bytes()):
                     pids.append(int(proc.name))
             except OSError:
                 continue
@@ -95,7 +106,7 @@ def test_a_killed_worker_is_retried_from_its_checkpoint_and_nothing_is_lost(tmp_
     killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
     killer.start()
     summary = vs.compare(["human", "mouse"], cfg(), tmp_path, seeds=[0, 1], data=data, progress=False,
-                         report=False, executor="ray", checkpoint_every=2)
+                         report=False, executor="ray", checkpoint_every=1)
     killer.join(timeout=5)
     assert killed, "no worker was caught mid-run"
     assert set(summary["status"]) == {"ok"}
@@ -103,10 +114,28 @@ def test_a_killed_worker_is_retried_from_its_checkpoint_and_nothing_is_lost(tmp_
     assert same(outputs(tmp_path), outputs(local_reference))  # the retried run continued bit for bit
 
 
+def test_stacked_runs_on_ray_equal_the_local_stack(tmp_path, data, cluster, one_thread):
+    kw = {"seeds": [0, 1], "data": data, "progress": False, "report": False, "strategy": "stacked"}
+    vs.compare(["human"], cfg(epochs=1), tmp_path / "local", **kw)
+    summary = vs.compare(["human"], cfg(epochs=1), tmp_path / "ray", executor="ray", **kw)
+    assert set(summary["status"]) == {"ok"}
+    stacked = json.loads((tmp_path / "ray" / "human" / "seed0" / "config.json").read_text())["resolved"]
+    assert stacked["stacked_with"] == 2  # both seeds trained together, in one task
+    assert same(outputs(tmp_path / "ray"), outputs(tmp_path / "local"))
+
+
 def test_bad_executor_options_are_one_line_errors(tmp_path, data):
+    ray.shutdown()  # each case starts (or fails to start) a Ray of its own
     for kwargs, message in (({"executor": "spark"}, "unknown executor 'spark'"),
                             ({"executor": "ray", "workers": 0}, "workers must be >= 1"),
-                            ({"executor": "ray", "cpus_per_run": 0}, "each run needs CPUs > 0")):
+                            ({"executor": "ray", "cpus_per_run": 0}, "each run needs CPUs > 0"),
+                            ({"workers": 2}, "go with --executor ray"),
+                            ({"executor": "ray", "ray_address": "not-an-address"}, "could not start or reach Ray"),
+                            ({"executor": "ray", "device": None, "gpus_per_run": 0.5}, "no Ray node has"),
+                            ({"executor": "ray", "cpus_per_run": 64}, r"no Ray node has 64 CPU\(s\)")):
+        if kwargs.pop("device", 1) is None and torch.cuda.is_available():
+            continue  # the row is about a machine without a GPU
         with pytest.raises(vs.ConfigError, match=message):
             vs.compare(["human"], cfg(), tmp_path / "x", data=data, progress=False, **kwargs)
     assert not (tmp_path / "x").exists()  # refused before anything was written
+    assert not ray.is_initialized()  # and a Ray started for the check is stopped again

@@ -22,11 +22,12 @@ pytest.importorskip("ray", reason="Ray is not installed here (pip install 'visua
 
 
 def _kill_ray_processes_under(root: Path) -> None:
-    """The local Ray instance of a killed driver outlives it: end every process that names our temp dir."""
+    """The local Ray instance of a killed driver outlives it: end every process that names our temp dir, in its
+    command line or (workers, whose command line Ray rewrites) in its environment."""
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and int(proc.name) != os.getpid():
             try:
-                if str(root).encode() in (proc / "cmdline").read_bytes():
+                if any(str(root).encode() in (proc / f).read_bytes() for f in ("cmdline", "environ")):
                     os.kill(int(proc.name), signal.SIGKILL)
             except (OSError, ProcessLookupError):
                 continue
@@ -41,12 +42,13 @@ def test_killing_the_driver_and_resuming_gives_the_uninterrupted_results(tmp_pat
     cmd = [sys.executable, "-m", "visualstreams", "compare", "--species", "human", "mouse", "--seeds", "2",
            "--epochs", "2", "--batch-size", "16", "--precision", "fp32", "--data", str(data), "--out", str(out),
            "--executor", "ray", "--workers", "2", "--checkpoint-every", "3", "--quiet", "--no-similarity"]
-    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    log = (tmp_path / "driver.log").open("w")
+    driver = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not list(out.glob("*/*/model.pt")):
-            assert driver.poll() is None, "the sweep ended before it could be interrupted"
+            assert driver.poll() is None, ("the sweep ended before it could be interrupted: "
+                                           + (tmp_path / "driver.log").read_text()[-1500:])
             time.sleep(0.05)
         assert list(out.glob("*/*/model.pt")), "no run finished in time"
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and what it started in its session

@@ -469,5 +469,5 @@ def test_mode_differences_swap_the_roles_of_species_and_mode():
     row = out.iloc[0]
     assert (row["species"], row["mode_a"], row["mode_b"], row["area"]) == ("human", "gain", "none", "IT")
     assert row["n_runs_a"] == row["n_runs_b"] == 5 and row["diff"] > 0.3 and row["significant"]
-    assert row["sentence"].startswith("IT: gain and none networks differ more than seeds")
+    assert row["sentence"].startswith("IT (human): gain and none networks differ more than seeds of one mode do")
     assert species_differences(pairs).empty  # one species: nothing to compare between species

@@ -139,7 +139,7 @@ def _test_pair(sim: np.ndarray, seeds: np.ndarray, n_a: int, *, include_same_see
     return out
 
 
-def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float) -> str:
+def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float, group: str = "species") -> str:
     """One plain sentence for a species_differences row; ``label`` names the columns to show after the area."""
     where = f"{row['area']}" + (f" ({', '.join(str(row[c]) for c in label)})" if label else "")
     a, b = row["species_a"], row["species_b"]
@@ -151,7 +151,7 @@ def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float) -> str
                      "tested in a family of its own")
     note = f" ({'; '.join(notes)})" if notes else ""
     if not math.isfinite(row["p"]):
-        return (f"{where}: {a} and {b} could not be compared: it needs runs of one species with different seeds "
+        return (f"{where}: {a} and {b} could not be compared: it needs runs of one {group} with different seeds "
                 f"and between-species pairs ({row['n_within_pairs']} within, {row['n_between_pairs']} between)"
                 f"{note}.")
     diff, lo, hi = row["diff"], row["ci_low"], row["ci_high"]
@@ -165,16 +165,17 @@ def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float) -> str
     elif not row["significant"]:
         verdict = "do not differ beyond seed-to-seed spread"
     elif diff > 0:
-        verdict = "differ more than seeds of one species do"
+        verdict = f"differ more than seeds of one {group} do"
     else:
-        verdict = "are more alike than seeds of one species are"
+        verdict = f"are more alike than seeds of one {group} are"
     return f"{where}: {a} and {b} networks {verdict}, {numbers}{note}"
 
 
 def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, seed: int = 0,
                         include_same_seed: bool = False, alpha: float = 0.05, n_bootstrap: int = 2000,
                         confidence: float = 0.95, alternative: str = "greater",
-                        holm_within: Sequence[str] = ("metric", "mode")) -> pd.DataFrame:
+                        holm_within: Sequence[str] = ("metric", "mode"), group: str = "species",
+                        name_strata: Sequence[str] = ()) -> pd.DataFrame:
     """Within- against between-species similarity for each (metric, mode, area, pair of species).
 
     ``pairs``: the long table of ``across_runs`` (columns ``area, run_a, run_b, species_a, species_b, seed_a,
@@ -276,8 +277,9 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
         if tested.any():  # every adjusted p is at least m x the smallest raw p, which is at least its p_min
             out.loc[fam.index[tested], "p_holm_min"] = min(1.0, tested.sum() * fam.loc[tested, "p_min"].min())
     out["significant"] = out["p_holm"] < alpha
-    label = [c for c in ("mode", "metric") if c in out.columns and out[c].nunique(dropna=False) > 1]
-    out["sentence"] = [_sentence(r, label, alpha) for r in out.to_dict("records")]
+    label = [c for c in ("mode", "metric")
+             if c in out.columns and (out[c].nunique(dropna=False) > 1 or c in name_strata)]
+    out["sentence"] = [_sentence(r, label, alpha, group) for r in out.to_dict("records")]
     return out[columns]
 
 
@@ -289,5 +291,6 @@ def mode_differences(pairs: pd.DataFrame, **options: Any) -> pd.DataFrame:
     Holm's family is every area, species and pair of modes of one metric (untrained areas apart).
     """
     swap = {"species_a": "mode_a", "species_b": "mode_b", "mode_a": "species_a", "mode_b": "species_b"}
-    out = species_differences(pairs.rename(columns=swap), holm_within=("metric",), **options)
+    out = species_differences(pairs.rename(columns=swap), holm_within=("metric",), group="mode",
+                              name_strata=("mode",), **options)
     return out.rename(columns={"mode": "species", "species_a": "mode_a", "species_b": "mode_b"})

@@ -1,4 +1,4 @@
-"""Device, precision, autocast and threads: decided once per entry point (:func:`resolve_runtime`) and passed
+"""Device and precision: decided once per entry point (:func:`resolve_runtime`) and passed
 down. Decided at run time, never by assumption: bf16 autocast on CUDA and on CPUs with native bf16 arithmetic,
 fp32 elsewhere (emulated bf16 is slower than fp32). Imports only torch and the errors."""
 

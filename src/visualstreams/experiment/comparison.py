@@ -42,7 +42,7 @@ from ..network import Architecture, CompiledNetwork, compile_network, load_archi
 from ..report import build_report
 from ..runs import CompareDir, RunDir, check_room, run_disk_bytes
 from ..viz import plot_learning_curves
-from .executors import check_executor, run_on_ray
+from .executors import check_executor, run_on_ray, start_ray, task_runtime
 from .reference import NOTEBOOK_RESULTS
 from .units import Planned, finished, resumable, train_one, train_stacked
 
@@ -89,7 +89,8 @@ def compare(
     ``executor``: ``local`` (this process, the default) or ``ray``: each unit of training (a run, or a stack) is
     one Ray task, on a local Ray instance or the cluster at ``ray_address``, at most ``workers`` at once, each
     with ``cpus_per_run`` CPUs (its torch threads) and ``gpus_per_run`` GPUs (a fraction shares one); see
-    :mod:`visualstreams.experiment.executors`. The results are the same, run for run.
+    :mod:`visualstreams.experiment.executors`. The results are the same, run for run (bit for bit on the CPU
+    when the local sweep runs with as many torch threads as ``cpus_per_run``).
     ``similarity``: compare what the areas compute across runs (``similarity_*.csv`` and figures, a report
     section; see :func:`~visualstreams.experiment.similarity.similarity_of`); by default when some species has
     two finished seeds or more in one mode.
@@ -108,7 +109,7 @@ def compare(
         replace(config, mode=m)  # validates the mode name before anything trains
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
-    check_executor(executor, workers, cpus_per_run, gpus_per_run)
+    check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address)
     if max_stack < 1:
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
@@ -116,47 +117,57 @@ def compare(
     # Compile once per (species, mode): every error is reported before hours of training, not after.
     specs = {(name, mode): compile_network(conn.replace(name=name), arch, image_size, mode)
              for mode in modes for name, conn in zip(names, conns, strict=True)}
-    cdir = CompareDir(out).prepare()
-    plan = _plan(cdir, names, modes, seeds, config, specs, resume, overwrite)
-    if resume:
-        cdir.remove_temporaries()  # of atomic writes cut short by the kill
-    _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], max_stack if stack else 1)
-    cdir.write_experiment({
-        "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
-        "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
-    })
-    dataset = data if data is not None else load_fashion_mnist(data_path)
+    tasks_runtime = task_runtime(config, gpus_per_run) if executor == "ray" else None  # checked before Ray starts
+    started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run) if executor == "ray" else False
+    try:
+        cdir = CompareDir(out).prepare()
+        plan = _plan(cdir, names, modes, seeds, config, specs, resume, overwrite)
+        if resume:
+            cdir.remove_temporaries()  # of atomic writes cut short by the kill
+        in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
+        _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
+        cdir.write_experiment({
+            "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
+            "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
+        })
+        dataset = data if data is not None else load_fashion_mnist(data_path)
 
-    todo = [p for p in plan if not p.done and p.twin is None]
-    if executor == "ray":  # every unit a task; the driver writes the tables once they are back
-        outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack, checkpoint_every=checkpoint_every,
-                              progress=progress, address=ray_address, workers=workers, cpus_per_run=cpus_per_run,
-                              gpus_per_run=gpus_per_run)
-    else:
-        outcomes = train_stacked([p for p in todo if not p.partial], dataset, runtime, progress,
-                                 max_stack) if stack else {}
-
-    rows = []
-    for p in plan:
-        if p.twin is not None:
-            history, status = outcomes[p.twin] if p.twin in outcomes else (p.twin.read_history(strict=False), "ok")
-            row = _summary_row(p, p.twin, history, status)
-            rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
-            cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan is written too
-            continue
-        if p.run_dir in outcomes:
-            history, status = outcomes[p.run_dir]
-        elif p.done:
-            history, status = p.run_dir.read_history(), "ok"
-            # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
-            p.run_dir.remove_checkpoint()
-            p.run_dir.remove_temporaries()
+        todo = [p for p in plan if not p.done and p.twin is None]
+        if executor == "ray":  # every unit a task; the driver writes the tables once they are back
+            cdir.file(CompareDir.SUMMARY).unlink(missing_ok=True)  # none stale while the tasks run
+            outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack, checkpoint_every=checkpoint_every,
+                                  progress=progress, workers=workers, cpus_per_run=cpus_per_run,
+                                  gpus_per_run=gpus_per_run, runtime=tasks_runtime)
         else:
-            history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
-                                        runtime=runtime)
-        outcomes[p.run_dir] = (history, status)
-        rows.append({**_summary_row(p, p.run_dir, history, status), "same_as": ""})
-        cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
+            outcomes = train_stacked([p for p in todo if not p.partial], dataset, runtime, progress,
+                                     max_stack) if stack else {}
+
+        rows = []
+        for p in plan:
+            if p.twin is not None:
+                history, status = outcomes[p.twin] if p.twin in outcomes else (p.twin.read_history(strict=False), "ok")
+                row = _summary_row(p, p.twin, history, status)
+                rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
+                cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan is written too
+                continue
+            if p.run_dir in outcomes:
+                history, status = outcomes[p.run_dir]
+            elif p.done:
+                history, status = p.run_dir.read_history(), "ok"
+                # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
+                p.run_dir.remove_checkpoint()
+                p.run_dir.remove_temporaries()
+            else:
+                history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
+                                            runtime=runtime)
+            outcomes[p.run_dir] = (history, status)
+            rows.append({**_summary_row(p, p.run_dir, history, status), "same_as": ""})
+            cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
     summary = pd.DataFrame(rows)
     analyse(cdir.path, summary)
     ok = summary[summary["status"] == "ok"]

@@ -19,12 +19,13 @@ Imports the units of training and the layers below; Ray only when asked for.
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from ..data import FashionMNIST
+from ..engine import Runtime, TrainConfig
 from ..errors import ConfigError
 from ..runs import RunDir
 from .units import Outcome, Planned, finished, resumable, train_one, train_stacked
@@ -34,10 +35,13 @@ INSTALL_HINT = "pip install 'visualstreams[ray]'"
 MAX_RETRIES = 3  # a unit whose worker died is run again this many times, each continuing from its checkpoint
 
 
-def check_executor(executor: str, workers: int | None, cpus_per_run: float, gpus_per_run: float) -> None:
+def check_executor(executor: str, workers: int | None, cpus_per_run: float, gpus_per_run: float,
+                   address: str | None = None) -> None:
     """Refuse bad executor options before anything trains (and a missing Ray in one line)."""
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r} ({', '.join(EXECUTORS)})")
+    if executor == "local" and (workers is not None or address or cpus_per_run != 1.0 or gpus_per_run != 0.0):
+        raise ConfigError("--workers, --ray-address, --cpus-per-run and --gpus-per-run go with --executor ray")
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if not cpus_per_run > 0 or not gpus_per_run >= 0:  # `not >` also catches NaN
@@ -49,8 +53,53 @@ def check_executor(executor: str, workers: int | None, cpus_per_run: float, gpus
             raise ConfigError(f"the ray executor needs Ray ({INSTALL_HINT})") from None
 
 
+def start_ray(address: str | None, workers: int | None, cpus_per_run: float, gpus_per_run: float) -> bool:
+    """Connect to the cluster at ``address``, or start a local Ray instance (``workers x cpus_per_run`` CPUs,
+    default: what Ray detects); check that a task of the asked resources fits on some node. Returns whether this
+    call started Ray (the caller shuts it down). Called before anything of the sweep is written."""
+    import ray
+
+    if ray.is_initialized():
+        started = False
+    else:
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:  # "local": never join a cluster that RAY_ADDRESS or a `ray start` on this machine names
+                cpus = math.ceil(workers * cpus_per_run) if workers else None
+                ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        except (ValueError, ConnectionError, RuntimeError, TimeoutError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ConfigError(f"could not start or reach Ray ({address or 'local'}): {first}") from None
+        started = True
+    fits = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= cpus_per_run
+            and n.get("Resources", {}).get("GPU", 0) >= gpus_per_run]
+    if not fits:
+        have = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
+        if started:
+            ray.shutdown()
+        raise ConfigError(f"no Ray node has {cpus_per_run:g} CPU(s) and {gpus_per_run:g} GPU(s) for a run "
+                          f"(the cluster has {', '.join(f'{v:g} {k}' for k, v in have.items()) or 'nothing'})")
+    return started
+
+
+def task_runtime(config: TrainConfig, gpus_per_run: float) -> Runtime | None:
+    """The device and precision of every task, decided once by the driver: without GPUs, the CPU in the config's
+    precision as this machine resolves it (so every node computes alike); with GPUs, CUDA, which each worker
+    resolves (the driver may have none: then None)."""
+    from ..engine import resolve_runtime
+
+    if gpus_per_run > 0:
+        if config.device != "auto" and not config.device.startswith("cuda"):
+            raise ConfigError(f"--gpus-per-run needs a CUDA device, not --device {config.device}")
+        return None
+    if config.device.startswith("cuda"):
+        raise ConfigError("runs on CUDA under Ray need GPUs counted for them: add --gpus-per-run (e.g. 0.25 or 1)")
+    return resolve_runtime("cpu", config.precision)
+
+
 def _unit(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: int, checkpoint_every: int | None,
-          threads: int) -> dict[RunDir, Outcome]:
+          threads: int, runtime: Runtime | None) -> dict[RunDir, Outcome]:
     """One Ray task: train ``units`` (one run, or one stack). On a retry after a worker died, a run that finished
     is read back and one with a checkpoint continues from it."""
     import torch
@@ -67,14 +116,16 @@ def _unit(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: i
             outcomes[p.run_dir] = train_one(p, dataset, progress=False, checkpoint_every=checkpoint_every)
         else:
             fresh.append(p)
-    if stack and fresh:
+    if runtime is None:  # GPUs: the worker's CUDA device, in the config's precision
         from ..engine import resolve_runtime
 
-        runtime = resolve_runtime(fresh[0].config.device, fresh[0].config.precision)
+        runtime = resolve_runtime("cuda", fresh[0].config.precision) if fresh else None
+    if stack and fresh:
         outcomes.update(train_stacked(fresh, dataset, runtime, False, max_stack))
     else:
         for p in fresh:
-            outcomes[p.run_dir] = train_one(p, dataset, progress=False, checkpoint_every=checkpoint_every)
+            outcomes[p.run_dir] = train_one(p, dataset, progress=False, checkpoint_every=checkpoint_every,
+                                            runtime=runtime)
     return outcomes
 
 
@@ -95,32 +146,28 @@ def _units(todo: Sequence[Planned], stack: bool, max_stack: int) -> list[list[Pl
 
 
 def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST, *, stack: bool, max_stack: int,
-               checkpoint_every: int | None, progress: bool, address: str | None, workers: int | None,
-               cpus_per_run: float, gpus_per_run: float) -> dict[RunDir, Outcome]:
-    """Train ``todo`` as Ray tasks (see the module docstring); returns each run's (history, status).
-
-    Without ``address`` a local Ray instance is started with ``workers x cpus_per_run`` CPUs (default: all of
-    this machine's) and shut down at the end; with one, the cluster's resources decide and at most ``workers``
-    tasks are in flight.
-    """
+               checkpoint_every: int | None, progress: bool, workers: int | None, cpus_per_run: float,
+               gpus_per_run: float, runtime: Runtime | None) -> dict[RunDir, Outcome]:
+    """Train ``todo`` as Ray tasks on the Ray that :func:`start_ray` connected (see the module docstring); at most
+    ``workers`` tasks in flight (default: all, and Ray's resources decide). Returns each run's (history, status),
+    keyed by the run directories of ``todo``."""
     import ray
     from tqdm.auto import tqdm
 
     if not todo:
         return {}
-    started = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            cpus = workers * cpus_per_run if workers else os.cpu_count() or 1
-            ray.init(num_cpus=max(cpus, cpus_per_run), num_gpus=None, include_dashboard=False, log_to_driver=False)
-        started = True
     threads = max(1, int(cpus_per_run))
     task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=MAX_RETRIES,
                       retry_exceptions=False)(_unit)
     data_ref = ray.put(dataset)  # once in the object store, not once per task
-    queue = _units(todo, stack, max_stack)
+    # Workers run wherever `ray start` was run: they get absolute paths; results are keyed by the plan's own.
+    back: dict[RunDir, RunDir] = {}
+    absolute = []
+    for p in todo:
+        q = replace(p, run_dir=RunDir(p.run_dir.path.absolute()))
+        back[q.run_dir] = p.run_dir
+        absolute.append(q)
+    queue = _units(absolute, stack, max_stack)
     limit = workers or len(queue)
     pending: dict[Any, list[Planned]] = {}
     outcomes: dict[RunDir, Outcome] = {}
@@ -129,16 +176,18 @@ def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST, *, stack: bool, m
         while queue or pending:
             while queue and len(pending) < limit:
                 units = queue.pop(0)
-                pending[task.remote(units, data_ref, stack, max_stack, checkpoint_every, threads)] = units
+                ref = task.remote(units, data_ref, stack, max_stack, checkpoint_every, threads, runtime)
+                pending[ref] = units
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 units = pending.pop(ref)
                 try:
-                    outcomes.update(ray.get(ref))
+                    result = ray.get(ref)
+                    outcomes.update({back[k]: v for k, v in result.items()})
                 except ray.exceptions.RayError as exc:  # retries spent, or an error inside the task
                     why = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
                     for p in units:
-                        outcomes[p.run_dir] = (p.run_dir.read_history(strict=False), f"failed: {why}")
+                        outcomes[back[p.run_dir]] = (p.run_dir.read_history(strict=False), f"failed: {why}")
                 bar.update(len(units))
     except KeyboardInterrupt:
         for ref in pending:
@@ -146,6 +195,4 @@ def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST, *, stack: bool, m
         raise
     finally:
         bar.close()
-        if started:
-            ray.shutdown()
     return outcomes
