@@ -124,6 +124,32 @@ def test_stacked_runs_on_ray_equal_the_local_stack(tmp_path, data, cluster, one_
     assert same(outputs(tmp_path / "ray"), outputs(tmp_path / "local"))
 
 
+def test_a_workers_warnings_reach_the_driver(tmp_path, data, cluster, one_thread):
+    """A run interrupted after checkpoints written with 2 threads, resumed by a 1-CPU task: the worker's warning
+    that the result will differ in the last bits is repeated by the driver (workers' output is not relayed)."""
+    from visualstreams.engine import fit
+    from visualstreams.runs import start_run
+
+    out = tmp_path / "sweep"
+    run = start_run("human", cfg(), data=data, out=out / "human" / "seed0", checkpoint_every=3)
+
+    def interrupt(history):
+        raise KeyboardInterrupt
+
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit(run.model, run.data, run.train_config, run.precision, progress=False, on_epoch=interrupt,
+                checkpoint=run.run_dir.checkpoint_path, checkpoint_every=3)
+    finally:
+        torch.set_num_threads(1)
+    assert run.run_dir.has_checkpoint()
+    with pytest.warns(RuntimeWarning, match="written with 2 CPU threads, resumed with 1"):
+        summary = vs.compare(["human"], cfg(), out, seeds=[0], data=data, progress=False, report=False,
+                             resume=True, executor="ray")
+    assert list(summary["status"]) == ["ok"]
+
+
 def test_bad_executor_options_are_one_line_errors(tmp_path, data):
     ray.shutdown()  # each case starts (or fails to start) a Ray of its own
     for kwargs, message in (({"executor": "spark"}, "unknown executor 'spark'"),

@@ -20,6 +20,7 @@ Imports the units of training and the layers below; Ray only when asked for.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
@@ -99,9 +100,25 @@ def task_runtime(config: TrainConfig, gpus_per_run: float) -> Runtime | None:
 
 
 def _unit(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: int, checkpoint_every: int | None,
-          threads: int, runtime: Runtime | None) -> dict[RunDir, Outcome]:
-    """One Ray task: train ``units`` (one run, or one stack). On a retry after a worker died, a run that finished
-    is read back and one with a checkpoint continues from it."""
+          threads: int, runtime: Runtime | None) -> tuple[dict[RunDir, Outcome], list[str], str | None]:
+    """One Ray task: train ``units`` (one run, or one stack); returns the outcomes, the warnings raised (the driver
+    repeats them: workers' output is not relayed) and a user error that must stop the sweep (out of memory in a
+    stack), as the local executor stops. On a retry after a worker died, a run that finished is read back and one
+    with a checkpoint continues from it."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            outcomes = _train_units(units, dataset, stack, max_stack, checkpoint_every, threads, runtime)
+            error = None
+        except ConfigError as exc:
+            outcomes, error = {}, str(exc)
+    return outcomes, [str(w.message) for w in caught], error
+
+
+def _train_units(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: int,
+                 checkpoint_every: int | None, threads: int, runtime: Runtime | None) -> dict[RunDir, Outcome]:
     import torch
 
     torch.set_num_threads(threads)
@@ -182,14 +199,18 @@ def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST, *, stack: bool, m
             for ref in done:
                 units = pending.pop(ref)
                 try:
-                    result = ray.get(ref)
+                    result, messages, error = ray.get(ref)
+                    for message in dict.fromkeys(messages):
+                        warnings.warn(message, RuntimeWarning, stacklevel=2)
+                    if error is not None:  # as locally: the sweep stops, what finished stays (--resume)
+                        raise ConfigError(error)
                     outcomes.update({back[k]: v for k, v in result.items()})
                 except ray.exceptions.RayError as exc:  # retries spent, or an error inside the task
                     why = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
                     for p in units:
                         outcomes[back[p.run_dir]] = (p.run_dir.read_history(strict=False), f"failed: {why}")
                 bar.update(len(units))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ConfigError):
         for ref in pending:
             ray.cancel(ref, force=True)
         raise
