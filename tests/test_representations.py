@@ -141,3 +141,14 @@ def test_twins_keep_their_species_and_identical_networks_do_not_differ(tmp_path,
     assert list(runs["species"]) == ["human", "human", "marmoset", "marmoset"]
     species = pd.read_csv(tmp_path / CompareDir.SIMILARITY_SPECIES)
     assert np.allclose(species["within"], species["between"], atol=1e-12) and not species["significant"].any()
+
+
+def test_one_homology_map_serves_the_area_check_and_the_activations():
+    from visualstreams.analysis.representations import homology_map
+
+    areas = ["VISp", "VISl", "V4"]
+    assert homology_map("x", areas, "name") == {}
+    assert homology_map("x", areas, {"VISp": "V1", "V4": "V4", "TEpd": "IT"}) == {"VISp": "V1"}
+    assert homology_map("mouse-oh2014-full", ["VISp", "VISl"], "presets") == {"VISp": "V1", "VISl": "V2"}
+    with pytest.raises(vs.ConfigError, match="unknown homology 'heads'"):
+        homology_map("x", areas, "heads")

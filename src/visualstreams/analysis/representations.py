@@ -170,6 +170,17 @@ def preset_homology(connectome_name: str, areas: Sequence[str]) -> dict[str, str
     return {a: c for a, c in renamed.items() if c not in taken}  # never two areas under one name
 
 
+def homology_map(connectome_name: str, areas: Sequence[str], homology: str | Mapping[str, str]) -> dict[str, str]:
+    """The renaming ``homology`` asks for, of one connectome's areas (only the areas it renames)."""
+    if homology == "name":
+        return {}
+    if homology == "presets":
+        return preset_homology(connectome_name, areas)
+    if isinstance(homology, Mapping):
+        return {a: str(homology[a]) for a in areas if a in homology and str(homology[a]) != a}
+    raise ConfigError(f"unknown homology {homology!r} (name, presets, or a mapping of area names)")
+
+
 @dataclass
 class RunActivations:
     """One run's activations on the probe set: area (after homology) -> (n, features) float32."""
@@ -229,14 +240,7 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
             _, acts = model(x, return_areas=True)
             for a in model.order:
                 out[a].append(acts[a].float().flatten(1).cpu().numpy())
-    if homology == "name":
-        renamed: dict[str, str] = {}
-    elif homology == "presets":
-        renamed = preset_homology(model.connectome.name, model.order)
-    elif isinstance(homology, Mapping):
-        renamed = {a: str(homology[a]) for a in model.order if a in homology}
-    else:
-        raise ConfigError(f"unknown homology {homology!r} (name, presets, or a mapping of area names)")
+    renamed = homology_map(model.connectome.name, model.order, homology)
     names = [renamed.get(a, a) for a in model.order]
     if len(set(names)) != len(names):
         raise ConfigError(f"{run_dir}: the homology maps two areas onto one name")
@@ -253,12 +257,7 @@ def _renamed_areas(run_dir: Any, homology: str | Mapping[str, str]) -> list[str]
     from ..runs import RunDir
 
     conn = Connectome.from_dict(RunDir(run_dir).read_config().get("connectome", {}))
-    if homology == "presets":
-        mapping: Mapping[str, str] = preset_homology(conn.name, conn.areas)
-    elif isinstance(homology, Mapping):
-        mapping = homology
-    else:
-        mapping = {}
+    mapping = homology_map(conn.name, conn.areas, homology)
     return [mapping.get(a, a) for a in conn.areas]
 
 
