@@ -477,14 +477,13 @@ def cmd_similarity(args: argparse.Namespace) -> None:
     n = len(result.runs)
     print(f"{n} run{'s' if n > 1 else ''}, {len(result.areas)} areas ({', '.join(result.areas)}), "
           f"{result.n_images} probe images")
-    if len(result.differences):
-        for sentence in result.differences["sentence"]:
+    for table in (result.differences, result.mode_differences):
+        for sentence in table["sentence"] if len(table) else ():
             print(f"  {sentence}")
-    elif len(result.across):
+    if not len(result.differences) and not len(result.mode_differences) and len(result.across):
         means = result.across.groupby(["metric", "area"], sort=False)["similarity"].mean().unstack(0)
         print("mean similarity between runs:\n" + means.round(3).to_string())
-    print(f"wrote {CompareDir.SIMILARITY_SPECIES}, {CompareDir.SIMILARITY_PAIRS}, {CompareDir.SIMILARITY_WITHIN}, "
-          f"{CompareDir.SIMILARITY_RUNS} and the figures in {out}")
+    print(f"wrote {', '.join(CompareDir.SIMILARITY)} and the figures in {out}")
 
 
 COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "lesion": cmd_lesion,
