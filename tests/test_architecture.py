@@ -20,7 +20,8 @@ EIGHT = ("V1", "V2", "V4", "TEO", "TEpd", "MT", "LIP", "7A")
 def macaque8() -> vs.Connectome:
     full = vs.load_connectome("macaque-markov2014-full")
     edges = [(s, t, w) for s, t, w in full.edges() if s in EIGHT and t in EIGHT]
-    return vs.Connectome.from_edges(edges, areas=EIGHT, name="macaque8", species="macaque")
+    directions = {(s, t): d for (s, t), d in full.directions.items() if s in EIGHT and t in EIGHT}
+    return vs.Connectome.from_edges(edges, areas=EIGHT, name="macaque8", species="macaque", directions=directions)
 
 
 def test_defaults_by_level_follow_the_notebook():
@@ -52,7 +53,8 @@ def test_eight_area_network_builds_trains_and_reads_out_by_area(tmp_path):
     result = vs.train(conn, cfg, data=synthetic_dataset(32, 16), architecture=EXAMPLE, out=tmp_path / "run",
                       progress=False)
     model = result.model
-    assert list(model.areas) == list(vs.connectome.topological_order(conn)) and set(model.areas) == set(EIGHT)
+    ff = vs.connectome.feedforward_part(conn, conn.directions)
+    assert list(model.areas) == list(vs.connectome.topological_order(ff)) and set(model.areas) == set(EIGHT)
     assert model.area_shapes["TEpd"] == (192, 3, 3) and model.area_shapes["7A"] == (192, 3, 3)
     assert model.area_shapes["TEO"] == (320, 3, 3) and model.area_shapes["MT"] == (256, 3, 3)  # MT: level 4
     assert len(result.history) == 1 and 0 <= result.final["test_acc"] <= 100

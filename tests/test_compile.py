@@ -51,9 +51,9 @@ def test_a_compare_of_two_species_compiles_each_network_once(tmp_path, monkeypat
     compiled = []
     real = compile_module._validate
 
-    def counting(conn, arch):
+    def counting(conn, *args):
         compiled.append(conn.name)
-        return real(conn, arch)
+        return real(conn, *args)
 
     monkeypatch.setattr(compile_module, "_validate", counting)
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")

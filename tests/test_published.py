@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import visualstreams as vs
-from visualstreams.connectome import CANONICAL_AREAS, find_cycle, preset_names
+from visualstreams.connectome import CANONICAL_AREAS, feedforward_part, find_cycle, preset_names
 from visualstreams.connectome.presets.published import LEVELS, PRESETS, read_table
+from visualstreams.graph import direction
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data" / "connectivity"
@@ -108,20 +109,27 @@ def test_licences_and_direction_are_stated():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_only_feedforward_projections_with_data(name):
+def test_every_projection_with_data_has_its_direction(name):
     conn = vs.load_connectome(name)
-    assert find_cycle(conn) is None
-    assert all(LEVELS[s] < LEVELS[t] for s, t, _ in conn.edges())
     assert all(0 < v <= 1 for _, _, v in conn.edges())
     rows = read_table(name)
     for r in rows:
         expect_used = LEVELS[r["source"]] < LEVELS[r["target"]] and float(r["raw_value"]) > 0
         assert r["used"] == ("1" if expect_used else "0"), r
-        assert r["direction"] in ("feedforward", "feedback", "lateral")
-    used = {(r["source"], r["target"]): float(r["strength"]) for r in rows if r["used"] == "1"}
-    assert {(s, t): v for s, t, v in conn.edges()} == used
-    raw = {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in rows if r["used"] == "1"}
-    assert conn.extra["raw_values"] == raw
+        assert r["direction"] == direction(r["source"], r["target"], LEVELS)
+    # the feedforward projections are the used rows; the nonzero rest are feedback or lateral, as the table says
+    ff = {(s, t): v for s, t, v in conn.edges() if conn.directions[(s, t)] == "feedforward"}
+    assert ff == {(r["source"], r["target"]): float(r["strength"]) for r in rows if r["used"] == "1"}
+    assert find_cycle(feedforward_part(conn, conn.directions)) is None
+    assert all(conn.directions[(s, t)] == direction(s, t, LEVELS) for s, t, _ in conn.edges())
+    tabled = {(r["source"], r["target"]) for r in rows if float(r["strength"]) > 0}
+    if name == "human-hcp":  # undirected tracts: each one also stands for its reverse
+        assert {(s, t) for s, t, _ in conn.edges()} == tabled | {(t, s) for s, t in tabled}
+        assert conn.strength("V2", "V1") == conn.strength("V1", "V2") and conn.directions[("V2", "V1")] == "feedback"
+    else:
+        assert {(s, t) for s, t, _ in conn.edges()} == tabled
+        raw = {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in rows if float(r["strength"]) > 0}
+        assert conn.extra["raw_values"] == raw
 
 
 @pytest.mark.parametrize(("name", "s", "t", "ds", "dt", "raw", "column", "formula"), NAMED_PAIRS,
@@ -137,12 +145,18 @@ def test_named_pairs_match_the_source_table(name, s, t, ds, dt, raw, column, for
     assert ds in conn.extra["mapping"][s] and dt in conn.extra["mapping"][t]
 
 
-def test_feedback_is_reported_but_not_used():
+def test_feedback_is_kept_with_its_direction_but_only_unrolled_networks_use_it():
     macaque = vs.load_connectome("macaque-markov2014")
     row = next(r for r in read_table("macaque-markov2014") if (r["source"], r["target"]) == ("V2", "V1"))
     assert row["direction"] == "feedback" and row["used"] == "0" and float(row["raw_value"]) > 0
-    assert macaque.strength("V2", "V1") == 0.0
-    assert macaque.strength("V4", "MT") == 0.0  # same level: lateral, dropped despite FLN 0.381
+    assert macaque.strength("V2", "V1") == float(row["strength"]) and macaque.directions[("V2", "V1")] == "feedback"
+    assert macaque.directions[("V4", "MT")] == "lateral"  # same level (FLN 0.381)
+    one = vs.compile_network(macaque)
+    assert ("V2", "V1") not in one.edges and ("V4", "MT") not in one.edges and not one.recurrent_projections
+    four = vs.compile_network(macaque, steps=4)
+    assert four.edges[: len(one.edges)] == one.edges
+    assert {(p.source, p.target): p.direction for p in four.recurrent_projections} == {
+        e: d for e, d in macaque.directions.items() if d != "feedforward"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -152,7 +166,8 @@ def test_preset_compiles_and_runs(name):
     with torch.no_grad():
         out = model(torch.zeros(2, 1, 28, 28))
     assert out["what"].shape == (2, 10) and out["where"].shape == (2, 2)
-    assert set(model.edges) == {(s, t) for s, t, _ in vs.load_connectome(name).edges()}
+    conn = vs.load_connectome(name)
+    assert set(model.edges) == {(s, t) for s, t, _ in conn.edges() if conn.directions[(s, t)] == "feedforward"}
 
 
 @needs_data
@@ -176,9 +191,11 @@ def test_full_macaque_keeps_the_sources_areas_and_hierarchy():
     assert full.areas == FULL_AREAS and full.species == "macaque"
     assert full.extra["heads"] == {"what": "TEpd", "where": "7A"}
     levels = full.extra["levels"]
-    assert all(levels[s] < levels[t] for s, t, _ in full.edges())  # feedforward by Markov's hierarchy only
+    for s, t, _ in full.edges():  # direction by Markov's hierarchy
+        assert full.directions[(s, t)] == ("feedforward" if levels[s] < levels[t] else "feedback")
     rows = read_table("macaque-markov2014-full")
-    assert {(r["source"], r["target"]) for r in rows if r["used"] == "1"} == {(s, t) for s, t, _ in full.edges()}
+    assert {(r["source"], r["target"]) for r in rows if r["used"] == "1"} == set(
+        vs.compile_network("macaque-markov2014-full").edges)
     # on the areas both have, the six-area preset is the full one (IT = TEO there)
     six = vs.load_connectome("macaque-markov2014")
     for s, t in [("V1", "V2"), ("V2", "V4"), ("V2", "MT"), ("MT", "LIP"), ("V1", "MT")]:
@@ -202,7 +219,8 @@ def test_full_marmoset_orients_by_the_macaque_homologues():
     full = vs.compile_network("marmoset-majka2020-full").connectome
     assert full.areas == ("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST")
     assert full.extra["heads"] == {"what": "TE3", "where": "PG"}
-    assert full.strength("MST", "PG") == 0 and full.strength("PG", "MST") > 0  # MST above PG (7A) in Markov 2014
+    assert full.directions[("PG", "MST")] == "feedforward"  # MST above PG (7A) in Markov 2014
+    assert ("MST", "PG") not in full.directions or full.directions[("MST", "PG")] == "feedback"
     six = vs.load_connectome("marmoset-majka2020")
     assert full.strength("V1", "V5") == six.strength("V1", "MT")
     assert full.strength("V4", "TEO") == six.strength("V4", "IT")
@@ -213,8 +231,9 @@ def test_full_mouse_starts_at_visp_and_follows_harris_scores():
     full = vs.compile_network("mouse-oh2014-full").connectome
     assert full.areas == ("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam")
     levels = full.extra["levels"]
-    assert all(levels[s] < levels[t] for s, t, _ in full.edges())
-    assert full.strength("VISl", "VISp") == 0 and full.strength("VISp", "VISl") > 0  # feedforward by score only
+    for s, t, _ in full.edges():
+        assert full.directions[(s, t)] == ("feedforward" if levels[s] < levels[t] else "feedback")
+    assert full.directions[("VISl", "VISp")] == "feedback" and full.directions[("VISp", "VISl")] == "feedforward"
     model = vs.build_model(full)
     assert model.architecture.input_area == "VISp"
     assert (model.architecture.heads["what"].area, model.architecture.heads["where"].area) == ("VISpl", "VISam")

@@ -106,7 +106,7 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
     return make_config(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        train_subset=args.train_subset, device=args.device, precision=args.precision,
                        task=args.task, canvas=args.canvas, where_weight=args.where_weight, noise=args.noise,
-                       mode=getattr(args, "mode", None))
+                       mode=getattr(args, "mode", None), steps=getattr(args, "steps", None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--mode", default="gain", choices=list(MODES),
                     help="how strengths act: gain (fixed multiplier, the notebook's), learned-gain, density "
                          "(fraction of channel connections kept), none (all strengths 1: the control)")
+    pt.add_argument("--steps", type=_positive_int, default=1, metavar="T",
+                    help="time steps (1: the feedforward network, the default; T >= 2 unrolls it over T steps with "
+                         "the feedback and lateral projections, each carrying the previous step's output)")
     _add_training_options(pt)
 
     pm = sub.add_parser("compare", help="train several species and compare them",
@@ -175,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seeds per species and mode: --seed, --seed+1, ... (1)")
     pm.add_argument("--modes", nargs="+", default=["gain"], choices=list(MODES), metavar="MODE",
                     help=f"connection modes to compare ({', '.join(MODES)}; default gain)")
+    pm.add_argument("--steps", nargs="+", type=_positive_int, default=[1], metavar="T", dest="step_counts",
+                    help="time steps to compare, a factor like --modes (default 1; e.g. --steps 1 4: feedforward "
+                         "vs unrolled over 4 steps; runs of T >= 2 steps are labelled MODE-T<k>, e.g. gain-T4)")
     pm.add_argument("--resume", action="store_true",
                     help="keep finished runs in --out, continue interrupted ones from their checkpoints, train "
                          "the rest (give the same options as the interrupted command)")
@@ -210,10 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
                                     "and after, writes lesions.csv into each run directory and a bar chart "
                                     "(means over runs, 95%% CI error bars).")
     pl.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (e.g. one per seed)")
-    pl.add_argument("--area", action="append", default=[], metavar="AREA", help="silence this area (repeatable)")
+    pl.add_argument("--area", action="append", default=[], metavar="AREA[@tK]",
+                    help="silence this area (repeatable); AREA@tK from step K on, in a run of several steps")
     pl.add_argument("--edge", action="append", default=[], metavar="SRC:TGT",
-                    help="cut this projection, e.g. V2:MT (repeatable)")
-    pl.add_argument("--sweep", action="store_true", help="every area and every projection, each on its own")
+                    help="cut this projection, e.g. V2:MT or a feedback one, IT:V4 (repeatable)")
+    pl.add_argument("--cut", action="append", default=[], choices=["feedback", "lateral", "recurrent"],
+                    help="cut every feedback projection at once, every lateral one, or both (recurrent); repeatable")
+    pl.add_argument("--sweep", action="store_true",
+                    help="every area and every projection, each on its own (and all feedback, all lateral at once)")
+    pl.add_argument("--steps", type=_positive_int, metavar="T",
+                    help="evaluate unrolled over T steps instead of the run's own (1: the feedforward sweep alone)")
     pl.add_argument("--data", metavar="DIR", help="Fashion-MNIST directory (default: the run's)")
     pl.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     pl.add_argument("--figure", metavar="PNG", help="bar chart path (default lesions.png beside the runs)")
@@ -298,7 +310,9 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         return
     from .network import compile_network
 
-    conn = compile_network(args.connectome).connectome  # shows only what compiles into a network
+    # Shows only what compiles into a network; at two steps, so that a cycle (recurrence) is shown, not refused.
+    spec = compile_network(args.connectome, steps=2)
+    conn = spec.connectome
     if args.action == "plot":
         from .viz import plot_connectome, plot_connectome_graph
 
@@ -314,10 +328,14 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         if value:
             print(f"  {key}: {value}")
     print(conn.to_frame().round(2).to_string())
-    paths = conn.pathways()
-    print()
-    print(pd.DataFrame([{"species": conn.name, **dict(zip(paths["pathway"], paths["strength"], strict=True))}])
-          .round(3).to_string())
+    kinds = {(p.source, p.target): p.direction for p in spec.projections}
+    paths = conn.pathways().assign(direction=lambda d: [kinds[(s, t)] for s, t in zip(d["source"], d["target"],
+                                                                                        strict=True)])
+    counts = paths["direction"].value_counts()
+    print(f"\n{len(paths)} projections: " + ", ".join(f"{counts.get(d, 0)} {d}" for d in
+                                                     ("feedforward", "feedback", "lateral")) +
+          " (a one-step network uses the feedforward ones; --steps 2 or more uses all)")
+    print(paths[["pathway", "strength", "direction"]].round(3).to_string(index=False))
     if args.save:
         save_connectome(conn, args.save)
         print(f"wrote {args.save}")
@@ -385,7 +403,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     seeds = [args.seed + i for i in range(args.seeds)]
     out = Path(args.out)
     try:
-        summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, data_path=args.data,
+        summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, steps=args.step_counts,
+                          data_path=args.data,
                           overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
                           checkpoint_every=args.checkpoint_every, architecture=args.architecture,
                           strategy=args.strategy, max_stack=args.max_stack, similarity=args.similarity,
@@ -457,7 +476,8 @@ def cmd_lesion(args: argparse.Namespace) -> None:
     from .runs import lesion_figure_path
     from .viz import plot_lesions
 
-    df = lesion_runs(args.runs, args.area, args.edge, args.sweep, args.data, args.device)
+    df = lesion_runs(args.runs, args.area, args.edge, args.sweep, args.data, args.device, cut=args.cut,
+                     steps=args.steps)
     cols = [c for c in df.columns if c.startswith("test_") or c.startswith("change_")]
     table = df.groupby("lesion", sort=False)[cols].mean()
     n = df["run"].nunique()

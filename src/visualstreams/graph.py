@@ -38,6 +38,14 @@ def find_cycle(g: nx.DiGraph) -> list[str] | None:
     return [e[0] for e in edges] + [edges[0][0]]
 
 
+def path(g: nx.DiGraph, start: str, end: str) -> list[str]:
+    """A shortest path from ``start`` to ``end``, both included; [] when there is none."""
+    try:
+        return list(nx.shortest_path(g, start, end))
+    except nx.NetworkXNoPath:
+        return []
+
+
 def _position(g: nx.DiGraph) -> dict[str, int]:
     return {a: i for i, a in enumerate(g.nodes)}
 
@@ -72,6 +80,53 @@ def layers(g: nx.DiGraph) -> list[list[str]]:
     """
     pos = _position(g)
     return [sorted(layer, key=pos.__getitem__) for layer in nx.topological_generations(g)]
+
+
+DIRECTIONS: tuple[str, ...] = ("feedforward", "feedback", "lateral")
+
+
+def classify(g: nx.DiGraph, root: str, given: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """Every edge's direction: ``given`` where it names one, else the graph's rule.
+
+    The rule: a depth-first search from ``root`` (then from the other areas, in the file's order) along the edges
+    not given as feedback or lateral; an edge that returns to an area still on the search's path closes a cycle
+    and is ``feedback``, every other edge is ``feedforward``. So an acyclic graph is all feedforward (as every
+    file was before recurrence), an edge into ``root`` is feedback, and the feedforward edges never form a cycle
+    unless ``given`` marks a cycle's every edge feedforward (the caller reports that).
+    """
+    out: dict[tuple[str, str], str] = {}
+    ff = nx.DiGraph()
+    ff.add_nodes_from(g.nodes)
+    for s, t in g.edges:
+        d = given.get((s, t))
+        if d is None or d == "feedforward":
+            ff.add_edge(s, t)
+        else:
+            out[(s, t)] = d
+    state: dict[str, int] = {}  # 1: on the search's path, 2: finished
+    starts = ([root] if root in ff else []) + [a for a in ff.nodes if a != root]
+    for start in starts:
+        if start in state:
+            continue
+        # Iterative, so a long chain of areas cannot hit Python's recursion limit.
+        state[start] = 1
+        stack = [(start, iter(list(ff.successors(start))))]
+        while stack:
+            node, successors = stack[-1]
+            nxt = next(successors, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+                continue
+            edge = (node, nxt)
+            if state.get(nxt) == 1:
+                out[edge] = given.get(edge, "feedback")
+            else:
+                out[edge] = given.get(edge, "feedforward")
+                if nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(list(ff.successors(nxt)))))
+    return {e: out[e] for e in g.edges}  # in the graph's (row-major) order
 
 
 def direction(source: str, target: str, levels: Mapping[str, float]) -> str:

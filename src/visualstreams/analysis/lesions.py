@@ -1,8 +1,11 @@
 """Lesions: silence areas or projections of a trained model and evaluate again, without retraining.
 
 Silencing an area replaces its output by zeros (what it sends on, and what a head reads from it, are
-zero). Cutting a projection sets its multiplier to 0, which is exactly the model compiled from the
-connectome with that strength set to 0 (the projection's weights then carry no signal).
+zero); in a network of several steps ``IT@t2`` silences IT from step 2 on. Cutting a projection sets its
+multiplier to 0, which is exactly the model compiled from the connectome with that strength set to 0 (the
+projection's weights then carry no signal); ``cut=("feedback",)`` cuts every feedback projection at once (and
+``lateral`` every lateral one), after which a network of several steps repeats its feedforward sweep at every
+step: its outputs are exactly those of step 0.
 
 Imports runs and the engine (to load and evaluate trained runs); the chart is :func:`visualstreams.viz.plot_lesions`.
 """
@@ -21,24 +24,41 @@ from ..data import load_fashion_mnist
 from ..engine import TrainConfig, evaluate, resolve_runtime
 from ..errors import ConfigError
 from ..network import VisualStreamsNet
+from ..network.compile import check_steps
 from ..runs import RunDir, load_run
+
+CUTS: dict[str, tuple[str, ...]] = {"feedback": ("feedback",), "lateral": ("lateral",),
+                                    "recurrent": ("feedback", "lateral")}
 
 
 @dataclass(frozen=True)
 class Lesion:
+    """Areas to silence (``"IT"``, or ``"IT@t2"`` from step 2 on), projections to cut, and directions of which every
+    projection is cut (``cut=("feedback",)``)."""
+
     areas: tuple[str, ...] = ()
     edges: tuple[tuple[str, str], ...] = ()
+    cut: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
-        parts = list(self.areas) + [f"{s}->{t}" for s, t in self.edges]
+        parts = list(self.areas) + [f"{s}->{t}" for s, t in self.edges] + [f"all {d}" for d in self.cut]
         return "+".join(parts) if parts else "intact"
 
     @property
     def kind(self) -> str:
-        if not self.areas and not self.edges:
-            return "none"
-        return "area" if self.areas and not self.edges else "edge" if self.edges and not self.areas else "mixed"
+        present = [k for k, v in (("area", self.areas), ("edge", self.edges), ("cut", self.cut)) if v]
+        return "none" if not present else present[0] if len(present) == 1 else "mixed"
+
+
+def parse_area(text: str) -> tuple[str, int]:
+    """``"IT"`` -> ``("IT", 0)``; ``"IT@t2"`` -> ``("IT", 2)``: silenced from that step on."""
+    area, sep, step = text.partition("@t")
+    if not sep:
+        return text, 0
+    if not area or not step.isdigit():
+        raise ConfigError(f"area {text!r} must be written AREA or AREA@tK, for example IT@t2")
+    return area, int(step)
 
 
 def parse_edge(text: str) -> tuple[str, str]:
@@ -52,9 +72,18 @@ def parse_edge(text: str) -> tuple[str, str]:
 
 
 def check_lesion(model: VisualStreamsNet, lesion: Lesion) -> None:
-    for area in lesion.areas:
+    for text in lesion.areas:
+        area, step = parse_area(text)
         if area not in model.areas:
             raise ConfigError(f"unknown area {area!r} (areas: {', '.join(model.order)})")
+        if step >= model.steps:
+            raise ConfigError(f"{text}: the network runs {model.steps} step{'s' if model.steps > 1 else ''} "
+                              f"(t0..t{model.steps - 1})")
+    directions = {(p.source, p.target): p.direction for p in model.spec.projections}
+    for d in lesion.cut:
+        if d not in directions.values():
+            raise ConfigError(f"no {d} projection in this model (compiled with {model.spec.steps} step"
+                              f"{'s' if model.spec.steps > 1 else ''}; feedback and lateral ones need 2 or more)")
     for s, t in lesion.edges:
         if (s, t) not in model.edges:
             known = ", ".join(f"{a}:{b}" for a, b in model.edges)
@@ -66,21 +95,30 @@ def lesioned(model: VisualStreamsNet, lesion: Lesion) -> Iterator[VisualStreamsN
     """Apply ``lesion`` to ``model`` for the duration of the block, then restore it exactly."""
     check_lesion(model, lesion)
     saved = model.strengths.detach().clone()
-    silenced = set(model.silenced)
+    silenced, silenced_from = set(model.silenced), dict(model.silenced_from)
     try:
-        model.silenced |= set(lesion.areas)
-        for s, t in lesion.edges:
+        for text in lesion.areas:
+            area, step = parse_area(text)
+            if step == 0:
+                model.silenced.add(area)
+            else:
+                model.silenced_from[area] = min(step, model.silenced_from.get(area, step))
+        cut = [(p.source, p.target) for p in model.spec.projections if p.direction in lesion.cut]
+        for s, t in [*lesion.edges, *cut]:
             model.set_strength(s, t, 0.0)
         yield model
     finally:
-        model.silenced = silenced
+        model.silenced, model.silenced_from = silenced, silenced_from
         with torch.no_grad():
             model.strengths.copy_(saved)
 
 
 def sweep(model: VisualStreamsNet) -> list[Lesion]:
-    """Every area, then every projection, each on its own."""
-    return [Lesion(areas=(a,)) for a in model.order] + [Lesion(edges=(e,)) for e in model.edges]
+    """Every area, then every projection, each on its own; then every feedback and every lateral projection at
+    once (when the network has them)."""
+    present = {p.direction for p in model.spec.projections}
+    return ([Lesion(areas=(a,)) for a in model.order] + [Lesion(edges=(e,)) for e in model.edges]
+            + [Lesion(cut=(d,)) for d in ("feedback", "lateral") if d in present])
 
 
 def lesion_effects(
@@ -113,22 +151,35 @@ def lesion_runs(
     do_sweep: bool = False,
     data_path: str | os.PathLike[str] | None = None,
     device: str = "auto",
+    *,
+    cut: Sequence[str] = (),
+    steps: int | None = None,
 ) -> pd.DataFrame:
-    """Lesion trained runs: each listed area and edge on its own (or every one with ``do_sweep``).
+    """Lesion trained runs: each listed area, edge and cut on its own (or every one with ``do_sweep``).
 
+    ``cut``: ``feedback``, ``lateral`` or ``recurrent`` (both) cuts every projection of that direction at once.
+    ``steps``: evaluate unrolled over that many steps instead of each run's own (1: the feedforward sweep alone).
     Writes ``lesions.csv`` into each run directory and returns all rows (column ``run`` names the run).
     """
     if not run_dirs:
         raise ConfigError("lesion needs at least one run directory")
-    if not (areas or edges or do_sweep):
-        raise ConfigError("name an --area, an --edge, or use --sweep")
+    if not (areas or edges or cut or do_sweep):
+        raise ConfigError("name an --area, an --edge, a --cut, or use --sweep")
+    unknown = [c for c in cut if c not in CUTS]
+    if unknown:
+        raise ConfigError(f"unknown cut {unknown[0]!r} (cuts: {', '.join(CUTS)})")
+    if steps is not None:
+        check_steps(steps)
     dev = resolve_runtime(device).device
     runs = [load_run(d, device=str(dev)) for d in run_dirs]
     plans = []
     for run in runs:  # every lesion is checked against every run before the data are read
         model = run.model.to(memory_format=torch.channels_last)
+        if steps is not None:
+            model.steps = steps  # the weights do not depend on the step count: the same network, run longer or shorter
         lesions = sweep(model) if do_sweep else (
-            [Lesion(areas=(a,)) for a in areas] + [Lesion(edges=(parse_edge(e),)) for e in edges])
+            [Lesion(areas=(a,)) for a in areas] + [Lesion(edges=(parse_edge(e),)) for e in edges]
+            + [Lesion(cut=CUTS[c]) for c in cut])
         for lesion in lesions:
             try:
                 check_lesion(model, lesion)
@@ -146,5 +197,6 @@ def lesion_runs(
         df = lesion_effects(model, test_x, test_y, cfg.make_task(), lesions, precision)
         assert run.run_dir is not None
         RunDir(run.run_dir).write_lesions(df)
-        frames.append(df.assign(run=str(run.run_dir), seed=cfg.seed, species=run.config.get("name", "")))
+        frames.append(df.assign(run=str(run.run_dir), seed=cfg.seed, species=run.config.get("name", ""),
+                                steps=model.steps))
     return pd.concat(frames, ignore_index=True)

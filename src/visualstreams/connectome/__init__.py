@@ -6,8 +6,10 @@ from .core import (
     CANONICAL_AREAS,
     CANONICAL_LEVELS,
     Connectome,
+    feedforward_part,
     find_cycle,
     hierarchy_levels,
+    projection_directions,
     reachable,
     topological_order,
 )
@@ -16,8 +18,9 @@ from .presets.notebook import NOTEBOOK_CONNECTIVITY
 from .registry import list_connectomes, load_connectome, preset_names, register_connectome
 
 __all__ = [
-    "CANONICAL_AREAS", "CANONICAL_LEVELS", "Connectome", "find_cycle", "hierarchy_levels", "reachable",
-    "topological_order", "diff_connectomes", "read_csv", "read_json", "save_connectome", "write_csv",
+    "CANONICAL_AREAS", "CANONICAL_LEVELS", "Connectome", "feedforward_part", "find_cycle", "hierarchy_levels",
+    "projection_directions", "reachable", "topological_order", "diff_connectomes", "read_csv", "read_json",
+    "save_connectome", "write_csv",
     "write_json_connectome", "NOTEBOOK_CONNECTIVITY", "list_connectomes", "load_connectome", "preset_names",
     "register_connectome",
 ]

@@ -4,7 +4,13 @@ Convention: ``weights[i, j]`` is the strength of the projection from ``areas[i]`
 ``areas[j]`` (target, column), as the notebook printed its matrices. A strength of 0 means no projection.
 This module owns the type and its structural checks (square, finite, non-negative, no self-loops, names that
 can name modules); whether a graph compiles into a network (input area, heads, acyclic, reachable) is decided by
-``visualstreams.network.compile``. Imports only the leaves (errors, graph); never I/O, presets or networks.
+``visualstreams.network.compile``.
+
+Every projection has a direction, ``feedforward``, ``feedback`` or ``lateral``: given per edge in
+``directions`` (published presets take it from the data; a user's file may give it), else decided by the graph's
+rule (:func:`visualstreams.graph.classify`: the edges that close a cycle, searched from the input area, are
+feedback; an acyclic graph is all feedforward). Imports only the leaves (errors, graph); never I/O, presets or
+networks.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import pandas as pd
 
 from .. import graph
 from ..errors import ConnectomeError
+from ..graph import DIRECTIONS
 
 CANONICAL_AREAS: tuple[str, ...] = ("V1", "V2", "V4", "IT", "MT", "LIP")
 # The one table of the canonical areas' hierarchy levels (presets from published data and siibra's undirected
@@ -39,6 +46,8 @@ class Connectome:
     measure: str = ""
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # (source, target) -> "feedforward" | "feedback" | "lateral", where the data say; other edges follow the rule
+    directions: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         areas = tuple(str(a) for a in self.areas)
@@ -50,6 +59,7 @@ class Connectome:
         object.__setattr__(self, "weights", w)
         w.setflags(write=False)
         _check_matrix(areas, w, self.name)
+        object.__setattr__(self, "directions", _check_directions(areas, w, self.directions, self.name))
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -59,7 +69,8 @@ class Connectome:
         areas: Iterable[str] | None = None,
         **meta: Any,
     ) -> Connectome:
-        """Build from ``(source, target, strength)`` triples; ``areas`` fixes the order."""
+        """Build from ``(source, target, strength)`` triples; ``areas`` fixes the order (``directions=`` and the
+        other fields pass through)."""
         edges = list(edges)
         order = list(areas) if areas is not None else []
         for s, t, _ in edges:
@@ -113,6 +124,7 @@ class Connectome:
             "measure": self.measure,
             "notes": self.notes,
             "extra": dict(self.extra),
+            "directions": dict(self.directions),
         }
         fields.update(changes)
         return Connectome(**fields)
@@ -141,7 +153,9 @@ class Connectome:
         return {
             **self.metadata(),
             "areas": list(self.areas),
-            "edges": [{"source": s, "target": t, "strength": v} for s, t, v in self.edges()],
+            "edges": [{"source": s, "target": t, "strength": v,
+                       **({"direction": self.directions[(s, t)]} if (s, t) in self.directions else {})}
+                      for s, t, v in self.edges()],
         }
 
     @classmethod
@@ -149,6 +163,7 @@ class Connectome:
         if not isinstance(data, Mapping) or "edges" not in data:
             raise ConnectomeError(f"connectome {name!r}: expected a JSON object with an 'edges' list")
         edges = []
+        directions: dict[tuple[str, str], str] = {}
         for k, e in enumerate(data["edges"]):
             try:
                 edges.append((str(e["source"]), str(e["target"]), float(e["strength"])))
@@ -156,12 +171,15 @@ class Connectome:
                 raise ConnectomeError(
                     f"connectome {name!r}: edge {k} needs 'source', 'target' and a numeric 'strength'"
                 ) from None
+            if e.get("direction") not in (None, ""):
+                directions[edges[-1][:2]] = str(e["direction"])
         meta = {k: str(data.get(k, "")) for k in ("species", "source", "measure", "notes")}
         return cls.from_edges(
             edges,
             areas=data.get("areas"),
             name=str(data.get("name") or name),
             extra=dict(data.get("extra") or {}),
+            directions=directions,
             **meta,
         )
 
@@ -172,6 +190,7 @@ class Connectome:
             self.areas == other.areas
             and np.array_equal(self.weights, other.weights)
             and self.metadata() == other.metadata()
+            and dict(self.directions) == dict(other.directions)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -217,6 +236,39 @@ def _check_matrix(areas: tuple[str, ...], w: np.ndarray, name: str) -> None:
         raise ConnectomeError(f"connectome {name!r}: self-loop {a}->{a} ({w[diag[0], diag[0]]:g})")
 
 
+def _check_directions(areas: tuple[str, ...], w: np.ndarray, given: Mapping[Any, str],
+                      name: str) -> dict[tuple[str, str], str]:
+    """The given directions of present projections, checked, in row-major order (a direction for an absent
+    projection is dropped: setting a strength to 0 removes the projection and its direction together)."""
+    index = {a: i for i, a in enumerate(areas)}
+    out: dict[tuple[str, str], str] = {}
+    for (s, t), d in dict(given).items():
+        for a in (s, t):
+            if a not in index:
+                raise ConnectomeError(f"connectome {name!r}: direction given for {s}->{t}, but {a!r} is not an area")
+        if d not in DIRECTIONS:
+            raise ConnectomeError(f"connectome {name!r}: {s}->{t} has unknown direction {d!r} "
+                                  f"(directions: {', '.join(DIRECTIONS)})")
+        if w[index[s], index[t]] > 0:
+            out[(s, t)] = d
+    return dict(sorted(out.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]])))
+
+
+def projection_directions(connectome: Connectome, input_area: str) -> dict[tuple[str, str], str]:
+    """Every present projection's direction: the connectome's own where given, else the rule of
+    :func:`visualstreams.graph.classify` searched from ``input_area`` (row-major order)."""
+    return graph.classify(connectome.graph(), input_area, connectome.directions)
+
+
+def feedforward_part(connectome: Connectome, directions: Mapping[tuple[str, str], str]) -> Connectome:
+    """The same connectome with only its feedforward projections (what a one-step network is compiled from)."""
+    w = connectome.weights.copy()
+    for (s, t), d in directions.items():
+        if d != "feedforward":
+            w[connectome.index(s), connectome.index(t)] = 0.0
+    return connectome.replace(weights=w, directions={})
+
+
 def reachable(connectome: Connectome, start: str) -> set[str]:
     """Areas reachable from ``start`` along present projections (including ``start``)."""
     connectome.index(start)
@@ -237,5 +289,9 @@ def topological_order(connectome: Connectome) -> list[str]:
 
 
 def hierarchy_levels(connectome: Connectome, root: str) -> dict[str, int]:
-    """Each area's longest path from ``root`` (areas it cannot reach are left out; nothing for a cyclic graph)."""
-    return graph.levels(connectome.graph(), root)
+    """Each area's longest path from ``root`` along the feedforward projections (areas it cannot reach that way are
+    left out; nothing when feedforward projections form a cycle, or ``root`` is not an area)."""
+    if root not in connectome.areas:
+        return {}
+    ff = feedforward_part(connectome, projection_directions(connectome, root))
+    return graph.levels(ff.graph(), root)

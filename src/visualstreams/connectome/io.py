@@ -1,5 +1,12 @@
-"""Connectome files and comparisons: labelled CSV matrices and JSON edge lists (read, write), and the diff of
-two connectomes. Imports the Connectome type and the leaves; never the registry, presets or networks."""
+"""Connectome files and comparisons: labelled CSV matrices, CSV and JSON edge lists (read, write), and the diff of
+two connectomes. Imports the Connectome type and the leaves; never the registry, presets or networks.
+
+An edge list gives each projection a row (CSV: a header ``source,target,strength`` and optionally ``direction``;
+JSON: ``{"edges": [{"source": ..., "target": ..., "strength": ..., "direction": ...}]}``); ``direction`` is
+``feedforward``, ``feedback`` or ``lateral``, and where it is left out (or empty) the graph's rule decides
+(:func:`visualstreams.graph.classify`). A matrix has no room for directions: the rule decides them all. Columns
+other than these are ignored, so a preset's shipped table reads as an edge list too.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +36,16 @@ def read_csv(path: str | os.PathLike[str]) -> Connectome:
         stripped = line.strip()
         if stripped.startswith("#"):
             key, sep, value = stripped.lstrip("#").partition(":")
-            if sep and key.strip().lower() in _META_KEYS:
+            if sep and key.strip().lower() in (*_META_KEYS, "areas"):
                 meta[key.strip().lower()] = value.strip()
             continue
         if stripped:
             body.append(line)
     if not body:
         raise ConnectomeError(f"{path}: empty connectome file")
+    if body[0].split(",")[0].strip().strip('"').lower() == "source":
+        return _read_edge_list(path, "\n".join(body), meta)
+    meta.pop("areas", None)
     try:
         df = pd.read_csv(StringIO("\n".join(body)), index_col=0)
     except (pd.errors.ParserError, ValueError) as exc:
@@ -69,8 +79,50 @@ def read_csv(path: str | os.PathLike[str]) -> Connectome:
         raise ConnectomeError(f"{path}: {_strip_prefix(str(exc))}") from None
 
 
+def _read_edge_list(path: Path, text: str, meta: dict[str, str]) -> Connectome:
+    try:
+        df = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ConnectomeError(f"{path}: not a CSV edge list ({str(exc).splitlines()[0]})") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in ("source", "target", "strength") if c not in df.columns]
+    if missing:
+        raise ConnectomeError(f"{path}: an edge list needs the columns source, target, strength (no {missing[0]!r})")
+    edges, directions = [], {}
+    # "# areas: V1, V2, ..." fixes the order (and keeps an area without projections), as a matrix's header does
+    areas = [a.strip() for a in meta.pop("areas", "").split(",") if a.strip()]
+    for k, r in enumerate(df.itertuples(index=False), start=2):
+        s, t = str(r.source).strip(), str(r.target).strip()
+        if not _is_number(r.strength):
+            raise ConnectomeError(f"{path}: line {k}: strength {r.strength!r} of {s}->{t} is not a number")
+        areas += [a for a in (s, t) if a not in areas]
+        w = float(r.strength)
+        if (s, t) in {(a, b) for a, b, _ in edges}:
+            raise ConnectomeError(f"{path}: line {k}: {s}->{t} is listed twice")
+        if w != 0:
+            edges.append((s, t, w))
+            d = str(getattr(r, "direction", "")).strip().lower()
+            if d:
+                directions[(s, t)] = d
+    name = meta.pop("name", "") or path.stem
+    try:
+        return Connectome.from_edges(edges, areas=areas, name=name, directions=directions, **meta)
+    except ConnectomeError as exc:
+        raise ConnectomeError(f"{path}: {_strip_prefix(str(exc))}") from None
+
+
 def write_csv(connectome: Connectome, path: str | os.PathLike[str]) -> None:
+    """A labelled matrix, or an edge list with a ``direction`` column when the connectome gives directions (a
+    matrix could not keep them)."""
     lines = [f"# {k}: {v}" for k, v in connectome.metadata().items() if k in _META_KEYS and v]
+    if connectome.directions:
+        lines.append(f"# areas: {', '.join(connectome.areas)}")
+        rows = [{"source": s, "target": t, "strength": v, "direction": connectome.directions.get((s, t), "")}
+                for s, t, v in connectome.edges()]
+        body = pd.DataFrame(rows, columns=["source", "target", "strength", "direction"]).to_csv(
+            index=False, float_format="%.10g")
+        write_text(path, "\n".join(lines) + ("\n" if lines else "") + body)
+        return
     body = connectome.to_frame().to_csv(float_format="%.10g")
     write_text(path, "\n".join(lines) + ("\n" if lines else "") + body)
 

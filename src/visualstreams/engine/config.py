@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..network.modes import check_mode
+from ..network.compile import check_steps
+from ..network.modes import check_mode, condition
 from ..tasks import Task, get_task
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -25,6 +26,7 @@ class TrainConfig:
     where_weight: float = 1.0
     noise: float = 0.0
     mode: str = "gain"
+    steps: int = 1  # time steps the network is unrolled over (>= 2 uses the feedback and lateral projections)
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -53,7 +55,14 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(msg)
         check_mode(self.mode)
+        check_steps(self.steps)
         self.make_task()
+
+    @property
+    def condition(self) -> str:
+        """The mode, with ``-T<steps>`` when the network is unrolled (see
+        :func:`~visualstreams.network.modes.condition`)."""
+        return condition(self.mode, self.steps)
 
     def make_task(self) -> Task:
         return get_task(self.task, self.canvas, self.where_weight, self.noise)

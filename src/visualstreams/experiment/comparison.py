@@ -20,6 +20,7 @@ facade.
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ from ..engine import (
 )
 from ..errors import ConfigError
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
+from ..network.modes import condition
 from ..report import build_report
 from ..runs import CompareDir, RunDir, check_room, run_disk_bytes
 from ..viz import plot_learning_curves
@@ -58,6 +60,7 @@ def compare(
     *,
     seeds: Sequence[int] | None = None,
     modes: Sequence[str] | None = None,
+    steps: Sequence[int] | None = None,
     data: FashionMNIST | None = None,
     data_path: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
@@ -75,9 +78,12 @@ def compare(
     cpus_per_run: float = 1.0,
     gpus_per_run: float = 0.0,
 ) -> pd.DataFrame:
-    """Train every connectome under every mode and seed; write the output directory described above.
+    """Train every connectome under every mode, step count and seed; write the output directory described above.
 
-    ``seeds`` defaults to ``[config.seed]`` and ``modes`` to ``[config.mode]``. With ``resume=True``,
+    ``seeds`` defaults to ``[config.seed]``, ``modes`` to ``[config.mode]`` and ``steps`` to ``[config.steps]``.
+    Steps are a factor like the modes: a run's ``mode`` in the tables is its condition, the mode with ``-T<k>``
+    for a network of k >= 2 steps (``gain-T4``; see :func:`~visualstreams.network.modes.condition`), and the
+    summary has a ``steps`` column too. With ``resume=True``,
     finished runs in ``out`` are kept, not retrained, and interrupted ones with a checkpoint are continued
     from it (see :func:`~visualstreams.runs.resume_run`); killed at any moment and resumed, a sweep ends
     with the results of one never interrupted (bit for bit on the CPU; runs of a stack resume one by one from
@@ -103,10 +109,13 @@ def compare(
     names = _unique_names([c.name for c in conns])
     seeds = list(seeds) if seeds is not None else [config.seed]
     modes = list(modes) if modes is not None else [config.mode]
-    if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes):
-        raise ConfigError("seeds and modes must not repeat")
+    step_counts = list(steps) if steps is not None else [config.steps]
+    if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes) or len(set(step_counts)) != len(step_counts):
+        raise ConfigError("seeds, modes and steps must not repeat")
     for m in modes:
         replace(config, mode=m)  # validates the mode name before anything trains
+    for t in step_counts:
+        replace(config, steps=t)
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
     check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address)
@@ -114,20 +123,21 @@ def compare(
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
     image_size = config.make_task().image_size
-    # Compile once per (species, mode): every error is reported before hours of training, not after.
-    specs = {(name, mode): compile_network(conn.replace(name=name), arch, image_size, mode)
-             for mode in modes for name, conn in zip(names, conns, strict=True)}
+    # Compile once per (species, mode, steps): every error is reported before hours of training, not after.
+    specs = {(name, mode, t): compile_network(conn.replace(name=name), arch, image_size, mode, t)
+             for t in step_counts for mode in modes for name, conn in zip(names, conns, strict=True)}
     tasks_runtime = task_runtime(config, gpus_per_run) if executor == "ray" else None  # checked before Ray starts
     started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run) if executor == "ray" else False
     try:
         cdir = CompareDir(out).prepare()
-        plan = _plan(cdir, names, modes, seeds, config, specs, resume, overwrite)
+        plan = _plan(cdir, names, modes, step_counts, seeds, config, specs, resume, overwrite)
         if resume:
             cdir.remove_temporaries()  # of atomic writes cut short by the kill
         in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
         _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
         cdir.write_experiment({
-            "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "seeds": seeds,
+            "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
+            "seeds": seeds,
             "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
         })
         dataset = data if data is not None else load_fashion_mnist(data_path)
@@ -196,20 +206,22 @@ def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None
                       stacklevel=3)
 
 
-def _plan(cdir: CompareDir, names: list[str], modes: list[str], seeds: list[int], config: TrainConfig,
-          specs: dict[tuple[str, str], CompiledNetwork], resume: bool, overwrite: bool) -> list[Planned]:
+def _plan(cdir: CompareDir, names: list[str], modes: list[str], step_counts: list[int], seeds: list[int],
+          config: TrainConfig, specs: dict[tuple[str, str, int], CompiledNetwork], resume: bool,
+          overwrite: bool) -> list[Planned]:
     """Every run of the sweep, with what is already on disk; run directories are checked up front, so a clash
     is reported before hours of training. Two entries that compile to the same network (e.g. the notebook's
     human and marmoset under ``none``: same graph, all strengths 1) give bit-identical runs for a seed, so the
     second reuses the first."""
     plan = []
     first_of: dict[tuple[Any, ...], RunDir] = {}
-    for mode in modes:
+    for steps, mode in itertools.product(step_counts, modes):
         for name in names:
-            spec = specs[(name, mode)]
+            spec = specs[(name, mode, steps)]
+            label = condition(mode, steps)
             for seed in seeds:
-                p = Planned(name, mode, seed, replace(config, seed=seed, mode=mode), spec,
-                             cdir.run(name, mode, seed))
+                p = Planned(name, label, seed, replace(config, seed=seed, mode=mode, steps=steps), spec,
+                            cdir.run(name, label, seed))
                 twin = first_of.setdefault((spec.key, seed), p.run_dir)
                 if resume:
                     p.done = finished(p)
@@ -272,7 +284,8 @@ def _histories(ok: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], status: str) -> dict[str, Any]:
     last = history[-1] if history and status == "ok" else {}
     ref = NOTEBOOK_RESULTS.get(p.name, {}) if p.config.task == "what" and p.config.canvas is None else {}
-    row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status}
+    row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status,
+                           "steps": p.config.steps}
     row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds", "stack_seconds")})
     row.update({
         "epochs": len(history),

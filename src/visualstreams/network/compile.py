@@ -8,10 +8,16 @@ projection's index, gain and adapter, and the heads' input sizes. The model
 (:class:`~visualstreams.network.model.VisualStreamsNet`), training, stacking, compare, lesions and the disk-room
 check all take a :class:`CompiledNetwork`; parameter counts come from it, never from building a model.
 
-Wiring rule (documented in the README): the *primary* input of an area is its deepest source (highest
-hierarchy level; ties go to the stronger projection, then to the earlier area); it sets the block's input
-channels and spatial size. Every other source is resampled to that size and, if its channel count differs,
-projected by a learned 1x1 convolution: its adapter.
+Wiring rule (documented in the README): the *primary* input of an area is its deepest feedforward source
+(highest hierarchy level; ties go to the stronger projection, then to the earlier area); it sets the block's
+input channels and spatial size. Every other feedforward source is resampled to that size and, if its channel
+count differs, projected by a learned 1x1 convolution: its adapter.
+
+Recurrence (``steps`` >= 2): every projection has a direction (:func:`~visualstreams.connectome.projection_directions`);
+the feedforward ones make the network above, computed once per step; each feedback or lateral projection carries
+its source's output of the previous step into its target, resampled to the target's convolution output size and
+projected by a learned 1x1 convolution to the target's channels, added before the target's ReLU. ``steps`` = 1
+compiles the feedforward projections only: exactly the network of every run before recurrence existed.
 
 Imports the connectome layer and the leaves; never torch modules, data, tasks or training.
 """
@@ -19,11 +25,21 @@ Imports the connectome layer and the leaves; never torch modules, data, tasks or
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from ..connectome import Connectome, find_cycle, hierarchy_levels, load_connectome, reachable, topological_order
+from .. import graph
+from ..connectome import (
+    Connectome,
+    feedforward_part,
+    find_cycle,
+    hierarchy_levels,
+    load_connectome,
+    projection_directions,
+    reachable,
+    topological_order,
+)
 from ..errors import ConfigError, ConnectomeError
 from .architecture import (
     NOTEBOOK_AREAS,
@@ -41,22 +57,29 @@ from .modes import MODES, check_mode, gain_of
 
 @dataclass(frozen=True)
 class Adapter:
-    """How a non-primary source reaches its target's input: resampled to ``size``, then a 1x1 convolution from
-    ``in_channels`` to ``out_channels`` when they differ."""
+    """How a source reaches its target: resampled to ``size``, then a 1x1 convolution from ``in_channels`` to
+    ``out_channels`` when they differ. A non-primary feedforward source reaches its target's input; a feedback or
+    lateral source (``recurrent``) its convolution's output, always through a 1x1 convolution (its learned weights)."""
 
     in_channels: int
     out_channels: int
     size: int
+    recurrent: bool = False
+
+    @property
+    def convolves(self) -> bool:
+        return self.recurrent or self.in_channels != self.out_channels
 
     @property
     def n_parameters(self) -> int:
-        return self.in_channels * self.out_channels if self.in_channels != self.out_channels else 0
+        return self.in_channels * self.out_channels if self.convolves else 0
 
 
 @dataclass(frozen=True)
 class Projection:
     """One projection: ``index`` in the model's strength vector, the connectome's ``strength`` and the ``gain``
-    the mode gives it (1 under ``none`` and ``density``); ``adapter`` is None for a primary or matching input."""
+    the mode gives it (1 under ``none`` and ``density``); ``adapter`` is None for a primary or matching input.
+    ``direction`` is feedforward, feedback or lateral; the last two carry the previous step's output."""
 
     source: str
     target: str
@@ -65,16 +88,22 @@ class Projection:
     gain: float
     primary: bool
     adapter: Adapter | None = None
+    direction: str = "feedforward"
 
     @property
     def key(self) -> str:
         """The module name of its adapter (``model.projections["V1_to_V4"]``)."""
         return f"{self.source}_to_{self.target}"
 
+    @property
+    def recurrent(self) -> bool:
+        return self.direction != "feedforward"
+
 
 @dataclass(frozen=True)
 class Area:
-    """One area's block with its input and output shapes, and its inputs (primary first)."""
+    """One area's block with its input and output shapes, its feedforward inputs (primary first) and its
+    feedback and lateral inputs (``recurrent``, empty in a one-step network)."""
 
     name: str
     block: AreaSpec
@@ -82,6 +111,7 @@ class Area:
     in_channels: int
     in_size: int
     inputs: tuple[Projection, ...]
+    recurrent: tuple[Projection, ...] = ()
 
     @property
     def channels(self) -> int:
@@ -115,8 +145,19 @@ class CompiledNetwork:
     architecture: Architecture  # complete: a block for every area, heads and input area set, the image size
     mode: str
     areas: tuple[Area, ...]  # in computation order
-    projections: tuple[Projection, ...]  # by index
+    projections: tuple[Projection, ...]  # by index: the feedforward ones, then (steps >= 2) feedback and lateral
     heads: tuple[Head, ...]
+    steps: int = 1  # time steps the network is unrolled over; 1 is the feedforward network
+
+    @property
+    def recurrent_projections(self) -> tuple[Projection, ...]:
+        """Feedback and lateral projections (none when ``steps`` is 1)."""
+        return tuple(p for p in self.projections if p.recurrent)
+
+    @property
+    def feedback_edges(self) -> list[tuple[str, str]]:
+        """The feedback projections, (source, target), what a feedback-cut lesion removes."""
+        return [(p.source, p.target) for p in self.projections if p.direction == "feedback"]
 
     @property
     def order(self) -> list[str]:
@@ -164,7 +205,7 @@ class CompiledNetwork:
         """Areas that the given heads depend on, in computation order (others are skipped)."""
         need: set[str] = set()
         stack = [self.head(h).area for h in heads]
-        inputs = {a.name: a.inputs for a in self.areas}
+        inputs = {a.name: a.inputs + a.recurrent for a in self.areas}
         while stack:
             a = stack.pop()
             if a not in need:
@@ -177,7 +218,8 @@ class CompiledNetwork:
         """What must agree for models to be stacked: blocks and their shapes, wiring, adapters, heads and mode."""
         return (tuple((a.name, a.block, a.in_channels, a.in_size) for a in self.areas),
                 tuple((p.source, p.target, p.adapter) for p in self.projections),
-                tuple((h.name, h.area, h.outputs) for h in self.heads), self.mode)
+                tuple((h.name, h.area, h.outputs) for h in self.heads), self.mode,
+                *((self.steps,) if self.steps > 1 else ()))
 
     @cached_property
     def key(self) -> tuple[Any, ...]:
@@ -193,8 +235,29 @@ class CompiledNetwork:
         return hash(self.key)
 
     def __repr__(self) -> str:
-        return (f"CompiledNetwork({self.connectome.name!r}, mode={self.mode!r}, areas={self.order}, "
+        steps = f", steps={self.steps}" if self.steps > 1 else ""
+        return (f"CompiledNetwork({self.connectome.name!r}, mode={self.mode!r}{steps}, areas={self.order}, "
                 f"projections={len(self.projections)}, parameters={self.n_parameters:,})")
+
+    def activation_names(self) -> list[str]:
+        """The keys of ``model(x, return_areas=True)[1]``: each area's name (its last step), and with
+        ``steps`` >= 2 also ``AREA@t<k>`` for every step k = 0 .. steps-1 (``IT@t0`` is the feedforward sweep)."""
+        names = list(self.order)
+        if self.steps > 1:
+            names += [step_name(a, t) for t in range(self.steps) for a in self.order]
+        return names
+
+
+def step_name(area: str, step: int) -> str:
+    """``IT@t2``: an area's output at one step, as activations and hooks name it."""
+    return f"{area}@t{step}"
+
+
+def check_steps(steps: object) -> int:
+    """``steps`` as a whole number >= 1, or a one-line error."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
+    return steps
 
 
 ArchitectureLike = Architecture | str | os.PathLike[str] | None
@@ -205,38 +268,42 @@ def compile_network(
     architecture: ArchitectureLike = None,
     image_size: int | None = None,
     mode: str = "gain",
+    steps: int = 1,
 ) -> CompiledNetwork:
     """The one compile step (see the module docstring). ``connectome`` is a preset name, a file or a
     Connectome; ``architecture`` an :class:`Architecture`, a ``.json``/``.toml`` file or None (the notebook's
-    network for six-area connectomes, blocks by level for others); ``image_size`` overrides the architecture's.
+    network for six-area connectomes, blocks by level for others); ``image_size`` overrides the architecture's;
+    ``steps`` >= 2 unrolls the network in time with its feedback and lateral projections.
 
     Raises :class:`ConnectomeError` or :class:`ConfigError` with a one-line message naming the problem.
     """
     if isinstance(connectome, CompiledNetwork):
         asked = (architecture is not None or (image_size is not None and image_size != connectome.image_size)
-                 or mode != "gain" and mode != connectome.mode)
+                 or mode != "gain" and mode != connectome.mode or steps != 1 and steps != connectome.steps)
         if asked:
-            raise ConfigError("a compiled network is compiled already: its architecture, image size and mode are "
-                              "its own (compile the connectome again to change them)")
+            raise ConfigError("a compiled network is compiled already: its architecture, image size, mode and "
+                              "steps are its own (compile the connectome again to change them)")
         return connectome
     check_mode(mode)
+    steps = check_steps(steps)
     conn = load_connectome(connectome)
-    arch = _complete(conn, architecture)
+    arch, directions = _complete(conn, architecture)
     if image_size is not None and image_size != arch.image_size:
         arch = arch.replace(image_size=image_size)
-    _validate(conn, arch)
-    levels = hierarchy_levels(conn, arch.input_area)  # type: ignore[arg-type]
+    ff = feedforward_part(conn, directions)
+    _validate(conn, ff, arch, directions, steps)
+    levels = hierarchy_levels(ff, arch.input_area)  # type: ignore[arg-type]
     areas: list[Area] = []
     projections: list[Projection] = []
     built: dict[str, Area] = {}
-    for name in topological_order(conn):
+    for name in topological_order(ff):
         block = arch.areas[name]
         if name == arch.input_area:
             in_ch, in_size, inputs = arch.in_channels, arch.image_size, ()
         else:
-            srcs = conn.sources(name)
+            srcs = ff.sources(name)
             order = list(built)
-            primary = max(srcs, key=lambda s: (levels[s], conn.strength(s, name), -order.index(s)))
+            primary = max(srcs, key=lambda s: (levels[s], ff.strength(s, name), -order.index(s)))
             in_ch, in_size = built[primary].channels, built[primary].size
             wiring = []
             for src in [primary] + [s for s in srcs if s != primary]:
@@ -244,7 +311,7 @@ def compile_network(
                 adapter = None
                 if src != primary and (s_area.channels != in_ch or s_area.size != in_size):
                     adapter = Adapter(s_area.channels, in_ch, in_size)
-                w = conn.strength(src, name)
+                w = ff.strength(src, name)
                 p = Projection(src, name, len(projections), w, gain_of(mode, w), src == primary, adapter)
                 projections.append(p)
                 wiring.append(p)
@@ -254,13 +321,29 @@ def compile_network(
             raise ConfigError(f"area {name}: the image ({arch.image_size}px) is pooled away before it")
         built[name] = area
         areas.append(area)
+    if steps > 1:
+        # Feedback and lateral projections, in the connectome's row-major order, after every feedforward one (so
+        # the feedforward part's indices, modules and initial weights are those of the one-step network).
+        extra: dict[str, list[Projection]] = {a: [] for a in built}
+        for (src, tgt), d in directions.items():
+            if d == "feedforward":
+                continue
+            target, w = built[tgt], conn.strength(src, tgt)
+            adapter = Adapter(built[src].channels, target.channels, target.in_size, recurrent=True)
+            p = Projection(src, tgt, len(projections), w, gain_of(mode, w), False, adapter, d)
+            projections.append(p)
+            extra[tgt].append(p)
+        areas = [replace(a, recurrent=tuple(extra[a.name])) for a in areas]
+        built = {a.name: a for a in areas}
     heads = tuple(Head(h, s.area, s.outputs, built[s.area].channels * built[s.area].size ** 2)
                   for h, s in arch.heads.items())
-    return CompiledNetwork(conn, arch, mode, tuple(areas), tuple(projections), heads)
+    return CompiledNetwork(conn, arch, mode, tuple(areas), tuple(projections), heads, steps)
 
 
-def _complete(connectome: Connectome, architecture: ArchitectureLike) -> Architecture:
-    """``architecture`` (a path is read by :func:`load_architecture`) completed for ``connectome``.
+def _complete(connectome: Connectome,
+              architecture: ArchitectureLike) -> tuple[Architecture, dict[tuple[str, str], str]]:
+    """``architecture`` (a path is read by :func:`load_architecture`) completed for ``connectome``, and every
+    projection's direction (searched from the input area it settles on).
 
     Without one, a connectome over the notebook's six areas gets the notebook's network, and any other gets
     :func:`block_for_level` for every area (the notebook's named blocks assume the notebook's depths: its pooled
@@ -286,30 +369,50 @@ def _complete(connectome: Connectome, architecture: ArchitectureLike) -> Archite
         heads = {h: arch.heads.get(h) or HeadSpec(hinted.get(h, d.area), d.outputs)
                  for h, d in NOTEBOOK_HEADS.items()}
     missing = [a for a in connectome.areas if a not in arch.areas]
-    levels = hierarchy_levels(connectome, input_area)
+    directions = projection_directions(connectome, input_area)
+    # Levels along the feedforward projections (a cycle among them has none; validation reports it).
+    levels = hierarchy_levels(feedforward_part(connectome, directions), input_area)
     # An area the input cannot reach has no level; validation reports it, so any block will do here.
     areas = {**arch.areas, **{a: block_for_level(levels.get(a, 3)) for a in missing}}
-    return Architecture(areas, heads, input_area, arch.in_channels, arch.image_size, arch.name)
+    return Architecture(areas, heads, input_area, arch.in_channels, arch.image_size, arch.name), directions
 
 
-def _validate(conn: Connectome, arch: Architecture) -> None:
-    if arch.input_area not in conn.areas:
-        raise ConnectomeError(f"connectome {conn.name!r}: input area {arch.input_area!r} is missing")
-    cycle = find_cycle(conn)
+def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: dict[tuple[str, str], str],
+              steps: int) -> None:
+    """``ff`` is ``conn``'s feedforward part; every message names one problem."""
+    name, root = conn.name, arch.input_area
+    if root not in conn.areas:
+        raise ConnectomeError(f"connectome {name!r}: input area {root!r} is missing")
+    into_input = [s for s in conn.sources(root) if directions[(s, root)] == "feedforward"]
+    if into_input:
+        raise ConnectomeError(f"connectome {name!r}: {into_input[0]}->{root} enters the input area {root!r} as "
+                              "feedforward; the input area takes only the image feedforward (make it feedback)")
+    cycle = find_cycle(ff)
     if cycle:
-        raise ConnectomeError(
-            f"connectome {conn.name!r}: cycle {' -> '.join(cycle)} (recurrent connections are not supported)"
-        )
+        raise ConnectomeError(f"connectome {name!r}: feedforward projections {' -> '.join(cycle)} form a cycle "
+                              "(give one of them the direction feedback)")
+    if steps == 1:
+        # A cycle the file leaves undirected is recurrence the user asked for: never dropped in silence. (Directions
+        # given by the data, as in the published presets, say which projections a one-step network leaves out.)
+        ruled = [e for e, d in directions.items() if d != "feedforward" and e not in conn.directions]
+        if ruled:
+            s, t = ruled[0]
+            path = graph.path(ff.graph(), t, s) + [t]  # the rule's feedback edge s->t closes t -> ... -> s -> t
+            raise ConnectomeError(f"connectome {name!r}: cycle {' -> '.join(path)} is recurrence: it needs "
+                                  "--steps 2 or more")
     for head, spec in arch.heads.items():
         if spec.area not in conn.areas:
-            raise ConnectomeError(f"connectome {conn.name!r}: area {spec.area!r} for the {head!r} head is missing")
-    reach = reachable(conn, arch.input_area)  # type: ignore[arg-type]
+            raise ConnectomeError(f"connectome {name!r}: area {spec.area!r} for the {head!r} head is missing")
+    reach = reachable(conn, root)  # type: ignore[arg-type]
     cut = [a for a in conn.areas if a not in reach]
     if cut:
-        raise ConnectomeError(
-            f"connectome {conn.name!r}: area {cut[0]!r} cannot be reached from the input area {arch.input_area!r}"
-        )
+        raise ConnectomeError(f"connectome {name!r}: area {cut[0]!r} cannot be reached from the input area {root!r}")
+    ff_reach = reachable(ff, root)  # type: ignore[arg-type]
+    cut = [a for a in conn.areas if a not in ff_reach]
+    if cut:
+        raise ConnectomeError(f"connectome {name!r}: area {cut[0]!r} is reached from the input area {root!r} only "
+                              "through feedback or lateral projections (it needs a feedforward path)")
 
 
-__all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "compile_network",
-           "default_architecture"]
+__all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "check_steps", "compile_network",
+           "default_architecture", "step_name"]

@@ -7,6 +7,15 @@ input is primary and which need an adapter (resample, then a learned 1x1 convolu
 :func:`~visualstreams.network.compile.compile_network`. So the mouse's V1->V4 and V1->MT shortcuts are real
 pathways.
 
+Unrolled in time (``spec.steps`` >= 2; conventions in the README, from BLT networks): at every step t the
+feedforward projections carry the outputs of step t (one feedforward sweep per step, as in a BLT network); each
+feedback or lateral projection A -> B carries A's output of step t-1, resampled to B's convolution output size and
+projected by its own learned 1x1 convolution to B's channels, scaled by its gain and added to B's convolution
+output before the ReLU. At t = 0 no area has a previous output (the state starts at zero), so step 0 is exactly
+the feedforward network; heads read the last step. Nothing is normalised per step (measured: T = 4 trains without
+it, BENCHMARKS.md). With every feedback and lateral gain at 0 each step repeats the feedforward network's output
+exactly.
+
 The notebook scaled V1's output by V1->V2 (as here) but scaled V4, IT, MT and LIP *outputs* by their
 incoming strengths. Because ReLU is positively homogeneous, ``w * relu(Wx + b) = relu(W(wx) + wb)``:
 the two conventions span the same functions and differ only by how a bias is parameterised.
@@ -26,10 +35,11 @@ from torch import nn
 from ..connectome import Connectome
 from ..errors import ConfigError
 from .architecture import Architecture, AreaSpec
-from .compile import Adapter, CompiledNetwork, compile_network
+from .compile import Adapter, CompiledNetwork, compile_network, step_name
 from .modes import MODES
 
-__all__ = ["MODES", "AreaBlock", "ProjectionAdapter", "VisualStreamsNet", "build_model", "count_parameters"]
+__all__ = ["MODES", "AreaBlock", "ProjectionAdapter", "RecurrentAdapter", "VisualStreamsNet", "build_model",
+           "count_parameters"]
 
 
 class AreaBlock(nn.Module):
@@ -64,6 +74,30 @@ class ProjectionAdapter(nn.Module):
         return self.proj(x)
 
 
+class RecurrentAdapter(nn.Module):
+    """A feedback or lateral projection: resample to the target's convolution output size, then a 1x1 convolution
+    to the target's channels. Resample + 1x1 rather than a transposed convolution (BLT's choice) because the
+    presets' size ratios are not one fixed stride (1, 2, 4, 8 between areas of one network) and the feedforward
+    adapters already resample this way: one mechanism for bringing a source to a target."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        super().__init__()
+        self.out_size = adapter.size
+        self.proj = nn.Conv2d(adapter.in_channels, adapter.out_channels, 1, bias=False)
+
+    def resample(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-1]
+        if size > self.out_size:
+            return F.adaptive_max_pool2d(x, self.out_size)
+        if size < self.out_size:
+            return F.interpolate(x, size=(self.out_size, self.out_size), mode="nearest")
+        return x
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        weight = self.proj.weight if mask is None else self.proj.weight * mask
+        return F.conv2d(self.resample(x), weight)
+
+
 class VisualStreamsNet(nn.Module):
     """A network built from a :class:`~visualstreams.network.compile.CompiledNetwork` (``spec``)."""
 
@@ -76,6 +110,8 @@ class VisualStreamsNet(nn.Module):
         self.architecture: Architecture = spec.architecture
         self.mode = spec.mode
         self.silenced: set[str] = set()  # lesioned areas: their output is replaced by zeros
+        self.silenced_from: dict[str, int] = {}  # areas silenced from a step on (recurrent networks)
+        self.steps = spec.steps
         self.order: list[str] = spec.order
         self.edges: list[tuple[str, str]] = spec.edges
         # For each area: [(source, edge index, adapter key or None)], primary source first.
@@ -100,13 +136,29 @@ class VisualStreamsNet(nn.Module):
         if self.mode == "density":
             # One fixed mask per projection over the target block's (out, in) channel pairs, keeping
             # round(strength x out x in) of them; drawn from the global RNG, so the run's seed fixes it.
-            for p in spec.projections:
+            for p in (p for p in spec.projections if not p.recurrent):
                 conv = self.areas[p.target].conv
                 n_out, n_in = conv.out_channels, conv.in_channels
                 keep = torch.zeros(n_out * n_in)
                 keep[torch.randperm(n_out * n_in)[: round(min(p.strength, 1.0) * n_out * n_in)]] = 1.0
                 self.register_buffer(f"density_mask_{p.index}", keep.view(n_out, n_in, 1, 1))
         self.heads = nn.ModuleDict({h.name: nn.Linear(h.in_features, h.outputs) for h in spec.heads})
+        # Feedback and lateral modules come last, after everything a one-step network has: so a T-step network
+        # starts from the one-step network's initial weights (and density masks) of the same seed.
+        self.recurrent_inputs: dict[str, list[tuple[str, int, str]]] = {
+            a.name: [(p.source, p.index, p.key) for p in a.recurrent] for a in spec.areas
+        }
+        self.recurrent = nn.ModuleDict()
+        for p in spec.recurrent_projections:
+            assert p.adapter is not None
+            self.recurrent[p.key] = RecurrentAdapter(p.adapter)
+        if self.mode == "density":
+            for p in spec.recurrent_projections:
+                conv = self.recurrent[p.key].proj
+                n_out, n_in = conv.out_channels, conv.in_channels
+                keep = torch.zeros(n_out * n_in)
+                keep[torch.randperm(n_out * n_in)[: round(min(p.strength, 1.0) * n_out * n_in)]] = 1.0
+                self.register_buffer(f"density_mask_{p.index}", keep.view(n_out, n_in, 1, 1))
         self.area_shapes = spec.area_shapes
         self._head_areas = {h.name: h.area for h in spec.heads}
         self._needed_cache: dict[tuple[str, ...], list[str]] = {}
@@ -138,9 +190,13 @@ class VisualStreamsNet(nn.Module):
     ) -> dict[str, torch.Tensor] | tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Run the areas the requested heads need (all heads by default).
 
-        Returns ``{head: output}``, or ``(outputs, {area: activity})`` with ``return_areas=True``.
+        Returns ``{head: output}``, or ``(outputs, activities)`` with ``return_areas=True``: ``{area: output}``,
+        each ``(batch, channels, height, width)`` as ``spec.area_shapes`` gives it; a network of several steps
+        adds ``{"AREA@t<k>": output at step k}`` for every step, and ``{area: ...}`` is then the last step's.
         """
         heads = tuple(heads) if heads is not None else self.head_names
+        if self.steps > 1:
+            return self._unrolled(x, heads, return_areas)
         acts: dict[str, torch.Tensor] = {}
         for area in self.needed_areas(heads):
             wiring = self.inputs[area]
@@ -155,16 +211,60 @@ class VisualStreamsNet(nn.Module):
                     sig = sig * self.strengths[k]
                     inp = sig if inp is None else inp + sig
                 out = self.areas[area](inp)
-            acts[area] = torch.zeros_like(out) if area in self.silenced else out
+            acts[area] = torch.zeros_like(out) if area in self.silenced or area in self.silenced_from else out
         out = {h: self.heads[h](acts[self._head_areas[h]].flatten(1)) for h in heads}
         return (out, acts) if return_areas else out
 
+    def _unrolled(
+        self, x: torch.Tensor, heads: tuple[str, ...], return_areas: bool
+    ) -> dict[str, torch.Tensor] | tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        needed = self.needed_areas(heads)
+        stepwise: dict[str, torch.Tensor] = {}
+        prev: dict[str, torch.Tensor] = {}
+        first: torch.Tensor | None = None  # the input area's convolution of the image: the same at every step
+        for t in range(self.steps):
+            acts: dict[str, torch.Tensor] = {}
+            for area in needed:
+                block = self.areas[area]
+                if not self.inputs[area]:
+                    if first is None:
+                        first = block.conv(x)
+                    z = first
+                elif self.mode == "density":
+                    z = self._density_preactivation(area, acts)
+                else:
+                    z = block.conv(self._feedforward_input(area, acts))
+                if t > 0:
+                    for src, k, key in self.recurrent_inputs[area]:
+                        mask = getattr(self, f"density_mask_{k}") if self.mode == "density" else None
+                        z = z + self.recurrent[key](prev[src], mask) * self.strengths[k]
+                out = block.pool(torch.relu(z))
+                if area in self.silenced or self.silenced_from.get(area, self.steps) <= t:
+                    out = torch.zeros_like(out)
+                acts[area] = out
+                if return_areas:
+                    stepwise[step_name(area, t)] = out
+            prev = acts
+        outputs = {h: self.heads[h](prev[self._head_areas[h]].flatten(1)) for h in heads}
+        return (outputs, {**prev, **stepwise}) if return_areas else outputs
+
+    def _feedforward_input(self, area: str, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        inp = None
+        for src, k, key in self.inputs[area]:
+            sig = acts[src] if key is None else self.projections[key](acts[src])
+            sig = sig * self.strengths[k]
+            inp = sig if inp is None else inp + sig
+        assert inp is not None
+        return inp
+
 
     def _density_block(self, area: str, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.areas[area].pool(torch.relu(self._density_preactivation(area, acts)))
+
+    def _density_preactivation(self, area: str, acts: dict[str, torch.Tensor]) -> torch.Tensor:
         # conv is linear, so each projection can go through its own masked copy of the weights and the
         # results summed: the masks make the channel connectivity of each projection sparse on its own.
-        block = self.areas[area]
-        conv = block.conv
+        conv = self.areas[area].conv
         total = None
         for src, k, key in self.inputs[area]:
             sig = acts[src] if key is None else self.projections[key](acts[src])
@@ -172,8 +272,7 @@ class VisualStreamsNet(nn.Module):
             y = F.conv2d(sig * self.strengths[k], weight, None, conv.stride, conv.padding)
             total = y if total is None else total + y
         assert total is not None
-        total = total + conv.bias.view(1, -1, 1, 1)
-        return block.pool(torch.relu(total))
+        return total + conv.bias.view(1, -1, 1, 1)
 
     def set_strength(self, source: str, target: str, value: float) -> None:
         """Change one projection's multiplier in place (0 removes its influence exactly)."""
@@ -186,13 +285,14 @@ def build_model(
     architecture: Architecture | str | os.PathLike[str] | None = None,
     image_size: int | None = None,
     mode: str = "gain",
+    steps: int = 1,
 ) -> VisualStreamsNet:
     """The one factory: a network from a connectome (preset name, file or object) or an already compiled spec.
 
     ``architecture`` (an :class:`Architecture` or a JSON/TOML file) defaults to the notebook's; areas it
     does not list get the default block of their hierarchy level (see
     :func:`~visualstreams.network.compile.compile_network`, which this calls)."""
-    return VisualStreamsNet(compile_network(connectome, architecture, image_size, mode))
+    return VisualStreamsNet(compile_network(connectome, architecture, image_size, mode, steps))
 
 
 def count_parameters(model: nn.Module) -> int:

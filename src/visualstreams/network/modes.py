@@ -28,6 +28,12 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+def condition(mode: str, steps: int = 1) -> str:
+    """How a sweep labels a run's network: the mode, with ``-T<steps>`` for networks of several steps (``gain``,
+    ``none-T4``). Tables and figures group runs by it, so the steps are a factor like the mode."""
+    return mode if steps == 1 else f"{mode}-T{steps}"
+
+
 def gain_of(mode: str, strength: float) -> float:
     """The multiplier a projection of ``strength`` carries under ``mode``."""
     return 1.0 if mode in ("none", "density") else strength

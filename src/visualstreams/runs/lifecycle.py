@@ -105,14 +105,16 @@ def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> Visu
 
 def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainConfig,
                 architecture: Architecture | str | os.PathLike[str] | None = None) -> CompiledNetwork:
-    """The network a run of ``config`` trains: compiled at the task's image size under the config's mode (or
-    ``connectome`` itself when it is already compiled; it must then fit the config)."""
+    """The network a run of ``config`` trains: compiled at the task's image size under the config's mode and
+    steps (or ``connectome`` itself when it is already compiled; it must then fit the config)."""
     if isinstance(connectome, CompiledNetwork):
-        if connectome.mode != config.mode or connectome.image_size != config.make_task().image_size:
-            raise ConfigError(f"compiled network ({connectome.mode}, {connectome.image_size}px) does not fit the "
-                              f"run's config ({config.mode}, {config.make_task().image_size}px)")
+        size = config.make_task().image_size
+        if (connectome.mode, connectome.image_size, connectome.steps) != (config.mode, size, config.steps):
+            raise ConfigError(f"compiled network ({connectome.mode}, {connectome.image_size}px, "
+                              f"{connectome.steps} steps) does not fit the run's config ({config.mode}, {size}px, "
+                              f"{config.steps} steps)")
         return connectome
-    return compile_network(connectome, architecture, config.make_task().image_size, config.mode)
+    return compile_network(connectome, architecture, config.make_task().image_size, config.mode, config.steps)
 
 
 def train(
@@ -222,7 +224,7 @@ def _rebuild(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, Comp
         arch = Architecture.from_dict(config_json["architecture"])
     except (KeyError, TypeError):
         raise VisualStreamsError(f"{rd.config_path}: corrupt or not a run's config") from None
-    return config, compile_network(conn, arch, mode=config.mode)
+    return config, compile_network(conn, arch, mode=config.mode, steps=config.steps)
 
 
 def resume_run(

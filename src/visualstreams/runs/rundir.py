@@ -196,7 +196,8 @@ class CompareDir:
 
     @staticmethod
     def run_name(species: str, mode: str, seed: int) -> str:
-        """``<species>/seed<k>``, or ``<species>/<mode>-seed<k>`` for modes other than ``gain``."""
+        """``<species>/seed<k>``, or ``<species>/<mode>-seed<k>`` for modes other than ``gain`` (``mode`` may be a
+        condition such as ``gain-T4``: the mode of a network of several steps)."""
         return f"{species}/seed{seed}" if mode == "gain" else f"{species}/{mode}-seed{seed}"
 
     def run(self, species: str, mode: str, seed: int) -> RunDir:

@@ -15,8 +15,24 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
 from .. import graph
-from ..connectome import Connectome
+from ..connectome import Connectome, feedforward_part, projection_directions
 from ..storage import save_figure
+
+# How each direction is drawn: feedforward solid and straight where it can be; feedback dashed, curving back
+# on the other side; lateral dotted.
+_EDGE_STYLE: dict[str, dict[str, Any]] = {
+    "feedforward": {"color": "0.25", "linestyle": "-"},
+    "feedback": {"color": "#c0392b", "linestyle": (0, (4, 2))},
+    "lateral": {"color": "#7d3c98", "linestyle": (0, (1, 1.5))},
+}
+
+
+def directions_of(connectome: Connectome) -> dict[tuple[str, str], str]:
+    """Each projection's direction, searched from the connectome's input area (its hint, else V1, else its first
+    area) where the data give none."""
+    hint = connectome.extra.get("input_area")
+    root = hint if hint in connectome.areas else "V1" if "V1" in connectome.areas else connectome.areas[0]
+    return projection_directions(connectome, root)
 
 __all__ = ["plot_connectome", "plot_connectome_graph", "connectome_layout"]
 
@@ -61,7 +77,7 @@ def connectome_layout(connectome: Connectome) -> dict[str, tuple[float, float]]:
     areas = list(connectome.areas)
     if set(areas) <= set(_CANONICAL_LAYOUT):
         return {a: _CANONICAL_LAYOUT[a] for a in areas}
-    g = connectome.graph()
+    g = feedforward_part(connectome, directions_of(connectome)).graph()  # depth along feedforward projections
     try:
         layer_of = {a: d for d, layer in enumerate(graph.layers(g)) for a in layer}
     except nx.NetworkXUnfeasible:  # a cycle: fall back to the file's order, one column per area
@@ -114,7 +130,9 @@ def _label_spot(curve: np.ndarray, taken: list[np.ndarray], other_curves: list[n
 
 def plot_connectome_graph(connectome: Connectome | Mapping[str, Any],
                           path: str | os.PathLike[str] | None = None) -> Figure:
-    """The areas as a graph: one arrow per projection, its width by strength, the strength written on it.
+    """The areas as a graph: one arrow per projection, its width by strength, the strength written on it;
+    feedforward arrows solid, feedback dashed (red) and curving back, lateral dotted (purple), with a legend when
+    there are feedback or lateral ones.
 
     Placement follows :func:`connectome_layout` (hierarchy left to right, ventral row below dorsal).
     """
@@ -127,18 +145,23 @@ def plot_connectome_graph(connectome: Connectome | Mapping[str, Any],
     fig = Figure(figsize=(min(12.0, 1.2 + 1.45 * width), min(8.0, 0.9 + 1.25 * height)), layout="constrained")
     ax = fig.subplots()
     edges = conn.edges()
+    kinds = directions_of(conn)
     wmax = max((w for _, _, w in edges), default=1.0) or 1.0
     radius_pt = math.sqrt(_NODE_SIZE) / 2.0
     label_spots: list[np.ndarray] = []
-    rads = [_edge_rad(pos[s], pos[t], [p for a, p in pos.items() if a not in (s, t)]) for s, t, _ in edges]
+    # A feedback or lateral arrow bends the other way from its feedforward partner (arc3 bends to the right of
+    # travel, so the same rad on the reverse edge lands on the other side): the two never overlap.
+    rads = [_edge_rad(pos[s], pos[t], [p for a, p in pos.items() if a not in (s, t)])
+            if kinds[(s, t)] == "feedforward" else 0.35 for s, t, _ in edges]
     curves = [_curve_points(pos[s], pos[t], rad, 21) for (s, t, _), rad in zip(edges, rads, strict=True)]
     for k, ((s, t, w), rad) in enumerate(zip(edges, rads, strict=True)):
+        style = _EDGE_STYLE[kinds[(s, t)]]
         arrow = FancyArrowPatch(
             tuple(pos[s]), tuple(pos[t]), connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>",
-            mutation_scale=10 + 6 * w / wmax, lw=0.8 + 5.0 * w / wmax, color="0.25", alpha=0.8,
-            shrinkA=radius_pt + 2, shrinkB=radius_pt + 2, zorder=1,
+            mutation_scale=10 + 6 * w / wmax, lw=0.8 + 5.0 * w / wmax, color=style["color"],
+            linestyle=style["linestyle"], alpha=0.8, shrinkA=radius_pt + 2, shrinkB=radius_pt + 2, zorder=1,
         )
-        arrow.set_gid(f"edge:{s}->{t}")
+        arrow.set_gid(f"edge:{s}->{t}:{kinds[(s, t)]}")
         ax.add_patch(arrow)
         # Curves of the other edges, without their ends (every edge at an area meets the others there).
         others = [c[3:-3] for j, c in enumerate(curves) if j != k]
@@ -163,6 +186,12 @@ def plot_connectome_graph(connectome: Connectome | Mapping[str, Any],
     ax.set_aspect("equal")  # arc3 bends in display space: equal scales keep the strength labels on the curves
     ax.set_axis_off()
     ax.set_title(f"{conn.name}: projections (width = strength)", fontsize=10)
+    shown = [d for d in _EDGE_STYLE if d in kinds.values()]
+    if shown != ["feedforward"] and shown:
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], lw=1.5, **_EDGE_STYLE[d]) for d in shown]
+        ax.legend(handles, shown, loc="lower left", fontsize=7, frameon=False, bbox_to_anchor=(0.0, -0.08))
     if path is not None:
         save_figure(path, fig, dpi=120)
     return fig

@@ -14,10 +14,10 @@ mouse), naming their head areas (and the mouse its input area, VISp) in ``extra`
 
 Rules shared by all presets:
 
-* Levels: V1 = 0, V2 = 1, V4 = MT = 2, IT = LIP = 3 (full versions: the hierarchy above). Only feedforward
-  pairs (source level < target level) with a nonzero value in the data become projections; that makes every
-  preset acyclic. Feedback and same-level (lateral) pairs are reported in the CSV with ``used = 0`` but are
-  not part of the graph.
+* Levels: V1 = 0, V2 = 1, V4 = MT = 2, IT = LIP = 3 (full versions: the hierarchy above). Every pair with a
+  nonzero value is a projection with a direction (the CSV's ``direction`` column, given to the connectome as
+  ``directions``): feedforward (source level < target level; ``used = 1``, the one-step network, acyclic by
+  construction), feedback (above) or lateral (same level), which networks of two steps or more use.
 * Every CSV row keeps the raw value verbatim (as written in the source table) next to the strength.
 Imports the connectome type, the registry and the graph leaf; nothing above the connectome layer.
 """
@@ -92,6 +92,7 @@ class PublishedPreset:
     areas: tuple[str, ...] = CANONICAL_AREAS
     levels: Mapping[str, float] = field(default_factory=lambda: dict(LEVELS))
     heads: Mapping[str, str] = field(default_factory=dict)
+    undirected: bool = False  # tractography: each tract also stands for its reverse (feedback or lateral)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -99,9 +100,11 @@ class PublishedPreset:
 
 
 _RULES = (
-    "Direction and acyclicity: levels V1=0, V2=1, V4=MT=2, IT=LIP=3; only feedforward pairs (source level < "
-    "target level) with a nonzero value in the data are projections. Feedback and same-level pairs (V4<->MT, "
-    "IT<->LIP) are reported in the preset's CSV table (used=0) but are not used."
+    "Direction: levels V1=0, V2=1, V4=MT=2, IT=LIP=3; a pair whose source level is below its target's is "
+    "feedforward, above it feedback, at the same level (V4<->MT, IT<->LIP) lateral (the table's direction column). "
+    "Feedforward pairs with a nonzero value in the data (used=1) make the one-step network, acyclic by "
+    "construction; the nonzero feedback and lateral pairs are projections too, used by networks of two steps or "
+    "more (--steps)."
 )
 
 _SIX_AREA: dict[str, PublishedPreset] = {
@@ -126,7 +129,12 @@ _SIX_AREA: dict[str, PublishedPreset] = {
             "TEO). FLN for targets V1, V2, V4, TEO and MT: Markov et al. 2014 (mean over their "
             "injections); for target LIP, which Markov 2014 did not inject: Froudist-Walsh et al. 2021 (one LIP "
             "injection). SLN (fraction of supragranular labelled neurons, pooled, Froudist-Walsh 2021) is in the "
-            "table for reference only; strength is FLN-based. V1->LIP rests on 2 labelled neurons. "
+            "table; strength is FLN-based. Direction follows the SLN-derived hierarchy of Markov et al. 2014 rather "
+            "than each pair's own SLN at 0.5: the two agree for 23 of the 25 feedforward and feedback pairs with an "
+            "SLN (MT->IT 0.419 and LIP->MT 0.529 disagree); by SLN alone MT->LIP (0.862) and LIP->MT would both "
+            "be feedforward, a cycle, and MT->IT would leave the one-step network every earlier result used. "
+            "Lateral pairs have SLN 0.64 (V4->MT), 0.43 (MT->V4), 0.00 (IT->LIP), 0.31 (LIP->IT). "
+            "V1->LIP rests on 2 labelled neurons. "
             + _RULES
             + " Licence: NON-COMMERCIAL. Markov 2014 files: CC BY-NC-SA 4.0 (INM-6/multi-area-model); "
             "Froudist-Walsh 2021 files: CC BY-NC 4.0."
@@ -220,8 +228,11 @@ _SIX_AREA: dict[str, PublishedPreset] = {
             "no projection (removed by the threshold)"
         ),
         notes=(
-            "Tractography is UNDIRECTED: each edge is given the feedforward direction (from the lower to the "
-            "higher canonical level); same-level pairs (V4-MT, IT-LIP) are not used. Homology (Glasser 2016 "
+            "Tractography is UNDIRECTED: each tract is given the feedforward direction (from the lower to the "
+            "higher canonical level) for the one-step network; networks of two steps or more also get each tract "
+            "reversed as a feedback projection of the same strength, and the same-level tracts (V4-MT, IT-LIP) "
+            "as lateral projections both ways (the data cannot tell one direction from the other). "
+            "Homology (Glasser 2016 "
             "names): V1=V1, V2=V2, V4=V4, IT=PIT (posterior inferotemporal complex, as TEO for the macaque). "
             "MT = the MT+ complex MT, MST, FST, V4t (Glasser 2016; Kolster et al. 2010), because the thresholded "
             "matrix has no V1/V2/V4 tract to MT itself. LIP = the intraparietal cluster V7 (= retinotopic IPS0), "
@@ -240,6 +251,7 @@ _SIX_AREA: dict[str, PublishedPreset] = {
                  "LIP": ("V7", "IPS1", "LIPv", "LIPd")},
         licence="BSD-3-Clause (ENIGMA Toolbox); HCP Open Access Data Use Terms",
         extra_columns=("SC_left", "SC_right", "pairs_considered"),
+        undirected=True,
     ),
 }
 
@@ -252,7 +264,9 @@ _FULL: dict[str, dict[str, Any]] = {
             "TEO, MT, DP, LIP, TEpd, 7A), no homology mapping. Direction from the SLN-based hierarchy of Markov "
             "et al. 2014 (J Comp Neurol, hierarchical level 1-10: V1 1, V2 2, V4 4.4, 8l 4.2, TEO 5.65, MT 5.8, "
             "DP 6.6, LIP 7.3, TEpd 7.4, 7A 8.8): only pairs whose source is lower than their target with a nonzero "
-            "FLN are projections (the rest are in the table with used = 0). Heads: 'what' reads TEpd, the "
+            "FLN make the one-step network (used = 1); pairs whose source is higher are feedback projections, used by "
+            "networks of two steps or more. Each pair's own SLN (column SLN_FW2021) agrees with that direction for "
+            "64 of the 84 pairs that have one. Heads: 'what' reads TEpd, the "
             "highest inferotemporal area here, 'where' reads 7A, the highest parietal area (LIP -> 7A FLN 0.129). "
             "8l (the frontal eye field) is in the data table and kept; it is not visual cortex. FLN sources and "
             "formula as in macaque-markov2014. Licence: NON-COMMERCIAL, as for macaque-markov2014."
@@ -268,8 +282,9 @@ _FULL: dict[str, dict[str, Any]] = {
             "LIP, TE3, PG, MST), no homology mapping. The data have no hierarchy of their own, so direction "
             "comes from the macaque's (Markov et al. 2014, J Comp Neurol, hierarchical level 1-10) through the "
             "same-named homologue: V1 1, V2 2, V4 4.4, TEO 5.65, V5 = MT 5.8, LIP 7.3, TE3 = TEpd 7.4, "
-            "PG = 7A 8.8, MST 9.15; only pairs whose source is lower than their target with a nonzero FLNe are "
-            "projections. Two areas of the data table are left out: V3, which was not injected (its inputs are "
+            "PG = 7A 8.8, MST 9.15; pairs whose source is lower than their target with a nonzero FLNe make the "
+            "one-step network, the nonzero rest are feedback projections (two steps or more). Two areas of the "
+            "data table are left out: V3, which was not injected (its inputs are "
             "unknown, so V1 could not reach it), and V6, which has no macaque level there. Heads: 'what' reads "
             "TE3 (anterior inferotemporal), 'where' reads PG (the 7a-like parietal area); MST, above PG, is a "
             "dead end and is not computed. FLNe source, formula and licence as for marmoset-majka2020."
@@ -284,8 +299,9 @@ _FULL: dict[str, dict[str, Any]] = {
             "The full version: the visual cortical areas of Oh et al. 2014 under the Allen atlas's (CCFv2) names, "
             "no homology mapping: VISp, VISl, VISpl, VISal, VISpm, VISam (Oh 2014 has no separate VISli, VISpor, "
             "VISrl or VISa). Direction from the Harris et al. 2019 hierarchy scores (all regions, CC+TC+CT "
-            "iterated: VISp -0.421, VISl -0.0856, VISpl -0.0039, VISal 0.0226, VISpm 0.1124, VISam 0.2747): only "
-            "pairs whose source scores lower than their target with a nonzero W are projections. The input is "
+            "iterated: VISp -0.421, VISl -0.0856, VISpl -0.0039, VISal 0.0226, VISpm 0.1124, VISam 0.2747): "
+            "pairs whose source scores lower than their target with a nonzero W make the one-step network, the "
+            "nonzero rest are feedback projections (two steps or more). The input is "
             "VISp. Heads: 'what' reads VISpl (P, the ventral-stream area here, reached through VISl), 'where' "
             "reads VISam (the highest-scoring area, dorsomedial). Areas beyond visual cortex (TEa, PTLp, ...) "
             "are left out: the Harris scores in the data cover the visual areas only, so they could not be "
@@ -327,11 +343,20 @@ def read_table(name: str) -> list[dict[str, str]]:
 
 
 def build_published(name: str) -> Connectome:
-    """Build one preset from its shipped table (only rows with ``used = 1`` become projections)."""
+    """Build one preset from its shipped table: rows with ``used = 1`` are the feedforward projections, the other
+    rows with a nonzero strength the feedback and lateral ones (their direction from the table's column)."""
     spec = _spec(name)
     rows = read_table(name)
     used = [r for r in rows if r["used"] == "1"]
-    edges = [(r["source"], r["target"], float(r["strength"])) for r in used]
+    recurrent = [r for r in rows if r["used"] != "1" and float(r["strength"]) > 0]
+    edges = [(r["source"], r["target"], float(r["strength"])) for r in used + recurrent]
+    directions = {(r["source"], r["target"]): r["direction"] for r in used + recurrent}
+    if spec.undirected:  # a tract stands for both directions: the reverse of each one is feedback (or lateral)
+        for r in used + recurrent:
+            back = (r["target"], r["source"])
+            if back not in directions:
+                edges.append((*back, float(r["strength"])))
+                directions[back] = "feedback" if r["direction"] == "feedforward" else r["direction"]
     top = max(used, key=lambda r: float(r["raw_value"]))
     measure = spec.measure.format(
         max_value=top["raw_value"], max_pair=f"{top['source_area_in_data']}->{top['target_area_in_data']}"
@@ -342,7 +367,7 @@ def build_published(name: str) -> Connectome:
         "licence": spec.licence,
         "levels": dict(spec.levels),
         **({"heads": dict(spec.heads)} if spec.heads else {}),
-        "raw_values": {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in used},
+        "raw_values": {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in used + recurrent},
         "table": f"{TABLE_DIR}/{name}.csv",
         **spec.extra,
     }
@@ -355,6 +380,7 @@ def build_published(name: str) -> Connectome:
         measure=measure,
         notes=spec.notes,
         extra=extra,
+        directions=directions,
     )
 
 

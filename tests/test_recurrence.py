@@ -1,0 +1,302 @@
+"""Recurrent networks: every projection keeps its direction, and --steps T unrolls the network over T steps
+(feedforward from the same step, feedback and lateral from the previous one; conventions in the README)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+import pytest
+import torch
+from synthetic import synthetic_dataset, write_idx_dir
+from test_resume import assert_same_run, crash_at
+
+import visualstreams as vs
+from visualstreams.analysis.lesions import Lesion, lesion_runs, lesioned
+from visualstreams.cli import main
+from visualstreams.connectome import feedforward_part, preset_names, projection_directions, read_csv, read_json
+from visualstreams.data import DeviceData
+from visualstreams.engine import fit, fit_stacked, read_checkpoint
+from visualstreams.errors import ConfigError, ConnectomeError
+from visualstreams.network import MODES
+from visualstreams.runs import RunDir, build_seeded, compile_for, resume_run
+from visualstreams.viz import plot_connectome_graph
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+SIX = ["V1", "V2", "V4", "IT", "MT", "LIP"]
+NOTEBOOK = [("V1", "V2", 1.0), ("V2", "V4", 0.8), ("V4", "IT", 0.7), ("V2", "MT", 0.6), ("MT", "LIP", 0.5)]
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_dataset(96, 32)
+
+
+def cyclic_csv(path: Path, directions: dict | None = None) -> Path:
+    """The notebook's graph plus IT->V2 and LIP->MT: two cycles, no direction given unless asked."""
+    edges = NOTEBOOK + [("IT", "V2", 0.4), ("LIP", "MT", 0.3)]
+    rows = ["source,target,strength" + (",direction" if directions else "")]
+    for s, t, w in edges:
+        rows.append(f"{s},{t},{w}" + (f",{directions.get((s, t), '')}" if directions else ""))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def cut_all_recurrent(model):
+    for p in model.spec.recurrent_projections:
+        model.set_strength(p.source, p.target, 0.0)
+
+
+# -- directions ----------------------------------------------------------------------------------------------------
+def test_the_rule_makes_every_acyclic_graph_feedforward_and_cycles_feedback():
+    conn = vs.Connectome.from_edges(NOTEBOOK, areas=SIX)
+    assert set(projection_directions(conn, "V1").values()) == {"feedforward"}
+    cyclic = vs.Connectome.from_edges(NOTEBOOK + [("IT", "V2", 0.4), ("LIP", "V1", 0.2)], areas=SIX)
+    d = projection_directions(cyclic, "V1")
+    assert d[("IT", "V2")] == "feedback" and d[("LIP", "V1")] == "feedback"  # into the input area: feedback
+    assert [e for e, k in d.items() if k == "feedback"] == [("IT", "V2"), ("LIP", "V1")]
+    assert nx.is_directed_acyclic_graph(feedforward_part(cyclic, d).graph())
+    # given directions win over the rule; the rest follow it
+    given = cyclic.replace(directions={("V2", "V4"): "feedback"})
+    assert projection_directions(given, "V1")[("V2", "V4")] == "feedback"
+    assert projection_directions(given, "V1")[("IT", "V2")] == "feedforward"  # no cycle through V2->V4 any more
+
+
+def test_directions_are_kept_by_files(tmp_path):
+    conn = read_csv(cyclic_csv(tmp_path / "c.csv", {("MT", "LIP"): "feedforward", ("LIP", "MT"): "lateral"}))
+    assert conn.directions == {("MT", "LIP"): "feedforward", ("LIP", "MT"): "lateral"}
+    for suffix in (".csv", ".json"):
+        vs.save_connectome(conn, tmp_path / f"back{suffix}")
+        again = (read_csv if suffix == ".csv" else read_json)(tmp_path / f"back{suffix}")
+        assert again == conn and again.directions == conn.directions
+    # a preset's shipped table reads as an edge list, directions included, and compiles to the same network
+    table = SRC / "visualstreams" / "connectome" / "presets" / "macaque-markov2014.csv"
+    assert vs.compile_network(read_csv(table), steps=3).edges == vs.compile_network("macaque-markov2014",
+                                                                                     steps=3).edges
+
+
+@pytest.mark.parametrize("text, message", [
+    ("source,target,strength,direction\nV1,V2,1,sideways\n", "V1->V2 has unknown direction 'sideways' "
+                                                              "(directions: feedforward, feedback, lateral)"),
+    ("source,target,strength\nV1,V2,x\n", "line 2: strength 'x' of V1->V2 is not a number"),
+    ("source,target\nV1,V2\n", "an edge list needs the columns source, target, strength (no 'strength')"),
+    ("source,target,strength\nV1,V2,1\nV1,V2,2\n", "line 3: V1->V2 is listed twice"),
+])
+def test_bad_edge_lists_get_one_line(tmp_path, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ConnectomeError) as err:
+        read_csv(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_compile_refusals_name_the_problem(tmp_path):
+    cyclic = read_csv(cyclic_csv(tmp_path / "c.csv"))
+    with pytest.raises(ConnectomeError, match=r"cycle V2 -> V4 -> IT -> V2 is recurrence: it needs --steps 2 or more"):
+        vs.compile_network(cyclic)
+    assert len(vs.compile_network(cyclic, steps=2).recurrent_projections) == 2
+    into_input = cyclic.replace(directions={("IT", "V2"): "feedback", ("LIP", "MT"): "feedback"}).with_strength(
+        "V2", "V1", 0.5).replace(directions={("V2", "V1"): "feedforward"})
+    with pytest.raises(ConnectomeError, match=r"V2->V1 enters the input area 'V1' as feedforward"):
+        vs.compile_network(into_input, steps=2)
+    ff_cycle = cyclic.replace(directions={e: "feedforward" for e in [("IT", "V2"), ("V2", "V4"), ("V4", "IT")]})
+    with pytest.raises(ConnectomeError, match=r"feedforward projections .* form a cycle"):
+        vs.compile_network(ff_cycle, steps=2)
+    only_back = vs.Connectome.from_edges(NOTEBOOK[:4] + [("LIP", "MT", 0.5), ("MT", "LIP", 0.5)], areas=SIX,
+                                         directions={("MT", "LIP"): "feedback", ("LIP", "MT"): "feedback"})
+    with pytest.raises(ConnectomeError, match=r"area 'LIP' is reached from the input area 'V1' only through "
+                                              r"feedback or lateral projections"):
+        vs.compile_network(only_back, steps=2)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ConfigError, match="steps must be a whole number >= 1"):
+            vs.compile_network("human", steps=bad)
+
+
+# -- one step is today's network ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", preset_names())
+def test_one_step_is_the_feedforward_network(name):
+    conn = vs.load_connectome(name)
+    spec = vs.compile_network(conn)
+    input_area = spec.input_area
+    ff = feedforward_part(conn, projection_directions(conn, input_area))
+    assert spec.key == vs.compile_network(ff).key and not spec.recurrent_projections
+    a, b = build_seeded(spec, 3, torch.device("cpu")), build_seeded(vs.compile_network(ff), 3, torch.device("cpu"))
+    x = torch.rand(2, 1, 28, 28)
+    assert all(torch.equal(u, v) for u, v in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert all(torch.equal(a(x)[h], b(x)[h]) for h in a.head_names)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unrolled_network_without_feedback_repeats_the_feedforward_one_exactly(mode):
+    one = build_seeded(vs.compile_network("macaque-markov2014", mode=mode), 0, torch.device("cpu"))
+    four = build_seeded(vs.compile_network("macaque-markov2014", mode=mode, steps=4), 0, torch.device("cpu"))
+    # the feedback modules come after everything else: the same seed gives the same feedforward weights
+    shared = {k: v for k, v in four.state_dict().items() if k in one.state_dict() and k != "strengths"}
+    assert all(torch.equal(v, one.state_dict()[k]) for k, v in shared.items())
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        ref, ref_acts = one(x, return_areas=True)
+        out, acts = four(x, return_areas=True)
+        assert not torch.equal(out["what"], ref["what"])  # the feedback does something
+        assert all(torch.equal(acts[f"{a}@t0"], ref_acts[a]) for a in one.order)  # step 0 is the feedforward sweep
+        cut_all_recurrent(four)
+        out, acts = four(x, return_areas=True)
+    assert all(torch.equal(out[h], ref[h]) for h in one.head_names)
+    assert all(torch.equal(acts[f"{a}@t{t}"], ref_acts[a]) for a in one.order for t in range(4))
+
+
+def test_activations_by_area_and_step_have_the_documented_names_and_shapes():
+    spec = vs.compile_network("macaque-markov2014", steps=3)
+    model = vs.VisualStreamsNet(spec)
+    _, acts = model(torch.rand(2, 1, 28, 28), return_areas=True)
+    assert list(acts) == spec.activation_names()[: len(spec.order)] + [
+        f"{a}@t{t}" for t in range(3) for a in spec.order]
+    assert set(acts) == set(spec.activation_names())
+    for a, (c, h, w) in spec.area_shapes.items():
+        assert acts[a] is acts[f"{a}@t2"]  # the plain name is the last step
+        assert all(acts[f"{a}@t{t}"].shape == (2, c, h, w) for t in range(3))
+
+
+def test_gradients_reach_feedback_weights_and_strengths_change_the_output():
+    model = build_seeded(vs.compile_network("macaque-markov2014", steps=3, mode="learned-gain"), 0,
+                         torch.device("cpu"))
+    x = torch.rand(4, 1, 28, 28)
+    out = model(x)
+    torch.nn.functional.cross_entropy(out["what"], torch.tensor([0, 1, 2, 3])).backward()
+    fb = model.recurrent["IT_to_V4"].proj.weight
+    assert fb.grad is not None and fb.grad.abs().sum() > 0
+    k = model.edge_index("IT", "V4")
+    assert model.strengths.grad[k] != 0
+    with torch.no_grad():
+        before = model(x)["what"].clone()
+        model.set_strength("IT", "V4", 2.0)
+        assert not torch.equal(model(x)["what"], before)
+
+
+def test_parameters_are_counted_from_the_spec():
+    for mode in MODES:
+        spec = vs.compile_network("human-hcp", steps=2, mode=mode)
+        assert spec.n_parameters == sum(p.numel() for p in vs.VisualStreamsNet(spec).parameters())
+
+
+# -- training --------------------------------------------------------------------------------------------------------
+def test_a_user_csv_with_a_cycle_trains_with_steps_3_and_is_refused_with_steps_1(tmp_path):
+    data_dir = write_idx_dir(tmp_path / "data", n_train=64, n_test=32)
+    csv = cyclic_csv(tmp_path / "cyclic.csv")
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    base = [sys.executable, "-m", "visualstreams", "train", "--connectome", str(csv), "--data", str(data_dir),
+            "--epochs", "1", "--batch-size", "16", "--quiet", "--precision", "fp32"]
+    done = subprocess.run([*base, "--steps", "3", "--out", str(tmp_path / "run")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["steps"] == 3
+    assert {(e["source"], e["target"]) for e in config["connectome"]["edges"]} >= {("IT", "V2"), ("LIP", "MT")}
+    again = vs.load_run(tmp_path / "run")
+    assert again.model.spec.steps == 3 and len(again.model.spec.recurrent_projections) == 2
+    refused = subprocess.run([*base, "--out", str(tmp_path / "no")], env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 2 and not (tmp_path / "no").exists()
+    assert refused.stderr.strip() == ("visualstreams: error: connectome 'cyclic': cycle V2 -> V4 -> IT -> V2 is "
+                                      "recurrence: it needs --steps 2 or more")
+
+
+@pytest.mark.parametrize("value", ["0", "x", "1.5"])
+def test_bad_step_counts_are_one_line(capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--species", "human", "--steps", value])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and err.count("\n") == 0 and "--steps" in err
+
+
+def test_resume_in_the_middle_of_a_recurrent_run_is_bit_identical(tmp_path, data):
+    cfg = vs.make_config("fast", epochs=2, batch_size=16, precision="fp32", steps=3)
+    reference = vs.train("macaque-markov2014", cfg, data=data, out=tmp_path / "ref", progress=False,
+                         checkpoint_every=2)
+    with crash_at(5):
+        vs.train("macaque-markov2014", cfg, data=data, out=tmp_path / "cut", progress=False, checkpoint_every=2)
+    assert read_checkpoint(tmp_path / "cut" / RunDir.CHECKPOINT)["step"] == 4
+    assert_same_run(reference, resume_run(tmp_path / "cut", data=data, progress=False))
+
+
+def test_stacked_training_of_recurrent_networks_equals_alone(data):
+    one_batch = synthetic_dataset(16, 32)
+    dev = DeviceData.from_dataset(one_batch, torch.device("cpu"))
+    cfgs = [vs.make_config(batch_size=16, precision="fp32", seed=s, epochs=1, steps=3) for s in (0, 1)]
+    specs = [compile_for("macaque-markov2014", c) for c in cfgs]
+    alone = [build_seeded(s, c.seed, torch.device("cpu")) for s, c in zip(specs, cfgs, strict=True)]
+    hist_alone = [fit(m, dev, c, "fp32", progress=False) for m, c in zip(alone, cfgs, strict=True)]
+    stacked = [build_seeded(s, c.seed, torch.device("cpu")) for s, c in zip(specs, cfgs, strict=True)]
+    hist_stacked = fit_stacked(stacked, [dev] * 2, cfgs, "fp32", progress=False)
+    for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
+        diff = max((x - y).abs().max().item() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
+                                                              strict=True))
+        # One Adam step moves each weight by about lr x sign(gradient) = 1e-3: a different step would differ by up to
+        # 2e-3; where a gradient is ~0 its sign rests on the batched kernels' rounding (as in test_stacked).
+        assert diff < 1e-4
+        assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-6)
+
+
+def test_compare_makes_steps_a_factor(tmp_path, data):
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")
+    summary = vs.compare(["macaque-markov2014"], cfg, tmp_path, seeds=[0, 1], modes=["gain", "none"],
+                         steps=[1, 2], data=data, progress=False, similarity=False)
+    assert sorted(set(summary["mode"])) == ["gain", "gain-T2", "none", "none-T2"]
+    assert dict(zip(summary["mode"], summary["steps"], strict=True)) == {"gain": 1, "none": 1, "gain-T2": 2,
+                                                                         "none-T2": 2}
+    assert (tmp_path / "macaque-markov2014" / "gain-T2-seed1" / "model.pt").exists()
+    assert (tmp_path / "macaque-markov2014" / "seed0" / "model.pt").exists()
+    tests = pd.read_csv(tmp_path / "tests.csv")
+    pairs = {(r.group_a, r.group_b) for r in tests[tests["compare"] == "mode"].itertuples()}
+    assert ("gain", "gain-T2") in pairs and ("none", "none-T2") in pairs
+    assert "gain-T2" in (tmp_path / "report.md").read_text()
+
+
+# -- lesions in time -------------------------------------------------------------------------------------------------
+def test_lesions_cut_feedback_and_silence_areas_from_a_step(tmp_path, data):
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", steps=3)
+    model = vs.train("macaque-markov2014", cfg, data=data, out=tmp_path / "run", progress=False).model.eval()
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        intact, acts = model(x, return_areas=True)
+        with lesioned(model, Lesion(cut=("feedback", "lateral"))):
+            cut, cut_acts = model(x, return_areas=True)
+        model.steps = 1  # the same weights run once: the feedforward sweep
+        ff = model(x)
+        model.steps = 3
+        assert all(torch.equal(cut[h], ff[h]) for h in ff) and torch.equal(cut_acts["IT@t2"], acts["IT@t0"])
+        with lesioned(model, Lesion(areas=("V4@t1",))):
+            late, late_acts = model(x, return_areas=True)
+        assert torch.equal(late_acts["V4@t0"], acts["V4@t0"]) and not late_acts["V4@t1"].any()
+        assert torch.equal(model(x)["what"], intact["what"])  # restored exactly
+    with pytest.raises(ConfigError, match=r"V4@t3: the network runs 3 steps \(t0..t2\)"), \
+            lesioned(model, Lesion(areas=("V4@t3",))):
+        pass
+    df = lesion_runs([tmp_path / "run"], areas=["IT@t2"], edges=["IT:V4"], cut=["feedback", "recurrent"],
+                     data_path=write_idx_dir(tmp_path / "data", n_train=32, n_test=32))
+    assert list(df["lesion"]) == ["intact", "IT@t2", "IT->V4", "all feedback", "all feedback+all lateral"]
+    assert set(df["steps"]) == {3}
+    one = lesion_runs([tmp_path / "run"], areas=["IT"], steps=1, data_path=tmp_path / "data")
+    assert set(one["steps"]) == {1}
+    assert one["test_acc"].iloc[0] == df.loc[df["lesion"] == "all feedback+all lateral", "test_acc"].iloc[0]
+
+
+def test_a_feedforward_run_has_nothing_to_cut(tmp_path, data):
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")
+    vs.train("human", cfg, data=data, out=tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="no feedback projection in this model"):
+        lesion_runs([tmp_path / "run"], cut=["feedback"], data_path=tmp_path)
+
+
+def test_graph_drawing_marks_feedback(tmp_path):
+    fig = plot_connectome_graph(vs.load_connectome("macaque-markov2014"), tmp_path / "g.png")
+    gids = [p.get_gid() for p in fig.axes[0].patches if p.get_gid()]
+    assert "edge:V2->V1:feedback" in gids and "edge:V4->MT:lateral" in gids and "edge:V1->V2:feedforward" in gids
+    styles = {g.split(":")[-1]: p.get_linestyle() for p in fig.axes[0].patches if (g := p.get_gid())}
+    assert styles["feedback"] != styles["feedforward"]
+    assert (tmp_path / "g.png").stat().st_size > 0
