@@ -234,12 +234,15 @@ def test_stacked_training_of_recurrent_networks_equals_alone(data):
     stacked = [build_seeded(s, c.seed, torch.device("cpu")) for s, c in zip(specs, cfgs, strict=True)]
     hist_stacked = fit_stacked(stacked, [dev] * 2, cfgs, "fp32", progress=False)
     for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
-        diff = max((x - y).abs().max().item() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
-                                                              strict=True))
-        # One Adam step moves each weight by about lr x sign(gradient) = 1e-3: a different step would differ by up to
-        # 2e-3; where a gradient is ~0 its sign rests on the batched kernels' rounding (as in test_stacked).
-        assert diff < 1e-4
+        diffs = torch.cat([(x - y).abs().flatten() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
+                                                                     strict=True)])
+        # One Adam step moves each weight by about lr x sign(gradient) = 1e-3. Where a gradient is ~0 (units that
+        # are off for these 16 images) its sign rests on the batched kernels' rounding, so a few weights may step
+        # the other way (a difference of up to 2 lr); everything else agrees to rounding (as in test_stacked).
+        assert diffs.max() <= 2e-3 + 1e-6
+        assert (diffs > 1e-5).float().mean() < 0.005
         assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-6)
+        assert ha[0]["test_loss"] == pytest.approx(hb[0]["test_loss"], abs=1e-3)
 
 
 def test_compare_makes_steps_a_factor(tmp_path, data):

@@ -75,27 +75,33 @@ class ProjectionAdapter(nn.Module):
 
 
 class RecurrentAdapter(nn.Module):
-    """A feedback or lateral projection: resample to the target's convolution output size, then a 1x1 convolution
-    to the target's channels. Resample + 1x1 rather than a transposed convolution (BLT's choice) because the
-    presets' size ratios are not one fixed stride (1, 2, 4, 8 between areas of one network) and the feedforward
-    adapters already resample this way: one mechanism for bringing a source to a target."""
+    """A feedback or lateral projection: a 1x1 convolution to the target's channels and a resample to the target's
+    convolution output size. Resample + 1x1 rather than a transposed convolution (BLT's choice) because the presets'
+    size ratios are not one fixed stride (1 to 8 between areas of one network) and the feedforward adapters already
+    resample this way: one mechanism for bringing a source to a target."""
 
     def __init__(self, adapter: Adapter) -> None:
         super().__init__()
         self.out_size = adapter.size
         self.proj = nn.Conv2d(adapter.in_channels, adapter.out_channels, 1, bias=False)
 
-    def resample(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[-1]
-        if size > self.out_size:
-            return F.adaptive_max_pool2d(x, self.out_size)
-        if size < self.out_size:
-            return F.interpolate(x, size=(self.out_size, self.out_size), mode="nearest")
-        return x
+    def weight(self, gain: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # The gain scales the (tiny) 1x1 weights, not the target-sized signal: the same product, far fewer numbers.
+        return self.proj.weight * gain if mask is None else self.proj.weight * mask * gain
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        weight = self.proj.weight if mask is None else self.proj.weight * mask
-        return F.conv2d(self.resample(x), weight)
+    def forward(self, x: torch.Tensor, gain: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return bring(x, self.weight(gain, mask), self.out_size)
+
+
+def bring(x: torch.Tensor, weight: torch.Tensor, out_size: int) -> torch.Tensor:
+    """``x`` through the 1x1 ``weight`` at ``out_size``. Nearest upsampling and a 1x1 convolution commute exactly,
+    so a smaller source is convolved first, at its own size (measured: several times cheaper for feedback into
+    V1); a larger one is max-pooled first."""
+    size = x.shape[-1]
+    if size > out_size:
+        return F.conv2d(F.adaptive_max_pool2d(x, out_size), weight)
+    y = F.conv2d(x, weight)
+    return F.interpolate(y, size=(out_size, out_size), mode="nearest") if size < out_size else y
 
 
 class VisualStreamsNet(nn.Module):
@@ -148,6 +154,15 @@ class VisualStreamsNet(nn.Module):
         self.recurrent_inputs: dict[str, list[tuple[str, int, str]]] = {
             a.name: [(p.source, p.index, p.key) for p in a.recurrent] for a in spec.areas
         }
+        # The recurrent inputs of an area, grouped by the sources' size: a group's sources are concatenated and go
+        # through one 1x1 convolution (their weights side by side) and one resample, which equals the sum of the
+        # projections one by one (the convolution is linear, the resample per channel) at a fraction of the cost.
+        self._recurrent_groups: dict[str, list[list[tuple[str, int, str]]]] = {}
+        for a in spec.areas:
+            groups: dict[int, list[tuple[str, int, str]]] = {}
+            for p in a.recurrent:
+                groups.setdefault(spec.area(p.source).size, []).append((p.source, p.index, p.key))
+            self._recurrent_groups[a.name] = list(groups.values())
         self.recurrent = nn.ModuleDict()
         for p in spec.recurrent_projections:
             assert p.adapter is not None
@@ -235,9 +250,8 @@ class VisualStreamsNet(nn.Module):
                 else:
                     z = block.conv(self._feedforward_input(area, acts))
                 if t > 0:
-                    for src, k, key in self.recurrent_inputs[area]:
-                        mask = getattr(self, f"density_mask_{k}") if self.mode == "density" else None
-                        z = z + self.recurrent[key](prev[src], mask) * self.strengths[k]
+                    for group in self._recurrent_groups[area]:
+                        z = z + self._recurrent_group(group, prev, z.shape[-1])
                 out = block.pool(torch.relu(z))
                 if area in self.silenced or self.silenced_from.get(area, self.steps) <= t:
                     out = torch.zeros_like(out)
@@ -247,6 +261,15 @@ class VisualStreamsNet(nn.Module):
             prev = acts
         outputs = {h: self.heads[h](prev[self._head_areas[h]].flatten(1)) for h in heads}
         return (outputs, {**prev, **stepwise}) if return_areas else outputs
+
+    def _recurrent_group(self, group: list[tuple[str, int, str]], prev: dict[str, torch.Tensor],
+                         out_size: int) -> torch.Tensor:
+        density = self.mode == "density"
+        weights = [self.recurrent[key].weight(self.strengths[k], getattr(self, f"density_mask_{k}") if density
+                                              else None) for _, k, key in group]
+        if len(group) == 1:
+            return bring(prev[group[0][0]], weights[0], out_size)
+        return bring(torch.cat([prev[src] for src, _, _ in group], 1), torch.cat(weights, 1), out_size)
 
     def _feedforward_input(self, area: str, acts: dict[str, torch.Tensor]) -> torch.Tensor:
         inp = None
