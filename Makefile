@@ -8,7 +8,7 @@ PY := $(BIN)/python
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup data demo test test-all lint bench clean
+.PHONY: setup data demo test test-all lint docs tutorials bench clean
 
 setup: $(VENV)/.installed
 
@@ -40,8 +40,18 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
 
+# The documentation site (mkdocs, Material), built into site/; --strict: a broken link or reference fails it.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet  # (that variable: no banner about Material's future)
+
+# Execute the tutorials in place at their committed sizes (minutes), refreshing the outputs the site shows.
+tutorials: data
+	cd docs/tutorials && for nb in *.ipynb; do \
+	  $(abspath $(BIN))/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 "$$nb" \
+	  || exit 1; done
+
 bench: data
 	$(PY) benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site docs/tutorials/runs

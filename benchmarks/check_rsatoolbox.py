@@ -1,5 +1,5 @@
 """Does rsatoolbox agree with visualstreams.analysis.similarity, and how fast is each? (Needs rsatoolbox, which
-the project does not depend on: see the README's section on representations.)
+the project does not depend on: see docs/similarity.md, "rsatoolbox".)
 
     python3 -m venv /tmp/rsa-venv && /tmp/rsa-venv/bin/pip install torch==2.13.0 rsatoolbox -e .
     OMP_NUM_THREADS=1 /tmp/rsa-venv/bin/python benchmarks/check_rsatoolbox.py

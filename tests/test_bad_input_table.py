@@ -1,4 +1,5 @@
-"""The README's table of bad inputs is true: each command in it, run as written, prints what the table says."""
+"""The docs' table of bad inputs (docs/reliability.md) is true: each command in it, run as written, prints what the
+table says."""
 
 import importlib.util
 import re
@@ -12,7 +13,7 @@ from synthetic import synthetic_dataset, write_idx_dir
 import visualstreams as vs
 from visualstreams.cli import main
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+TABLE = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 SIX = ["V1", "V2", "V4", "IT", "MT", "LIP"]
 
 
@@ -37,7 +38,7 @@ FILES = {
 
 
 def table_rows() -> list[tuple[str, str]]:
-    text = README.read_text()
+    text = TABLE.read_text()
     start, end = text.index("<!-- bad-input-table"), text.index("<!-- /bad-input-table -->")
     rows = []
     for line in text[start:end].splitlines():
@@ -72,7 +73,7 @@ def test_the_table_lists_the_cases():
 
 
 @pytest.mark.parametrize("command, expected", table_rows(), ids=[c for c, _ in table_rows()])
-def test_each_bad_input_gets_the_line_the_readme_shows(workdir, monkeypatch, capsys, command, expected):
+def test_each_bad_input_gets_the_line_the_docs_show(workdir, monkeypatch, capsys, command, expected):
     if "cuda" in command and torch.cuda.is_available():
         pytest.skip("the row is about a machine without CUDA")
     if "siibra" in command and importlib.util.find_spec("siibra") is not None:
