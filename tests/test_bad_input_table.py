@@ -33,6 +33,10 @@ FILES = {
     "unreachable.csv": _matrix({k: v for k, v in NOTEBOOK.items() if k != ("V2", "MT")}),
     "no_it.csv": _matrix({k: v for k, v in NOTEBOOK.items() if "IT" not in k}, ["V1", "V2", "V4", "MT", "LIP"]),
     "arch.yaml": "areas: {}\n",
+    "sideways.csv": "source,target,strength,direction\nV1,V2,1,sideways\n",
+    "into_input.csv": "source,target,strength,direction\nV1,V2,1,\nV2,V1,0.5,feedforward\n",
+    "back_only.csv": "source,target,strength,direction\nV1,V2,1,\nV2,V4,1,\nV4,IT,1,\nV2,MT,1,\nIT,LIP,1,feedback\n"
+                     "LIP,MT,1,\n",
     "wide.toml": "[heads.what]\narea = 'IT'\noutputs = 12\n",
 }
 

@@ -284,7 +284,8 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         presets = list_connectomes()
         width = max(len(n) for n in presets["name"]) + 1
         for r in presets.itertuples():
-            print(f"{r.name:<{width}} {r.species:<9} {r.areas} areas, {r.edges} projections")
+            fb = f" ({r.edges - r.recurrent} feedforward, {r.recurrent} feedback or lateral)" if r.recurrent else ""
+            print(f"{r.name:<{width}} {r.species:<9} {r.areas} areas, {r.edges} projections{fb}")
             print(f"    source:  {short(r.source)}")
             print(f"    measure: {short(r.measure)}")
         return

@@ -24,12 +24,14 @@ def register_connectome(name: str, factory: Callable[[], Connectome], *, overwri
 
 
 def list_connectomes() -> pd.DataFrame:
-    """The registered presets with species, source and what the strengths measure."""
+    """The registered presets with species, source and what the strengths measure; ``edges`` counts every
+    projection, ``recurrent`` those the data call feedback or lateral (used by networks of two steps or more)."""
     rows = []
     for name in _PRESETS:
         c = _PRESETS[name]()
+        recurrent = sum(d != "feedforward" for d in c.directions.values())
         rows.append({"name": name, "species": c.species, "areas": len(c.areas), "edges": len(c.edges()),
-                     "measure": c.measure, "source": c.source})
+                     "recurrent": recurrent, "measure": c.measure, "source": c.source})
     return pd.DataFrame(rows)
 
 

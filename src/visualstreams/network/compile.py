@@ -8,7 +8,7 @@ projection's index, gain and adapter, and the heads' input sizes. The model
 (:class:`~visualstreams.network.model.VisualStreamsNet`), training, stacking, compare, lesions and the disk-room
 check all take a :class:`CompiledNetwork`; parameter counts come from it, never from building a model.
 
-Wiring rule (documented in the README): the *primary* input of an area is its deepest feedforward source
+Wiring rule (documented in docs/network.md): the *primary* input of an area is its deepest feedforward source
 (highest hierarchy level; ties go to the stronger projection, then to the earlier area); it sets the block's
 input channels and spatial size. Every other feedforward source is resampled to that size and, if its channel
 count differs, projected by a learned 1x1 convolution: its adapter.

@@ -1,13 +1,13 @@
 """The network as an ``nn.Module``, built from a compiled spec: one convolutional block per area, one pathway
 per projection, areas addressed by name (``model.areas["V4"]``).
 
-Convention (documented in the README): a projection A -> B of strength w multiplies the activity A sends
+Convention (documented in docs/network.md): a projection A -> B of strength w multiplies the activity A sends
 to B by w. An area with several inputs sums them: ``input(B) = sum_A w_AB * adapt_AB(output(A))``; which
 input is primary and which need an adapter (resample, then a learned 1x1 convolution) is decided by
 :func:`~visualstreams.network.compile.compile_network`. So the mouse's V1->V4 and V1->MT shortcuts are real
 pathways.
 
-Unrolled in time (``spec.steps`` >= 2; conventions in the README, from BLT networks): at every step t the
+Unrolled in time (``spec.steps`` >= 2; conventions in docs/recurrence.md, from BLT networks): at every step t the
 feedforward projections carry the outputs of step t (one feedforward sweep per step, as in a BLT network); each
 feedback or lateral projection A -> B carries A's output of step t-1, resampled to B's convolution output size and
 projected by its own learned 1x1 convolution to B's channels, scaled by its gain and added to B's convolution

@@ -1,4 +1,4 @@
-"""Connection modes: how a projection's strength acts in the compiled network (see the README).
+"""Connection modes: how a projection's strength acts in the compiled network (see docs/network.md).
 
 - ``gain``: a fixed multiplier on the signal (the notebook's scheme; the default);
 - ``learned-gain``: a multiplier initialised from the strength and trained with the weights;
