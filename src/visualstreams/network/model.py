@@ -12,8 +12,8 @@ feedforward projections carry the outputs of step t (one feedforward sweep per s
 feedback or lateral projection A -> B carries A's output of step t-1, resampled to B's convolution output size and
 projected by its own learned 1x1 convolution to B's channels, scaled by its gain and added to B's convolution
 output before the ReLU. At t = 0 no area has a previous output (the state starts at zero), so step 0 is exactly
-the feedforward network; heads read the last step. Nothing is normalised per step (measured: T = 4 trains without
-it, BENCHMARKS.md). With every feedback and lateral gain at 0 each step repeats the feedforward network's output
+the feedforward network; heads read the last step. Nothing is normalised per step (T = 4 trains without it:
+docs/recurrence.md). With every feedback and lateral gain at 0 each step repeats the feedforward network's output
 exactly.
 
 The notebook scaled V1's output by V1->V2 (as here) but scaled V4, IT, MT and LIP *outputs* by their
@@ -149,11 +149,6 @@ class VisualStreamsNet(nn.Module):
                 keep[torch.randperm(n_out * n_in)[: round(min(p.strength, 1.0) * n_out * n_in)]] = 1.0
                 self.register_buffer(f"density_mask_{p.index}", keep.view(n_out, n_in, 1, 1))
         self.heads = nn.ModuleDict({h.name: nn.Linear(h.in_features, h.outputs) for h in spec.heads})
-        # Feedback and lateral modules come last, after everything a one-step network has: so a T-step network
-        # starts from the one-step network's initial weights (and density masks) of the same seed.
-        self.recurrent_inputs: dict[str, list[tuple[str, int, str]]] = {
-            a.name: [(p.source, p.index, p.key) for p in a.recurrent] for a in spec.areas
-        }
         # The recurrent inputs of an area, grouped by the sources' size: a group's sources are concatenated and go
         # through one 1x1 convolution (their weights side by side) and one resample, which equals the sum of the
         # projections one by one (the convolution is linear, the resample per channel) at a fraction of the cost.
@@ -163,6 +158,8 @@ class VisualStreamsNet(nn.Module):
             for p in a.recurrent:
                 groups.setdefault(spec.area(p.source).size, []).append((p.source, p.index, p.key))
             self._recurrent_groups[a.name] = list(groups.values())
+        # Feedback and lateral modules come last, after everything a one-step network has: so a T-step network
+        # starts from the one-step network's initial weights (and density masks) of the same seed.
         self.recurrent = nn.ModuleDict()
         for p in spec.recurrent_projections:
             assert p.adapter is not None
