@@ -211,10 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(pm)
 
     pl = sub.add_parser("lesion", help="silence areas or projections of trained runs and evaluate again",
-                        description="Evaluate trained runs intact and with areas silenced (output set to zero) or "
-                                    "projections cut (strength 0), without retraining. Prints the metrics before "
+                        description="Evaluate trained runs intact and with areas silenced (output set to zero; in "
+                                    "runs of several steps also from a step on) or projections cut (strength 0; one, "
+                                    "or every feedback or lateral one at once), without retraining. Prints the "
+                                    "metrics before "
                                     "and after, writes lesions.csv into each run directory and a bar chart "
-                                    "(means over runs, 95%% CI error bars).")
+                                    "(means over runs, 95% CI error bars).")
     pl.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (e.g. one per seed)")
     pl.add_argument("--area", action="append", default=[], metavar="AREA[@tK]",
                     help="silence this area (repeatable); AREA@tK from step K on, in a run of several steps")
@@ -236,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "seed, the same for every run; fixed positions on canvas tasks) and compare them: area x area "
                     "within each run, run x run for each area, and for each area and pair of species whether runs of "
                     "two species differ more than seeds of one species do (within- minus between-species similarity "
-                    "with a 95%% bootstrap CI over runs, a one-sided permutation test over run labels, Holm across "
+                    "with a 95% bootstrap CI over runs, a one-sided permutation test over run labels, Holm across "
                     "areas and pairs). Runs of the same seed share their initial weights, so they are left out of "
                     "the between-species pairs. Writes similarity_*.csv and similarity_*.png into --out.")
     psim.add_argument("runs", nargs="*", metavar="RUN_DIR", help="finished run directories")
