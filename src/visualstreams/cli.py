@@ -394,6 +394,10 @@ def cmd_train(args: argparse.Namespace) -> None:
                  "loss": "test loss {:.4f}"}
     parts = [fmt.format(f[f"test_{k}"]) for k, fmt in described.items() if f"test_{k}" in f]
     print(f"{name}: {', '.join(parts)}; run written to {out}")
+    spec = result.model.spec
+    unused = sum(d != "feedforward" for d in spec.connectome.directions.values()) if spec.steps == 1 else 0
+    if unused:  # nothing silent: the data's feedback is left out of a one-step network on purpose, and said so
+        print(f"(a one-step network: its {unused} feedback and lateral projections are used with --steps 2 or more)")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:

@@ -79,15 +79,17 @@ def check_lesion(model: VisualStreamsNet, lesion: Lesion) -> None:
         if step >= model.steps:
             raise ConfigError(f"{text}: the network runs {model.steps} step{'s' if model.steps > 1 else ''} "
                               f"(t0..t{model.steps - 1})")
-    directions = {(p.source, p.target): p.direction for p in model.spec.projections}
-    for d in lesion.cut:
-        if d not in directions.values():
-            raise ConfigError(f"no {d} projection in this model (compiled with {model.spec.steps} step"
-                              f"{'s' if model.spec.steps > 1 else ''}; feedback and lateral ones need 2 or more)")
     for s, t in lesion.edges:
         if (s, t) not in model.edges:
             known = ", ".join(f"{a}:{b}" for a, b in model.edges)
             raise ConfigError(f"no projection {s}->{t} in this model (projections: {known})")
+    recurrent = {(p.source, p.target): p.direction for p in model.spec.recurrent_projections}
+    if lesion.cut and not set(lesion.cut) & set(recurrent.values()):
+        raise ConfigError(f"no {' or '.join(lesion.cut)} projection in this model (compiled with {model.spec.steps} "
+                          f"step{'s' if model.spec.steps > 1 else ''}; feedback and lateral ones need 2 or more)")
+    if (lesion.cut or any(e in recurrent for e in lesion.edges)) and model.steps == 1:
+        raise ConfigError(f"{lesion.label}: run over one step, the network's feedback and lateral projections carry "
+                          "nothing (evaluate with --steps 2 or more)")
 
 
 @contextlib.contextmanager
@@ -103,7 +105,7 @@ def lesioned(model: VisualStreamsNet, lesion: Lesion) -> Iterator[VisualStreamsN
                 model.silenced.add(area)
             else:
                 model.silenced_from[area] = min(step, model.silenced_from.get(area, step))
-        cut = [(p.source, p.target) for p in model.spec.projections if p.direction in lesion.cut]
+        cut = [(p.source, p.target) for p in model.spec.recurrent_projections if p.direction in lesion.cut]
         for s, t in [*lesion.edges, *cut]:
             model.set_strength(s, t, 0.0)
         yield model
@@ -116,8 +118,9 @@ def lesioned(model: VisualStreamsNet, lesion: Lesion) -> Iterator[VisualStreamsN
 def sweep(model: VisualStreamsNet) -> list[Lesion]:
     """Every area, then every projection, each on its own; then every feedback and every lateral projection at
     once (when the network has them)."""
-    present = {p.direction for p in model.spec.projections}
-    return ([Lesion(areas=(a,)) for a in model.order] + [Lesion(edges=(e,)) for e in model.edges]
+    present = {p.direction for p in model.spec.recurrent_projections} if model.steps > 1 else set()
+    edges = [(p.source, p.target) for p in model.spec.projections if not p.recurrent or present]
+    return ([Lesion(areas=(a,)) for a in model.order] + [Lesion(edges=(e,)) for e in edges]
             + [Lesion(cut=(d,)) for d in ("feedback", "lateral") if d in present])
 
 

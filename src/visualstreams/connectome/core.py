@@ -171,8 +171,8 @@ class Connectome:
                 raise ConnectomeError(
                     f"connectome {name!r}: edge {k} needs 'source', 'target' and a numeric 'strength'"
                 ) from None
-            if e.get("direction") not in (None, ""):
-                directions[edges[-1][:2]] = str(e["direction"])
+            if str(e.get("direction") or "").strip():
+                directions[edges[-1][:2]] = str(e["direction"]).strip().lower()  # as the CSV reader does
         meta = {k: str(data.get(k, "")) for k in ("species", "source", "measure", "notes")}
         return cls.from_edges(
             edges,

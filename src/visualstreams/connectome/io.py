@@ -5,7 +5,8 @@ An edge list gives each projection a row (CSV: a header ``source,target,strength
 JSON: ``{"edges": [{"source": ..., "target": ..., "strength": ..., "direction": ...}]}``); ``direction`` is
 ``feedforward``, ``feedback`` or ``lateral``, and where it is left out (or empty) the graph's rule decides
 (:func:`visualstreams.graph.classify`). A matrix has no room for directions: the rule decides them all. Columns
-other than these are ignored, so a preset's shipped table reads as an edge list too.
+other than these are ignored, so a preset's shipped table reads as an edge list too (human-hcp's holds the
+feedforward and lateral tracts; the preset adds each tract's reverse in code).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _read_edge_list(path: Path, text: str, meta: dict[str, str]) -> Connectome:
     missing = [c for c in ("source", "target", "strength") if c not in df.columns]
     if missing:
         raise ConnectomeError(f"{path}: an edge list needs the columns source, target, strength (no {missing[0]!r})")
-    edges, directions = [], {}
+    edges, directions, seen = [], {}, set()
     # "# areas: V1, V2, ..." fixes the order (and keeps an area without projections), as a matrix's header does
     areas = [a.strip() for a in meta.pop("areas", "").split(",") if a.strip()]
     for k, r in enumerate(df.itertuples(index=False), start=2):
@@ -97,8 +98,9 @@ def _read_edge_list(path: Path, text: str, meta: dict[str, str]) -> Connectome:
             raise ConnectomeError(f"{path}: line {k}: strength {r.strength!r} of {s}->{t} is not a number")
         areas += [a for a in (s, t) if a not in areas]
         w = float(r.strength)
-        if (s, t) in {(a, b) for a, b, _ in edges}:
+        if (s, t) in seen:
             raise ConnectomeError(f"{path}: line {k}: {s}->{t} is listed twice")
+        seen.add((s, t))
         if w != 0:
             edges.append((s, t, w))
             d = str(getattr(r, "direction", "")).strip().lower()
@@ -188,7 +190,8 @@ def _strip_prefix(msg: str) -> str:
 
 
 def diff_connectomes(a: Connectome, b: Connectome) -> pd.DataFrame:
-    """Projections present in either connectome, on the areas they share: strengths side by side."""
+    """Projections present in either connectome, on the areas they share: strengths side by side, and the direction
+    the data give it (the first connectome's, else the second's; empty where neither gives one)."""
     shared = [x for x in a.areas if x in b.areas]
     rows = []
     for s in shared:
@@ -196,6 +199,7 @@ def diff_connectomes(a: Connectome, b: Connectome) -> pd.DataFrame:
             va, vb = a.strength(s, t), b.strength(s, t)
             if va > 0 or vb > 0:
                 rows.append({"source": s, "target": t, a.name: va, b.name: vb, "difference": vb - va,
-                             "only_in": a.name if vb == 0 else b.name if va == 0 else ""})
-    cols = ["source", "target", a.name, b.name, "difference", "only_in"]
+                             "only_in": a.name if vb == 0 else b.name if va == 0 else "",
+                             "direction": a.directions.get((s, t)) or b.directions.get((s, t)) or ""})
+    cols = ["source", "target", a.name, b.name, "difference", "only_in", "direction"]
     return pd.DataFrame(rows, columns=cols)

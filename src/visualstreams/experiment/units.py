@@ -103,7 +103,9 @@ def same_plan(p: Planned) -> bool:
         same = isinstance(train_saved, dict)
     except (VisualStreamsError, OSError, KeyError, TypeError):
         return False
-    same = same and all(train_saved.get(k) == v for k, v in asdict(p.config).items()
+    # A field an older config.json lacks (steps, before recurrence) was its default then.
+    defaults = asdict(TrainConfig())
+    same = same and all(train_saved.get(k, defaults[k]) == v for k, v in asdict(p.config).items()
                         if k not in ("device", "precision"))
     return same and saved.get("architecture") == p.spec.architecture.to_dict()
 

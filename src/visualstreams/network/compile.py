@@ -24,6 +24,7 @@ Imports the connectome layer and the leaves; never torch modules, data, tasks or
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -154,10 +155,6 @@ class CompiledNetwork:
         """Feedback and lateral projections (none when ``steps`` is 1)."""
         return tuple(p for p in self.projections if p.recurrent)
 
-    @property
-    def feedback_edges(self) -> list[tuple[str, str]]:
-        """The feedback projections, (source, target), what a feedback-cut lesion removes."""
-        return [(p.source, p.target) for p in self.projections if p.direction == "feedback"]
 
     @property
     def order(self) -> list[str]:
@@ -254,10 +251,10 @@ def step_name(area: str, step: int) -> str:
 
 
 def check_steps(steps: object) -> int:
-    """``steps`` as a whole number >= 1, or a one-line error."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    """``steps`` as a whole number >= 1 (a NumPy integer too), or a one-line error."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
         raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
-    return steps
+    return int(steps)
 
 
 ArchitectureLike = Architecture | str | os.PathLike[str] | None
@@ -277,6 +274,7 @@ def compile_network(
 
     Raises :class:`ConnectomeError` or :class:`ConfigError` with a one-line message naming the problem.
     """
+    steps = check_steps(steps)
     if isinstance(connectome, CompiledNetwork):
         asked = (architecture is not None or (image_size is not None and image_size != connectome.image_size)
                  or mode != "gain" and mode != connectome.mode or steps != 1 and steps != connectome.steps)
@@ -285,7 +283,6 @@ def compile_network(
                               "steps are its own (compile the connectome again to change them)")
         return connectome
     check_mode(mode)
-    steps = check_steps(steps)
     conn = load_connectome(connectome)
     arch, directions = _complete(conn, architecture)
     if image_size is not None and image_size != arch.image_size:
@@ -358,10 +355,7 @@ def _complete(connectome: Connectome,
         arch = architecture
     else:
         arch = load_architecture(architecture)
-    input_area = arch.input_area
-    if input_area is None:
-        hint = connectome.extra.get("input_area")
-        input_area = hint if NOTEBOOK_INPUT not in connectome.areas and hint in connectome.areas else NOTEBOOK_INPUT
+    input_area = arch.input_area if arch.input_area is not None else default_input_area(connectome)
     if isinstance(architecture, Architecture) and arch.heads:
         heads = dict(arch.heads)  # an Architecture object's heads are kept as given (one rebuilt from a run's too)
     else:
@@ -377,12 +371,26 @@ def _complete(connectome: Connectome,
     return Architecture(areas, heads, input_area, arch.in_channels, arch.image_size, arch.name), directions
 
 
+def default_input_area(connectome: Connectome) -> str:
+    """Where the image enters when the architecture does not say: V1, or the connectome's suggestion when it has no
+    V1 (the mouse's VISp)."""
+    hint = connectome.extra.get("input_area")
+    return hint if NOTEBOOK_INPUT not in connectome.areas and hint in connectome.areas else NOTEBOOK_INPUT
+
+
 def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: dict[tuple[str, str], str],
               steps: int) -> None:
-    """``ff`` is ``conn``'s feedforward part; every message names one problem."""
+    """``ff`` is ``conn``'s feedforward part; every message names one problem, the most basic first."""
     name, root = conn.name, arch.input_area
     if root not in conn.areas:
         raise ConnectomeError(f"connectome {name!r}: input area {root!r} is missing")
+    for head, spec in arch.heads.items():
+        if spec.area not in conn.areas:
+            raise ConnectomeError(f"connectome {name!r}: area {spec.area!r} for the {head!r} head is missing")
+    reach = reachable(conn, root)  # type: ignore[arg-type]
+    cut = [a for a in conn.areas if a not in reach]
+    if cut:
+        raise ConnectomeError(f"connectome {name!r}: area {cut[0]!r} cannot be reached from the input area {root!r}")
     into_input = [s for s in conn.sources(root) if directions[(s, root)] == "feedforward"]
     if into_input:
         raise ConnectomeError(f"connectome {name!r}: {into_input[0]}->{root} enters the input area {root!r} as "
@@ -400,13 +408,6 @@ def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: 
             path = graph.path(ff.graph(), t, s) + [t]  # the rule's feedback edge s->t closes t -> ... -> s -> t
             raise ConnectomeError(f"connectome {name!r}: cycle {' -> '.join(path)} is recurrence: it needs "
                                   "--steps 2 or more")
-    for head, spec in arch.heads.items():
-        if spec.area not in conn.areas:
-            raise ConnectomeError(f"connectome {name!r}: area {spec.area!r} for the {head!r} head is missing")
-    reach = reachable(conn, root)  # type: ignore[arg-type]
-    cut = [a for a in conn.areas if a not in reach]
-    if cut:
-        raise ConnectomeError(f"connectome {name!r}: area {cut[0]!r} cannot be reached from the input area {root!r}")
     ff_reach = reachable(ff, root)  # type: ignore[arg-type]
     cut = [a for a in conn.areas if a not in ff_reach]
     if cut:
@@ -415,4 +416,4 @@ def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: 
 
 
 __all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "check_steps", "compile_network",
-           "default_architecture", "step_name"]
+           "default_architecture", "default_input_area", "step_name"]

@@ -90,6 +90,8 @@ class RecurrentAdapter(nn.Module):
         return self.proj.weight * gain if mask is None else self.proj.weight * mask * gain
 
     def forward(self, x: torch.Tensor, gain: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """This projection alone (the network sums an area's projections of one source size in one convolution,
+        which equals the sum of these)."""
         return bring(x, self.weight(gain, mask), self.out_size)
 
 
@@ -143,11 +145,7 @@ class VisualStreamsNet(nn.Module):
             # One fixed mask per projection over the target block's (out, in) channel pairs, keeping
             # round(strength x out x in) of them; drawn from the global RNG, so the run's seed fixes it.
             for p in (p for p in spec.projections if not p.recurrent):
-                conv = self.areas[p.target].conv
-                n_out, n_in = conv.out_channels, conv.in_channels
-                keep = torch.zeros(n_out * n_in)
-                keep[torch.randperm(n_out * n_in)[: round(min(p.strength, 1.0) * n_out * n_in)]] = 1.0
-                self.register_buffer(f"density_mask_{p.index}", keep.view(n_out, n_in, 1, 1))
+                self._add_density_mask(p.index, self.areas[p.target].conv, p.strength)
         self.heads = nn.ModuleDict({h.name: nn.Linear(h.in_features, h.outputs) for h in spec.heads})
         # The recurrent inputs of an area, grouped by the sources' size: a group's sources are concatenated and go
         # through one 1x1 convolution (their weights side by side) and one resample, which equals the sum of the
@@ -166,14 +164,16 @@ class VisualStreamsNet(nn.Module):
             self.recurrent[p.key] = RecurrentAdapter(p.adapter)
         if self.mode == "density":
             for p in spec.recurrent_projections:
-                conv = self.recurrent[p.key].proj
-                n_out, n_in = conv.out_channels, conv.in_channels
-                keep = torch.zeros(n_out * n_in)
-                keep[torch.randperm(n_out * n_in)[: round(min(p.strength, 1.0) * n_out * n_in)]] = 1.0
-                self.register_buffer(f"density_mask_{p.index}", keep.view(n_out, n_in, 1, 1))
+                self._add_density_mask(p.index, self.recurrent[p.key].proj, p.strength)
         self.area_shapes = spec.area_shapes
         self._head_areas = {h.name: h.area for h in spec.heads}
         self._needed_cache: dict[tuple[str, ...], list[str]] = {}
+
+    def _add_density_mask(self, index: int, conv: nn.Conv2d, strength: float) -> None:
+        n_out, n_in = conv.out_channels, conv.in_channels
+        keep = torch.zeros(n_out * n_in)
+        keep[torch.randperm(n_out * n_in)[: round(min(strength, 1.0) * n_out * n_in)]] = 1.0
+        self.register_buffer(f"density_mask_{index}", keep.view(n_out, n_in, 1, 1))
 
     # -- wiring queries -------------------------------------------------------------------------------
     @property
@@ -217,12 +217,7 @@ class VisualStreamsNet(nn.Module):
             elif self.mode == "density":
                 out = self._density_block(area, acts)
             else:
-                inp = None
-                for src, k, key in wiring:
-                    sig = acts[src] if key is None else self.projections[key](acts[src])
-                    sig = sig * self.strengths[k]
-                    inp = sig if inp is None else inp + sig
-                out = self.areas[area](inp)
+                out = self.areas[area](self._feedforward_input(area, acts))
             acts[area] = torch.zeros_like(out) if area in self.silenced or area in self.silenced_from else out
         out = {h: self.heads[h](acts[self._head_areas[h]].flatten(1)) for h in heads}
         return (out, acts) if return_areas else out

@@ -104,8 +104,10 @@ class _Experiment:
             self.stats["mode"] = str(self.train.get("mode", "gain"))
         self.species = [str(x) for x in self.exp.get("species") or
                         (list(dict.fromkeys(s["species"])) if "species" in s else [])]
-        self.modes = [str(x) for x in self.exp.get("modes") or
-                      (list(dict.fromkeys(s["mode"])) if "mode" in s else [])]
+        # The summary's mode is the condition (gain, gain-T4, ...): it says how many there are, even when one mode
+        # ran at several step counts; experiment.json's modes are the raw connection modes.
+        self.modes = ([str(x) for x in dict.fromkeys(s["mode"])] if len(s) and "mode" in s else
+                      [str(x) for x in self.exp.get("modes") or []])
         self.seeds = list(self.exp.get("seeds") or (sorted(set(s["seed"])) if "seed" in s else []))
         self.multi_mode = len(self.modes) > 1
         self.ok = s[s["status"] == "ok"] if len(s) else s

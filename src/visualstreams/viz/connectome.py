@@ -16,6 +16,7 @@ from matplotlib.patches import FancyArrowPatch
 
 from .. import graph
 from ..connectome import Connectome, feedforward_part, projection_directions
+from ..network.compile import default_input_area
 from ..storage import save_figure
 
 # How each direction is drawn: feedforward solid and straight where it can be; feedback dashed, curving back
@@ -28,11 +29,9 @@ _EDGE_STYLE: dict[str, dict[str, Any]] = {
 
 
 def directions_of(connectome: Connectome) -> dict[tuple[str, str], str]:
-    """Each projection's direction, searched from the connectome's input area (its hint, else V1, else its first
-    area) where the data give none."""
-    hint = connectome.extra.get("input_area")
-    root = hint if hint in connectome.areas else "V1" if "V1" in connectome.areas else connectome.areas[0]
-    return projection_directions(connectome, root)
+    """Each projection's direction, searched from the input area the compile step would choose where the data give
+    none."""
+    return projection_directions(connectome, default_input_area(connectome))
 
 __all__ = ["plot_connectome", "plot_connectome_graph", "connectome_layout"]
 

@@ -351,10 +351,12 @@ def build_published(name: str) -> Connectome:
     recurrent = [r for r in rows if r["used"] != "1" and float(r["strength"]) > 0]
     edges = [(r["source"], r["target"], float(r["strength"])) for r in used + recurrent]
     directions = {(r["source"], r["target"]): r["direction"] for r in used + recurrent}
+    reversed_edges: list[tuple[str, str]] = []
     if spec.undirected:  # a tract stands for both directions: the reverse of each one is feedback (or lateral)
         for r in used + recurrent:
             back = (r["target"], r["source"])
             if back not in directions:
+                reversed_edges.append(back)
                 edges.append((*back, float(r["strength"])))
                 directions[back] = "feedback" if r["direction"] == "feedforward" else r["direction"]
     top = max(used, key=lambda r: float(r["raw_value"]))
@@ -368,6 +370,8 @@ def build_published(name: str) -> Connectome:
         "levels": dict(spec.levels),
         **({"heads": dict(spec.heads)} if spec.heads else {}),
         "raw_values": {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in used + recurrent},
+        # a tract's reverse has no raw value of its own: these are the projections added that way
+        **({"reversed_tracts": [f"{s}->{t}" for s, t in reversed_edges]} if spec.undirected else {}),
         "table": f"{TABLE_DIR}/{name}.csv",
         **spec.extra,
     }
