@@ -34,7 +34,8 @@ FILES = {
     "no_it.csv": _matrix({k: v for k, v in NOTEBOOK.items() if "IT" not in k}, ["V1", "V2", "V4", "MT", "LIP"]),
     "arch.yaml": "areas: {}\n",
     "sideways.csv": "source,target,strength,direction\nV1,V2,1,sideways\n",
-    "into_input.csv": "source,target,strength,direction\nV1,V2,1,\nV2,V1,0.5,feedforward\n",
+    "into_input.csv": "source,target,strength,direction\nV1,V2,1,\nV2,V4,1,\nV4,IT,1,\nV2,MT,1,\nMT,LIP,1,\n"
+                      "V2,V1,0.5,feedforward\n",
     "back_only.csv": "source,target,strength,direction\nV1,V2,1,\nV2,V4,1,\nV4,IT,1,\nV2,MT,1,\nIT,LIP,1,feedback\n"
                      "LIP,MT,1,\n",
     "wide.toml": "[heads.what]\narea = 'IT'\noutputs = 12\n",
