@@ -85,7 +85,7 @@ def main() -> None:
                                     fmt="s", color="#c0392b", capsize=4, zorder=3)
                         ax.scatter(np.full(len(acc), xs) + np.linspace(-0.12, 0.12, len(acc)), acc, s=12,
                                    color="#e6a39b", zorder=2)
-                        order.append(f"{mode}\nfeedback cut")
+                        order.append(f"{mode}\nfb+lat cut")
                         xs += 1
         ax.set_xticks(range(len(order)), order, fontsize=8)
         ax.set_ylabel("test accuracy (%)")
