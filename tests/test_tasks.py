@@ -73,3 +73,49 @@ def test_where_tasks_train_on_a_tiny_model(task):
     assert ("test_acc" in h) == (task == "what-where")
     assert h["test_loc_err"].iloc[-1] < h["test_loc_err"].iloc[0] or h["test_loc_err"].iloc[-1] < 8
     assert result.model.architecture.image_size == 36
+
+
+# -- test noise: each item its own, keyed by the run's seed and the item's index -----------------------------------
+def test_each_test_item_gets_its_own_noise_whatever_the_batch():
+    task = Task("what", noise=0.5, seed=3)
+    items = torch.full((20, 1, 28, 28), 128, dtype=torch.uint8)  # identical images: any difference is the noise
+    labels = torch.zeros(20, dtype=torch.long)
+    whole, _ = task.make_batch(items, labels, index=torch.arange(20))
+    # Cut into other batches (as another --eval-batch-size would), item i gets the same noise.
+    parts = [task.make_batch(items[i:i + 7], labels[i:i + 7], index=torch.arange(i, min(i + 7, 20)))[0]
+             for i in range(0, 20, 7)]
+    assert torch.equal(torch.cat(parts), whole)
+    # Two items, two draws: no batch repeats another batch's field (the frozen noise drew the same one each time).
+    flat = whole.flatten(1)
+    assert not torch.equal(flat[0], flat[1]) and not torch.equal(flat[:10], flat[10:])
+    assert torch.corrcoef(flat[:2])[0, 1].abs() < 0.15  # independent draws, not one field shifted
+    assert flat.sub(128 / 255).std().item() == pytest.approx(0.5, rel=0.05)
+
+
+def test_test_noise_is_the_same_in_every_condition_of_a_seed_and_differs_between_seeds():
+    items = torch.full((4, 1, 28, 28), 30, dtype=torch.uint8)
+    labels, index = torch.zeros(4, dtype=torch.long), torch.tensor([5, 9, 2, 700])
+
+    def batch(**kw):
+        return vs.make_config(noise=0.5, **kw).make_task().make_batch(items, labels, index=index)[0]
+
+    a = batch(seed=1, mode="gain")
+    assert torch.equal(a, batch(seed=1, mode="none")) and torch.equal(a, batch(seed=1, mode="gain", steps=4))
+    assert not torch.equal(a, batch(seed=2, mode="gain"))
+
+
+def test_noisy_batch_without_generator_or_indices_is_refused():
+    with pytest.raises(vs.ConfigError, match="test indices"):
+        Task("what", noise=0.3).make_batch(torch.zeros((2, 1, 28, 28), dtype=torch.uint8), torch.zeros(2).long())
+
+
+def test_noisy_evaluation_does_not_depend_on_the_batch_size():
+    cfg = vs.make_config(noise=0.5, epochs=1, batch_size=32, precision="fp32", seed=4)
+    result = vs.train("human", cfg, data=synthetic_dataset(64, 60), progress=False)
+    data = synthetic_dataset(64, 60)
+    x, y = data.test_images.unsqueeze(1), data.test_labels
+    task = cfg.make_task()
+    by_7 = vs.evaluate(result.model, x, y, task, batch_size=7)
+    by_60 = vs.evaluate(result.model, x, y, task, batch_size=60)
+    assert by_7["acc"] == by_60["acc"] and by_7["loss"] == pytest.approx(by_60["loss"], rel=1e-5)
+    assert by_7 == pytest.approx(vs.evaluate(result.model, x, y, task, batch_size=7))  # and no state in between

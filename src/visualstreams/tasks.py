@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .data.canvas import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_centres, place_on_canvas
+from .data.noise import item_noise
 from .errors import ConfigError
 
 TASK_HEADS: dict[str, tuple[str, ...]] = {"what": ("what",), "where": ("where",), "what-where": ("what", "where")}
@@ -35,6 +36,7 @@ class Task:
     canvas: int | None = None
     where_weight: float = 1.0
     noise: float = 0.0  # std of Gaussian pixel noise added to the canvas (0-1 scale); 0 = clean
+    seed: int = 0  # the run's seed: keys each test item's noise (with its index), see data.noise
 
     def __post_init__(self) -> None:
         if self.name not in TASK_HEADS:
@@ -67,9 +69,14 @@ class Task:
     # -- batches ---------------------------------------------------------------------------------------------
     def make_batch(
         self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None,
-        offsets: torch.Tensor | None = None,
+        offsets: torch.Tensor | None = None, index: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """uint8 items (B, 1, 28, 28) -> float input in [0, 1] (channels_last) and the targets."""
+        """uint8 items (B, 1, 28, 28) -> float input in [0, 1] (channels_last) and the targets.
+
+        Noise: training batches draw it from ``generator`` (the run's augmentation stream); test items pass
+        ``index``, their indices in the test set, and get :func:`~visualstreams.data.item_noise` keyed by
+        (``seed``, index): the same noise for an item whatever the batch, the run's condition or the call.
+        """
         targets = {"label": labels}
         if self.canvas is not None:
             if offsets is None:
@@ -80,8 +87,13 @@ class Task:
             targets["xy"] = (item_centres(offsets) - half) / half  # [-1, 1]
         x = images.float().div_(255.0)
         if self.noise > 0:
-            noise_gen = generator if generator is not None else torch.Generator().manual_seed(0)
-            x = x + self.noise * torch.randn(x.shape, generator=noise_gen).to(x.device)
+            if generator is not None:
+                draw = torch.randn(x.shape, generator=generator)
+            elif index is not None:
+                draw = item_noise(self.seed, index, x.shape[1:])
+            else:  # one fixed field for every batch was the old, frozen behaviour: never fall back to it
+                raise ConfigError("noisy batches need a generator (training) or the items' test indices")
+            x = x + self.noise * draw.to(x.device)
         return x.contiguous(memory_format=torch.channels_last), targets
 
     def test_offsets(self, n: int) -> torch.Tensor | None:
@@ -137,5 +149,6 @@ class Task:
         return out
 
 
-def get_task(name: str, canvas: int | None = None, where_weight: float = 1.0, noise: float = 0.0) -> Task:
-    return Task(name, canvas, where_weight, noise)
+def get_task(name: str, canvas: int | None = None, where_weight: float = 1.0, noise: float = 0.0,
+             seed: int = 0) -> Task:
+    return Task(name, canvas, where_weight, noise, seed)

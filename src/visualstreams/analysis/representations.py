@@ -236,7 +236,8 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
     with torch.inference_mode():
         for i in range(0, len(idx), batch_size):
             sl = slice(i, i + batch_size)
-            x, _ = task.make_batch(items[sl], labels[sl], offsets=None if offsets is None else offsets[sl])
+            x, _ = task.make_batch(items[sl], labels[sl], offsets=None if offsets is None else offsets[sl],
+                                   index=index[sl])  # each probe's test noise, as evaluation gives it
             _, acts = model(x, return_areas=True)
             for a in model.order:
                 out[a].append(acts[a].float().flatten(1).cpu().numpy())

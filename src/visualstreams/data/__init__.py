@@ -1,5 +1,6 @@
 """Data: Fashion-MNIST from its files or a verified download (``fashion_mnist``), the what-and-where canvas
-(``canvas``) and device-resident tensors (``device``). Imports only the leaves."""
+(``canvas``), the test items' pixel noise (``noise``) and device-resident tensors (``device``). Imports only the
+leaves."""
 
 from .canvas import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_centres, place_on_canvas
 from .device import DeviceData
@@ -10,6 +11,7 @@ from .fashion_mnist import (
     find_data,
     load_fashion_mnist,
 )
+from .noise import item_noise
 
 __all__ = ["ITEM_SIZE", "TEST_POSITION_SEED", "canvas_offsets", "item_centres", "place_on_canvas", "DeviceData",
-           "CLASSES", "IDX_FILES", "FashionMNIST", "find_data", "load_fashion_mnist"]
+           "item_noise", "CLASSES", "IDX_FILES", "FashionMNIST", "find_data", "load_fashion_mnist"]

@@ -65,7 +65,7 @@ class TrainConfig:
         return condition(self.mode, self.steps)
 
     def make_task(self) -> Task:
-        return get_task(self.task, self.canvas, self.where_weight, self.noise)
+        return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -79,14 +79,15 @@ def add_sums(sums: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) -> Non
         sums[k] = sums[k] + v if k in sums else v
 
 
-def epoch_entry(model: VisualStreamsNet, data: DeviceData, task: Task, config: TrainConfig, precision: str,
-                epoch: int, train: dict[str, float], label: str, **timing: float) -> dict[str, float]:
+def epoch_entry(model: VisualStreamsNet, data: DeviceData, config: TrainConfig, precision: str, epoch: int,
+                train: dict[str, float], label: str, **timing: float) -> dict[str, float]:
     """An epoch's history entry: the training metrics, then the test set's; a NaN or infinite training loss
     raises :class:`DivergenceError` (``label`` names the run in its message)."""
     if not np.isfinite(train["loss"]):
         raise DivergenceError(f"{label}training diverged at epoch {epoch} (loss is {train['loss']}); "
                               "the run directory keeps the epochs before it")
-    test = evaluate(model, data.test_x, data.test_y, task, config.eval_batch_size, precision)
+    # The model's own config makes the test task: its seed keys the test noise (a stack shares one task).
+    test = evaluate(model, data.test_x, data.test_y, config.make_task(), config.eval_batch_size, precision)
     entry: dict[str, float] = {"epoch": epoch}
     entry.update({f"train_{k}": v for k, v in train.items()})
     entry.update({f"test_{k}": v for k, v in test.items()})
@@ -110,7 +111,8 @@ def evaluate(
     batch_size: int = 1000,
     precision: str = "fp32",
 ) -> dict[str, float]:
-    """Metrics of ``model`` on uint8 items (N, 1, 28, 28), in large batches (test positions are fixed)."""
+    """Metrics of ``model`` on uint8 items (N, 1, 28, 28), in large batches (test positions are fixed; with noise,
+    item i gets the noise keyed by the task's seed and i, see :meth:`Task.make_batch`)."""
     t = get_task(task) if isinstance(task, str) else task
     was_training = model.training
     model.eval()
@@ -120,7 +122,8 @@ def evaluate(
     with autocast(device, precision):
         for i in range(0, len(labels), batch_size):
             sl = slice(i, i + batch_size)
-            x, targets = t.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl])
+            x, targets = t.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl],
+                                      index=torch.arange(i, min(i + batch_size, len(labels))))
             for k, v in t.batch_sums(model(x, heads=t.heads), targets).items():
                 sums[k] = sums[k] + v if k in sums else v
     model.train(was_training)
@@ -218,7 +221,7 @@ def fit(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
-        entry = epoch_entry(model, data, task, config, precision, epoch, task.finalize(sums, n), desc,
+        entry = epoch_entry(model, data, config, precision, epoch, task.finalize(sums, n), desc,
                             seconds=seconds)
         history.append(entry)
         if progress:
@@ -241,7 +244,8 @@ def confusion_matrix(model: VisualStreamsNet, images: torch.Tensor, labels: torc
     with autocast(images.device, precision):
         for i in range(0, len(labels), batch_size):
             sl = slice(i, i + batch_size)
-            x, _ = task.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl])
+            x, _ = task.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl],
+                                   index=torch.arange(i, min(i + batch_size, len(labels))))
             pred = model(x, heads=("what",))["what"].argmax(1)
             counts += torch.bincount(labels[sl] * n_classes + pred, minlength=n_classes * n_classes)
     return counts.view(n_classes, n_classes).cpu()

@@ -174,7 +174,7 @@ def fit_stacked(
             if k in failed:
                 continue
             try:
-                entry = epoch_entry(model, data[k], task, configs[k], precision, epoch,
+                entry = epoch_entry(model, data[k], configs[k], precision, epoch,
                                     task.finalize({key: v[k] for key, v in sums.items()}, n), f"{names[k]}: ",
                                     seconds=seconds / m_count, stack_seconds=seconds)
             except DivergenceError as exc:  # the others go on: the stack shares no state a NaN could reach
