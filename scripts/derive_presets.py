@@ -30,7 +30,8 @@ if str(REPO / "src") not in sys.path:
 
 from visualstreams.connectome import CANONICAL_AREAS  # noqa: E402
 from visualstreams.connectome.presets.published import (  # noqa: E402
-    LEVELS,
+    HARRIS2019_SCORES,
+    MARKOV2014_LEVELS,
     PRESETS,
     direction,
     fln_strength,
@@ -60,8 +61,8 @@ def ordered_pairs(areas: Sequence[str] = CANONICAL_AREAS) -> list[tuple[str, str
     return [(s, t) for s in areas for t in areas if s != t]
 
 
-def base_row(s: str, t: str, ds: str, dt: str, raw: str, strength: float, levels=None) -> Row:
-    d = direction(s, t, levels if levels is not None else LEVELS)
+def base_row(s: str, t: str, ds: str, dt: str, raw: str, strength: float, levels: dict[str, float]) -> Row:
+    d = direction(s, t, levels)
     return {
         "source": s,
         "target": t,
@@ -83,8 +84,7 @@ def _one(name: str, area: str) -> str:
 def derive_macaque(data: Path, name: str = "macaque-markov2014") -> list[Row]:
     spec = PRESETS[name]
     table = by_pair(read_rows(data / "macaque" / "DERIVED_macaque_visual_pairs_FLN_SLN.csv"))
-    if spec.areas != CANONICAL_AREAS:
-        check_markov_levels(data, spec.levels)
+    check_markov_levels(data)
     rows = []
     for s, t in ordered_pairs(spec.areas):
         ds, dt = _one(name, s), _one(name, t)
@@ -104,32 +104,48 @@ def derive_macaque(data: Path, name: str = "macaque-markov2014") -> list[Row]:
     return rows
 
 
-# Marmoset areas whose macaque homologue has another name in Markov 2014's hierarchy.
-MARKOV_NAME = {"V1": "V1", "V2": "V2", "V4": "V4", "TEO": "TEO", "V5": "MT", "LIP": "LIP",
-               "TE3": "TEpd", "PG": "7A", "MST": "MST"}
-
-
-def check_markov_levels(data: Path, levels: dict[str, float], rename: dict[str, str] | None = None) -> None:
-    """The full preset's levels (in the package) must be Markov 2014's hierarchical levels (this file)."""
+def check_markov_levels(data: Path) -> None:
+    """The package's Markov 2014 levels (every preset of the macaque and the marmoset takes its levels from them)
+    must be the hierarchical levels of this file, area by area."""
     path = data / "macaque" / "Markov2014JCN_hierarchy.csv"
     found = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         parts = line.split(",")
         if len(parts) == 3:
             found[parts[0].strip().lower()] = float(parts[2])
-    for area, level in levels.items():
-        key = (rename or {}).get(area, area).lower()
-        if found.get(key) != level:
-            raise SystemExit(f"derive_presets: level of {area} is {found.get(key)} in {path}, "
+    for area, level in MARKOV2014_LEVELS.items():
+        if found.get(area.lower()) != level:
+            raise SystemExit(f"derive_presets: level of {area} is {found.get(area.lower())} in {path}, "
                              f"{level} in visualstreams.connectome.presets.published")
+
+
+def check_harris_scores(data: Path) -> None:
+    """The package's Harris 2019 scores must be those of the data (all regions, CC+TC+CT iterated, Cre
+    confidence): the visual areas from the DERIVED table, TEa (not in it) from the source workbook."""
+    found = {
+        r["area"]: float(r["hierarchy_score"])
+        for r in read_rows(data / "mouse" / "DERIVED_Harris2019_hierarchy_visual.csv")
+        if r["sheet"] == "hierarchy_all_regions" and r["score_type"] == "CC+TC+CT iterated"
+    }
+    import openpyxl  # only this script reads the workbook (dev extra)
+
+    book = openpyxl.load_workbook(data / "mouse" / "Harris2019_hierarchy_summary_CreConf.xlsx", read_only=True)
+    rows = book["hierarchy_all_regions"].iter_rows(values_only=True)
+    header = list(next(rows))
+    col = header.index("CC+TC+CT iterated")
+    for row in rows:
+        if row[0] not in found and row[col] is not None:
+            found[str(row[0])] = round(float(row[col]), 4)
+    for area, score in HARRIS2019_SCORES.items():
+        if found.get(area) != score:
+            raise SystemExit(f"derive_presets: Harris 2019 score of {area} is {found.get(area)} in {data / 'mouse'}, "
+                             f"{score} in visualstreams.connectome.presets.published")
 
 
 def derive_marmoset(data: Path, name: str = "marmoset-majka2020") -> list[Row]:
     spec = PRESETS[name]
     table = by_pair(read_rows(data / "marmoset" / "DERIVED_marmoset_visual_pairs_FLNe.csv"))
-    if spec.areas != CANONICAL_AREAS:
-        check_markov_levels(data, {a: spec.levels[a] for a in spec.areas if a in MARKOV_NAME},
-                            rename=MARKOV_NAME)
+    check_markov_levels(data)
     rows = []
     for s, t in ordered_pairs(spec.areas):
         ds, dt = _one(name, s), _one(name, t)
@@ -148,11 +164,7 @@ def derive_mouse(data: Path, name: str = "mouse-oh2014") -> list[Row]:
         for r in read_rows(data / "mouse" / "DERIVED_Harris2019_hierarchy_visual.csv")
         if r["sheet"] == "hierarchy_all_regions" and r["score_type"] == "CC+TC+CT iterated"
     }
-    if spec.areas != CANONICAL_AREAS:  # the full version's levels are these scores
-        for area, level in spec.levels.items():
-            if hierarchy.get(area) is None or float(hierarchy[area]) != level:
-                raise SystemExit(f"derive_presets: Harris 2019 score of {area} is {hierarchy.get(area)}, "
-                                 f"{level} in visualstreams.connectome.presets.published")
+    check_harris_scores(data)
     found = []
     for s, t in ordered_pairs(spec.areas):
         ds, dt = _one(name, s), _one(name, t)
@@ -171,11 +183,19 @@ def derive_mouse(data: Path, name: str = "mouse-oh2014") -> list[Row]:
         row = base_row(s, t, ds, dt, raw, oh_strength(float(raw), w_max), spec.levels)
         row.update(
             p_value=r["p_value_ipsi"],
-            source_hierarchy_Harris2019=hierarchy.get(ds, ""),
-            target_hierarchy_Harris2019=hierarchy.get(dt, ""),
+            source_hierarchy_Harris2019=harris_cell(hierarchy, ds),
+            target_hierarchy_Harris2019=harris_cell(hierarchy, dt),
         )
         rows.append(row)
     return rows
+
+
+def harris_cell(derived: dict[str, str], area: str) -> str:
+    """An area's Harris 2019 score as the table shows it: the DERIVED file's text, else (TEa, which the DERIVED
+    subset lacks) the workbook's value to 4 decimals; PTLp has no score of its own (its level is a mean)."""
+    if area in derived:
+        return derived[area]
+    return f"{HARRIS2019_SCORES[area]:.4f}" if area in HARRIS2019_SCORES else ""
 
 
 def derive_human(data: Path) -> list[Row]:
@@ -187,7 +207,7 @@ def derive_human(data: Path) -> list[Row]:
     for i, a in enumerate(CANONICAL_AREAS):
         for b in CANONICAL_AREAS[i + 1:]:
             # Undirected tract: give it the feedforward direction; same-level pairs keep the canonical order.
-            s, t = (b, a) if direction(a, b, LEVELS) == "feedback" else (a, b)
+            s, t = (b, a) if direction(a, b, spec.levels) == "feedback" else (a, b)
             oriented.append((s, t))
     found = []
     for s, t in oriented:
@@ -202,15 +222,15 @@ def derive_human(data: Path) -> list[Row]:
                     best = (ds, dt, r)
         assert best is not None
         found.append((s, t, best, ";".join(considered)))
-    sc_max = max(float(b[2]["SC_mean_LR"]) for s, t, b, _ in found if direction(s, t, LEVELS) == "feedforward")
+    sc_max = max(float(b[2]["SC_mean_LR"]) for s, t, b, _ in found if direction(s, t, spec.levels) == "feedforward")
     rows = []
     for s, t, (ds, dt, r), considered in found:
         raw = r["SC_mean_LR"]
         if float(raw) > 0:
-            row = base_row(s, t, ds, dt, raw, hcp_strength(float(raw), sc_max))
+            row = base_row(s, t, ds, dt, raw, hcp_strength(float(raw), sc_max), spec.levels)
             row.update(SC_left=r["SC_left"], SC_right=r["SC_right"])
         else:  # no parcel pair has a tract: name the whole groups
-            row = base_row(s, t, "|".join(spec.mapping[s]), "|".join(spec.mapping[t]), raw, 0.0)
+            row = base_row(s, t, "|".join(spec.mapping[s]), "|".join(spec.mapping[t]), raw, 0.0, spec.levels)
             row.update(SC_left="", SC_right="")
         row["pairs_considered"] = considered
         rows.append(row)

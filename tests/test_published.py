@@ -11,7 +11,7 @@ import torch
 
 import visualstreams as vs
 from visualstreams.connectome import CANONICAL_AREAS, feedforward_part, find_cycle, preset_names
-from visualstreams.connectome.presets.published import LEVELS, PRESETS, read_table
+from visualstreams.connectome.presets.published import PRESETS, build_published, direction_rules, read_table
 from visualstreams.graph import direction
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,20 +108,52 @@ def test_licences_and_direction_are_stated():
     assert "UNDIRECTED" in human.notes and "feedforward direction" in human.notes
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_every_projection_with_data_has_its_direction(name):
+# The sources' hierarchies, written out by hand from the papers (not read from the package): Markov et al. 2014
+# (J Comp Neurol 522:225, hierarchical levels of the M132 areas), Harris et al. 2019 (Nature 575:195, hierarchy
+# scores, all regions, CC+TC+CT iterated, Cre-confidence), and the textbook levels for the undirected human tracts.
+MARKOV_2014 = {"V1": 1, "V2": 2, "V4": 4.4, "8l": 4.2, "TEO": 5.65, "MT": 5.8, "DP": 6.6, "LIP": 7.3, "TEpd": 7.4,
+               "7A": 8.8, "MST": 9.15}
+HARRIS_2019 = {"VISp": -0.4210, "VISl": -0.0856, "VISpl": -0.0039, "VISal": 0.0226, "VISpm": 0.1124,
+               "VISam": 0.2747, "VISa": 0.2785, "VISrl": -0.0550, "TEa": 0.3320}
+TEXTBOOK = {"V1": 0, "V2": 1, "V4": 2, "MT": 2, "IT": 3, "LIP": 3}
+MARMOSET_AS_MACAQUE = {"V5": "MT", "TE3": "TEpd", "PG": "7A"}
+SIX_AREA_DATA = {  # each canonical area's area in the data
+    "macaque-markov2014": {"V1": "V1", "V2": "V2", "V4": "V4", "IT": "TEO", "MT": "MT", "LIP": "LIP"},
+    "marmoset-majka2020": {"V1": "V1", "V2": "V2", "V4": "V4", "IT": "TEO", "MT": "V5", "LIP": "LIP"},
+    "mouse-oh2014": {"V1": "VISp", "V2": "VISl", "V4": "VISpl", "IT": "TEa", "MT": "VISal", "LIP": "PTLp"},
+}
+
+
+def published_level(preset, area):
+    """The level the source publishes for a preset's area (PTLp: the mean of its parts VISa and VISrl)."""
+    base = preset.removesuffix("-full")
+    if base == "human-hcp":
+        return TEXTBOOK[area]
+    data_area = SIX_AREA_DATA[base][area] if not preset.endswith("-full") else area
+    if base == "mouse-oh2014":
+        return (HARRIS_2019["VISa"] + HARRIS_2019["VISrl"]) / 2 if data_area == "PTLp" else HARRIS_2019[data_area]
+    return MARKOV_2014[MARMOSET_AS_MACAQUE.get(data_area, data_area)]
+
+
+def published_direction(preset, s, t):
+    ls, lt = published_level(preset, s), published_level(preset, t)
+    return "feedforward" if ls < lt else "feedback" if ls > lt else "lateral"
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_projection_takes_its_direction_from_the_sources_published_hierarchy(name):
     conn = vs.load_connectome(name)
     assert all(0 < v <= 1 for _, _, v in conn.edges())
     rows = read_table(name)
     for r in rows:
-        expect_used = LEVELS[r["source"]] < LEVELS[r["target"]] and float(r["raw_value"]) > 0
-        assert r["used"] == ("1" if expect_used else "0"), r
-        assert r["direction"] == direction(r["source"], r["target"], LEVELS)
+        expected = published_direction(name, r["source"], r["target"])
+        assert r["direction"] == expected, r
+        assert r["used"] == ("1" if expected == "feedforward" and float(r["raw_value"]) > 0 else "0"), r
+    assert all(conn.directions[(s, t)] == published_direction(name, s, t) for s, t, _ in conn.edges())
     # the feedforward projections are the used rows; the nonzero rest are feedback or lateral, as the table says
     ff = {(s, t): v for s, t, v in conn.edges() if conn.directions[(s, t)] == "feedforward"}
     assert ff == {(r["source"], r["target"]): float(r["strength"]) for r in rows if r["used"] == "1"}
     assert find_cycle(feedforward_part(conn, conn.directions)) is None
-    assert all(conn.directions[(s, t)] == direction(s, t, LEVELS) for s, t, _ in conn.edges())
     tabled = {(r["source"], r["target"]) for r in rows if float(r["strength"]) > 0}
     if name == "human-hcp":  # undirected tracts: each one also stands for its reverse
         assert {(s, t) for s, t, _ in conn.edges()} == tabled | {(t, s) for s, t in tabled}
@@ -130,6 +162,73 @@ def test_every_projection_with_data_has_its_direction(name):
         assert {(s, t) for s, t, _ in conn.edges()} == tabled
         raw = {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in rows if float(r["strength"]) > 0}
         assert conn.extra["raw_values"] == raw
+
+
+def test_six_area_and_full_presets_share_one_hierarchy():
+    for six, full in (("macaque-markov2014", "macaque-markov2014-full"),
+                      ("marmoset-majka2020", "marmoset-majka2020-full")):
+        a, b = vs.load_connectome(six).extra["levels"], vs.load_connectome(full).extra["levels"]
+        for area, data_area in SIX_AREA_DATA[six].items():
+            assert a[area] == b[data_area]
+    mouse, full = vs.load_connectome("mouse-oh2014").extra["levels"], vs.load_connectome("mouse-oh2014-full").extra
+    assert all(mouse[a] == full["levels"][d] for a, d in SIX_AREA_DATA["mouse-oh2014"].items() if d in full["levels"])
+
+
+def test_the_issues_pairs_follow_the_data():
+    macaque = vs.load_connectome("macaque-markov2014")
+    # Markov: V4 (4.4) below MT (5.8), MT above TEO (5.65): V4->MT (FLN 0.381) is in the one-step network now
+    assert macaque.directions[("V4", "MT")] == "feedforward" and macaque.directions[("MT", "IT")] == "feedback"
+    assert ("V4", "MT") in vs.compile_network(macaque).edges and ("MT", "IT") not in vs.compile_network(macaque).edges
+    mouse = vs.load_connectome("mouse-oh2014")
+    assert mouse.directions[("V4", "MT")] == "feedforward"  # VISpl -0.0039 below VISal 0.0226
+    assert "Markov et al. 2014" in macaque.notes and "Harris et al. 2019" in mouse.notes
+    assert "convention" in vs.load_connectome("human-hcp").notes
+
+
+@needs_data
+def test_hand_written_hierarchies_are_the_data_files_numbers():
+    levels = {}
+    for line in (DATA / "macaque" / "Markov2014JCN_hierarchy.csv").read_text().splitlines():
+        parts = line.split(",")
+        if len(parts) == 3:
+            levels[parts[0].strip().lower()] = float(parts[2])
+    assert all(levels[a.lower()] == v for a, v in MARKOV_2014.items())
+    with (DATA / "mouse" / "DERIVED_Harris2019_hierarchy_visual.csv").open(newline="") as fh:
+        scores = {r["area"]: float(r["hierarchy_score"]) for r in csv.DictReader(fh)
+                  if r["sheet"] == "hierarchy_all_regions" and r["score_type"] == "CC+TC+CT iterated"}
+    assert all(scores[a] == v for a, v in HARRIS_2019.items() if a != "TEa")
+    openpyxl = pytest.importorskip("openpyxl")
+    sheet = openpyxl.load_workbook(DATA / "mouse" / "Harris2019_hierarchy_summary_CreConf.xlsx",
+                                   read_only=True)["hierarchy_all_regions"]
+    rows = list(sheet.iter_rows(values_only=True))
+    tea = next(r for r in rows if r[0] == "TEa")[rows[0].index("CC+TC+CT iterated")]
+    assert round(tea, 4) == HARRIS_2019["TEa"]
+
+
+# Each pair's SLN (Froudist-Walsh 2021, pooled), written out for the pairs where the two rules part.
+SLN = {("IT", "MT"): 0.334, ("IT", "LIP"): 0.000, ("LIP", "MT"): 0.529, ("V4", "MT"): 0.642, ("MT", "IT"): 0.419,
+       ("V2", "V1"): 0.442}
+
+
+def test_the_sln_rule_is_an_option_and_its_differences_are_reported():
+    sln = vs.load_connectome("macaque-markov2014-sln")
+    for pair, value in SLN.items():
+        expected = "feedforward" if value > 0.55 else "feedback" if value < 0.45 else "lateral"
+        assert sln.directions[pair] == expected, pair
+    assert sln.name == "macaque-markov2014-sln" and sln.extra["direction_rule"].startswith("sln")
+    vs.compile_network(sln, steps=4)  # acyclic feedforward part: it compiles
+    table = direction_rules("macaque-markov2014")
+    differ = table[table["agree"] == False]  # noqa: E712 (a column of True/False/None)
+    assert {(r.source, r.target) for r in differ.itertuples()} == {("IT", "MT"), ("IT", "LIP"), ("LIP", "MT")}
+    assert len(table) == 29 and "26 of the 29 pairs" in vs.load_connectome("macaque-markov2014").notes
+    # the full version by SLN alone has feedforward cycles: reported, not offered as a preset
+    full = direction_rules("macaque-markov2014-full")
+    assert int(full["agree"].sum()) == 60 and len(full) == 85
+    with pytest.raises(vs.ConnectomeError, match="form a cycle"):
+        vs.compile_network(build_published("macaque-markov2014-full", rule="sln"))
+    assert "macaque-markov2014-full-sln" not in preset_names()
+    with pytest.raises(vs.ConnectomeError, match="no SLN"):
+        build_published("mouse-oh2014", rule="sln")
 
 
 @pytest.mark.parametrize(("name", "s", "t", "ds", "dt", "raw", "column", "formula"), NAMED_PAIRS,
@@ -150,9 +249,8 @@ def test_feedback_is_kept_with_its_direction_but_only_unrolled_networks_use_it()
     row = next(r for r in read_table("macaque-markov2014") if (r["source"], r["target"]) == ("V2", "V1"))
     assert row["direction"] == "feedback" and row["used"] == "0" and float(row["raw_value"]) > 0
     assert macaque.strength("V2", "V1") == float(row["strength"]) and macaque.directions[("V2", "V1")] == "feedback"
-    assert macaque.directions[("V4", "MT")] == "lateral"  # same level (FLN 0.381)
     one = vs.compile_network(macaque)
-    assert ("V2", "V1") not in one.edges and ("V4", "MT") not in one.edges and not one.recurrent_projections
+    assert ("V2", "V1") not in one.edges and ("MT", "IT") not in one.edges and not one.recurrent_projections
     four = vs.compile_network(macaque, steps=4)
     assert four.edges[: len(one.edges)] == one.edges
     assert {(p.source, p.target): p.direction for p in four.recurrent_projections} == {

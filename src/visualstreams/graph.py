@@ -88,10 +88,14 @@ DIRECTIONS: tuple[str, ...] = ("feedforward", "feedback", "lateral")
 def classify(g: nx.DiGraph, root: str, given: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], str]:
     """Every edge's direction: ``given`` where it names one, else the graph's rule.
 
-    The rule: a depth-first search from ``root`` (then from the other areas, in the file's order) along the edges
-    not given as feedback or lateral; an edge that returns to an area still on the search's path closes a cycle
-    and is ``feedback``, every other edge is ``feedforward``. So an acyclic graph is all feedforward (as every
-    file was before recurrence), an edge into ``root`` is feedback, and the feedforward edges never form a cycle
+    The rule, on the edges not given as feedback or lateral: an edge between two strongly connected components
+    (no cycle passes through it) is ``feedforward``; inside a component (a cycle), each area's level is its
+    shortest-path distance (in projections) from ``root``, and an edge from a lower to a higher level is
+    ``feedforward``, between equal levels ``lateral``, from higher to lower ``feedback``. Areas of a cycle that
+    ``root`` does not reach share one level (their edges are lateral). Both parts depend on the graph alone, not on
+    the order of its rows or columns. So an acyclic graph is all feedforward (as every file was before recurrence),
+    an edge into ``root`` from the areas it reaches is feedback, two areas that project to each other from the
+    same distance are lateral both ways, and the feedforward edges never form a cycle (levels rise along them)
     unless ``given`` marks a cycle's every edge feedforward (the caller reports that).
     """
     out: dict[tuple[str, str], str] = {}
@@ -103,29 +107,16 @@ def classify(g: nx.DiGraph, root: str, given: Mapping[tuple[str, str], str]) -> 
             ff.add_edge(s, t)
         else:
             out[(s, t)] = d
-    state: dict[str, int] = {}  # 1: on the search's path, 2: finished
-    starts = ([root] if root in ff else []) + [a for a in ff.nodes if a != root]
-    for start in starts:
-        if start in state:
-            continue
-        # Iterative, so a long chain of areas cannot hit Python's recursion limit.
-        state[start] = 1
-        stack = [(start, iter(list(ff.successors(start))))]
-        while stack:
-            node, successors = stack[-1]
-            nxt = next(successors, None)
-            if nxt is None:
-                state[node] = 2
-                stack.pop()
-                continue
-            edge = (node, nxt)
-            if state.get(nxt) == 1:
-                out[edge] = given.get(edge, "feedback")
-            else:
-                out[edge] = given.get(edge, "feedforward")
-                if nxt not in state:
-                    state[nxt] = 1
-                    stack.append((nxt, iter(list(ff.successors(nxt)))))
+    component = {a: k for k, part in enumerate(nx.strongly_connected_components(ff)) for a in part}
+    distance = nx.single_source_shortest_path_length(ff, root) if root in ff else {}
+    unreached = len(ff)  # longer than any path: one shared level for every area root cannot reach
+    for s, t in ff.edges:
+        if (s, t) in given:
+            out[(s, t)] = given[(s, t)]
+        elif component[s] != component[t]:
+            out[(s, t)] = "feedforward"
+        else:
+            out[(s, t)] = direction(s, t, {s: distance.get(s, unreached), t: distance.get(t, unreached)})
     return {e: out[e] for e in g.edges}  # in the graph's (row-major) order
 
 

@@ -8,8 +8,9 @@ can name modules); whether a graph compiles into a network (input area, heads, a
 
 Every projection has a direction, ``feedforward``, ``feedback`` or ``lateral``: given per edge in
 ``directions`` (published presets take it from the data; a user's file may give it), else decided by the graph's
-rule (:func:`visualstreams.graph.classify`: the edges that close a cycle, searched from the input area, are
-feedback; an acyclic graph is all feedforward). Imports only the leaves (errors, graph); never I/O, presets or
+rule (:func:`visualstreams.graph.classify`: inside a cycle, levels by distance from the input area, lower to
+higher feedforward, equal lateral, higher to lower feedback; an acyclic graph is all feedforward; the order of a
+file's rows changes nothing). Imports only the leaves (errors, graph); never I/O, presets or
 networks.
 """
 
@@ -256,7 +257,7 @@ def _check_directions(areas: tuple[str, ...], w: np.ndarray, given: Mapping[Any,
 
 def projection_directions(connectome: Connectome, input_area: str) -> dict[tuple[str, str], str]:
     """Every present projection's direction: the connectome's own where given, else the rule of
-    :func:`visualstreams.graph.classify` searched from ``input_area`` (row-major order)."""
+    :func:`visualstreams.graph.classify` with levels counted from ``input_area`` (in row-major order)."""
     return graph.classify(connectome.graph(), input_area, connectome.directions)
 
 

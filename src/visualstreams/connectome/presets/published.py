@@ -14,10 +14,15 @@ mouse), naming their head areas (and the mouse its input area, VISp) in ``extra`
 
 Rules shared by all presets:
 
-* Levels: V1 = 0, V2 = 1, V4 = MT = 2, IT = LIP = 3 (full versions: the hierarchy above). Every pair with a
-  nonzero value is a projection with a direction (the CSV's ``direction`` column, given to the connectome as
-  ``directions``): feedforward (source level < target level; ``used = 1``, the one-step network, acyclic by
-  construction), feedback (above) or lateral (same level), which networks of two steps or more use.
+* Levels: each preset's own data's hierarchy, one table per source, the same numbers for the six-area and the
+  full version (:data:`MARKOV2014_LEVELS` for the macaque and, through its macaque homologues, the marmoset;
+  :data:`HARRIS2019_SCORES` for the mouse); the human tractography has no direction, so its tracts are
+  oriented by the textbook's canonical levels (V1 0, V2 1, V4 = MT 2, IT = LIP 3), a convention, stated. Every
+  pair with a nonzero value is a projection with a direction (the CSV's ``direction`` column, given to the
+  connectome as ``directions``): feedforward (source level < target level; ``used = 1``, the one-step network,
+  acyclic by construction), feedback (above) or lateral (same level), which networks of two steps or more use.
+* The per-pair SLN rule (:func:`sln_direction`) is an option where the data have SLN (the macaque presets,
+  registered as ``<name>-sln``); :func:`direction_rules` lists where the two rules differ.
 * Every CSV row keeps the raw value verbatim (as written in the source table) next to the strength.
 Imports the connectome type, the registry and the graph leaf; nothing above the connectome layer.
 """
@@ -33,12 +38,42 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
+import pandas as pd
+
 from ...errors import ConnectomeError
 from ...graph import direction
 from ..core import CANONICAL_AREAS, CANONICAL_LEVELS, Connectome
 from ..registry import register_connectome
 
-LEVELS = CANONICAL_LEVELS  # the six-area presets' levels: the one canonical table
+# Markov et al. 2014 (J Comp Neurol 522:225-259), the SLN-derived hierarchical level (1-10) of each M132 area,
+# as in the data's Markov2014JCN_hierarchy.csv (third column; scripts/derive_presets.py checks every value).
+MARKOV2014_LEVELS: dict[str, float] = {
+    "V1": 1.0, "V2": 2.0, "V4": 4.4, "8l": 4.2, "TEO": 5.65, "MT": 5.8, "DP": 6.6, "LIP": 7.3, "TEpd": 7.4,
+    "7A": 8.8, "MST": 9.15,
+}
+# Harris et al. 2019 (Nature 575:195-202) hierarchy scores: all regions, CC+TC+CT iterated, Cre-line confidence
+# (hierarchy_summary_CreConf.xlsx, sheet hierarchy_all_regions), to 4 decimals, by CCFv3 name.
+HARRIS2019_SCORES: dict[str, float] = {
+    "VISp": -0.421, "VISl": -0.0856, "VISpl": -0.0039, "VISal": 0.0226, "VISpm": 0.1124, "VISam": 0.2747,
+    "VISa": 0.2785, "VISrl": -0.055, "TEa": 0.332,
+}
+# Oh 2014's PTLp (CCFv2) is VISa + VISrl in the CCFv3 that Harris scored: its level is the mean of the two.
+PTLP_PARTS: tuple[str, ...] = ("VISa", "VISrl")
+# A marmoset area's macaque homologue in Markov's hierarchy, where the name differs (the Paxinos atlas's V5 is
+# MT; TE3 is taken for TEpd and PG for 7A); the marmoset data have no SLN or hierarchy of their own.
+MARMOSET_MACAQUE_HOMOLOGUE: dict[str, str] = {"V5": "MT", "TE3": "TEpd", "PG": "7A"}
+# The SLN rule's lateral band: |SLN - 0.5| <= this is lateral. A convention (the data give no threshold).
+SLN_LATERAL_BAND = 0.05
+
+
+def _markov_level(area: str) -> float:
+    return MARKOV2014_LEVELS[MARMOSET_MACAQUE_HOMOLOGUE.get(area, area)]
+
+
+def _harris_level(area: str) -> float:
+    if area == "PTLp":
+        return round(sum(HARRIS2019_SCORES[a] for a in PTLP_PARTS) / len(PTLP_PARTS), 6)
+    return HARRIS2019_SCORES[area]
 
 BASE_COLUMNS: tuple[str, ...] = (
     "source", "target", "source_area_in_data", "target_area_in_data", "raw_value", "strength", "direction", "used",
@@ -49,8 +84,8 @@ FLN_DECADES = 6  # FLN runs from ~1e-6 (a single labelled neuron) to ~1 (Markov 
 OH_DECADES = 3
 
 
-__all__ = ["LEVELS", "PRESETS", "PublishedPreset", "build_published", "direction", "fln_strength", "hcp_strength",
-           "oh_strength", "read_table"]
+__all__ = ["HARRIS2019_SCORES", "MARKOV2014_LEVELS", "PRESETS", "PublishedPreset", "build_published", "direction",
+           "direction_rules", "fln_strength", "hcp_strength", "oh_strength", "read_table", "sln_direction"]
 
 
 def fln_strength(fln: float) -> float:
@@ -88,24 +123,47 @@ class PublishedPreset:
     licence: str
     extra_columns: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # The hierarchy that orients every pair: a level per area (in ``areas``) and where the numbers come from.
+    levels: Mapping[str, float] = field(default_factory=dict)
+    level_source: str = ""
     # Full versions keep the source's own areas, ordered by the source's hierarchy, and name their head areas.
     areas: tuple[str, ...] = CANONICAL_AREAS
-    levels: Mapping[str, float] = field(default_factory=lambda: dict(LEVELS))
     heads: Mapping[str, str] = field(default_factory=dict)
     undirected: bool = False  # tractography: each tract also stands for its reverse (feedback or lateral)
+    sln_column: str = ""  # the table's per-pair SLN, where the data have one (the SLN rule's input)
 
     @property
     def columns(self) -> tuple[str, ...]:
         return BASE_COLUMNS + self.extra_columns
 
 
-_RULES = (
-    "Direction: levels V1=0, V2=1, V4=MT=2, IT=LIP=3; a pair whose source level is below its target's is "
-    "feedforward, above it feedback, at the same level (V4<->MT, IT<->LIP) lateral (the table's direction column). "
-    "Feedforward pairs with a nonzero value in the data (used=1) make the one-step network, acyclic by "
-    "construction; the nonzero feedback and lateral pairs are projections too, used by networks of two steps or "
-    "more (--steps)."
-)
+def rules_text(levels: Mapping[str, float], level_source: str) -> str:
+    """The notes' sentence on direction, made from the levels the table was derived with."""
+    listed = ", ".join(f"{a} {v:g}" for a, v in sorted(levels.items(), key=lambda kv: (kv[1], kv[0])))
+    return (
+        f"Direction: levels from {level_source} ({listed}); a pair whose source level is below its target's is "
+        "feedforward, above it feedback, at the same level lateral (the table's direction column). Feedforward "
+        "pairs with a nonzero value in the data (used=1) make the one-step network, acyclic by construction; the "
+        "nonzero feedback and lateral pairs are projections too, used by networks of two steps or more (--steps)."
+    )
+
+
+_MARKOV_SOURCE = "Markov et al. 2014 (J Comp Neurol), the SLN-derived hierarchical levels of the M132 areas"
+_MARMOSET_SOURCE = ("the macaque homologues' levels in Markov et al. 2014 (J Comp Neurol; the marmoset data have no "
+                    "SLN): V5 = MT, TE3 = TEpd, PG = 7A, the rest by name")
+_HARRIS_SOURCE = ("Harris et al. 2019 hierarchy scores (all regions, CC+TC+CT iterated, Cre-confidence; PTLp, "
+                  "which is VISa + VISrl in the scored atlas, the mean of the two)")
+_CANONICAL_SOURCE = ("the textbook's canonical levels (Felleman & Van Essen 1991): tractography gives no direction, "
+                     "so this is a convention, not the data's")
+# Each preset's hierarchy: the level of a data area, and where the numbers come from (the six-area and the full
+# version of a preset take their levels from the same function, applied to their own data areas).
+_HIERARCHY = {
+    "macaque-markov2014": (_markov_level, _MARKOV_SOURCE),
+    "marmoset-majka2020": (_markov_level, _MARMOSET_SOURCE),
+    "mouse-oh2014": (_harris_level, _HARRIS_SOURCE),
+    "human-hcp": (None, _CANONICAL_SOURCE),
+}
+
 
 _SIX_AREA: dict[str, PublishedPreset] = {
     "macaque-markov2014": PublishedPreset(
@@ -129,13 +187,14 @@ _SIX_AREA: dict[str, PublishedPreset] = {
             "TEO). FLN for targets V1, V2, V4, TEO and MT: Markov et al. 2014 (mean over their "
             "injections); for target LIP, which Markov 2014 did not inject: Froudist-Walsh et al. 2021 (one LIP "
             "injection). SLN (fraction of supragranular labelled neurons, pooled, Froudist-Walsh 2021) is in the "
-            "table; strength is FLN-based. Direction follows the SLN-derived hierarchy of Markov et al. 2014 rather "
-            "than each pair's own SLN at 0.5: the two agree for 23 of the 25 feedforward and feedback pairs with an "
-            "SLN (MT->IT 0.419 and LIP->MT 0.529 disagree); by SLN alone MT->LIP (0.862) and LIP->MT would both "
-            "be feedforward, a cycle, and MT->IT would leave the one-step network every earlier result used. "
-            "Lateral pairs have SLN 0.64 (V4->MT), 0.43 (MT->V4), 0.00 (IT->LIP), 0.31 (LIP->IT). "
+            "table; strength is FLN-based. Direction follows Markov et al. 2014's SLN-derived levels of the "
+            "homologous M132 areas (the same numbers as macaque-markov2014-full), so V4->MT and TEO->MT are "
+            "feedforward (V4 4.4, TEO 5.65, MT 5.8) and MT->TEO feedback. Each pair's own SLN by the SLN rule "
+            "(above 0.55 feedforward, below 0.45 feedback, between lateral; the preset macaque-markov2014-sln) "
+            "agrees for 26 of the 29 pairs: IT->MT (SLN 0.334) and IT->LIP (0.000) would be feedback, LIP->MT "
+            "(0.529) lateral. "
             "V1->LIP rests on 2 labelled neurons. "
-            + _RULES
+            + "{rules}"
             + " Licence: NON-COMMERCIAL. Markov 2014 files: CC BY-NC-SA 4.0 (INM-6/multi-area-model); "
             "Froudist-Walsh 2021 files: CC BY-NC 4.0."
         ),
@@ -144,6 +203,7 @@ _SIX_AREA: dict[str, PublishedPreset] = {
         licence="NON-COMMERCIAL: CC BY-NC-SA 4.0 (Markov 2014 via INM-6/multi-area-model); CC BY-NC 4.0 "
         "(Froudist-Walsh 2021)",
         extra_columns=("dataset", "n_injections", "SLN_FW2021"),
+        sln_column="SLN_FW2021",
     ),
     "marmoset-majka2020": PublishedPreset(
         name="marmoset-majka2020",
@@ -164,7 +224,7 @@ _SIX_AREA: dict[str, PublishedPreset] = {
             "from V4 vs 0.184 for TEO). All six targets were injected. Caveat from the data's provenance notes: the "
             "matrix's label order was verified only by spot checks (V2<-V1 0.6055 and V1 column sum 1.000 "
             "agree). "
-            + _RULES
+            + "{rules}"
             + " Licence: none stated in the Pailthorpe repository; the underlying marmosetbrain.org data are "
             "CC BY-SA 4.0 (share-alike, attribution)."
         ),
@@ -198,9 +258,9 @@ _SIX_AREA: dict[str, PublishedPreset] = {
             "VISp->VISl (0.0656) is far weaker than VISl->VISp (3.89), against tracer studies (probably the "
             "regional model's trouble with adjacent regions); VISp->TEa (p = 0.44) and VISal->TEa (p = 0.06) are "
             "not significant in Oh 2014 but nonzero, so kept (p-values are in the table). Harris 2019 hierarchy "
-            "scores (all regions, CC+TC+CT iterated) are in the table where the area has one: VISp -0.421, VISl "
-            "-0.086, VISpl -0.004, VISal 0.023 (PTLp's parts: VISa 0.279, VISrl -0.055; TEa not scored there). "
-            + _RULES
+            "scores (all regions, CC+TC+CT iterated) are in the table where the area has one (PTLp, split into "
+            "VISa and VISrl in the atlas Harris scored, has none of its own). "
+            + "{rules}"
             + " Licence: NON-COMMERCIAL for the Harris 2019 scores (Allen Institute Software License, BSD-2 with a "
             "non-commercial clause); Oh 2014 Supplementary Table 3: no licence stated in the hosting repository "
             "(Allen Institute terms of use apply to Allen connectivity data)."
@@ -242,7 +302,7 @@ _SIX_AREA: dict[str, PublishedPreset] = {
             "is V1-FST (left hemisphere only). For a group, the value is the largest SC_mean_LR over its parcel "
             "pairs (all pairs are listed in the table). Tractography misses long-range connections by design of "
             "the threshold; absent edges are not evidence of absent projections. "
-            + _RULES
+            + "{rules}"
             + " Licence: ENIGMA Toolbox BSD-3-Clause; HCP Open Access Data Use Terms apply to the HCP-derived "
             "matrix."
         ),
@@ -256,65 +316,58 @@ _SIX_AREA: dict[str, PublishedPreset] = {
 }
 
 
-# Full versions: the six-area preset's citation, measure, licence and table columns, the source's own areas.
+# Full versions: the six-area preset's citation, measure, licence, table columns and hierarchy, the source's own
+# areas.
 _FULL: dict[str, dict[str, Any]] = {
     "macaque-markov2014": dict(
         notes=(
             "The full version: every area of the data table, named as the M132 atlas names them (V1, V2, V4, 8l, "
-            "TEO, MT, DP, LIP, TEpd, 7A), no homology mapping. Direction from the SLN-based hierarchy of Markov "
-            "et al. 2014 (J Comp Neurol, hierarchical level 1-10: V1 1, V2 2, V4 4.4, 8l 4.2, TEO 5.65, MT 5.8, "
-            "DP 6.6, LIP 7.3, TEpd 7.4, 7A 8.8): only pairs whose source is lower than their target with a nonzero "
-            "FLN make the one-step network (used = 1); pairs whose source is higher are feedback projections, used by "
-            "networks of two steps or more. Each pair's own SLN (column SLN_FW2021) agrees with that direction for "
-            "64 of the 84 pairs that have one. Heads: 'what' reads TEpd, the "
-            "highest inferotemporal area here, 'where' reads 7A, the highest parietal area (LIP -> 7A FLN 0.129). "
-            "8l (the frontal eye field) is in the data table and kept; it is not visual cortex. FLN sources and "
-            "formula as in macaque-markov2014. Licence: NON-COMMERCIAL, as for macaque-markov2014."
+            "TEO, MT, DP, LIP, TEpd, 7A), no homology mapping. Heads: 'what' reads TEpd, the highest "
+            "inferotemporal area here, 'where' reads 7A, the highest parietal area (LIP -> 7A FLN 0.129). 8l (the "
+            "frontal eye field) is in the data table and kept; it is not visual cortex. FLN sources and formula "
+            "as in macaque-markov2014. {rules} Licence: NON-COMMERCIAL, as for macaque-markov2014."
         ),
         areas=("V1", "V2", "V4", "8l", "TEO", "MT", "DP", "LIP", "TEpd", "7A"),
-        levels={"V1": 1.0, "V2": 2.0, "V4": 4.4, "8l": 4.2, "TEO": 5.65, "MT": 5.8, "DP": 6.6, "LIP": 7.3,
-                "TEpd": 7.4, "7A": 8.8},
         heads={"what": "TEpd", "where": "7A"},
     ),
     "marmoset-majka2020": dict(
         notes=(
             "The full version: the areas of the data table under the Paxinos atlas's names (V1, V2, V4, TEO, V5, "
-            "LIP, TE3, PG, MST), no homology mapping. The data have no hierarchy of their own, so direction "
-            "comes from the macaque's (Markov et al. 2014, J Comp Neurol, hierarchical level 1-10) through the "
-            "same-named homologue: V1 1, V2 2, V4 4.4, TEO 5.65, V5 = MT 5.8, LIP 7.3, TE3 = TEpd 7.4, "
-            "PG = 7A 8.8, MST 9.15; pairs whose source is lower than their target with a nonzero FLNe make the "
-            "one-step network, the nonzero rest are feedback projections (two steps or more). Two areas of the "
-            "data table are left out: V3, which was not injected (its inputs are "
-            "unknown, so V1 could not reach it), and V6, which has no macaque level there. Heads: 'what' reads "
-            "TE3 (anterior inferotemporal), 'where' reads PG (the 7a-like parietal area); MST, above PG, is a "
-            "dead end and is not computed. FLNe source, formula and licence as for marmoset-majka2020."
+            "LIP, TE3, PG, MST), no homology mapping. Two areas of the data table are left out: V3, which was not "
+            "injected (its inputs are unknown, so V1 could not reach it), and V6, which has no macaque level "
+            "there. Heads: 'what' reads TE3 (anterior inferotemporal), 'where' reads PG (the 7a-like parietal "
+            "area); MST, above PG, is a dead end and is not computed. FLNe source, formula and licence as for "
+            "marmoset-majka2020. {rules}"
         ),
         areas=("V1", "V2", "V4", "TEO", "V5", "LIP", "TE3", "PG", "MST"),
-        levels={"V1": 1.0, "V2": 2.0, "V4": 4.4, "TEO": 5.65, "V5": 5.8, "LIP": 7.3, "TE3": 7.4,
-                "PG": 8.8, "MST": 9.15},
         heads={"what": "TE3", "where": "PG"},
     ),
     "mouse-oh2014": dict(
         notes=(
             "The full version: the visual cortical areas of Oh et al. 2014 under the Allen atlas's (CCFv2) names, "
             "no homology mapping: VISp, VISl, VISpl, VISal, VISpm, VISam (Oh 2014 has no separate VISli, VISpor, "
-            "VISrl or VISa). Direction from the Harris et al. 2019 hierarchy scores (all regions, CC+TC+CT "
-            "iterated: VISp -0.421, VISl -0.0856, VISpl -0.0039, VISal 0.0226, VISpm 0.1124, VISam 0.2747): "
-            "pairs whose source scores lower than their target with a nonzero W make the one-step network, the "
-            "nonzero rest are feedback projections (two steps or more). The input is "
-            "VISp. Heads: 'what' reads VISpl (P, the ventral-stream area here, reached through VISl), 'where' "
-            "reads VISam (the highest-scoring area, dorsomedial). Areas beyond visual cortex (TEa, PTLp, ...) "
-            "are left out: the Harris scores in the data cover the visual areas only, so they could not be "
-            "oriented. Strength formula as for mouse-oh2014, with W_max taken over this version's kept pairs. "
-            "Licence as for mouse-oh2014 (NON-COMMERCIAL)."
+            "VISrl or VISa). The input is VISp. Heads: 'what' reads VISpl (P, the ventral-stream area here, "
+            "reached through VISl), 'where' reads VISam (the highest-scoring area, dorsomedial). Areas beyond "
+            "visual cortex (TEa, PTLp, ...) are left out: this version keeps the visual areas (the six-area "
+            "preset has TEa and PTLp, oriented by the same scores). Strength formula as for mouse-oh2014, with "
+            "W_max taken over this version's kept pairs. {rules} Licence as for mouse-oh2014 (NON-COMMERCIAL)."
         ),
         areas=("VISp", "VISl", "VISpl", "VISal", "VISpm", "VISam"),
-        levels={"VISp": -0.421, "VISl": -0.0856, "VISpl": -0.0039, "VISal": 0.0226, "VISpm": 0.1124,
-                "VISam": 0.2747},
         heads={"what": "VISpl", "where": "VISam"},
         extra={"input_area": "VISp"},
     ),
 }
+
+
+def _oriented(spec: PublishedPreset) -> PublishedPreset:
+    """The preset with its levels (from its source's hierarchy, for its own data areas) and the notes that say so."""
+    level_of, level_source = _HIERARCHY[spec.name.removesuffix("-full")]
+    if level_of is None:
+        levels: dict[str, float] = {a: float(v) for a, v in CANONICAL_LEVELS.items()}
+    else:  # tracer presets map one data area to each area
+        levels = {a: level_of(spec.mapping[a][0]) for a in spec.areas}
+    notes = spec.notes.replace("{rules}", rules_text(levels, level_source))
+    return replace(spec, levels=levels, level_source=level_source, notes=notes)
 
 
 def _full_version(six: PublishedPreset, **fields: Any) -> PublishedPreset:
@@ -324,9 +377,9 @@ def _full_version(six: PublishedPreset, **fields: Any) -> PublishedPreset:
 TABLE_DIR = __package__.replace(".", "/")  # where the shipped tables live, as extra["table"] names them
 PRESETS: dict[str, PublishedPreset] = {}
 for _name, _spec in _SIX_AREA.items():
-    PRESETS[_name] = _spec
+    PRESETS[_name] = _oriented(_spec)
     if _name in _FULL:
-        PRESETS[f"{_name}-full"] = _full_version(_spec, **_FULL[_name])
+        PRESETS[f"{_name}-full"] = _oriented(_full_version(_spec, **_FULL[_name]))
 
 
 def read_table(name: str) -> list[dict[str, str]]:
@@ -342,11 +395,52 @@ def read_table(name: str) -> list[dict[str, str]]:
     return rows
 
 
-def build_published(name: str) -> Connectome:
+def sln_direction(sln: float, band: float = SLN_LATERAL_BAND) -> str:
+    """The per-pair SLN rule: a projection whose labelled neurons are mostly supragranular ascends (Markov et al.
+    2014): SLN above 0.5 + ``band`` is feedforward, below 0.5 - ``band`` feedback, in between lateral."""
+    if not 0 <= band < 0.5:
+        raise ConnectomeError(f"the SLN rule's lateral band must be in [0, 0.5), got {band}")
+    return "feedforward" if sln > 0.5 + band else "feedback" if sln < 0.5 - band else "lateral"
+
+
+def _sln(row: Mapping[str, str], spec: PublishedPreset) -> float | None:
+    value = row.get(spec.sln_column, "") if spec.sln_column else ""
+    return float(value) if value not in ("", "NA") else None
+
+
+def direction_rules(name: str, band: float = SLN_LATERAL_BAND) -> pd.DataFrame:
+    """Every projection of a preset with its direction by the hierarchy (the preset's) and by its own SLN (where
+    the data have one): columns source, target, level_source, level_target, SLN, hierarchy, sln, agree."""
+    spec = _spec(name.removesuffix("-sln"))
+    rows = [r for r in read_table(spec.name) if float(r["strength"]) > 0]
+    out = []
+    for r in rows:
+        sln = _sln(r, spec)
+        by_sln = sln_direction(sln, band) if sln is not None else None
+        out.append({"source": r["source"], "target": r["target"], "level_source": spec.levels[r["source"]],
+                    "level_target": spec.levels[r["target"]], "SLN": sln, "hierarchy": r["direction"],
+                    "sln": by_sln, "agree": None if by_sln is None else by_sln == r["direction"]})
+    return pd.DataFrame(out, columns=["source", "target", "level_source", "level_target", "SLN", "hierarchy", "sln",
+                                      "agree"])
+
+
+def build_published(name: str, rule: str = "hierarchy", band: float = SLN_LATERAL_BAND) -> Connectome:
     """Build one preset from its shipped table: rows with ``used = 1`` are the feedforward projections, the other
-    rows with a nonzero strength the feedback and lateral ones (their direction from the table's column)."""
+    rows with a nonzero strength the feedback and lateral ones (their direction from the table's column).
+
+    ``rule="sln"``: each projection whose data have an SLN takes its direction from :func:`sln_direction`
+    instead (the others keep the hierarchy's); the connectome is named ``<name>-sln``.
+    """
     spec = _spec(name)
+    if rule not in ("hierarchy", "sln"):
+        raise ConnectomeError(f"unknown direction rule {rule!r} (rules: hierarchy, sln)")
+    if rule == "sln" and not spec.sln_column:
+        raise ConnectomeError(f"preset {name!r}: its data have no SLN, so the SLN rule does not apply")
     rows = read_table(name)
+    if rule == "sln":
+        rows = [dict(r, direction=sln_direction(v, band)) if (v := _sln(r, spec)) is not None else r for r in rows]
+        rows = [dict(r, used="1" if r["direction"] == "feedforward" and float(r["raw_value"]) > 0 else "0")
+                for r in rows]
     used = [r for r in rows if r["used"] == "1"]
     recurrent = [r for r in rows if r["used"] != "1" and float(r["strength"]) > 0]
     edges = [(r["source"], r["target"], float(r["strength"])) for r in used + recurrent]
@@ -368,6 +462,9 @@ def build_published(name: str) -> Connectome:
         "mapping": {a: list(spec.mapping[a]) for a in spec.areas},
         "licence": spec.licence,
         "levels": dict(spec.levels),
+        "level_source": spec.level_source,
+        "direction_rule": "hierarchy" if rule == "hierarchy" else f"sln (lateral band {band:g}; hierarchy where "
+                                                                  "the data have no SLN)",
         **({"heads": dict(spec.heads)} if spec.heads else {}),
         "raw_values": {f"{r['source']}->{r['target']}": float(r["raw_value"]) for r in used + recurrent},
         # a tract's reverse has no raw value of its own: these are the projections added that way
@@ -378,7 +475,7 @@ def build_published(name: str) -> Connectome:
     return Connectome.from_edges(
         edges,
         areas=spec.areas,
-        name=name,
+        name=name if rule == "hierarchy" else f"{name}-sln",
         species=spec.species,
         source=spec.source,
         measure=measure,
@@ -395,5 +492,11 @@ def _spec(name: str) -> PublishedPreset:
         raise ConnectomeError(f"unknown published preset {name!r} ({', '.join(PRESETS)})") from None
 
 
+# Offered with the SLN rule: the six-area macaque. The full version's SLN is listed by direction_rules, but by
+# SLN alone its feedforward projections form cycles (V4 <-> 8l, TEO <-> 8l, MT <-> 7A, LIP <-> TEpd), which no
+# network can be compiled from.
+SLN_PRESETS: tuple[str, ...] = ("macaque-markov2014",)
 for _name in PRESETS:
     register_connectome(_name, partial(build_published, _name))
+for _name in SLN_PRESETS:
+    register_connectome(f"{_name}-sln", partial(build_published, _name, "sln"))
