@@ -51,16 +51,25 @@ def test_unknown_names_are_refused():
 
 def test_sweep_covers_every_area_and_edge_and_reports_changes():
     data = synthetic_dataset(64, 64)
-    result = vs.train("mouse", vs.make_config(epochs=1, batch_size=16, precision="fp32"), data=data,
-                      progress=False)
+    cfg = vs.make_config(task="what-where", canvas=36, epochs=1, batch_size=16, precision="fp32")
+    result = vs.train("mouse", cfg, data=data, progress=False)
     dev = DeviceData.from_dataset(data, torch.device("cpu"))
     lesions = sweep(result.model)
     assert len(lesions) == 6 + 7
-    df = lesion_effects(result.model, dev.test_x, dev.test_y, "what", lesions)
-    assert df["lesion"].iloc[0] == "intact" and df["change_acc"].iloc[0] == 0
-    # MT and LIP are not on the what path: lesioning them changes nothing.
-    assert df.set_index("lesion").loc["LIP", "change_acc"] == 0
-    assert df.set_index("lesion").loc["MT->LIP", "change_acc"] == 0
+    # what-where: both streams are computed, so a lesion of the dorsal stream is a real change to the network
+    df = lesion_effects(result.model, dev.test_x, dev.test_y, cfg.make_task(), lesions).set_index("lesion")
+    assert df["change_acc"].iloc[0] == 0 and df["change_loc_err"].iloc[0] == 0
+    for dorsal in ("LIP", "MT->LIP", "MT"):  # the where head moves, the what head's accuracy and loss do not
+        assert df.loc[dorsal, "change_loc_err"] != 0, dorsal
+        assert df.loc[dorsal, "change_acc"] == 0 and df.loc[dorsal, "test_loss"] != df.loc["intact", "test_loss"]
+    ventral = df.loc["IT"]  # and the other way round
+    assert ventral["change_acc"] != 0 or ventral["test_loss"] != df.loc["intact", "test_loss"]
+    # the what head's own output is untouched by LIP: the loss differs only by the where term
+    x, _ = cfg.make_task().make_batch(dev.test_x[:8], dev.test_y[:8], offsets=cfg.make_task().test_offsets(8))
+    intact = {h: v.detach().clone() for h, v in result.model(x).items()}
+    with lesioned(result.model, Lesion(areas=("LIP",))):
+        out = result.model(x)
+        assert torch.equal(out["what"], intact["what"]) and not torch.equal(out["where"], intact["where"])
 
 
 def test_lesion_cli(tmp_path):

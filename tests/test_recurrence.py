@@ -11,6 +11,7 @@ import networkx as nx
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from synthetic import synthetic_dataset, write_idx_dir
@@ -202,6 +203,50 @@ def test_one_step_network_is_the_one_before_recurrence(name):
     # a few 1e-7 of rounding between CPUs; a changed wiring or initialisation moves these sums by far more
     assert float(out["what"].double().sum()) == pytest.approx(what, abs=1e-5)
     assert float(out["where"].double().sum()) == pytest.approx(where, abs=1e-5)
+
+
+def test_every_step_equals_an_unroll_written_by_hand():
+    """V1 -> V2 -> IT with the feedback IT -> V2, fixed weights, three steps, every step's activity against a few
+    lines of tensor code: feedforward from the same step, feedback from the one before, brought to V2's
+    convolution output size (nearest) and through the 1x1 weights times its strength, added before the ReLU."""
+    conn = vs.Connectome.from_edges([("V1", "V2", 1.0), ("V2", "IT", 0.8), ("IT", "V2", 0.5)],
+                                    areas=["V1", "V2", "IT"], directions={("IT", "V2"): "feedback"},
+                                    extra={"heads": {"what": "IT", "where": "IT"}})
+    torch.manual_seed(5)
+    model = vs.build_model(conn, steps=3).eval()
+    with torch.no_grad():
+        for param in model.parameters():  # fixed weights, large enough that feedback changes every later step
+            param.copy_(torch.randn_like(param) * 0.2)
+    x = torch.rand(2, 1, 28, 28)
+    with torch.no_grad():
+        _, acts = model(x, return_areas=True)
+
+    def block(z):
+        return F.max_pool2d(torch.relu(z), 2)
+
+    def conv(area, inp):
+        c = model.areas[area].conv
+        return F.conv2d(inp, c.weight, c.bias, padding=1)
+
+    w_fb = model.recurrent["IT_to_V2"].proj.weight
+    it_prev = None
+    with torch.no_grad():
+        for t in range(3):
+            v1 = block(conv("V1", x))
+            z2 = conv("V2", 1.0 * v1)
+            if it_prev is not None:  # resample first, then the 1x1 convolution: the definition, not the shortcut
+                up = F.interpolate(it_prev, size=z2.shape[-2:], mode="nearest")
+                z2 = z2 + F.conv2d(up, w_fb * 0.5)
+            v2 = block(z2)
+            it = block(conv("IT", 0.8 * v2))
+            for area, expected in (("V1", v1), ("V2", v2), ("IT", it)):
+                # float32 rounding of sums in another order: a few 1e-7 of the activity's scale
+                scale = float(expected.abs().max())
+                torch.testing.assert_close(acts[f"{area}@t{t}"], expected, rtol=0, atol=1e-5 * scale)
+            it_prev = it
+    # the test can fail: feedback moves V2 and IT at steps 1 and 2 far beyond the tolerance
+    assert (acts["V2@t1"] - acts["V2@t0"]).abs().max() > 1e-2 and (acts["IT@t2"] - acts["IT@t1"]).abs().max() > 1e-3
+    assert torch.equal(acts["IT"], acts["IT@t2"])
 
 
 def test_grouped_recurrent_inputs_equal_their_projections_one_by_one():
