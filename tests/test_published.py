@@ -338,3 +338,15 @@ def test_full_mouse_starts_at_visp_and_follows_harris_scores():
     with torch.no_grad():
         out = model(torch.zeros(2, 1, 28, 28))
     assert out["what"].shape == (2, 10) and out["where"].shape == (2, 2)
+
+
+def test_connectome_directions_prints_both_rules(capsys):
+    from visualstreams.cli import main
+
+    assert main(["connectome", "directions", "macaque-markov2014"]) in (0, None)
+    out = capsys.readouterr().out
+    assert "agrees for 26 of the 29 projections with an SLN" in out and "Markov et al. 2014" in out
+    row = next(line.split() for line in out.splitlines() if line.split()[:2] == ["IT", "MT"])
+    assert row[-3:] == ["feedforward", "feedback", "False"]
+    assert main(["connectome", "directions", "mouse-oh2014"]) in (0, None)
+    assert "the data have no SLN" in capsys.readouterr().out

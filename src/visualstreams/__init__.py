@@ -10,7 +10,14 @@ public API; nothing inside the package imports it.
 from ._version import __version__
 from .analysis.representations import similarity
 from .analysis.similarity import cka, rsa
-from .connectome import Connectome, list_connectomes, load_connectome, register_connectome, save_connectome
+from .connectome import (
+    Connectome,
+    direction_rules,
+    list_connectomes,
+    load_connectome,
+    register_connectome,
+    save_connectome,
+)
 from .data import FashionMNIST, load_fashion_mnist
 from .engine import TrainConfig, evaluate, make_config
 from .errors import ConfigError, ConnectomeError, DataError, VisualStreamsError
@@ -32,7 +39,7 @@ __all__ = [
     "__version__",
     "Architecture", "AreaSpec", "HeadSpec", "default_architecture", "load_architecture",
     "CompiledNetwork", "compile_network",
-    "Connectome", "list_connectomes", "load_connectome", "register_connectome", "save_connectome",
+    "Connectome", "direction_rules", "list_connectomes", "load_connectome", "register_connectome", "save_connectome",
     "FashionMNIST", "load_fashion_mnist",
     "ConfigError", "ConnectomeError", "DataError", "VisualStreamsError",
     "compare", "similarity", "cka", "rsa",

@@ -130,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
                                         "areas both have, with both strengths and their difference (B - A).")
     pdiff.add_argument("a", metavar="A", help="preset or file")
     pdiff.add_argument("b", metavar="B", help="preset or file")
+    pdir = csub.add_parser("directions", help="a published preset's directions by its hierarchy and by SLN",
+                           description="Every projection of a published preset with the levels of its source's "
+                                       "hierarchy (which gives the preset its directions), its own SLN where the "
+                                       "data have one, the direction the SLN rule would give (SLN above 0.5 + "
+                                       "band feedforward, below 0.5 - band feedback, between lateral) and "
+                                       "whether the two agree.")
+    pdir.add_argument("connectome", metavar="PRESET", help="a published preset (macaque-markov2014, ...)")
+    pdir.add_argument("--band", type=float, default=0.05, metavar="B",
+                      help="half-width of the SLN rule's lateral band around 0.5 (default 0.05, a convention)")
     pa = csub.add_parser("siibra", help="human streamline counts from the EBRAINS atlas, as a connectome file",
                          description="Ask siibra (pip install 'visualstreams[siibra]'; needs network) for the "
                                      "streamline counts between the Julich-Brain regions mapped onto the six "
@@ -300,6 +309,21 @@ def cmd_connectome(args: argparse.Namespace) -> None:
         table = diff_connectomes(a, b)
         print(f"A = {a.name}: {a.source}\nB = {b.name}: {b.source}\n")
         print(table.round(3).to_string(index=False) if len(table) else "no shared projections")
+        return
+    if args.action == "directions":
+        from .connectome import direction_rules
+
+        table = direction_rules(args.connectome, args.band)
+        conn = load_connectome(args.connectome)
+        print(f"{conn.name}: directions by {conn.extra['level_source']}")
+        with_sln = table[table["SLN"].notna()]
+        if len(with_sln):
+            print(f"the SLN rule (lateral band {0.5 - args.band:g}-{0.5 + args.band:g}) agrees for "
+                  f"{int(with_sln['agree'].sum())} of the {len(with_sln)} projections with an SLN")
+        else:
+            print("the data have no SLN: the hierarchy alone gives the directions")
+            table = table.drop(columns=["SLN", "sln", "agree"])
+        print(table.to_string(index=False))
         return
     if args.action == "siibra":
         from .connectome.presets.atlas import fetch_siibra_connectome

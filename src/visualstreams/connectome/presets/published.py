@@ -411,7 +411,10 @@ def _sln(row: Mapping[str, str], spec: PublishedPreset) -> float | None:
 def direction_rules(name: str, band: float = SLN_LATERAL_BAND) -> pd.DataFrame:
     """Every projection of a preset with its direction by the hierarchy (the preset's) and by its own SLN (where
     the data have one): columns source, target, level_source, level_target, SLN, hierarchy, sln, agree."""
-    spec = _spec(name.removesuffix("-sln"))
+    if name.endswith("-sln") and name.removesuffix("-sln") in SLN_PRESETS:
+        name = name.removesuffix("-sln")
+    spec = _spec(name)
+    sln_direction(0.5, band)  # a bad band in one line, before the table is read
     rows = [r for r in read_table(spec.name) if float(r["strength"]) > 0]
     out = []
     for r in rows:
