@@ -75,6 +75,7 @@ def _harris_level(area: str) -> float:
         return round(sum(HARRIS2019_SCORES[a] for a in PTLP_PARTS) / len(PTLP_PARTS), 6)
     return HARRIS2019_SCORES[area]
 
+
 BASE_COLUMNS: tuple[str, ...] = (
     "source", "target", "source_area_in_data", "target_area_in_data", "raw_value", "strength", "direction", "used",
 )
