@@ -2,7 +2,7 @@
 
     visualstreams compare --species macaque-markov2014 --modes gain none --steps 1 4 --seeds 5 \\
         --train-subset 10000 --epochs 3 --out runs/rec-clean            # and with --noise 0.5 --out runs/rec-noise
-    visualstreams lesion runs/rec-clean/macaque-markov2014/gain-T4-seed* --cut feedback --cut lateral --cut recurrent
+    visualstreams lesion runs/rec-clean/macaque-markov2014/*-T4-seed* --cut feedback     # and runs/rec-noise
     python scripts/recurrence_results.py runs/rec-clean runs/rec-noise --figure docs/recurrence_results.png
 
 Prints, per task: each condition's test accuracy (n, mean, 95% CI), recurrent minus feedforward within each mode
@@ -70,14 +70,18 @@ def main() -> None:
             xs = len(order)
             for mode, grp in lesions.groupby("mode", sort=False):
                 intact = grp[grp["lesion"] == "intact"].set_index("seed")["test_acc"]
-                for lesion in [label for label in dict.fromkeys(grp["lesion"]) if label != "intact"]:
+                labels = [label for label in dict.fromkeys(grp["lesion"]) if label != "intact"]
+                # the figure shows the widest cut run: every feedback and lateral projection, or every feedback one
+                # where the network has no lateral projection
+                widest = next((c for c in ("all feedback+all lateral", "all feedback") if c in labels), None)
+                for lesion in labels:
                     cut = grp[grp["lesion"] == lesion].set_index("seed")["test_acc"].reindex(intact.index)
                     change = (cut - intact).to_numpy(float)
                     ci = mean_ci(change)
                     test = sps.ttest_rel(cut.to_numpy(float), intact.to_numpy(float))
                     print(f"| {mode} | {lesion} | {len(change)} | {ci['mean']:+.2f} [{ci['ci_low']:+.2f}, "
                           f"{ci['ci_high']:+.2f}] | {format_p(float(test.pvalue))} |")
-                    if lesion == "all feedback+all lateral":
+                    if lesion == widest:
                         acc = cut.to_numpy(float)
                         c2 = mean_ci(acc)
                         ax.errorbar([xs], [c2["mean"]], yerr=[[c2["mean"] - c2["ci_low"]],
@@ -85,7 +89,7 @@ def main() -> None:
                                     fmt="s", color="#c0392b", capsize=4, zorder=3)
                         ax.scatter(np.full(len(acc), xs) + np.linspace(-0.12, 0.12, len(acc)), acc, s=12,
                                    color="#e6a39b", zorder=2)
-                        order.append(f"{mode}\nfb+lat cut")
+                        order.append(f"{mode}\n{'fb+lat' if '+' in lesion else 'feedback'} cut")
                         xs += 1
         ax.set_xticks(range(len(order)), order, fontsize=8)
         ax.set_ylabel("test accuracy (%)")
