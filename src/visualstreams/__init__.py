@@ -13,7 +13,7 @@ from .analysis.similarity import cka, rsa
 from .connectome import Connectome, list_connectomes, load_connectome, register_connectome, save_connectome
 from .data import FashionMNIST, load_fashion_mnist
 from .engine import TrainConfig, evaluate, make_config
-from .errors import ConfigError, ConnectomeError, DataError, VisualStreamsError
+from .errors import ConfigError, ConnectomeError, DataError, DirectoryInUse, VisualStreamsError
 from .experiment import compare
 from .network import (
     Architecture,
@@ -34,7 +34,7 @@ __all__ = [
     "CompiledNetwork", "compile_network",
     "Connectome", "list_connectomes", "load_connectome", "register_connectome", "save_connectome",
     "FashionMNIST", "load_fashion_mnist",
-    "ConfigError", "ConnectomeError", "DataError", "VisualStreamsError",
+    "ConfigError", "ConnectomeError", "DataError", "DirectoryInUse", "VisualStreamsError",
     "compare", "similarity", "cka", "rsa",
     "VisualStreamsNet", "build_model",
     "TrainConfig", "evaluate", "load_run", "make_config", "resume_run", "train",

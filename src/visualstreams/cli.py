@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import pandas as pd
 
@@ -513,6 +514,12 @@ def cmd_similarity(args: argparse.Namespace) -> None:
     print(f"wrote {', '.join(CompareDir.SIMILARITY)} and the figures in {out}")
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: TextIO | None = None, line: str | None = None) -> None:
+    """A warning as one line on stderr, as errors are, not Python's two (file, line and source)."""
+    print(f"visualstreams: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
 COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "lesion": cmd_lesion,
             "similarity": cmd_similarity, "data": cmd_data}
 
@@ -521,7 +528,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        with warnings.catch_warnings():  # restores the caller's warning display (main may run inside a program)
+            warnings.showwarning = _one_line_warning
+            COMMANDS[args.command](args)
     except VisualStreamsError as exc:
         print(f"visualstreams: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
