@@ -126,6 +126,12 @@ def compare(
     # Compile once per (species, mode, steps): every error is reported before hours of training, not after.
     specs = {(name, mode, t): compile_network(conn.replace(name=name), arch, image_size, mode, t)
              for t in step_counts for mode in modes for name, conn in zip(names, conns, strict=True)}
+    # Warned, not refused (train refuses): --steps 1 4 over a cyclic and an acyclic species is a fair sweep, and
+    # the acyclic one's T-step runs, though they repeat its one-step network, keep the grid whole.
+    for (name, mode, t), spec in specs.items():
+        if t > 1 and mode == modes[0] and not spec.recurrent_projections:
+            warnings.warn(f"{name} has no feedback or lateral projection: its runs at {t} steps repeat one "
+                          f"feedforward sweep {t} times (the one-step network, {t} times slower)", stacklevel=2)
     tasks_runtime = task_runtime(config, gpus_per_run) if executor == "ray" else None  # checked before Ray starts
     started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run) if executor == "ray" else False
     cdir = CompareDir(out)

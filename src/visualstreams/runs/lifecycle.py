@@ -107,7 +107,8 @@ def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> Visu
 def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainConfig,
                 architecture: Architecture | str | os.PathLike[str] | None = None) -> CompiledNetwork:
     """The network a run of ``config`` trains: compiled at the task's image size under the config's mode and
-    steps (or ``connectome`` itself when it is already compiled; it must then fit the config)."""
+    steps (or ``connectome`` itself when it is already compiled; it must then fit the config). Several steps of
+    a network without feedback or lateral projections are refused unless compiled already."""
     if isinstance(connectome, CompiledNetwork):
         size = config.make_task().image_size
         if (connectome.mode, connectome.image_size, connectome.steps) != (config.mode, size, config.steps):
@@ -115,7 +116,16 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
                               f"{connectome.steps} steps) does not fit the run's config ({config.mode}, {size}px, "
                               f"{config.steps} steps)")
         return connectome
-    return compile_network(connectome, architecture, config.make_task().image_size, config.mode, config.steps)
+    spec = compile_network(connectome, architecture, config.make_task().image_size, config.mode, config.steps)
+    if spec.steps > 1 and not spec.recurrent_projections:
+        # Refused, not warned: one network asked for T steps of nothing new (no feedback or lateral projection,
+        # so every step repeats the feedforward sweep and the run is the one-step run, T times slower) is a
+        # mistake. compare, whose --steps 1 4 may span cyclic and acyclic species, compiles its networks itself
+        # and warns instead (see visualstreams.experiment.comparison).
+        raise ConfigError(f"connectome {spec.connectome.name!r} has no feedback or lateral projection: "
+                          f"{spec.steps} steps would be {spec.steps} identical feedforward sweeps (the one-step "
+                          "network, slower); train it with --steps 1")
+    return spec
 
 
 def train(
