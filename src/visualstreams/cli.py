@@ -424,14 +424,17 @@ def cmd_compare(args: argparse.Namespace) -> None:
         raise ConfigError(f"{exc.filename or out}: {exc.strerror or exc}; once that is fixed, continue with the "
                           "same command and --resume") from None
     cdir = CompareDir(out)
-    print(format_comparison(summary, cdir.read_table(CompareDir.STATS), cdir.read_table(CompareDir.TESTS)))
+    print(format_comparison(summary, cdir.read_table(CompareDir.STATS), cdir.read_table(CompareDir.TESTS),
+                            cdir.similarity_skipped()))
     print(f"wrote {cdir.file(CompareDir.SUMMARY)}, {CompareDir.STATS}, {CompareDir.TESTS}, {CompareDir.CURVES} and "
           f"{CompareDir.REPORT_HTML} in {out}")
 
 
-def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFrame) -> str:
+def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFrame,
+                      similarity_skipped: str | None = None) -> str:
     """One row per mode and species: mean +/- 95% CI half-width over seeds, beside the notebook's figures;
-    then the pairwise differences that survive Holm's correction."""
+    then the pairwise differences that survive Holm's correction; last, why the similarity section is missing
+    when its analysis failed (``similarity_skipped``)."""
     def num(x: object, fmt: str) -> str:
         return "-" if x is None or pd.isna(x) else format(x, fmt)
 
@@ -466,6 +469,10 @@ def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.Data
             lines.append(f" {flag} {r.metric:<12} {r.group_a} - {r.group_b} ({stratum}): {r.diff:+.3f} "
                          f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p {p_clause(r.p)}, p_holm {p_clause(r.p_holm)}")
         lines.append("(* = significant after correction)")
+    if similarity_skipped:  # at the end, where it is read: the warning about it scrolled by before the table
+        lines.append("")
+        lines.append(f"MISSING representational similarity (no similarity_*.csv, none in the report): "
+                     f"{similarity_skipped}")
     return "\n".join(lines)
 
 

@@ -214,7 +214,8 @@ def compare(
 
 def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None:
     """The representations section's tables and figures; a sweep whose runs cannot be compared (no shared area)
-    keeps its results and says why."""
+    keeps its results and says why: in :attr:`CompareDir.SIMILARITY_SKIPPED`, which the CLI's summary and the
+    report read, and in a warning."""
     from .similarity import similarity_of
 
     try:
@@ -222,8 +223,10 @@ def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None
                       n_images=min(DEFAULT_PROBES, len(dataset.test_labels)))
     except Exception as exc:  # noqa: BLE001  (after hours of training, the tables and report must still come)
         cdir.remove_similarity()
-        warnings.warn(f"representational similarity skipped: {type(exc).__name__}: {exc}", RuntimeWarning,
-                      stacklevel=3)
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())
+        # On disk, not only a warning that scrolls away: the printed summary and the report say it from this file.
+        cdir.write_text(CompareDir.SIMILARITY_SKIPPED, why + "\n")
+        warnings.warn(f"representational similarity skipped: {why}", RuntimeWarning, stacklevel=3)
 
 
 def _plan(cdir: CompareDir, names: list[str], modes: list[str], step_counts: list[int], seeds: list[int],

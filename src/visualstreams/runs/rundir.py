@@ -195,7 +195,9 @@ class CompareDir:
     SIMILARITY_SPECIES = "similarity_species.csv"  # within- vs between-species similarity, with tests
     SIMILARITY_MODES = "similarity_modes.csv"  # the same between connection modes, within each species
     SIMILARITY = (SIMILARITY_RUNS, SIMILARITY_WITHIN, SIMILARITY_PAIRS, SIMILARITY_SPECIES, SIMILARITY_MODES)
-    OUTPUTS = (EXPERIMENT, SUMMARY, STATS, TESTS, CURVES, REPORT_HTML, REPORT_MD, *SIMILARITY)
+    # Why compare's similarity step failed (one line); removed with the analysis, so it never outlives one that works.
+    SIMILARITY_SKIPPED = "similarity_skipped.txt"
+    OUTPUTS = (EXPERIMENT, SUMMARY, STATS, TESTS, CURVES, REPORT_HTML, REPORT_MD, *SIMILARITY, SIMILARITY_SKIPPED)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -242,10 +244,17 @@ class CompareDir:
 
     def remove_similarity(self) -> None:
         """Delete a representational-similarity analysis (tables and figures) before it is redone or dropped."""
-        for name in self.SIMILARITY:
+        for name in (*self.SIMILARITY, self.SIMILARITY_SKIPPED):
             self.file(name).unlink(missing_ok=True)
         for figure in self.path.glob("similarity_*.png"):
             figure.unlink(missing_ok=True)
+
+    def similarity_skipped(self) -> str | None:
+        """Why compare's similarity step failed, or None (it worked, was not asked for, or never ran)."""
+        try:
+            return self.file(self.SIMILARITY_SKIPPED).read_text().strip() or None
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def has_experiment(self) -> bool:
         return self.file(self.EXPERIMENT).is_file()
