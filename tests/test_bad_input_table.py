@@ -2,8 +2,11 @@
 table says."""
 
 import importlib.util
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,7 +73,15 @@ def workdir(tmp_path_factory):
     torch.set_num_threads(threads)
     (d / "done").mkdir()
     (d / "done" / "config.json").write_text("{}")
-    return d
+    # Another process writing into "busy": it holds the directory's lock for as long as this module runs.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom visualstreams.runs import CompareDir\n"
+                               "CompareDir(sys.argv[1]).lock()\nprint('locked', flush=True)\ntime.sleep(600)",
+                               str(d / "busy")], env=env, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    yield d
+    holder.kill()
+    holder.wait(timeout=30)
 
 
 def test_the_table_lists_the_cases():

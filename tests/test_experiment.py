@@ -2,7 +2,7 @@ import json
 
 import pandas as pd
 import pytest
-from synthetic import synthetic_dataset
+from synthetic import synthetic_dataset, write_idx_dir
 
 import visualstreams as vs
 from visualstreams.errors import DivergenceError
@@ -88,3 +88,32 @@ def test_identical_networks_are_trained_once(tmp_path, data):
     assert not (tmp_path / "marmoset" / "none-seed0").exists()
     assert summary.loc[("marmoset", "gain"), "same_as"] == "" or pd.isna(summary.loc[("marmoset", "gain"), "same_as"])
     assert (tmp_path / "marmoset" / "seed0" / "model.pt").exists()
+
+
+def test_a_failed_similarity_step_is_said_in_the_printed_summary_and_the_report(tmp_path, capsys, monkeypatch):
+    import visualstreams.experiment.similarity as similarity_module
+    from visualstreams.cli import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no area shared by every run")
+
+    monkeypatch.setattr(similarity_module, "similarity_of", broken)
+    data_dir = write_idx_dir(tmp_path / "data", n_train=64, n_test=32)
+    args = ["compare", "--species", "human", "--seeds", "2", "--data", str(data_dir), "--epochs", "1",
+            "--batch-size", "16", "--precision", "fp32", "--quiet", "--out", str(tmp_path / "cmp")]
+    assert main(args) == 0  # two seeds: the similarity step runs, and fails
+    out, err = capsys.readouterr()
+    why = "RuntimeError: no area shared by every run"
+    assert ("MISSING representational similarity (no similarity_*.csv, none in the report): " + why
+            in out.splitlines())
+    assert err.splitlines() == [f"visualstreams: warning: representational similarity skipped: {why}"]
+    for report in ("report.html", "report.md"):
+        text = (tmp_path / "cmp" / report).read_text()
+        assert f"This section is missing: the representational-similarity analysis failed ({why})" in text, report
+    assert not list((tmp_path / "cmp").glob("similarity_*.csv"))
+
+    # Without the analysis asked for, nothing is missing: the note goes with the rest of the old analysis.
+    assert main([*args, "--resume", "--no-similarity"]) == 0
+    assert "MISSING" not in capsys.readouterr().out
+    assert "This section is missing" not in (tmp_path / "cmp" / "report.md").read_text()
+    assert not (tmp_path / "cmp" / "similarity_skipped.txt").exists()

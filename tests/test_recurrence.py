@@ -337,6 +337,30 @@ def test_a_user_csv_with_a_cycle_trains_with_steps_3_and_is_refused_with_steps_1
                                       "recurrence: it needs --steps 2 or more")
 
 
+@pytest.mark.parametrize("species", ["human", "marmoset", "mouse"])
+def test_train_refuses_steps_on_a_network_without_feedback(tmp_path, data, species):
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", steps=4)
+    with pytest.raises(ConfigError, match=rf"^connectome '{species}' has no feedback or lateral projection: 4 steps "
+                                          r"would be 4 identical feedforward sweeps .*; train it with --steps 1$"):
+        vs.train(species, cfg, data=data, out=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()  # refused before the directory is made
+    assert compile_for("macaque-markov2014", cfg).steps == 4  # feedback: its steps differ
+    compiled = vs.compile_network(species, steps=4)  # compiled by the caller (as compare does): taken as given
+    assert compile_for(compiled, cfg) is compiled
+
+
+def test_compare_warns_in_one_line_per_acyclic_species_and_step_count(tmp_path, capsys):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")  # stops the sweep right after its checks: nothing trains
+    code = main(["compare", "--species", "human", "macaque-markov2014", "--modes", "gain", "none", "--steps", "1", "2",
+                 "4", "--out", str(not_a_dir)])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        *(f"visualstreams: warning: human has no feedback or lateral projection: its runs at {t} steps repeat one "
+          f"feedforward sweep {t} times (the one-step network, {t} times slower)" for t in (2, 4)),
+        f"visualstreams: error: {not_a_dir}: exists and is not a directory"]
+
+
 @pytest.mark.parametrize("value", ["0", "x", "1.5"])
 def test_bad_step_counts_are_one_line(capsys, value):
     with pytest.raises(SystemExit) as exit_:

@@ -20,6 +20,7 @@ from visualstreams.data import CLASSES
 from visualstreams.engine import TrainConfig
 from visualstreams.experiment.comparison import run_name
 from visualstreams.report import build_report
+from visualstreams.runs import CompareDir
 from visualstreams.viz import (
     connectome_layout,
     plot_confusion,
@@ -252,3 +253,16 @@ def test_a_failing_section_leaves_the_rest(tmp_path, monkeypatch):
         text = build_report(tmp_path).read_text()
     assert "could not be built (figures: ValueError: boom)" in text
     assert "Reproducibility" in text and TORCH_VERSION in text
+
+
+def test_a_failed_similarity_analysis_is_a_section_saying_it_is_missing(tmp_path):
+    make_output_dir(tmp_path)
+    (tmp_path / CompareDir.SIMILARITY_SKIPPED).write_text("ValueError: no area shared by every run\n")
+    build(tmp_path)
+    for name in ("report.html", "report.md"):
+        text = (tmp_path / name).read_text()
+        assert "Representations: do the areas compute the same things?" in text, name
+        assert ("This section is missing: the representational-similarity analysis failed (ValueError: no area "
+                "shared by every run)") in text, name
+    (tmp_path / CompareDir.SIMILARITY_SKIPPED).unlink()  # no analysis asked for: no section at all
+    assert "Representations" not in build(tmp_path).read_text()

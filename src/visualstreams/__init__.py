@@ -20,7 +20,7 @@ from .connectome import (
 )
 from .data import FashionMNIST, load_fashion_mnist
 from .engine import TrainConfig, evaluate, make_config
-from .errors import ConfigError, ConnectomeError, DataError, VisualStreamsError
+from .errors import ConfigError, ConnectomeError, DataError, DirectoryInUse, VisualStreamsError
 from .experiment import compare
 from .network import (
     Architecture,
@@ -41,7 +41,7 @@ __all__ = [
     "CompiledNetwork", "compile_network",
     "Connectome", "direction_rules", "list_connectomes", "load_connectome", "register_connectome", "save_connectome",
     "FashionMNIST", "load_fashion_mnist",
-    "ConfigError", "ConnectomeError", "DataError", "VisualStreamsError",
+    "ConfigError", "ConnectomeError", "DataError", "DirectoryInUse", "VisualStreamsError",
     "compare", "similarity", "cka", "rsa",
     "VisualStreamsNet", "build_model",
     "TrainConfig", "evaluate", "load_run", "make_config", "resume_run", "train",

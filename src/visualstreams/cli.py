@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import pandas as pd
 
@@ -447,14 +448,17 @@ def cmd_compare(args: argparse.Namespace) -> None:
         raise ConfigError(f"{exc.filename or out}: {exc.strerror or exc}; once that is fixed, continue with the "
                           "same command and --resume") from None
     cdir = CompareDir(out)
-    print(format_comparison(summary, cdir.read_table(CompareDir.STATS), cdir.read_table(CompareDir.TESTS)))
+    print(format_comparison(summary, cdir.read_table(CompareDir.STATS), cdir.read_table(CompareDir.TESTS),
+                            cdir.similarity_skipped()))
     print(f"wrote {cdir.file(CompareDir.SUMMARY)}, {CompareDir.STATS}, {CompareDir.TESTS}, {CompareDir.CURVES} and "
           f"{CompareDir.REPORT_HTML} in {out}")
 
 
-def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFrame) -> str:
+def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFrame,
+                      similarity_skipped: str | None = None) -> str:
     """One row per mode and species: mean +/- 95% CI half-width over seeds, beside the notebook's figures;
-    then the pairwise differences that survive Holm's correction."""
+    then the pairwise differences that survive Holm's correction; last, why the similarity section is missing
+    when its analysis failed (``similarity_skipped``)."""
     def num(x: object, fmt: str) -> str:
         return "-" if x is None or pd.isna(x) else format(x, fmt)
 
@@ -489,6 +493,10 @@ def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.Data
             lines.append(f" {flag} {r.metric:<12} {r.group_a} - {r.group_b} ({stratum}): {r.diff:+.3f} "
                          f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p {p_clause(r.p)}, p_holm {p_clause(r.p_holm)}")
         lines.append("(* = significant after correction)")
+    if similarity_skipped:  # at the end, where it is read: the warning about it scrolled by before the table
+        lines.append("")
+        lines.append(f"MISSING representational similarity (no similarity_*.csv, none in the report): "
+                     f"{similarity_skipped}")
     return "\n".join(lines)
 
 
@@ -537,6 +545,12 @@ def cmd_similarity(args: argparse.Namespace) -> None:
     print(f"wrote {', '.join(CompareDir.SIMILARITY)} and the figures in {out}")
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: TextIO | None = None, line: str | None = None) -> None:
+    """A warning as one line on stderr, as errors are, not Python's two (file, line and source)."""
+    print(f"visualstreams: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
 COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "lesion": cmd_lesion,
             "similarity": cmd_similarity, "data": cmd_data}
 
@@ -545,7 +559,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        with warnings.catch_warnings():  # restores the caller's warning display (main may run inside a program)
+            warnings.showwarning = _one_line_warning
+            COMMANDS[args.command](args)
     except VisualStreamsError as exc:
         print(f"visualstreams: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE

@@ -21,3 +21,7 @@ class ConfigError(VisualStreamsError, ValueError):
 
 class DivergenceError(VisualStreamsError):
     """Training produced a NaN or infinite loss; the run stops, its last finished epoch is kept."""
+
+
+class DirectoryInUse(VisualStreamsError):
+    """Another process is writing into the run or compare directory (it holds its lock)."""

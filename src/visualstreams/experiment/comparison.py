@@ -126,75 +126,96 @@ def compare(
     # Compile once per (species, mode, steps): every error is reported before hours of training, not after.
     specs = {(name, mode, t): compile_network(conn.replace(name=name), arch, image_size, mode, t)
              for t in step_counts for mode in modes for name, conn in zip(names, conns, strict=True)}
+    # Warned, not refused (train refuses): --steps 1 4 over a cyclic and an acyclic species is a fair sweep, and
+    # the acyclic one's T-step runs, though they repeat its one-step network, keep the grid whole.
+    for (name, mode, t), spec in specs.items():
+        if t > 1 and mode == modes[0] and not spec.recurrent_projections:
+            warnings.warn(f"{name} has no feedback or lateral projection: its runs at {t} steps repeat one "
+                          f"feedforward sweep {t} times (the one-step network, {t} times slower)", stacklevel=2)
     tasks_runtime = task_runtime(config, gpus_per_run) if executor == "ray" else None  # checked before Ray starts
     started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run) if executor == "ray" else False
+    cdir = CompareDir(out)
     try:
-        cdir = CompareDir(out).prepare()
-        plan = _plan(cdir, names, modes, step_counts, seeds, config, specs, resume, overwrite)
-        if resume:
-            cdir.remove_temporaries()  # of atomic writes cut short by the kill
-        in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
-        _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
-        cdir.write_experiment({
-            "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
-            "seeds": seeds,
-            "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
-        })
-        dataset = data if data is not None else load_fashion_mnist(data_path)
-
-        todo = [p for p in plan if not p.done and p.twin is None]
-        if executor == "ray":  # every unit a task; the driver writes the tables once they are back
-            cdir.file(CompareDir.SUMMARY).unlink(missing_ok=True)  # none stale while the tasks run
-            outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack, checkpoint_every=checkpoint_every,
-                                  progress=progress, workers=workers, cpus_per_run=cpus_per_run,
-                                  gpus_per_run=gpus_per_run, runtime=tasks_runtime)
-        else:
-            outcomes = train_stacked([p for p in todo if not p.partial], dataset, runtime, progress,
-                                     max_stack) if stack else {}
-
-        rows = []
-        for p in plan:
-            if p.twin is not None:
-                history, status = outcomes[p.twin] if p.twin in outcomes else (p.twin.read_history(strict=False), "ok")
-                row = _summary_row(p, p.twin, history, status)
-                rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
-                cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan is written too
-                continue
-            if p.run_dir in outcomes:
-                history, status = outcomes[p.run_dir]
-            elif p.done:
-                history, status = p.run_dir.read_history(), "ok"
-                # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
-                p.run_dir.remove_checkpoint()
-                p.run_dir.remove_temporaries()
-            else:
-                history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
-                                            runtime=runtime)
-            outcomes[p.run_dir] = (history, status)
-            rows.append({**_summary_row(p, p.run_dir, history, status), "same_as": ""})
-            cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
-    finally:
+        # One writer: while this sweep runs, another compare, train or similarity writing into ``out`` is refused
+        # (and this one is, before anything is written, while another runs). Held here, at the driver: Ray workers
+        # lock only the run directories they train. Taken once Ray is up: a Ray that fails creates no directory.
+        lock = cdir.lock()
+    except BaseException:
         if started:
             import ray
 
             ray.shutdown()
-    summary = pd.DataFrame(rows)
-    analyse(cdir.path, summary)
-    ok = summary[summary["status"] == "ok"]
-    if similarity is None:
-        similarity = bool(len(ok)) and int(ok.groupby(["species", "mode"])["seed"].nunique().max()) >= 2
-    if similarity:
-        _similarity(cdir, dataset, progress)
-    else:  # an analysis of an earlier state of this directory would pass for this one's
-        cdir.remove_similarity()
-    if report:
-        build_report(cdir.path)
-    return summary
+        raise
+    with lock:
+        try:
+            cdir.prepare()
+            plan = _plan(cdir, names, modes, step_counts, seeds, config, specs, resume, overwrite)
+            if resume:
+                cdir.remove_temporaries()  # of atomic writes cut short by the kill
+            in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
+            _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
+            cdir.write_experiment({
+                "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
+                "seeds": seeds,
+                "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
+            })
+            dataset = data if data is not None else load_fashion_mnist(data_path)
+
+            todo = [p for p in plan if not p.done and p.twin is None]
+            if executor == "ray":  # every unit a task; the driver writes the tables once they are back
+                cdir.file(CompareDir.SUMMARY).unlink(missing_ok=True)  # none stale while the tasks run
+                outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack,
+                                      checkpoint_every=checkpoint_every, progress=progress, workers=workers,
+                                      cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, runtime=tasks_runtime)
+            else:
+                outcomes = train_stacked([p for p in todo if not p.partial], dataset, runtime, progress,
+                                         max_stack) if stack else {}
+
+            rows = []
+            for p in plan:
+                if p.twin is not None:
+                    history, status = (outcomes[p.twin] if p.twin in outcomes
+                                       else (p.twin.read_history(strict=False), "ok"))
+                    row = _summary_row(p, p.twin, history, status)
+                    rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
+                    cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan is written too
+                    continue
+                if p.run_dir in outcomes:
+                    history, status = outcomes[p.run_dir]
+                elif p.done:
+                    history, status = p.run_dir.read_history(), "ok"
+                    # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
+                    p.run_dir.remove_checkpoint()
+                    p.run_dir.remove_temporaries()
+                else:
+                    history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
+                                                runtime=runtime)
+                outcomes[p.run_dir] = (history, status)
+                rows.append({**_summary_row(p, p.run_dir, history, status), "same_as": ""})
+                cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
+        summary = pd.DataFrame(rows)
+        analyse(cdir.path, summary)
+        ok = summary[summary["status"] == "ok"]
+        if similarity is None:
+            similarity = bool(len(ok)) and int(ok.groupby(["species", "mode"])["seed"].nunique().max()) >= 2
+        if similarity:
+            _similarity(cdir, dataset, progress)
+        else:  # an analysis of an earlier state of this directory would pass for this one's
+            cdir.remove_similarity()
+        if report:
+            build_report(cdir.path)
+        return summary
 
 
 def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None:
     """The representations section's tables and figures; a sweep whose runs cannot be compared (no shared area)
-    keeps its results and says why."""
+    keeps its results and says why: in :attr:`CompareDir.SIMILARITY_SKIPPED`, which the CLI's summary and the
+    report read, and in a warning."""
     from .similarity import similarity_of
 
     try:
@@ -202,8 +223,10 @@ def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None
                       n_images=min(DEFAULT_PROBES, len(dataset.test_labels)))
     except Exception as exc:  # noqa: BLE001  (after hours of training, the tables and report must still come)
         cdir.remove_similarity()
-        warnings.warn(f"representational similarity skipped: {type(exc).__name__}: {exc}", RuntimeWarning,
-                      stacklevel=3)
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())
+        # On disk, not only a warning that scrolls away: the printed summary and the report say it from this file.
+        cdir.write_text(CompareDir.SIMILARITY_SKIPPED, why + "\n")
+        warnings.warn(f"representational similarity skipped: {why}", RuntimeWarning, stacklevel=3)
 
 
 def _plan(cdir: CompareDir, names: list[str], modes: list[str], step_counts: list[int], seeds: list[int],
@@ -223,6 +246,11 @@ def _plan(cdir: CompareDir, names: list[str], modes: list[str], step_counts: lis
                 p = Planned(name, label, seed, replace(config, seed=seed, mode=mode, steps=steps), spec,
                             cdir.run(name, label, seed))
                 twin = first_of.setdefault((spec.key, seed), p.run_dir)
+                if twin == p.run_dir and p.run_dir.path.is_dir():
+                    # A process writing this run (a train --resume into the sweep) is refused now, not hours in;
+                    # a killed one's lock is taken over, its file removed. Each run is locked again as it trains.
+                    with p.run_dir.lock():
+                        pass
                 if resume:
                     p.done = finished(p)
                     p.partial = not p.done and resumable(p)

@@ -78,7 +78,10 @@ def similarity_of(
     homology = read_homology(homology)
     target = Path(out) if out is not None else (Path(compare_dir) if compare_dir is not None else
                                                 (dirs[0] if len(dirs) == 1 else dirs[0].parent))
-    CompareDir(target).prepare()  # writable, before minutes of activations
-    result = similarity(dirs, labels=labels, species=species, homology=homology, **options)
-    write_similarity(result, target)
+    # One writer: not while a sweep or another analysis writes there (compare, which holds its directory already
+    # and calls this, takes the lock again: it is re-entrant within a process).
+    with CompareDir(target).lock():
+        CompareDir(target).prepare()  # writable, before minutes of activations
+        result = similarity(dirs, labels=labels, species=species, homology=homology, **options)
+        write_similarity(result, target)
     return target, result

@@ -7,6 +7,7 @@ Imports runs, the engine and the network; never figures, reports or the executor
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,7 +57,16 @@ def train_one(p: Planned, dataset: FashionMNIST, *, progress: bool = True, check
 
 def train_stacked(fresh: list[Planned], dataset: FashionMNIST, runtime: Runtime, progress: bool,
                    max_stack: int) -> dict[RunDir, tuple[list[dict[str, Any]], str]]:
-    """Train the fresh runs of a sweep in stacks of up to ``max_stack`` models of one structure and recipe."""
+    """Train the fresh runs of a sweep in stacks of up to ``max_stack`` models of one structure and recipe; each
+    run directory is locked until the stacks are done, as :func:`train` locks its own."""
+    with contextlib.ExitStack() as locks:
+        for p in fresh:
+            locks.enter_context(p.run_dir.lock())
+        return _train_stacked(fresh, dataset, runtime, progress, max_stack)
+
+
+def _train_stacked(fresh: list[Planned], dataset: FashionMNIST, runtime: Runtime, progress: bool,
+                   max_stack: int) -> dict[RunDir, tuple[list[dict[str, Any]], str]]:
     started = []
     shared: dict[Any, Any] = {}
     for p in fresh:

@@ -58,6 +58,13 @@ def write_similarity(result: SimilarityResult, out: str | os.PathLike[str]) -> l
 def section_representations(doc: Document, ex: Any) -> None:
     cdir = ex.cdir
     pairs = cdir.read_table(CompareDir.SIMILARITY_PAIRS, _STR)
+    skipped = cdir.similarity_skipped()
+    if not len(pairs) and skipped:  # asked for and failed: the section says it is missing, and why
+        doc.heading(2, "Representations: do the areas compute the same things?")
+        doc.para(f"This section is missing: the representational-similarity analysis failed ({skipped}). The "
+                 "training results are complete; once the cause is fixed, the same compare command with --resume "
+                 "redoes the analysis and this report (finished runs are kept, not retrained).", cls="warn")
+        return
     if not len(pairs):
         return  # no analysis of representations in this directory (one seed, or --no-similarity)
     doc.heading(2, "Representations: do the areas compute the same things?")

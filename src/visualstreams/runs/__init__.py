@@ -14,8 +14,17 @@ from .lifecycle import (
     start_run,
     train,
 )
-from .rundir import CompareDir, RunDir, check_room, ensure_writable_dir, lesion_figure_path, run_disk_bytes
+from .rundir import (
+    CompareDir,
+    DirectoryLock,
+    RunDir,
+    check_room,
+    ensure_writable_dir,
+    lesion_figure_path,
+    lock_directory,
+    run_disk_bytes,
+)
 
 __all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "environment",
-           "finish_run", "load_run", "resume_run", "start_run", "train", "CompareDir", "RunDir", "check_room",
-           "ensure_writable_dir", "lesion_figure_path", "run_disk_bytes"]
+           "finish_run", "load_run", "resume_run", "start_run", "train", "CompareDir", "DirectoryLock", "RunDir",
+           "check_room", "ensure_writable_dir", "lesion_figure_path", "lock_directory", "run_disk_bytes"]

@@ -18,6 +18,7 @@ Imports the engine, the network, data and the run directory; never experiments, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -106,7 +107,8 @@ def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> Visu
 def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainConfig,
                 architecture: Architecture | str | os.PathLike[str] | None = None) -> CompiledNetwork:
     """The network a run of ``config`` trains: compiled at the task's image size under the config's mode and
-    steps (or ``connectome`` itself when it is already compiled; it must then fit the config)."""
+    steps (or ``connectome`` itself when it is already compiled; it must then fit the config). Several steps of
+    a network without feedback or lateral projections are refused unless compiled already."""
     if isinstance(connectome, CompiledNetwork):
         size = config.make_task().image_size
         if (connectome.mode, connectome.image_size, connectome.steps) != (config.mode, size, config.steps):
@@ -114,7 +116,16 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
                               f"{connectome.steps} steps) does not fit the run's config ({config.mode}, {size}px, "
                               f"{config.steps} steps)")
         return connectome
-    return compile_network(connectome, architecture, config.make_task().image_size, config.mode, config.steps)
+    spec = compile_network(connectome, architecture, config.make_task().image_size, config.mode, config.steps)
+    if spec.steps > 1 and not spec.recurrent_projections:
+        # Refused, not warned: one network asked for T steps of nothing new (no feedback or lateral projection,
+        # so every step repeats the feedforward sweep and the run is the one-step run, T times slower) is a
+        # mistake. compare, whose --steps 1 4 may span cyclic and acyclic species, compiles its networks itself
+        # and warns instead (see visualstreams.experiment.comparison).
+        raise ConfigError(f"connectome {spec.connectome.name!r} has no feedback or lateral projection: "
+                          f"{spec.steps} steps would be {spec.steps} identical feedforward sweeps (the one-step "
+                          "network, slower); train it with --steps 1")
+    return spec
 
 
 def train(
@@ -137,12 +148,18 @@ def train(
     is not used). ``desc`` prefixes the progress bar (default: the connectome's name). With ``out``,
     ``checkpoint.pt`` is written at every epoch's end and, with ``checkpoint_every=K``, every K optimizer steps;
     it does not change the results. An interrupted run is continued by :func:`resume_run`. With ``overwrite``,
-    the outputs of the run being replaced are deleted first, so none of them can pass for this run's.
+    the outputs of the run being replaced are deleted first, so none of them can pass for this run's. While it
+    trains, ``out`` is locked (:meth:`RunDir.lock`): another process writing there is refused, and refuses this.
     ``runtime`` (default: resolved from the config's device and precision) is where and how it computes.
     """
-    run = start_run(connectome, config, data=data, data_path=data_path, architecture=architecture, out=out,
-                    overwrite=overwrite, checkpoint_every=checkpoint_every, runtime=runtime)
-    return _train_started(run, progress, desc if desc is not None else f"{run.config['name']} ", checkpoint_every)
+    config = config or TrainConfig()
+    spec = compile_for(connectome, config, architecture)  # bad input is refused before the directory is touched
+    # The run directory is this process's until the run ends (or fails): a second writer is refused.
+    with RunDir(out).lock() if out is not None else contextlib.nullcontext():
+        run = start_run(spec, config, data=data, data_path=data_path, out=out, overwrite=overwrite,
+                        checkpoint_every=checkpoint_every, runtime=runtime)
+        return _train_started(run, progress, desc if desc is not None else f"{run.config['name']} ",
+                              checkpoint_every)
 
 
 def start_run(
@@ -160,7 +177,9 @@ def start_run(
 ) -> StartedRun:
     """Everything :func:`train` does before its loop: compile, checks, run directory, model, data, config.json.
 
-    ``resolved`` adds entries to config.json's ``resolved`` section (e.g. how many models trained at once).
+    It does not lock the run directory: a caller writing into one holds :meth:`RunDir.lock` (as :func:`train` and
+    compare's stacks do). ``resolved`` adds entries to config.json's ``resolved`` section (e.g. how many models
+    trained at once).
     """
     config = config or TrainConfig()
     spec = compile_for(connectome, config, architecture)
@@ -251,7 +270,14 @@ def resume_run(
     step 0, which is equivalent (``resumed_from`` is then None).
     """
     rd = RunDir(run_dir)
-    run_config = rd.read_config()
+    run_config = rd.read_config()  # a directory that holds no run is refused before it gets a lock file
+    with rd.lock():  # nothing is read for the loop, removed or written before: a second writer is refused
+        return _resume(rd, run_config, data, data_path, progress, checkpoint_every, desc, runtime)
+
+
+def _resume(rd: RunDir, run_config: dict[str, Any], data: FashionMNIST | DeviceData | None,
+            data_path: str | os.PathLike[str] | None, progress: bool, checkpoint_every: int | None,
+            desc: str | None, runtime: Runtime | None) -> TrainResult:
     config, spec = _rebuild(rd, run_config)
     history = rd.read_history()
     if rd.has_weights() and len(history) == config.epochs:
@@ -273,7 +299,7 @@ def resume_run(
             or str(recorded.get("device", runtime.device)).split(":")[0] != runtime.device.type):
         warnings.warn(f"{rd.path}: started on {recorded.get('device')} in {recorded.get('precision')}, resumed on "
                       f"{runtime.device} in {runtime.precision}; the result will not match an uninterrupted run "
-                      "bit for bit", stacklevel=2)
+                      "bit for bit", stacklevel=3)
     data_info = run_config.get("data", {})
     if data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
         data_path = data_info["source"]  # the run's own data, unless told otherwise
@@ -306,7 +332,7 @@ def resume_run(
         if runtime.device.type == "cpu" and isinstance(threads, int) and threads != torch.get_num_threads():
             warnings.warn(f"{path}: written with {threads} CPU threads, resumed with {torch.get_num_threads()}; "
                           f"the result will differ from an uninterrupted run in the last bits (set "
-                          f"OMP_NUM_THREADS={threads} to match it)", stacklevel=2)
+                          f"OMP_NUM_THREADS={threads} to match it)", stacklevel=3)
         # history.json may be an epoch ahead of the checkpoint (a crash between the two writes): the
         # checkpoint's history is the one the loop continues, so the file is brought back in line with it.
         rd.write_history(state["history"])
