@@ -75,6 +75,28 @@ def test_a_sweep_on_ray_equals_the_local_sweep_run_for_run(tmp_path, data, local
     local = vs.load_run(local_reference / "mouse" / "seed1").final
     assert summary.set_index(["species", "seed"]).loc[("mouse", 1), "test_acc"] == local["test_acc"]
     assert (tmp_path / "stats.csv").is_file() and (tmp_path / "tests.csv").is_file()
+    # the threads every run trained with: in its config.json and in the summary, as in the local sweep's
+    assert summary["threads"].tolist() == [1] * 4
+    assert {json.loads(c.read_text())["resolved"]["threads"] for c in tmp_path.glob("*/*/config.json")} == {1}
+    assert not any(_resumes(tmp_path).values())
+
+
+def test_ray_says_when_its_threads_differ_from_a_local_sweeps(tmp_path, data, cluster, one_thread):
+    torch.set_num_threads(2)  # a local sweep here would train with 2 threads; the 1-CPU tasks train with 1
+    try:
+        with pytest.warns(RuntimeWarning, match=r"runs under Ray train with 1 torch thread each \(--cpus-per-run "
+                                                r"1\), a local sweep here with 2: .* \(OMP_NUM_THREADS=1\)"):
+            summary = vs.compare(["human"], cfg(epochs=1), tmp_path, data=data, progress=False, report=False,
+                                 executor="ray")
+    finally:
+        torch.set_num_threads(1)
+    assert summary["threads"].tolist() == [1]
+
+
+def _resumes(out: Path) -> dict[str, list[dict]]:
+    """Where each resumed run of a sweep continued (config.json's record), by run directory."""
+    return {str(c.parent.relative_to(out)): json.loads(c.read_text())["resolved"].get("resumed", [])
+            for c in sorted(out.glob("*/*/config.json"))}
 
 
 def _ray_task_pids() -> list[int]:
@@ -98,7 +120,10 @@ def test_a_killed_worker_is_retried_from_its_checkpoint_and_nothing_is_lost(tmp_
     def kill_one_worker_mid_run() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            if list(tmp_path.glob("*/*/checkpoint.pt")) and (pids := _ray_task_pids()):
+            # Only while every running task's run has a checkpoint (a run that finished deletes its own before its
+            # task ends): the killed run then has one, and its retry must continue from it, not start over.
+            pids = _ray_task_pids()
+            if pids and len(list(tmp_path.glob("*/*/checkpoint.pt"))) >= len(pids) and _ray_task_pids() == pids:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(pids[0])
             time.sleep(0.05)
@@ -111,7 +136,12 @@ def test_a_killed_worker_is_retried_from_its_checkpoint_and_nothing_is_lost(tmp_
     assert killed, "no worker was caught mid-run"
     assert set(summary["status"]) == {"ok"}
     assert not list(tmp_path.glob("*/*/checkpoint.pt"))  # every run finished
-    assert same(outputs(tmp_path), outputs(local_reference))  # the retried run continued bit for bit
+    assert same(outputs(tmp_path), outputs(local_reference))  # bit for bit: continued or started over alike
+    # ... so the run's own record tells them apart: one run continued past its first step, the others never resumed
+    resumes = {run: r for run, r in _resumes(tmp_path).items() if r}
+    assert len(resumes) == 1, resumes
+    [(where,)] = resumes.values()
+    assert (where["epoch"], where["step"]) > (1, 0) and where["threads"] == 1, where
 
 
 def test_stacked_runs_on_ray_equal_the_local_stack(tmp_path, data, cluster, one_thread):
@@ -165,3 +195,4 @@ def test_bad_executor_options_are_one_line_errors(tmp_path, data):
             vs.compare(["human"], cfg(), tmp_path / "x", data=data, progress=False, **kwargs)
     assert not (tmp_path / "x").exists()  # refused before anything was written
     assert not ray.is_initialized()  # and a Ray started for the check is stopped again
+

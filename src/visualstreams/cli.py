@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import pandas as pd
 
@@ -202,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--workers", type=_positive_int, metavar="N",
                     help="at most N runs at once under Ray (default: as many as the CPUs allow)")
     pm.add_argument("--cpus-per-run", type=_positive_float, default=1.0, metavar="C",
-                    help="CPUs (and torch threads) per run under Ray (1)")
+                    help="CPUs (and torch threads, at least 1) per run under Ray (1); results equal a local "
+                         "sweep's at equal threads")
     pm.add_argument("--gpus-per-run", type=_nonnegative_float, default=0.0, metavar="G",
                     help="GPUs per run under Ray; a fraction such as 0.25 puts four runs on one GPU (0)")
     pm.add_argument("--similarity", action=argparse.BooleanOptionalAction, default=None,
@@ -393,7 +395,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     described = {"acc": "test accuracy {:.2f}%", "loc_err": "localisation error {:.2f} px", "r2": "R^2 {:.3f}",
                  "loss": "test loss {:.4f}"}
     parts = [fmt.format(f[f"test_{k}"]) for k, fmt in described.items() if f"test_{k}" in f]
-    print(f"{name}: {', '.join(parts)}; run written to {out}")
+    resolved = result.config.get("resolved", {})
+    how = ", ".join(str(resolved[k]) for k in ("device", "precision") if k in resolved)
+    if isinstance(resolved.get("threads"), int):  # configs written before threads were recorded lack them
+        how += f", {resolved['threads']} thread{'s' if resolved['threads'] > 1 else ''}"
+    print(f"{name}: {', '.join(parts)}" + (f" ({how})" if how else "") + f"; run written to {out}")
     spec = result.model.spec
     unused = sum(d != "feedforward" for d in spec.connectome.directions.values()) if spec.steps == 1 else 0
     if unused:  # nothing silent: the data's feedback is left out of a one-step network on purpose, and said so
@@ -517,9 +523,21 @@ COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_com
             "similarity": cmd_similarity, "data": cmd_data}
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: TextIO | None = None, line: str | None = None) -> None:
+    """A warning as one line on stderr, like an error (Python's default adds the file and the source line)."""
+    print(f"visualstreams: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():  # restores the caller's warning display on return
+        warnings.showwarning = _one_line_warning
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         COMMANDS[args.command](args)
     except VisualStreamsError as exc:

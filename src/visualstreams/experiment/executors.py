@@ -11,8 +11,9 @@ summary, stats, tests and the report exactly as the local executor does.
 Faults: a worker that dies mid-task (killed, out of memory, node lost) is retried by Ray (``max_retries``), and
 the retried task continues the run from its last checkpoint (bit for bit on the CPU, as ``train --resume`` does);
 a diverging run is an outcome, not a failure; Ctrl-C cancels the tasks and leaves every run resumable with
-``compare --resume`` (under either executor). Each task sets its torch threads to its CPUs, so a run under Ray
-computes what the same run computes locally with that many threads.
+``compare --resume`` (under either executor). Each task sets its torch threads to its CPUs (at least 1), so a run
+under Ray computes what the same run computes locally with that many threads (each run's config.json records
+them), and differs in the last bits, then by tenths of a point, from one with another count.
 
 Imports the units of training and the layers below; Ray only when asked for.
 """
@@ -54,6 +55,11 @@ def check_executor(executor: str, workers: int | None, cpus_per_run: float, gpus
             raise ConfigError(f"the ray executor needs Ray ({INSTALL_HINT})") from None
 
 
+def ray_threads(cpus_per_run: float) -> int:
+    """The torch threads of a task with ``cpus_per_run`` CPUs (a fraction of a CPU still computes with one)."""
+    return max(1, int(cpus_per_run))
+
+
 def start_ray(address: str | None, workers: int | None, cpus_per_run: float, gpus_per_run: float) -> bool:
     """Connect to the cluster at ``address``, or start a local Ray instance (``workers x cpus_per_run`` CPUs,
     default: what Ray detects); check that a task of the asked resources fits on some node. Returns whether this
@@ -84,10 +90,11 @@ def start_ray(address: str | None, workers: int | None, cpus_per_run: float, gpu
     return started
 
 
-def task_runtime(config: TrainConfig, gpus_per_run: float) -> Runtime | None:
-    """The device and precision of every task, decided once by the driver: without GPUs, the CPU in the config's
-    precision as this machine resolves it (so every node computes alike); with GPUs, CUDA, which each worker
-    resolves (the driver may have none: then None)."""
+def task_runtime(config: TrainConfig, gpus_per_run: float, cpus_per_run: float = 1.0) -> Runtime | None:
+    """The device, precision and threads of every task, decided once by the driver: without GPUs, the CPU in the
+    config's precision as this machine resolves it (so every node computes alike), with
+    :func:`ray_threads` threads; with GPUs, CUDA, which each worker resolves (the driver may have none: then
+    None)."""
     from ..engine import resolve_runtime
 
     if gpus_per_run > 0:
@@ -96,7 +103,7 @@ def task_runtime(config: TrainConfig, gpus_per_run: float) -> Runtime | None:
         return None
     if config.device.startswith("cuda"):
         raise ConfigError("runs on CUDA under Ray need GPUs counted for them: add --gpus-per-run (e.g. 0.25 or 1)")
-    return resolve_runtime("cpu", config.precision)
+    return resolve_runtime("cpu", config.precision, threads=ray_threads(cpus_per_run))
 
 
 def _unit(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: int, checkpoint_every: int | None,
@@ -173,7 +180,7 @@ def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST, *, stack: bool, m
 
     if not todo:
         return {}
-    threads = max(1, int(cpus_per_run))
+    threads = ray_threads(cpus_per_run)
     task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=MAX_RETRIES,
                       retry_exceptions=False)(_unit)
     data_ref = ray.put(dataset)  # once in the object store, not once per task
