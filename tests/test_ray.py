@@ -7,6 +7,9 @@ import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -186,6 +189,7 @@ def test_bad_executor_options_are_one_line_errors(tmp_path, data):
                             ({"executor": "ray", "workers": 0}, "workers must be >= 1"),
                             ({"executor": "ray", "cpus_per_run": 0}, "each run needs CPUs > 0"),
                             ({"workers": 2}, "go with --executor ray"),
+                            ({"ray_verbose": True}, "go with --executor ray"),
                             ({"executor": "ray", "ray_address": "not-an-address"}, "could not start or reach Ray"),
                             ({"executor": "ray", "device": None, "gpus_per_run": 0.5}, "no Ray node has"),
                             ({"executor": "ray", "cpus_per_run": 64}, r"no Ray node has 64 CPU\(s\)")):
@@ -196,3 +200,34 @@ def test_bad_executor_options_are_one_line_errors(tmp_path, data):
     assert not (tmp_path / "x").exists()  # refused before anything was written
     assert not ray.is_initialized()  # and a Ray started for the check is stopped again
 
+
+def _silent_port() -> socket.socket:
+    """A port that accepts TCP and never answers (no Ray there): ray.init would wait on it for minutes."""
+    listener = socket.socket()
+    listener.bind(("0.0.0.0", 0))
+    listener.listen(8)
+    return listener
+
+
+@pytest.mark.parametrize("options", [["--ray-address", "127.0.0.1:1"], ["--ray-address", "SILENT"],
+                                     ["--cpus-per-run", "64"]], ids=["refused", "silent", "cpus"])
+def test_bad_ray_options_cost_seconds_and_one_line(tmp_path, options):
+    """The CLI as a user runs it: nothing listening, a port that is no Ray, more CPUs a run than the machine
+    has. Each is refused in seconds, with one line on stderr (none of Ray's), exit 2, and nothing written."""
+    if "64" in options and (os.cpu_count() or 1) >= 64:
+        pytest.skip("the case is about a machine of fewer than 64 CPUs")
+    listener = _silent_port()
+    options = [o.replace("SILENT", f"127.0.0.1:{listener.getsockname()[1]}") for o in options]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    start = time.monotonic()
+    with listener:
+        proc = subprocess.run([sys.executable, "-m", "visualstreams", "compare", "--species", "human", "--epochs",
+                               "1", "--executor", "ray", *options, "--out", str(tmp_path / "out"), "--quiet"],
+                              env=env, capture_output=True, text=True, timeout=120)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("visualstreams: error: "), proc.stderr
+    assert ("no Ray node has 64 CPU(s)" if "64" in options else "could not start or reach Ray") in lines[0]
+    assert seconds < 15, f"{seconds:.1f} s"  # Ray's own retries ran past a minute
+    assert not (tmp_path / "out").exists()

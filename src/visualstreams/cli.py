@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "sweep's at equal threads")
     pm.add_argument("--gpus-per-run", type=_nonnegative_float, default=0.0, metavar="G",
                     help="GPUs per run under Ray; a fraction such as 0.25 puts four runs on one GPU (0)")
+    pm.add_argument("--ray-verbose", action="store_true",
+                    help="let Ray's own log lines and the workers' output through to stderr (default: only "
+                         "visualstreams' own)")
     pm.add_argument("--similarity", action=argparse.BooleanOptionalAction, default=None,
                     help="compare what the areas compute across runs (CKA, RSA; see 'visualstreams similarity') and "
                          "add it to the report; default: when a species has two seeds or more")
@@ -422,7 +425,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
                           checkpoint_every=args.checkpoint_every, architecture=args.architecture,
                           strategy=args.strategy, max_stack=args.max_stack, similarity=args.similarity,
                           executor=args.executor, ray_address=args.ray_address, workers=args.workers,
-                          cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+                          cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                          ray_verbose=args.ray_verbose)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise

@@ -78,6 +78,7 @@ def compare(
     workers: int | None = None,
     cpus_per_run: float = 1.0,
     gpus_per_run: float = 0.0,
+    ray_verbose: bool = False,
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
 
@@ -98,8 +99,9 @@ def compare(
     with ``cpus_per_run`` CPUs (its torch threads) and ``gpus_per_run`` GPUs (a fraction shares one); see
     :mod:`visualstreams.experiment.executors`. The results are the same, run for run (bit for bit on the CPU)
     when the local sweep runs with as many torch threads as the tasks (``cpus_per_run``, at least 1); when these
-    differ from this process's, a warning says so before anything trains. Every run's torch threads are in its
-    config.json (``resolved.threads``) and in the summary's ``threads`` column.
+    differ from this process's, a warning says so before anything trains. ``ray_verbose`` lets Ray's own log
+    lines and the workers' output through to stderr. Every run's torch threads are in its config.json
+    (``resolved.threads``) and in the summary's ``threads`` column.
     ``similarity``: compare what the areas compute across runs (``similarity_*.csv`` and figures, a report
     section; see :func:`~visualstreams.experiment.similarity.similarity_of`); by default when some species has
     two finished seeds or more in one mode.
@@ -121,7 +123,7 @@ def compare(
         replace(config, steps=t)
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
-    check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address)
+    check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address, ray_verbose)
     if max_stack < 1:
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
@@ -131,7 +133,7 @@ def compare(
              for t in step_counts for mode in modes for name, conn in zip(names, conns, strict=True)}
     # checked before Ray starts
     tasks_runtime = task_runtime(config, gpus_per_run, cpus_per_run) if executor == "ray" else None
-    started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run) if executor == "ray" else False
+    started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray" else False
     try:
         cdir = CompareDir(out).prepare()
         plan = _plan(cdir, names, modes, step_counts, seeds, config, specs, resume, overwrite)
