@@ -12,7 +12,6 @@ import torch
 import visualstreams as vs
 from visualstreams.connectome import CANONICAL_AREAS, feedforward_part, find_cycle, preset_names
 from visualstreams.connectome.presets.published import PRESETS, build_published, direction_rules, read_table
-from visualstreams.graph import direction
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data" / "connectivity"

@@ -7,6 +7,9 @@ import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -75,6 +78,28 @@ def test_a_sweep_on_ray_equals_the_local_sweep_run_for_run(tmp_path, data, local
     local = vs.load_run(local_reference / "mouse" / "seed1").final
     assert summary.set_index(["species", "seed"]).loc[("mouse", 1), "test_acc"] == local["test_acc"]
     assert (tmp_path / "stats.csv").is_file() and (tmp_path / "tests.csv").is_file()
+    # the threads every run trained with: in its config.json and in the summary, as in the local sweep's
+    assert summary["threads"].tolist() == [1] * 4
+    assert {json.loads(c.read_text())["resolved"]["threads"] for c in tmp_path.glob("*/*/config.json")} == {1}
+    assert not any(_resumes(tmp_path).values())
+
+
+def test_ray_says_when_its_threads_differ_from_a_local_sweeps(tmp_path, data, cluster, one_thread):
+    torch.set_num_threads(2)  # a local sweep here would train with 2 threads; the 1-CPU tasks train with 1
+    try:
+        with pytest.warns(RuntimeWarning, match=r"runs under Ray train with 1 torch thread each \(--cpus-per-run "
+                                                r"1\), a local sweep here with 2: .* \(OMP_NUM_THREADS=1\)"):
+            summary = vs.compare(["human"], cfg(epochs=1), tmp_path, data=data, progress=False, report=False,
+                                 executor="ray")
+    finally:
+        torch.set_num_threads(1)
+    assert summary["threads"].tolist() == [1]
+
+
+def _resumes(out: Path) -> dict[str, list[dict]]:
+    """Where each resumed run of a sweep continued (config.json's record), by run directory."""
+    return {str(c.parent.relative_to(out)): json.loads(c.read_text())["resolved"].get("resumed", [])
+            for c in sorted(out.glob("*/*/config.json"))}
 
 
 def _ray_task_pids() -> list[int]:
@@ -98,7 +123,10 @@ def test_a_killed_worker_is_retried_from_its_checkpoint_and_nothing_is_lost(tmp_
     def kill_one_worker_mid_run() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            if list(tmp_path.glob("*/*/checkpoint.pt")) and (pids := _ray_task_pids()):
+            # Only while every running task's run has a checkpoint (a run that finished deletes its own before its
+            # task ends): the killed run then has one, and its retry must continue from it, not start over.
+            pids = _ray_task_pids()
+            if pids and len(list(tmp_path.glob("*/*/checkpoint.pt"))) >= len(pids) and _ray_task_pids() == pids:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(pids[0])
             time.sleep(0.05)
@@ -111,7 +139,12 @@ def test_a_killed_worker_is_retried_from_its_checkpoint_and_nothing_is_lost(tmp_
     assert killed, "no worker was caught mid-run"
     assert set(summary["status"]) == {"ok"}
     assert not list(tmp_path.glob("*/*/checkpoint.pt"))  # every run finished
-    assert same(outputs(tmp_path), outputs(local_reference))  # the retried run continued bit for bit
+    assert same(outputs(tmp_path), outputs(local_reference))  # bit for bit: continued or started over alike
+    # ... so the run's own record tells them apart: one run continued past its first step, the others never resumed
+    resumes = {run: r for run, r in _resumes(tmp_path).items() if r}
+    assert len(resumes) == 1, resumes
+    [(where,)] = resumes.values()
+    assert (where["epoch"], where["step"]) > (1, 0) and where["threads"] == 1, where
 
 
 def test_stacked_runs_on_ray_equal_the_local_stack(tmp_path, data, cluster, one_thread):
@@ -156,6 +189,7 @@ def test_bad_executor_options_are_one_line_errors(tmp_path, data):
                             ({"executor": "ray", "workers": 0}, "workers must be >= 1"),
                             ({"executor": "ray", "cpus_per_run": 0}, "each run needs CPUs > 0"),
                             ({"workers": 2}, "go with --executor ray"),
+                            ({"ray_verbose": True}, "go with --executor ray"),
                             ({"executor": "ray", "ray_address": "not-an-address"}, "could not start or reach Ray"),
                             ({"executor": "ray", "device": None, "gpus_per_run": 0.5}, "no Ray node has"),
                             ({"executor": "ray", "cpus_per_run": 64}, r"no Ray node has 64 CPU\(s\)")):
@@ -165,3 +199,35 @@ def test_bad_executor_options_are_one_line_errors(tmp_path, data):
             vs.compare(["human"], cfg(), tmp_path / "x", data=data, progress=False, **kwargs)
     assert not (tmp_path / "x").exists()  # refused before anything was written
     assert not ray.is_initialized()  # and a Ray started for the check is stopped again
+
+
+def _silent_port() -> socket.socket:
+    """A port that accepts TCP and never answers (no Ray there): ray.init would wait on it for minutes."""
+    listener = socket.socket()
+    listener.bind(("0.0.0.0", 0))
+    listener.listen(8)
+    return listener
+
+
+@pytest.mark.parametrize("options", [["--ray-address", "127.0.0.1:1"], ["--ray-address", "SILENT"],
+                                     ["--cpus-per-run", "64"]], ids=["refused", "silent", "cpus"])
+def test_bad_ray_options_cost_seconds_and_one_line(tmp_path, options):
+    """The CLI as a user runs it: nothing listening, a port that is no Ray, more CPUs a run than the machine
+    has. Each is refused in seconds, with one line on stderr (none of Ray's), exit 2, and nothing written."""
+    if "64" in options and (os.cpu_count() or 1) >= 64:
+        pytest.skip("the case is about a machine of fewer than 64 CPUs")
+    listener = _silent_port()
+    options = [o.replace("SILENT", f"127.0.0.1:{listener.getsockname()[1]}") for o in options]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    start = time.monotonic()
+    with listener:
+        proc = subprocess.run([sys.executable, "-m", "visualstreams", "compare", "--species", "human", "--epochs",
+                               "1", "--executor", "ray", *options, "--out", str(tmp_path / "out"), "--quiet"],
+                              env=env, capture_output=True, text=True, timeout=120)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("visualstreams: error: "), proc.stderr
+    assert ("no Ray node has 64 CPU(s)" if "64" in options else "could not start or reach Ray") in lines[0]
+    assert seconds < 15, f"{seconds:.1f} s"  # Ray's own retries ran past a minute
+    assert not (tmp_path / "out").exists()

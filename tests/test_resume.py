@@ -118,11 +118,19 @@ def test_interrupted_twice_and_epoch_end_checkpoints_only(tmp_path, data, refere
     with crash_at(8):  # no step checkpoints: the last one is epoch 1's end
         vs.train("human", config("fast"), data=data, out=tmp_path, progress=False)
     assert read_checkpoint(tmp_path / CHECKPOINT_FILE)["step"] == STEPS
+    config_path = tmp_path / "config.json"
+    written = json.loads(config_path.read_text())
+    assert written["resolved"]["threads"] == 1 and "resumed" not in written["resolved"]
+    del written["resolved"]["threads"]  # as config.json was written before threads were recorded: still resumes
+    config_path.write_text(json.dumps(written))
     with crash_at(3):  # step 9 overall; still nothing newer than epoch 1's end
         resume_run(tmp_path, data=data, progress=False)
     state = read_checkpoint(tmp_path / CHECKPOINT_FILE)
     assert (state["epoch"], state["step"], state["checkpoint_every"]) == (1, STEPS, None)
     assert_same_run(reference("fast"), resume_run(tmp_path, data=data, progress=False))
+    # each resume says where it continued: what tells it from a run that started over (same weights)
+    resumed = json.loads(config_path.read_text())["resolved"]["resumed"]
+    assert resumed == [{"epoch": 1, "step": STEPS, "threads": 1}] * 2
 
 
 def test_checkpoint_contents(tmp_path, data):

@@ -212,9 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--workers", type=_positive_int, metavar="N",
                     help="at most N runs at once under Ray (default: as many as the CPUs allow)")
     pm.add_argument("--cpus-per-run", type=_positive_float, default=1.0, metavar="C",
-                    help="CPUs (and torch threads) per run under Ray (1)")
+                    help="CPUs (and torch threads, at least 1) per run under Ray (1); results equal a local "
+                         "sweep's at equal threads")
     pm.add_argument("--gpus-per-run", type=_nonnegative_float, default=0.0, metavar="G",
                     help="GPUs per run under Ray; a fraction such as 0.25 puts four runs on one GPU (0)")
+    pm.add_argument("--ray-verbose", action="store_true",
+                    help="let Ray's own log lines and the workers' output through to stderr (default: only "
+                         "visualstreams' own)")
     pm.add_argument("--similarity", action=argparse.BooleanOptionalAction, default=None,
                     help="compare what the areas compute across runs (CKA, RSA; see 'visualstreams similarity') and "
                          "add it to the report; default: when a species has two seeds or more")
@@ -418,7 +422,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     described = {"acc": "test accuracy {:.2f}%", "loc_err": "localisation error {:.2f} px", "r2": "R^2 {:.3f}",
                  "loss": "test loss {:.4f}"}
     parts = [fmt.format(f[f"test_{k}"]) for k, fmt in described.items() if f"test_{k}" in f]
-    print(f"{name}: {', '.join(parts)}; run written to {out}")
+    resolved = result.config.get("resolved", {})
+    how = ", ".join(str(resolved[k]) for k in ("device", "precision") if k in resolved)
+    if isinstance(resolved.get("threads"), int):  # configs written before threads were recorded lack them
+        how += f", {resolved['threads']} thread{'s' if resolved['threads'] > 1 else ''}"
+    print(f"{name}: {', '.join(parts)}" + (f" ({how})" if how else "") + f"; run written to {out}")
     spec = result.model.spec
     unused = sum(d != "feedforward" for d in spec.connectome.directions.values()) if spec.steps == 1 else 0
     if unused:  # nothing silent: the data's feedback is left out of a one-step network on purpose, and said so
@@ -441,7 +449,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
                           checkpoint_every=args.checkpoint_every, architecture=args.architecture,
                           strategy=args.strategy, max_stack=args.max_stack, similarity=args.similarity,
                           executor=args.executor, ray_address=args.ray_address, workers=args.workers,
-                          cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+                          cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                          ray_verbose=args.ray_verbose)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise
@@ -555,9 +564,21 @@ COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_com
             "similarity": cmd_similarity, "data": cmd_data}
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: TextIO | None = None, line: str | None = None) -> None:
+    """A warning as one line on stderr, like an error (Python's default adds the file and the source line)."""
+    print(f"visualstreams: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():  # restores the caller's warning display on return
+        warnings.showwarning = _one_line_warning
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():  # restores the caller's warning display (main may run inside a program)
             warnings.showwarning = _one_line_warning

@@ -1,6 +1,8 @@
-"""Device and precision: decided once per entry point (:func:`resolve_runtime`) and passed
+"""Device, precision and CPU threads: decided once per entry point (:func:`resolve_runtime`) and passed
 down. Decided at run time, never by assumption: bf16 autocast on CUDA and on CPUs with native bf16 arithmetic,
-fp32 elsewhere (emulated bf16 is slower than fp32). Imports only torch and the errors."""
+fp32 elsewhere (emulated bf16 is slower than fp32). The torch thread count is part of it because oneDNN splits
+its sums by thread: the same run with 1 and 2 threads differs in the last bits, and after a few epochs by tenths
+of a point. Imports only torch and the errors."""
 
 from __future__ import annotations
 
@@ -14,20 +16,33 @@ from ..errors import ConfigError
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how a run computes: ``device`` and the resolved ``precision`` (``bf16`` or ``fp32``)."""
+    """Where and how a run computes: ``device``, the resolved ``precision`` (``bf16`` or ``fp32``) and the torch
+    CPU ``threads`` it trains with."""
 
     device: torch.device
     precision: str
+    threads: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        """What config.json's ``resolved`` section records of it."""
-        return {"device": str(self.device), "precision": self.precision, "channels_last": True}
+        """What config.json's ``resolved`` section records of it (configs written before ``threads`` lack it)."""
+        return {"device": str(self.device), "precision": self.precision, "channels_last": True,
+                "threads": self.threads}
 
 
-def resolve_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
-    """The one place ``auto`` becomes a device and a precision."""
+def resolve_runtime(device: str = "auto", precision: str = "auto", threads: int | None = None) -> Runtime:
+    """The one place ``auto`` becomes a device and a precision; ``threads`` defaults to this process's torch
+    threads (``torch.get_num_threads()``, which ``OMP_NUM_THREADS`` sets), the count a run here trains with."""
     dev = resolve_device(device)
-    return Runtime(dev, resolve_precision(precision, dev))
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {threads}")
+    return Runtime(dev, resolve_precision(precision, dev), threads if threads is not None else torch.get_num_threads())
+
+
+def use_threads(runtime: Runtime) -> None:
+    """Make this process train with ``runtime.threads`` (a no-op for a runtime resolved here), so that what
+    config.json records is what the run computed with."""
+    if torch.get_num_threads() != runtime.threads:
+        torch.set_num_threads(runtime.threads)
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -5,7 +5,8 @@ Output directory (file names owned by :class:`~visualstreams.runs.CompareDir`):
 - ``<species>/seed<k>/`` (``<species>/<mode>-seed<k>/`` for modes other than ``gain``): one run directory each;
 - ``summary.csv``: one row per run with its final metrics (``status`` says ``ok`` or why it failed;
   ``same_as`` names the run it reuses when two entries compile to the same network, such as the notebook's
-  human and marmoset under mode ``none``);
+  human and marmoset under mode ``none``; ``threads`` the torch threads it trained with, from its config.json,
+  empty for a run written before they were recorded);
 - ``stats.csv``: per mode, species and metric: n, mean, sd and 95% CI across seeds;
 - ``tests.csv``: each pair of species (within each mode) and each pair of modes (within each species): the
   difference, its 95% CI, Hedges' g, the p-value (Welch t-test) and the Holm-corrected p-value;
@@ -38,7 +39,7 @@ from ..engine import (
     choose_strategy,
     resolve_runtime,
 )
-from ..errors import ConfigError
+from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
 from ..network.modes import condition
 from ..report import build_report
@@ -77,6 +78,7 @@ def compare(
     workers: int | None = None,
     cpus_per_run: float = 1.0,
     gpus_per_run: float = 0.0,
+    ray_verbose: bool = False,
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
 
@@ -95,8 +97,11 @@ def compare(
     ``executor``: ``local`` (this process, the default) or ``ray``: each unit of training (a run, or a stack) is
     one Ray task, on a local Ray instance or the cluster at ``ray_address``, at most ``workers`` at once, each
     with ``cpus_per_run`` CPUs (its torch threads) and ``gpus_per_run`` GPUs (a fraction shares one); see
-    :mod:`visualstreams.experiment.executors`. The results are the same, run for run (bit for bit on the CPU
-    when the local sweep runs with as many torch threads as ``cpus_per_run``).
+    :mod:`visualstreams.experiment.executors`. The results are the same, run for run (bit for bit on the CPU)
+    when the local sweep runs with as many torch threads as the tasks (``cpus_per_run``, at least 1); when these
+    differ from this process's, a warning says so before anything trains. ``ray_verbose`` lets Ray's own log
+    lines and the workers' output through to stderr. Every run's torch threads are in its config.json
+    (``resolved.threads``) and in the summary's ``threads`` column.
     ``similarity``: compare what the areas compute across runs (``similarity_*.csv`` and figures, a report
     section; see :func:`~visualstreams.experiment.similarity.similarity_of`); by default when some species has
     two finished seeds or more in one mode.
@@ -118,7 +123,7 @@ def compare(
         replace(config, steps=t)
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
-    check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address)
+    check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address, ray_verbose)
     if max_stack < 1:
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
@@ -132,8 +137,9 @@ def compare(
         if t > 1 and mode == modes[0] and not spec.recurrent_projections:
             warnings.warn(f"{name} has no feedback or lateral projection: its runs at {t} steps repeat one "
                           f"feedforward sweep {t} times (the one-step network, {t} times slower)", stacklevel=2)
-    tasks_runtime = task_runtime(config, gpus_per_run) if executor == "ray" else None  # checked before Ray starts
-    started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run) if executor == "ray" else False
+    # checked before Ray starts
+    tasks_runtime = task_runtime(config, gpus_per_run, cpus_per_run) if executor == "ray" else None
+    started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray" else False
     cdir = CompareDir(out)
     try:
         # One writer: while this sweep runs, another compare, train or similarity writing into ``out`` is refused
@@ -162,6 +168,12 @@ def compare(
             dataset = data if data is not None else load_fashion_mnist(data_path)
 
             todo = [p for p in plan if not p.done and p.twin is None]
+            if todo and tasks_runtime is not None and tasks_runtime.threads != runtime.threads:
+                t = tasks_runtime.threads
+                warnings.warn(f"runs under Ray train with {t} torch thread{'s' if t > 1 else ''} each "
+                              f"(--cpus-per-run {cpus_per_run:g}), a local sweep here with {runtime.threads}: "
+                              f"results equal a local sweep's only at equal threads (OMP_NUM_THREADS={t})",
+                              RuntimeWarning, stacklevel=2)
             if executor == "ray":  # every unit a task; the driver writes the tables once they are back
                 cdir.file(CompareDir.SUMMARY).unlink(missing_ok=True)  # none stale while the tasks run
                 outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack,
@@ -318,11 +330,21 @@ def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], sta
     row.update({
         "epochs": len(history),
         "seconds": float(sum(h["seconds"] for h in history)),
+        "threads": _threads(run_dir),
         "notebook_test_acc": ref.get("test_acc"),
         "notebook_test_loss": ref.get("test_loss"),
         "run_dir": str(run_dir.path),
     })
     return row
+
+
+def _threads(run_dir: RunDir) -> int | None:
+    """The torch threads the run started with, from its config.json (None for one written before they were)."""
+    try:
+        threads = run_dir.read_config().get("resolved", {}).get("threads")
+    except (VisualStreamsError, AttributeError):
+        return None
+    return threads if isinstance(threads, int) else None
 
 
 def _unique_names(names: list[str]) -> list[str]:

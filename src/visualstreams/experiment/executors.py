@@ -11,17 +11,27 @@ summary, stats, tests and the report exactly as the local executor does.
 Faults: a worker that dies mid-task (killed, out of memory, node lost) is retried by Ray (``max_retries``), and
 the retried task continues the run from its last checkpoint (bit for bit on the CPU, as ``train --resume`` does);
 a diverging run is an outcome, not a failure; Ctrl-C cancels the tasks and leaves every run resumable with
-``compare --resume`` (under either executor). Each task sets its torch threads to its CPUs, so a run under Ray
-computes what the same run computes locally with that many threads.
+``compare --resume`` (under either executor). Each task sets its torch threads to its CPUs (at least 1), so a run
+under Ray computes what the same run computes locally with that many threads (each run's config.json records
+them), and differs in the last bits, then by tenths of a point, from one with another count.
+
+Bad options are refused in seconds, before anything is written: an address is first tried with a TCP connect of a
+few seconds (``ray.init`` retries an unreachable one for minutes), and a local instance's CPUs and GPUs are
+counted before Ray starts. Ray's own log lines stay off stderr unless ``verbose`` (``--ray-verbose``).
 
 Imports the units of training and the layers below; Ray only when asked for.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import os
+import socket
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -34,15 +44,21 @@ from .units import Outcome, Planned, finished, resumable, train_one, train_stack
 EXECUTORS = ("local", "ray")
 INSTALL_HINT = "pip install 'visualstreams[ray]'"
 MAX_RETRIES = 3  # a unit whose worker died is run again this many times, each continuing from its checkpoint
+CONNECT_TIMEOUT_S = 3.0  # for the TCP check of --ray-address; a live head node answers in milliseconds
+# Ray's own bound on reaching the GCS of an address that accepts TCP but is no Ray (20 s by default, one log line
+# a second); a value in the environment wins.
+GCS_WAIT_ENV, GCS_WAIT_S = "RAY_gcs_server_port_wait_time_s", "10"
 
 
 def check_executor(executor: str, workers: int | None, cpus_per_run: float, gpus_per_run: float,
-                   address: str | None = None) -> None:
+                   address: str | None = None, verbose: bool = False) -> None:
     """Refuse bad executor options before anything trains (and a missing Ray in one line)."""
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r} ({', '.join(EXECUTORS)})")
-    if executor == "local" and (workers is not None or address or cpus_per_run != 1.0 or gpus_per_run != 0.0):
-        raise ConfigError("--workers, --ray-address, --cpus-per-run and --gpus-per-run go with --executor ray")
+    if executor == "local" and (workers is not None or address or cpus_per_run != 1.0 or gpus_per_run != 0.0
+                                or verbose):
+        raise ConfigError("--workers, --ray-address, --cpus-per-run, --gpus-per-run and --ray-verbose go with "
+                          "--executor ray")
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if not cpus_per_run > 0 or not gpus_per_run >= 0:  # `not >` also catches NaN
@@ -54,24 +70,95 @@ def check_executor(executor: str, workers: int | None, cpus_per_run: float, gpus
             raise ConfigError(f"the ray executor needs Ray ({INSTALL_HINT})") from None
 
 
-def start_ray(address: str | None, workers: int | None, cpus_per_run: float, gpus_per_run: float) -> bool:
+def ray_threads(cpus_per_run: float) -> int:
+    """The torch threads of a task with ``cpus_per_run`` CPUs (a fraction of a CPU still computes with one)."""
+    return max(1, int(cpus_per_run))
+
+
+# The client's opening of HTTP/2 (gRPC, what Ray's GCS and Ray Client speak) and an empty SETTINGS frame: a gRPC
+# server answers with a SETTINGS frame of its own at once.
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def check_reachable(address: str) -> None:
+    """Refuse, in seconds, an address where no Ray answers: ``ray.init`` retries an unreachable GCS, or a port
+    that is no gRPC server, for minutes, printing each retry. The address is first resolved as Ray resolves it
+    (``auto``: RAY_ADDRESS, then the last ``ray start`` here; ``localhost`` becomes this node's IP);
+    ``ray://HOST:PORT`` (Ray Client) is tried at its port. Passing says only that a gRPC server answers there."""
+    where = address
+    if not address.startswith("ray://"):
+        try:  # Ray's own resolution (private: where it moves, the address is tried as given)
+            from ray._private.services import canonicalize_bootstrap_address_or_die
+        except ImportError:
+            canonicalize_bootstrap_address_or_die = None
+        if canonicalize_bootstrap_address_or_die is not None:
+            try:
+                where = canonicalize_bootstrap_address_or_die(address)
+            except (ConnectionError, ValueError) as exc:
+                raise ConfigError(f"could not start or reach Ray ({address}): {_first_line(exc)}") from None
+    host, sep, port = where.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"could not start or reach Ray ({address}): not an address (HOST:PORT, "
+                          "ray://HOST:PORT or auto)")
+    label = address if where.removeprefix("ray://") == address.removeprefix("ray://") else f"{address}, i.e. {where}"
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S) as sock:
+            sock.sendall(_HTTP2_HELLO)
+            head = b""
+            while len(head) < 9 and (chunk := sock.recv(9 - len(head))):
+                head += chunk
+    except OSError as exc:
+        why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
+        raise ConfigError(f"could not start or reach Ray ({label}): {why} within {CONNECT_TIMEOUT_S:g} s (is "
+                          "'ray start --head' running there?)") from None
+    if len(head) < 9 or head[3] != 4:  # frame type 4: SETTINGS
+        raise ConfigError(f"could not start or reach Ray ({label}): something answers there, but not a Ray head "
+                          "node (no gRPC)")
+
+
+def _local_cpus() -> float:
+    """The CPUs a local Ray instance would find here (Ray's own count, which honours cgroup quotas)."""
+    try:
+        from ray._private.utils import get_num_cpus
+
+        return float(get_num_cpus())
+    except Exception:  # noqa: BLE001  (a private helper of Ray's: where it moves or fails, the OS's count)
+        return float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _no_node(cpus_per_run: float, gpus_per_run: float, have: str) -> ConfigError:
+    return ConfigError(f"no Ray node has {cpus_per_run:g} CPU(s) and {gpus_per_run:g} GPU(s) for a run ({have})")
+
+
+def start_ray(address: str | None, workers: int | None, cpus_per_run: float, gpus_per_run: float,
+              verbose: bool = False) -> bool:
     """Connect to the cluster at ``address``, or start a local Ray instance (``workers x cpus_per_run`` CPUs,
     default: what Ray detects); check that a task of the asked resources fits on some node. Returns whether this
-    call started Ray (the caller shuts it down). Called before anything of the sweep is written."""
+    call started Ray (the caller shuts it down). Called before anything of the sweep is written; Ray's log lines
+    (and the workers' output) reach stderr only when ``verbose``."""
     import ray
 
+    quiet = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else logging.ERROR}
     if ray.is_initialized():
         started = False
     else:
+        asked = math.ceil(workers * cpus_per_run) if workers else None  # a local instance's CPUs (None: Ray's count)
+        if address:
+            check_reachable(address)
+        else:  # a local instance is counted before it starts (seconds), not after
+            cpus, gpus = asked or _local_cpus(), _local_gpus()
+            if cpus_per_run > cpus or gpus_per_run > gpus:
+                raise _no_node(cpus_per_run, gpus_per_run, f"a local Ray instance here has {cpus:g} CPU(s) and "
+                               f"{gpus} GPU(s)")
         try:
             if address:
-                ray.init(address=address, log_to_driver=False)
+                with _joining(verbose):
+                    ray.init(address=address, **quiet)
             else:  # "local": never join a cluster that RAY_ADDRESS or a `ray start` on this machine names
-                cpus = math.ceil(workers * cpus_per_run) if workers else None
-                ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+                ray.init(address="local", num_cpus=asked, include_dashboard=False, **quiet)
         except (ValueError, ConnectionError, RuntimeError, TimeoutError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise ConfigError(f"could not start or reach Ray ({address or 'local'}): {first}") from None
+            raise ConfigError(f"could not start or reach Ray ({address or 'local'}): {_first_line(exc)}") from None
         started = True
     fits = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= cpus_per_run
             and n.get("Resources", {}).get("GPU", 0) >= gpus_per_run]
@@ -79,15 +166,49 @@ def start_ray(address: str | None, workers: int | None, cpus_per_run: float, gpu
         have = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
         if started:
             ray.shutdown()
-        raise ConfigError(f"no Ray node has {cpus_per_run:g} CPU(s) and {gpus_per_run:g} GPU(s) for a run "
-                          f"(the cluster has {', '.join(f'{v:g} {k}' for k, v in have.items()) or 'nothing'})")
+        raise _no_node(cpus_per_run, gpus_per_run,
+                       f"the cluster has {', '.join(f'{v:g} {k}' for k, v in have.items()) or 'nothing'}")
     return started
 
 
-def task_runtime(config: TrainConfig, gpus_per_run: float) -> Runtime | None:
-    """The device and precision of every task, decided once by the driver: without GPUs, the CPU in the config's
-    precision as this machine resolves it (so every node computes alike); with GPUs, CUDA, which each worker
-    resolves (the driver may have none: then None)."""
+@contextlib.contextmanager
+def _joining(verbose: bool) -> Iterator[None]:
+    """While the driver joins a cluster: Ray's bound on finding its GCS (:data:`GCS_WAIT_ENV`), and, unless
+    ``verbose``, stderr (file descriptor 2) set aside, since Ray's C++ client logs each retry there whatever the
+    Python logging level. Joining starts no process that could inherit the redirection."""
+    before = os.environ.get(GCS_WAIT_ENV)
+    os.environ.setdefault(GCS_WAIT_ENV, GCS_WAIT_S)
+    saved = None if verbose else os.dup(2)
+    try:
+        if saved is not None:
+            sys.stderr.flush()
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        if saved is not None:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        if before is None:
+            os.environ.pop(GCS_WAIT_ENV, None)
+
+
+def _local_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def task_runtime(config: TrainConfig, gpus_per_run: float, cpus_per_run: float = 1.0) -> Runtime | None:
+    """The device, precision and threads of every task, decided once by the driver: without GPUs, the CPU in the
+    config's precision as this machine resolves it (so every node computes alike), with
+    :func:`ray_threads` threads; with GPUs, CUDA, which each worker resolves (the driver may have none: then
+    None)."""
     from ..engine import resolve_runtime
 
     if gpus_per_run > 0:
@@ -96,7 +217,7 @@ def task_runtime(config: TrainConfig, gpus_per_run: float) -> Runtime | None:
         return None
     if config.device.startswith("cuda"):
         raise ConfigError("runs on CUDA under Ray need GPUs counted for them: add --gpus-per-run (e.g. 0.25 or 1)")
-    return resolve_runtime("cpu", config.precision)
+    return resolve_runtime("cpu", config.precision, threads=ray_threads(cpus_per_run))
 
 
 def _unit(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: int, checkpoint_every: int | None,
@@ -173,7 +294,7 @@ def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST, *, stack: bool, m
 
     if not todo:
         return {}
-    threads = max(1, int(cpus_per_run))
+    threads = ray_threads(cpus_per_run)
     task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=MAX_RETRIES,
                       retry_exceptions=False)(_unit)
     data_ref = ray.put(dataset)  # once in the object store, not once per task

@@ -6,8 +6,10 @@ Nothing lost: ``checkpoint.pt`` is rewritten atomically at the end of every epoc
 :func:`resume_run` (``visualstreams train --resume RUN_DIR``) finishes an interrupted run with the same weights
 and history (bar the ``seconds`` field) as a run that was never interrupted. On the CPU the continuation is
 bitwise identical (see :mod:`visualstreams.engine.loop`). The number of threads does matter (1 and 2 threads
-differ by about 1e-6 after a few steps), so the checkpoint records it and resuming with another number warns;
-set ``OMP_NUM_THREADS`` (or ``torch.set_num_threads``) as the run had it. On CUDA, cuDNN may pick
+differ by about 1e-6 after a few steps), so config.json (``resolved.threads``) and the checkpoint record it and
+resuming with another number warns; set ``OMP_NUM_THREADS`` (or ``torch.set_num_threads``) as the run had it.
+Each resume adds to config.json where it continued (``resolved.resumed``: epoch, step and threads), the one
+record that tells a resumed run from one that started over. On CUDA, cuDNN may pick
 non-deterministic convolution algorithms (and bf16 autocast is the default there), so a resumed GPU run can
 differ from an uninterrupted one in the last bits, as two uninterrupted GPU runs can; the CUDA path is not
 covered by the tests. Once ``model.pt`` is written the checkpoint is deleted: a finished run needs only its
@@ -34,7 +36,16 @@ import torch
 from .._version import __version__
 from ..connectome import Connectome
 from ..data import CLASSES, DeviceData, FashionMNIST, load_fashion_mnist
-from ..engine import Runtime, TrainConfig, confusion_matrix, cpu_has_fast_bf16, fit, read_checkpoint, resolve_runtime
+from ..engine import (
+    Runtime,
+    TrainConfig,
+    confusion_matrix,
+    cpu_has_fast_bf16,
+    fit,
+    read_checkpoint,
+    resolve_runtime,
+    use_threads,
+)
 from ..engine.checkpoint import check_state
 from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, VisualStreamsNet, compile_network
@@ -187,6 +198,7 @@ def start_run(
     if checkpoint_every is not None and checkpoint_every < 0:
         raise ConfigError(f"checkpoint_every must be >= 0 steps, got {checkpoint_every}")
     run_dir = RunDir(out).prepare(overwrite) if out is not None else None
+    use_threads(runtime)  # what config.json records below is what the run trains with
     dev_data, info = _device_data(data, data_path, config, runtime.device)
     if run_dir is not None:
         check_room(run_dir.path, run_disk_bytes(spec.n_parameters), "the run")
@@ -294,6 +306,7 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: FashionMNIST | DeviceD
         raise VisualStreamsError(f"{path}: belongs to another run (its train config differs from config.json)")
 
     runtime = runtime or resolve_runtime(config.device, config.precision)
+    use_threads(runtime)
     recorded = run_config.get("resolved", {})
     if (recorded.get("precision") != runtime.precision
             or str(recorded.get("device", runtime.device)).split(":")[0] != runtime.device.type):
@@ -336,6 +349,11 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: FashionMNIST | DeviceD
         # history.json may be an epoch ahead of the checkpoint (a crash between the two writes): the
         # checkpoint's history is the one the loop continues, so the file is brought back in line with it.
         rd.write_history(state["history"])
+        # Where this run continued, in its config.json: the record that tells a resumed run from one that
+        # started over (their weights are the same on the CPU), one entry per resume.
+        run_config.setdefault("resolved", {}).setdefault("resumed", []).append(
+            {"epoch": state["epoch"], "step": state["step"], "threads": runtime.threads})
+        rd.write_config(run_config)
     else:
         rd.remove_outputs()
     run = StartedRun(model, dev_data, config, runtime, run_config, rd)

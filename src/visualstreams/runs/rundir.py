@@ -1,6 +1,7 @@
 """Run directories and compare directories: every file name of a run and of a comparison, owned here.
 
-A run directory (:class:`RunDir`) holds ``config.json`` (everything needed to rebuild the run, written first),
+A run directory (:class:`RunDir`) holds ``config.json`` (everything needed to rebuild the run, written first;
+its ``resolved`` section also records the torch threads, and where each resume continued),
 ``history.json`` (one entry per epoch, rewritten after each), ``checkpoint.pt`` while it runs, ``confusion.json``
 and ``model.pt`` (final weights) once it finishes, and ``lesions.csv`` after ``visualstreams lesion``. A compare
 directory (:class:`CompareDir`) holds ``experiment.json``, ``summary.csv``, ``stats.csv``, ``tests.csv``,
