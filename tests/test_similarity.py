@@ -244,6 +244,22 @@ def test_whitened_cosine_is_cosine_of_double_centred_rdms():
     assert cka(z[0], z[1], debiased=False) == pytest.approx(expected, abs=1e-12)
 
 
+def test_rsatoolbox_agrees_within_the_benchmark_tolerance():
+    pytest.importorskip("rsatoolbox")  # not a dependency (270 MB); benchmarks/check_rsatoolbox.py documents it
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "check_rsatoolbox.py"
+    spec = importlib.util.spec_from_file_location("check_rsatoolbox", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = np.maximum(_data(20, 30, seed=37), 0.0)
+    y = _related(x, 25, noise=2.0, seed=38)
+    diffs = module.check(x, y)
+    assert len(diffs) == 4 and max(diffs.values()) <= module.TOLERANCE
+    with pytest.raises(RuntimeError, match="disagree on correlation RDM x"):  # the check can fail
+        module.check(x, y, tolerance=-1.0)
+
 # -- the three views -----------------------------------------------------------------------------------
 
 
