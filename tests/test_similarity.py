@@ -244,12 +244,30 @@ def test_whitened_cosine_is_cosine_of_double_centred_rdms():
     assert cka(z[0], z[1], debiased=False) == pytest.approx(expected, abs=1e-12)
 
 
+def test_rsatoolbox_agrees_within_the_benchmark_tolerance():
+    pytest.importorskip("rsatoolbox")  # not a dependency (270 MB); benchmarks/check_rsatoolbox.py documents it
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "check_rsatoolbox.py"
+    spec = importlib.util.spec_from_file_location("check_rsatoolbox", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = np.maximum(_data(20, 30, seed=37), 0.0)
+    y = _related(x, 25, noise=2.0, seed=38)
+    diffs = module.check(x, y)
+    assert len(diffs) == 4 and max(diffs.values()) <= module.TOLERANCE
+    with pytest.raises(RuntimeError, match="disagree on correlation RDM x"):  # the check can fail
+        module.check(x, y, tolerance=-1.0)
+
 # -- the three views -----------------------------------------------------------------------------------
 
 
-def _runs(species: dict[str, int], modes: tuple[str, ...] = ("gain",)) -> pd.DataFrame:
-    return pd.DataFrame([{"run": f"{m}-{s}-{k}", "species": s, "mode": m, "seed": k}
-                         for m in modes for s, count in species.items() for k in range(count)])
+def _runs(species: dict[str, int], modes: tuple[str, ...] = ("gain",), paired: bool = True) -> pd.DataFrame:
+    """Runs with seeds 0.. for every species (paired by seed, as compare makes them) or, unpaired, seeds of their
+    own (100 x the species' index + k)."""
+    return pd.DataFrame([{"run": f"{m}-{s}-{k}", "species": s, "mode": m, "seed": k if paired else 100 * i + k}
+                         for m in modes for i, (s, count) in enumerate(species.items()) for k in range(count)])
 
 
 def test_within_network_is_a_square_symmetric_table():
@@ -277,9 +295,11 @@ def test_across_runs_long_table():
     assert not df[df.area == "V1"]["untrained"].any()
 
 
-def _pair_table(sim_of, species: dict[str, int], area: str = "IT", modes: tuple[str, ...] = ("gain",)):
-    """A long table as across_runs makes it, similarity = sim_of(run_a row, run_b row, pair index)."""
-    runs = _runs(species, modes)
+def _pair_table(sim_of, species: dict[str, int], area: str = "IT", modes: tuple[str, ...] = ("gain",),
+                paired: bool = True, runs: pd.DataFrame | None = None):
+    """A long table as across_runs makes it, similarity = sim_of(run_a row, run_b row, pair index); ``runs``
+    replaces the runs ``_runs`` would make."""
+    runs = _runs(species, modes, paired) if runs is None else runs
     rows = []
     for k, (i, j) in enumerate(itertools.combinations(range(len(runs)), 2)):
         a, b = runs.iloc[i], runs.iloc[j]
@@ -291,26 +311,37 @@ def _pair_table(sim_of, species: dict[str, int], area: str = "IT", modes: tuple[
 
 def test_species_differences_finds_a_real_difference():
     rng = np.random.default_rng(26)
-    noise = rng.normal(0, 0.01, 100)
+    noise = rng.normal(0, 0.01, 200)
     differ = _pair_table(lambda a, b, k: (0.8 if a.species == b.species else 0.6) + noise[k],
-                         {"human": 5, "mouse": 5}, area="IT")
-    same = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 5, "mouse": 5}, area="V1")
+                         {"human": 8, "mouse": 8}, area="IT")
+    same = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 8, "mouse": 8}, area="V1")
     out = species_differences(pd.concat([differ, same]), n_bootstrap=500)
     it = out[out.area == "IT"].iloc[0]
-    assert it.exact and it.permutations == math.comb(10, 5)
+    assert it.exact and it.permutations == 2 ** 8 and it.paired_by_seed  # species swapped within each seed
     assert it["diff"] == pytest.approx(0.2, abs=0.02) and it.ci_low > 0.1
     assert it.p_holm < 0.05 and it.significant
-    assert it.n_within_pairs == 2 * 10 and it.n_between_pairs == 25 - 5  # same-seed pairs left out
+    assert it.n_within_pairs == 2 * 28 and it.n_between_pairs == 64 - 8  # same-seed pairs left out
     assert it.sentence.startswith("IT: human and mouse networks differ more than seeds of one species do, 0.")
-    assert "p_holm = 0.016" in it.sentence  # exact minimum 2 / 252, times 2 areas (Holm)
-    assert it.p_min == pytest.approx(2 / 252) and it.p_holm_min == pytest.approx(4 / 252)
+    assert "p_holm = 0.016" in it.sentence  # exact minimum 2 / 256 (the split and its mirror), times 2 areas
+    assert it.p_min == pytest.approx(2 / 256) and it.p_holm_min == pytest.approx(4 / 256)
     assert "cannot fall below" not in it.sentence
+
+
+def test_unpaired_runs_are_relabelled_freely_and_bootstrapped_by_run():
+    rng = np.random.default_rng(26)
+    noise = rng.normal(0, 0.01, 100)
+    differ = _pair_table(lambda a, b, k: (0.8 if a.species == b.species else 0.6) + noise[k],
+                         {"human": 5, "mouse": 5}, area="IT", paired=False)
+    it = species_differences(differ, n_bootstrap=500).iloc[0]
+    assert not it.paired_by_seed and it.exact and it.permutations == math.comb(10, 5)  # every split
+    assert it.n_within_pairs == 2 * 10 and it.n_between_pairs == 25  # no seed shared: every pair counts
+    assert it.p == pytest.approx(2 / 252) and it.ci_low > 0.1
 
 
 def test_species_differences_exchangeable_labels_not_significant():
     rng = np.random.default_rng(27)
     noise = rng.normal(0, 0.05, 200)
-    pairs = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 6, "mouse": 5, "macaque": 4})
+    pairs = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 6, "mouse": 5, "macaque": 4}, paired=False)
     out = species_differences(pairs, n_permutations=200, n_bootstrap=200)
     assert len(out) == 3  # three pairs of species
     assert (out.p > 0.05).all() and not out.significant.any()
@@ -322,7 +353,7 @@ def test_species_differences_exchangeable_labels_not_significant():
 def test_random_permutation_p_has_the_plus_one_form_and_is_reproducible():
     rng = np.random.default_rng(28)
     noise = rng.normal(0, 0.05, 200)
-    pairs = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 6, "mouse": 6})  # C(12, 6) = 924 splits
+    pairs = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 6, "mouse": 6}, paired=False)  # 924 splits
     one = species_differences(pairs, n_permutations=500, n_bootstrap=0, seed=3)
     two = species_differences(pairs, n_permutations=500, n_bootstrap=0, seed=3)
     assert not one.exact.item()
@@ -332,13 +363,24 @@ def test_random_permutation_p_has_the_plus_one_form_and_is_reproducible():
     assert "(no CI)" in one.sentence.item()
 
 
-def test_exact_permutation_p_equals_brute_force():
+_MIXED = pd.DataFrame([{"run": f"{sp}-{k}", "species": sp, "mode": "gain", "seed": k}
+                       for sp, seeds in (("human", (0, 1, 2, 3)), ("mouse", (0, 1, 5))) for k in seeds])
+
+
+@pytest.mark.parametrize("design, n_labellings, p_min", [
+    ("paired", 2 ** 3, 2 / 8),  # each seed's human and mouse run swapped or not
+    ("unpaired", math.comb(6, 3), 2 / 20),  # no shared seed: every split
+    ("mixed", 4 * 3, 1 / 12),  # seeds 0, 1 paired (4 ways); 2 of the 3 singleton seeds human (3 ways); no mirror
+])
+def test_exact_permutation_p_equals_brute_force(design, n_labellings, p_min):
     rng = np.random.default_rng(29)
     values = rng.uniform(0.3, 0.9, 100)
-    pairs = _pair_table(lambda a, b, k: values[k], {"human": 3, "mouse": 3})
+    pairs = _pair_table(lambda a, b, k: values[k], {"human": 3, "mouse": 3}, paired=design == "paired",
+                        runs=_MIXED if design == "mixed" else None)
     runs = list(dict.fromkeys(pairs.run_a.tolist() + pairs.run_b.tolist()))
     seed_of = dict(zip(pairs.run_a, pairs.seed_a, strict=False)) | dict(zip(pairs.run_b, pairs.seed_b, strict=False))
     sim = {frozenset((r.run_a, r.run_b)): r.similarity for r in pairs.itertuples()}
+    human = {r for r in runs if "human" in r}
 
     def statistic(group_a: set[str]) -> float:
         within, between = [], []
@@ -348,18 +390,25 @@ def test_exact_permutation_p_equals_brute_force():
             (within if (r in group_a) == (s in group_a) else between).append(sim[frozenset((r, s))])
         return np.mean(within) - np.mean(between)
 
-    observed = statistic({r for r in runs if "human" in r})
-    stats = [statistic(set(c)) for c in itertools.combinations(runs, 3)]
+    def shape(group_a: set[str]) -> list[tuple[int, int]]:
+        """(runs, group-a runs) of every seed, sorted: what relabelling within seeds and exchanging seeds keeps."""
+        seeds = set(seed_of.values())
+        return sorted((sum(seed_of[r] == s for r in runs), sum(seed_of[r] == s for r in group_a)) for s in seeds)
+
+    # The allowed relabellings by their definition: every split with the observed seed shape.
+    allowed = [set(c) for c in itertools.combinations(runs, len(human)) if shape(set(c)) == shape(human)]
+    assert len(allowed) == n_labellings
+    observed = statistic(human)
+    stats = [statistic(g) for g in allowed]
     expected = sum(abs(s) >= abs(observed) - 1e-12 for s in stats) / len(stats)
     out = species_differences(pairs, n_bootstrap=0, alternative="two-sided").iloc[0]
     one_sided = species_differences(pairs, n_bootstrap=0).iloc[0]  # the default: within - between > 0 only
     assert one_sided["p"] == pytest.approx(sum(s >= observed - 1e-12 for s in stats) / len(stats))
-    assert out.exact and out.permutations == 20
+    assert out.exact and out.permutations == n_labellings and out.paired_by_seed == (design != "unpaired")
     assert out["diff"] == pytest.approx(observed, abs=1e-12)
-    assert out.p == expected
-    assert out.p_min == pytest.approx(2 / 20) and out.p_holm_min == pytest.approx(0.1)
-    assert "cannot be shown to differ beyond seed-to-seed spread with these run counts (p_holm cannot fall below 0.1)" \
-        in out.sentence
+    assert out.p == pytest.approx(expected, abs=1e-12)
+    assert out.p_min == pytest.approx(p_min) and out.p_holm_min == pytest.approx(p_min)
+    assert f"(p_holm cannot fall below {p_min:.2g})" in out.sentence
 
 
 def test_same_seed_pairs_excluded_by_default_and_labelled_when_included():
@@ -396,6 +445,120 @@ def test_species_differences_strata_modes_and_untestable_rows():
     single = _pair_table(lambda a, b, k: 0.5, {"human": 1, "mouse": 1})
     row = species_differences(single).iloc[0]
     assert math.isnan(row.p) and math.isnan(row.p_holm) and "could not be compared" in row.sentence
+
+
+# -- runs paired by seed ---------------------------------------------------------------------------------
+
+
+def _seeded_runs(n_sims: int, k: int, effect: float, rng: np.random.Generator, by: str = "species") -> pd.DataFrame:
+    """``n_sims`` simulated experiments of k seeds with one run of each of two groups per seed, one metric each
+    (so each is a Holm family of its own and p_holm = p). Each run's representation is its seed's shared part
+    (the initial weights both groups start from, weighing 2) plus its own noise (1) plus ``effect`` times its
+    group's direction; similarity is their cosine, so same-seed runs are far more alike (about 0.8) than runs
+    of different seeds (about 0), and runs of two seeds are alike through both seeds. ``by``: the groups are
+    species (one mode) or modes (one species)."""
+    d = 16
+    seeds = np.tile(np.arange(k), 2)
+    group = np.repeat([0, 1], k)
+    x = (2.0 * rng.standard_normal((n_sims, k, d))[:, seeds] + rng.standard_normal((n_sims, 2 * k, d))
+         + effect * rng.standard_normal((n_sims, 2, d))[:, group])
+    x /= np.linalg.norm(x, axis=2, keepdims=True)
+    i, j = np.triu_indices(2 * k, 1)
+    names = np.array(["a", "b"])[group]
+    runs = np.array([f"{g}-{s}" for g, s in zip(names, seeds, strict=True)])
+    table = pd.DataFrame({"metric": np.repeat(np.arange(n_sims), len(i)), "area": "IT",
+                          "run_a": np.tile(runs[i], n_sims), "run_b": np.tile(runs[j], n_sims),
+                          "seed_a": np.tile(seeds[i], n_sims), "seed_b": np.tile(seeds[j], n_sims),
+                          "similarity": np.einsum("rid,rid->ri", x[:, i], x[:, j]).ravel()})
+    other = "mode" if by == "species" else "species"
+    table[f"{by}_a"], table[f"{by}_b"] = np.tile(names[i], n_sims), np.tile(names[j], n_sims)
+    table[f"{other}_a"] = table[f"{other}_b"] = "x"
+    return table
+
+
+def _test_runs(pairs: pd.DataFrame, by: str, **options) -> pd.DataFrame:
+    from visualstreams.analysis.differences import mode_differences
+
+    return (species_differences if by == "species" else mode_differences)(pairs, n_bootstrap=0, **options)
+
+
+@pytest.mark.parametrize("by, n_sims, options", [
+    ("species", 300, {}),
+    ("mode", 200, {}),  # the same test between connection modes: same-seed runs of two modes share weights too
+    ("species", 200, {"include_same_seed": True, "alternative": "two-sided"}),  # where b5cab0f's could go wrong
+])
+def test_false_positive_rate_with_shared_seeds_is_at_most_alpha(by, n_sims, options):
+    # No group effect, a strong per-seed one: the whole procedure (table -> p -> Holm -> significant at 0.05)
+    # rejects at most 5% of the time, up to the one-sided 99% binomial margin. 8 seeds: 2^8 within-seed swaps, so
+    # the exact test's size at 0.05 is 12/256 = 0.047 (b5cab0f's free relabelling rejected none of 400 default
+    # nulls: its reference distribution carries the seed effects that the observed split cancels).
+    stats = pytest.importorskip("scipy.stats")
+    out = _test_runs(_seeded_runs(n_sims, 8, 0.0, np.random.default_rng(40), by), by, **options)
+    assert len(out) == n_sims and out.exact.all() and (out.permutations == 256).all() and out.paired_by_seed.all()
+    rate = out.significant.mean()
+    assert rate <= stats.binom.ppf(0.99, n_sims, 0.05) / n_sims
+    assert rate > 0.01  # the size is used, not wasted on a conservative reference
+
+
+def test_the_test_still_finds_a_group_effect_despite_shared_seeds():
+    out = _test_runs(_seeded_runs(100, 8, 0.5, np.random.default_rng(42)), "species")
+    assert out.significant.mean() >= 0.7  # 0.85 measured (b5cab0f's free relabelling: 0.11)
+
+
+def test_free_relabelling_would_turn_a_seed_effect_into_a_false_positive():
+    # Deterministic: every pair 0.7 but same-seed runs of the two species, 0.99 (shared initial weights). With
+    # same-seed pairs in the between mean, the observed split puts all 8 of them there; a free relabelling (b5cab0f)
+    # puts some inside a group, where they are left out, so the observed |diff| is the most extreme of all splits.
+    k = 8
+    pairs = _pair_table(lambda a, b, _: 0.99 if a.seed == b.seed else 0.7, {"human": k, "mouse": k})
+    row = species_differences(pairs, include_same_seed=True, alternative="two-sided", n_bootstrap=0).iloc[0]
+    assert row["diff"] == pytest.approx(0.7 - (k * (k - 1) * 0.7 + k * 0.99) / k ** 2)
+    splits = np.array(list(itertools.combinations(range(2 * k), k)))  # b5cab0f's relabellings: every split
+    a = (splits[:, :, None] == np.arange(2 * k)).any(axis=1)
+    same_seed = np.equal.outer(np.arange(2 * k) % k, np.arange(2 * k) % k)
+    sim = np.where(same_seed, 0.99, 0.7)
+    within = (a[:, :, None] == a[:, None, :]) & ~same_seed & ~np.eye(2 * k, dtype=bool)
+    between = a[:, :, None] != a[:, None, :]
+    free = (sim * within).sum((1, 2)) / within.sum((1, 2)) - (sim * between).sum((1, 2)) / between.sum((1, 2))
+    old_p = np.mean(np.abs(free) >= abs(row["diff"]) - 1e-12)
+    assert old_p == pytest.approx(2 ** k / math.comb(2 * k, k)) and old_p < 0.05  # "more alike than seeds are"
+    assert row.p == 1.0 and not row.significant  # every within-seed swap keeps all 8 between: nothing to find
+
+
+def test_random_relabellings_swap_within_seeds_and_keep_the_plus_one_form():
+    from visualstreams.analysis.differences import _SeedDesign
+
+    seeds = np.r_[np.arange(10), np.arange(10), 20, 21]  # 10 paired seeds and two runs of seeds of their own
+    labels = np.r_[np.ones(10), np.zeros(10), 1.0, 0.0]
+    units = _SeedDesign.build(seeds, labels)
+    assert units.paired and units.size() == 2 ** 10 * 2
+    lab = np.concatenate(list(units.random(3000, np.random.default_rng(0))))
+    assert lab.shape == (3000, 22) and (lab[:, :10] + lab[:, 10:20] == 1).all() and (lab[:, 20] + lab[:, 21] == 1).all()
+    assert 0.45 < lab[:, :10].mean() < 0.55 and 0.45 < lab[:, 20].mean() < 0.55
+    exact = np.concatenate(list(units.exact()))
+    assert len(np.unique(exact, axis=0)) == len(exact) == units.size()
+    rng = np.random.default_rng(43)
+    noise = rng.normal(0, 0.05, 200)
+    pairs = _pair_table(lambda a, b, k: 0.7 + noise[k], {"human": 10, "mouse": 10})
+    row = species_differences(pairs, n_permutations=500, n_bootstrap=0).iloc[0]
+    assert not row.exact and row.permutations == 500 and round(row.p * 501) == pytest.approx(row.p * 501)
+
+
+def test_bootstrap_resamples_seeds_where_runs_are_paired():
+    # The two species' runs of a seed are interchangeable: each is as similar to every other run as its seed-mate
+    # is. Resampling seeds keeps every draw's statistic at 0; resampling runs (b5cab0f) would mix seeds unevenly.
+    rng = np.random.default_rng(44)
+    f = rng.uniform(0.5, 0.9, (6, 6))
+    pairs = _pair_table(lambda a, b, _: 0.99 if a.seed == b.seed else f[min(a.seed, b.seed), max(a.seed, b.seed)],
+                        {"human": 6, "mouse": 6})
+    row = species_differences(pairs, n_bootstrap=300).iloc[0]
+    assert row.paired_by_seed and row["diff"] == pytest.approx(0.0, abs=1e-12)
+    assert row.ci_low == pytest.approx(0.0, abs=1e-12) and row.ci_high == pytest.approx(0.0, abs=1e-12)
+    from visualstreams.analysis.differences import _SeedDesign
+
+    idx = _SeedDesign.build(np.r_[np.arange(6), np.arange(6)], np.r_[np.ones(6), np.zeros(6)]).bootstrap(
+        50, np.random.default_rng(0))
+    assert idx.shape == (50, 12) and (idx[:, 1::2] == idx[:, 0::2] + 6).all()  # each seed's two runs together
 
 
 # -- figures -------------------------------------------------------------------------------------------
@@ -460,7 +623,7 @@ def test_mode_differences_swap_the_roles_of_species_and_mode():
     base = {"gain": rng.standard_normal((40, 30)), "none": rng.standard_normal((40, 30))}
     runs, acts = [], {}
     for mode in ("gain", "none"):
-        for s in range(5):
+        for s in range(6):  # the modes' runs of one seed share initial weights: 2^6 swaps, smallest p 1/32
             run = f"human/{mode}/seed{s}"
             runs.append({"run": run, "species": "human", "mode": mode, "seed": s})
             acts[run] = {"IT": base[mode] + 0.3 * rng.standard_normal((40, 30))}
@@ -468,6 +631,7 @@ def test_mode_differences_swap_the_roles_of_species_and_mode():
     out = mode_differences(pairs, n_bootstrap=200)
     row = out.iloc[0]
     assert (row["species"], row["mode_a"], row["mode_b"], row["area"]) == ("human", "gain", "none", "IT")
-    assert row["n_runs_a"] == row["n_runs_b"] == 5 and row["diff"] > 0.3 and row["significant"]
+    assert row["n_runs_a"] == row["n_runs_b"] == 6 and row["diff"] > 0.3 and row["significant"]
+    assert row["paired_by_seed"] and row["permutations"] == 2 ** 6 and row["p"] == pytest.approx(2 / 64)
     assert row["sentence"].startswith("IT (human): gain and none networks differ more than seeds of one mode do")
     assert species_differences(pairs).empty  # one species: nothing to compare between species

@@ -252,9 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "seed, the same for every run; fixed positions on canvas tasks) and compare them: area x area "
                     "within each run, run x run for each area, and for each area and pair of species whether runs of "
                     "two species differ more than seeds of one species do (within- minus between-species similarity "
-                    "with a 95% bootstrap CI over runs, a one-sided permutation test over run labels, Holm across "
-                    "areas and pairs). Runs of the same seed share their initial weights, so they are left out of "
-                    "the between-species pairs. Writes similarity_*.csv and similarity_*.png into --out.")
+                    "with a 95% bootstrap CI over seeds, a one-sided permutation test over run labels within seeds, "
+                    "Holm across areas and pairs). Runs of the same seed share their initial weights, so they are "
+                    "left out of the between-species pairs and keep their seed's pairing in every relabelling. "
+                    "Writes similarity_*.csv and similarity_*.png into --out.")
     psim.add_argument("runs", nargs="*", metavar="RUN_DIR", help="finished run directories")
     psim.add_argument("--compare-dir", metavar="DIR", help="every finished run of a compare directory")
     psim.add_argument("--areas", nargs="+", metavar="AREA", help="areas to compare (default: every shared area)")

@@ -1,14 +1,16 @@
 """Do runs of two species differ more than seeds of one species do? The test of the representational
 similarity across runs (:func:`species_differences`), on the long table of
 :func:`~visualstreams.analysis.representations.across_runs`: within- minus between-species similarity, a
-bootstrap CI over runs, a permutation test over run labels, Holm's correction and a plain sentence.
+bootstrap CI over seeds (runs where no seed is shared), a permutation test over run labels that keeps runs of one
+seed together, Holm's correction and a plain sentence.
 Imports numpy, pandas, the statistics and the leaves."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,24 +64,117 @@ class _PairDesign:
             return within, between, within - between, sum_a / cnt_a, sum_b / cnt_b
 
 
-def _relabelings(n: int, n_a: int, n_permutations: int, rng: np.random.Generator) -> tuple[Iterable[np.ndarray], bool]:
-    """Chunks of labellings (P, n) with n_a ones: every split if C(n, n_a) <= n_permutations, else random ones."""
-    if math.comb(n, n_a) <= n_permutations:
-        def exact() -> Iterable[np.ndarray]:
-            combos = itertools.combinations(range(n), n_a)
-            while chunk := list(itertools.islice(combos, _PERM_CHUNK)):
-                lab = np.zeros((len(chunk), n))
-                lab[np.repeat(np.arange(len(chunk)), n_a), np.asarray(chunk).ravel()] = 1.0
-                yield lab
-        return exact(), True
+def _arrangements(counts: Counter[int], length: int) -> Iterator[tuple[int, ...]]:
+    """Every distinct ordering of the multiset ``counts`` (value -> multiplicity, ``length`` in all)."""
+    if length == 0:
+        yield ()
+        return
+    for value in sorted(counts):
+        if counts[value]:
+            counts[value] -= 1
+            for rest in _arrangements(counts, length - 1):
+                yield (value, *rest)
+            counts[value] += 1
 
-    def random() -> Iterable[np.ndarray]:
-        base = np.zeros(n)
-        base[:n_a] = 1.0
+
+@dataclass(frozen=True)
+class _SeedDesign:
+    """The runs of one comparison grouped by seed: what the permutation test exchanges and the bootstrap resamples.
+
+    Under the null the group labels carry no information, but runs that share a seed are not independent (they
+    share initial weights, so each is about as similar to every other run as its seed-mate is). The data's
+    distribution is then only invariant under permutations that keep seeds together: relabelling the runs within
+    a seed, and exchanging whole seeds with the same number of runs. The relabellings are the observed labelling's
+    images under those: each seed keeps its number of runs, and each size of seed its multiset of group-a counts.
+    Runs paired by seed (one run of each group per seed, seeds 0..k-1 for both) get the 2^k within-seed swaps;
+    runs with seeds of their own (singletons) get every split, the ordinary two-sample permutation test.
+
+    ``classes``: per seed size m (ascending), the seeds' runs (K x m run indices, seeds in order of first run) and
+    the number of group-a runs of each seed (K,) in the observed labelling.
+    """
+
+    n: int
+    classes: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    @classmethod
+    def build(cls, seeds: np.ndarray, labels: np.ndarray) -> _SeedDesign:
+        codes, _ = pd.factorize(pd.Series(seeds), use_na_sentinel=True)
+        missing = codes < 0  # a run without a seed shares it with no other run (as S's masks treat NaN seeds)
+        codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
+        blocks = [np.flatnonzero(codes == c) for c in dict.fromkeys(codes)]
+        classes = []
+        for m in sorted({len(b) for b in blocks}):
+            runs = np.array([b for b in blocks if len(b) == m])
+            classes.append((runs, labels[runs].sum(axis=1).astype(int)))
+        return cls(len(seeds), tuple(classes))
+
+    @property
+    def paired(self) -> bool:
+        """Whether some seed has runs of both groups (then seeds, not runs, are the units)."""
+        return any(((c > 0) & (c < runs.shape[1])).any() for runs, c in self.classes)
+
+    def size(self) -> int:
+        """The number of distinct relabellings (the observed one included)."""
+        total = 1
+        for runs, c in self.classes:
+            k, m = runs.shape
+            total *= math.factorial(k) // math.prod(math.factorial(v) for v in Counter(c.tolist()).values())
+            total *= math.prod(math.comb(m, int(v)) for v in c)
+        return total
+
+    def mirrored(self) -> bool:
+        """Whether swapping the two groups' labels is itself a relabelling (it leaves the pooled statistic)."""
+        return all(sorted(c) == sorted(runs.shape[1] - c) for runs, c in self.classes)
+
+    def exact(self) -> Iterator[np.ndarray]:
+        """Chunks (P, n) of every distinct relabelling, each once."""
+        per_class = []
+        for runs, c in self.classes:
+            k, m = runs.shape
+            rows = []
+            for counts in _arrangements(Counter(c.tolist()), k):  # seeds exchanged ...
+                for pick in itertools.product(*(itertools.combinations(range(m), v) for v in counts)):  # ... runs
+                    row = np.zeros((k, m))
+                    for j, chosen in enumerate(pick):
+                        row[j, list(chosen)] = 1.0
+                    rows.append(row.ravel())
+            per_class.append((np.array(rows), runs.ravel()))
+        combos = itertools.product(*(range(len(rows)) for rows, _ in per_class))
+        while chunk := list(itertools.islice(combos, _PERM_CHUNK)):
+            picks = np.asarray(chunk)
+            lab = np.zeros((len(chunk), self.n))
+            for j, (rows, cols) in enumerate(per_class):
+                lab[:, cols] = rows[picks[:, j]]
+            yield lab
+
+    def random(self, n_permutations: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+        """Chunks of ``n_permutations`` relabellings drawn uniformly (with replacement)."""
         for start in range(0, n_permutations, _PERM_CHUNK):
             size = min(_PERM_CHUNK, n_permutations - start)
-            yield rng.permuted(np.broadcast_to(base, (size, n)), axis=1)
-    return random(), False
+            lab = np.zeros((size, self.n))
+            for runs, c in self.classes:
+                k, m = runs.shape
+                counts = rng.permuted(np.broadcast_to(c.astype(float), (size, k)), axis=1)  # seeds exchanged
+                if m == 1:  # no draw for singletons: unpaired designs keep the random stream of b5cab0f
+                    chosen = counts[:, :, None]
+                else:  # a random counts[j] of seed j's runs are group a
+                    rank = rng.random((size, k, m)).argsort(axis=2).argsort(axis=2)
+                    chosen = (rank < counts[:, :, None]).astype(float)
+                lab[:, runs.ravel()] = chosen.reshape(size, k * m)
+            yield lab
+
+    def bootstrap(self, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+        """(n_bootstrap, n) run indices: seeds drawn with replacement, each with all its runs, within each kind of
+        seed (its size and group-a count, so that group sizes stay fixed); with seeds of their own, runs within
+        each group."""
+        kinds = sorted({(runs.shape[1], int(v)) for runs, c in self.classes for v in c},
+                       key=lambda kind: (kind[0], -kind[1]))  # unpaired: group a's runs, then b's, as b5cab0f
+        parts = []
+        for m, v in kinds:
+            runs, c = next((r, cc) for r, cc in self.classes if r.shape[1] == m)
+            units = runs[c == v]
+            parts.append(units[rng.integers(0, len(units), (n_bootstrap, len(units)))].reshape(n_bootstrap, -1))
+        return np.concatenate(parts, axis=1)
 
 
 def _test_pair(sim: np.ndarray, seeds: np.ndarray, n_a: int, *, include_same_seed: bool, n_permutations: int,
@@ -91,42 +186,47 @@ def _test_pair(sim: np.ndarray, seeds: np.ndarray, n_a: int, *, include_same_see
     observed[0, :n_a] = 1.0
     within, between, diff, within_a, within_b = (float(v[0]) for v in design.stats(observed))
     a, b = observed, 1.0 - observed
+    units = _SeedDesign.build(seeds, observed[0])
     out: dict[str, Any] = {
         "n_within_pairs": int(round(0.5 * float((_rowdot(a, design.within_c, a) + _rowdot(b, design.within_c, b))[0]))),
         "n_between_pairs": int(round(float(_rowdot(a, design.between_c, b)[0]))),
         "within": within, "within_a": within_a, "within_b": within_b, "between": between, "diff": diff,
         "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "p_min": math.nan, "permutations": 0,
-        "exact": False,
+        "exact": False, "paired_by_seed": units.paired,
     }
     if not math.isfinite(diff):
         return out
 
-    # Permutation test: relabel the runs (group sizes kept), recompute within - between from S.
+    # Permutation test: relabel the runs as the seeds allow (_SeedDesign), recompute within - between from S.
+    # Every relabelling scores the same pairs: different seeds only (same-seed between-group pairs too with
+    # include_same_seed, and relabelling within seeds keeps their number fixed). Not scipy.stats.permutation_test:
+    # its permutation types are all-independent or all-paired, and the statistic is one of the run x run matrix.
     tol = 1e-9 * max(1.0, float(np.nanmax(np.abs(sim))))
-    chunks, exact = _relabelings(n, n_a, n_permutations, rng)
+    total_labellings = units.size()
+    exact = total_labellings <= n_permutations
     count = total = 0
-    for lab in chunks:
+    for lab in (units.exact() if exact else units.random(n_permutations, rng)):
         d = design.stats(lab)[2]
         ok = np.isfinite(d)  # a relabelling with no within or no between pairs cannot be scored
         extreme = (np.abs(d) >= abs(diff) - tol) if alternative == "two-sided" else (d >= diff - tol)
         count += int(np.count_nonzero(extreme & ok))
         total += int(np.count_nonzero(ok))
     out["p"] = count / total if exact else (count + 1) / (total + 1)
-    # The smallest p any data could give: the observed split (and, with equal group sizes, its mirror image,
-    # which has the same pooled statistic) always counts.
-    out["p_min"] = (2.0 if 2 * n_a == n else 1.0) / total if exact else 1.0 / (total + 1)
+    # The smallest p any data could give: the observed labelling (and its mirror image, when that is a
+    # relabelling, which has the same pooled statistic) always counts.
+    out["p_min"] = (2.0 if units.mirrored() else 1.0) / total if exact else 1.0 / (total + 1)
     out["permutations"], out["exact"] = total, exact
 
-    # Run bootstrap: resample runs with replacement within each species, recompute from S. A run drawn twice
-    # never pairs with its own copy (S's diagonal is NaN; the copies also share a seed).
+    # Bootstrap: resample seeds (each with its runs) where runs are paired by seed, else runs within each group;
+    # recompute from S. A unit drawn twice never pairs with its own copy (S's diagonal is NaN; copies share a seed).
     if n_bootstrap > 0:
-        idx = np.concatenate([rng.integers(0, n_a, (n_bootstrap, n_a)),
-                              rng.integers(n_a, n, (n_bootstrap, n - n_a))], axis=1)
+        idx = units.bootstrap(n_bootstrap, rng)
         s_boot = sim[idx[:, :, None], idx[:, None, :]]
         seed_boot = seeds[idx]
         diff_seed = seed_boot[:, :, None] != seed_boot[:, None, :]
         valid = np.isfinite(s_boot)
-        same_group = (observed[0][:, None] == observed[0][None, :])[None]
+        lab_boot = observed[0][idx]
+        same_group = lab_boot[:, :, None] == lab_boot[:, None, :]
         w_mask = valid & diff_seed & same_group
         b_mask = valid & (diff_seed | include_same_seed) & ~same_group
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -188,31 +288,40 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
       or all of them with ``include_same_seed=True`` (same-seed runs share initial weights, which inflates their
       similarity; the row's ``same_seed_included`` and sentence say so). ``diff = within - between``: positive
       when the species differ more than seeds of one species do.
-    * CI (``confidence``): percentile bootstrap over runs, resampled with replacement within each species
-      (``n_bootstrap`` times), the statistic recomputed from the run x run matrix. Chosen over a t-interval because
-      pairs are not independent (each run is in many pairs), so a t-interval over pairs would be far too narrow,
-      and the ratio-of-sums statistic has no simple variance formula; runs are the independent units. With few
-      runs per species (3-5) the bootstrap distribution is coarse and the interval tends to be narrow: it is
-      descriptive, the permutation p is the test.
-    * ``p``: permutation test of exchangeable species labels. The labels of the two species' runs are shuffled
-      (group sizes kept, seeds staying with their runs) and within - between recomputed from the precomputed
-      similarities, vectorised over relabelings. Exact when C(n_a + n_b, n_a) <= ``n_permutations`` (all splits,
-      the observed one included; p = count / total), else ``n_permutations`` random relabelings from
+    * ``p``: permutation test of exchangeable species labels, respecting the seeds. Runs of one seed share their
+      initial weights, so they are not independent: under the null the labels may only be relabelled within a
+      seed and whole seeds exchanged with seeds of as many runs. With runs paired by seed (compare's design: seeds
+      0..k-1 for every species) that is the 2^k swaps of each seed's two runs; with seeds of their own it is every
+      split of the runs (group sizes kept), the ordinary two-sample test; mixed designs get both. Every
+      relabelling scores the same kind of pairs: within and between means over pairs of different seeds only
+      (plus the same-seed between pairs with ``include_same_seed``, whose number no relabelling changes), so a
+      same-seed pair never enters a "within" mean. Exact when the relabellings number <= ``n_permutations``
+      (each once, the observed one included; p = count / total), else ``n_permutations`` random ones from
       ``default_rng([seed, row])`` with p = (count + 1) / (n_permutations + 1). ``alternative``: ``"greater"``
       (diff > 0 only: the species differ more than seeds do; the default, since the question is one-sided) or
-      ``"two-sided"`` (|diff|). Relabelings without any within or between pair are
-      not scored.
+      ``"two-sided"`` (|diff|). Relabelings without any within or between pair are not scored.
+      ``paired_by_seed``: whether some seed has runs of both species (then seeds are the units). Designs with no
+      shared seed give the same numbers as commit b5cab0f, which relabelled every run freely.
+    * CI (``confidence``): percentile bootstrap (``n_bootstrap`` times), the statistic recomputed from the run x run
+      matrix: seeds resampled with replacement, each with all its runs, where runs are paired by seed (the seed is
+      the independent unit), else runs within each species (in general: seeds within each kind of seed, its run
+      count and species-a count, so group sizes stay fixed). Chosen over a t-interval because pairs are not
+      independent (each run is in many pairs), so a t-interval over pairs would be far too narrow, and the
+      ratio-of-sums statistic has no simple variance formula. With few seeds (3-6) the bootstrap distribution is
+      coarse and the interval tends to be narrow: it is descriptive, the permutation p is the test.
     * ``p_holm``: Holm across areas and species pairs within one (metric, mode) (``holm_within``), untrained areas
       in a family of their own; ``significant``: p_holm < alpha.
-    * ``p_min``: the smallest p the test can give with these run counts (2 / C(2k, k) for k runs per species:
-      0.029 for 4, 0.0079 for 5, 0.0022 for 6); ``p_holm_min``: the smallest p_holm any row of the family can
-      reach (family size x the smallest p_min). When it is >= alpha nothing can be significant and the sentence
-      says so instead of "do not differ": with 6 areas and 3 species pairs (18 tests) significance needs at
-      least 6 runs per species.
+    * ``p_min``: the smallest p the test can give with these runs (the observed split and its mirror image over all
+      relabellings): 2 / 2^k for k seeds paired by seed (0.0625 for 5, 0.031 for 6, 0.0039 for 9), 2 / C(2k, k)
+      for k runs per species with seeds of their own (0.0079 for 5, 0.0022 for 6); ``p_holm_min``: the smallest
+      p_holm any row of the family can reach (family size x the smallest p_min). When it is >= alpha nothing can
+      be significant and the sentence says so instead of "do not differ": with 12 tests per family, paired runs
+      need at least 9 seeds (unpaired, 6 runs per species).
 
     Columns: ``metric`` (if in ``pairs``), ``mode, area, species_a, species_b, n_runs_a, n_runs_b,
     n_within_pairs, n_between_pairs, within, within_a, within_b, between, diff, ci_low, ci_high, p, p_holm,
-    significant, p_min, p_holm_min, permutations, exact, same_seed_included, untrained, sentence``. A row that
+    significant, p_min, p_holm_min, permutations, exact, paired_by_seed, same_seed_included, untrained,
+    sentence``. A row that
     cannot be tested (no within or no between pairs) has NaN statistics and is left out of Holm.
     """
     required = ["area", "run_a", "run_b", "species_a", "species_b", "seed_a", "seed_b", "similarity"]
@@ -264,7 +373,7 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
     columns = [*(["metric"] if has_metric else []), "mode", "area", "species_a", "species_b", "n_runs_a",
                "n_runs_b", "n_within_pairs", "n_between_pairs", "within", "within_a", "within_b", "between", "diff",
                "ci_low", "ci_high", "p", "p_holm", "significant", "p_min", "p_holm_min", "permutations", "exact",
-               "same_seed_included", "untrained", "sentence"]
+               "paired_by_seed", "same_seed_included", "untrained", "sentence"]
     out = pd.DataFrame(rows, columns=[c for c in columns if c not in ("p_holm", "significant", "p_holm_min",
                                                                        "sentence")])
     out["p_holm"] = out["p_holm_min"] = np.nan

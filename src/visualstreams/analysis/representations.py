@@ -6,7 +6,8 @@
 * :func:`across_runs`: for each area, every pair of runs (long format, one row per pair).
 * :func:`species_differences`: the question. For each mode, area and pair of species: mean within-species
   similarity (pairs of runs of one species with different seeds) against mean between-species similarity, their
-  difference with a run-bootstrap 95% CI, a permutation test over run labels, Holm correction and a plain sentence.
+  difference with a bootstrap 95% CI over seeds, a permutation test over run labels within seeds (over runs where
+  no seed is shared), Holm correction and a plain sentence.
 * :func:`similarity`: all three for a list of run directories, as DataFrames.
 
 Imports runs (to load trained networks), data, tasks, the measures (:mod:`.similarity`) and the statistics.
@@ -316,8 +317,9 @@ def similarity(
     ``homology``), or ``areas``. ``metrics``: among ``cka`` (linear, debiased), ``cka-biased``, ``rsa`` (correlation
     RDMs compared by Spearman) and ``rsa-whitened``. Returns a :class:`SimilarityResult`; ``differences`` tests,
     for each mode, area and pair of species, whether runs of two species differ more than seeds of one species do
-    (one-sided permutation test over run labels, Holm across areas and pairs; same-seed pairs left out of the
-    between-species pairs unless ``include_same_seed``, since such runs share their initial weights).
+    (one-sided permutation test over run labels, within seeds where runs are paired by seed, Holm across areas
+    and pairs; same-seed pairs left out of the between-species pairs unless ``include_same_seed``, since such runs
+    share their initial weights).
     """
     from tqdm.auto import tqdm
 

@@ -77,8 +77,8 @@ def section_representations(doc: Document, ex: Any) -> None:
              "differ (Mehrer et al. 2020), so a species difference counts only beyond that spread: for each area and "
              "pair of species, the mean within-species similarity (runs of one species, different seeds) minus the "
              "mean between-species similarity (different seeds: same-seed runs share their initial weights), with a "
-             "95% bootstrap CI over runs and a one-sided permutation test over run labels, Holm-corrected across "
-             "areas and pairs within each metric and mode.", cls="note")
+             "95% bootstrap CI over seeds and a one-sided permutation test over run labels within seeds (runs where "
+             "no seed is shared), Holm-corrected across areas and pairs within each metric and mode.", cls="note")
     untrained = sorted({a for v in runs.get("untrained_areas", pd.Series(dtype=str)).dropna() for a in
                         str(v).split(",") if a})
     if untrained:
@@ -107,7 +107,8 @@ def section_representations(doc: Document, ex: Any) -> None:
             "untrained": ["yes" if truthy(v) else "" for v in species.get("untrained", [False] * len(species))],
         })
         doc.table(table, highlight=flags, caption="Within- minus between-species similarity; positive: the species "
-                  "differ more than seeds of one species do. p: one-sided permutation test over run labels.")
+                  "differ more than seeds of one species do. p: one-sided permutation test over run labels, "
+                  "within seeds where runs are paired by seed.")
         figure = cdir.file(CompareDir.similarity_figure("species"))
         if figure.is_file():
             doc.figures([(figure, figure.name, "Within- vs between-species similarity per area, and their "
