@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     psim.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     psim.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    pd_ = sub.add_parser("data", help="find or download Fashion-MNIST",
+    pd_ = sub.add_parser("data", help="find or download Fashion-MNIST; show any dataset",
                          description="Fashion-MNIST is looked for in: $VISUALSTREAMS_DATA; the cache "
                                      "($VISUALSTREAMS_CACHE, else $XDG_CACHE_HOME/visualstreams/fashion-mnist); "
                                      "/usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist); "
@@ -286,6 +286,20 @@ def build_parser() -> argparse.ArgumentParser:
     df_.add_argument("--url", help="download base URL (default: the canonical Fashion-MNIST location, "
                                    "or $VISUALSTREAMS_DATA_URL)")
     df_.add_argument("--no-download", action="store_true", help="only look, never download")
+    ds_ = dsub.add_parser("show", help="load a dataset and print what was found: counts per class, image size, "
+                                       "channels, where it came from",
+                          description="NAME is one of: fashion-mnist (the default; found by the search order above), "
+                                      "cifar-10 (needs a path). PATH is recognised by what it holds: the Fashion-MNIST "
+                                      "IDX files or CSV pair; cifar-10-batches-py (torchvision's layout, read without "
+                                      "torchvision); a .npz (images, labels[, test_images, test_labels, classes]); "
+                                      "else a folder of class subfolders of images (optionally train/ and test/; "
+                                      "without a test set, a seeded 20%% of each class is held out).")
+    ds_.add_argument("dataset", nargs="?", default="fashion-mnist", metavar="NAME|PATH",
+                     help="a dataset name or path (default: fashion-mnist)")
+    ds_.add_argument("--test-data", metavar="DIR", help="an image folder's test set (class subfolders)")
+    ds_.add_argument("--image-size", type=int, metavar="N", help="resize every image of a folder to N x N px "
+                                                                 "(needed when their sizes differ)")
+    ds_.add_argument("--seed", type=int, default=0, help="seed of the held-out split when there is no test set (0)")
     return p
 
 
@@ -510,8 +524,11 @@ def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.Data
 
 
 def cmd_data(args: argparse.Namespace) -> None:
-    from .data import find_data, load_fashion_mnist
+    from .data import find_data, load_fashion_mnist, show_dataset
 
+    if args.action == "show":
+        print(show_dataset(args.dataset, test_path=args.test_data, size=args.image_size, seed=args.seed))
+        return
     directory = find_data(args.data, download=not args.no_download, url=args.url)
     ds = load_fashion_mnist(directory)
     print(f"Fashion-MNIST ({ds.format}) at {directory}: {len(ds.train_labels)} train, {len(ds.test_labels)} test")
