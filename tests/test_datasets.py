@@ -3,6 +3,7 @@ Fashion-MNIST through the registry is the same tensors as before; bad input is r
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -12,10 +13,11 @@ import torch
 from PIL import Image
 from synthetic import write_idx_dir
 
+import visualstreams as vs
 from visualstreams.cli import main
 from visualstreams.data import datasets as ds
 from visualstreams.data import load_dataset, load_fashion_mnist
-from visualstreams.errors import DataError
+from visualstreams.errors import ConfigError, DataError
 
 CLASSES = ("circle", "cross", "square", "stripes")
 
@@ -175,3 +177,85 @@ def test_data_show_prints_counts_size_channels_and_source(tmp_path, capsys):
     assert main(["data", "show", str(root)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{broken}: unreadable image" in err and "Traceback" not in err
+
+
+# -- training on a dataset -----------------------------------------------------------------------------------
+# Computed on main (f02b215) before datasets existed: human, 1 epoch, batch 32, seed 0, fp32 on the CPU, on
+# write_idx_dir(256 train, 64 test). A change to Fashion-MNIST's path moves these by far more than rounding.
+FM_PIN = {"train_loss": 2.214881181716919, "test_loss": 1.855878472328186, "test_acc": 28.125,
+          "weights": 89.00758157760241}
+
+
+def quick(**kw):
+    return vs.make_config(**{"epochs": 1, "batch_size": 32, "seed": 0, "device": "cpu", "precision": "fp32", **kw})
+
+
+def weight_sum(model) -> float:
+    return sum(float(p.detach().double().sum()) for p in model.parameters())
+
+
+def test_fashion_mnist_training_is_unchanged_and_the_same_through_dataset(tmp_path, one_thread):
+    d = write_idx_dir(tmp_path / "fm", 256, 64)
+    old = vs.train("human", quick(), data_path=d, progress=False)
+    last = old.history.iloc[-1]
+    for key in ("train_loss", "test_loss", "test_acc"):
+        assert float(last[key]) == pytest.approx(FM_PIN[key], rel=1e-6), key
+    assert weight_sum(old.model) == pytest.approx(FM_PIN["weights"], rel=1e-6)
+    new = vs.train("human", quick(), dataset=d, progress=False)  # the registry's Fashion-MNIST: bit for bit
+    assert new.history.drop(columns="seconds").equals(old.history.drop(columns="seconds"))
+    assert all(torch.equal(a, b) for a, b in zip(old.model.parameters(), new.model.parameters(), strict=True))
+
+
+@pytest.fixture(scope="module")
+def rgb_folder(tmp_path_factory):
+    return write_folder(tmp_path_factory.mktemp("rgb") / "shapes", n_per_class=60)  # 240 images, 32 px
+
+
+def test_image_folder_and_npz_train_above_chance_in_one_epoch(tmp_path, rgb_folder, one_thread):
+    run = vs.train("human", quick(), dataset=rgb_folder, out=tmp_path / "run", progress=False)
+    what = next(h for h in run.model.spec.heads if h.name == "what")
+    assert run.model.spec.architecture.in_channels == 3 and what.outputs == 4 and run.model.spec.image_size == 32
+    assert float(run.history.iloc[-1]["test_acc"]) > 60  # chance is 25%
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["load"]["name_or_path"] == str(rgb_folder) and config["data"]["classes"] == list(CLASSES)
+    loaded = vs.load_run(tmp_path / "run")
+    assert loaded.model.spec.architecture.in_channels == 3
+    images, labels = blob_images(60)
+    np.savez(tmp_path / "blobs.npz", images=images, labels=labels)
+    npz = vs.train("human", quick(), dataset=tmp_path / "blobs.npz", progress=False)
+    assert float(npz.history.iloc[-1]["test_acc"]) > 60
+
+
+def test_rgb_run_resumes_to_the_uninterrupted_run(tmp_path, rgb_folder, one_thread):
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    cfg = quick(epochs=2)
+    ref = vs.train("mouse", cfg, dataset=rgb_folder, out=tmp_path / "ref", progress=False)
+
+    def hook(optimizer, args, kwargs):
+        hook.count += 1
+        if hook.count == 8:
+            raise KeyboardInterrupt
+
+    hook.count = 0
+    handle = register_optimizer_step_post_hook(hook)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            vs.train("mouse", cfg, dataset=rgb_folder, out=tmp_path / "run", progress=False, checkpoint_every=2)
+    finally:
+        handle.remove()
+    resumed = vs.resume_run(tmp_path / "run", progress=False)  # finds the folder from config.json
+    assert resumed.resumed_from is not None
+    assert resumed.history.drop(columns="seconds").equals(ref.history.drop(columns="seconds"))
+    assert all(torch.equal(a, b) for a, b in zip(ref.model.parameters(), resumed.model.parameters(), strict=True))
+
+
+def test_the_network_follows_the_data_and_bad_combinations_are_refused(tmp_path, rgb_folder):
+    spec = vs.compile_network("human", image_size=64, in_channels=3, classes=7)
+    assert spec.areas[0].in_channels == 3 and next(h for h in spec.heads if h.name == "what").outputs == 7
+    assert vs.compile_network("human").structure == vs.compile_network("human", in_channels=1, classes=10).structure
+    with pytest.raises(ConfigError, match="places 28 px grey items on a canvas"):
+        vs.train("human", quick(task="what-where"), dataset=rgb_folder, progress=False)
+    code = main(["train", "--species", "human", "--dataset", str(rgb_folder), "--data", str(tmp_path),
+                 "--out", str(tmp_path / "x")])
+    assert code == 2 and not (tmp_path / "x").exists()

@@ -168,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
     pt.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
                     help="also write checkpoint.pt every N optimizer steps (default: at epoch ends only)")
+    dg = pt.add_argument_group("dataset (default: Fashion-MNIST, found as --data or 'visualstreams data --help' "
+                               "says)")
+    dg.add_argument("--dataset", metavar="NAME|PATH",
+                    help="fashion-mnist, cifar-10 (needs a path), or a path: a .npz, cifar-10-batches-py, or a "
+                         "folder of class subfolders of images (see 'visualstreams data show --help'); the network "
+                         "takes its image size, channels (1 or 3) and number of classes; task what only")
+    dg.add_argument("--test-data", metavar="DIR", help="the image folder's test set (class subfolders); default: "
+                                                       "its test/ folder, else a seeded 20%% of each class")
+    dg.add_argument("--image-size", type=_positive_int, metavar="N",
+                    help="resize a folder's images to N x N px (needed when their sizes differ)")
     pt.add_argument("--mode", default="gain", choices=list(MODES),
                     help="how strengths act: gain (fixed multiplier, the notebook's), learned-gain, density "
                          "(fraction of channel connections kept), none (all strengths 1: the control)")
@@ -293,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "IDX files or CSV pair; cifar-10-batches-py (torchvision's layout, read without "
                                       "torchvision); a .npz (images, labels[, test_images, test_labels, classes]); "
                                       "else a folder of class subfolders of images (optionally train/ and test/; "
-                                      "without a test set, a seeded 20%% of each class is held out).")
+                                      "without a test set, a seeded 20% of each class is held out).")
     ds_.add_argument("dataset", nargs="?", default="fashion-mnist", metavar="NAME|PATH",
                      help="a dataset name or path (default: fashion-mnist)")
     ds_.add_argument("--test-data", metavar="DIR", help="an image folder's test set (class subfolders)")
@@ -410,9 +420,12 @@ def cmd_train(args: argparse.Namespace) -> None:
             result = resume_run(out, data_path=args.data, progress=not args.quiet,
                                 checkpoint_every=args.checkpoint_every)
         else:
+            if args.dataset is not None and args.data is not None:
+                raise ConfigError("--data and --dataset choose the same thing: give one")
             result = train(conn, _config(args), data_path=args.data, out=out, overwrite=args.overwrite,
                            progress=not args.quiet, checkpoint_every=args.checkpoint_every,
-                           architecture=args.architecture)
+                           architecture=args.architecture, dataset=args.dataset, test_data=args.test_data,
+                           image_size=args.image_size)
     except RunFinished as exc:  # not an error: resuming is safe to repeat, e.g. from a job script
         print(" ".join(str(exc).split()))
         return

@@ -19,10 +19,11 @@ written. Imports the errors and the Fashion-MNIST reader only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,7 @@ class ImageSet:
     format: str = ""
     split: str = ""  # where the test set came from
     checksums: dict[str, str] = field(default_factory=dict)
+    load: dict[str, object] = field(default_factory=dict)  # load_dataset's arguments that rebuild it
 
     @property
     def channels(self) -> int:
@@ -65,10 +67,28 @@ class ImageSet:
         labels = self.train_labels if split == "train" else self.test_labels
         return torch.bincount(labels, minlength=len(self.classes)).tolist()
 
+    def subset(self, n_train: int | None, seed: int = 0) -> ImageSet:
+        """A random ``n_train``-image training subset (fixed by ``seed``, drawn as Fashion-MNIST's is)."""
+        if n_train is None or n_train >= len(self.train_labels):
+            return self
+        if n_train < 1:
+            raise DataError(f"train subset must be at least 1 image, got {n_train}")
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(self.train_labels), generator=g)[:n_train].sort().values
+        return replace(self, train_images=self.train_images[idx], train_labels=self.train_labels[idx])
+
+    def digest(self) -> str:
+        """MD5 of the images and labels (train then test): a resumed run checks it has the run's data."""
+        h = hashlib.md5()
+        for t in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+            h.update(t.contiguous().numpy().tobytes())
+        return h.hexdigest()
+
     def info(self) -> dict[str, object]:
         return {"dataset": self.name, "source": self.source, "format": self.format, "split": self.split,
                 "train": len(self.train_labels), "test": len(self.test_labels), "classes": list(self.classes),
-                "channels": self.channels, "size": list(self.size), "checksums": dict(self.checksums)}
+                "channels": self.channels, "size": list(self.size), "checksums": dict(self.checksums),
+                "load": dict(self.load)}
 
 
 def from_fashion_mnist(ds: FashionMNIST) -> ImageSet:
@@ -324,7 +344,20 @@ DEFAULT_DATASET = "fashion-mnist"
 def load_dataset(name_or_path: str | os.PathLike[str] | None = None, *, test_path: str | os.PathLike[str] | None = None,
                  size: int | None = None, seed: int = 0) -> ImageSet:
     """The dataset ``name_or_path`` names (a key of :data:`DATASETS`) or holds (see the module docstring);
-    None is Fashion-MNIST found by its search order. ``test_path`` and ``size`` apply to image folders."""
+    None is Fashion-MNIST found by its search order. ``test_path`` and ``size`` apply to image folders; ``seed``
+    draws the held-out split of a set without a test set. The result's ``load`` holds these arguments (paths made
+    absolute), so a run can record it and load it again."""
+    ds = _load_dataset(name_or_path, test_path, size, seed)
+    where = None if name_or_path is None else str(name_or_path)
+    if where is not None and where not in DATASETS:
+        where = str(Path(where).resolve())
+    ds.load = {"name_or_path": where, "test_path": None if test_path is None else str(Path(test_path).resolve()),
+               "size": size, "seed": seed}
+    return ds
+
+
+def _load_dataset(name_or_path: str | os.PathLike[str] | None, test_path: str | os.PathLike[str] | None,
+                  size: int | None, seed: int) -> ImageSet:
     if name_or_path is None or str(name_or_path) in DATASETS:
         return DATASETS[str(name_or_path or DEFAULT_DATASET)](None, seed=seed)
     p = Path(name_or_path)
