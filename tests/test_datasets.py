@@ -259,3 +259,30 @@ def test_the_network_follows_the_data_and_bad_combinations_are_refused(tmp_path,
     code = main(["train", "--species", "human", "--dataset", str(rgb_folder), "--data", str(tmp_path),
                  "--out", str(tmp_path / "x")])
     assert code == 2 and not (tmp_path / "x").exists()
+
+
+def test_stacked_training_on_an_rgb_dataset_is_each_models_own(tmp_path, one_thread):
+    """One stacked step of three RGB models equals each model's own step (as tests/test_stacked.py checks on grey
+    items)."""
+    from visualstreams.data import DeviceData
+    from visualstreams.engine import fit, fit_stacked
+    from visualstreams.runs import build_seeded, compile_for
+
+    data = load_dataset(write_folder(tmp_path / "few", n_per_class=5))  # 16 training images: one batch of 16
+    dev = DeviceData.from_dataset(data, torch.device("cpu"))
+    assert dev.train_x.shape == (16, 3, 32, 32)
+    cfgs = [quick(batch_size=16, seed=s) for s in (0, 1, 2)]
+    species = ["human", "marmoset", "human"]
+
+    def build(s, c):
+        return build_seeded(compile_for(s, c, data=data), c.seed, torch.device("cpu"))
+
+    alone = [build(s, c) for s, c in zip(species, cfgs, strict=True)]
+    hist_alone = [fit(m, dev, c, "fp32", progress=False) for m, c in zip(alone, cfgs, strict=True)]
+    stacked = [build(s, c) for s, c in zip(species, cfgs, strict=True)]
+    hist_stacked = fit_stacked(stacked, [dev] * 3, cfgs, "fp32", progress=False)
+    for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
+        assert a.spec.architecture.in_channels == 3
+        assert max((x - y).abs().max().item() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
+                                                              strict=True)) < 1e-5
+        assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-6)
