@@ -17,7 +17,7 @@ import visualstreams as vs
 from visualstreams.cli import main
 from visualstreams.data import datasets as ds
 from visualstreams.data import load_dataset, load_fashion_mnist
-from visualstreams.errors import ConfigError, DataError
+from visualstreams.errors import ConfigError, DataError, VisualStreamsError
 
 CLASSES = ("circle", "cross", "square", "stripes")
 
@@ -244,6 +244,9 @@ def test_rgb_run_resumes_to_the_uninterrupted_run(tmp_path, rgb_folder, one_thre
             vs.train("mouse", cfg, dataset=rgb_folder, out=tmp_path / "run", progress=False, checkpoint_every=2)
     finally:
         handle.remove()
+    other = write_folder(tmp_path / "other", n_per_class=60, seed=5)
+    with pytest.raises(VisualStreamsError, match="the data differ from the run's"):
+        vs.resume_run(tmp_path / "run", data_path=other, progress=False)
     resumed = vs.resume_run(tmp_path / "run", progress=False)  # finds the folder from config.json
     assert resumed.resumed_from is not None
     assert resumed.history.drop(columns="seconds").equals(ref.history.drop(columns="seconds"))

@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--connectome", metavar="FILE", help="a connectome .csv or .json file")
     src.add_argument("--resume", metavar="RUN_DIR",
                      help="continue the interrupted run in RUN_DIR from its checkpoint, with the options in its "
-                          "config.json (only --data, --checkpoint-every and --quiet may be given)")
+                          "config.json (only --data, --checkpoint-every and --quiet may be given; --data names "
+                          "where the run's Fashion-MNIST or --dataset is now)")
     pt.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
     pt.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
                     help="also write checkpoint.pt every N optimizer steps (default: at epoch ends only)")
@@ -420,8 +421,6 @@ def cmd_train(args: argparse.Namespace) -> None:
             result = resume_run(out, data_path=args.data, progress=not args.quiet,
                                 checkpoint_every=args.checkpoint_every)
         else:
-            if args.dataset is not None and args.data is not None:
-                raise ConfigError("--data and --dataset choose the same thing: give one")
             result = train(conn, _config(args), data_path=args.data, out=out, overwrite=args.overwrite,
                            progress=not args.quiet, checkpoint_every=args.checkpoint_every,
                            architecture=args.architecture, dataset=args.dataset, test_data=args.test_data,

@@ -210,6 +210,8 @@ def train(
     network follows an image set's size, channels and classes (:func:`compile_for`).
     """
     config = config or TrainConfig()
+    if dataset is not None and data_path is not None:
+        raise ConfigError("data_path (--data) and dataset (--dataset) choose the same thing: give one")
     data = _image_set(data, dataset, config, test_data, image_size)  # read (and refused) before anything is written
     spec = compile_for(connectome, config, architecture, data)  # bad input is refused before the directory is touched
     # The run directory is this process's until the run ends (or fails): a second writer is refused.
@@ -361,8 +363,10 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
                       f"{runtime.device} in {runtime.precision}; the result will not match an uninterrupted run "
                       "bit for bit", stacklevel=3)
     data_info = run_config.get("data", {})
-    if data is None and data_path is None and data_info.get("load"):
-        data = load_dataset(**data_info["load"])  # the run's own image set, loaded as it was
+    if data is None and data_info.get("load"):
+        # The run's own image set, loaded as it was; --data names where it is now if it moved.
+        data = load_dataset(**{**data_info["load"], **({"name_or_path": data_path} if data_path else {})})
+        data_path = None
     elif data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
         data_path = data_info["source"]  # the run's own data, unless told otherwise
     dev_data, info = _device_data(data, data_path, config, runtime.device)
