@@ -289,3 +289,13 @@ def test_stacked_training_on_an_rgb_dataset_is_each_models_own(tmp_path, one_thr
         assert max((x - y).abs().max().item() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
                                                               strict=True)) < 1e-5
         assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-6)
+
+
+def test_cifar10_files_train_and_show(tmp_path, capsys, one_thread):
+    write_cifar(tmp_path / "cifar")
+    run = vs.train("human", quick(), dataset=tmp_path / "cifar", progress=False)
+    what = next(h for h in run.model.spec.heads if h.name == "what")
+    assert (run.model.spec.architecture.in_channels, run.model.spec.image_size, what.outputs) == (3, 32, 10)
+    assert main(["data", "show", str(tmp_path / "cifar")]) == 0
+    out = capsys.readouterr().out
+    assert "cifar-10 (cifar-python)" in out and "32x32 px, 3 channels (RGB), 10 classes" in out
