@@ -299,3 +299,63 @@ def test_cifar10_files_train_and_show(tmp_path, capsys, one_thread):
     assert main(["data", "show", str(tmp_path / "cifar")]) == 0
     out = capsys.readouterr().out
     assert "cifar-10 (cifar-python)" in out and "32x32 px, 3 channels (RGB), 10 classes" in out
+
+
+# -- random crop with padding ----------------------------------------------------------------------------------
+def test_random_crop_shifts_each_item_by_its_offset_with_zero_borders():
+    from visualstreams.engine.loop import crop_offsets, random_crop
+
+    items = torch.arange(2 * 3 * 5 * 5, dtype=torch.uint8).reshape(2, 3, 5, 5) + 1
+    out = random_crop(items, 2, torch.tensor([[2, 2], [0, 4]]))
+    assert torch.equal(out[0], items[0])  # offset (pad, pad): the item itself
+    assert torch.equal(out[1, :, 2:, :3], items[1, :, :3, 2:])  # 2 rows down, 2 columns left
+    assert (out[1, :, :2] == 0).all() and (out[1, :, :, 3:] == 0).all()
+    g = torch.Generator().manual_seed(0)
+    offsets = crop_offsets(1000, 3, g)
+    assert offsets.min() == 0 and offsets.max() == 6
+    with pytest.raises(ConfigError, match="crop padding"):
+        vs.make_config(crop_pad=-1)
+
+
+def test_crops_resume_and_stack_as_runs_without_them(tmp_path, rgb_folder, one_thread):
+    """Crop offsets come from the run's augmentation generator: a crashed run resumes to the uninterrupted one,
+    and stacked models draw their own."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    from visualstreams.data import DeviceData
+    from visualstreams.engine import fit, fit_stacked
+    from visualstreams.runs import build_seeded, compile_for
+
+    cfg = vs.make_config("fast", epochs=1, batch_size=32, crop_pad=4, device="cpu", precision="fp32")
+    ref = vs.train("human", cfg, dataset=rgb_folder, progress=False)
+    plain = vs.train("human", vs.make_config("fast", epochs=1, batch_size=32, device="cpu", precision="fp32"),
+                     dataset=rgb_folder, progress=False)
+    assert not ref.history.drop(columns="seconds").equals(plain.history.drop(columns="seconds"))  # crops happen
+
+    def hook(optimizer, args, kwargs):
+        hook.count += 1
+        if hook.count == 3:
+            raise KeyboardInterrupt
+
+    hook.count = 0
+    handle = register_optimizer_step_post_hook(hook)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            vs.train("human", cfg, dataset=rgb_folder, out=tmp_path / "run", progress=False, checkpoint_every=2)
+    finally:
+        handle.remove()
+    resumed = vs.resume_run(tmp_path / "run", progress=False)
+    assert resumed.resumed_from == (1, 2)
+    assert all(torch.equal(a, b) for a, b in zip(ref.model.parameters(), resumed.model.parameters(), strict=True))
+
+    data = load_dataset(write_folder(tmp_path / "few", n_per_class=5))
+    dev = DeviceData.from_dataset(data, torch.device("cpu"))
+    cfgs = [quick(batch_size=16, hflip=True, crop_pad=3, seed=s) for s in (0, 1)]  # one step of each
+    alone = [build_seeded(compile_for("human", c, data=data), c.seed, torch.device("cpu")) for c in cfgs]
+    hist_alone = [fit(m, dev, c, "fp32", progress=False) for m, c in zip(alone, cfgs, strict=True)]
+    stacked = [build_seeded(compile_for("human", c, data=data), c.seed, torch.device("cpu")) for c in cfgs]
+    hist_stacked = fit_stacked(stacked, [dev] * 2, cfgs, "fp32", progress=False)
+    for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
+        assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-6)  # the same crops
+        assert max((x - y).abs().max().item() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
+                                                              strict=True)) < 1e-5

@@ -45,6 +45,7 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 
 _positive_int = _int_at_least(1)
 _seed = _int_at_least(0)
+_nonnegative_int = _int_at_least(0)
 
 
 def _float_above(minimum: float, inclusive: bool) -> Callable[[str], float]:
@@ -78,6 +79,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=_positive_int, help="training batch size")
     g.add_argument("--lr", type=_positive_float, help="learning rate (peak rate for one-cycle)")
     g.add_argument("--seed", type=_seed, default=0, help="seed for initialisation, data order and subset (0)")
+    g.add_argument("--crop-pad", type=_nonnegative_int, metavar="PX",
+                   help="random crop with padding: pad each training image by PX zero pixels and crop it back at "
+                        "a random offset (the usual augmentation for natural images, e.g. 4 at 32 px; default 0: "
+                        "none, as in both recipes)")
     g.add_argument("--train-subset", type=_positive_int, metavar="N",
                    help="train on a random N-image subset (test set stays whole)")
     g.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
@@ -107,7 +112,8 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
     return make_config(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        train_subset=args.train_subset, device=args.device, precision=args.precision,
                        task=args.task, canvas=args.canvas, where_weight=args.where_weight, noise=args.noise,
-                       mode=getattr(args, "mode", None), steps=getattr(args, "steps", None))
+                       mode=getattr(args, "mode", None), steps=getattr(args, "steps", None),
+                       crop_pad=args.crop_pad)
 
 
 def build_parser() -> argparse.ArgumentParser:
