@@ -359,3 +359,16 @@ def test_crops_resume_and_stack_as_runs_without_them(tmp_path, rgb_folder, one_t
         assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-6)  # the same crops
         assert max((x - y).abs().max().item() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
                                                               strict=True)) < 1e-5
+
+
+def test_a_checkpoint_from_before_crops_still_fits_its_run():
+    from dataclasses import asdict
+
+    from visualstreams.engine.checkpoint import check_state
+
+    cfg = vs.make_config(epochs=2)
+    before = {k: v for k, v in asdict(cfg).items() if k != "crop_pad"}  # written before crop_pad existed
+    state = {"train": before, "epoch": 1, "step": 3, "history": [{}]}
+    check_state(state, cfg, 96, 3)
+    with pytest.raises(VisualStreamsError, match="another run"):
+        check_state({**state, "train": {**before, "crop_pad": 4}}, cfg, 96, 3)
