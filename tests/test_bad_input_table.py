@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from synthetic import synthetic_dataset, write_idx_dir
@@ -45,6 +46,28 @@ FILES = {
 }
 
 
+def _image_folders(d: Path) -> None:
+    """Bad image sets for the --dataset rows: each differs from a good two-class folder of 8 px PNGs in one way."""
+    from PIL import Image
+
+    def folder(name: str, classes: tuple[str, ...] = ("a", "b"), n: int = 3) -> Path:
+        for c in classes:
+            (d / name / c).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(d / name / c / f"{i}.png")
+        return d / name
+
+    for f in (folder("imgs_empty") / "b").iterdir():
+        f.unlink()
+    (folder("imgs_bad") / "b" / "9.png").write_bytes(b"not a png")
+    Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(folder("imgs_mixed") / "b" / "big.png")
+    folder("imgs_one", ("a",))
+    folder("imgs_two")
+    folder("imgs_extra", ("a", "b", "c"))
+    np.savez(d / "labels.npz", images=np.zeros((4, 8, 8), np.uint8), labels=np.array([0, 1, 2, 5]),
+             classes=np.array(["x", "y", "z"]))
+
+
 def table_rows() -> list[tuple[str, str]]:
     text = TABLE.read_text()
     start, end = text.index("<!-- bad-input-table"), text.index("<!-- /bad-input-table -->")
@@ -71,6 +94,7 @@ def workdir(tmp_path_factory):
     vs.train("human", vs.make_config("notebook", epochs=1, batch_size=32), data=synthetic_dataset(64, 32),
              out=d / "run", progress=False)
     torch.set_num_threads(threads)
+    _image_folders(d)
     (d / "done").mkdir()
     (d / "done" / "config.json").write_text("{}")
     # Another process writing into "busy": it holds the directory's lock for as long as this module runs.

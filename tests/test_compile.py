@@ -85,3 +85,43 @@ def test_graph_algorithms_keep_the_files_order():
         graph.topological_order(cyclic)
     assert graph.direction("A", "D", {"A": 0, "D": 2}) == "feedforward"
     assert graph.direction("D", "A", {"A": 0, "D": 2}) == "feedback"
+
+
+# -- any input size ------------------------------------------------------------------------------------------
+def _pools_above(spec, name):
+    """Pooled areas on ``name``'s primary path from the input area, itself included."""
+    areas = {a.name: a for a in spec.areas}
+    area, count = areas[name], 0
+    while True:
+        count += area.block.pool
+        if not area.inputs:
+            return count
+        area = areas[area.inputs[0].source]
+
+
+@pytest.mark.parametrize("size", [32, 64, 224])
+def test_every_connectome_mode_and_step_count_compiles_at_natural_image_sizes(size):
+    from visualstreams.connectome import preset_names
+    from visualstreams.network.modes import MODES
+
+    for name in preset_names():
+        for mode in MODES:
+            for steps in (1, 3):
+                spec = vs.compile_network(name, image_size=size, mode=mode, steps=steps, in_channels=3, classes=100)
+                assert spec.image_size == size and spec.areas[0].in_channels == 3
+                # The rule (docs/network.md): an area's map is the input size halved (floored) once per pooled
+                # area on its primary path, as at 28 px.
+                for a in spec.areas:
+                    expected = size
+                    for _ in range(_pools_above(spec, a.name)):
+                        expected //= 2
+                    assert a.size == expected, (name, mode, steps, a.name)
+
+
+def test_a_64px_rgb_network_has_the_stated_map_sizes():
+    spec = vs.compile_network("human", image_size=64, in_channels=3, classes=4)
+    assert {a.name: a.size for a in spec.areas} == {"V1": 32, "V2": 16, "V4": 16, "IT": 8, "MT": 16, "LIP": 8}
+    at28 = vs.compile_network("human")
+    assert {a.name: a.size for a in at28.areas} == {"V1": 14, "V2": 7, "V4": 7, "IT": 3, "MT": 7, "LIP": 3}
+    what = next(h for h in spec.heads if h.name == "what")
+    assert (what.outputs, what.in_features) == (4, 256 * 8 * 8)

@@ -18,7 +18,7 @@ from .connectome import (
     register_connectome,
     save_connectome,
 )
-from .data import FashionMNIST, load_fashion_mnist
+from .data import FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
 from .engine import TrainConfig, evaluate, make_config
 from .errors import ConfigError, ConnectomeError, DataError, DirectoryInUse, VisualStreamsError
 from .experiment import compare
@@ -40,7 +40,7 @@ __all__ = [
     "Architecture", "AreaSpec", "HeadSpec", "default_architecture", "load_architecture",
     "CompiledNetwork", "compile_network",
     "Connectome", "direction_rules", "list_connectomes", "load_connectome", "register_connectome", "save_connectome",
-    "FashionMNIST", "load_fashion_mnist",
+    "FashionMNIST", "load_fashion_mnist", "ImageSet", "load_dataset",
     "ConfigError", "ConnectomeError", "DataError", "DirectoryInUse", "VisualStreamsError",
     "compare", "similarity", "cka", "rsa",
     "VisualStreamsNet", "build_model",

@@ -45,6 +45,7 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 
 _positive_int = _int_at_least(1)
 _seed = _int_at_least(0)
+_nonnegative_int = _int_at_least(0)
 
 
 def _float_above(minimum: float, inclusive: bool) -> Callable[[str], float]:
@@ -78,6 +79,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=_positive_int, help="training batch size")
     g.add_argument("--lr", type=_positive_float, help="learning rate (peak rate for one-cycle)")
     g.add_argument("--seed", type=_seed, default=0, help="seed for initialisation, data order and subset (0)")
+    g.add_argument("--crop-pad", type=_nonnegative_int, metavar="PX",
+                   help="random crop with padding: pad each training image by PX zero pixels and crop it back at "
+                        "a random offset (the usual augmentation for natural images, e.g. 4 at 32 px; default 0: "
+                        "none, as in both recipes)")
     g.add_argument("--train-subset", type=_positive_int, metavar="N",
                    help="train on a random N-image subset (test set stays whole)")
     g.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
@@ -107,7 +112,8 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
     return make_config(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        train_subset=args.train_subset, device=args.device, precision=args.precision,
                        task=args.task, canvas=args.canvas, where_weight=args.where_weight, noise=args.noise,
-                       mode=getattr(args, "mode", None), steps=getattr(args, "steps", None))
+                       mode=getattr(args, "mode", None), steps=getattr(args, "steps", None),
+                       crop_pad=args.crop_pad)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,10 +170,21 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--connectome", metavar="FILE", help="a connectome .csv or .json file")
     src.add_argument("--resume", metavar="RUN_DIR",
                      help="continue the interrupted run in RUN_DIR from its checkpoint, with the options in its "
-                          "config.json (only --data, --checkpoint-every and --quiet may be given)")
+                          "config.json (only --data, --checkpoint-every and --quiet may be given; --data names "
+                          "where the run's Fashion-MNIST or --dataset is now)")
     pt.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
     pt.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
                     help="also write checkpoint.pt every N optimizer steps (default: at epoch ends only)")
+    dg = pt.add_argument_group("dataset (default: Fashion-MNIST, found as --data or 'visualstreams data --help' "
+                               "says)")
+    dg.add_argument("--dataset", metavar="NAME|PATH",
+                    help="fashion-mnist, cifar-10 (needs a path), or a path: a .npz, cifar-10-batches-py, or a "
+                         "folder of class subfolders of images (see 'visualstreams data show --help'); the network "
+                         "takes its image size, channels (1 or 3) and number of classes; task what only")
+    dg.add_argument("--test-data", metavar="DIR", help="the image folder's test set (class subfolders); default: "
+                                                       "its test/ folder, else a seeded 20%% of each class")
+    dg.add_argument("--image-size", type=_positive_int, metavar="N",
+                    help="resize a folder's images to N x N px (needed when their sizes differ)")
     pt.add_argument("--mode", default="gain", choices=list(MODES),
                     help="how strengths act: gain (fixed multiplier, the notebook's), learned-gain, density "
                          "(fraction of channel connections kept), none (all strengths 1: the control)")
@@ -276,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     psim.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     psim.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    pd_ = sub.add_parser("data", help="find or download Fashion-MNIST",
+    pd_ = sub.add_parser("data", help="find or download Fashion-MNIST; show any dataset",
                          description="Fashion-MNIST is looked for in: $VISUALSTREAMS_DATA; the cache "
                                      "($VISUALSTREAMS_CACHE, else $XDG_CACHE_HOME/visualstreams/fashion-mnist); "
                                      "/usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist); "
@@ -287,6 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     df_.add_argument("--url", help="download base URL (default: the canonical Fashion-MNIST location, "
                                    "or $VISUALSTREAMS_DATA_URL)")
     df_.add_argument("--no-download", action="store_true", help="only look, never download")
+    ds_ = dsub.add_parser("show", help="load a dataset and print what was found: counts per class, image size, "
+                                       "channels, where it came from",
+                          description="NAME is one of: fashion-mnist (the default; found by the search order above), "
+                                      "cifar-10 (needs a path). PATH is recognised by what it holds: the Fashion-MNIST "
+                                      "IDX files or CSV pair; cifar-10-batches-py (torchvision's layout, read without "
+                                      "torchvision); a .npz (images, labels[, test_images, test_labels, classes]); "
+                                      "else a folder of class subfolders of images (optionally train/ and test/; "
+                                      "without a test set, a seeded 20% of each class is held out).")
+    ds_.add_argument("dataset", nargs="?", default="fashion-mnist", metavar="NAME|PATH",
+                     help="a dataset name or path (default: fashion-mnist)")
+    ds_.add_argument("--test-data", metavar="DIR", help="an image folder's test set (class subfolders)")
+    ds_.add_argument("--image-size", type=int, metavar="N", help="resize every image of a folder to N x N px "
+                                                                 "(needed when their sizes differ)")
+    ds_.add_argument("--seed", type=int, default=0, help="seed of the held-out split when there is no test set (0)")
     return p
 
 
@@ -399,7 +430,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         else:
             result = train(conn, _config(args), data_path=args.data, out=out, overwrite=args.overwrite,
                            progress=not args.quiet, checkpoint_every=args.checkpoint_every,
-                           architecture=args.architecture)
+                           architecture=args.architecture, dataset=args.dataset, test_data=args.test_data,
+                           image_size=args.image_size)
     except RunFinished as exc:  # not an error: resuming is safe to repeat, e.g. from a job script
         print(" ".join(str(exc).split()))
         return
@@ -511,8 +543,11 @@ def format_comparison(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.Data
 
 
 def cmd_data(args: argparse.Namespace) -> None:
-    from .data import find_data, load_fashion_mnist
+    from .data import find_data, load_fashion_mnist, show_dataset
 
+    if args.action == "show":
+        print(show_dataset(args.dataset, test_path=args.test_data, size=args.image_size, seed=args.seed))
+        return
     directory = find_data(args.data, download=not args.no_download, url=args.url)
     ds = load_fashion_mnist(directory)
     print(f"Fashion-MNIST ({ds.format}) at {directory}: {len(ds.train_labels)} train, {len(ds.test_labels)} test")

@@ -33,6 +33,7 @@ class TrainConfig:
     schedule: str = "constant"  # "constant" or "onecycle" (lr is then the peak)
     label_smoothing: float = 0.0
     hflip: bool = False
+    crop_pad: int = 0  # random crop with padding: pad by this many zero pixels, crop back at a random offset
     seed: int = 0
     train_subset: int | None = None
     device: str = "auto"
@@ -45,6 +46,8 @@ class TrainConfig:
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.lr > 0 and np.isfinite(self.lr), f"learning rate must be a positive number, got {self.lr}"),
             (self.schedule in ("constant", "onecycle"), f"unknown schedule {self.schedule!r} (constant, onecycle)"),
+            (isinstance(self.crop_pad, int) and self.crop_pad >= 0,
+             f"crop padding must be a whole number of pixels >= 0, got {self.crop_pad}"),
             (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
             (self.train_subset is None or self.train_subset >= 1,
              f"train subset must be >= 1 image, got {self.train_subset}"),

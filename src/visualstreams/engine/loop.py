@@ -54,14 +54,34 @@ def make_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
     return torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
 
 
+def crop_offsets(n: int, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """(n, 2) row and column offsets in 0..2*pad of :func:`random_crop`, drawn from ``generator``."""
+    return torch.randint(0, 2 * pad + 1, (n, 2), generator=generator)
+
+
+def random_crop(items: torch.Tensor, pad: int, offsets: torch.Tensor) -> torch.Tensor:
+    """Random crop with padding, the standard augmentation for natural images: each item (N, C, H, W) is padded
+    by ``pad`` zero pixels on every side and cut back to H x W at its ``offsets`` (one gather, no per-item
+    Python)."""
+    n, _, h, w = items.shape
+    padded = torch.nn.functional.pad(items, (pad, pad, pad, pad))
+    offsets = offsets.to(items.device)
+    rows = (offsets[:, 0:1] + torch.arange(h, device=items.device))[:, :, None]  # (N, H, 1)
+    cols = (offsets[:, 1:2] + torch.arange(w, device=items.device))[:, None, :]  # (N, 1, W)
+    batch = torch.arange(n, device=items.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
 def draw_batch(data: DeviceData, idx: torch.Tensor, task: Task, hflip: bool, aug_gen: torch.Generator,
-               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """One training batch of the items ``idx``: flips (from ``aug_gen``), then the task's batch (positions and
-    noise from ``aug_gen`` too), in that order of draws."""
+               crop_pad: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One training batch of the items ``idx``: flips (from ``aug_gen``), crops (``crop_pad`` > 0, from
+    ``aug_gen``), then the task's batch (positions and noise from ``aug_gen`` too), in that order of draws."""
     items = data.train_x[idx]
     if hflip:
         flip = (torch.rand(len(idx), generator=aug_gen) < 0.5).to(items.device)
         items = torch.where(flip[:, None, None, None], items.flip(-1), items)
+    if crop_pad:  # nothing drawn without it: runs from before crops existed draw what they drew
+        items = random_crop(items, crop_pad, crop_offsets(len(idx), crop_pad, aug_gen))
     return task.make_batch(items, data.train_y[idx], generator=aug_gen)
 
 
@@ -205,7 +225,7 @@ def fit(
                    leave=True, unit="batch", mininterval=0.5, initial=first_step, total=steps)
         for step in bar:
             idx = perm[step * config.batch_size:(step + 1) * config.batch_size]
-            x, targets = draw_batch(data, idx, task, config.hflip, aug_gen)
+            x, targets = draw_batch(data, idx, task, config.hflip, aug_gen, config.crop_pad)
             with autocast(device, precision):
                 out = model(x, heads=task.heads)
                 loss = task.loss(out, targets, config.label_smoothing)

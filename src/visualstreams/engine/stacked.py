@@ -38,7 +38,17 @@ from ..network import VisualStreamsNet
 from ..storage import save_torch
 from .checkpoint import checkpoint_state
 from .config import TrainConfig
-from .loop import add_sums, draw_batch, epoch_entry, epoch_line, make_generators, make_optimizer, optimizer_step
+from .loop import (
+    add_sums,
+    crop_offsets,
+    draw_batch,
+    epoch_entry,
+    epoch_line,
+    make_generators,
+    make_optimizer,
+    optimizer_step,
+    random_crop,
+)
 from .runtime import Runtime, autocast
 
 STRATEGIES = ("auto", "stacked", "sequential")
@@ -147,13 +157,16 @@ def fit_stacked(
                 if config.hflip:
                     flip = torch.cat([torch.rand(b, generator=g) < 0.5 for g in aug_gens]).to(device)
                     items = torch.where(flip[:, None, None, None], items.flip(-1), items)
+                if config.crop_pad:  # each model's offsets from its own generator, after its flips, as fit() draws
+                    offsets = torch.cat([crop_offsets(b, config.crop_pad, g) for g in aug_gens])
+                    items = random_crop(items, config.crop_pad, offsets)
                 x, t = task.make_batch(items, data[0].train_y[idx.reshape(-1)])
                 x_all = x.reshape(m_count, b, *x.shape[1:])
                 t_all = {key: v.reshape(m_count, b, *v.shape[1:]) for key, v in t.items()}
             else:
                 xs, ts = [], []
                 for k in range(m_count):  # each model's batch, drawn from its own generators as fit() draws them
-                    x, t = draw_batch(data[k], idx[k], task, config.hflip, aug_gens[k])
+                    x, t = draw_batch(data[k], idx[k], task, config.hflip, aug_gens[k], config.crop_pad)
                     xs.append(x)
                     ts.append(t)
                 x_all = torch.stack(xs)

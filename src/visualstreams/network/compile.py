@@ -266,27 +266,39 @@ def compile_network(
     image_size: int | None = None,
     mode: str = "gain",
     steps: int = 1,
+    in_channels: int | None = None,
+    classes: int | None = None,
 ) -> CompiledNetwork:
     """The one compile step (see the module docstring). ``connectome`` is a preset name, a file or a
     Connectome; ``architecture`` an :class:`Architecture`, a ``.json``/``.toml`` file or None (the notebook's
-    network for six-area connectomes, blocks by level for others); ``image_size`` overrides the architecture's;
-    ``steps`` >= 2 unrolls the network in time with its feedback and lateral projections.
+    network for six-area connectomes, blocks by level for others); ``image_size`` overrides the architecture's,
+    ``in_channels`` its input channels (1 grey, 3 RGB) and ``classes`` the outputs of its "what" head (the data's
+    classes); ``steps`` >= 2 unrolls the network in time with its feedback and lateral projections.
 
     Raises :class:`ConnectomeError` or :class:`ConfigError` with a one-line message naming the problem.
     """
     steps = check_steps(steps)
     if isinstance(connectome, CompiledNetwork):
+        what = next((h.outputs for h in connectome.heads if h.name == "what"), None)
         asked = (architecture is not None or (image_size is not None and image_size != connectome.image_size)
+                 or in_channels is not None and in_channels != connectome.architecture.in_channels
+                 or classes is not None and classes != what
                  or mode != "gain" and mode != connectome.mode or steps != 1 and steps != connectome.steps)
         if asked:
-            raise ConfigError("a compiled network is compiled already: its architecture, image size, mode and "
-                              "steps are its own (compile the connectome again to change them)")
+            raise ConfigError("a compiled network is compiled already: its architecture, image size, input "
+                              "channels, classes, mode and steps are its own (compile the connectome again to "
+                              "change them)")
         return connectome
     check_mode(mode)
     conn = load_connectome(connectome)
     arch, directions = _complete(conn, architecture)
     if image_size is not None and image_size != arch.image_size:
         arch = arch.replace(image_size=image_size)
+    if in_channels is not None and in_channels != arch.in_channels:
+        arch = arch.replace(in_channels=in_channels)
+    what = arch.heads.get("what")
+    if classes is not None and what is not None and what.outputs != classes:
+        arch = arch.replace(heads={**arch.heads, "what": HeadSpec(what.area, classes)})
     ff = feedforward_part(conn, directions)
     _validate(conn, ff, arch, directions, steps)
     levels = hierarchy_levels(ff, arch.input_area)  # type: ignore[arg-type]

@@ -35,7 +35,7 @@ import torch
 
 from .._version import __version__
 from ..connectome import Connectome
-from ..data import CLASSES, DeviceData, FashionMNIST, load_fashion_mnist
+from ..data import CLASSES, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
 from ..engine import (
     Runtime,
     TrainConfig,
@@ -97,15 +97,34 @@ def environment() -> dict[str, Any]:
     }
 
 
+DataLike = FashionMNIST | ImageSet | DeviceData
+
+
 def _device_data(
-    data: FashionMNIST | DeviceData | None, data_path: str | os.PathLike[str] | None, config: TrainConfig,
+    data: DataLike | None, data_path: str | os.PathLike[str] | None, config: TrainConfig,
     device: torch.device,
 ) -> tuple[DeviceData, dict[str, Any]]:
     dataset = data if data is not None else load_fashion_mnist(data_path)
+    if isinstance(dataset, ImageSet):
+        # An image set's checksum is of its decoded tensors: a resumed run checks it has the run's images.
+        info = {**dataset.info(), "checksums": {**dataset.checksums, "tensors": dataset.digest()}}
+        return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
     if isinstance(dataset, FashionMNIST):
         info = dataset.info()
         return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
     return dataset, {}
+
+
+def _image_set(data: DataLike | None, dataset: str | os.PathLike[str] | None, config: TrainConfig,
+               test_data: str | os.PathLike[str] | None = None, image_size: int | None = None) -> DataLike | None:
+    """``data``, or the image set ``dataset`` names (its held-out split drawn by the run's seed)."""
+    if dataset is None:
+        if test_data is not None or image_size is not None:
+            raise ConfigError("a test folder and an image size go with a dataset (--dataset)")
+        return data
+    if data is not None:
+        raise ConfigError("give the data or a dataset to load, not both")
+    return load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
 
 
 def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> VisualStreamsNet:
@@ -116,18 +135,38 @@ def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> Visu
 
 
 def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainConfig,
-                architecture: Architecture | str | os.PathLike[str] | None = None) -> CompiledNetwork:
+                architecture: Architecture | str | os.PathLike[str] | None = None,
+                data: DataLike | None = None) -> CompiledNetwork:
     """The network a run of ``config`` trains: compiled at the task's image size under the config's mode and
     steps (or ``connectome`` itself when it is already compiled; it must then fit the config). Several steps of
-    a network without feedback or lateral projections are refused unless compiled already."""
+    a network without feedback or lateral projections are refused unless compiled already.
+
+    An :class:`~visualstreams.data.ImageSet` as ``data`` sets the input: its image size, its channels and its
+    number of classes for the "what" head (Fashion-MNIST's give today's network: 28 px, 1 channel, 10 classes).
+    """
+    task = config.make_task()
+    size, channels, classes = task.image_size, None, None
+    if isinstance(data, ImageSet):
+        h, w = data.size
+        if h != w:
+            raise ConfigError(f"{data.source}: images are {w}x{h} px; the network takes square images "
+                              "(resize them: --image-size N)")
+        if task.canvas is not None and (data.channels, h) != (1, 28):
+            raise ConfigError(f"task {task.name!r} places 28 px grey items on a canvas; {data.name} has {w} px "
+                              f"images of {data.channels} channel(s): train it with --task what")
+        size, channels, classes = (size if task.canvas is not None else h), data.channels, len(data.classes)
     if isinstance(connectome, CompiledNetwork):
-        size = config.make_task().image_size
         if (connectome.mode, connectome.image_size, connectome.steps) != (config.mode, size, config.steps):
             raise ConfigError(f"compiled network ({connectome.mode}, {connectome.image_size}px, "
                               f"{connectome.steps} steps) does not fit the run's config ({config.mode}, {size}px, "
                               f"{config.steps} steps)")
+        what = next((hd.outputs for hd in connectome.heads if hd.name == "what"), None)
+        if channels is not None and (connectome.architecture.in_channels, what) != (channels, classes):
+            raise ConfigError(f"compiled network ({connectome.architecture.in_channels} input channel(s), {what} "
+                              f"classes) does not fit the data ({channels} channel(s), {classes} classes)")
         return connectome
-    spec = compile_network(connectome, architecture, config.make_task().image_size, config.mode, config.steps)
+    spec = compile_network(connectome, architecture, size, config.mode, config.steps, in_channels=channels,
+                           classes=classes)
     if spec.steps > 1 and not spec.recurrent_projections:
         # Refused, not warned: one network asked for T steps of nothing new (no feedback or lateral projection,
         # so every step repeats the feedforward sweep and the run is the one-step run, T times slower) is a
@@ -143,7 +182,7 @@ def train(
     connectome: Connectome | str | CompiledNetwork,
     config: TrainConfig | None = None,
     *,
-    data: FashionMNIST | DeviceData | None = None,
+    data: DataLike | None = None,
     data_path: str | os.PathLike[str] | None = None,
     architecture: Architecture | str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -152,6 +191,9 @@ def train(
     desc: str | None = None,
     checkpoint_every: int | None = None,
     runtime: Runtime | None = None,
+    dataset: str | os.PathLike[str] | None = None,
+    test_data: str | os.PathLike[str] | None = None,
+    image_size: int | None = None,
 ) -> TrainResult:
     """Train one model compiled from ``connectome``; write a run directory when ``out`` is given.
 
@@ -162,9 +204,16 @@ def train(
     the outputs of the run being replaced are deleted first, so none of them can pass for this run's. While it
     trains, ``out`` is locked (:meth:`RunDir.lock`): another process writing there is refused, and refuses this.
     ``runtime`` (default: resolved from the config's device and precision) is where and how it computes.
+
+    ``data`` is the data itself; ``data_path`` a Fashion-MNIST directory; ``dataset`` a dataset's name or path
+    (:func:`~visualstreams.data.load_dataset`, with ``test_data`` and ``image_size`` for image folders). The
+    network follows an image set's size, channels and classes (:func:`compile_for`).
     """
     config = config or TrainConfig()
-    spec = compile_for(connectome, config, architecture)  # bad input is refused before the directory is touched
+    if dataset is not None and data_path is not None:
+        raise ConfigError("data_path (--data) and dataset (--dataset) choose the same thing: give one")
+    data = _image_set(data, dataset, config, test_data, image_size)  # read (and refused) before anything is written
+    spec = compile_for(connectome, config, architecture, data)  # bad input is refused before the directory is touched
     # The run directory is this process's until the run ends (or fails): a second writer is refused.
     with RunDir(out).lock() if out is not None else contextlib.nullcontext():
         run = start_run(spec, config, data=data, data_path=data_path, out=out, overwrite=overwrite,
@@ -177,7 +226,7 @@ def start_run(
     connectome: Connectome | str | CompiledNetwork,
     config: TrainConfig | None = None,
     *,
-    data: FashionMNIST | DeviceData | None = None,
+    data: DataLike | None = None,
     data_path: str | os.PathLike[str] | None = None,
     architecture: Architecture | str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -193,7 +242,7 @@ def start_run(
     trained at once).
     """
     config = config or TrainConfig()
-    spec = compile_for(connectome, config, architecture)
+    spec = compile_for(connectome, config, architecture, data)
     runtime = runtime or resolve_runtime(config.device, config.precision)
     if checkpoint_every is not None and checkpoint_every < 0:
         raise ConfigError(f"checkpoint_every must be >= 0 steps, got {checkpoint_every}")
@@ -261,7 +310,7 @@ def _rebuild(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, Comp
 def resume_run(
     run_dir: str | os.PathLike[str],
     *,
-    data: FashionMNIST | DeviceData | None = None,
+    data: DataLike | None = None,
     data_path: str | os.PathLike[str] | None = None,
     progress: bool = True,
     checkpoint_every: int | None = None,
@@ -287,7 +336,7 @@ def resume_run(
         return _resume(rd, run_config, data, data_path, progress, checkpoint_every, desc, runtime)
 
 
-def _resume(rd: RunDir, run_config: dict[str, Any], data: FashionMNIST | DeviceData | None,
+def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
             data_path: str | os.PathLike[str] | None, progress: bool, checkpoint_every: int | None,
             desc: str | None, runtime: Runtime | None) -> TrainResult:
     config, spec = _rebuild(rd, run_config)
@@ -314,7 +363,11 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: FashionMNIST | DeviceD
                       f"{runtime.device} in {runtime.precision}; the result will not match an uninterrupted run "
                       "bit for bit", stacklevel=3)
     data_info = run_config.get("data", {})
-    if data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
+    if data is None and data_info.get("load"):
+        # The run's own image set, loaded as it was; --data names where it is now if it moved.
+        data = load_dataset(**{**data_info["load"], **({"name_or_path": data_path} if data_path else {})})
+        data_path = None
+    elif data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
         data_path = data_info["source"]  # the run's own data, unless told otherwise
     dev_data, info = _device_data(data, data_path, config, runtime.device)
     # Checksums are compared only between files of the same format (the IDX and CSV releases differ).
