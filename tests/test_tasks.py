@@ -119,3 +119,19 @@ def test_noisy_evaluation_does_not_depend_on_the_batch_size():
     by_60 = vs.evaluate(result.model, x, y, task, batch_size=60)
     assert by_7["acc"] == by_60["acc"] and by_7["loss"] == pytest.approx(by_60["loss"], rel=1e-5)
     assert by_7 == pytest.approx(vs.evaluate(result.model, x, y, task, batch_size=7))  # and no state in between
+
+
+def test_each_model_of_a_stack_is_evaluated_with_its_own_seeds_noise():
+    from visualstreams.data import DeviceData
+    from visualstreams.engine import fit_stacked
+    from visualstreams.runs import build_seeded, compile_for
+
+    data = synthetic_dataset(32, 40)
+    dev = DeviceData.from_dataset(data, torch.device("cpu"))
+    cfgs = [vs.make_config(noise=0.5, batch_size=16, precision="fp32", seed=s, epochs=1) for s in (0, 1)]
+    models = [build_seeded(compile_for("human", c), c.seed, torch.device("cpu")) for c in cfgs]
+    histories = fit_stacked(models, [dev] * 2, cfgs, "fp32", progress=False)
+    for model, cfg, other, history in zip(models, cfgs, cfgs[::-1], histories, strict=True):
+        own = vs.evaluate(model, dev.test_x, dev.test_y, cfg.make_task())
+        assert history[-1]["test_loss"] == pytest.approx(own["loss"], rel=1e-6)
+        assert own["loss"] != vs.evaluate(model, dev.test_x, dev.test_y, other.make_task())["loss"]
