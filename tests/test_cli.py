@@ -125,3 +125,12 @@ def test_train_and_compare_a_fourth_species_from_csv(tmp_path):
     assert "one seed per group: no test can separate" in proc.stdout
     for name in ("summary.csv", "stats.csv", "tests.csv", "learning_curves.png", "human/seed0/model.pt"):
         assert (tmp_path / "cmp" / name).exists(), name
+
+
+def test_a_closed_pipe_is_not_an_error():
+    # `visualstreams ... | head -1`: the reader has gone before the command prints; it ends quietly with 0
+    proc = subprocess.Popen([sys.executable, "-m", "visualstreams", "connectome", "show", "macaque-markov2014"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(SRC)})
+    proc.stdout.close()  # no reader: every write the command makes meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "error" not in err.lower() and "Exception" not in err, err

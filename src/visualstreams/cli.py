@@ -6,6 +6,7 @@ The top layer: it may import any other; nothing imports it (but ``__main__``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -619,9 +620,14 @@ def _run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():  # restores the caller's warning display (main may run inside a program)
             warnings.showwarning = _one_line_warning
             COMMANDS[args.command](args)
+            sys.stdout.flush()  # a pipe closed early shows here, in the handler below, not at interpreter exit
     except VisualStreamsError as exc:
         print(f"visualstreams: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `visualstreams ... | head` closed the pipe: what it wanted was printed, no error
+        # Python would report the pipe again when it flushes stdout at exit: point stdout at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # e.g. the disk filled up mid-run: results written so far stay whole (atomic writes)
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"visualstreams: error: {where}{exc.strerror or exc}", file=sys.stderr)
