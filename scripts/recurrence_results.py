@@ -42,7 +42,7 @@ def main() -> None:
     p.add_argument("dirs", nargs="+", type=Path)
     p.add_argument("--figure", type=Path)
     args = p.parse_args()
-    fig = Figure(figsize=(4.2 * len(args.dirs), 3.6), layout="constrained")
+    fig = Figure(figsize=(5.2 * len(args.dirs), 3.6), layout="constrained")
     axes = fig.subplots(1, len(args.dirs), squeeze=False)[0]
     for ax, cdir in zip(axes, args.dirs, strict=True):
         runs = conditions(cdir)
@@ -91,7 +91,7 @@ def main() -> None:
                                    color="#e6a39b", zorder=2)
                         order.append(f"{mode}\n{'fb+lat' if '+' in lesion else 'feedback'} cut")
                         xs += 1
-        ax.set_xticks(range(len(order)), order, fontsize=8)
+        ax.set_xticks(range(len(order)), order, fontsize=7)
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(cdir.name, fontsize=10)
     if args.figure:
