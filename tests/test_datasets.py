@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 from synthetic import write_idx_dir
+from test_resume import crash_at
 
 import visualstreams as vs
 from visualstreams.cli import main
@@ -227,23 +228,11 @@ def test_image_folder_and_npz_train_above_chance_in_one_epoch(tmp_path, rgb_fold
 
 
 def test_rgb_run_resumes_to_the_uninterrupted_run(tmp_path, rgb_folder, one_thread):
-    from torch.optim.optimizer import register_optimizer_step_post_hook
-
     cfg = quick(epochs=2)
     ref = vs.train("mouse", cfg, dataset=rgb_folder, out=tmp_path / "ref", progress=False)
 
-    def hook(optimizer, args, kwargs):
-        hook.count += 1
-        if hook.count == 8:
-            raise KeyboardInterrupt
-
-    hook.count = 0
-    handle = register_optimizer_step_post_hook(hook)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            vs.train("mouse", cfg, dataset=rgb_folder, out=tmp_path / "run", progress=False, checkpoint_every=2)
-    finally:
-        handle.remove()
+    with crash_at(8):
+        vs.train("mouse", cfg, dataset=rgb_folder, out=tmp_path / "run", progress=False, checkpoint_every=2)
     other = write_folder(tmp_path / "other", n_per_class=60, seed=5)
     with pytest.raises(VisualStreamsError, match="the data differ from the run's"):
         vs.resume_run(tmp_path / "run", data_path=other, progress=False)
@@ -320,8 +309,6 @@ def test_random_crop_shifts_each_item_by_its_offset_with_zero_borders():
 def test_crops_resume_and_stack_as_runs_without_them(tmp_path, rgb_folder, one_thread):
     """Crop offsets come from the run's augmentation generator: a crashed run resumes to the uninterrupted one,
     and stacked models draw their own."""
-    from torch.optim.optimizer import register_optimizer_step_post_hook
-
     from visualstreams.data import DeviceData
     from visualstreams.engine import fit, fit_stacked
     from visualstreams.runs import build_seeded, compile_for
@@ -332,18 +319,8 @@ def test_crops_resume_and_stack_as_runs_without_them(tmp_path, rgb_folder, one_t
                      dataset=rgb_folder, progress=False)
     assert not ref.history.drop(columns="seconds").equals(plain.history.drop(columns="seconds"))  # crops happen
 
-    def hook(optimizer, args, kwargs):
-        hook.count += 1
-        if hook.count == 3:
-            raise KeyboardInterrupt
-
-    hook.count = 0
-    handle = register_optimizer_step_post_hook(hook)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            vs.train("human", cfg, dataset=rgb_folder, out=tmp_path / "run", progress=False, checkpoint_every=2)
-    finally:
-        handle.remove()
+    with crash_at(3):
+        vs.train("human", cfg, dataset=rgb_folder, out=tmp_path / "run", progress=False, checkpoint_every=2)
     resumed = vs.resume_run(tmp_path / "run", progress=False)
     assert resumed.resumed_from == (1, 2)
     assert all(torch.equal(a, b) for a, b in zip(ref.model.parameters(), resumed.model.parameters(), strict=True))

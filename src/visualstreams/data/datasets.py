@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .fashion_mnist import FashionMNIST, has_csv, has_idx, load_fashion_mnist
+from .fashion_mnist import FashionMNIST, has_csv, has_idx, load_fashion_mnist, subset_indices
 
 TEST_FRACTION = 0.2
 MAX_BYTES = 8 * 2**30  # images decoded into memory at most (8 GiB of uint8 pixels)
@@ -69,12 +69,9 @@ class ImageSet:
 
     def subset(self, n_train: int | None, seed: int = 0) -> ImageSet:
         """A random ``n_train``-image training subset (fixed by ``seed``, drawn as Fashion-MNIST's is)."""
-        if n_train is None or n_train >= len(self.train_labels):
+        idx = subset_indices(len(self.train_labels), n_train, seed)
+        if idx is None:
             return self
-        if n_train < 1:
-            raise DataError(f"train subset must be at least 1 image, got {n_train}")
-        g = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(len(self.train_labels), generator=g)[:n_train].sort().values
         return replace(self, train_images=self.train_images[idx], train_labels=self.train_labels[idx])
 
     def digest(self) -> str:

@@ -64,6 +64,17 @@ HOW_TO_GET = (
 )
 
 
+def subset_indices(n_total: int, n_train: int | None, seed: int = 0) -> torch.Tensor | None:
+    """The sorted indices of a random ``n_train``-item training subset, fixed by ``seed`` (None: keep all); the
+    one draw every dataset's ``subset`` uses."""
+    if n_train is None or n_train >= n_total:
+        return None
+    if n_train < 1:
+        raise DataError(f"train subset must be at least 1 image, got {n_train}")
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_total, generator=g)[:n_train].sort().values
+
+
 @dataclass
 class FashionMNIST:
     """The dataset as tensors; ``checksums`` are MD5s of the raw files' decompressed bytes."""
@@ -88,12 +99,9 @@ class FashionMNIST:
 
     def subset(self, n_train: int | None, seed: int = 0) -> FashionMNIST:
         """A random ``n_train``-image training subset (fixed by ``seed``); the test set is kept whole."""
-        if n_train is None or n_train >= len(self.train_labels):
+        idx = subset_indices(len(self.train_labels), n_train, seed)
+        if idx is None:
             return self
-        if n_train < 1:
-            raise DataError(f"train subset must be at least 1 image, got {n_train}")
-        g = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(len(self.train_labels), generator=g)[:n_train].sort().values
         return FashionMNIST(self.train_images[idx], self.train_labels[idx], self.test_images, self.test_labels,
                             self.source, self.format, self.checksums, self.classes)
 
