@@ -8,6 +8,7 @@ public API; nothing inside the package imports it.
 """
 
 from ._version import __version__
+from .analysis.predictivity import PredictivityConfig, neural_predictivity
 from .analysis.representations import similarity
 from .analysis.similarity import cka, rsa
 from .connectome import (
@@ -19,9 +20,10 @@ from .connectome import (
     save_connectome,
 )
 from .data import FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
+from .data.recordings import Recordings, load_recordings, write_recordings
 from .engine import TrainConfig, evaluate, make_config
 from .errors import ConfigError, ConnectomeError, DataError, DirectoryInUse, VisualStreamsError
-from .experiment import compare
+from .experiment import compare, predict
 from .network import (
     Architecture,
     AreaSpec,
@@ -34,6 +36,7 @@ from .network import (
     load_architecture,
 )
 from .runs import load_run, resume_run, train
+from .viz.predictivity import plot_predictivity
 
 __all__ = [
     "__version__",
@@ -43,6 +46,8 @@ __all__ = [
     "FashionMNIST", "load_fashion_mnist", "ImageSet", "load_dataset",
     "ConfigError", "ConnectomeError", "DataError", "DirectoryInUse", "VisualStreamsError",
     "compare", "similarity", "cka", "rsa",
+    "Recordings", "load_recordings", "write_recordings", "PredictivityConfig", "neural_predictivity", "predict",
+    "plot_predictivity",
     "VisualStreamsNet", "build_model",
     "TrainConfig", "evaluate", "load_run", "make_config", "resume_run", "train",
 ]

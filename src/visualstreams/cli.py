@@ -21,7 +21,7 @@ from .errors import VisualStreamsError
 from .experiment.reference import NOTEBOOK_RESULTS
 from .format import p_clause
 from .network.modes import MODES
-from .runs.rundir import CompareDir, RunDir
+from .runs.rundir import CompareDir, PredictDir, RunDir
 
 EXIT_USAGE = 2
 
@@ -105,6 +105,39 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                         "areas it does not list get the default block of their hierarchy level")
     g.add_argument("--overwrite", action="store_true", help="replace existing run directories")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_predict_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("neural predictivity (see 'visualstreams predict --help')")
+    g.add_argument("--stimuli", metavar="CSV", help="the stimulus table: stimulus_id and filename (relative to it), "
+                                                    "optionally object_name (default: beside the recordings)")
+    g.add_argument("--method", default="pls", choices=["pls", "ridge"],
+                   help="pls: partial least squares, 25 components, scale=False (Brain-Score's; default); ridge: "
+                        "penalty by leave-one-out inside each training split (faster with many neuroids)")
+    g.add_argument("--splits", type=_positive_int, default=10, metavar="N", help="train/test splits (10)")
+    g.add_argument("--train-fraction", type=_positive_float, default=0.9, metavar="F",
+                   help="share of the stimuli to train on (0.9, Brain-Score's; the mouse work used 0.5); splits "
+                        "are stratified by object_name where the stimulus table has one")
+    g.add_argument("--max-features", type=_positive_int, default=2000, metavar="N",
+                   help="areas with more features are reduced: exactly to the stimuli's row space when there are "
+                        "no more than N stimuli, else by a sparse random projection to N (2000)")
+    g.add_argument("--stimulus-degrees", type=_positive_float, default=8.0, metavar="DEG",
+                   help="visual angle the stimuli covered when recorded (8)")
+    g.add_argument("--field-degrees", type=_positive_float, default=8.0, metavar="DEG",
+                   help="visual angle of the network's input (8, Brain-Score's default visual_degrees); a stimulus "
+                        "is resized to input px x stimulus/field and centred on black")
+    g.add_argument("--time-bin", type=_nonnegative_int, metavar="K",
+                   help="score one time bin of the recordings (default: their mean over time bins)")
+    g.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                   help="no split-half ceiling (recordings without repetitions): raw r only")
+
+
+def _predict_config(args: argparse.Namespace):  # -> PredictivityConfig
+    from .analysis.predictivity import PredictivityConfig
+
+    return PredictivityConfig(method=args.method, n_splits=args.splits, train_fraction=args.train_fraction,
+                              max_features=args.max_features, stimulus_degrees=args.stimulus_degrees,
+                              field_degrees=args.field_degrees, time_bin=args.time_bin, ceiling=args.ceiling)
 
 
 def _config(args: argparse.Namespace):  # -> TrainConfig
@@ -240,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--similarity", action=argparse.BooleanOptionalAction, default=None,
                     help="compare what the areas compute across runs (CKA, RSA; see 'visualstreams similarity') and "
                          "add it to the report; default: when a species has two seeds or more")
+    pm.add_argument("--recordings", metavar="FILE",
+                    help="also score every finished run against these recordings (see 'visualstreams predict "
+                         "--help'): tables and heatmap in --out, scores per species and condition with 95%% CIs, "
+                         "Welch tests with Holm's correction, a report section")
+    _add_predict_options(pm)
     _add_training_options(pm)
 
     pl = sub.add_parser("lesion", help="silence areas or projections of trained runs and evaluate again",
@@ -293,6 +331,30 @@ def build_parser() -> argparse.ArgumentParser:
     psim.add_argument("--data", metavar="DIR", help="Fashion-MNIST directory (default: the runs')")
     psim.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     psim.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ppr = sub.add_parser(
+        "predict", help="how well does each area predict recorded neurons? neural predictivity per area and region",
+        description="Record every area (every step AREA@tK of recurrent networks) on the recordings' stimuli, fit "
+                    "a cross-validated linear map from each area to every recorded neuroid (PLS with 25 components "
+                    "as Brain-Score, or ridge with its penalty chosen inside each training split), and score it by "
+                    "the held-out Pearson r per neuroid, the median over each region's neuroids, the mean over "
+                    "splits; beside it the split-half ceiling (Spearman-Brown) and the ceiled score r^2 / ceiling, "
+                    "RSA and CKA per area and region, and the best area per region. Recordings: a Brain-Score/"
+                    "brainio NetCDF assembly (.nc, presentation x neuroid [x time_bin]; needs "
+                    "'visualstreams[brains]'), an .npz, or a CSV with one REGION/NEUROID column per neuroid; "
+                    "stimuli: a CSV of stimulus_id and filename (default: <recordings>_stimuli.csv or stimuli.csv "
+                    "beside it). Writes predictivity*.csv, ceilings.csv, brain_similarity.csv, best_areas*.csv, "
+                    "predictivity.png, predictivity.md and predict.json into --out.")
+    ppr.add_argument("runs", nargs="*", metavar="RUN_DIR", help="finished run directories")
+    ppr.add_argument("--compare-dir", metavar="DIR", help="every finished run of a compare directory")
+    ppr.add_argument("--recordings", required=True, metavar="FILE", help="the recordings (.nc, .npz or .csv)")
+    _add_predict_options(ppr)
+    ppr.add_argument("--areas", nargs="+", metavar="AREA", help="areas to score (names, or AREA@tK; default all)")
+    ppr.add_argument("--regions", nargs="+", metavar="REGION", help="recorded regions to score (default all)")
+    ppr.add_argument("--out", metavar="DIR", help="output directory (default: the compare directory, else beside "
+                                                  "the runs)")
+    ppr.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    ppr.add_argument("--quiet", action="store_true", help="no progress bars")
 
     pd_ = sub.add_parser("data", help="find or download Fashion-MNIST; show any dataset",
                          description="Fashion-MNIST is looked for in: $VISUALSTREAMS_DATA; the cache "
@@ -484,7 +546,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
                           strategy=args.strategy, max_stack=args.max_stack, similarity=args.similarity,
                           executor=args.executor, ray_address=args.ray_address, workers=args.workers,
                           cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-                          ray_verbose=args.ray_verbose)
+                          ray_verbose=args.ray_verbose, recordings=args.recordings, stimuli=args.stimuli,
+                          predictivity=_predict_config(args) if args.recordings else None)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise
@@ -591,6 +654,27 @@ def cmd_similarity(args: argparse.Namespace) -> None:
     print(f"wrote {', '.join(CompareDir.SIMILARITY)} and the figures in {out}")
 
 
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .experiment import predict
+    from .report.predictivity import best_area_sentences
+
+    out, result = predict(args.runs, compare_dir=args.compare_dir, recordings=args.recordings, stimuli=args.stimuli,
+                          out=args.out, config=_predict_config(args), areas=args.areas, regions=args.regions,
+                          device=args.device, progress=not args.quiet)
+    print(f"{len(result.runs)} run(s) against {result.recordings['source']}: {result.recordings['stimuli']} stimuli")
+    col = "ceiled" if result.summary["ceiled"].notna().any() else "r"
+    table = result.summary.groupby(["name", "region"], sort=False)[col].mean().unstack()
+    print(f"{col} (mean over runs):\n" + table.round(3).to_string())
+    print("ceilings: " + ", ".join(f"{r.region} {r.ceiling:.3f}" for r in result.ceilings.itertuples()))
+    from .analysis.predictivity import best_areas
+
+    for line in best_area_sentences(best_areas(result)):
+        print(f"  {line}")
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"wrote {PredictDir.SUMMARY}, {PredictDir.HEATMAP}, {PredictDir.REPORT} and the other tables in {out}")
+
+
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                       file: TextIO | None = None, line: str | None = None) -> None:
     """A warning as one line on stderr, as errors are, not Python's two (file, line and source)."""
@@ -598,7 +682,7 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
 
 
 COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "lesion": cmd_lesion,
-            "similarity": cmd_similarity, "data": cmd_data}
+            "similarity": cmd_similarity, "predict": cmd_predict, "data": cmd_data}
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

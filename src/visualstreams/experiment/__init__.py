@@ -1,10 +1,11 @@
 """Experiments: ``compare`` trains connectomes x modes x seeds under one recipe and writes the comparison
 (``comparison``); the notebook's own figures to set beside it (``reference``); representational similarity
-(``similarity``). The top of the stack below the CLI:
+(``similarity``); networks against recorded brains (``brains``). The top of the stack below the CLI:
 imports runs, analysis, figures and the report builder."""
 
+from .brains import predict
 from .comparison import analyse, compare
 from .reference import NOTEBOOK_RESULTS
 from .similarity import similarity_of
 
-__all__ = ["analyse", "compare", "NOTEBOOK_RESULTS", "similarity_of"]
+__all__ = ["analyse", "compare", "NOTEBOOK_RESULTS", "predict", "similarity_of"]

@@ -30,10 +30,12 @@ from typing import Any
 
 import pandas as pd
 
+from ..analysis.predictivity import PredictivityConfig
 from ..analysis.representations import DEFAULT_PROBES
 from ..analysis.stats import pairwise_tests, summarize
 from ..connectome import Connectome, load_connectome
 from ..data import FashionMNIST, load_fashion_mnist
+from ..data.recordings import Recordings, load_recordings
 from ..engine import (
     TrainConfig,
     choose_strategy,
@@ -79,6 +81,9 @@ def compare(
     cpus_per_run: float = 1.0,
     gpus_per_run: float = 0.0,
     ray_verbose: bool = False,
+    recordings: str | os.PathLike[str] | None = None,
+    stimuli: str | os.PathLike[str] | None = None,
+    predictivity: PredictivityConfig | None = None,
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
 
@@ -105,9 +110,18 @@ def compare(
     ``similarity``: compare what the areas compute across runs (``similarity_*.csv`` and figures, a report
     section; see :func:`~visualstreams.experiment.similarity.similarity_of`); by default when some species has
     two finished seeds or more in one mode.
+    ``recordings`` (with its ``stimuli`` table): also score every finished run's areas against these recordings
+    (:func:`~visualstreams.experiment.brains.predict`, settings ``predictivity``): the tables and heatmap in
+    ``out``, scores per species and condition across seeds with CIs, Welch tests with Holm's correction, and a
+    report section. The recordings are read and checked before anything trains.
     Returns the summary (one row per run).
     """
     config = config or TrainConfig()
+    # read and checked first: a bad recordings file is refused in seconds, not after hours of training
+    rec = load_recordings(recordings, stimuli) if recordings is not None else None
+    if rec is not None and (predictivity or PredictivityConfig()).ceiling and rec.repetitions().max() < 2:
+        raise ConfigError(f"{recordings}: fewer than two repetitions of every stimulus: no split-half ceiling "
+                          "(give recordings with repetitions, or --no-ceiling)")
     conns = [load_connectome(c) for c in connectomes]
     if not conns:
         raise ConfigError("compare needs at least one species or connectome file")
@@ -219,9 +233,22 @@ def compare(
             _similarity(cdir, dataset, progress)
         else:  # an analysis of an earlier state of this directory would pass for this one's
             cdir.remove_similarity()
+        if rec is not None and len(ok):
+            _predictivity(cdir, rec, predictivity, progress)
         if report:
             build_report(cdir.path)
         return summary
+
+
+def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig | None, progress: bool) -> None:
+    """The brains section's tables and heatmap; a failure after the training keeps the results and warns."""
+    from .brains import predict
+
+    try:
+        predict(compare_dir=cdir.path, recordings=rec, config=config, progress=progress)
+    except Exception as exc:  # noqa: BLE001  (after hours of training, the tables and report must still come)
+        warnings.warn(f"neural predictivity failed ({type(exc).__name__}: {exc}); the training results are "
+                      "complete: rerun it with 'visualstreams predict --compare-dir'", RuntimeWarning, stacklevel=2)
 
 
 def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None:

@@ -35,6 +35,7 @@ from ..viz.results import metric_label, ordered_metrics, per_class_accuracy
 from .document import Document, slug
 from .document import as_int as _int
 from .document import truthy as _truthy
+from .predictivity import section_predictivity
 from .similarity import section_representations
 
 __all__ = ["build_report", "QUESTION"]
@@ -452,6 +453,11 @@ def _section_runs(doc: Document, ex: _Experiment) -> None:
     doc.table(table)
 
 
+def _section_brains(doc: Document, ex: _Experiment) -> None:
+    """Neural predictivity (``compare --recordings``), from its files in the compare directory, where it ran."""
+    section_predictivity(doc, ex.cdir.path, level=3)
+
+
 def build_report(out: str | os.PathLike[str]) -> Path:
     """Write ``report.html`` (self-contained) and ``report.md`` (figures as PNGs beside it) for a compare output
     directory, from the files in it alone; returns the HTML path.
@@ -465,7 +471,8 @@ def build_report(out: str | os.PathLike[str]) -> Path:
     doc = Document(out)
     sections = (("introduction", _section_intro), ("connectomes", _section_connectomes),
                 ("results", _section_results), ("figures", _section_figures), ("tests", _section_tests),
-                ("representations", section_representations), ("failed runs", _section_failures),
+                ("representations", section_representations), ("brains", _section_brains),
+                ("failed runs", _section_failures),
                 ("reproducibility", _section_reproducibility),
                 ("run list", _section_runs))
     for name, section in sections:

@@ -17,6 +17,7 @@ from .lifecycle import (
 from .rundir import (
     CompareDir,
     DirectoryLock,
+    PredictDir,
     RunDir,
     check_room,
     ensure_writable_dir,
@@ -26,5 +27,6 @@ from .rundir import (
 )
 
 __all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "environment",
-           "finish_run", "load_run", "resume_run", "start_run", "train", "CompareDir", "DirectoryLock", "RunDir",
-           "check_room", "ensure_writable_dir", "lesion_figure_path", "lock_directory", "run_disk_bytes"]
+           "finish_run", "load_run", "resume_run", "start_run", "train", "CompareDir", "DirectoryLock",
+           "PredictDir", "RunDir", "check_room", "ensure_writable_dir", "lesion_figure_path", "lock_directory",
+           "run_disk_bytes"]

@@ -178,6 +178,24 @@ class RunDir:
         write_text(self.lesions_path, table.to_csv(index=False))
 
 
+class PredictDir:
+    """The files of a neural-predictivity analysis (``visualstreams predict``, or ``compare --recordings`` in its
+    compare directory): its settings, its tables, its heatmap and its report."""
+
+    CONFIG = "predict.json"  # PredictivityConfig, the recordings and the runs: enough to rerun it as it was
+    SCORES = "predictivity_splits.csv"  # run x area x region x split: median r over the region's neuroids
+    SUMMARY = "predictivity.csv"  # run x area x region: r, its SEM over splits, ceiling, ceiled score
+    CEILINGS = "ceilings.csv"  # per region: split-half (Spearman-Brown) ceiling
+    SIMILARITY = "brain_similarity.csv"  # RSA and CKA of each area with each region
+    BEST = "best_areas.csv"  # per run and region: the best area, runner-up, margin, share of splits
+    BEST_GROUPS = "best_areas_groups.csv"  # per species, condition and region: across seeds, with a CI
+    STATS = "predictivity_stats.csv"  # per species, condition, area and region: mean and 95% CI over runs
+    TESTS = "predictivity_tests.csv"  # species (and conditions) compared per area and region, Holm-corrected
+    HEATMAP = "predictivity.png"
+    REPORT = "predictivity.md"
+    OUTPUTS = (CONFIG, SCORES, SUMMARY, CEILINGS, SIMILARITY, BEST, BEST_GROUPS, STATS, TESTS, HEATMAP, REPORT)
+
+
 class CompareDir:
     """A comparison's output directory: its own files and a run directory per species, mode and seed."""
 
@@ -198,7 +216,8 @@ class CompareDir:
     SIMILARITY = (SIMILARITY_RUNS, SIMILARITY_WITHIN, SIMILARITY_PAIRS, SIMILARITY_SPECIES, SIMILARITY_MODES)
     # Why compare's similarity step failed (one line); removed with the analysis, so it never outlives one that works.
     SIMILARITY_SKIPPED = "similarity_skipped.txt"
-    OUTPUTS = (EXPERIMENT, SUMMARY, STATS, TESTS, CURVES, REPORT_HTML, REPORT_MD, *SIMILARITY, SIMILARITY_SKIPPED)
+    OUTPUTS = (EXPERIMENT, SUMMARY, STATS, TESTS, CURVES, REPORT_HTML, REPORT_MD, *SIMILARITY, SIMILARITY_SKIPPED,
+               *PredictDir.OUTPUTS)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)

@@ -1,0 +1,549 @@
+"""Neural predictivity: how well each network area predicts recorded neurons, as the field measures it.
+
+For every run, every area (``AREA@tK`` for each step K of a recurrent network) and every recorded region:
+
+1. **Activations** on the stimuli (:mod:`visualstreams.data.stimuli` makes them the network's input), flattened.
+   An area with more than ``max_features`` (2,000) features is reduced: with no more stimuli than that, exactly,
+   to its coordinates in the stimuli's row space (:func:`row_space`: n features that keep every inner product, so
+   both regressions give what they give on the full area); with more stimuli (or more than ``EXACT_BYTES`` of
+   activations), to ``max_features`` by scikit-learn's ``SparseRandomProjection`` (fixed seed, the same for every
+   run; distances kept within a Johnson-Lindenstrauss bound), batch by batch, so a 224 px V1 never sits in memory
+   whole. The notes say which areas were reduced and how.
+2. **Cross-validated regression** from the area to every neuroid (scikit-learn): ``pls``, partial least squares
+   with 25 components and ``scale=False`` (Brain-Score's), or ``ridge``, with its penalty chosen inside each
+   training split by ``RidgeCV``'s efficient leave-one-out over a grid scaled to the area (on up to
+   ``ALPHA_NEUROIDS`` neuroids drawn by a fixed seed) and then fitted to every neuroid. ``n_splits`` (10) splits
+   of the stimuli, ``train_fraction`` (0.9, Brain-Score's; the mouse work uses 0.5) for training, stratified by
+   ``object_name`` where the stimulus table has one (``StratifiedShuffleSplit``, seed 1, as Brain-Score),
+   otherwise ``ShuffleSplit``. On held-out stimuli, Pearson r per neuroid between prediction and the mean over
+   repetitions; the **score** is the median over the region's neuroids, averaged over splits (error: SEM over
+   splits).
+3. **Ceiling**: split-half reliability over repetitions (``ceiling_splits`` random halves of each stimulus's
+   repetitions, Pearson r per neuroid between the half means, Spearman-Brown corrected with n = 2), median over
+   the region's neuroids, mean over half-splits. The **ceiled score** is explained variance, r^2 / ceiling, as
+   Brain-Score reports it now (not clipped at 1); it is left out (NaN, with a note) where the ceiling is below
+   ``MIN_CEILING``, too low for the ratio to mean anything.
+4. **A second view**: RSA (correlation RDMs compared by Spearman) and unbiased linear CKA between each area and
+   each region's mean responses, the package's own :func:`~visualstreams.analysis.similarity.rsa` and ``cka``.
+5. **The best area per region**: the area with the highest mean score over a run's splits, and how sure: the share
+   of splits (and, in :func:`best_areas`, of runs) in which it was best, and its margin over the runner-up.
+
+Two exact shortcuts keep 10,000 neuroids affordable: the targets are rotated onto their training singular vectors
+(PLS with ``scale=False`` and ridge depend on the targets only through ``Y Y'`` and act on each rotated column
+linearly, so the predictions rotated back are the same, to rounding, as fitting every neuroid; tested), and the
+rotation is computed once per split for every run and area.
+
+Imports runs (to load trained networks), data (stimuli, recordings), the measures and scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.recordings import Recordings, group_means, load_recordings
+from ..errors import ConfigError
+
+METHODS = ("pls", "ridge")
+MIN_CEILING = 0.1  # below this split-half reliability, r^2 / ceiling is noise divided by noise
+ALPHA_NEUROIDS = 500  # ridge's penalty is chosen on at most this many neuroids (seeded): the choice costs ~1 fit
+EXACT_BYTES = 2 * 1024**3  # an area's activations held whole for the exact row-space reduction (below: projected)
+ALPHA_GRID = np.logspace(-6, 2, 17)  # times the mean squared norm of a training row (see _fit_predict)
+
+
+@dataclass(frozen=True)
+class PredictivityConfig:
+    """The choices of one predictivity analysis (saved beside its tables, so it can be rerun as it was)."""
+
+    method: str = "pls"
+    n_components: int = 25
+    n_splits: int = 10
+    train_fraction: float = 0.9
+    split_seed: int = 1
+    max_features: int = 2000
+    projection_seed: int = 0
+    ceiling: bool = True
+    ceiling_splits: int = 10
+    ceiling_seed: int = 0
+    stimulus_degrees: float = 8.0
+    field_degrees: float = 8.0
+    time_bin: int | None = None
+    similarity: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown regression {self.method!r} (methods: {', '.join(METHODS)})")
+        for name in ("n_components", "n_splits", "max_features", "ceiling_splits"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be a whole number >= 1, got {value!r}")
+        if not 0 < self.train_fraction < 1:
+            raise ConfigError(f"train fraction must be between 0 and 1, got {self.train_fraction}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PredictivityConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# -- activations --------------------------------------------------------------------------------------------
+@dataclass
+class StimulusActivations:
+    """One run's activations on the stimuli: name (``AREA`` or ``AREA@tK``) -> (stimuli, features) float32."""
+
+    run: str
+    species: str
+    condition: str
+    seed: int
+    steps: int
+    acts: dict[str, np.ndarray]
+    features: dict[str, int]  # each name's features before any projection
+    area_of: dict[str, str]
+    step_of: dict[str, int]
+    reduction: dict[str, str]  # "none", "row space" (exact) or "random projection"
+
+
+def _projector(n_features: int, k: int, seed: int) -> Any:
+    from sklearn.random_projection import SparseRandomProjection
+
+    proj = SparseRandomProjection(n_components=k, random_state=seed, dense_output=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fit reads only the feature count; its JL-bound warning is about n
+        proj.fit(np.zeros((1, n_features), dtype=np.float32))
+    return proj
+
+
+def row_space(x: np.ndarray) -> np.ndarray:
+    """(n, d) features with d > n -> (n, n) coordinates in their row space, ``Q sqrt(L)`` of ``X X' = Q L Q'``:
+    every inner product between stimuli is kept, so ridge and PLS (``scale=False``) fit and predict exactly as on
+    ``x``, at the cost of n features instead of d. Unsupervised and lossless: using the test stimuli's images here
+    tells the regression nothing it would not see in ``x``."""
+    gram = x.astype(np.float64) @ x.T.astype(np.float64)
+    evals, evecs = np.linalg.eigh(gram)
+    return (evecs * np.sqrt(np.clip(evals, 0, None))).astype(np.float32)
+
+
+def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int], np.ndarray], *,
+                         areas: Sequence[str] | None = None, max_features: int = 2000, projection_seed: int = 0,
+                         device: str = "cpu", batch_size: int = 100, label: str | None = None,
+                         progress: bool = False) -> StimulusActivations:
+    """Record a finished run's areas on the stimuli. ``images``: uint8 (n, C, H, W) at the network's input, or a
+    function ``(size, channels) -> images`` (so each network gets the stimuli at its own size and channels).
+
+    Names: each area, or ``AREA@tK`` for every step of a network of several steps. ``areas`` keeps only these
+    (area names, which keep all their steps, or ``AREA@tK``). Features beyond ``max_features`` are projected as
+    the module docstring says.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..engine import TrainConfig, resolve_runtime
+    from ..runs import load_run
+
+    dev = resolve_runtime(device).device
+    result = load_run(run_dir, device=str(dev))
+    model, config = result.model, result.config
+    cfg = TrainConfig.from_dict(config["train"])
+    spec = model.spec
+    steps = int(getattr(model, "steps", 1))
+    if callable(images):
+        images = images(spec.image_size, spec.architecture.in_channels)
+    expected = (spec.architecture.in_channels, spec.image_size, spec.image_size)
+    if tuple(images.shape[1:]) != expected:
+        raise ConfigError(f"{run_dir}: stimuli are {tuple(images.shape[1:])}, the network takes {expected}")
+    names = [a if steps == 1 else f"{a}@t{t}" for t in range(steps) for a in model.order]
+    area_of = {n: n.split("@")[0] for n in names}
+    step_of = {n: int(n.split("@t")[1]) if "@t" in n else 0 for n in names}
+    if areas is not None:
+        unknown = [a for a in areas if a not in names and a not in model.order]
+        if unknown:
+            raise ConfigError(f"{run_dir}: no area {unknown[0]!r} (areas: {', '.join(model.order)}"
+                              f"{'; steps as AREA@tK' if steps > 1 else ''})")
+        names = [n for n in names if n in areas or area_of[n] in areas]
+    shapes = {n: int(np.prod(spec.area_shapes[area_of[n]])) for n in names}
+    n = len(images)
+    exact = {a for a, d in shapes.items() if d > max_features and n <= max_features and n * d * 4 <= EXACT_BYTES}
+    projectors = {a: _projector(d, max_features, projection_seed) for a, d in shapes.items()
+                  if d > max_features and a not in exact}
+    out: dict[str, list[np.ndarray]] = {a: [] for a in names}
+    model.eval()
+    with torch.inference_mode():
+        for i in tqdm(range(0, n, batch_size), desc=f"activations {label or run_dir}", unit="batch",
+                      disable=not progress, leave=False):
+            x = torch.as_tensor(images[i:i + batch_size]).to(dev).float().div_(255.0)
+            _, acts = model(x.contiguous(memory_format=torch.channels_last), return_areas=True)
+            for a in names:
+                act = acts[a].float().flatten(1).cpu().numpy()
+                out[a].append(projectors[a].transform(act).astype(np.float32) if a in projectors else act)
+    recorded = {a: np.concatenate(v) for a, v in out.items()}
+    for a in exact:
+        recorded[a] = row_space(recorded[a])
+    return StimulusActivations(
+        run=label or str(run_dir), species=str(config.get("name", "")), condition=cfg.condition, seed=cfg.seed,
+        steps=steps, acts=recorded, features=shapes, area_of=area_of, step_of=step_of,
+        reduction={a: "row space" if a in exact else "random projection" if a in projectors else "none"
+                   for a in names})
+
+
+# -- splits, correlation, ceiling ----------------------------------------------------------------------------
+def stimulus_splits(n_stimuli: int, n_splits: int = 10, train_fraction: float = 0.9, seed: int = 1,
+                    strata: Sequence[Any] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test indices of the stimuli: ``StratifiedShuffleSplit`` by ``strata`` (object names) where given
+    and every object has two stimuli or more, else ``ShuffleSplit``; both seeded (Brain-Score: seed 1)."""
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    n_test = n_stimuli - math.floor(n_stimuli * train_fraction)
+    if n_stimuli * train_fraction < 3 or n_test < 3:
+        raise ConfigError(f"{n_stimuli} stimuli at train fraction {train_fraction} leave fewer than 3 to train or "
+                          "to test on")
+    kwargs = {"n_splits": n_splits, "train_size": train_fraction, "random_state": seed}
+    if strata is not None:
+        counts = pd.Series(list(strata)).value_counts()
+        if counts.min() >= 2 and len(counts) <= n_test:
+            split = StratifiedShuffleSplit(**kwargs)
+            return [(np.sort(a), np.sort(b)) for a, b in split.split(np.zeros(n_stimuli), list(strata))]
+    return [(np.sort(a), np.sort(b)) for a, b in ShuffleSplit(**kwargs).split(np.zeros(n_stimuli))]
+
+
+def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of ``a`` with the same column of ``b`` (SciPy's, vectorised); NaN where a column
+    is constant."""
+    from scipy import stats
+
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore")
+        return np.asarray(stats.pearsonr(a.astype(np.float64), b.astype(np.float64), axis=0).statistic)
+
+
+def spearman_brown(r: np.ndarray | float, n: float = 2.0) -> np.ndarray | float:
+    """The reliability of ``n`` times the data from the reliability ``r`` of a part: n r / (1 + (n - 1) r)."""
+    return n * r / (1 + (n - 1) * r)
+
+
+def split_half_ceiling(rec: Recordings, n_splits: int = 10, seed: int = 0,
+                       time_bin: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Split-half reliability per region (see the module docstring): a table (region, split, ceiling, n_neuroids,
+    n_stimuli) and each neuroid's mean corrected reliability. Stimuli with fewer than 2 repetitions are left out;
+    with none left, a one-line error."""
+    reps = rec.repetitions()
+    usable = np.flatnonzero(reps >= 2)
+    if len(usable) < 3:
+        raise ConfigError(f"{rec.source or 'recordings'}: fewer than two repetitions of "
+                          f"{'every' if not len(usable) else 'most'} stimulus: no split-half ceiling "
+                          "(give recordings with repetitions, or --no-ceiling)")
+    values = rec.over_time(time_bin)
+    pres = np.flatnonzero(np.isin(rec.stimulus_index, usable))
+    stim = rec.stimulus_index[pres]
+    remap = np.full(len(reps), -1)
+    remap[usable] = np.arange(len(usable))
+    group = remap[stim]
+    half = (reps[stim] // 2)  # each half holds floor(reps / 2) repetitions: equal halves, so n = 2 is exact
+    rng = np.random.default_rng(seed)
+    per_neuroid = np.zeros(values.shape[1])
+    rows = []
+    for k in range(n_splits):
+        order = np.lexsort((rng.random(len(pres)), group))  # a random order within each stimulus
+        rank = np.empty(len(pres), dtype=int)
+        starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
+        counts = np.diff(np.r_[starts, len(pres)])
+        rank[order] = np.arange(len(pres)) - np.repeat(starts, counts)
+        a, b = rank < half, (rank >= half) & (rank < 2 * half)
+        mean_a = group_means(values[pres[a]], group[a], len(usable))
+        mean_b = group_means(values[pres[b]], group[b], len(usable))
+        corrected = spearman_brown(pearson_columns(mean_a, mean_b))
+        per_neuroid += np.nan_to_num(corrected) / n_splits
+        for region in rec.regions:
+            sel = rec.region == region
+            rows.append({"region": region, "split": k, "ceiling": float(np.nanmedian(corrected[sel])),
+                         "n_neuroids": int(sel.sum()), "n_stimuli": len(usable)})
+    return pd.DataFrame(rows), per_neuroid
+
+
+# -- regression ---------------------------------------------------------------------------------------------
+@dataclass
+class _Targets:
+    """One split's training targets rotated onto their singular vectors (exact for PLS and ridge, see above)."""
+
+    rotated: np.ndarray  # (n_train, r)
+    basis: np.ndarray  # (r, neuroids): predictions in the rotated space @ basis = predictions per neuroid
+    alpha_columns: np.ndarray  # the neuroids ridge chooses its penalty on
+
+
+def _rotate(y_train: np.ndarray, seed: int) -> _Targets:
+    n, t = y_train.shape
+    cols = np.arange(t) if t <= ALPHA_NEUROIDS else np.sort(
+        np.random.default_rng(seed).choice(t, ALPHA_NEUROIDS, replace=False))
+    if t <= n:  # nothing to gain: the identity
+        return _Targets(y_train, np.eye(t, dtype=np.float32), cols)
+    u, s, vt = np.linalg.svd(y_train.astype(np.float64), full_matrices=False)
+    return _Targets((u * s).astype(np.float32), vt.astype(np.float32), cols)
+
+
+def _fit_predict(x_train: np.ndarray, y: _Targets, y_train: np.ndarray, x_test: np.ndarray,
+                 cfg: PredictivityConfig) -> tuple[np.ndarray, float]:
+    """Held-out predictions per neuroid (n_test, neuroids), and ridge's penalty (NaN for PLS)."""
+    from sklearn.cross_decomposition import PLSRegression
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    alpha = math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's convergence chatter on degenerate areas; scores show it
+        if cfg.method == "pls":
+            k = max(1, min(cfg.n_components, x_train.shape[0] - 1, x_train.shape[1]))
+            model: Any = PLSRegression(n_components=k, scale=False)
+        else:
+            # the grid in units of the mean squared norm of a training row: the same whatever basis the
+            # features are in (the row-space reduction keeps it), so every area and reduction gets one grid
+            scale = float(np.sum(x_train.astype(np.float64) ** 2)) / len(x_train)
+            grid = ALPHA_GRID * (scale if scale > 0 else 1.0)
+            search = RidgeCV(alphas=grid).fit(x_train, y_train[:, y.alpha_columns])
+            alpha = float(search.alpha_)
+            model = Ridge(alpha=alpha)
+        model.fit(x_train, y.rotated)
+        pred = np.asarray(model.predict(x_test), dtype=np.float32).reshape(len(x_test), -1)
+    return pred @ y.basis, alpha
+
+
+def _has_variance(x: np.ndarray) -> bool:
+    return bool(np.any(np.ptp(x, axis=0) > 0))
+
+
+# -- the analysis -------------------------------------------------------------------------------------------
+@dataclass
+class PredictivityResult:
+    """The tables (DataFrames) of one analysis; ``summary`` is the one to read first.
+
+    * ``runs``: one row per run (run, species, condition, seed, steps).
+    * ``scores``: one row per run, name, region and split: the median r over the region's neuroids.
+    * ``summary``: one row per run, name and region: ``r`` (mean over splits), ``r_sem``, ``ceiling``,
+      ``ceiled`` (r^2 / ceiling), ``features`` (before any reduction), ``reduction``.
+    * ``ceilings``: one row per region: ``ceiling`` (mean over half-splits), ``ceiling_sem``, ``n_neuroids``,
+      ``n_stimuli``, ``usable`` (ceiling >= MIN_CEILING).
+    * ``similarity``: RSA and CKA of each run's name with each region (long: metric, value).
+    * ``best``: per run and region, the best name, its score, runner-up, margin, share of splits it won.
+    * ``notes``: plain sentences (ceilings too low, projections).
+    """
+
+    runs: pd.DataFrame
+    scores: pd.DataFrame
+    summary: pd.DataFrame
+    ceilings: pd.DataFrame
+    similarity: pd.DataFrame
+    best: pd.DataFrame
+    config: PredictivityConfig
+    recordings: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:  # Jupyter shows the summary table
+        return self.summary._repr_html_()  # type: ignore[operator]
+
+
+def _score_column(summary: pd.DataFrame) -> str:
+    return "ceiled" if summary["ceiled"].notna().any() else "r"
+
+
+def best_per_run(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """For each run and region: the name with the highest mean r over splits (r orders as r^2 / ceiling for one
+    region), the runner-up and margin, and the share of splits in which the best one had the highest r."""
+    rows = []
+    for (run, region), grp in summary.groupby(["run", "region"], sort=False):
+        ranked = grp.sort_values("r", ascending=False)
+        top = ranked.iloc[0]
+        second = ranked.iloc[1] if len(ranked) > 1 else None
+        per_split = scores[(scores["run"] == run) & (scores["region"] == region)]
+        winners = per_split.loc[per_split.groupby("split")["r"].idxmax(), "name"] if len(per_split) else []
+        rows.append({"run": run, "region": region, "best": top["name"], "r": top["r"], "ceiled": top["ceiled"],
+                     "runner_up": None if second is None else second["name"],
+                     "margin": math.nan if second is None else float(top["r"] - second["r"]),
+                     "share_of_splits": float(np.mean(np.asarray(winners) == top["name"])) if len(winners) else 1.0})
+    return pd.DataFrame(rows)
+
+
+def neural_predictivity(
+    run_dirs: Sequence[Any],
+    recordings: Recordings | str | os.PathLike[str],
+    *,
+    stimuli: str | os.PathLike[str] | None = None,
+    config: PredictivityConfig | None = None,
+    areas: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> PredictivityResult:
+    """Score every area of every run against every recorded region (see the module docstring for the method).
+
+    ``run_dirs``: finished run directories (``labels`` name them; default their paths). ``recordings``: a
+    :class:`~visualstreams.data.recordings.Recordings`, or a file that
+    :func:`~visualstreams.data.recordings.load_recordings` reads (with its ``stimuli`` table). ``config``: a
+    :class:`PredictivityConfig` (the regression, splits, ceiling, degrees).
+    ``areas`` (names, or ``AREA@tK``) and ``regions`` keep only those. Returns a :class:`PredictivityResult`.
+    """
+    from tqdm.auto import tqdm
+
+    from ..data.stimuli import load_stimuli
+    from .similarity import cka, rsa
+
+    cfg = config or PredictivityConfig()
+    if not isinstance(recordings, Recordings):
+        recordings = load_recordings(recordings, stimuli)
+    if not run_dirs:
+        raise ConfigError("predictivity needs at least one run directory")
+    labels = list(labels) if labels is not None else [str(d) for d in run_dirs]
+    if len(labels) != len(run_dirs) or len(set(labels)) != len(labels):
+        raise ConfigError("predictivity needs one distinct label per run")
+    rec = recordings.select_regions(list(dict.fromkeys(regions))) if regions else recordings
+    notes: list[str] = []
+
+    # the ceiling first: seconds, and a refusal (too few repetitions) before minutes of activations
+    if cfg.ceiling:
+        ceiling_splits, _ = split_half_ceiling(rec, cfg.ceiling_splits, cfg.ceiling_seed, cfg.time_bin)
+        ceilings = (ceiling_splits.groupby("region", sort=False)
+                    .agg(ceiling=("ceiling", "mean"), ceiling_sem=("ceiling", "sem"),
+                         n_neuroids=("n_neuroids", "first"), n_stimuli=("n_stimuli", "first")).reset_index())
+        ceilings["usable"] = ceilings["ceiling"] >= MIN_CEILING
+        for row in ceilings.itertuples():
+            if not row.usable:
+                notes.append(f"{row.region}: ceiling {row.ceiling:.3f} (split-half, Spearman-Brown) is below "
+                             f"{MIN_CEILING}: too low to interpret a ceiled score; raw r only")
+    else:
+        ceilings = pd.DataFrame({"region": rec.regions, "ceiling": math.nan, "ceiling_sem": math.nan,
+                                 "n_neuroids": [int((rec.region == r).sum()) for r in rec.regions],
+                                 "n_stimuli": len(rec.stimuli), "usable": False})
+    y_all = rec.averaged(cfg.time_bin)
+    paths = list(rec.stimuli["path"])
+    strata = rec.stimuli["object_name"].tolist() if "object_name" in rec.stimuli else None
+    splits = stimulus_splits(len(paths), cfg.n_splits, cfg.train_fraction, cfg.split_seed, strata)
+    if strata is None:
+        notes.append("no object_name in the stimulus table: splits are not stratified")
+
+    cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def images(size: int, channels: int) -> np.ndarray:
+        if (size, channels) not in cache:
+            cache[(size, channels)] = load_stimuli(paths, size=size, channels=channels,
+                                                   stimulus_degrees=cfg.stimulus_degrees,
+                                                   field_degrees=cfg.field_degrees)
+        return cache[(size, channels)]
+
+    recorded = [stimulus_activations(d, images, areas=areas, max_features=cfg.max_features,
+                                     projection_seed=cfg.projection_seed, device=device, label=lab)
+                for d, lab in tqdm(list(zip(run_dirs, labels, strict=True)), desc="activations", unit="run",
+                                   disable=not progress)]
+    for ra in recorded[:1]:
+        for how, what in (("row space", f"reduced exactly to their {len(paths)} row-space coordinates"),
+                          ("random projection", f"projected to {cfg.max_features:,} (sparse random projection)")):
+            named = [f"{n} ({ra.features[n]:,})" for n, r in ra.reduction.items() if r == how]
+            if named:
+                notes.append(f"areas with more than {cfg.max_features:,} features {what}: {', '.join(named)}")
+    region_masks = {r: rec.region == r for r in rec.regions}
+    rows = []
+    jobs = [(ra, n) for ra in recorded for n in ra.acts]
+    bar = tqdm(total=len(splits) * len(jobs), desc=f"fitting ({cfg.method})", unit="fit", disable=not progress)
+    for k, (train, test) in enumerate(splits):
+        targets = _rotate(y_all[train], seed=cfg.split_seed + k)
+        for ra, name in jobs:
+            x = ra.acts[name]
+            if _has_variance(x[train]):
+                pred, alpha = _fit_predict(x[train], targets, y_all[train], x[test], cfg)
+                r = pearson_columns(pred, y_all[test])
+            else:  # an area silent on every training stimulus predicts nothing
+                r, alpha = np.full(y_all.shape[1], np.nan), math.nan
+            for region, mask in region_masks.items():
+                valid = r[mask][np.isfinite(r[mask])]
+                rows.append({"run": ra.run, "name": name, "area": ra.area_of[name], "step": ra.step_of[name],
+                             "region": region, "split": k, "r": float(np.median(valid)) if len(valid) else 0.0,
+                             "n_neuroids": int(mask.sum()), "n_predicted": len(valid), "alpha": alpha})
+            bar.update()
+    bar.close()
+    scores = pd.DataFrame(rows)
+    run_table = pd.DataFrame([{"run": ra.run, "species": ra.species, "condition": ra.condition, "seed": ra.seed,
+                               "steps": ra.steps} for ra in recorded])
+    summary = (scores.groupby(["run", "name", "area", "step", "region"], sort=False)
+               .agg(r=("r", "mean"), r_sem=("r", "sem"), n_splits=("split", "count")).reset_index())
+    summary = summary.merge(ceilings[["region", "ceiling", "usable"]], on="region", how="left")
+    summary["ceiled"] = np.where(summary["usable"], summary["r"] ** 2 / summary["ceiling"], np.nan)
+    by_run = {ra.run: ra for ra in recorded}
+    summary["features"] = [by_run[r].features[n] for r, n in zip(summary["run"], summary["name"], strict=True)]
+    summary["reduction"] = [by_run[r].reduction[n] for r, n in zip(summary["run"], summary["name"], strict=True)]
+    summary = run_table.merge(summary.drop(columns="usable"), on="run")
+
+    sims = []
+    if cfg.similarity:
+        region_means = {r: y_all[:, m] for r, m in region_masks.items()}
+        for ra in recorded:
+            for name, x in ra.acts.items():
+                for region, y in region_means.items():
+                    for metric, fn in (("rsa", rsa), ("cka", cka)):
+                        try:
+                            value = float(fn(x, y))
+                        except (ValueError, ZeroDivisionError, FloatingPointError):
+                            value = math.nan  # e.g. an area constant over the stimuli: no RDM
+                        sims.append({"run": ra.run, "name": name, "area": ra.area_of[name],
+                                     "step": ra.step_of[name], "region": region, "metric": metric, "value": value})
+    similarity_table = pd.DataFrame(sims, columns=["run", "name", "area", "step", "region", "metric", "value"])
+    best = best_per_run(scores, summary)
+    return PredictivityResult(run_table, scores, summary, ceilings, similarity_table, best, cfg, rec.info(), notes)
+
+
+def best_areas(result: PredictivityResult, by: Sequence[str] = ("species", "condition")) -> pd.DataFrame:
+    """Across the seeds of each species and condition: per region, the name with the highest mean score over
+    runs, its mean, a 95% CI over runs (t, as accuracy's), the runner-up, and the share of runs whose own best it
+    was."""
+    from .stats import mean_ci
+
+    col = _score_column(result.summary)
+    rows = []
+    best = result.best.merge(result.runs, on="run")
+    for key, grp in result.summary.groupby([*by, "region"], sort=False):
+        means = grp.groupby("name", sort=False)[col].mean().sort_values(ascending=False)
+        top = str(means.index[0])
+        ci = mean_ci(grp.loc[grp["name"] == top, col].to_numpy()) if grp["name"].eq(top).sum() else {}
+        sel = np.ones(len(best), dtype=bool)
+        for c, v in zip([*by, "region"], key, strict=True):
+            sel &= best[c].to_numpy() == v
+        won = best.loc[sel, "best"]
+        rows.append({**dict(zip([*by, "region"], key, strict=True)), "best": top, "score": col,
+                     "mean": float(means.iloc[0]), "ci_low": ci.get("ci_low", math.nan),
+                     "ci_high": ci.get("ci_high", math.nan), "n_runs": int(grp["run"].nunique()),
+                     "runner_up": str(means.index[1]) if len(means) > 1 else None,
+                     "runner_up_mean": float(means.iloc[1]) if len(means) > 1 else math.nan,
+                     "share_of_runs": float(np.mean(won == top)) if len(won) else math.nan})
+    return pd.DataFrame(rows)
+
+
+def predictivity_tests(result: PredictivityResult, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Across seeds, as accuracy is compared: the score (ceiled where the ceilings allow it, else r) per species,
+    condition, area and region with its mean and 95% CI over runs (``summarize``), and every pair of species
+    within a condition, area and region (Welch's test, its CI and Hedges' g: ``pairwise_tests``), and every pair
+    of conditions within a species, area and region. Holm's correction runs over each whole family: all pairs,
+    areas and regions of one condition (of one species, for conditions), the tests a reader scans together.
+    Returns (stats, tests); tests carry a plain ``sentence``."""
+    from .stats import describe_difference, holm, pairwise_tests, summarize
+
+    col = _score_column(result.summary)
+    per_run = result.summary.copy()
+    stats = summarize(per_run, by=["species", "condition", "name", "region"], metrics=[col])
+    frames = []
+    for by, family in (("species", "condition"), ("condition", "species")):
+        if per_run[by].nunique() < 2:
+            continue
+        t = pairwise_tests(per_run, by=by, metric=col, within=[family, "name", "region"], alpha=alpha)
+        for _, idx in t.groupby(family, sort=False).groups.items():
+            t.loc[idx, "p_holm"] = holm(t.loc[idx, "p"].to_numpy(dtype=float))
+        t["significant"] = t["p_holm"] < alpha
+        t["sentence"] = [f"{r['name']} -> {r['region']}" + (f" ({r[family]})" if family in r else "") + ": "
+                         + describe_difference(r, by) for _, r in t.iterrows()]
+        frames.append(t.assign(compared=by))
+    tests = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return stats, tests

@@ -1,0 +1,69 @@
+"""Networks against brains, end to end: which runs (a list, or a compare directory's finished runs), the
+recordings, the analysis (:func:`visualstreams.analysis.predictivity.neural_predictivity`) and its tables,
+heatmap and report on disk. The one API call behind ``visualstreams predict`` and ``compare --recordings``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..analysis.predictivity import PredictivityConfig, PredictivityResult, neural_predictivity
+from ..data.recordings import Recordings, load_recordings
+from ..errors import ConfigError
+from ..report.predictivity import write_predictivity
+from ..runs import CompareDir, PredictDir, RunDir
+from .similarity import compare_runs
+
+
+def predict(
+    run_dirs: Sequence[str | os.PathLike[str]] = (),
+    *,
+    recordings: str | os.PathLike[str] | Recordings,
+    stimuli: str | os.PathLike[str] | None = None,
+    compare_dir: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    config: PredictivityConfig | None = None,
+    areas: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[Path, PredictivityResult]:
+    """Score ``run_dirs`` (or the finished runs of ``compare_dir``) against ``recordings`` (a file, see
+    :func:`~visualstreams.data.recordings.load_recordings`, with its ``stimuli`` table) and write the tables
+    (:class:`~visualstreams.runs.PredictDir` names them), the heatmap and ``predictivity.md`` into ``out``
+    (default: the compare directory, else beside the runs). Every refusal comes before anything is written."""
+    if compare_dir is not None and run_dirs:
+        raise ConfigError("give run directories or --compare-dir, not both")
+    if compare_dir is not None:
+        found, _, _ = compare_runs(compare_dir)
+        dirs, labels = list(dict.fromkeys(found)), None  # a twin (same network under two names) is scored once
+    else:
+        if not run_dirs:
+            raise ConfigError("predict needs run directories or --compare-dir DIR")
+        dirs, labels = [Path(d) for d in run_dirs], None
+    missing = [d for d in dirs if not RunDir(d).config_path.is_file()]
+    if missing:
+        raise ConfigError(f"{missing[0]}: not a run directory (config.json missing)")
+    unfinished = [d for d in dirs if not RunDir(d).has_weights()]
+    if unfinished:
+        raise ConfigError(f"{unfinished[0]}: the run has not finished (no {RunDir.WEIGHTS})")
+    rec = recordings if isinstance(recordings, Recordings) else load_recordings(recordings, stimuli)
+    target = Path(out) if out is not None else (Path(compare_dir) if compare_dir is not None else
+                                                (dirs[0] if len(dirs) == 1 else dirs[0].parent))
+    # one writer (re-entrant: compare holds its directory already and calls this)
+    with CompareDir(target).lock():
+        CompareDir(target).prepare()  # writable, before minutes of activations
+        result = neural_predictivity(dirs, rec, config=config, areas=areas, regions=regions, labels=labels,
+                                     device=device, progress=progress)
+        record: dict[str, Any] = {"runs": [str(d) for d in dirs],
+                                  "recordings_file": None if isinstance(recordings, Recordings) else str(recordings),
+                                  "stimuli_file": None if stimuli is None else str(stimuli),
+                                  "areas": list(areas) if areas else None,
+                                  "regions": list(regions) if regions else None}
+        write_predictivity(result, target, record)
+    return target, result
+
+
+__all__ = ["predict", "PredictDir"]
