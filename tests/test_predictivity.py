@@ -1,0 +1,297 @@
+"""Neural predictivity: stimuli as input, recordings in three formats, the ceiling, the exact shortcuts, the
+known-answer recordings, ``visualstreams predict`` as a subprocess and ``compare --recordings``.
+
+Thresholds of the known-answer tests (a macaque-markov2014 network trained 1 epoch on 3,000 Fashion-MNIST
+images; 600 test items as 64 px colour PNGs; 30 single units per region, 10 repetitions):
+measured with ridge at noise 0.3 (ceiling 0.991): V1 units 0.916 from V1 vs 0.816 from IT; IT units 0.987 from IT
+vs 0.965 from V1; ceiled IT 0.98. The tests ask for margins of half of those and a ceiled IT >= 0.9.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from synthetic import striped_images, synthetic_dataset
+
+import visualstreams as vs
+from visualstreams.analysis.known_answer import analytic_ceiling, known_answer_recordings
+from visualstreams.analysis.predictivity import (
+    PredictivityConfig,
+    _fit_predict,
+    _rotate,
+    row_space,
+    split_half_ceiling,
+    stimulus_activations,
+    stimulus_splits,
+)
+from visualstreams.data.recordings import Recordings, load_recordings, write_recordings
+from visualstreams.data.stimuli import load_stimuli, place_stimulus, stimulus_pixels, write_stimulus_images
+from visualstreams.runs import PredictDir
+
+REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
+needs_real_data = pytest.mark.skipif(not REAL_DATA.is_dir(),
+                                     reason="no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+
+
+# -- stimuli ------------------------------------------------------------------------------------------------
+def test_a_stimulus_covers_its_degrees_of_the_field_centred_on_black():
+    im = Image.new("RGB", (64, 32), (200, 100, 50))  # wide, colour
+    out = place_stimulus(im, size=28, channels=1, stimulus_degrees=4, field_degrees=8)
+    assert out.shape == (1, 28, 28) and out.dtype == np.uint8
+    assert stimulus_pixels(28, 4, 8) == 14
+    rows, cols = np.nonzero(out[0])
+    assert (cols.min(), cols.max()) == (7, 20) and (rows.min(), rows.max()) == (10, 16)  # 14 x 7, centred
+    grey = round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)  # Pillow's L conversion
+    assert abs(int(out[0, 13, 13]) - grey) <= 1
+    big = place_stimulus(Image.new("L", (10, 10), 255), size=28, channels=3, stimulus_degrees=16, field_degrees=8)
+    assert big.shape == (3, 28, 28) and big.min() == 255  # twice the field: cropped to it
+
+
+def test_unreadable_and_missing_stimuli_are_refused_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(vs.DataError, match="bad.png is not a readable image"):
+        load_stimuli([bad], size=28, channels=1)
+    with pytest.raises(vs.DataError, match="gone.png is missing"):
+        load_stimuli([tmp_path / "gone.png"], size=28, channels=1)
+    with pytest.raises(vs.ConfigError, match="stimulus degrees must be"):
+        load_stimuli([], size=28, channels=1, stimulus_degrees=0)
+
+
+# -- recordings ---------------------------------------------------------------------------------------------
+def _signal_recordings(tmp_path: Path, n_stim: int = 60, n_neuroids: int = 12, reps: int = 4, noise: float = 0.5,
+                       seed: int = 0) -> Recordings:
+    images, labels = striped_images(n_stim, seed=seed)
+    csv = write_stimulus_images(images, tmp_path / "stim", object_names=[f"c{k}" for k in labels])
+    table = pd.read_csv(csv)
+    table["path"] = [str(tmp_path / "stim" / f) for f in table.pop("filename")]
+    rng = np.random.default_rng(seed)
+    signal = rng.standard_normal((n_stim, n_neuroids))
+    signal = (signal - signal.mean(0)) / signal.std(0)
+    stim = np.repeat(np.arange(n_stim), reps)
+    regions = np.array(["V1"] * (n_neuroids // 2) + ["IT"] * (n_neuroids - n_neuroids // 2))
+    return Recordings(signal[stim] + noise * rng.standard_normal((len(stim), n_neuroids)),
+                      table["stimulus_id"].to_numpy()[stim], np.tile(np.arange(reps), n_stim), regions,
+                      np.array([f"n{i}" for i in range(n_neuroids)]), table, source="test")
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".npz", ".csv"])
+def test_recordings_round_trip_through_each_format(tmp_path, suffix):
+    rec = _signal_recordings(tmp_path)
+    path = write_recordings(rec, tmp_path / f"rec{suffix}")
+    back = load_recordings(path)
+    np.testing.assert_allclose(back.responses, rec.responses, rtol=1e-6)
+    assert list(back.stimulus_id) == list(rec.stimulus_id) and list(back.region) == list(rec.region)
+    assert list(back.repetition) == list(rec.repetition)
+    assert back.stimulus_ids == rec.stimulus_ids and "object_name" in back.stimuli
+    assert back.info()["neuroids"] == {"V1": 6, "IT": 6}
+
+
+def test_a_brainio_assembly_with_image_id_and_time_bins_reads(tmp_path):
+    xr = pytest.importorskip("xarray")
+    rec = _signal_recordings(tmp_path, n_stim=20, reps=3)
+    table = rec.stimuli.rename(columns={"stimulus_id": "image_id"})
+    table["image_file_name"] = [Path(p).name for p in table.pop("path")]
+    table.to_csv(tmp_path / "stim" / "assembly_stimuli.csv", index=False)
+    values = np.stack([rec.responses, 2 * rec.responses], axis=2)  # two time bins
+    da = xr.DataArray(values, dims=("presentation", "neuroid", "time_bin"),
+                      coords={"image_id": ("presentation", rec.stimulus_id),
+                              "repetition": ("presentation", rec.repetition),
+                              "region": ("neuroid", rec.region), "neuroid_id": ("neuroid", rec.neuroid_id),
+                              "time_bin_start": ("time_bin", [70, 170]), "time_bin_end": ("time_bin", [170, 270])})
+    da.to_netcdf(tmp_path / "stim" / "assembly.nc")
+    back = load_recordings(tmp_path / "stim" / "assembly.nc")
+    assert back.time_bins == [(70.0, 170.0), (170.0, 270.0)]
+    np.testing.assert_allclose(back.over_time(), 1.5 * rec.responses, rtol=1e-6)
+    np.testing.assert_allclose(back.over_time(1), 2 * rec.responses, rtol=1e-6)
+
+
+def test_bad_recordings_are_refused_in_one_line(tmp_path):
+    rec = _signal_recordings(tmp_path, n_stim=20)
+    nan = rec.responses.copy()
+    nan[3, 2] = np.nan
+    with pytest.raises(vs.DataError, match="1 NaN or infinite responses"):
+        Recordings(nan, rec.stimulus_id, rec.repetition, rec.region, rec.neuroid_id, rec.stimuli)
+    path = write_recordings(rec, tmp_path / "rec.npz")
+    table = pd.read_csv(tmp_path / "rec_stimuli.csv")
+    table.iloc[:-1].to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(vs.DataError, match="has no image in the stimulus table"):
+        load_recordings(path, stimuli=tmp_path / "short.csv")
+    (tmp_path / "stim" / "stim00004.png").unlink()
+    with pytest.raises(vs.DataError, match=r"stim00004.png is missing \(stimulus id 'stim00004'"):
+        load_recordings(path)
+    with pytest.raises(vs.ConfigError, match="unknown format .h5"):
+        load_recordings(tmp_path / "rec.h5")
+    with pytest.raises(vs.ConfigError, match="region 'V4' is not in the recordings"):
+        rec.select_regions(["V4"])
+    once = Recordings(rec.responses[::4], rec.stimulus_id[::4], rec.repetition[::4], rec.region, rec.neuroid_id,
+                      rec.stimuli)
+    with pytest.raises(vs.ConfigError, match="fewer than two repetitions"):
+        split_half_ceiling(once)
+
+
+# -- the ceiling and the exact shortcuts --------------------------------------------------------------------
+@pytest.mark.parametrize("noise,reps", [(0.5, 4), (1.0, 10), (2.0, 6)])
+def test_the_split_half_ceiling_matches_the_noise_set(tmp_path, noise, reps):
+    rec = _signal_recordings(tmp_path, n_stim=400, n_neuroids=40, reps=reps, noise=noise)
+    table, per_neuroid = split_half_ceiling(rec, n_splits=10)
+    ceiling = table.groupby("region")["ceiling"].mean()
+    assert np.allclose(ceiling, analytic_ceiling(noise, reps), atol=0.03), (ceiling, analytic_ceiling(noise, reps))
+    assert per_neuroid.shape == (40,)
+
+
+@pytest.mark.parametrize("method", ["pls", "ridge"])
+def test_rotated_targets_and_the_row_space_give_the_same_predictions(method):
+    """The two shortcuts are exact: targets rotated onto their training singular vectors (more neuroids than
+    stimuli), and features reduced to the stimuli's row space (more features than stimuli)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 300)).astype(np.float32)
+    y = (x[:, :5] @ rng.standard_normal((5, 90)) + rng.standard_normal((40, 90))).astype(np.float32)
+    train, test = np.arange(30), np.arange(30, 40)
+    cfg = PredictivityConfig(method=method, n_components=5)
+    rotated = _rotate(y[train], seed=0)
+    assert rotated.rotated.shape == (30, 30)  # 90 neuroids, 30 training stimuli
+    identity = type(rotated)(y[train], np.eye(90, dtype=np.float32), rotated.alpha_columns)
+    direct, a1 = _fit_predict(x[train], identity, y[train], x[test], cfg)
+    fast, a2 = _fit_predict(x[train], rotated, y[train], x[test], cfg)
+    np.testing.assert_allclose(fast, direct, atol=2e-3 * np.abs(direct).max())
+    reduced = row_space(x)
+    assert reduced.shape == (40, 40)
+    via_rows, a3 = _fit_predict(reduced[train], rotated, y[train], reduced[test], cfg)
+    np.testing.assert_allclose(via_rows, direct, atol=2e-3 * np.abs(direct).max())
+    if method == "ridge":
+        assert a1 == a2 == pytest.approx(a3)  # the penalty chosen is the same too
+
+
+def test_splits_stratify_by_object_and_are_seeded():
+    objects = [f"o{i % 5}" for i in range(50)]
+    a = stimulus_splits(50, 10, 0.9, 1, objects)
+    b = stimulus_splits(50, 10, 0.9, 1, objects)
+    assert len(a) == 10 and all(np.array_equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+    for train, test in a:
+        assert len(test) == 5 and sorted(objects[i] for i in test) == [f"o{k}" for k in range(5)]
+        assert not set(train) & set(test)
+    with pytest.raises(vs.ConfigError, match="fewer than 3"):
+        stimulus_splits(4, 10, 0.5)
+
+
+# -- networks ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def recurrent_run(tmp_path_factory, one_thread):
+    out = tmp_path_factory.mktemp("rec") / "run"
+    cfg = vs.make_config(epochs=1, batch_size=32, precision="fp32", steps=2)
+    vs.train("macaque-markov2014", cfg, data=synthetic_dataset(64, 32), out=out, progress=False)
+    return out
+
+
+def test_a_recurrent_network_is_scored_at_every_step(recurrent_run, tmp_path):
+    images = np.zeros((5, 1, 28, 28), dtype=np.uint8)
+    images[:, :, 10:18, 5:20] = np.arange(5)[:, None, None, None] * 50
+    acts = stimulus_activations(recurrent_run, images, areas=["V1", "IT@t1"])
+    assert list(acts.acts) == ["V1@t0", "V1@t1", "IT@t1"] and acts.steps == 2
+    assert acts.step_of["IT@t1"] == 1 and acts.area_of["V1@t0"] == "V1"
+    assert acts.reduction["V1@t0"] == "row space" and acts.acts["V1@t0"].shape == (5, 5)
+    with pytest.raises(vs.ConfigError, match="no area 'PFC'"):
+        stimulus_activations(recurrent_run, images, areas=["PFC"])
+    rec = _signal_recordings(tmp_path, n_stim=40, reps=2)
+    result = vs.neural_predictivity([recurrent_run], rec, config=PredictivityConfig(n_splits=2, similarity=False),
+                                    areas=["IT"], progress=False)
+    assert set(result.summary["name"]) == {"IT@t0", "IT@t1"} and set(result.summary["step"]) == {0, 1}
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory, one_thread):
+    """A macaque network trained briefly on Fashion-MNIST, 600 test items as colour stimuli, and its units."""
+    if not REAL_DATA.is_dir():
+        pytest.skip("no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+    root = tmp_path_factory.mktemp("known")
+    data = vs.load_fashion_mnist(REAL_DATA)
+    cfg = vs.make_config(epochs=1, batch_size=64, train_subset=3000, precision="fp32")
+    vs.train("macaque-markov2014", cfg, data=data, out=root / "run", progress=False)
+    labels = data.test_labels[:600].numpy()
+    write_stimulus_images(data.test_images[:600].numpy(), root / "stim", object_names=[str(k) for k in labels],
+                          size=64, tint=(1.0, 0.8, 0.6))
+    table = pd.read_csv(root / "stim" / "stimuli.csv")
+    table["path"] = [str(root / "stim" / f) for f in table.pop("filename")]
+    return root, table
+
+
+@needs_real_data
+def test_known_answer_recordings_rank_the_generating_area_and_reach_their_ceiling(known):
+    root, table = known
+    rec = known_answer_recordings(root / "run", table, noise=0.3, repetitions=10, n_neuroids=30)
+    result = vs.neural_predictivity([root / "run"], rec, config=PredictivityConfig(method="ridge"), progress=False)
+    r = result.summary.set_index(["name", "region"])["r"]
+    ceiling = result.ceilings.set_index("region")["ceiling"]
+    assert np.allclose(ceiling, analytic_ceiling(0.3, 10), atol=0.01)
+    assert r["V1", "V1"] - r["IT", "V1"] > 0.05  # measured 0.10
+    assert r["IT", "IT"] - r["V1", "IT"] > 0.01  # measured 0.022
+    best = result.best.set_index("region")["best"]
+    assert best["V1"] == "V1" and best["IT"] == "IT"
+    ceiled = result.summary.set_index(["name", "region"])["ceiled"]
+    assert ceiled["IT", "IT"] > 0.9 and ceiled["V1", "V1"] > 0.75
+    sims = result.similarity.pivot_table(index=["name", "region"], columns="metric", values="value")
+    assert sims.loc[("V1", "V1"), "cka"] > sims.loc[("IT", "V1"), "cka"]  # the second view agrees
+
+
+@needs_real_data
+def test_recordings_of_pure_noise_score_near_zero_and_say_the_ceiling_is_too_low(known):
+    root, table = known
+    rec = known_answer_recordings(root / "run", table.iloc[:300], noise=0.3, repetitions=4, n_neuroids=30)
+    rng = np.random.default_rng(1)
+    noise = Recordings(rng.standard_normal(rec.responses.shape), rec.stimulus_id, rec.repetition, rec.region,
+                       rec.neuroid_id, rec.stimuli)
+    result = vs.neural_predictivity([root / "run"], noise, config=PredictivityConfig(method="pls", similarity=False),
+                                    areas=["V1", "IT"], progress=False)
+    assert result.summary["r"].abs().max() < 0.1
+    assert result.summary["ceiled"].isna().all()
+    assert sum("too low to interpret" in n for n in result.notes) == 2
+
+
+@needs_real_data
+def test_predict_cli_writes_its_tables_and_refuses_bad_input_in_one_line(known, tmp_path):
+    root, table = known
+    rec = known_answer_recordings(root / "run", table.iloc[:200], noise=0.5, repetitions=4, n_neuroids=10)
+    path = write_recordings(rec, tmp_path / "rec" / "known.npz")
+    cmd = [sys.executable, "-m", "visualstreams", "predict", str(root / "run"), "--recordings", str(path),
+           "--splits", "3", "--method", "ridge", "--quiet"]
+    done = subprocess.run([*cmd, "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "V1: best area V1" in done.stdout and "ceilings: V1" in done.stdout, done.stdout
+    for name in PredictDir.OUTPUTS:
+        assert (tmp_path / "out" / name).is_file(), name
+    record = json.loads((tmp_path / "out" / PredictDir.CONFIG).read_text())
+    assert record["config"]["n_splits"] == 3 and record["recordings_file"] == str(path)
+    assert "## Best area per region" in (tmp_path / "out" / PredictDir.REPORT).read_text()
+    for extra, message in ((["--regions", "V4"], "region 'V4' is not in the recordings"),
+                           (["--areas", "PFC"], "no area 'PFC'"),
+                           (["--train-fraction", "1.5"], "train fraction must be between 0 and 1")):
+        bad = subprocess.run([*cmd, *extra, "--out", str(tmp_path / "bad")], capture_output=True, text=True,
+                             timeout=300)
+        assert bad.returncode == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+        assert not any((tmp_path / "bad").glob("predictivity*"))
+
+
+def test_compare_with_recordings_scores_species_across_seeds_and_reports_it(tmp_path, one_thread):
+    rec = _signal_recordings(tmp_path, n_stim=60, n_neuroids=8, reps=3)
+    path = write_recordings(rec, tmp_path / "rec.npz")
+    out = tmp_path / "cmp"
+    cfg = vs.make_config(epochs=1, batch_size=32, precision="fp32")
+    vs.compare(["human", "mouse"], cfg, out, seeds=[0, 1], data=synthetic_dataset(64, 32), recordings=path,
+               predictivity=PredictivityConfig(n_splits=3, similarity=False), similarity=False, progress=False)
+    stats = pd.read_csv(out / PredictDir.STATS)
+    assert set(stats["species"]) == {"human", "mouse"} and (stats["n"] == 2).all()
+    tests = pd.read_csv(out / PredictDir.TESTS)
+    assert set(tests["compared"]) == {"species"} and tests["p_holm"].ge(tests["p"]).all()
+    assert "## Neural predictivity" in (out / "report.md").read_text()
+    with pytest.raises(vs.DataError, match="not found"):  # refused before anything trains
+        vs.compare(["human"], cfg, tmp_path / "never", data=synthetic_dataset(64, 32),
+                   recordings=tmp_path / "absent.npz")
+    assert not (tmp_path / "never").exists()
