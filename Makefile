@@ -8,7 +8,7 @@ PY := $(BIN)/python
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup data demo test test-all lint docs tutorials bench clean
+.PHONY: setup data demo test test-all test-brainscore lint docs tutorials bench clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,24 @@ test: setup
 test-all: setup
 	$(BIN)/pytest -q
 
+# The Brain-Score plugin against the real brainscore-vision, offline, in an environment of its own: its pins
+# (numpy<2, xarray<2022.6, scikit-learn<1.6) conflict with this package's. Its own and brainscore-core's
+# dependencies are installed by hand, not resolved: pip would follow torchvision>=0.21 to a multi-GB CUDA torch,
+# and neither the plugin (its preprocessing is this package's) nor recording needs torchvision, jupyter or decord.
+BS_VENV ?= .venv-brainscore
+BS_DEPS := "numpy<2" "pandas<3" "scikit-learn<1.6" "xarray<2022.6" "opencv-python-headless<4.11" netCDF4 h5py \
+	scipy tqdm PyYAML boto3 requests Pillow fire peewee pybtex psycopg2-binary gitpython "importlib-metadata<5" \
+	psutil networkx "dask[array]" pytest
+test-brainscore:
+	$(PYTHON) -m venv $(BS_VENV)
+	$(BS_VENV)/bin/python -m pip install --quiet $(TORCH_SPEC)
+	$(BS_VENV)/bin/python -m pip install --quiet $(BS_DEPS)
+	$(BS_VENV)/bin/python -m pip install --quiet --no-deps brainscore-vision==2.4.2 brainscore-core==2.5.0 \
+	  result-caching==0.5
+	$(BS_VENV)/bin/python -m pip install --quiet -e . "numpy<2" "scikit-learn<1.6"
+	RESULTCACHING_DISABLE=1 BS_INSTALL_DEPENDENCIES=no $(BS_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+	  tests/test_brainscore_plugin.py
+
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
@@ -54,4 +72,4 @@ bench: data
 	$(PY) benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache site docs/tutorials/runs
+	rm -rf $(VENV) $(BS_VENV) runs .pytest_cache site docs/tutorials/runs

@@ -24,6 +24,7 @@ from .data.recordings import Recordings, load_recordings, write_recordings
 from .engine import TrainConfig, evaluate, make_config
 from .errors import ConfigError, ConnectomeError, DataError, DirectoryInUse, VisualStreamsError
 from .experiment import compare, predict
+from .export import export_brainscore
 from .network import (
     Architecture,
     AreaSpec,
@@ -47,7 +48,7 @@ __all__ = [
     "ConfigError", "ConnectomeError", "DataError", "DirectoryInUse", "VisualStreamsError",
     "compare", "similarity", "cka", "rsa",
     "Recordings", "load_recordings", "write_recordings", "PredictivityConfig", "neural_predictivity", "predict",
-    "plot_predictivity",
+    "plot_predictivity", "export_brainscore",
     "VisualStreamsNet", "build_model",
     "TrainConfig", "evaluate", "load_run", "make_config", "resume_run", "train",
 ]

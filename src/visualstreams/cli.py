@@ -356,6 +356,25 @@ def build_parser() -> argparse.ArgumentParser:
     ppr.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     ppr.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    pex = sub.add_parser("export", help="write a trained run for another tool (a Brain-Score vision plugin)",
+                         description="Write a trained run in another tool's form.")
+    exsub = pex.add_subparsers(dest="export_command", required=True, parser_class=_Parser, metavar="FORMAT")
+    pbs = exsub.add_parser(
+        "brainscore", help="a Brain-Score vision 2.x model plugin folder",
+        description="Write a brainscore-vision 2.x model plugin: __init__.py (its registry entry: a ModelCommitment "
+                    "with an explicit region-to-layer map V1, V2, V4, IT from the connectome's areas; for a "
+                    "network of several steps, CORnet-S's commitment mapping per-step layers to time bins), model.py "
+                    "(the network in Brain-Score's PytorchWrapper and the preprocessing of its stimuli to the "
+                    "network's input), region_layer_map/<id>.json, requirements.txt, metadata.yaml, test.py and "
+                    "the run's files. Submit it as brainscore_vision/models/<id>/ (see docs/brains.md).")
+    pbs.add_argument("run", metavar="RUN_DIR", help="a finished run directory")
+    pbs.add_argument("--out", required=True, metavar="DIR", help="the plugin folder to write")
+    pbs.add_argument("--identifier", metavar="ID",
+                     help="the model's Brain-Score identifier (default visualstreams-<species>-<condition>-seed<k>)")
+    pbs.add_argument("--visual-degrees", type=_positive_float, default=8.0, metavar="DEG",
+                     help="the network's field of view in degrees (8, Brain-Score's default)")
+    pbs.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+
     pd_ = sub.add_parser("data", help="find or download Fashion-MNIST; show any dataset",
                          description="Fashion-MNIST is looked for in: $VISUALSTREAMS_DATA; the cache "
                                      "($VISUALSTREAMS_CACHE, else $XDG_CACHE_HOME/visualstreams/fashion-mnist); "
@@ -654,6 +673,15 @@ def cmd_similarity(args: argparse.Namespace) -> None:
     print(f"wrote {', '.join(CompareDir.SIMILARITY)} and the figures in {out}")
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import export_brainscore
+
+    out = export_brainscore(args.run, args.out, identifier=args.identifier, visual_degrees=args.visual_degrees,
+                            overwrite=args.overwrite)
+    print(f"wrote the Brain-Score plugin in {out}: copy it to brainscore_vision/models/{out.name}/ "
+          "of a brain-score/vision checkout to score or submit it")
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
     from .experiment import predict
     from .report.predictivity import best_area_sentences
@@ -682,7 +710,8 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
 
 
 COMMANDS = {"connectome": cmd_connectome, "train": cmd_train, "compare": cmd_compare, "lesion": cmd_lesion,
-            "similarity": cmd_similarity, "predict": cmd_predict, "data": cmd_data}
+            "similarity": cmd_similarity, "predict": cmd_predict, "export": cmd_export,
+            "data": cmd_data}
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
