@@ -118,9 +118,9 @@ def _add_predict_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--train-fraction", type=_positive_float, default=0.9, metavar="F",
                    help="share of the stimuli to train on (0.9, Brain-Score's; the mouse work used 0.5); splits "
                         "are stratified by object_name where the stimulus table has one")
-    g.add_argument("--max-features", type=_positive_int, default=2000, metavar="N",
+    g.add_argument("--max-features", type=_positive_int, default=1000, metavar="N",
                    help="areas with more features are reduced: exactly to the stimuli's row space when there are "
-                        "no more than N stimuli, else by a sparse random projection to N (2000)")
+                        "no more than N stimuli, else by a sparse random projection to N (1000)")
     g.add_argument("--stimulus-degrees", type=_positive_float, default=8.0, metavar="DEG",
                    help="visual angle the stimuli covered when recorded (8)")
     g.add_argument("--field-degrees", type=_positive_float, default=8.0, metavar="DEG",
