@@ -68,6 +68,25 @@ def _image_folders(d: Path) -> None:
              classes=np.array(["x", "y", "z"]))
 
 
+def _recordings(d: Path) -> None:
+    """Recordings for the predict rows: 30 stimuli shown twice, 4 neuroids; each bad file differs in one way."""
+    from visualstreams.data.stimuli import write_stimulus_images
+
+    images = np.zeros((30, 28, 28), np.uint8)
+    images[:, 5:20, 5:20] = (np.arange(30) * 8)[:, None, None]
+    write_stimulus_images(images, d / "stim")
+    ids = np.repeat([f"stim{i:05d}" for i in range(30)], 2)
+    responses = np.random.default_rng(0).standard_normal((60, 4))
+    region = np.array(["V1", "V1", "IT", "IT"])
+    np.savez(d / "stim" / "good.npz", responses=responses, stimulus_id=ids, region=region)
+    nan = responses.copy()
+    nan[3, 1] = np.nan
+    np.savez(d / "stim" / "nan.npz", responses=nan, stimulus_id=ids, region=region)
+    np.savez(d / "stim" / "once.npz", responses=responses[::2], stimulus_id=ids[::2], region=region)
+    np.savez(d / "stim" / "noimg.npz", responses=responses, stimulus_id=np.where(ids == "stim00007", "stim00099", ids),
+             region=region)
+
+
 def table_rows() -> list[tuple[str, str]]:
     text = TABLE.read_text()
     start, end = text.index("<!-- bad-input-table"), text.index("<!-- /bad-input-table -->")
@@ -95,6 +114,7 @@ def workdir(tmp_path_factory):
              out=d / "run", progress=False)
     torch.set_num_threads(threads)
     _image_folders(d)
+    _recordings(d)
     (d / "done").mkdir()
     (d / "done" / "config.json").write_text("{}")
     # Another process writing into "busy": it holds the directory's lock for as long as this module runs.

@@ -46,7 +46,8 @@ def outputs(nb: Any) -> list[Any]:
 
 def test_there_are_the_four_tutorials_each_with_its_parameters():
     assert [p.name for p in NOTEBOOKS] == ["01_notebook_experiment.ipynb", "02_your_own_species.ipynb",
-                                           "03_seeds_controls_report.ipynb", "04_what_where_lesions.ipynb"]
+                                           "03_seeds_controls_report.ipynb", "04_what_where_lesions.ipynb",
+                                           "06_brains.ipynb"]
     for path in NOTEBOOKS:
         names = parameter_names(nbformat.read(path, as_version=4))
         assert {"train_subset", "epochs", "data_dir", "out"} <= names, path.name
@@ -93,7 +94,14 @@ def _check_what_where_lesions(out: Path) -> None:
     assert (summary["status"] == "ok").all()
 
 
-CHECKS = {"01_notebook_experiment": _check_notebook_experiment, "02_your_own_species": _check_your_own_species,
+def _check_brains(out: Path) -> None:
+    stats = pd.read_csv(out / "compare" / "predictivity_stats.csv")
+    assert set(stats["species"]) == {"macaque-markov2014", "mouse-oh2014"} and set(stats["region"]) == {"V1", "IT"}
+    assert (out / "compare" / "predictivity.png").is_file() and (out / "plugin" / "__init__.py").is_file()
+    assert "## Neural predictivity" in (out / "compare" / "report.md").read_text()
+
+
+CHECKS = {"06_brains": _check_brains, "01_notebook_experiment": _check_notebook_experiment, "02_your_own_species": _check_your_own_species,
           "03_seeds_controls_report": _check_seeds_controls_report, "04_what_where_lesions": _check_what_where_lesions}
 
 

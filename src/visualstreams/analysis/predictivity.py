@@ -376,6 +376,21 @@ def best_per_run(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _check_areas(run_dirs: Sequence[Any], areas: Sequence[str]) -> None:
+    from ..connectome import Connectome
+    from ..runs import RunDir
+
+    for d in run_dirs:
+        config = RunDir(d).read_config()
+        names = Connectome.from_dict(config.get("connectome", {})).areas
+        steps = int(config.get("train", {}).get("steps", 1))
+        allowed = set(names) | {f"{a}@t{t}" for a in names for t in range(steps) if steps > 1}
+        unknown = [a for a in areas if a not in allowed]
+        if unknown:
+            raise ConfigError(f"{d}: no area {unknown[0]!r} (areas: {', '.join(names)}"
+                              f"{'; steps as AREA@tK' if steps > 1 else ''})")
+
+
 def neural_predictivity(
     run_dirs: Sequence[Any],
     recordings: Recordings | str | os.PathLike[str],
@@ -411,6 +426,8 @@ def neural_predictivity(
         raise ConfigError("predictivity needs one distinct label per run")
     rec = recordings.select_regions(list(dict.fromkeys(regions))) if regions else recordings
     notes: list[str] = []
+    if areas is not None:  # from config.json: a bad name is refused before any stimulus is read or network run
+        _check_areas(run_dirs, areas)
 
     # the ceiling first: seconds, and a refusal (too few repetitions) before minutes of activations
     if cfg.ceiling:

@@ -77,11 +77,12 @@ class Recordings:
         if bad.any():
             p, q = np.argwhere(bad)[0][:2]
             raise DataError(f"{where}: {int(bad.sum())} NaN or infinite responses (first: stimulus "
-                            f"{self.stimulus_id[p]!r}, neuroid {self.neuroid_id[q]!r}); drop or fill them first")
+                            f"{str(self.stimulus_id[p])!r}, neuroid {str(self.neuroid_id[q])!r}); drop or fill them "
+                            "first")
         if len(set(self.neuroid_id)) != n_neur:
             raise DataError(f"{where}: neuroid ids are not unique")
         ids = self.stimuli["stimulus_id"].astype(str)
-        missing = sorted(set(self.stimulus_id) - set(ids))
+        missing = sorted(str(i) for i in set(self.stimulus_id) - set(ids))
         if missing:
             raise DataError(f"{where}: stimulus id {missing[0]!r} has no image in the stimulus table"
                             f"{f' ({len(missing)} ids lack one)' if len(missing) > 1 else ''}")
@@ -184,8 +185,8 @@ def load_stimulus_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise DataError(f"stimulus table {path}: needs a stimulus_id column and a file column "
                         f"({', '.join(FILE_COLUMNS)}); has {', '.join(table.columns) or 'none'}")
     if table[id_col].duplicated().any():
-        raise DataError(f"stimulus table {path}: stimulus id {table[id_col][table[id_col].duplicated()].iloc[0]!r} "
-                        "is listed twice")
+        twice = str(table[id_col][table[id_col].duplicated()].iloc[0])
+        raise DataError(f"stimulus table {path}: stimulus id {twice!r} is listed twice")
     files = [(path.parent / f).resolve() if f else None for f in table[file_col]]
     for sid, f in zip(table[id_col], files, strict=True):
         if f is None or not f.is_file():
