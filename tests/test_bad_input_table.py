@@ -68,6 +68,24 @@ def _image_folders(d: Path) -> None:
              classes=np.array(["x", "y", "z"]))
 
 
+def _gone_run(d: Path) -> None:
+    """A run trained on an image folder that was deleted afterwards (the lesion row)."""
+    import shutil
+
+    from PIL import Image
+
+    for c in ("a", "b"):
+        (d / "imgs_gone" / c).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((32, 32, 3), 60 * i, np.uint8)).save(d / "imgs_gone" / c / f"{i}.png")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    vs.train("mouse", vs.make_config("notebook", epochs=1, batch_size=32), dataset=d / "imgs_gone",
+             out=d / "gone_run", progress=False)
+    torch.set_num_threads(threads)
+    shutil.rmtree(d / "imgs_gone")
+
+
 def table_rows() -> list[tuple[str, str]]:
     text = TABLE.read_text()
     start, end = text.index("<!-- bad-input-table"), text.index("<!-- /bad-input-table -->")
@@ -95,6 +113,7 @@ def workdir(tmp_path_factory):
              out=d / "run", progress=False)
     torch.set_num_threads(threads)
     _image_folders(d)
+    _gone_run(d)
     (d / "done").mkdir()
     (d / "done" / "config.json").write_text("{}")
     # Another process writing into "busy": it holds the directory's lock for as long as this module runs.
