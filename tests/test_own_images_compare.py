@@ -187,3 +187,18 @@ def test_a_gone_or_other_image_set_is_refused_in_one_line(tmp_path, split_folder
     good = cli("lesion", str(run), "--area", "V1", "--device", "cpu", "--data", str(moved), cwd=tmp_path)
     assert good.returncode == 0, good.stderr
     assert pd.read_csv(run / "lesions.csv")["lesion"].tolist() == ["intact", "V1"]
+
+
+def test_fashion_mnist_sweeps_are_unchanged_and_the_same_through_dataset(tmp_path, one_thread):
+    """The default sweep (Fashion-MNIST from --data) and the same files as --dataset train the same runs, bit for bit,
+    and both keep the notebook's figures beside their rows."""
+    fm = write_idx_dir(tmp_path / "fm", 128, 64)
+    old = vs.compare(["mouse"], quick(), tmp_path / "old", data_path=fm, progress=False, report=False)
+    new = vs.compare(["mouse"], quick(), tmp_path / "new", dataset=fm, progress=False, report=False)
+    a, b = outputs(tmp_path / "old"), outputs(tmp_path / "new")
+    assert a.keys() == b.keys() and all(a[k][0] == b[k][0] for k in a)
+    assert all(torch.equal(a[k][1][n], b[k][1][n]) for k in a for n in a[k][1])
+    assert old["notebook_test_acc"].notna().all() and new["notebook_test_acc"].notna().all()
+    assert json.loads((tmp_path / "old" / "experiment.json").read_text())["data"]["dataset"] == "fashion-mnist"
+    # a sweep started on the default Fashion-MNIST resumes with the registry's: the same files
+    vs.compare(["mouse"], quick(), tmp_path / "old", dataset=fm, resume=True, progress=False, report=False)
