@@ -223,6 +223,8 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
     idx = probe_indices(len(dataset.test_labels), n_images)
     index = torch.as_tensor(idx)
     items = dataset.test_images[index]
+    if isinstance(dataset, ImageSet) and dataset.streamed:
+        items = items.decode()  # the probe set only, decoded from the streamed set's files
     items = (items if isinstance(dataset, ImageSet) else items.unsqueeze(1)).to(device)
     labels = dataset.test_labels[index].to(device)
     offsets = task.test_offsets(len(dataset.test_labels))

@@ -138,6 +138,8 @@ def compare(
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
     # The data before anything is written: a bad image set is refused in one line, and the networks follow it.
     images = _dataset(config, data, data_path, dataset, test_data, image_size)
+    if strategy == "auto" and isinstance(images, ImageSet) and images.streamed:
+        stack = False  # a streamed set trains one model at a time (fit_stacked refuses it when asked for)
     size, channels, classes = data_input(config, images)
     # Compile once per (species, mode, steps): every error is reported before hours of training, not after.
     specs = {(name, mode, t): compile_network(conn.replace(name=name), arch, size, mode, t, in_channels=channels,
