@@ -99,3 +99,14 @@ def test_an_image_that_fails_to_decode_is_named_in_one_line_and_stacks_are_refus
     models = [vs.build_model(vs.compile_network("mouse", image_size=32, in_channels=3, classes=4)) for _ in range(2)]
     with pytest.raises(ConfigError, match="trains one model at a time"):
         fit_stacked(models, [dev, dev], [quick(seed=0), quick(seed=1)], "fp32", progress=False)
+
+
+def test_compare_on_a_streamed_set_trains_one_model_at_a_time(tmp_path, folder, one_thread, streaming):
+    summary = vs.compare(["mouse"], quick(), tmp_path / "cmp", seeds=[0, 1], dataset=folder, progress=False,
+                         report=False, similarity=False)  # auto: sequential, whatever the device
+    assert set(summary["status"]) == {"ok"}
+    assert json.loads((tmp_path / "cmp" / "experiment.json").read_text())["data"]["streamed"] is True
+    with pytest.raises(ConfigError, match="trains one model at a time"):
+        vs.compare(["mouse"], quick(), tmp_path / "stacked", seeds=[0, 1], dataset=folder, progress=False,
+                   strategy="stacked")
+    assert not (tmp_path / "stacked").exists()

@@ -46,9 +46,9 @@ class ImageSet:
     """A labelled image set: uint8 images ``(N, C, H, W)`` and int64 labels indexing ``classes``."""
 
     name: str
-    train_images: torch.Tensor
+    train_images: torch.Tensor | LazyImages  # LazyImages: a folder over MAX_BYTES, streamed
     train_labels: torch.Tensor
-    test_images: torch.Tensor
+    test_images: torch.Tensor | LazyImages
     test_labels: torch.Tensor
     classes: tuple[str, ...]
     source: str = ""

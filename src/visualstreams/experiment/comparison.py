@@ -138,8 +138,11 @@ def compare(
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
     # The data before anything is written: a bad image set is refused in one line, and the networks follow it.
     images = _dataset(config, data, data_path, dataset, test_data, image_size)
-    if strategy == "auto" and isinstance(images, ImageSet) and images.streamed:
-        stack = False  # a streamed set trains one model at a time (fit_stacked refuses it when asked for)
+    if isinstance(images, ImageSet) and images.streamed:  # a streamed set trains one model at a time
+        if strategy == "stacked":
+            raise ConfigError(f"{images.source}: a streamed dataset (over the in-memory limit) trains one model at a "
+                              "time: use --strategy sequential")
+        stack = False
     size, channels, classes = data_input(config, images)
     # Compile once per (species, mode, steps): every error is reported before hours of training, not after.
     specs = {(name, mode, t): compile_network(conn.replace(name=name), arch, size, mode, t, in_channels=channels,
