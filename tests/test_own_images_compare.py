@@ -202,3 +202,12 @@ def test_fashion_mnist_sweeps_are_unchanged_and_the_same_through_dataset(tmp_pat
     assert json.loads((tmp_path / "old" / "experiment.json").read_text())["data"]["dataset"] == "fashion-mnist"
     # a sweep started on the default Fashion-MNIST resumes with the registry's: the same files
     vs.compare(["mouse"], quick(), tmp_path / "old", dataset=fm, resume=True, progress=False, report=False)
+
+
+def test_lesions_of_runs_on_different_datasets_each_use_their_own(tmp_path, rgb_runs, one_thread):
+    fm_run = vs.train("mouse", quick(), data_path=write_idx_dir(tmp_path / "fm", 64, 32), out=tmp_path / "fm_run",
+                      progress=False).run_dir
+    df = lesion_runs([rgb_runs[0], fm_run], areas=["V1"], device="cpu")
+    intact = df[df["lesion"] == "intact"].set_index("run")["test_acc"]
+    assert intact[str(rgb_runs[0])] == vs.load_run(rgb_runs[0]).final["test_acc"]
+    assert intact[str(fm_run)] == vs.load_run(fm_run).final["test_acc"]

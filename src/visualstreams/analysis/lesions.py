@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import torch
@@ -190,14 +191,13 @@ def lesion_runs(
             except ConfigError as exc:
                 raise ConfigError(f"{run.run_dir}: {exc}") from None
         plans.append((run, model, lesions))
-    # Each run's own dataset, as its config.json records it (Fashion-MNIST runs read the first run's, as before):
-    # loaded once per dataset, and a missing one refused before any evaluation.
-    loaded: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    # Each run's own dataset, as its config.json records it (Fashion-MNIST runs read the first such run's, as
+    # before): loaded once per dataset, and a missing one refused before any evaluation.
+    loaded: dict[str, tuple[Any, torch.Tensor]] = {}
     keys = [_data_key(run.config) for run in runs]
     for run, key in zip(runs, keys, strict=True):
         if key not in loaded:
-            data = run_dataset(runs[0].config if key == "" else run.config, data_path)
-            loaded[key] = test_tensors(data, dev)
+            loaded[key] = test_tensors(run_dataset(run.config, data_path), dev)
     frames = []
     for (run, model, lesions), key in zip(plans, keys, strict=True):
         test_x, test_y = loaded[key]
@@ -212,7 +212,7 @@ def lesion_runs(
     return pd.concat(frames, ignore_index=True)
 
 
-def _data_key(run_config: dict) -> str:
+def _data_key(run_config: dict[str, Any]) -> str:
     """Which dataset a run trained on: its recorded image set, or "" for Fashion-MNIST (found once for all)."""
     load = (run_config.get("data") or {}).get("load")
     return json.dumps(load, sort_keys=True) if load else ""
