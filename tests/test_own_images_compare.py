@@ -21,6 +21,7 @@ from test_resume import crash_at
 import visualstreams as vs
 from visualstreams.analysis.lesions import lesion_runs
 from visualstreams.analysis.representations import probe_activations
+from visualstreams.cli import main
 from visualstreams.errors import ConfigError, DataError
 
 SRC = str(Path(vs.__file__).resolve().parents[1])
@@ -119,12 +120,14 @@ def test_compare_dataset_on_the_command_line(tmp_path, folder):
     assert ok.returncode == 0, ok.stderr
     assert "mouse" in ok.stdout and "notebook acc" not in ok.stdout
     assert json.loads((tmp_path / "cmp" / "experiment.json").read_text())["data"]["dataset"] == "shapes"
-    for args in (["--dataset", str(tmp_path / "nowhere")],  # not a dataset
-                 ["--dataset", str(folder), "--data", str(tmp_path)],  # two sources
-                 ["--image-size", "32"]):  # a size without a dataset
-        bad = cli("compare", "--species", "mouse", *args, "--epochs", "1", "--out", str(tmp_path / "bad"),
-                  "--quiet", cwd=tmp_path)
-        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    bad = cli("compare", "--species", "mouse", "--dataset", str(tmp_path / "nowhere"), "--epochs", "1", "--out",
+              str(tmp_path / "bad"), "--quiet", cwd=tmp_path)  # not a dataset
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert "neither a dataset" in bad.stderr and not (tmp_path / "bad").exists()
+    for args in (["--dataset", str(folder), "--data", str(tmp_path)],  # two sources
+                 ["--image-size", "32"]):  # a size without a dataset (in-process: the same CLI, seconds faster)
+        assert main(["compare", "--species", "mouse", *args, "--epochs", "1", "--out", str(tmp_path / "bad"),
+                     "--quiet"]) == 2
         assert not (tmp_path / "bad").exists()
 
 
