@@ -174,6 +174,15 @@ def test_a_gone_or_other_image_set_is_refused_in_one_line(tmp_path, split_folder
         lesion_runs([run], areas=["V1"], device="cpu")
     with pytest.raises(DataError, match="is gone"):
         probe_activations(run, 8)
+    with crash_at(3):  # an interrupted run of the moved set: resume says where it went, in one line
+        vs.train("mouse", quick(), dataset=moved, out=tmp_path / "crashed", progress=False, checkpoint_every=1)
+    moved.rename(data)
+    crashed_config = json.loads((tmp_path / "crashed" / "config.json").read_text())
+    assert crashed_config["data"]["load"]["name_or_path"] == str(moved)
+    with pytest.raises(DataError, match=r"the run's dataset 'moved' is gone"):
+        vs.resume_run(tmp_path / "crashed", progress=False)
+    assert vs.resume_run(tmp_path / "crashed", data_path=data, progress=False).resumed_from == (1, 2)
+    data.rename(moved)
     assert len(lesion_runs([run], areas=["V1"], device="cpu", data_path=moved)) == 2  # found where it is now
     other = write_folder(tmp_path / "other", n_per_class=40, seed=7)
     with pytest.raises(DataError, match="not the images the run trained on"):

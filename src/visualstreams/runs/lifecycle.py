@@ -142,16 +142,21 @@ def run_dataset(run_config: dict[str, Any], data_path: str | os.PathLike[str] | 
         return load_fashion_mnist(data_path if data_path is not None else
                                   recorded if recorded and Path(str(recorded)).is_dir() else None)
     where = str(data_path) if data_path is not None else load.get("name_or_path")
-    name = info.get("dataset") or where
-    for path in (where, load.get("test_path")):
-        if path is not None and path not in DATASETS and not Path(path).exists():
-            raise DataError(f"the run's dataset {name!r} is gone: {path} no longer exists (give --data where it "
-                            "is now)")
+    _refuse_gone(info, where)
     dataset = load_dataset(**{**load, "name_or_path": where})
     recorded = (info.get("checksums") or {}).get("tensors")
     if recorded and dataset.digest() != recorded:
         raise DataError(f"{where}: not the images the run trained on (their checksum differs from its config.json)")
     return dataset
+
+
+def _refuse_gone(info: dict[str, Any], where: str | None) -> None:
+    """One line when a run's recorded image set (at ``where``, or its test folder) no longer exists."""
+    name = info.get("dataset") or where
+    for path in (where, (info.get("load") or {}).get("test_path")):
+        if path is not None and path not in DATASETS and not Path(path).exists():
+            raise DataError(f"the run's dataset {name!r} is gone: {path} no longer exists (give --data where it "
+                            "is now)")
 
 
 def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> VisualStreamsNet:
@@ -401,7 +406,9 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
     data_info = run_config.get("data", {})
     if data is None and data_info.get("load"):
         # The run's own image set, loaded as it was; --data names where it is now if it moved.
-        data = load_dataset(**{**data_info["load"], **({"name_or_path": data_path} if data_path else {})})
+        where = str(data_path) if data_path else data_info["load"].get("name_or_path")
+        _refuse_gone(data_info, where)
+        data = load_dataset(**{**data_info["load"], "name_or_path": where})
         data_path = None
     elif data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
         data_path = data_info["source"]  # the run's own data, unless told otherwise
