@@ -7,6 +7,8 @@ batches by index, runs only the ventral stream, and uses the device's precision 
 
     python benchmarks/bench_engine.py [--data DIR] [--epochs 1] [--baseline-batches 300] [--seeds 0]
     python benchmarks/bench_engine.py --many 1 4 --skip-baseline     # models at once: sequential vs stacked
+    python benchmarks/bench_engine.py --sizes 28 32 64 --skip-baseline  # images/s at 28 (grey), 32, 64 px (RGB)
+    python benchmarks/bench_engine.py --sizes 32 64 --sizes-stream --skip-baseline  # ... in memory and streamed
 
 On CUDA the many-models section runs by default (1, 12 and 48 models at batch 512).
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import visualstreams as vs
 from visualstreams.data import DeviceData
+from visualstreams.data.streaming import LazyImages
 from visualstreams.engine import fit, fit_stacked, resolve_device, resolve_precision
 
 NOTEBOOK_EPOCH_BATCHES = 938  # 60000 / 64, rounded up
@@ -178,6 +183,63 @@ def many_models(data: vs.FashionMNIST, device: torch.device, counts: list[int], 
     return rows
 
 
+def _streamed(images: torch.Tensor, labels: torch.Tensor, root: Path, device: torch.device) -> LazyImages:
+    """``images`` written as PNG files in class folders under ``root``, as a streamed set of them."""
+    from PIL import Image
+
+    files = []
+    for i, (im, k) in enumerate(zip(images, labels.tolist(), strict=True)):
+        d = root / f"c{k}"
+        d.mkdir(parents=True, exist_ok=True)
+        a = im.permute(1, 2, 0).numpy()
+        Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a).save(d / f"{i:05d}.png")
+        files.append(str(d / f"{i:05d}.png"))
+    return LazyImages(files, (images.shape[3], images.shape[2]), images.shape[1] == 3, device)
+
+
+def image_sizes(device: torch.device, sizes: list[int], n_images: int, precision: str, seed: int = 0,
+                stream: bool = False) -> list[dict]:
+    """Images/s of the engine's training step at each input size, side by side: generated uint8 images (28 px grey,
+    as Fashion-MNIST's; RGB at every other size), 10 classes, the human network compiled for that size, channels
+    and classes, the notebook recipe (batch 64), ``n_images`` training images, one epoch (training seconds only,
+    evaluation excluded). The pixels are random: speed does not depend on what they show. With ``stream``, the same
+    images also as PNG files, streamed (decoded per item by the DataLoader's workers; see
+    :mod:`visualstreams.data.streaming`)."""
+    from visualstreams.network import VisualStreamsNet
+
+    rows = []
+    prec = resolve_precision(precision, device)
+    for size in sizes:
+        channels = 1 if size == 28 else 3
+        g = torch.Generator().manual_seed(seed)
+        images = torch.randint(0, 256, (n_images + 256, channels, size, size), generator=g, dtype=torch.uint8)
+        labels = torch.randint(0, 10, (n_images + 256,), generator=g)
+        dev = DeviceData(images[:n_images].to(device), labels[:n_images].to(device), images[n_images:].to(device),
+                         labels[n_images:].to(device))
+        spec = vs.compile_network("human", image_size=size, in_channels=channels, classes=10)
+        torch.manual_seed(seed)
+        model = VisualStreamsNet(spec).to(device=device, memory_format=torch.channels_last)
+        cfg = vs.make_config("notebook", epochs=1, seed=seed, precision=precision)
+        fit(model, DeviceData(dev.train_x[:640], dev.train_y[:640], dev.test_x, dev.test_y), cfg, prec,
+            progress=False)  # warm-up: the first steps at a new shape pay for kernel selection
+        sec = fit(model, dev, cfg, prec, progress=False)[0]["seconds"]
+        maps = " ".join(f"{a.name} {a.size}" for a in spec.areas if a.name in ("V1", "V2", "V4", "IT"))
+        rows.append({"input": f"{size} px, {'grey' if channels == 1 else 'RGB'}", "images": n_images,
+                     "parameters": spec.n_parameters, "maps (px)": maps, "images_per_s": n_images / sec,
+                     "epoch_s_per_60k": sec * 60000 / n_images})
+        if stream:
+            with tempfile.TemporaryDirectory() as tmp:
+                lazy = _streamed(images[:n_images], labels[:n_images], Path(tmp), device)
+                sdev = DeviceData(lazy, dev.train_y, dev.test_x, dev.test_y)
+                ssec = fit(model, sdev, cfg, prec, progress=False)[0]["seconds"]
+            rows[-1].update({"streamed_images_per_s": n_images / ssec, "stream_workers": lazy.workers})
+        print(json.dumps(rows[-1]), flush=True)
+    base = rows[0]["images_per_s"] if rows else 1.0
+    for r in rows:
+        r["relative"] = r["images_per_s"] / base
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", help="Fashion-MNIST directory (default: the usual search order)")
@@ -194,12 +256,20 @@ def main() -> None:
     ap.add_argument("--many-batch", type=int, help="batch size for --many (64 on the CPU, 512 on CUDA)")
     ap.add_argument("--many-steps", type=int, default=50, help="steps per model for --many (50)")
     ap.add_argument("--skip-baseline", action="store_true", help="skip the loop-vs-engine section")
+    ap.add_argument("--sizes", type=int, nargs="*",
+                    help="also time the engine at these input sizes, side by side (e.g. 28 32 64: 28 px grey, RGB "
+                         "at the others; generated images, 10 classes)")
+    ap.add_argument("--sizes-images", type=int, default=4096, help="training images per size for --sizes (4096)")
+    ap.add_argument("--sizes-stream", action="store_true",
+                    help="with --sizes, also time the same images as PNG files, streamed by the DataLoader's workers")
     ap.add_argument("--roofline", action="store_true",
                     help="also print training FLOPs per image and this device's fp32/bf16 matmul peaks")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
-    data = vs.load_fashion_mnist(args.data)
+    many = args.many if args.many is not None else ([1, 12, 48] if device.type == "cuda" else [])
+    only_sizes = bool(args.sizes) and args.skip_baseline and not many
+    data = None if only_sizes else vs.load_fashion_mnist(args.data)  # generated images need no Fashion-MNIST
     auto = resolve_precision("auto", device)
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, device {device}"
@@ -207,7 +277,9 @@ def main() -> None:
           + f", engine precision {auto}", flush=True)
     if args.roofline:
         roofline(device)
-    many = args.many if args.many is not None else ([1, 12, 48] if device.type == "cuda" else [])
+    if args.sizes:
+        size_rows = image_sizes(device, args.sizes, args.sizes_images, "auto", stream=args.sizes_stream)
+        print(pd.DataFrame(size_rows).round(3).to_string(index=False), flush=True)
     if many:
         batch = args.many_batch or (512 if device.type == "cuda" else 64)
         stack_rows = many_models(data, device, many, batch, args.many_steps, "auto")

@@ -85,6 +85,22 @@ def _recordings(d: Path) -> None:
     np.savez(d / "stim" / "once.npz", responses=responses[::2], stimulus_id=ids[::2], region=region)
     np.savez(d / "stim" / "noimg.npz", responses=responses, stimulus_id=np.where(ids == "stim00007", "stim00099", ids),
              region=region)
+def _gone_run(d: Path) -> None:
+    """A run trained on an image folder that was deleted afterwards (the lesion row)."""
+    import shutil
+
+    from PIL import Image
+
+    for c in ("a", "b"):
+        (d / "imgs_gone" / c).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((32, 32, 3), 60 * i, np.uint8)).save(d / "imgs_gone" / c / f"{i}.png")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    vs.train("mouse", vs.make_config("notebook", epochs=1, batch_size=32), dataset=d / "imgs_gone",
+             out=d / "gone_run", progress=False)
+    torch.set_num_threads(threads)
+    shutil.rmtree(d / "imgs_gone")
 
 
 def table_rows() -> list[tuple[str, str]]:
@@ -115,6 +131,7 @@ def workdir(tmp_path_factory):
     torch.set_num_threads(threads)
     _image_folders(d)
     _recordings(d)
+    _gone_run(d)
     (d / "done").mkdir()
     (d / "done" / "config.json").write_text("{}")
     # Another process writing into "busy": it holds the directory's lock for as long as this module runs.

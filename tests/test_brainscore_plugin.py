@@ -71,7 +71,7 @@ def test_the_wrapper_shows_every_area_at_every_step_to_hooks(runs, stimuli):
         getattr(model, area).output.register_forward_hook(lambda m, i, o, a=area: seen.append((a, o)))
     x = torch.as_tensor(preprocess([str(p) for p in stimuli], image_size=info["image_size"],
                                    channels=info["channels"]))
-    assert x.shape == (3, 1, 28, 28) and 0 <= float(x.min()) and float(x.max()) <= 1
+    assert x.shape == (3, 1, 28, 28) and float(x.min()) >= 0 and float(x.max()) <= 1
     _, acts = model.network(x, return_areas=True)
     model(x)
     assert [a for a, _ in seen] == ["V1", "IT", "V1", "IT"]  # step order: what the temporal wrapper counts

@@ -18,7 +18,7 @@ nbclient = pytest.importorskip("nbclient", reason="the docs extra is not install
 TUTORIALS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
 NOTEBOOKS = sorted(TUTORIALS.glob("*.ipynb"))
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
-# Small enough that all four notebooks run in well under two minutes on two busy cores, big enough that every
+# Small enough that the notebooks run in well under two minutes on two busy cores, big enough that every
 # step (a CI, a test, the similarity analysis, a lesion sweep) has something to work on.
 TINY: dict[str, Any] = {"train_subset": 256, "test_subset": 300, "epochs": 1, "seeds": 2, "lesion_images": 200,
                         "data_dir": str(REAL_DATA)}
@@ -44,13 +44,14 @@ def outputs(nb: Any) -> list[Any]:
     return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
 
 
-def test_there_are_the_four_tutorials_each_with_its_parameters():
+def test_there_are_the_six_tutorials_each_with_its_parameters():
     assert [p.name for p in NOTEBOOKS] == ["01_notebook_experiment.ipynb", "02_your_own_species.ipynb",
                                            "03_seeds_controls_report.ipynb", "04_what_where_lesions.ipynb",
-                                           "06_brains.ipynb"]
+                                           "05_your_own_images.ipynb", "06_brains.ipynb"]
     for path in NOTEBOOKS:
         names = parameter_names(nbformat.read(path, as_version=4))
-        assert {"train_subset", "epochs", "data_dir", "out"} <= names, path.name
+        assert {"train_subset", "epochs", "out"} <= names, path.name
+        assert path.stem in OWN_DATA or "data_dir" in names, path.name  # where Fashion-MNIST is
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -101,13 +102,28 @@ def _check_brains(out: Path) -> None:
     assert "## Neural predictivity" in (out / "compare" / "report.md").read_text()
 
 
-CHECKS = {"06_brains": _check_brains, "01_notebook_experiment": _check_notebook_experiment, "02_your_own_species": _check_your_own_species,
-          "03_seeds_controls_report": _check_seeds_controls_report, "04_what_where_lesions": _check_what_where_lesions}
+def _check_your_own_images(out: Path) -> None:
+    import json
+
+    config = json.loads((out / "human" / "config.json").read_text())
+    assert config["data"]["classes"] == ["circle", "cross", "square", "stripes"]
+    assert config["architecture"]["in_channels"] == 3 and config["architecture"]["image_size"] == 32
+    summary = pd.read_csv(out / "compare" / "summary.csv")
+    assert (summary["status"] == "ok").all() and sorted(set(summary["species"])) == ["human", "mouse"]
+    assert pd.read_csv(out / "compare" / "human" / "seed0" / "lesions.csv")["lesion"].tolist() == ["intact", "V4",
+                                                                                                   "MT"]
 
 
-@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+CHECKS = {"01_notebook_experiment": _check_notebook_experiment, "02_your_own_species": _check_your_own_species,
+          "03_seeds_controls_report": _check_seeds_controls_report, "04_what_where_lesions": _check_what_where_lesions,
+          "05_your_own_images": _check_your_own_images, "06_brains": _check_brains}
+OWN_DATA = {"05_your_own_images"}  # makes its own images: runs without Fashion-MNIST
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_each_tutorial_runs_top_to_bottom_on_a_small_subset(path, tmp_path):
+    if path.stem not in OWN_DATA and not REAL_DATA.is_dir():
+        pytest.skip("no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
     nb = nbformat.read(path, as_version=4)
     tiny = {k: v for k, v in TINY.items() if k in parameter_names(nb)}
     nb = with_parameters(nb, tiny)

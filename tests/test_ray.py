@@ -84,6 +84,20 @@ def test_a_sweep_on_ray_equals_the_local_sweep_run_for_run(tmp_path, data, local
     assert not any(_resumes(tmp_path).values())
 
 
+def test_a_sweep_on_an_image_set_on_ray_equals_the_local_sweep(tmp_path, cluster, one_thread):
+    from test_datasets import write_folder
+
+    folder = write_folder(tmp_path / "shapes", n_per_class=20)  # 80 RGB images, 32 px, 4 classes
+    local = vs.compare(["mouse"], cfg(), tmp_path / "local", seeds=[0, 1], dataset=folder, progress=False,
+                       report=False, similarity=False)
+    summary = vs.compare(["mouse"], cfg(), tmp_path / "ray", seeds=[0, 1], dataset=folder, progress=False,
+                         report=False, similarity=False, executor="ray", cpus_per_run=1)
+    assert set(summary["status"]) == {"ok"} and summary["test_acc"].tolist() == local["test_acc"].tolist()
+    assert same(outputs(tmp_path / "ray"), outputs(tmp_path / "local"))
+    config = json.loads((tmp_path / "ray" / "mouse" / "seed1" / "config.json").read_text())
+    assert config["architecture"]["in_channels"] == 3 and config["data"]["load"]["name_or_path"] == str(folder)
+
+
 def test_ray_says_when_its_threads_differ_from_a_local_sweeps(tmp_path, data, cluster, one_thread):
     torch.set_num_threads(2)  # a local sweep here would train with 2 threads; the 1-CPU tasks train with 1
     try:

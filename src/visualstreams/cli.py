@@ -138,6 +138,17 @@ def _predict_config(args: argparse.Namespace):  # -> PredictivityConfig
     return PredictivityConfig(method=args.method, n_splits=args.splits, train_fraction=args.train_fraction,
                               max_features=args.max_features, stimulus_degrees=args.stimulus_degrees,
                               field_degrees=args.field_degrees, time_bin=args.time_bin, ceiling=args.ceiling)
+def _add_dataset_options(p: argparse.ArgumentParser, every: str = "") -> None:
+    dg = p.add_argument_group("dataset (default: Fashion-MNIST, found as --data or 'visualstreams data --help' "
+                              "says)")
+    dg.add_argument("--dataset", metavar="NAME|PATH",
+                    help=f"{every}fashion-mnist, cifar-10 (needs a path), or a path: a .npz, cifar-10-batches-py, or "
+                         "a folder of class subfolders of images (see 'visualstreams data show --help'); the network "
+                         "takes its image size, channels (1 or 3) and number of classes; task what only")
+    dg.add_argument("--test-data", metavar="DIR", help="the image folder's test set (class subfolders); default: "
+                                                       "its test/ folder, else a seeded 20%% of each class")
+    dg.add_argument("--image-size", type=_positive_int, metavar="N",
+                    help="resize a folder's images to N x N px (needed when their sizes differ)")
 
 
 def _config(args: argparse.Namespace):  # -> TrainConfig
@@ -209,16 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
     pt.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
                     help="also write checkpoint.pt every N optimizer steps (default: at epoch ends only)")
-    dg = pt.add_argument_group("dataset (default: Fashion-MNIST, found as --data or 'visualstreams data --help' "
-                               "says)")
-    dg.add_argument("--dataset", metavar="NAME|PATH",
-                    help="fashion-mnist, cifar-10 (needs a path), or a path: a .npz, cifar-10-batches-py, or a "
-                         "folder of class subfolders of images (see 'visualstreams data show --help'); the network "
-                         "takes its image size, channels (1 or 3) and number of classes; task what only")
-    dg.add_argument("--test-data", metavar="DIR", help="the image folder's test set (class subfolders); default: "
-                                                       "its test/ folder, else a seeded 20%% of each class")
-    dg.add_argument("--image-size", type=_positive_int, metavar="N",
-                    help="resize a folder's images to N x N px (needed when their sizes differ)")
+    _add_dataset_options(pt)
     pt.add_argument("--mode", default="gain", choices=list(MODES),
                     help="how strengths act: gain (fixed multiplier, the notebook's), learned-gain, density "
                          "(fraction of channel connections kept), none (all strengths 1: the control)")
@@ -278,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "--help'): tables and heatmap in --out, scores per species and condition with 95%% CIs, "
                          "Welch tests with Holm's correction, a report section")
     _add_predict_options(pm)
+    _add_dataset_options(pm, "every run trains on it (loaded once; a folder's held-out split drawn by --seed): ")
     _add_training_options(pm)
 
     pl = sub.add_parser("lesion", help="silence areas or projections of trained runs and evaluate again",
@@ -298,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="every area and every projection, each on its own (and all feedback, all lateral at once)")
     pl.add_argument("--steps", type=_positive_int, metavar="T",
                     help="evaluate unrolled over T steps instead of the run's own (1: the feedforward sweep alone)")
-    pl.add_argument("--data", metavar="DIR", help="Fashion-MNIST directory (default: the run's)")
+    pl.add_argument("--data", metavar="DIR", help="where the runs' data are (default: the dataset their config.json "
+                                                  "records; give it when a run's image set has moved)")
     pl.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     pl.add_argument("--figure", metavar="PNG", help="bar chart path (default lesions.png beside the runs)")
 
@@ -328,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also use between-species pairs of the same seed (inflated by shared initial weights)")
     psim.add_argument("--out", metavar="DIR", help="output directory (default: the compare directory, else beside "
                                                    "the runs)")
-    psim.add_argument("--data", metavar="DIR", help="Fashion-MNIST directory (default: the runs')")
+    psim.add_argument("--data", metavar="DIR", help="where the runs' data are (default: the dataset their "
+                                                    "config.json records; give it when an image set has moved)")
     psim.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     psim.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -559,8 +564,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
     out = Path(args.out)
     try:
         summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, steps=args.step_counts,
-                          data_path=args.data,
-                          overwrite=args.overwrite, resume=args.resume, progress=not args.quiet,
+                          data_path=args.data, dataset=args.dataset, test_data=args.test_data,
+                          image_size=args.image_size, overwrite=args.overwrite, resume=args.resume,
+                          progress=not args.quiet,
                           checkpoint_every=args.checkpoint_every, architecture=args.architecture,
                           strategy=args.strategy, max_stack=args.max_stack, similarity=args.similarity,
                           executor=args.executor, ray_address=args.ray_address, workers=args.workers,

@@ -13,19 +13,21 @@ Imports runs and the engine (to load and evaluate trained runs); the chart is :f
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import torch
 
-from ..data import load_fashion_mnist
+from ..data import test_tensors
 from ..engine import TrainConfig, evaluate, resolve_runtime
 from ..errors import ConfigError
 from ..network import VisualStreamsNet
 from ..network.compile import check_steps
-from ..runs import RunDir, load_run
+from ..runs import RunDir, load_run, run_dataset
 
 CUTS: dict[str, tuple[str, ...]] = {"feedback": ("feedback",), "lateral": ("lateral",),
                                     "recurrent": ("feedback", "lateral")}
@@ -189,11 +191,16 @@ def lesion_runs(
             except ConfigError as exc:
                 raise ConfigError(f"{run.run_dir}: {exc}") from None
         plans.append((run, model, lesions))
-    data = load_fashion_mnist(data_path if data_path is not None else runs[0].config.get("data", {}).get("source"))
-    test_x = data.test_images.unsqueeze(1).to(dev)
-    test_y = data.test_labels.to(dev)
+    # Each run's own dataset, as its config.json records it (Fashion-MNIST runs read the first such run's, as
+    # before): loaded once per dataset, and a missing one refused before any evaluation.
+    loaded: dict[str, tuple[Any, torch.Tensor]] = {}
+    keys = [_data_key(run.config) for run in runs]
+    for run, key in zip(runs, keys, strict=True):
+        if key not in loaded:
+            loaded[key] = test_tensors(run_dataset(run.config, data_path), dev)
     frames = []
-    for run, model, lesions in plans:
+    for (run, model, lesions), key in zip(plans, keys, strict=True):
+        test_x, test_y = loaded[key]
         cfg = TrainConfig.from_dict(run.config["train"])
         # Each run evaluates in the precision it was configured with, on the device chosen for the command.
         precision = resolve_runtime(str(dev), cfg.precision).precision
@@ -203,3 +210,9 @@ def lesion_runs(
         frames.append(df.assign(run=str(run.run_dir), seed=cfg.seed, species=run.config.get("name", ""),
                                 steps=model.steps))
     return pd.concat(frames, ignore_index=True)
+
+
+def _data_key(run_config: dict[str, Any]) -> str:
+    """Which dataset a run trained on: its recorded image set, or "" for Fashion-MNIST (found once for all)."""
+    load = (run_config.get("data") or {}).get("load")
+    return json.dumps(load, sort_keys=True) if load else ""

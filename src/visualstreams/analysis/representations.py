@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,25 +208,24 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
     """
     import torch
 
-    from ..data import load_fashion_mnist
+    from ..data import ImageSet
     from ..engine import TrainConfig, resolve_runtime
-    from ..runs import load_run
+    from ..runs import load_run, run_dataset
 
     device = str(resolve_runtime(device).device)  # a bad or absent device in one line, before loading
     result = load_run(run_dir, device=device)
     model, config = result.model, result.config
     cfg = TrainConfig.from_dict(config["train"])
     task = cfg.make_task()
-    if data is not None:
-        dataset = data
-    else:
-        recorded = config.get("data", {}).get("source")
-        # the run's own data while its directory exists, else found as training finds it
-        dataset = load_fashion_mnist(data_path if data_path is not None else
-                                     recorded if recorded and Path(str(recorded)).is_dir() else None)
+    # the run's own data as its config.json records it (an image set loaded again; Fashion-MNIST from its
+    # directory while it exists, else found as training finds it)
+    dataset = data if data is not None else run_dataset(config, data_path)
     idx = probe_indices(len(dataset.test_labels), n_images)
     index = torch.as_tensor(idx)
-    items = dataset.test_images[index].unsqueeze(1).to(device)
+    items = dataset.test_images[index]
+    if isinstance(dataset, ImageSet) and dataset.streamed:
+        items = items.decode()  # the probe set only, decoded from the streamed set's files
+    items = (items if isinstance(dataset, ImageSet) else items.unsqueeze(1)).to(device)
     labels = dataset.test_labels[index].to(device)
     offsets = task.test_offsets(len(dataset.test_labels))
     offsets = offsets[index] if offsets is not None else None
@@ -333,13 +331,15 @@ def similarity(
         raise ConfigError("similarity needs one species name per run")
     areas = list(dict.fromkeys(areas)) if areas is not None else None
     wanted = _check_shared_areas(run_dirs, homology, areas)  # from config.json, before minutes of activations
-    if data is None:  # one load for every run
-        from ..data import load_fashion_mnist
-        from ..runs import RunDir
+    if data is None:  # one load for every run: one probe set, so the runs must share their dataset
+        from ..runs import RunDir, run_dataset
 
-        recorded_source = RunDir(run_dirs[0]).read_config().get("data", {}).get("source")
-        data = load_fashion_mnist(data_path if data_path is not None else recorded_source
-                                  if recorded_source and Path(str(recorded_source)).is_dir() else None)
+        configs = [RunDir(d).read_config() for d in dict.fromkeys(str(d) for d in run_dirs)]
+        trained_on = {_dataset_label(c) for c in configs}
+        if len(trained_on) > 1:
+            raise ConfigError(f"the runs trained on different data ({'; '.join(sorted(trained_on))}); similarity "
+                              "compares them on one probe set (runs of one compare share their dataset and split)")
+        data = run_dataset(configs[0], data_path)
     cache: dict[str, RunActivations] = {}
     recorded: list[RunActivations] = []
     for k, (d, lab) in enumerate(tqdm(list(zip(run_dirs, labels, strict=True)), desc="activations", unit="run",
@@ -397,3 +397,15 @@ def similarity(
     if len(across) and runs["mode"].nunique() > 1:
         modes = mode_differences(across, **test)
     return SimilarityResult(runs, within, across, differences, shared, metrics, n_images, modes)
+
+
+def _dataset_label(run_config: Mapping[str, Any]) -> str:
+    """The dataset a run's config.json records: an image set by its name and where it was loaded from."""
+    info = run_config.get("data") or {}
+    load = info.get("load")
+    if not load:
+        return "fashion-mnist"
+    # The split's seed matters only where the test set is a seeded split (train draws it by each run's seed).
+    seeded = str(info.get("split", "")).startswith("seeded")
+    return (f"{info.get('dataset', '?')} from {load.get('name_or_path')}"
+            + (f" (test split drawn by seed {load.get('seed')})" if seeded else ""))

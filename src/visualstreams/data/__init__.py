@@ -5,7 +5,7 @@ leaves."""
 
 from .canvas import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_centres, place_on_canvas
 from .datasets import DATASETS, DEFAULT_DATASET, ImageSet, describe, load_dataset, show_dataset
-from .device import DeviceData
+from .device import DeviceData, test_tensors
 from .fashion_mnist import (
     CLASSES,
     IDX_FILES,
@@ -16,6 +16,7 @@ from .fashion_mnist import (
 from .noise import item_noise
 
 __all__ = ["ITEM_SIZE", "TEST_POSITION_SEED", "canvas_offsets", "item_centres", "place_on_canvas", "DeviceData",
+           "test_tensors",
            "item_noise", "DATASETS", "DEFAULT_DATASET", "ImageSet", "describe", "load_dataset", "show_dataset",
            "CLASSES",
            "IDX_FILES", "FashionMNIST", "find_data", "load_fashion_mnist"]

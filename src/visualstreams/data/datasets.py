@@ -12,9 +12,10 @@ A dataset is named (``fashion-mnist``, ``cifar-10``) or given by path; a path is
   directory whose only subfolders are ``train`` and ``test`` (each of class subfolders) gives both sets; else
   (or without ``test``) the test set is a seeded split: :data:`TEST_FRACTION` of each class, drawn by ``seed``.
 
-Images are decoded once into one uint8 tensor ``(N, C, H, W)``, C 1 (grey) or 3 (RGB); a set larger than
-:data:`MAX_BYTES` is refused (no streaming loader yet). Bad input raises :class:`DataError` before anything is
-written. Imports the errors and the Fashion-MNIST reader only.
+Images are decoded once into one uint8 tensor ``(N, C, H, W)``, C 1 (grey) or 3 (RGB); an image folder larger
+than :data:`MAX_BYTES` decoded streams instead (:mod:`.streaming`: its images stay files, decoded batch by batch
+by a DataLoader's workers; ``.npz`` and CIFAR-10 are read whole). Bad input raises :class:`DataError` before
+anything is written. Imports the errors, the Fashion-MNIST reader and the streaming loader only.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ import torch
 
 from ..errors import DataError
 from .fashion_mnist import FashionMNIST, has_csv, has_idx, load_fashion_mnist, subset_indices
+from .streaming import GREY_MODES, LazyImages, decode_image
 
 TEST_FRACTION = 0.2
-MAX_BYTES = 8 * 2**30  # images decoded into memory at most (8 GiB of uint8 pixels)
+MAX_BYTES = 8 * 2**30  # images decoded into memory at most (8 GiB of uint8 pixels); a larger folder streams
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 CIFAR10_DIR = "cifar-10-batches-py"
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -44,9 +46,9 @@ class ImageSet:
     """A labelled image set: uint8 images ``(N, C, H, W)`` and int64 labels indexing ``classes``."""
 
     name: str
-    train_images: torch.Tensor
+    train_images: torch.Tensor | LazyImages  # LazyImages: a folder over MAX_BYTES, streamed
     train_labels: torch.Tensor
-    test_images: torch.Tensor
+    test_images: torch.Tensor | LazyImages
     test_labels: torch.Tensor
     classes: tuple[str, ...]
     source: str = ""
@@ -78,14 +80,19 @@ class ImageSet:
         """MD5 of the images and labels (train then test): a resumed run checks it has the run's data."""
         h = hashlib.md5()
         for t in (self.train_images, self.train_labels, self.test_images, self.test_labels):
-            h.update(t.contiguous().numpy().tobytes())
+            h.update(t.fingerprint() if isinstance(t, LazyImages) else t.contiguous().numpy().tobytes())
         return h.hexdigest()
+
+    @property
+    def streamed(self) -> bool:
+        """Its images stay on disk and stream (:mod:`.streaming`): over :data:`MAX_BYTES` decoded."""
+        return isinstance(self.train_images, LazyImages)
 
     def info(self) -> dict[str, object]:
         return {"dataset": self.name, "source": self.source, "format": self.format, "split": self.split,
                 "train": len(self.train_labels), "test": len(self.test_labels), "classes": list(self.classes),
                 "channels": self.channels, "size": list(self.size), "checksums": dict(self.checksums),
-                "load": dict(self.load)}
+                "load": dict(self.load), **({"streamed": True} if self.streamed else {})}
 
 
 def from_fashion_mnist(ds: FashionMNIST) -> ImageSet:
@@ -123,7 +130,7 @@ def _finish(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndar
     if missing:
         raise DataError(f"{source}: the test set has classes the training set lacks: "
                         f"{', '.join(classes[i] for i in missing)}")
-    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (*train, *test)]
+    t = [a if isinstance(a, LazyImages) else torch.from_numpy(np.ascontiguousarray(a)) for a in (*train, *test)]
     return ImageSet(name, t[0], t[1].long(), t[2], t[3].long(), classes, source, fmt, split)
 
 
@@ -143,12 +150,6 @@ def _split(images: np.ndarray, labels: np.ndarray, seed: int):
 
 def _shape(images: np.ndarray) -> str:
     return f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]}"
-
-
-def _check_bytes(n: int, per_image: int, where: str) -> None:
-    if n * per_image > MAX_BYTES:
-        raise DataError(f"{where}: {n} images of {per_image} bytes exceed the in-memory limit of "
-                        f"{MAX_BYTES / 2**30:.0f} GiB (no streaming loader yet)")
 
 
 # -- .npz ------------------------------------------------------------------------------------------------------
@@ -255,7 +256,10 @@ def _image_files(d: Path) -> list[Path]:
 
 
 def _read_folder(root: Path, classes: tuple[str, ...] | None, size: int | None,
-                 colour: bool | None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], bool]:
+                 colour: bool | None) -> tuple[np.ndarray | LazyImages, np.ndarray, tuple[str, ...], bool]:
+    """The images of a folder (uint8 ``(N, C, H, W)``, or :class:`LazyImages` over :data:`MAX_BYTES`), labels,
+    classes and whether they are RGB. Every file's header is read first (mode and size: its colour, mixed sizes,
+    the bytes it decodes to), so a set too large for memory is known before any pixel is decoded."""
     from PIL import Image, UnidentifiedImageError
 
     dirs = _class_dirs(root)
@@ -271,31 +275,28 @@ def _read_folder(root: Path, classes: tuple[str, ...] | None, size: int | None,
         if not found:
             raise DataError(f"{d}: empty class folder (no image files)")
         files.extend((f, classes.index(d.name)) for f in found)
-    decoded = []
+    headers = []
     for f, _ in files:
         try:
             with Image.open(f) as im:
-                im.load()
-                decoded.append(im.copy())
+                headers.append((im.mode, im.size))
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise DataError(f"{f}: unreadable image ({exc})") from None
     if colour is None:  # any colour image makes the whole set RGB; else it stays grey
-        colour = any(im.mode not in ("L", "1", "I", "I;16", "F") for im in decoded)
-    shapes = {im.size for im in decoded}
+        colour = any(mode not in GREY_MODES for mode, _ in headers)
+    shapes = {shape for _, shape in headers}
     if size is None and len(shapes) > 1:
         (w1, h1), (w2, h2) = sorted(shapes)[:2]
         raise DataError(f"{root}: images of mixed sizes ({w1}x{h1}, {w2}x{h2}, ...); state a size to resize to "
                         "(--image-size N)")
-    w, h = (size, size) if size is not None else decoded[0].size
-    _check_bytes(len(decoded), (3 if colour else 1) * w * h, str(root))
-    out = np.empty((len(decoded), 3 if colour else 1, h, w), dtype=np.uint8)
-    for i, im in enumerate(decoded):
-        im = im.convert("RGB" if colour else "L")
-        if im.size != (w, h):
-            im = im.resize((w, h), Image.Resampling.BILINEAR)
-        a = np.asarray(im, dtype=np.uint8)
-        out[i] = a.transpose(2, 0, 1) if colour else a[None]
-    return out, np.array([c for _, c in files], dtype=np.int64), classes, colour
+    w, h = (size, size) if size is not None else headers[0][1]
+    labels = np.array([c for _, c in files], dtype=np.int64)
+    if len(files) * (3 if colour else 1) * w * h > MAX_BYTES:  # streamed: decoded batch by batch as it trains
+        return LazyImages([str(f) for f, _ in files], (w, h), colour), labels, classes, colour
+    out = np.empty((len(files), 3 if colour else 1, h, w), dtype=np.uint8)
+    for i, (f, _) in enumerate(files):
+        out[i] = decode_image(f, (w, h), colour)  # the streaming loader's decoding, item for item
+    return out, labels, classes, colour
 
 
 def load_image_folder(path: str | os.PathLike[str], test_path: str | os.PathLike[str] | None = None,
@@ -380,6 +381,9 @@ def describe(ds: ImageSet) -> str:
              f"  {w}x{h} px, {ds.channels} channel{'s' if ds.channels > 1 else ''} "
              f"({'RGB' if ds.channels == 3 else 'grey'}), {len(ds.classes)} classes",
              f"  {len(ds.train_labels)} train, {len(ds.test_labels)} test ({ds.split})"]
+    if ds.streamed:
+        lines.append(f"  streamed from disk: over the in-memory limit of {MAX_BYTES / 2**30:.3g} GiB decoded "
+                     f"({ds.train_images.workers} worker processes decode each batch)")
     width = max(len(c) for c in ds.classes)
     for c, n_train, n_test in zip(ds.classes, ds.counts("train"), ds.counts("test"), strict=True):
         lines.append(f"  {c:<{width}}  {n_train:>7} train  {n_test:>6} test")

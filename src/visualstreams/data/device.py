@@ -27,3 +27,9 @@ class DeviceData:
                        data.test_labels.to(device))
         return cls(data.train_images.unsqueeze(1).to(device), data.train_labels.to(device),
                    data.test_images.unsqueeze(1).to(device), data.test_labels.to(device))
+
+
+def test_tensors(data: FashionMNIST | ImageSet, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test images (N, C, H, W) uint8 and labels of ``data`` on ``device`` (the training set stays put)."""
+    images = data.test_images if isinstance(data, ImageSet) else data.test_images.unsqueeze(1)
+    return images.to(device), data.test_labels.to(device)

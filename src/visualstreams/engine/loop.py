@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import DeviceData
+from ..data.streaming import LazyImages, chunks
 from ..errors import ConfigError, DivergenceError
 from ..network import VisualStreamsNet
 from ..storage import save_torch
@@ -73,10 +74,11 @@ def random_crop(items: torch.Tensor, pad: int, offsets: torch.Tensor) -> torch.T
 
 
 def draw_batch(data: DeviceData, idx: torch.Tensor, task: Task, hflip: bool, aug_gen: torch.Generator,
-               crop_pad: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+               crop_pad: int = 0, items: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One training batch of the items ``idx``: flips (from ``aug_gen``), crops (``crop_pad`` > 0, from
-    ``aug_gen``), then the task's batch (positions and noise from ``aug_gen`` too), in that order of draws."""
-    items = data.train_x[idx]
+    ``aug_gen``), then the task's batch (positions and noise from ``aug_gen`` too), in that order of draws.
+    ``items``: the images of ``idx`` already decoded (a streamed set's batch); default: cut from ``data``."""
+    items = data.train_x[idx] if items is None else items
     if hflip:
         flip = (torch.rand(len(idx), generator=aug_gen) < 0.5).to(items.device)
         items = torch.where(flip[:, None, None, None], items.flip(-1), items)
@@ -140,9 +142,9 @@ def evaluate(
     offsets = t.test_offsets(len(labels))
     sums: dict[str, torch.Tensor] = {}
     with autocast(device, precision):
-        for i in range(0, len(labels), batch_size):
+        for i, batch in zip(range(0, len(labels), batch_size), chunks(images, batch_size), strict=True):
             sl = slice(i, i + batch_size)
-            x, targets = t.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl],
+            x, targets = t.make_batch(batch, labels[sl], offsets=None if offsets is None else offsets[sl],
                                       index=torch.arange(i, min(i + batch_size, len(labels))))
             for k, v in t.batch_sums(model(x, heads=t.heads), targets).items():
                 sums[k] = sums[k] + v if k in sums else v
@@ -223,9 +225,15 @@ def fit(
         t0 = time.perf_counter() - seconds_before
         bar = tqdm(range(first_step, steps), desc=f"{desc}epoch {epoch}/{config.epochs}", disable=not progress,
                    leave=True, unit="batch", mininterval=0.5, initial=first_step, total=steps)
+        # A streamed set: the loader's workers decode the epoch's batches, in the permutation's order, ahead of
+        # the step that trains on them (from the step a resumed epoch continues at).
+        streamed = (data.train_x.batches([perm[s * config.batch_size:(s + 1) * config.batch_size].cpu()
+                                          for s in range(first_step, steps)])
+                    if isinstance(data.train_x, LazyImages) else None)
         for step in bar:
             idx = perm[step * config.batch_size:(step + 1) * config.batch_size]
-            x, targets = draw_batch(data, idx, task, config.hflip, aug_gen, config.crop_pad)
+            x, targets = draw_batch(data, idx, task, config.hflip, aug_gen, config.crop_pad,
+                                    items=next(streamed) if streamed is not None else None)
             with autocast(device, precision):
                 out = model(x, heads=task.heads)
                 loss = task.loss(out, targets, config.label_smoothing)
@@ -262,9 +270,9 @@ def confusion_matrix(model: VisualStreamsNet, images: torch.Tensor, labels: torc
     offsets = task.test_offsets(len(labels))
     counts = torch.zeros(n_classes * n_classes, dtype=torch.long, device=labels.device)
     with autocast(images.device, precision):
-        for i in range(0, len(labels), batch_size):
+        for i, batch in zip(range(0, len(labels), batch_size), chunks(images, batch_size), strict=True):
             sl = slice(i, i + batch_size)
-            x, _ = task.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl],
+            x, _ = task.make_batch(batch, labels[sl], offsets=None if offsets is None else offsets[sl],
                                    index=torch.arange(i, min(i + batch_size, len(labels))))
             pred = model(x, heads=("what",))["what"].argmax(1)
             counts += torch.bincount(labels[sl] * n_classes + pred, minlength=n_classes * n_classes)

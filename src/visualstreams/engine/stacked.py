@@ -33,6 +33,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from ..data import DeviceData
+from ..data.streaming import LazyImages
 from ..errors import ConfigError, DivergenceError
 from ..network import VisualStreamsNet
 from ..storage import save_torch
@@ -110,6 +111,9 @@ def fit_stacked(
     m_count = len(models)
     if not (m_count == len(data) == len(configs)) or m_count == 0:
         raise ConfigError("fit_stacked needs one dataset and one config per model")
+    if any(isinstance(d.train_x, LazyImages) for d in data):
+        raise ConfigError("a streamed dataset (over the in-memory limit) trains one model at a time: use --strategy "
+                          "sequential")
     if len({m.spec.structure for m in models}) != 1:
         raise ConfigError("stacked models must have the same structure (areas, projections, heads, mode)")
     _same_but_seed(configs)

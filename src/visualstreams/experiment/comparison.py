@@ -34,7 +34,7 @@ from ..analysis.predictivity import PredictivityConfig
 from ..analysis.representations import DEFAULT_PROBES
 from ..analysis.stats import pairwise_tests, summarize
 from ..connectome import Connectome, load_connectome
-from ..data import FashionMNIST, load_fashion_mnist
+from ..data import FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
 from ..data.recordings import Recordings, load_recordings
 from ..engine import (
     TrainConfig,
@@ -45,7 +45,7 @@ from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
 from ..network.modes import condition
 from ..report import build_report
-from ..runs import CompareDir, RunDir, check_room, run_disk_bytes
+from ..runs import CompareDir, RunDir, check_room, data_input, run_disk_bytes
 from ..viz import plot_learning_curves
 from .executors import check_executor, run_on_ray, start_ray, task_runtime
 from .reference import NOTEBOOK_RESULTS
@@ -64,8 +64,11 @@ def compare(
     seeds: Sequence[int] | None = None,
     modes: Sequence[str] | None = None,
     steps: Sequence[int] | None = None,
-    data: FashionMNIST | None = None,
+    data: FashionMNIST | ImageSet | None = None,
     data_path: str | os.PathLike[str] | None = None,
+    dataset: str | os.PathLike[str] | None = None,
+    test_data: str | os.PathLike[str] | None = None,
+    image_size: int | None = None,
     overwrite: bool = False,
     resume: bool = False,
     report: bool = True,
@@ -114,6 +117,12 @@ def compare(
     (:func:`~visualstreams.experiment.brains.predict`, settings ``predictivity``): the tables and heatmap in
     ``out``, scores per species and condition across seeds with CIs, Welch tests with Holm's correction, and a
     report section. The recordings are read and checked before anything trains.
+    ``data`` is the data itself; ``data_path`` a Fashion-MNIST directory; ``dataset`` a dataset's name or path
+    (:func:`~visualstreams.data.load_dataset`, with ``test_data`` and ``image_size`` for image folders). The image
+    set is loaded once, before anything is written (its held-out split, for a folder without a test set, drawn by
+    ``config.seed``: the same split for every run of the grid); every run trains on it, each network compiled
+    for its size, channels and classes, and ``experiment.json`` records it (``data``), so that a resumed sweep
+    given other images is refused. The notebook's figures are set beside Fashion-MNIST runs only.
     Returns the summary (one row per run).
     """
     config = config or TrainConfig()
@@ -141,9 +150,17 @@ def compare(
     if max_stack < 1:
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
-    image_size = config.make_task().image_size
+    # The data before anything is written: a bad image set is refused in one line, and the networks follow it.
+    images = _dataset(config, data, data_path, dataset, test_data, image_size)
+    if isinstance(images, ImageSet) and images.streamed:  # a streamed set trains one model at a time
+        if strategy == "stacked":
+            raise ConfigError(f"{images.source}: a streamed dataset (over the in-memory limit) trains one model at a "
+                              "time: use --strategy sequential")
+        stack = False
+    size, channels, classes = data_input(config, images)
     # Compile once per (species, mode, steps): every error is reported before hours of training, not after.
-    specs = {(name, mode, t): compile_network(conn.replace(name=name), arch, image_size, mode, t)
+    specs = {(name, mode, t): compile_network(conn.replace(name=name), arch, size, mode, t, in_channels=channels,
+                                              classes=classes)
              for t in step_counts for mode in modes for name, conn in zip(names, conns, strict=True)}
     # Warned, not refused (train refuses): --steps 1 4 over a cyclic and an acyclic species is a fair sweep, and
     # the acyclic one's T-step runs, though they repeat its one-step network, keep the grid whole.
@@ -169,6 +186,9 @@ def compare(
     with lock:
         try:
             cdir.prepare()
+            recorded = _data_record(images)
+            if resume:
+                _check_resumed_data(cdir, recorded)
             plan = _plan(cdir, names, modes, step_counts, seeds, config, specs, resume, overwrite)
             if resume:
                 cdir.remove_temporaries()  # of atomic writes cut short by the kill
@@ -178,8 +198,10 @@ def compare(
                 "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
                 "seeds": seeds,
                 "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
+                "data": recorded,
             })
-            dataset = data if data is not None else load_fashion_mnist(data_path)
+            dataset = images
+            notebook = _is_fashion_mnist(dataset)
 
             todo = [p for p in plan if not p.done and p.twin is None]
             if todo and tasks_runtime is not None and tasks_runtime.threads != runtime.threads:
@@ -202,7 +224,7 @@ def compare(
                 if p.twin is not None:
                     history, status = (outcomes[p.twin] if p.twin in outcomes
                                        else (p.twin.read_history(strict=False), "ok"))
-                    row = _summary_row(p, p.twin, history, status)
+                    row = _summary_row(p, p.twin, history, status, notebook)
                     rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
                     cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan is written too
                     continue
@@ -217,7 +239,7 @@ def compare(
                     history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
                                                 runtime=runtime)
                 outcomes[p.run_dir] = (history, status)
-                rows.append({**_summary_row(p, p.run_dir, history, status), "same_as": ""})
+                rows.append({**_summary_row(p, p.run_dir, history, status, notebook), "same_as": ""})
                 cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
         finally:
             if started:
@@ -225,7 +247,7 @@ def compare(
 
                 ray.shutdown()
         summary = pd.DataFrame(rows)
-        analyse(cdir.path, summary)
+        analyse(cdir.path, summary, reference=notebook)
         ok = summary[summary["status"] == "ok"]
         if similarity is None:
             similarity = bool(len(ok)) and int(ok.groupby(["species", "mode"])["seed"].nunique().max()) >= 2
@@ -251,7 +273,56 @@ def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig 
                       "complete: rerun it with 'visualstreams predict --compare-dir'", RuntimeWarning, stacklevel=2)
 
 
-def _similarity(cdir: CompareDir, dataset: FashionMNIST, progress: bool) -> None:
+def _dataset(config: TrainConfig, data: FashionMNIST | ImageSet | None, data_path: str | os.PathLike[str] | None,
+             dataset: str | os.PathLike[str] | None, test_data: str | os.PathLike[str] | None,
+             image_size: int | None) -> FashionMNIST | ImageSet:
+    """The sweep's data: given, an image set loaded by name or path, or Fashion-MNIST (``data_path``)."""
+    if dataset is None:
+        if test_data is not None or image_size is not None:
+            raise ConfigError("a test folder and an image size go with a dataset (--dataset)")
+        return data if data is not None else load_fashion_mnist(data_path)
+    if data is not None or data_path is not None:
+        raise ConfigError("give the data, a Fashion-MNIST directory (--data) or a dataset (--dataset), not two")
+    return load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
+
+
+def _is_fashion_mnist(data: FashionMNIST | ImageSet) -> bool:
+    return not isinstance(data, ImageSet) or data.name == "fashion-mnist"
+
+
+def _data_record(data: FashionMNIST | ImageSet) -> dict[str, Any]:
+    """What experiment.json records of the sweep's data (an image set's checksum is of its decoded tensors, as
+    each run's config.json has it)."""
+    if isinstance(data, ImageSet):
+        return {**data.info(), "checksums": {**data.checksums, "tensors": data.digest()}}
+    return {"dataset": "fashion-mnist", **data.info()}
+
+
+def _check_resumed_data(cdir: CompareDir, recorded: dict[str, Any]) -> None:
+    """A sweep resumed on other data than it started on is refused (runs that finished on its data would be kept
+    beside runs trained on these). A directory written before experiment.json recorded the data is not checked."""
+    if not cdir.has_experiment():
+        return
+    try:
+        before = cdir.read_experiment().get("data")
+    except (VisualStreamsError, AttributeError):
+        return
+    if not isinstance(before, dict) or not before.get("checksums"):
+        return
+    # Checksums are compared only between the same format (Fashion-MNIST's IDX and CSV files differ), as resume does.
+    same_kind = before.get("dataset", "fashion-mnist") == recorded.get("dataset") and before.get(
+        "format") == recorded.get("format")
+    # Only the checksums both records have: a registry's Fashion-MNIST adds that of its tensors to the files'.
+    common = set(before["checksums"]) & set(recorded.get("checksums") or {})
+    if not same_kind or not common or any(before["checksums"][k] != recorded["checksums"][k] for k in common):
+        where = before.get("load", {}).get("name_or_path") if isinstance(before.get("load"), dict) else None
+        how = f"--dataset {where}" if where else "--data with its Fashion-MNIST" if before.get(
+            "dataset", "fashion-mnist") == "fashion-mnist" else "its dataset"
+        raise ConfigError(f"{cdir.path}: its runs trained on {before.get('dataset', 'fashion-mnist')} "
+                          f"({before.get('source', '?')}), not on these data; resume with {how}")
+
+
+def _similarity(cdir: CompareDir, dataset: FashionMNIST | ImageSet, progress: bool) -> None:
     """The representations section's tables and figures; a sweep whose runs cannot be compared (no shared area)
     keeps its results and says why: in :attr:`CompareDir.SIMILARITY_SKIPPED`, which the CLI's summary and the
     report read, and in a warning."""
@@ -312,9 +383,10 @@ def _check_room(cdir: CompareDir, to_train: list[CompiledNetwork], in_flight: in
     check_room(cdir.path, need, f"{len(sizes)} run{'s' if len(sizes) > 1 else ''} and the report")
 
 
-def analyse(out: str | os.PathLike[str], summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
+            reference: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write ``stats.csv``, ``tests.csv`` and ``learning_curves.png`` from the runs that finished; return the
-    two tables."""
+    two tables. ``reference``: draw the notebook's accuracies in the figure (its runs were on Fashion-MNIST)."""
     cdir = CompareDir(out)
     ok = summary[summary["status"] == "ok"]
     metrics = [c for c in ok.columns if c.startswith("test_") and pd.api.types.is_numeric_dtype(ok[c])]
@@ -333,7 +405,7 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame) -> tuple[pd.Data
     histories = _histories(ok)
     if histories:
         plot_learning_curves(histories, cdir.file(CompareDir.CURVES),
-                             reference={k: v["test_acc"] for k, v in NOTEBOOK_RESULTS.items()})
+                             reference={k: v["test_acc"] for k, v in NOTEBOOK_RESULTS.items()} if reference else None)
     return stats, tests_df
 
 
@@ -348,9 +420,11 @@ def _histories(ok: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {k: pd.concat(v, ignore_index=True) for k, v in groups.items()}
 
 
-def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], status: str) -> dict[str, Any]:
+def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], status: str,
+                 notebook: bool = True) -> dict[str, Any]:
     last = history[-1] if history and status == "ok" else {}
-    ref = NOTEBOOK_RESULTS.get(p.name, {}) if p.config.task == "what" and p.config.canvas is None else {}
+    fashion_what = notebook and p.config.task == "what" and p.config.canvas is None
+    ref = NOTEBOOK_RESULTS.get(p.name, {}) if fashion_what else {}
     row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status,
                            "steps": p.config.steps}
     row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds", "stack_seconds")})

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from ..data import FashionMNIST
+from ..data import FashionMNIST, ImageSet
 from ..engine import Runtime, TrainConfig
 from ..errors import ConfigError
 from ..runs import RunDir
@@ -220,8 +220,9 @@ def task_runtime(config: TrainConfig, gpus_per_run: float, cpus_per_run: float =
     return resolve_runtime("cpu", config.precision, threads=ray_threads(cpus_per_run))
 
 
-def _unit(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: int, checkpoint_every: int | None,
-          threads: int, runtime: Runtime | None) -> tuple[dict[RunDir, Outcome], list[str], str | None]:
+def _unit(units: list[Planned], dataset: FashionMNIST | ImageSet, stack: bool, max_stack: int,
+          checkpoint_every: int | None, threads: int,
+          runtime: Runtime | None) -> tuple[dict[RunDir, Outcome], list[str], str | None]:
     """One Ray task: train ``units`` (one run, or one stack); returns the outcomes, the warnings raised (the driver
     repeats them: workers' output is not relayed) and a user error that must stop the sweep (out of memory in a
     stack), as the local executor stops. On a retry after a worker died, a run that finished is read back and one
@@ -238,7 +239,7 @@ def _unit(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: i
     return outcomes, [str(w.message) for w in caught], error
 
 
-def _train_units(units: list[Planned], dataset: FashionMNIST, stack: bool, max_stack: int,
+def _train_units(units: list[Planned], dataset: FashionMNIST | ImageSet, stack: bool, max_stack: int,
                  checkpoint_every: int | None, threads: int, runtime: Runtime | None) -> dict[RunDir, Outcome]:
     import torch
 
@@ -283,7 +284,7 @@ def _units(todo: Sequence[Planned], stack: bool, max_stack: int) -> list[list[Pl
     return alone + stacks
 
 
-def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST, *, stack: bool, max_stack: int,
+def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST | ImageSet, *, stack: bool, max_stack: int,
                checkpoint_every: int | None, progress: bool, workers: int | None, cpus_per_run: float,
                gpus_per_run: float, runtime: Runtime | None) -> dict[RunDir, Outcome]:
     """Train ``todo`` as Ray tasks on the Ray that :func:`start_ray` connected (see the module docstring); at most

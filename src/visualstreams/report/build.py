@@ -427,7 +427,9 @@ def _section_reproducibility(doc: Document, ex: _Experiment) -> None:
         doc.para(f"Runs used different devices or precisions: {', '.join(sorted(devices))}.", cls="warn")
     doc.heading(3, "Data")
     data = dict(cfg.get("data") or {})
-    facts = [(k, str(data[k])) for k in ("source", "format", "train", "test", "train_used") if k in data]
+    # An image set's info says more (its name, split, channels, size and classes); Fashion-MNIST's has none of these.
+    facts = [(k, str(data[k])) for k in ("dataset", "source", "format", "split", "channels", "size", "classes", "train",
+                                         "test", "train_used") if k in data]
     if facts:
         doc.table(pd.DataFrame(facts, columns=["", "value"]))
     checksums = data.get("checksums") or {}

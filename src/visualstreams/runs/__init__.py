@@ -7,10 +7,12 @@ from .lifecycle import (
     TrainResult,
     build_seeded,
     compile_for,
+    data_input,
     environment,
     finish_run,
     load_run,
     resume_run,
+    run_dataset,
     start_run,
     train,
 )
@@ -26,7 +28,7 @@ from .rundir import (
     run_disk_bytes,
 )
 
-__all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "environment",
-           "finish_run", "load_run", "resume_run", "start_run", "train", "CompareDir", "DirectoryLock",
-           "PredictDir", "RunDir", "check_room", "ensure_writable_dir", "lesion_figure_path", "lock_directory",
-           "run_disk_bytes"]
+__all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "data_input", "environment",
+           "finish_run", "load_run", "resume_run", "run_dataset", "start_run", "train", "CompareDir",
+           "DirectoryLock", "PredictDir", "RunDir", "check_room", "ensure_writable_dir", "lesion_figure_path",
+           "lock_directory", "run_disk_bytes"]

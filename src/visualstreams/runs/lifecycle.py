@@ -35,7 +35,7 @@ import torch
 
 from .._version import __version__
 from ..connectome import Connectome
-from ..data import CLASSES, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
+from ..data import CLASSES, DATASETS, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
 from ..engine import (
     Runtime,
     TrainConfig,
@@ -47,7 +47,7 @@ from ..engine import (
     use_threads,
 )
 from ..engine.checkpoint import check_state
-from ..errors import ConfigError, VisualStreamsError
+from ..errors import ConfigError, DataError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, VisualStreamsNet, compile_network
 from ..storage import save_torch
 from .rundir import RunDir, check_room, run_disk_bytes
@@ -127,11 +127,60 @@ def _image_set(data: DataLike | None, dataset: str | os.PathLike[str] | None, co
     return load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
 
 
+def run_dataset(run_config: dict[str, Any], data_path: str | os.PathLike[str] | None = None,
+                ) -> FashionMNIST | ImageSet:
+    """The dataset a run trained on, as its config.json (``data``) records it, for analyses of the finished run.
+
+    An image set is loaded again from its record (``load``: path, test folder, size, split seed), or from
+    ``data_path`` when it has moved; one that is gone is refused in one line, and so are other images than the
+    run's (their checksum differs). A Fashion-MNIST run reads its own directory while it exists, else
+    ``data_path``, else Fashion-MNIST found as training finds it (as before image sets)."""
+    info = run_config.get("data") or {}
+    load = info.get("load")
+    if not load:
+        recorded = info.get("source")
+        return load_fashion_mnist(data_path if data_path is not None else
+                                  recorded if recorded and Path(str(recorded)).is_dir() else None)
+    where = str(data_path) if data_path is not None else load.get("name_or_path")
+    _refuse_gone(info, where)
+    dataset = load_dataset(**{**load, "name_or_path": where})
+    recorded = (info.get("checksums") or {}).get("tensors")
+    if recorded and dataset.digest() != recorded:
+        raise DataError(f"{where}: not the images the run trained on (their checksum differs from its config.json)")
+    return dataset
+
+
+def _refuse_gone(info: dict[str, Any], where: str | None) -> None:
+    """One line when a run's recorded image set (at ``where``, or its test folder) no longer exists."""
+    name = info.get("dataset") or where
+    for path in (where, (info.get("load") or {}).get("test_path")):
+        if path is not None and path not in DATASETS and not Path(path).exists():
+            raise DataError(f"the run's dataset {name!r} is gone: {path} no longer exists (give --data where it "
+                            "is now)")
+
+
 def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> VisualStreamsNet:
     """The model of ``spec`` with the initial weights (and density masks) of ``seed``: the global RNG is seeded
     right before the build, so they depend on the seed alone."""
     torch.manual_seed(seed)
     return VisualStreamsNet(spec).to(device=device, memory_format=torch.channels_last)
+
+
+def data_input(config: TrainConfig, data: DataLike | None) -> tuple[int, int | None, int | None]:
+    """The input a run of ``config`` on ``data`` compiles for: (image size, input channels, classes of the "what"
+    head); channels and classes are None (the network's own: 1 and 10) unless ``data`` is an
+    :class:`~visualstreams.data.ImageSet`. Refuses non-square images and an image set on a canvas task."""
+    task = config.make_task()
+    if not isinstance(data, ImageSet):
+        return task.image_size, None, None
+    h, w = data.size
+    if h != w:
+        raise ConfigError(f"{data.source}: images are {w}x{h} px; the network takes square images "
+                          "(resize them: --image-size N)")
+    if task.canvas is not None and (data.channels, h) != (1, 28):
+        raise ConfigError(f"task {task.name!r} places 28 px grey items on a canvas; {data.name} has {w} px "
+                          f"images of {data.channels} channel(s): train it with --task what")
+    return (task.image_size if task.canvas is not None else h), data.channels, len(data.classes)
 
 
 def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainConfig,
@@ -144,17 +193,7 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
     An :class:`~visualstreams.data.ImageSet` as ``data`` sets the input: its image size, its channels and its
     number of classes for the "what" head (Fashion-MNIST's give today's network: 28 px, 1 channel, 10 classes).
     """
-    task = config.make_task()
-    size, channels, classes = task.image_size, None, None
-    if isinstance(data, ImageSet):
-        h, w = data.size
-        if h != w:
-            raise ConfigError(f"{data.source}: images are {w}x{h} px; the network takes square images "
-                              "(resize them: --image-size N)")
-        if task.canvas is not None and (data.channels, h) != (1, 28):
-            raise ConfigError(f"task {task.name!r} places 28 px grey items on a canvas; {data.name} has {w} px "
-                              f"images of {data.channels} channel(s): train it with --task what")
-        size, channels, classes = (size if task.canvas is not None else h), data.channels, len(data.classes)
+    size, channels, classes = data_input(config, data)
     if isinstance(connectome, CompiledNetwork):
         if (connectome.mode, connectome.image_size, connectome.steps) != (config.mode, size, config.steps):
             raise ConfigError(f"compiled network ({connectome.mode}, {connectome.image_size}px, "
@@ -286,9 +325,11 @@ def finish_run(run: StartedRun, history: list[dict[str, float]],
     if rd is not None:
         task = config.make_task()
         if "what" in task.heads:
+            # An image set's own classes (its info records them); Fashion-MNIST's ten otherwise.
+            classes = list(run.config.get("data", {}).get("classes") or CLASSES)
             cm = confusion_matrix(run.model, run.data.test_x, run.data.test_y, task, config.eval_batch_size,
-                                  run.precision)
-            rd.write_confusion(list(CLASSES), cm.tolist())
+                                  run.precision, n_classes=len(classes))
+            rd.write_confusion(classes, cm.tolist())
         save_torch(rd.weights_path, {k: v.detach().cpu() for k, v in run.model.state_dict().items()})
         # Only now is the checkpoint redundant; a crash before this line resumes at the last epoch's end.
         rd.remove_checkpoint()
@@ -365,7 +406,9 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
     data_info = run_config.get("data", {})
     if data is None and data_info.get("load"):
         # The run's own image set, loaded as it was; --data names where it is now if it moved.
-        data = load_dataset(**{**data_info["load"], **({"name_or_path": data_path} if data_path else {})})
+        where = str(data_path) if data_path else data_info["load"].get("name_or_path")
+        _refuse_gone(data_info, where)
+        data = load_dataset(**{**data_info["load"], "name_or_path": where})
         data_path = None
     elif data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
         data_path = data_info["source"]  # the run's own data, unless told otherwise
