@@ -97,6 +97,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="weight of the localisation loss in what-where (1.0)")
     g.add_argument("--noise", type=_nonnegative_float, default=0.0,
                    help="std of Gaussian pixel noise on the canvas (0)")
+    g.add_argument("--loss-steps", choices=["last", "all"],
+                   help="with --steps T >= 2, which steps the loss reads: last (the heads on the last step, the "
+                        "default) or all (the heads at every step, the mean of their losses); the test accuracy at "
+                        "every step is recorded either way (test_acc@t0 ..)")
     g.add_argument("--data", metavar="DIR",
                    help="Fashion-MNIST directory (IDX .gz files or the Kaggle CSV pair); "
                         "default: see 'visualstreams data --help'")
@@ -114,7 +118,7 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
                        train_subset=args.train_subset, device=args.device, precision=args.precision,
                        task=args.task, canvas=args.canvas, where_weight=args.where_weight, noise=args.noise,
                        mode=getattr(args, "mode", None), steps=getattr(args, "steps", None),
-                       crop_pad=args.crop_pad)
+                       crop_pad=args.crop_pad, loss_steps=args.loss_steps)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -115,6 +115,13 @@ class Task:
         assert total is not None
         return total
 
+    def loss_over_steps(self, outputs: list[dict[str, torch.Tensor]], targets: dict[str, torch.Tensor],
+                        label_smoothing: float = 0.0) -> torch.Tensor:
+        """The mean over steps of :meth:`loss`, ``outputs`` being the heads' outputs at every step (a readout
+        in time, as Spoerer et al. 2020); one step's is that step's loss itself, the same tensor as :meth:`loss`."""
+        losses = [self.loss(o, targets, label_smoothing) for o in outputs]
+        return losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+
     def batch_sums(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per-batch sums that :meth:`finalize` turns into metrics (tensors: no device sync per step)."""
         sums: dict[str, torch.Tensor] = {}

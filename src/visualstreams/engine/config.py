@@ -14,6 +14,7 @@ from ..network.modes import check_mode, condition
 from ..tasks import Task, get_task
 
 PRECISIONS = ("auto", "bf16", "fp32")
+LOSS_STEPS = ("last", "all")
 
 
 @dataclass
@@ -27,6 +28,9 @@ class TrainConfig:
     noise: float = 0.0
     mode: str = "gain"
     steps: int = 1  # time steps the network is unrolled over (>= 2 uses the feedback and lateral projections)
+    # Which steps the loss reads: "last" (the heads on the last step), "all" (the mean over steps of the task's
+    # loss, the heads applied at every step, as Spoerer et al. 2020). Configs written before it load as "last".
+    loss_steps: str = "last"
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -53,6 +57,7 @@ class TrainConfig:
              f"train subset must be >= 1 image, got {self.train_subset}"),
             (self.precision in PRECISIONS, f"unknown precision {self.precision!r} ({', '.join(PRECISIONS)})"),
             (self.eval_batch_size >= 1, f"eval batch size must be >= 1, got {self.eval_batch_size}"),
+            (self.loss_steps in LOSS_STEPS, f"unknown loss steps {self.loss_steps!r} ({', '.join(LOSS_STEPS)})"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from ..data import DeviceData
 from ..errors import ConfigError, DivergenceError
 from ..network import VisualStreamsNet
+from ..network.compile import step_name
 from ..storage import save_torch
 from ..tasks import Task, get_task
 from .checkpoint import check_state, checkpoint_state
@@ -85,6 +86,18 @@ def draw_batch(data: DeviceData, idx: torch.Tensor, task: Task, hflip: bool, aug
     return task.make_batch(items, data.train_y[idx], generator=aug_gen)
 
 
+def forward_loss(model: Callable[..., Any], x: torch.Tensor, targets: dict[str, torch.Tensor], task: Task,
+                 config: TrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(loss, the heads' outputs at the last step) of one training batch. ``loss_steps="last"``: the task's loss
+    on the last step (the default, the same calls as before the option existed); ``"all"``: the heads at every
+    step and the mean of their losses. The training metrics are the last step's either way."""
+    if config.loss_steps == "all":
+        outs = model(x, heads=task.heads, every_step=True)
+        return task.loss_over_steps(outs, targets, config.label_smoothing), outs[-1]
+    out = model(x, heads=task.heads)
+    return task.loss(out, targets, config.label_smoothing), out
+
+
 def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Scheduler | None) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -130,24 +143,41 @@ def evaluate(
     task: Task | str = "what",
     batch_size: int = 1000,
     precision: str = "fp32",
+    per_step: bool | None = None,
 ) -> dict[str, float]:
     """Metrics of ``model`` on uint8 items (N, 1, 28, 28), in large batches (test positions are fixed; with noise,
-    item i gets the noise keyed by the task's seed and i, see :meth:`Task.make_batch`)."""
+    item i gets the noise keyed by the task's seed and i, see :meth:`Task.make_batch`).
+
+    ``per_step`` (default: for a network of several steps): also each metric but the loss at every step, the
+    heads applied to that step's areas, as ``"acc@t0"`` .. ``"acc@t<T-1>"`` (the "anytime" readout); the last
+    step's are the plain metrics' numbers."""
     t = get_task(task) if isinstance(task, str) else task
+    per_step = model.steps > 1 if per_step is None else per_step
     was_training = model.training
     model.eval()
     device = images.device
     offsets = t.test_offsets(len(labels))
     sums: dict[str, torch.Tensor] = {}
+    step_sums: list[dict[str, torch.Tensor]] = []
     with autocast(device, precision):
         for i in range(0, len(labels), batch_size):
             sl = slice(i, i + batch_size)
             x, targets = t.make_batch(images[sl], labels[sl], offsets=None if offsets is None else offsets[sl],
                                       index=torch.arange(i, min(i + batch_size, len(labels))))
-            for k, v in t.batch_sums(model(x, heads=t.heads), targets).items():
-                sums[k] = sums[k] + v if k in sums else v
+            if per_step:
+                outs = model(x, heads=t.heads, every_step=True)
+                step_sums = step_sums or [{} for _ in outs]
+                for acc, o in zip(step_sums, outs, strict=True):
+                    add_sums(acc, t.batch_sums(o, targets))
+                out = outs[-1]
+            else:
+                out = model(x, heads=t.heads)
+            add_sums(sums, t.batch_sums(out, targets))
     model.train(was_training)
-    return t.finalize(sums, len(labels))
+    metrics = t.finalize(sums, len(labels))
+    for step, acc in enumerate(step_sums):
+        metrics.update({step_name(k, step): v for k, v in t.finalize(acc, len(labels)).items() if k != "loss"})
+    return metrics
 
 
 def fit(
@@ -227,8 +257,7 @@ def fit(
             idx = perm[step * config.batch_size:(step + 1) * config.batch_size]
             x, targets = draw_batch(data, idx, task, config.hflip, aug_gen, config.crop_pad)
             with autocast(device, precision):
-                out = model(x, heads=task.heads)
-                loss = task.loss(out, targets, config.label_smoothing)
+                loss, out = forward_loss(model, x, targets, task, config)
             optimizer_step(loss, optimizer, scheduler)
             with torch.no_grad():
                 add_sums(sums, task.batch_sums(out, targets))

@@ -44,6 +44,7 @@ from .loop import (
     draw_batch,
     epoch_entry,
     epoch_line,
+    forward_loss,
     make_generators,
     make_optimizer,
     optimizer_step,
@@ -131,8 +132,10 @@ def fit_stacked(
 
     def one_model(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor,
                   t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        out = functional_call(base, (p, b), (x,), {"heads": task.heads})
-        return task.loss(out, t, config.label_smoothing), out
+        def call(x: torch.Tensor, **kwargs: Any) -> Any:  # the model of these weights, called as fit calls it
+            return functional_call(base, (p, b), (x,), kwargs)
+
+        return forward_loss(call, x, t, task, config)
 
     step_all = vmap(one_model)
     sums_all = vmap(task.batch_sums)

@@ -41,6 +41,7 @@ from ..engine import (
 )
 from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
+from ..network.compile import split_step
 from ..network.modes import condition
 from ..report import build_report
 from ..runs import CompareDir, RunDir, check_room, run_disk_bytes
@@ -292,8 +293,13 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame) -> tuple[pd.Data
     ok = summary[summary["status"] == "ok"]
     metrics = [c for c in ok.columns if c.startswith("test_") and pd.api.types.is_numeric_dtype(ok[c])]
     stats = summarize(ok, by=["mode", "species"], metrics=metrics) if len(ok) else pd.DataFrame()
+    if len(stats):  # a one-step condition has no metric of a step: no empty rows for them
+        stats = stats[~((stats["n"] == 0) & stats["metric"].map(lambda m: split_step(m)[1] is not None))]
+        stats = stats.reset_index(drop=True)
     tests = []
-    for metric in metrics:
+    # A metric read at one step of a recurrent run (test_acc@t2) has its mean and CI in stats.csv and the anytime
+    # figure, but no tests: the final readout's are the comparison; a test per step would bury them.
+    for metric in [m for m in metrics if split_step(m)[1] is None]:
         if ok["species"].nunique() > 1:
             t = pairwise_tests(ok, by="species", metric=metric, within="mode")
             tests.append(t.assign(compare="species"))

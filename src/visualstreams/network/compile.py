@@ -250,6 +250,13 @@ def step_name(area: str, step: int) -> str:
     return f"{area}@t{step}"
 
 
+def split_step(name: str) -> tuple[str, int | None]:
+    """``("test_acc", 2)`` from ``"test_acc@t2"`` (a metric or area at one step, :func:`step_name`'s inverse);
+    ``(name, None)`` for a name of no step."""
+    base, sep, tail = name.rpartition("@t")
+    return (base, int(tail)) if sep and base and tail.isdigit() else (name, None)
+
+
 def check_steps(steps: object) -> int:
     """``steps`` as a whole number >= 1 (a NumPy integer too), or a one-line error."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
