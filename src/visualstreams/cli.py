@@ -90,7 +90,15 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--precision", default="auto", choices=list(PRECISIONS),
                    help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
     g.add_argument("--task", default="what", choices=list(TASK_HEADS),
-                   help="what: classify (the notebook's); where: locate the item on a canvas; what-where: both")
+                   help="what: classify (the notebook's); where: locate the item on a canvas; what-where: both; "
+                        "occlusion: classify items under fragments of other items (--occlusion); clutter: say "
+                        "which classes of several overlapping items are present (--clutter-items)")
+    g.add_argument("--occlusion", metavar="LEVELS",
+                   help="task occlusion: percent of each item's pixels the fragments cover, comma-separated, 0-80 "
+                        "(default 0,20,40,60); training draws each image's level from them, the test set is scored "
+                        "at each (test_acc@occ20, ...)")
+    g.add_argument("--clutter-items", type=_positive_int, metavar="N",
+                   help="task clutter: items per image, each of another class, 2-9 (default 3; canvas 40 px)")
     g.add_argument("--canvas", type=_positive_int, metavar="PX",
                    help=f"canvas size for where tasks (default {DEFAULT_CANVAS}); items are 28x28")
     g.add_argument("--where-weight", type=_positive_float, default=1.0,
@@ -118,7 +126,8 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
                        train_subset=args.train_subset, device=args.device, precision=args.precision,
                        task=args.task, canvas=args.canvas, where_weight=args.where_weight, noise=args.noise,
                        mode=getattr(args, "mode", None), steps=getattr(args, "steps", None),
-                       crop_pad=args.crop_pad, loss_steps=args.loss_steps)
+                       crop_pad=args.crop_pad, loss_steps=args.loss_steps, occlusion=args.occlusion,
+                       clutter_items=args.clutter_items)
 
 
 def build_parser() -> argparse.ArgumentParser:

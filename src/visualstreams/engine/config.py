@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..network.compile import check_steps
 from ..network.modes import check_mode, condition
-from ..tasks import Task, get_task
+from ..tasks import Task, get_task, parse_levels
 
 PRECISIONS = ("auto", "bf16", "fp32")
 LOSS_STEPS = ("last", "all")
@@ -26,6 +26,8 @@ class TrainConfig:
     canvas: int | None = None  # canvas size for where tasks (default 56); None keeps 28x28 items for "what"
     where_weight: float = 1.0
     noise: float = 0.0
+    occlusion: str | None = None  # task occlusion: levels in percent, "0,20,40,60" (its default)
+    clutter_items: int | None = None  # task clutter: items per image (default 3)
     mode: str = "gain"
     steps: int = 1  # time steps the network is unrolled over (>= 2 uses the feedback and lateral projections)
     # Which steps the loss reads: "last" (the heads on the last step), "all" (the mean over steps of the task's
@@ -64,7 +66,11 @@ class TrainConfig:
                 raise ConfigError(msg)
         check_mode(self.mode)
         check_steps(self.steps)
-        self.make_task()
+        if self.occlusion is not None and not isinstance(self.occlusion, str):  # a list from Python: as the CLI's
+            self.occlusion = ",".join(f"{v:g}" for v in parse_levels(self.occlusion))
+        task = self.make_task()
+        if task.name == "occlusion":  # one spelling per set of levels, so equal configs compare equal
+            self.occlusion = ",".join(f"{v:g}" for v in task.occlusion)
 
     @property
     def condition(self) -> str:
@@ -73,7 +79,8 @@ class TrainConfig:
         return condition(self.mode, self.steps)
 
     def make_task(self) -> Task:
-        return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed)
+        return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed, self.occlusion,
+                        self.clutter_items)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

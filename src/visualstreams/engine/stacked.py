@@ -141,7 +141,7 @@ def fit_stacked(
     sums_all = vmap(task.batch_sums)
     # Every model on the same images and a task that draws nothing per item but flips: one gather and one
     # conversion for the whole stack (the per-model flips still come from each model's own generator).
-    shared = all(d is data[0] for d in data) and task.canvas is None and task.noise == 0
+    shared = all(d is data[0] for d in data) and task.canvas is None and task.noise == 0 and not task.needs_pool
     histories: list[list[dict[str, float]]] = [[] for _ in models]
     failed: dict[int, DivergenceError] = {}
     for m in models:

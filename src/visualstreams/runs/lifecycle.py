@@ -154,6 +154,10 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
         if task.canvas is not None and (data.channels, h) != (1, 28):
             raise ConfigError(f"task {task.name!r} places 28 px grey items on a canvas; {data.name} has {w} px "
                               f"images of {data.channels} channel(s): train it with --task what")
+        if task.needs_pool and ((data.channels, h) != (1, 28) or len(data.classes) != 10):
+            raise ConfigError(f"task {task.name!r} draws Fashion-MNIST-like items (28 px, grey, 10 classes); "
+                              f"{data.name} has {w} px images of {data.channels} channel(s) and {len(data.classes)} "
+                              "classes: train it with --task what")
         size, channels, classes = (size if task.canvas is not None else h), data.channels, len(data.classes)
     if isinstance(connectome, CompiledNetwork):
         if (connectome.mode, connectome.image_size, connectome.steps) != (config.mode, size, config.steps):
@@ -285,7 +289,7 @@ def finish_run(run: StartedRun, history: list[dict[str, float]],
     rd, config = run.run_dir, run.train_config
     if rd is not None:
         task = config.make_task()
-        if "what" in task.heads:
+        if "what" in task.heads and task.single_label:  # clutter's head names several classes: no matrix
             cm = confusion_matrix(run.model, run.data.test_x, run.data.test_y, task, config.eval_batch_size,
                                   run.precision)
             rd.write_confusion(list(CLASSES), cm.tolist())
