@@ -33,6 +33,9 @@ class TrainConfig:
     # Which steps the loss reads: "last" (the heads on the last step), "all" (the mean over steps of the task's
     # loss, the heads applied at every step, as Spoerer et al. 2020). Configs written before it load as "last".
     loss_steps: str = "last"
+    # A one-step network widened to the parameter count of the network of this many steps (its matched
+    # feedforward twin, see network.compile.matched_twin); None: the network as compiled.
+    twin_of: int | None = None
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -66,6 +69,11 @@ class TrainConfig:
                 raise ConfigError(msg)
         check_mode(self.mode)
         check_steps(self.steps)
+        if self.twin_of is not None:
+            if not (isinstance(self.twin_of, int) and self.twin_of >= 2):
+                raise ConfigError(f"a matched twin is of a network of 2 steps or more, got {self.twin_of!r}")
+            if self.steps != 1:
+                raise ConfigError(f"a matched twin is a one-step network: it takes no --steps {self.steps}")
         if self.occlusion is not None and not isinstance(self.occlusion, str):  # a list from Python: as the CLI's
             self.occlusion = ",".join(f"{v:g}" for v in parse_levels(self.occlusion))
         task = self.make_task()
@@ -76,7 +84,7 @@ class TrainConfig:
     def condition(self) -> str:
         """The mode, with ``-T<steps>`` when the network is unrolled (see
         :func:`~visualstreams.network.modes.condition`)."""
-        return condition(self.mode, self.steps)
+        return condition(self.mode, self.steps, self.twin_of)
 
     def make_task(self) -> Task:
         return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed, self.occlusion,

@@ -295,8 +295,9 @@ def _section_figures(doc: Document, ex: _Experiment) -> None:
     doc.heading(3, "Per-class accuracy and confusion matrices")
     sums, classes, counts, missing = _confusions(ex)
     if not sums:
-        reason = (f"the task `{ex.task}` has no 'what' (classification) head"
-                  if ex.task == "where" else "no run directory holds a readable confusion.json")
+        reason = (f"the task `{ex.task}` has no 'what' (classification) head" if ex.task == "where" else
+                  "the task `clutter` names several classes per image" if ex.task == "clutter" else
+                  "no run directory holds a readable confusion.json")
         doc.para(f"No confusion matrices: {reason}.", cls="note")
         return
     if missing:
