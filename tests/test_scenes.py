@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from synthetic import write_idx_dir
 from test_resume import assert_same_run, crash_at
 
 import visualstreams as vs
@@ -223,3 +225,28 @@ def test_stacked_occlusion_training_equals_alone():
         assert diffs.max() <= 2e-3 + 1e-6 and (diffs > 1e-5).float().mean() < 0.005  # measured: 4e-6, none
         assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-5)
         assert ha[0]["test_acc@occ60"] == pytest.approx(hb[0]["test_acc@occ60"], abs=100 / 32 + 1e-9)
+
+
+def test_the_cli_trains_an_occlusion_run(tmp_path):
+    idx = write_idx_dir(tmp_path / "fm", n_train=64, n_test=32)
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "visualstreams", "train", "--species", "human", "--task", "occlusion",
+                        "--occlusion", "0,40", "--epochs", "1", "--batch-size", "16", "--precision", "fp32",
+                        "--data", str(idx), "--out", "run", "--quiet"], capture_output=True, text=True, env=env,
+                       cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "test_acc@occ40" in r.stdout
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert {"test_acc@occ0", "test_acc@occ40"} <= set(history[-1])
+
+
+def test_compare_tests_each_occlusion_level(tmp_path):
+    cfg = vs.make_config(epochs=1, batch_size=32, precision="fp32", task="occlusion", occlusion="0,60")
+    summary = vs.compare(["macaque-markov2014"], cfg, tmp_path, seeds=[0, 1], steps=[1, 2],
+                         data=banded_dataset(128, 64), progress=False, similarity=False)
+    assert {"test_acc@occ0", "test_acc@occ60", "test_acc@occ60@t1"} <= set(summary.columns)
+    tests = pd.read_csv(tmp_path / "tests.csv")
+    assert {"test_acc@occ0", "test_acc@occ60"} <= set(tests["metric"])  # each level is compared, at the last step
+    assert not any(m.endswith("@t1") for m in tests["metric"])
+    report = (tmp_path / "report.md").read_text()
+    assert "test acc@occ60" in report or "test_acc@occ60" in report
