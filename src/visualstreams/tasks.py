@@ -168,7 +168,8 @@ class Task:
         Occlusion and clutter (:attr:`needs_pool`) draw other items of ``pool`` (images, labels: the training
         set in training, the test set at test) into each scene, ``index`` being the items' places in it; their
         random choices come from ``generator`` in training and, at test, from the item's index alone (one fixed
-        scene per test item, the same in every run).
+        scene per test item, the same in every run; the test items are then ``pool[0][index]``, as evaluation
+        passes them, and an occluded one is read from the scenes kept for that pool).
         """
         targets = {"label": labels}
         if self.needs_pool:
