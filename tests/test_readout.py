@@ -193,3 +193,33 @@ def test_anytime_figure_draws_each_condition(tmp_path):
     assert list(flat.get_ydata()) == [66.0, 66.0] and len(ax.lines) == 2  # the one-step run, dashed
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["m (gain-T3)", "m (gain), one step"]
     assert (tmp_path / "anytime.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_the_default_loss_is_the_loop_before_the_option_bit_for_bit(data, steps):
+    # The training step as it was written before loss_steps existed, by hand: model(x) on the last step, the task's
+    # loss, one Adam step; fit() with the default config must give the same weights, bit for bit.
+    from visualstreams.engine.loop import draw_batch, make_generators, make_optimizer
+
+    cfg = vs.make_config("fast", epochs=1, batch_size=16, precision="fp32", steps=steps)
+    dev = DeviceData.from_dataset(data, torch.device("cpu"))
+    spec = compile_for(MACAQUE, cfg)
+    fitted = build_seeded(spec, cfg.seed, torch.device("cpu"))
+    fit(fitted, dev, cfg, "fp32", progress=False)
+    by_hand = build_seeded(spec, cfg.seed, torch.device("cpu"))
+    n = len(dev.train_y)
+    n_steps = (n + cfg.batch_size - 1) // cfg.batch_size
+    optimizer, scheduler = make_optimizer(by_hand.parameters(), cfg, n_steps)
+    order_gen, aug_gen = make_generators(cfg.seed)
+    task = cfg.make_task()
+    perm = torch.randperm(n, generator=order_gen)
+    by_hand.train()
+    for step in range(n_steps):
+        x, targets = draw_batch(dev, perm[step * 16:(step + 1) * 16], task, cfg.hflip, aug_gen, cfg.crop_pad)
+        loss = task.loss(by_hand(x, heads=task.heads), targets, cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    for (k, a), b in zip(fitted.state_dict().items(), by_hand.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
