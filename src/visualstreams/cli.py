@@ -90,13 +90,26 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--precision", default="auto", choices=list(PRECISIONS),
                    help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
     g.add_argument("--task", default="what", choices=list(TASK_HEADS),
-                   help="what: classify (the notebook's); where: locate the item on a canvas; what-where: both")
+                   help="what: classify (the notebook's); where: locate the item on a canvas; what-where: both; "
+                        "occlusion: classify items under fragments of other items (--occlusion); clutter: say "
+                        "which classes of several overlapping items are present (--clutter-items)")
+    g.add_argument("--occlusion", metavar="LEVELS",
+                   help="task occlusion: percent of each item's pixels the fragments cover, comma-separated, 0-80 "
+                        "(default 0,20,40,60); training draws each image's level from them, the test set is scored "
+                        "at each (test_acc@occ20, ...)")
+    g.add_argument("--clutter-items", type=_positive_int, metavar="N",
+                   help="task clutter: items per image, each of another class, 2-9 (default 3; canvas 40 px)")
     g.add_argument("--canvas", type=_positive_int, metavar="PX",
-                   help=f"canvas size for where tasks (default {DEFAULT_CANVAS}); items are 28x28")
+                   help=f"canvas size for where tasks (default {DEFAULT_CANVAS}) and clutter (default 40); items are "
+                        "28x28")
     g.add_argument("--where-weight", type=_positive_float, default=1.0,
                    help="weight of the localisation loss in what-where (1.0)")
     g.add_argument("--noise", type=_nonnegative_float, default=0.0,
                    help="std of Gaussian pixel noise on the canvas (0)")
+    g.add_argument("--loss-steps", choices=["last", "all"],
+                   help="with --steps T >= 2, which steps the loss reads: last (the heads on the last step, the "
+                        "default) or all (the heads at every step, the mean of their losses); the test accuracy at "
+                        "every step is recorded either way (test_acc@t0 ..)")
     g.add_argument("--data", metavar="DIR",
                    help="Fashion-MNIST directory (IDX .gz files or the Kaggle CSV pair); "
                         "default: see 'visualstreams data --help'")
@@ -158,7 +171,8 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
                        train_subset=args.train_subset, device=args.device, precision=args.precision,
                        task=args.task, canvas=args.canvas, where_weight=args.where_weight, noise=args.noise,
                        mode=getattr(args, "mode", None), steps=getattr(args, "steps", None),
-                       crop_pad=args.crop_pad)
+                       crop_pad=args.crop_pad, loss_steps=args.loss_steps, occlusion=args.occlusion,
+                       clutter_items=args.clutter_items, twin_of=getattr(args, "twin_of", None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--steps", type=_positive_int, default=1, metavar="T",
                     help="time steps (1: the feedforward network, the default; T >= 2 unrolls it over T steps with "
                          "the feedback and lateral projections, each carrying the previous step's output)")
+    pt.add_argument("--twin-of", type=_positive_int, metavar="T",
+                    help="train the matched feedforward twin of the T-step network instead: one step, every area "
+                         "widened until it has as many parameters (within 2%%; Spoerer et al.'s BF control)")
     _add_training_options(pt)
 
     pm = sub.add_parser("compare", help="train several species and compare them",
@@ -244,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--steps", nargs="+", type=_positive_int, default=[1], metavar="T", dest="step_counts",
                     help="time steps to compare, a factor like --modes (default 1; e.g. --steps 1 4: feedforward "
                          "vs unrolled over 4 steps; runs of T >= 2 steps are labelled MODE-T<k>, e.g. gain-T4)")
+    pm.add_argument("--twins", action="store_true",
+                    help="for each step count T >= 2 also train its matched feedforward twin: one step, every area "
+                         "widened to the T-step network's parameter count (within 2%%), labelled MODE-BF<T>")
     pm.add_argument("--resume", action="store_true",
                     help="keep finished runs in --out, continue interrupted ones from their checkpoints, train "
                          "the rest (give the same options as the interrupted command)")
@@ -548,8 +568,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         how += f", {resolved['threads']} thread{'s' if resolved['threads'] > 1 else ''}"
     print(f"{name}: {', '.join(parts)}" + (f" ({how})" if how else "") + f"; run written to {out}")
     spec = result.model.spec
+    twin_of = result.config.get("train", {}).get("twin_of")
     unused = sum(d != "feedforward" for d in spec.connectome.directions.values()) if spec.steps == 1 else 0
-    if unused:  # nothing silent: the data's feedback is left out of a one-step network on purpose, and said so
+    if twin_of:  # the control, not a network that leaves its feedback out: say what it is matched to
+        print(f"(the matched feedforward twin of the {twin_of}-step network: one step, {spec.n_parameters:,} "
+              "parameters, as many as that network's within 2%)")
+    elif unused:  # nothing silent: the data's feedback is left out of a one-step network on purpose, and said so
         print(f"(a one-step network: its {unused} feedback and lateral projections are used with --steps 2 or more)")
 
 
@@ -564,6 +588,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     out = Path(args.out)
     try:
         summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, steps=args.step_counts,
+                          twins=args.twins,
                           data_path=args.data, dataset=args.dataset, test_data=args.test_data,
                           image_size=args.image_size, overwrite=args.overwrite, resume=args.resume,
                           progress=not args.quiet,

@@ -141,7 +141,8 @@ def lesion_effects(
     rows = []
     for lesion in [Lesion(), *lesions]:
         with lesioned(model, lesion):
-            metrics = evaluate(model, images, labels, task, batch_size, precision)
+            # The final readout's metrics, as before the per-step ones existed: lesions.csv keeps its columns.
+            metrics = evaluate(model, images, labels, task, batch_size, precision, per_step=False)
         rows.append({"lesion": lesion.label, "kind": lesion.kind, **{f"test_{k}": v for k, v in metrics.items()}})
     df = pd.DataFrame(rows)
     for col in [c for c in df.columns if c.startswith("test_")]:

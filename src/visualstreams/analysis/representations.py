@@ -229,6 +229,12 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
     labels = dataset.test_labels[index].to(device)
     offsets = task.test_offsets(len(dataset.test_labels))
     offsets = offsets[index] if offsets is not None else None
+    # Occlusion and clutter scenes draw other test items: the whole test set, as evaluation gives it. An occlusion
+    # task's probes are recorded at its highest level (one fixed scene each), where the areas differ most.
+    pool = ((dataset.test_images.unsqueeze(1).to(device), dataset.test_labels.to(device)) if task.needs_pool
+            else None)
+    if task.name == "occlusion":
+        task = next(ct for _, ct in task.test_conditions() if ct.occlusion[0] == max(task.occlusion))
     trained = set(model.needed_areas(task.heads))
     out: dict[str, list[np.ndarray]] = {a: [] for a in model.order}
     model.eval()
@@ -236,7 +242,7 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
         for i in range(0, len(idx), batch_size):
             sl = slice(i, i + batch_size)
             x, _ = task.make_batch(items[sl], labels[sl], offsets=None if offsets is None else offsets[sl],
-                                   index=index[sl])  # each probe's test noise, as evaluation gives it
+                                   index=index[sl], pool=pool)  # each probe's test noise, as evaluation gives it
             _, acts = model(x, return_areas=True)
             for a in model.order:
                 out[a].append(acts[a].float().flatten(1).cpu().numpy())

@@ -27,3 +27,14 @@ def item_noise(seed: int, index: torch.Tensor | Sequence[int], shape: Sequence[i
         out[k] = np.random.default_rng([TEST_NOISE_STREAM, int(seed), int(i)]).standard_normal(shape,
                                                                                                dtype=np.float32)
     return torch.from_numpy(out)
+
+
+def keyed_uniforms(stream: int, index: torch.Tensor | Sequence[int], shape: Sequence[int]) -> torch.Tensor:
+    """Uniform [0, 1) draws of ``shape`` for each test item in ``index``, keyed by (``stream``, index) alone: the
+    same numbers for an item in every run, whatever its seed, batch size or condition (the fixed test sets of the
+    occlusion and clutter tasks; the stream names the generator that maps them onto a scene)."""
+    idx = np.asarray(index.cpu() if isinstance(index, torch.Tensor) else index, dtype=np.int64).reshape(-1)
+    out = np.empty((len(idx), *shape), dtype=np.float32)
+    for k, i in enumerate(idx):
+        out[k] = np.random.default_rng([int(stream), int(i)]).random(shape, dtype=np.float32)
+    return torch.from_numpy(out)

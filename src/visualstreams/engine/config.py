@@ -11,9 +11,10 @@ import numpy as np
 from ..errors import ConfigError
 from ..network.compile import check_steps
 from ..network.modes import check_mode, condition
-from ..tasks import Task, get_task
+from ..tasks import Task, get_task, parse_levels
 
 PRECISIONS = ("auto", "bf16", "fp32")
+LOSS_STEPS = ("last", "all")
 
 
 @dataclass
@@ -25,8 +26,16 @@ class TrainConfig:
     canvas: int | None = None  # canvas size for where tasks (default 56); None keeps 28x28 items for "what"
     where_weight: float = 1.0
     noise: float = 0.0
+    occlusion: str | None = None  # task occlusion: levels in percent, "0,20,40,60" (its default)
+    clutter_items: int | None = None  # task clutter: items per image (default 3)
     mode: str = "gain"
     steps: int = 1  # time steps the network is unrolled over (>= 2 uses the feedback and lateral projections)
+    # Which steps the loss reads: "last" (the heads on the last step), "all" (the mean over steps of the task's
+    # loss, the heads applied at every step, as Spoerer et al. 2020). Configs written before it load as "last".
+    loss_steps: str = "last"
+    # A one-step network widened to the parameter count of the network of this many steps (its matched
+    # feedforward twin, see network.compile.matched_twin); None: the network as compiled.
+    twin_of: int | None = None
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -53,22 +62,33 @@ class TrainConfig:
              f"train subset must be >= 1 image, got {self.train_subset}"),
             (self.precision in PRECISIONS, f"unknown precision {self.precision!r} ({', '.join(PRECISIONS)})"),
             (self.eval_batch_size >= 1, f"eval batch size must be >= 1, got {self.eval_batch_size}"),
+            (self.loss_steps in LOSS_STEPS, f"unknown loss steps {self.loss_steps!r} ({', '.join(LOSS_STEPS)})"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
         check_mode(self.mode)
         check_steps(self.steps)
-        self.make_task()
+        if self.twin_of is not None:
+            if not (isinstance(self.twin_of, int) and self.twin_of >= 2):
+                raise ConfigError(f"a matched twin is of a network of 2 steps or more, got {self.twin_of!r}")
+            if self.steps != 1:
+                raise ConfigError(f"a matched twin is a one-step network: it takes no --steps {self.steps}")
+        if self.occlusion is not None and not isinstance(self.occlusion, str):  # a list from Python: as the CLI's
+            self.occlusion = ",".join(f"{v:g}" for v in parse_levels(self.occlusion))
+        task = self.make_task()
+        if task.name == "occlusion":  # one spelling per set of levels, so equal configs compare equal
+            self.occlusion = ",".join(f"{v:g}" for v in task.occlusion)
 
     @property
     def condition(self) -> str:
         """The mode, with ``-T<steps>`` when the network is unrolled (see
         :func:`~visualstreams.network.modes.condition`)."""
-        return condition(self.mode, self.steps)
+        return condition(self.mode, self.steps, self.twin_of)
 
     def make_task(self) -> Task:
-        return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed)
+        return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed, self.occlusion,
+                        self.clutter_items)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -26,6 +26,7 @@ from ..data import DeviceData
 from ..data.streaming import LazyImages, chunks
 from ..errors import ConfigError, DivergenceError
 from ..network import VisualStreamsNet
+from ..network.compile import step_name
 from ..storage import save_torch
 from ..tasks import Task, get_task
 from .checkpoint import check_state, checkpoint_state
@@ -84,7 +85,22 @@ def draw_batch(data: DeviceData, idx: torch.Tensor, task: Task, hflip: bool, aug
         items = torch.where(flip[:, None, None, None], items.flip(-1), items)
     if crop_pad:  # nothing drawn without it: runs from before crops existed draw what they drew
         items = random_crop(items, crop_pad, crop_offsets(len(idx), crop_pad, aug_gen))
+    if task.needs_pool:  # occlusion, clutter: other training items drawn into each scene
+        return task.make_batch(items, data.train_y[idx], generator=aug_gen, index=idx,
+                               pool=(data.train_x, data.train_y))
     return task.make_batch(items, data.train_y[idx], generator=aug_gen)
+
+
+def forward_loss(model: Callable[..., Any], x: torch.Tensor, targets: dict[str, torch.Tensor], task: Task,
+                 config: TrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(loss, the heads' outputs at the last step) of one training batch. ``loss_steps="last"``: the task's loss
+    on the last step (the default, the same calls as before the option existed); ``"all"``: the heads at every
+    step and the mean of their losses. The training metrics are the last step's either way."""
+    if config.loss_steps == "all":
+        outs = model(x, heads=task.heads, every_step=True)
+        return task.loss_over_steps(outs, targets, config.label_smoothing), outs[-1]
+    out = model(x, heads=task.heads)
+    return task.loss(out, targets, config.label_smoothing), out
 
 
 def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Scheduler | None) -> None:
@@ -132,24 +148,70 @@ def evaluate(
     task: Task | str = "what",
     batch_size: int = 1000,
     precision: str = "fp32",
+    per_step: bool | None = None,
 ) -> dict[str, float]:
     """Metrics of ``model`` on uint8 items (N, 1, 28, 28), in large batches (test positions are fixed; with noise,
-    item i gets the noise keyed by the task's seed and i, see :meth:`Task.make_batch`)."""
+    item i gets the noise keyed by the task's seed and i, see :meth:`Task.make_batch`).
+
+    ``per_step`` (default: for a network of several steps): also each metric but the loss at every step, the
+    heads applied to that step's areas, as ``"acc@t0"`` .. ``"acc@t<T-1>"`` (the "anytime" readout); the last
+    step's are the plain metrics' numbers."""
     t = get_task(task) if isinstance(task, str) else task
+    per_step = model.steps > 1 if per_step is None else per_step
     was_training = model.training
     model.eval()
-    device = images.device
+    n = len(labels)
+    # One pass over the whole test set per condition (an occlusion task: per level; any other: one).
+    passes = [(suffix, *_test_sums(model, ct, images, labels, batch_size, precision, per_step))
+              for suffix, ct in t.test_conditions()]
+    model.train(was_training)
+    if len(passes) == 1 and not passes[0][0]:
+        _, sums, step_sums = passes[0]
+        metrics = t.finalize(sums, n)
+        for step, acc in enumerate(step_sums):
+            metrics.update({step_name(k, step): v for k, v in t.finalize(acc, n).items() if k != "loss"})
+        return metrics
+    # The plain metrics pool every condition's items (equal numbers: the mean over conditions for the rates);
+    # each condition adds its own, suffixed, and at every step "acc@occ20@t2".
+    total: dict[str, torch.Tensor] = {}
+    total_steps: list[dict[str, torch.Tensor]] = [{} for _ in passes[0][2]]
+    for _, sums, step_sums in passes:
+        add_sums(total, sums)
+        for acc, part in zip(total_steps, step_sums, strict=True):
+            add_sums(acc, part)
+    metrics = t.finalize(total, n * len(passes))
+    for step, acc in enumerate(total_steps):
+        metrics.update({step_name(k, step): v for k, v in t.finalize(acc, n * len(passes)).items() if k != "loss"})
+    for suffix, sums, step_sums in passes:
+        metrics.update({f"{k}@{suffix}": v for k, v in t.finalize(sums, n).items() if k != "loss"})
+        for step, acc in enumerate(step_sums):
+            metrics.update({step_name(f"{k}@{suffix}", step): v for k, v in t.finalize(acc, n).items()
+                            if k != "loss"})
+    return metrics
+
+
+def _test_sums(model: VisualStreamsNet, t: Task, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+               precision: str, per_step: bool) -> tuple[dict[str, torch.Tensor], list[dict[str, torch.Tensor]]]:
+    """The metric sums of one pass over the test items (and, with ``per_step``, those of every step)."""
     offsets = t.test_offsets(len(labels))
+    pool = (images, labels) if t.needs_pool else None
     sums: dict[str, torch.Tensor] = {}
-    with autocast(device, precision):
+    step_sums: list[dict[str, torch.Tensor]] = []
+    with autocast(images.device, precision):
         for i, batch in zip(range(0, len(labels), batch_size), chunks(images, batch_size), strict=True):
             sl = slice(i, i + batch_size)
             x, targets = t.make_batch(batch, labels[sl], offsets=None if offsets is None else offsets[sl],
-                                      index=torch.arange(i, min(i + batch_size, len(labels))))
-            for k, v in t.batch_sums(model(x, heads=t.heads), targets).items():
-                sums[k] = sums[k] + v if k in sums else v
-    model.train(was_training)
-    return t.finalize(sums, len(labels))
+                                      index=torch.arange(i, min(i + batch_size, len(labels))), pool=pool)
+            if per_step:
+                outs = model(x, heads=t.heads, every_step=True)
+                step_sums = step_sums or [{} for _ in outs]
+                for acc, o in zip(step_sums, outs, strict=True):
+                    add_sums(acc, t.batch_sums(o, targets))
+                out = outs[-1]
+            else:
+                out = model(x, heads=t.heads)
+            add_sums(sums, t.batch_sums(out, targets))
+    return sums, step_sums
 
 
 def fit(
@@ -235,8 +297,7 @@ def fit(
             x, targets = draw_batch(data, idx, task, config.hflip, aug_gen, config.crop_pad,
                                     items=next(streamed) if streamed is not None else None)
             with autocast(device, precision):
-                out = model(x, heads=task.heads)
-                loss = task.loss(out, targets, config.label_smoothing)
+                loss, out = forward_loss(model, x, targets, task, config)
             optimizer_step(loss, optimizer, scheduler)
             with torch.no_grad():
                 add_sums(sums, task.batch_sums(out, targets))
@@ -265,15 +326,18 @@ def fit(
 @torch.inference_mode()
 def confusion_matrix(model: VisualStreamsNet, images: torch.Tensor, labels: torch.Tensor, task: Task,
                      batch_size: int = 1000, precision: str = "fp32", n_classes: int = 10) -> torch.Tensor:
-    """Counts (true class, predicted class) of the "what" head on the test items (fixed positions)."""
+    """Counts (true class, predicted class) of the "what" head on the test items (fixed positions; an occlusion
+    task's counts are summed over its levels)."""
     model.eval()
     offsets = task.test_offsets(len(labels))
     counts = torch.zeros(n_classes * n_classes, dtype=torch.long, device=labels.device)
     with autocast(images.device, precision):
-        for i, batch in zip(range(0, len(labels), batch_size), chunks(images, batch_size), strict=True):
-            sl = slice(i, i + batch_size)
-            x, _ = task.make_batch(batch, labels[sl], offsets=None if offsets is None else offsets[sl],
-                                   index=torch.arange(i, min(i + batch_size, len(labels))))
-            pred = model(x, heads=("what",))["what"].argmax(1)
-            counts += torch.bincount(labels[sl] * n_classes + pred, minlength=n_classes * n_classes)
+        for _, t in task.test_conditions():
+            pool = (images, labels) if t.needs_pool else None
+            for i, batch in zip(range(0, len(labels), batch_size), chunks(images, batch_size), strict=True):
+                sl = slice(i, i + batch_size)
+                x, _ = t.make_batch(batch, labels[sl], offsets=None if offsets is None else offsets[sl],
+                                    index=torch.arange(i, min(i + batch_size, len(labels))), pool=pool)
+                pred = model(x, heads=("what",))["what"].argmax(1)
+                counts += torch.bincount(labels[sl] * n_classes + pred, minlength=n_classes * n_classes)
     return counts.view(n_classes, n_classes).cpu()

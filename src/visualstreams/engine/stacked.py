@@ -45,6 +45,7 @@ from .loop import (
     draw_batch,
     epoch_entry,
     epoch_line,
+    forward_loss,
     make_generators,
     make_optimizer,
     optimizer_step,
@@ -135,14 +136,16 @@ def fit_stacked(
 
     def one_model(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor,
                   t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        out = functional_call(base, (p, b), (x,), {"heads": task.heads})
-        return task.loss(out, t, config.label_smoothing), out
+        def call(x: torch.Tensor, **kwargs: Any) -> Any:  # the model of these weights, called as fit calls it
+            return functional_call(base, (p, b), (x,), kwargs)
+
+        return forward_loss(call, x, t, task, config)
 
     step_all = vmap(one_model)
     sums_all = vmap(task.batch_sums)
     # Every model on the same images and a task that draws nothing per item but flips: one gather and one
     # conversion for the whole stack (the per-model flips still come from each model's own generator).
-    shared = all(d is data[0] for d in data) and task.canvas is None and task.noise == 0
+    shared = all(d is data[0] for d in data) and task.canvas is None and task.noise == 0 and not task.needs_pool
     histories: list[list[dict[str, float]]] = [[] for _ in models]
     failed: dict[int, DivergenceError] = {}
     for m in models:

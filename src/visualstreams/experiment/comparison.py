@@ -43,6 +43,7 @@ from ..engine import (
 )
 from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
+from ..network.compile import matched_twin, split_step
 from ..network.modes import condition
 from ..report import build_report
 from ..runs import CompareDir, RunDir, check_room, data_input, run_disk_bytes
@@ -64,6 +65,7 @@ def compare(
     seeds: Sequence[int] | None = None,
     modes: Sequence[str] | None = None,
     steps: Sequence[int] | None = None,
+    twins: bool = False,
     data: FashionMNIST | ImageSet | None = None,
     data_path: str | os.PathLike[str] | None = None,
     dataset: str | os.PathLike[str] | None = None,
@@ -93,7 +95,10 @@ def compare(
     ``seeds`` defaults to ``[config.seed]``, ``modes`` to ``[config.mode]`` and ``steps`` to ``[config.steps]``.
     Steps are a factor like the modes: a run's ``mode`` in the tables is its condition, the mode with ``-T<k>``
     for a network of k >= 2 steps (``gain-T4``; see :func:`~visualstreams.network.modes.condition`), and the
-    summary has a ``steps`` column too. With ``resume=True``,
+    summary has a ``steps`` column too. ``twins``: for each step count T >= 2 also the one-step network widened
+    to the T-step network's parameters (its matched feedforward twin, condition ``gain-BF4``; see
+    :func:`~visualstreams.network.compile.matched_twin`); the summary's ``parameters`` column has every run's
+    count. With ``resume=True``,
     finished runs in ``out`` are kept, not retrained, and interrupted ones with a checkpoint are continued
     from it (see :func:`~visualstreams.runs.resume_run`); killed at any moment and resumed, a sweep ends
     with the results of one never interrupted (bit for bit on the CPU; runs of a stack resume one by one from
@@ -144,6 +149,12 @@ def compare(
         replace(config, mode=m)  # validates the mode name before anything trains
     for t in step_counts:
         replace(config, steps=t)
+    # (steps, twin_of) of every network in the sweep: the step counts, then the twins of those of 2 steps or more.
+    variants: list[tuple[int, int | None]] = [(t, None) for t in step_counts]
+    if twins:
+        if not any(t > 1 for t in step_counts):
+            raise ConfigError("matched twins (--twins) are of networks of several steps: give --steps 1 4 or similar")
+        variants += [(1, t) for t in step_counts if t > 1]
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
     check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address, ray_verbose)
@@ -159,12 +170,17 @@ def compare(
         stack = False
     size, channels, classes = data_input(config, images)
     # Compile once per (species, mode, steps): every error is reported before hours of training, not after.
-    specs = {(name, mode, t): compile_network(conn.replace(name=name), arch, size, mode, t, in_channels=channels,
-                                              classes=classes)
-             for t in step_counts for mode in modes for name, conn in zip(names, conns, strict=True)}
+    specs: dict[tuple[str, str, int, int | None], CompiledNetwork] = {
+        (name, mode, t, None): compile_network(conn.replace(name=name), arch, size, mode, t, in_channels=channels,
+                                               classes=classes)
+        for t in step_counts for mode in modes for name, conn in zip(names, conns, strict=True)}
+    for t, twin_of in variants:  # an acyclic species' twin is its one-step network (the plan reuses its runs)
+        if twin_of is not None:
+            specs.update({(name, mode, t, twin_of): matched_twin(specs[(name, mode, twin_of, None)])
+                          for mode in modes for name in names})
     # Warned, not refused (train refuses): --steps 1 4 over a cyclic and an acyclic species is a fair sweep, and
     # the acyclic one's T-step runs, though they repeat its one-step network, keep the grid whole.
-    for (name, mode, t), spec in specs.items():
+    for (name, mode, t, _), spec in specs.items():
         if t > 1 and mode == modes[0] and not spec.recurrent_projections:
             warnings.warn(f"{name} has no feedback or lateral projection: its runs at {t} steps repeat one "
                           f"feedforward sweep {t} times (the one-step network, {t} times slower)", stacklevel=2)
@@ -189,14 +205,14 @@ def compare(
             recorded = _data_record(images)
             if resume:
                 _check_resumed_data(cdir, recorded)
-            plan = _plan(cdir, names, modes, step_counts, seeds, config, specs, resume, overwrite)
+            plan = _plan(cdir, names, modes, variants, seeds, config, specs, resume, overwrite)
             if resume:
                 cdir.remove_temporaries()  # of atomic writes cut short by the kill
             in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
             _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
             cdir.write_experiment({
                 "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
-                "seeds": seeds,
+                "seeds": seeds, **({"twins": [t for _, t in variants if t is not None]} if twins else {}),
                 "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
                 "data": recorded,
             })
@@ -339,22 +355,22 @@ def _similarity(cdir: CompareDir, dataset: FashionMNIST | ImageSet, progress: bo
         warnings.warn(f"representational similarity skipped: {why}", RuntimeWarning, stacklevel=3)
 
 
-def _plan(cdir: CompareDir, names: list[str], modes: list[str], step_counts: list[int], seeds: list[int],
-          config: TrainConfig, specs: dict[tuple[str, str, int], CompiledNetwork], resume: bool,
-          overwrite: bool) -> list[Planned]:
+def _plan(cdir: CompareDir, names: list[str], modes: list[str], variants: list[tuple[int, int | None]],
+          seeds: list[int], config: TrainConfig, specs: dict[tuple[str, str, int, int | None], CompiledNetwork],
+          resume: bool, overwrite: bool) -> list[Planned]:
     """Every run of the sweep, with what is already on disk; run directories are checked up front, so a clash
     is reported before hours of training. Two entries that compile to the same network (e.g. the notebook's
     human and marmoset under ``none``: same graph, all strengths 1) give bit-identical runs for a seed, so the
     second reuses the first."""
     plan = []
     first_of: dict[tuple[Any, ...], RunDir] = {}
-    for steps, mode in itertools.product(step_counts, modes):
+    for (steps, twin_of), mode in itertools.product(variants, modes):
         for name in names:
-            spec = specs[(name, mode, steps)]
-            label = condition(mode, steps)
+            spec = specs[(name, mode, steps, twin_of)]
+            label = condition(mode, steps, twin_of)
             for seed in seeds:
-                p = Planned(name, label, seed, replace(config, seed=seed, mode=mode, steps=steps), spec,
-                            cdir.run(name, label, seed))
+                p = Planned(name, label, seed, replace(config, seed=seed, mode=mode, steps=steps, twin_of=twin_of),
+                            spec, cdir.run(name, label, seed))
                 twin = first_of.setdefault((spec.key, seed), p.run_dir)
                 if twin == p.run_dir and p.run_dir.path.is_dir():
                     # A process writing this run (a train --resume into the sweep) is refused now, not hours in;
@@ -391,8 +407,13 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
     ok = summary[summary["status"] == "ok"]
     metrics = [c for c in ok.columns if c.startswith("test_") and pd.api.types.is_numeric_dtype(ok[c])]
     stats = summarize(ok, by=["mode", "species"], metrics=metrics) if len(ok) else pd.DataFrame()
+    if len(stats):  # a one-step condition has no metric of a step: no empty rows for them
+        stats = stats[~((stats["n"] == 0) & stats["metric"].map(lambda m: split_step(m)[1] is not None))]
+        stats = stats.reset_index(drop=True)
     tests = []
-    for metric in metrics:
+    # A metric read at one step of a recurrent run (test_acc@t2) has its mean and CI in stats.csv and the anytime
+    # figure, but no tests: the final readout's are the comparison; a test per step would bury them.
+    for metric in [m for m in metrics if split_step(m)[1] is None]:
         if ok["species"].nunique() > 1:
             t = pairwise_tests(ok, by="species", metric=metric, within="mode")
             tests.append(t.assign(compare="species"))
@@ -426,7 +447,7 @@ def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], sta
     fashion_what = notebook and p.config.task == "what" and p.config.canvas is None
     ref = NOTEBOOK_RESULTS.get(p.name, {}) if fashion_what else {}
     row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status,
-                           "steps": p.config.steps}
+                           "steps": p.config.steps, "parameters": p.spec.n_parameters}
     row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds", "stack_seconds")})
     row.update({
         "epochs": len(history),

@@ -250,6 +250,13 @@ def step_name(area: str, step: int) -> str:
     return f"{area}@t{step}"
 
 
+def split_step(name: str) -> tuple[str, int | None]:
+    """``("test_acc", 2)`` from ``"test_acc@t2"`` (a metric or area at one step, :func:`step_name`'s inverse);
+    ``(name, None)`` for a name of no step."""
+    base, sep, tail = name.rpartition("@t")
+    return (base, int(tail)) if sep and base and tail.isdigit() else (name, None)
+
+
 def check_steps(steps: object) -> int:
     """``steps`` as a whole number >= 1 (a NumPy integer too), or a one-line error."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
@@ -349,6 +356,37 @@ def compile_network(
     return CompiledNetwork(conn, arch, mode, tuple(areas), tuple(projections), heads, steps)
 
 
+TWIN_TOLERANCE = 0.02  # a matched twin's parameters are the recurrent network's to within 2%
+
+
+def matched_twin(spec: CompiledNetwork, tolerance: float = TWIN_TOLERANCE) -> CompiledNetwork:
+    """The one-step control of a recurrent network: the same connectome's feedforward network with every area's
+    channels widened by one factor until it has as many parameters as ``spec`` (Spoerer et al. 2017's BF, "more
+    features"). The factor is found by bisection; each area's channels are rounded, so the count is matched to
+    within ``tolerance`` (2%), else a one-line :class:`ConfigError`. Its architecture (named ``<name>-BF<T>``)
+    lists the widened blocks, so a run's config.json rebuilds it as any one-step network."""
+    if spec.steps < 2:
+        raise ConfigError("a matched feedforward twin is of a network of several steps (steps >= 2)")
+    target, base = spec.n_parameters, spec.architecture
+
+    def widened(factor: float) -> CompiledNetwork:
+        areas = {a: replace(b, channels=max(1, round(b.channels * factor))) for a, b in base.areas.items()}
+        return compile_network(spec.connectome, base.replace(areas=areas, name=f"{base.name}-BF{spec.steps}"),
+                               mode=spec.mode, steps=1)
+
+    lo, hi = 1.0, 2.0
+    while widened(hi).n_parameters < target and hi < 64:
+        lo, hi = hi, hi * 2
+    for _ in range(40):  # the count grows with the factor (in steps, by the rounding): bisect to the nearest
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if widened(mid).n_parameters < target else (lo, mid)
+    twin = min((widened(lo), widened(hi)), key=lambda t: abs(t.n_parameters - target))
+    if abs(twin.n_parameters - target) > tolerance * target:
+        raise ConfigError(f"no one-step network of {spec.connectome.name!r} comes within {tolerance:.0%} of the "
+                          f"{target:,} parameters of its {spec.steps}-step network (closest: {twin.n_parameters:,})")
+    return twin
+
+
 def _complete(connectome: Connectome,
               architecture: ArchitectureLike) -> tuple[Architecture, dict[tuple[str, str], str]]:
     """``architecture`` (a path is read by :func:`load_architecture`) completed for ``connectome``, and every
@@ -427,5 +465,5 @@ def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: 
                               "through feedback or lateral projections (it needs a feedforward path)")
 
 
-__all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "check_steps", "compile_network",
-           "default_architecture", "default_input_area", "step_name"]
+__all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "TWIN_TOLERANCE", "check_steps",
+           "compile_network", "default_architecture", "default_input_area", "matched_twin", "split_step", "step_name"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -198,17 +199,21 @@ class VisualStreamsNet(nn.Module):
 
     # -- forward ------------------------------------------------------------------------------------------
     def forward(
-        self, x: torch.Tensor, heads: Iterable[str] | None = None, return_areas: bool = False
-    ) -> dict[str, torch.Tensor] | tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        self, x: torch.Tensor, heads: Iterable[str] | None = None, return_areas: bool = False,
+        every_step: bool = False,
+    ) -> Any:
         """Run the areas the requested heads need (all heads by default).
 
         Returns ``{head: output}``, or ``(outputs, activities)`` with ``return_areas=True``: ``{area: output}``,
         each ``(batch, channels, height, width)`` as ``spec.area_shapes`` gives it; a network of several steps
         adds ``{"AREA@t<k>": output at step k}`` for every step, and ``{area: ...}`` is then the last step's.
+        ``every_step=True``: the outputs are a list, the heads applied to every step's areas, ``[{head: output at
+        step 0}, ..., {head: output at the last step}]`` (one entry for a one-step network); the last entry is
+        the same numbers as the default's outputs, bit for bit.
         """
         heads = tuple(heads) if heads is not None else self.head_names
         if self.steps > 1:
-            return self._unrolled(x, heads, return_areas)
+            return self._unrolled(x, heads, return_areas, every_step)
         acts: dict[str, torch.Tensor] = {}
         for area in self.needed_areas(heads):
             wiring = self.inputs[area]
@@ -220,13 +225,13 @@ class VisualStreamsNet(nn.Module):
                 out = self.areas[area](self._feedforward_input(area, acts))
             acts[area] = torch.zeros_like(out) if area in self.silenced or area in self.silenced_from else out
         out = {h: self.heads[h](acts[self._head_areas[h]].flatten(1)) for h in heads}
-        return (out, acts) if return_areas else out
+        result: Any = [out] if every_step else out
+        return (result, acts) if return_areas else result
 
-    def _unrolled(
-        self, x: torch.Tensor, heads: tuple[str, ...], return_areas: bool
-    ) -> dict[str, torch.Tensor] | tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def _unrolled(self, x: torch.Tensor, heads: tuple[str, ...], return_areas: bool, every_step: bool = False) -> Any:
         needed = self.needed_areas(heads)
         stepwise: dict[str, torch.Tensor] = {}
+        per_step: list[dict[str, torch.Tensor]] = []  # every step's head outputs (every_step only)
         prev: dict[str, torch.Tensor] = {}
         first: torch.Tensor | None = None  # the input area's convolution of the image: the same at every step
         for t in range(self.steps):
@@ -251,8 +256,11 @@ class VisualStreamsNet(nn.Module):
                 if return_areas:
                     stepwise[step_name(area, t)] = out
             prev = acts
+            if every_step and t < self.steps - 1:  # the last step's heads are applied below, as without every_step
+                per_step.append({h: self.heads[h](acts[self._head_areas[h]].flatten(1)) for h in heads})
         outputs = {h: self.heads[h](prev[self._head_areas[h]].flatten(1)) for h in heads}
-        return (outputs, {**prev, **stepwise}) if return_areas else outputs
+        result: Any = [*per_step, outputs] if every_step else outputs
+        return (result, {**prev, **stepwise}) if return_areas else result
 
     def _recurrent_group(self, group: list[tuple[str, int, str]], prev: dict[str, torch.Tensor],
                          out_size: int) -> torch.Tensor:

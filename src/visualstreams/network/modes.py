@@ -28,9 +28,12 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def condition(mode: str, steps: int = 1) -> str:
+def condition(mode: str, steps: int = 1, twin_of: int | None = None) -> str:
     """How a sweep labels a run's network: the mode, with ``-T<steps>`` for networks of several steps (``gain``,
-    ``none-T4``). Tables and figures group runs by it, so the steps are a factor like the mode."""
+    ``none-T4``) and ``-BF<T>`` for the one-step twin matched to the T-step network's parameters (``gain-BF4``,
+    Spoerer et al.'s "BF"). Tables and figures group runs by it, so the steps are a factor like the mode."""
+    if twin_of is not None:
+        return f"{mode}-BF{twin_of}"
     return mode if steps == 1 else f"{mode}-T{steps}"
 
 

@@ -21,9 +21,11 @@ from ..analysis.stats import describe_difference
 from ..connectome import Connectome
 from ..errors import ConnectomeError
 from ..format import MISSING, format_metric, format_p
+from ..network.compile import split_step
 from ..network.modes import MODE_DESCRIPTIONS
 from ..runs.rundir import CompareDir, RunDir
 from ..viz import (
+    plot_anytime,
     plot_confusion,
     plot_connectome,
     plot_connectome_graph,
@@ -31,7 +33,7 @@ from ..viz import (
     plot_learning_curves,
     plot_per_class,
 )
-from ..viz.results import metric_label, ordered_metrics, per_class_accuracy
+from ..viz.results import final_metrics, metric_label, ordered_metrics, per_class_accuracy
 from .document import Document, slug
 from .document import as_int as _int
 from .document import truthy as _truthy
@@ -112,7 +114,11 @@ class _Experiment:
         self.seeds = list(self.exp.get("seeds") or (sorted(set(s["seed"])) if "seed" in s else []))
         self.multi_mode = len(self.modes) > 1
         self.ok = s[s["status"] == "ok"] if len(s) else s
-        self.metrics = ordered_metrics(self.stats["metric"]) if len(self.stats) and "metric" in self.stats else []
+        self.metrics = (final_metrics(ordered_metrics(self.stats["metric"])) if len(self.stats) and "metric" in
+                        self.stats else [])
+        # Metrics read at every step of recurrent runs (test_acc@t0 ..): the anytime figure, not the tables.
+        self.step_metrics = ([m for m in map(str, self.stats["metric"]) if split_step(m)[1] is not None]
+                             if len(self.stats) and "metric" in self.stats else [])
         self.task = str(self.train.get("task", "what"))
 
     def run_dirs(self, rows: pd.DataFrame) -> list[tuple[Any, RunDir | None]]:
@@ -281,11 +287,18 @@ def _section_figures(doc: Document, ex: _Experiment) -> None:
     else:
         doc.para("No finished runs.", cls="note")
 
+    if any(split_step(m)[0] == "test_acc" for m in ex.step_metrics):
+        doc.heading(3, "Accuracy at every step (anytime readout)")
+        doc.figures([(plot_anytime(ex.stats), CompareDir.report_figure("anytime"),
+                      "Test accuracy of the heads read at each step of the recurrent runs: mean with 95% CI band "
+                      "across seeds; dashed: the one-step runs")])
+
     doc.heading(3, "Per-class accuracy and confusion matrices")
     sums, classes, counts, missing = _confusions(ex)
     if not sums:
-        reason = (f"the task `{ex.task}` has no 'what' (classification) head"
-                  if ex.task == "where" else "no run directory holds a readable confusion.json")
+        reason = (f"the task `{ex.task}` has no 'what' (classification) head" if ex.task == "where" else
+                  "the task `clutter` names several classes per image" if ex.task == "clutter" else
+                  "no run directory holds a readable confusion.json")
         doc.para(f"No confusion matrices: {reason}.", cls="note")
         return
     if missing:

@@ -49,6 +49,7 @@ from ..engine import (
 from ..engine.checkpoint import check_state
 from ..errors import ConfigError, DataError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, VisualStreamsNet, compile_network
+from ..network.compile import matched_twin
 from ..storage import save_torch
 from .rundir import RunDir, check_room, run_disk_bytes
 
@@ -180,6 +181,10 @@ def data_input(config: TrainConfig, data: DataLike | None) -> tuple[int, int | N
     if task.canvas is not None and (data.channels, h) != (1, 28):
         raise ConfigError(f"task {task.name!r} places 28 px grey items on a canvas; {data.name} has {w} px "
                           f"images of {data.channels} channel(s): train it with --task what")
+    if task.needs_pool and ((data.channels, h) != (1, 28) or len(data.classes) != 10):
+        raise ConfigError(f"task {task.name!r} draws Fashion-MNIST-like items (28 px, grey, 10 classes); "
+                          f"{data.name} has {w} px images of {data.channels} channel(s) and {len(data.classes)} "
+                          "classes: train it with --task what")
     return (task.image_size if task.canvas is not None else h), data.channels, len(data.classes)
 
 
@@ -194,7 +199,7 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
     number of classes for the "what" head (Fashion-MNIST's give today's network: 28 px, 1 channel, 10 classes).
     """
     size, channels, classes = data_input(config, data)
-    if isinstance(connectome, CompiledNetwork):
+    if isinstance(connectome, CompiledNetwork):  # a matched twin comes compiled, as a one-step network
         if (connectome.mode, connectome.image_size, connectome.steps) != (config.mode, size, config.steps):
             raise ConfigError(f"compiled network ({connectome.mode}, {connectome.image_size}px, "
                               f"{connectome.steps} steps) does not fit the run's config ({config.mode}, {size}px, "
@@ -204,8 +209,13 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
             raise ConfigError(f"compiled network ({connectome.architecture.in_channels} input channel(s), {what} "
                               f"classes) does not fit the data ({channels} channel(s), {classes} classes)")
         return connectome
-    spec = compile_network(connectome, architecture, size, config.mode, config.steps, in_channels=channels,
-                           classes=classes)
+    spec = compile_network(connectome, architecture, size, config.mode, config.twin_of or config.steps,
+                           in_channels=channels, classes=classes)
+    if config.twin_of is not None:
+        if not spec.recurrent_projections:
+            raise ConfigError(f"connectome {spec.connectome.name!r} has no feedback or lateral projection: its "
+                              f"{spec.steps}-step network is its one-step one, with nothing to match a twin to")
+        return matched_twin(spec)
     if spec.steps > 1 and not spec.recurrent_projections:
         # Refused, not warned: one network asked for T steps of nothing new (no feedback or lateral projection,
         # so every step repeats the feedforward sweep and the run is the one-step run, T times slower) is a
@@ -296,6 +306,7 @@ def start_run(
         "name": spec.connectome.name,
         "connectome": spec.connectome.to_dict(),
         "architecture": spec.architecture.to_dict(),
+        "parameters": spec.n_parameters,
         "train": asdict(config),
         "resolved": {**runtime.to_dict(), **(resolved or {})},
         "data": {**info, "train_used": len(dev_data.train_y)},
@@ -324,7 +335,7 @@ def finish_run(run: StartedRun, history: list[dict[str, float]],
     rd, config = run.run_dir, run.train_config
     if rd is not None:
         task = config.make_task()
-        if "what" in task.heads:
+        if "what" in task.heads and task.single_label:  # clutter's head names several classes: no matrix
             # An image set's own classes (its info records them); Fashion-MNIST's ten otherwise.
             classes = list(run.config.get("data", {}).get("classes") or CLASSES)
             cm = confusion_matrix(run.model, run.data.test_x, run.data.test_y, task, config.eval_batch_size,

@@ -2,7 +2,14 @@
 Imports the analysis layer and below; never run directories' writers, experiments or reports."""
 
 from .connectome import connectome_layout, plot_connectome, plot_connectome_graph
-from .results import plot_confusion, plot_final_metrics, plot_learning_curves, plot_lesions, plot_per_class
+from .results import (
+    plot_anytime,
+    plot_confusion,
+    plot_final_metrics,
+    plot_learning_curves,
+    plot_lesions,
+    plot_per_class,
+)
 
-__all__ = ["connectome_layout", "plot_connectome", "plot_connectome_graph", "plot_confusion", "plot_final_metrics",
-           "plot_learning_curves", "plot_lesions", "plot_per_class"]
+__all__ = ["connectome_layout", "plot_connectome", "plot_connectome_graph", "plot_anytime", "plot_confusion",
+           "plot_final_metrics", "plot_learning_curves", "plot_lesions", "plot_per_class"]

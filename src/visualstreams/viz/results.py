@@ -15,10 +15,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..analysis.stats import mean_ci
+from ..network.compile import split_step
 from ..storage import save_figure
 
 __all__ = ["plot_learning_curves", "plot_final_metrics", "plot_per_class", "plot_confusion", "plot_lesions",
-           "metric_label", "ordered_metrics", "per_class_accuracy"]
+           "plot_anytime", "metric_label", "ordered_metrics", "per_class_accuracy", "final_metrics"]
 
 
 def plot_learning_curves(
@@ -82,6 +83,51 @@ def ordered_metrics(metrics: Sequence[str]) -> list[str]:
     return [m for m in _METRIC_ORDER if m in seen] + [m for m in seen if m not in _METRIC_ORDER]
 
 
+def final_metrics(metrics: Sequence[str]) -> list[str]:
+    """The metrics of a run's end, without those of single steps (``test_acc@t2``: :func:`plot_anytime` draws
+    them)."""
+    return [m for m in metrics if split_step(str(m))[1] is None]
+
+
+def plot_anytime(stats: pd.DataFrame, path: str | os.PathLike[str] | None = None, metric: str = "test_acc",
+                 ) -> Figure:
+    """The "anytime" curve: ``metric`` read at every step of the recurrent runs (``test_acc@t0`` .. from
+    ``stats.csv``), mean and 95% CI band across seeds, one line per mode and species; the one-step runs of the
+    same table as dashed horizontal lines at their ``metric``, the feedforward reference."""
+    fig = Figure(figsize=(6.4, 4), layout="constrained")
+    ax = fig.subplots()
+    stats = stats.assign(mode=stats["mode"].astype(str)) if "mode" in stats else stats.assign(mode="")
+    parsed = [split_step(str(m)) for m in stats["metric"]] if len(stats) else []
+    stats = stats.assign(_base=[b for b, _ in parsed], _step=[s for _, s in parsed])
+    # A one-step run's stats rows for the per-step metrics are empty (NaN: it has none): not a curve.
+    stepped = stats[(stats["_base"] == metric) & stats["_step"].notna()
+                    & pd.to_numeric(stats["mean"], errors="coerce").notna()]
+    curves = list(dict.fromkeys(zip(stepped["mode"], stepped["species"].astype(str), strict=True)))
+    for i, (mode, species) in enumerate(curves):
+        rows = stepped[(stepped["mode"] == mode) & (stepped["species"].astype(str) == species)].sort_values("_step")
+        x = rows["_step"].astype(int).to_numpy()
+        ax.plot(x, rows["mean"], "-o", color=f"C{i}", ms=4, label=f"{species} ({mode})" if mode else species)
+        lo, hi = pd.to_numeric(rows["ci_low"], errors="coerce"), pd.to_numeric(rows["ci_high"], errors="coerce")
+        if lo.notna().all() and hi.notna().all():
+            ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.2, lw=0)
+    flat = stats[(stats["metric"] == metric)]
+    flat = flat[~flat.set_index(["mode", "species"]).index.isin(curves)]
+    for j, r in enumerate(flat.itertuples(index=False)):
+        ax.axhline(float(r.mean), color=f"C{len(curves) + j}", ls="--", lw=1,
+                   label=f"{r.species} ({r.mode}), one step" if r.mode else f"{r.species}, one step")
+    if not curves:
+        ax.text(0.5, 0.5, "no run of several steps", ha="center", va="center", transform=ax.transAxes)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="step read (the heads on that step's areas)", ylabel=metric_label(metric),
+           title="Anytime readout: mean and 95% CI across seeds")
+    ax.grid(alpha=0.3)
+    if curves or len(flat):
+        ax.legend(fontsize=8)
+    if path is not None:
+        save_figure(path, fig, dpi=120)
+    return fig
+
+
 def plot_final_metrics(stats: pd.DataFrame, path: str | os.PathLike[str] | None = None,
                        runs: pd.DataFrame | None = None) -> Figure:
     """Final metrics per species: the mean as a point with its 95% CI as a bar, one panel per metric.
@@ -90,7 +136,7 @@ def plot_final_metrics(stats: pd.DataFrame, path: str | os.PathLike[str] | None 
     by side in their own colours. A group with n = 1 has no CI and is drawn as a hollow point. ``runs`` (the
     finished rows of ``summary.csv``), when given, adds each seed's value as a small dot.
     """
-    metrics = ordered_metrics(stats["metric"]) if len(stats) and "metric" in stats else []
+    metrics = final_metrics(ordered_metrics(stats["metric"])) if len(stats) and "metric" in stats else []
     n_panels = max(1, len(metrics))
     fig = Figure(figsize=(min(16.0, 0.8 + 3.6 * n_panels), 3.6), layout="constrained")
     axes = fig.subplots(1, n_panels, squeeze=False).ravel()
