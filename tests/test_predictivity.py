@@ -295,3 +295,16 @@ def test_compare_with_recordings_scores_species_across_seeds_and_reports_it(tmp_
         vs.compare(["human"], cfg, tmp_path / "never", data=synthetic_dataset(64, 32),
                    recordings=tmp_path / "absent.npz")
     assert not (tmp_path / "never").exists()
+
+
+def test_cross_similarity_is_rsa_and_cka_pair_by_pair():
+    from visualstreams.analysis.similarity import cross_similarity
+
+    rng = np.random.default_rng(3)
+    a = [rng.standard_normal((30, 20)), rng.standard_normal((30, 50))]
+    b = [a[0] @ rng.standard_normal((20, 5)), rng.standard_normal((30, 8))]
+    mats = cross_similarity(a, b, ("rsa", "cka"))
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            assert mats["rsa"][i, j] == pytest.approx(vs.rsa(x, y), abs=1e-10)
+            assert mats["cka"][i, j] == pytest.approx(vs.cka(x, y), abs=1e-10)

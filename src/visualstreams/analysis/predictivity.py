@@ -414,7 +414,7 @@ def neural_predictivity(
     from tqdm.auto import tqdm
 
     from ..data.stimuli import load_stimuli
-    from .similarity import cka, rsa
+    from .similarity import cross_similarity
 
     cfg = config or PredictivityConfig()
     if not isinstance(recordings, Recordings):
@@ -504,17 +504,19 @@ def neural_predictivity(
 
     sims = []
     if cfg.similarity:
-        region_means = {r: y_all[:, m] for r, m in region_masks.items()}
-        for ra in recorded:
-            for name, x in ra.acts.items():
-                for region, y in region_means.items():
-                    for metric, fn in (("rsa", rsa), ("cka", cka)):
-                        try:
-                            value = float(fn(x, y))
-                        except (ValueError, ZeroDivisionError, FloatingPointError):
-                            value = math.nan  # e.g. an area constant over the stimuli: no RDM
-                        sims.append({"run": ra.run, "name": name, "area": ra.area_of[name],
-                                     "step": ra.step_of[name], "region": region, "metric": metric, "value": value})
+        # every area's and region's Gram once (each region against every run's areas), as vs.rsa and vs.cka
+        regions = list(region_masks)
+        pairs = [(ra, name) for ra in recorded for name in ra.acts]
+        try:
+            mats = cross_similarity([ra.acts[n] for ra, n in pairs], [y_all[:, region_masks[r]] for r in regions],
+                                    ("rsa", "cka"))
+        except ValueError as exc:
+            raise ConfigError(f"RSA/CKA: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
+        for i, (ra, name) in enumerate(pairs):
+            for j, region in enumerate(regions):
+                for metric in ("rsa", "cka"):
+                    sims.append({"run": ra.run, "name": name, "area": ra.area_of[name], "step": ra.step_of[name],
+                                 "region": region, "metric": metric, "value": float(mats[metric][i, j])})
     similarity_table = pd.DataFrame(sims, columns=["run", "name", "area", "step", "region", "metric", "value"])
     best = best_per_run(scores, summary)
     return PredictivityResult(run_table, scores, summary, ceilings, similarity_table, best, cfg, rec.info(), notes)

@@ -326,6 +326,34 @@ def similarity_matrices(acts: Sequence[ArrayLike], metrics: Iterable[str] = ("ck
     return {m: _normalise(dots[m]) for m in metric_list}
 
 
+def cross_similarity(acts_a: Sequence[ArrayLike], acts_b: Sequence[ArrayLike], metrics: Iterable[str] = ("cka",), *,
+                     rdm_metric: str = "correlation", precision: str = "float64") -> dict[str, np.ndarray]:
+    """len(a) x len(b) similarity matrices between two lists of representations of the same n probes: the same
+    numbers as the a-b block of :func:`similarity_matrices` over a + b, with every Gram computed once and the
+    b side's vectors held (a few b against many a: each recorded region against every run's areas)."""
+    metric_list = [_check_metric(m) for m in dict.fromkeys(metrics)]
+    if not metric_list:
+        raise ConfigError("no similarity metric given")
+    if not len(acts_a) or not len(acts_b):
+        return {m: np.zeros((len(acts_a), len(acts_b))) for m in metric_list}
+
+    def vectors(x: ArrayLike) -> dict[str, np.ndarray]:
+        g = _gram(x, precision)
+        return {m: _vector(g, m, rdm_metric) for m in metric_list}
+
+    right = [vectors(y) for y in acts_b]
+    out = {m: np.full((len(acts_a), len(acts_b)), np.nan) for m in metric_list}
+    for i, x in enumerate(acts_a):
+        left = vectors(x)
+        for m in metric_list:
+            self_a = float(left[m] @ left[m])
+            for j, vb in enumerate(right):
+                self_b = float(vb[m] @ vb[m])
+                if self_a > 0 and self_b > 0:
+                    out[m][i, j] = float(left[m] @ vb[m]) / np.sqrt(self_a * self_b)
+    return out
+
+
 def _normalise(dots: np.ndarray) -> np.ndarray:
     """Cosines from a matrix of inner products; NaN where a self inner product is not positive."""
     diag = np.diag(dots).copy()
