@@ -3,8 +3,9 @@ known-answer recordings, ``visualstreams predict`` as a subprocess and ``compare
 
 Thresholds of the known-answer tests (a macaque-markov2014 network trained 1 epoch on 3,000 Fashion-MNIST
 images; 600 test items as 64 px colour PNGs; 30 single units per region, 10 repetitions):
-measured with ridge at noise 0.3 (ceiling 0.991): V1 units 0.916 from V1 vs 0.816 from IT; IT units 0.987 from IT
-vs 0.965 from V1; ceiled IT 0.98. The tests ask for margins of half of those and a ceiled IT >= 0.9.
+measured with ridge at noise 0.3 (ceiling 0.991; scripts/brains_example.py, docs/brains.md): V1 units 0.922 from V1
+vs 0.849 from IT; IT units 0.987 from IT vs 0.964 from V1; ceiled IT 0.98, V1 0.86. The tests ask for margins of
+about half of those and ceiled scores a little below.
 """
 
 from __future__ import annotations
@@ -231,8 +232,8 @@ def test_known_answer_recordings_rank_the_generating_area_and_reach_their_ceilin
     r = result.summary.set_index(["name", "region"])["r"]
     ceiling = result.ceilings.set_index("region")["ceiling"]
     assert np.allclose(ceiling, analytic_ceiling(0.3, 10), atol=0.01)
-    assert r["V1", "V1"] - r["IT", "V1"] > 0.05  # measured 0.10
-    assert r["IT", "IT"] - r["V1", "IT"] > 0.01  # measured 0.022
+    assert r["V1", "V1"] - r["IT", "V1"] > 0.05  # measured 0.073
+    assert r["IT", "IT"] - r["V1", "IT"] > 0.01  # measured 0.023
     best = result.best.set_index("region")["best"]
     assert best["V1"] == "V1" and best["IT"] == "IT"
     ceiled = result.summary.set_index(["name", "region"])["ceiled"]
