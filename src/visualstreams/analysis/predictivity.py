@@ -558,7 +558,9 @@ def predictivity_tests(result: PredictivityResult, alpha: float = 0.05) -> tuple
     from .stats import describe_difference, holm, pairwise_tests, summarize
 
     col = _score_column(result.summary)
-    per_run = result.summary.copy()
+    label = "ceiled_score" if col == "ceiled" else col  # "the difference in ceiled score of ..." in the sentences
+    per_run = result.summary.rename(columns={col: label})
+    col = label
     stats = summarize(per_run, by=["species", "condition", "name", "region"], metrics=[col])
     frames = []
     for by, family in (("species", "condition"), ("condition", "species")):
@@ -568,8 +570,8 @@ def predictivity_tests(result: PredictivityResult, alpha: float = 0.05) -> tuple
         for _, idx in t.groupby(family, sort=False).groups.items():
             t.loc[idx, "p_holm"] = holm(t.loc[idx, "p"].to_numpy(dtype=float))
         t["significant"] = t["p_holm"] < alpha
-        t["sentence"] = [f"{r['name']} -> {r['region']}" + (f" ({r[family]})" if family in r else "") + ": "
-                         + describe_difference(r, by) for _, r in t.iterrows()]
+        t["sentence"] = [f"area {r['name']}, region {r['region']} ({r[family]}): " + describe_difference(r, by)
+                         for _, r in t.iterrows()]
         frames.append(t.assign(compared=by))
     tests = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return stats, tests
