@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from sweeps import outputs
 from synthetic import write_idx_dir
 from test_datasets import CLASSES, write_folder
 from test_resume import crash_at
@@ -42,13 +43,6 @@ def folder(tmp_path_factory):
     return write_folder(tmp_path_factory.mktemp("own") / "shapes", n_per_class=60)  # 240 images, 32 px
 
 
-def outputs(out: Path) -> dict[str, tuple[list[dict], dict]]:
-    runs = {}
-    for model in sorted(out.glob("*/*/model.pt")):
-        history = [{k: v for k, v in h.items() if k not in ("seconds", "stack_seconds")}
-                   for h in json.loads((model.parent / "history.json").read_text())]
-        runs[str(model.parent.relative_to(out))] = (history, torch.load(model, weights_only=True))
-    return runs
 
 
 def test_compare_trains_every_run_on_the_image_set_and_records_it(tmp_path, folder, one_thread):

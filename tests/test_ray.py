@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from sweeps import outputs
 from synthetic import synthetic_dataset
 
 import visualstreams as vs
@@ -48,14 +49,6 @@ def cfg(**kw):
     return vs.make_config(**{"epochs": 2, "batch_size": 16, "precision": "fp32", **kw})
 
 
-def outputs(out: Path) -> dict[str, tuple[list[dict], dict]]:
-    """Every run's history (bar the seconds) and weights, by run directory."""
-    runs = {}
-    for model in sorted(out.glob("*/*/model.pt")):
-        history = [{k: v for k, v in h.items() if k not in ("seconds", "stack_seconds")}
-                   for h in json.loads((model.parent / "history.json").read_text())]
-        runs[str(model.parent.relative_to(out))] = (history, torch.load(model, weights_only=True))
-    return runs
 
 
 def same(a, b) -> bool:

@@ -11,13 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from stacking import alone_and_stacked, weight_diffs
 from synthetic import synthetic_dataset, write_idx_dir
 from test_resume import assert_same_run, crash_at
 
 import visualstreams as vs
 from visualstreams.cli import main
 from visualstreams.data import DeviceData
-from visualstreams.engine import TrainConfig, evaluate, fit, fit_stacked, read_checkpoint
+from visualstreams.engine import TrainConfig, evaluate, fit, read_checkpoint
 from visualstreams.engine.loop import forward_loss
 from visualstreams.errors import ConfigError
 from visualstreams.runs import RunDir, build_seeded, compile_for, resume_run
@@ -115,13 +116,9 @@ def test_stacked_training_with_the_loss_at_every_step_equals_alone():
     cfgs = [vs.make_config(batch_size=16, precision="fp32", seed=s, epochs=1, steps=2, loss_steps="all")
             for s in (0, 1)]
     spec = compile_for(MACAQUE, cfgs[0])
-    alone = [build_seeded(spec, c.seed, torch.device("cpu")) for c in cfgs]
-    hist_alone = [fit(m, dev, c, "fp32", progress=False) for m, c in zip(alone, cfgs, strict=True)]
-    stacked = [build_seeded(spec, c.seed, torch.device("cpu")) for c in cfgs]
-    hist_stacked = fit_stacked(stacked, [dev] * 2, cfgs, "fp32", progress=False)
+    alone, stacked, hist_alone, hist_stacked = alone_and_stacked(spec, dev, cfgs)
     for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
-        diffs = torch.cat([(x - y).abs().flatten() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
-                                                                     strict=True)])
+        diffs = weight_diffs(a, b)
         # As in test_recurrence: one Adam step of 1e-3; a gradient near 0 may take its sign from rounding.
         assert diffs.max() <= 2e-3 + 1e-6 and (diffs > 1e-5).float().mean() < 0.005
         assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-6)

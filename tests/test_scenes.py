@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from stacking import alone_and_stacked, weight_diffs
 from synthetic import write_idx_dir
 from test_resume import assert_same_run, crash_at
 
@@ -207,19 +208,14 @@ def test_bad_levels_and_counts_are_one_line(tmp_path, monkeypatch, capsys, args,
 
 def test_stacked_occlusion_training_equals_alone():
     from visualstreams.data import DeviceData
-    from visualstreams.engine import fit, fit_stacked
-    from visualstreams.runs import build_seeded, compile_for
+    from visualstreams.runs import compile_for
 
     dev = DeviceData.from_dataset(banded_dataset(32, 32), torch.device("cpu"))
     cfgs = [vs.make_config(batch_size=16, precision="fp32", seed=s, epochs=1, task="occlusion") for s in (0, 1)]
     spec = compile_for("human", cfgs[0])
-    alone = [build_seeded(spec, c.seed, torch.device("cpu")) for c in cfgs]
-    hist_alone = [fit(m, dev, c, "fp32", progress=False) for m, c in zip(alone, cfgs, strict=True)]
-    stacked = [build_seeded(spec, c.seed, torch.device("cpu")) for c in cfgs]
-    hist_stacked = fit_stacked(stacked, [dev] * 2, cfgs, "fp32", progress=False)
+    alone, stacked, hist_alone, hist_stacked = alone_and_stacked(spec, dev, cfgs)
     for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
-        diffs = torch.cat([(x - y).abs().flatten() for x, y in zip(a.state_dict().values(), b.state_dict().values(),
-                                                                     strict=True)])
+        diffs = weight_diffs(a, b)
         # each model's scenes from its own generator, as alone; the weights agree to the batched kernels' rounding
         # (a gradient near 0 may take its sign from it: at most 2 Adam steps of 1e-3, as in test_recurrence)
         assert diffs.max() <= 2e-3 + 1e-6 and (diffs > 1e-5).float().mean() < 0.005  # measured: 4e-6, none

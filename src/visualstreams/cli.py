@@ -120,6 +120,12 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _add_run_sources(p: argparse.ArgumentParser) -> None:
+    """The runs an analysis reads: run directories, or every finished run of a compare directory."""
+    p.add_argument("runs", nargs="*", metavar="RUN_DIR", help="finished run directories")
+    p.add_argument("--compare-dir", metavar="DIR", help="every finished run of a compare directory")
+
+
 def _add_predict_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("neural predictivity (see 'visualstreams predict --help')")
     g.add_argument("--stimuli", metavar="CSV", help="the stimulus table: stimulus_id and filename (relative to it), "
@@ -336,8 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Holm across areas and pairs). Runs of the same seed share their initial weights, so they are "
                     "left out of the between-species pairs and keep their seed's pairing in every relabelling. "
                     "Writes similarity_*.csv and similarity_*.png into --out.")
-    psim.add_argument("runs", nargs="*", metavar="RUN_DIR", help="finished run directories")
-    psim.add_argument("--compare-dir", metavar="DIR", help="every finished run of a compare directory")
+    _add_run_sources(psim)
     psim.add_argument("--areas", nargs="+", metavar="AREA", help="areas to compare (default: every shared area)")
     psim.add_argument("--metric", nargs="+", default=["cka", "rsa"], choices=["cka", "cka-biased", "rsa",
                                                                              "rsa-whitened"],
@@ -370,8 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "stimuli: a CSV of stimulus_id and filename (default: <recordings>_stimuli.csv or stimuli.csv "
                     "beside it). Writes predictivity*.csv, ceilings.csv, brain_similarity.csv, best_areas*.csv, "
                     "predictivity.png, predictivity.md and predict.json into --out.")
-    ppr.add_argument("runs", nargs="*", metavar="RUN_DIR", help="finished run directories")
-    ppr.add_argument("--compare-dir", metavar="DIR", help="every finished run of a compare directory")
+    _add_run_sources(ppr)
     ppr.add_argument("--recordings", required=True, metavar="FILE", help="the recordings (.nc, .npz or .csv)")
     _add_predict_options(ppr)
     ppr.add_argument("--areas", nargs="+", metavar="AREA", help="areas to score (names, or AREA@tK; default all)")
