@@ -33,7 +33,7 @@ import torch.nn.functional as F
 import visualstreams as vs
 from visualstreams.engine import resolve_runtime
 from visualstreams.engine.runtime import autocast
-from visualstreams.network.model import VisualStreamsNet, bring
+from visualstreams.network.model import VisualStreamsNet, add_feedback, bring
 
 
 def median_ms(fn: Callable[[], None], reps: int) -> float:
@@ -113,8 +113,8 @@ def breakdown(species: str, steps: int, batch: int, device: torch.device, precis
     last = set(model._feedforward_needed(("what",)))
     print(f"\nwhere the T = {steps} step's time goes: each part alone, forward + backward (median of {reps}); calls "
           f"per training step; ms per step = ms x calls")
-    print(f"{'part':38s} {'sizes':30s} ms/call  calls  ms/step  marginal ms/step (the step without it)")
-    parts: list[tuple] = []  # label, sizes, ms alone, calls per step[, marginal ms per step]
+    print(f"{'part':38s} {'sizes':30s} ms/call  calls  ms/step")
+    parts: list[tuple[str, str, float, int]] = []  # label, sizes, ms alone, calls per training step
     for area in model.needed_areas(("what",)):
         block = model.areas[area]
         a = spec.area(area)
@@ -134,44 +134,34 @@ def breakdown(species: str, steps: int, batch: int, device: torch.device, precis
         calls = steps if area in last else steps - 1
         parts.append((label, f"{a.in_channels} -> {a.block.channels} ch at {a.in_size} px", median_ms(fn, reps),
                       calls))
-    full = train_step("many", ("what",))
     for area in model.needed_areas(("what",)):
         size = spec.area(area).in_size
         groups = model._recurrent_groups[area]
-        for group in groups:
+        z = torch.rand(batch, spec.area(area).block.channels, size, size, device=device).contiguous(
+            memory_format=torch.channels_last).requires_grad_()
+        weights = [model._group_weight(group).detach().requires_grad_() for group in groups]
+        leaves = [z, *weights, *acts.values()]
+        for group, weight in zip(groups, weights, strict=True):
             srcs = [s for s, _, _ in group]
-            weight = model._group_weight(group).detach().requires_grad_()
-            z = torch.rand(batch, spec.area(area).block.channels, size, size, device=device).contiguous(
-                memory_format=torch.channels_last).requires_grad_()
 
-            def fn_group(group: list = group, z: torch.Tensor = z, weight: torch.Tensor = weight) -> torch.Tensor:
-                return z + bring(model._group_source(group, acts), weight, size)
-            alone = median_ms(fwd_bwd(fn_group, device, precision, [z, weight, *acts.values()]), reps)
-            # And its marginal cost: the whole step without this group against the whole step, interleaved.
-            diffs = []
-            for _ in range(reps):
-                model._recurrent_groups[area] = [g for g in groups if g is not group]
-                t0 = time.perf_counter()
-                full()
-                without = time.perf_counter() - t0
-                model._recurrent_groups[area] = groups
-                t0 = time.perf_counter()
-                full()
-                diffs.append(time.perf_counter() - t0 - without)
-            src_size = spec.area_shapes[srcs[0]][-1]
+            def fn_group(group: list = group, weight: torch.Tensor = weight, z: torch.Tensor = z) -> torch.Tensor:
+                return z + bring(model._group_source(group, acts), weight, z.shape[-1])
             channels = sum(spec.area_shapes[s][0] for s in srcs)
-            parts.append((f"feedback {'+'.join(srcs)} -> {area}",
-                          f"{channels} -> {spec.area(area).block.channels} ch, {src_size} -> {size} px",
-                          alone, steps - 1, 1e3 * statistics.median(diffs)))
-    total = 0.0
-    for label, sizes, ms, calls, *marginal in parts:
-        total += ms * calls
-        more = f"  {marginal[0]:8.1f}" if marginal else ""
-        print(f"{label:38s} {sizes:30s} {ms:7.2f}  {calls:5d}  {ms * calls:7.1f}{more}")
-    fb = sum(ms * calls for label, _, ms, calls, *_ in parts if label.startswith("feedback"))
-    fb_marginal = sum(m[0] for *_, m in ((p[:4], p[4:]) for p in parts) if m)
-    print(f"sum of the parts alone {total:.1f} ms (feedback groups {fb:.1f} ms, {100 * fb / total:.0f}%; their marginal "
-          f"costs sum to {fb_marginal:.1f} ms); the whole step {step_ms[f'T = {steps}']:.1f} ms")
+            parts.append((f"{'  ' if len(groups) > 1 else ''}feedback {'+'.join(srcs)} -> {area}",
+                          f"{channels} -> {z.shape[1]} ch, {spec.area_shapes[srcs[0]][-1]} -> {size} px",
+                          median_ms(fwd_bwd(fn_group, device, precision, leaves), reps), steps - 1))
+        if len(groups) > 1:  # what the forward runs: every group of the target in one sum (add_feedback)
+            def fn_all(groups: list = groups, weights: list = weights, z: torch.Tensor = z) -> torch.Tensor:
+                return add_feedback(z, [(model._group_source(g, acts), w) for g, w in zip(groups, weights,
+                                                                                          strict=True)])
+            parts.append((f"feedback into {area}, all {len(groups)} groups", f"at {size} px",
+                          median_ms(fwd_bwd(fn_all, device, precision, leaves), reps), steps - 1))
+    total = sum(ms * calls for label, _, ms, calls in parts if not label.startswith("  "))
+    fb = sum(ms * calls for label, _, ms, calls in parts if label.startswith("feedback"))
+    for label, sizes, ms, calls in parts:
+        print(f"{label:38s} {sizes:30s} {ms:7.2f}  {calls:5d}  {ms * calls:7.1f}")
+    print(f"sum of the parts {total:.1f} ms (indented rows are within the row below them), of which feedback "
+          f"{fb:.1f} ms ({100 * fb / total:.0f}%); the whole step {step_ms[f'T = {steps}']:.1f} ms")
 
 
 def main() -> None:

@@ -342,9 +342,9 @@ def reference_unroll(model, x, every_step=False):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_faster_unroll_equals_the_one_written_before_it(mode):
-    # The forward is the same numbers bit for bit (only work whose result no head reads is skipped); the
-    # gradients are the same sums, accumulated in another order (the weights formed once per forward), so they
-    # agree to float32 rounding. The test can fail: a wrong group, size or step moves outputs by far more.
+    # The same sums in another order (a 1x1 source added before another group's upsampling, the weights formed
+    # once per forward, the last step's unread areas skipped), so outputs and gradients agree to float32
+    # rounding. The test can fail: a wrong group, size or step moves the outputs by far more.
     model = build_seeded(vs.compile_network(MACAQUE, steps=3, mode=mode), 0, torch.device("cpu"))
     model.silenced = {"V4"} if mode == "none" else set()  # a lesion too: silenced areas send zeros at every step
     x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
@@ -359,15 +359,31 @@ def test_the_faster_unroll_equals_the_one_written_before_it(mode):
         if len(grads) == 1:
             fast = [{h: v.detach() for h, v in o.items()} for o in outs]
         else:
-            assert all(torch.equal(a["what"], b["what"].detach()) for a, b in zip(fast, outs, strict=True))
+            for a, b in zip(fast, outs, strict=True):
+                torch.testing.assert_close(a["what"], b["what"].detach(), rtol=1e-5, atol=1e-6)
     assert grads[0].keys() == grads[1].keys() and any("recurrent" in n for n in grads[0])
     for n, g in grads[0].items():
         torch.testing.assert_close(g, grads[1][n], rtol=1e-5, atol=1e-6 * float(g.abs().max()) + 1e-9)
     with torch.no_grad():  # and the default call (heads at the last step only), with the activities asked for
         out, acts = model(x, return_areas=True)
         assert all(torch.equal(out[h], model(x)[h]) for h in out) and set(acts) == set(model.spec.activation_names())
-        assert torch.equal(out["what"], reference_unroll(model, x)["what"])
-        assert torch.equal(out["where"], reference_unroll(model, x)["where"])
+        ref = reference_unroll(model, x)
+        for h in ("what", "where"):
+            torch.testing.assert_close(out[h], ref[h], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [(7, 1, 14, 3), (1,), (1, 1), (14, 28), (3, 1, 1)])
+def test_feedback_added_at_once_equals_each_group_brought_and_added(sizes):
+    # every case the faster sum takes: a 1x1 source folded into the smallest other group, 1x1 sources alone,
+    # sources larger than the target (pooled first), smaller (upsampled) and of its size
+    from visualstreams.network.model import add_feedback, bring
+    torch.manual_seed(0)
+    z = torch.randn(2, 5, 7, 7)
+    groups = [(torch.rand(2, 3, s, s), torch.randn(5, 3, 1, 1)) for s in sizes]
+    expected = z
+    for x, w in groups:
+        expected = expected + bring(x, w, 7)
+    torch.testing.assert_close(add_feedback(z, groups), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_parameters_are_counted_from_the_spec():
