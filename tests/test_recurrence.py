@@ -29,6 +29,7 @@ from visualstreams.runs import RunDir, build_seeded, compile_for, resume_run
 from visualstreams.viz import plot_connectome_graph
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+MACAQUE = "macaque-markov2014"
 SIX = ["V1", "V2", "V4", "IT", "MT", "LIP"]
 NOTEBOOK = [("V1", "V2", 1.0), ("V2", "V4", 0.8), ("V4", "IT", 0.7), ("V2", "MT", 0.6), ("MT", "LIP", 0.5)]
 
@@ -307,6 +308,82 @@ def test_gradients_reach_feedback_weights_and_strengths_change_the_output():
         before = model(x)["what"].clone()
         model.set_strength("IT", "V4", 2.0)
         assert not torch.equal(model(x)["what"], before)
+
+
+def reference_unroll(model, x, every_step=False):
+    """The unrolled forward as written before the speed work (commit 24b6fb8): every area at every step, each
+    group's weights formed at every step, each feedback group resampled then added. The definition the faster
+    forward must equal."""
+    needed = model.needed_areas(model.head_names)
+    prev, per_step, first = {}, [], None
+    for t in range(model.steps):
+        acts = {}
+        for area in needed:
+            block = model.areas[area]
+            if not model.inputs[area]:
+                first = block.conv(x) if first is None else first
+                z = first
+            elif model.mode == "density":
+                z = model._density_preactivation(area, acts)
+            else:
+                z = block.conv(model._feedforward_input(area, acts))
+            if t > 0:
+                for group in model._recurrent_groups[area]:
+                    w = [model.recurrent[key].weight(model.strengths[k], getattr(model, f"density_mask_{k}")
+                                                     if model.mode == "density" else None) for _, k, key in group]
+                    src = torch.cat([prev[s] for s, _, _ in group], 1)
+                    z = z + vs.network.model.bring(src, torch.cat(w, 1), z.shape[-1])
+            out = block.pool(torch.relu(z))
+            acts[area] = torch.zeros_like(out) if area in model.silenced else out
+        prev = acts
+        per_step.append({h: model.heads[h](acts[model._head_areas[h]].flatten(1)) for h in model.head_names})
+    return per_step if every_step else per_step[-1]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_faster_unroll_equals_the_one_written_before_it(mode):
+    # The same sums in another order (a 1x1 source added before another group's upsampling, the weights formed
+    # once per forward, the last step's unread areas skipped), so outputs and gradients agree to float32
+    # rounding. The test can fail: a wrong group, size or step moves the outputs by far more.
+    model = build_seeded(vs.compile_network(MACAQUE, steps=3, mode=mode), 0, torch.device("cpu"))
+    model.silenced = {"V4"} if mode == "none" else set()  # a lesion too: silenced areas send zeros at every step
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    grads = []
+    # "what" alone: the last step then skips MT and LIP, which only the next step would read
+    for forward in (lambda: model(x, heads=("what",), every_step=True),
+                    lambda: reference_unroll(model, x, every_step=True)):
+        model.zero_grad(set_to_none=True)
+        outs = forward()
+        sum(F.cross_entropy(o["what"], y) for o in outs).backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+        if len(grads) == 1:
+            fast = [{h: v.detach() for h, v in o.items()} for o in outs]
+        else:
+            for a, b in zip(fast, outs, strict=True):
+                torch.testing.assert_close(a["what"], b["what"].detach(), rtol=1e-5, atol=1e-6)
+    assert grads[0].keys() == grads[1].keys() and any("recurrent" in n for n in grads[0])
+    for n, g in grads[0].items():
+        torch.testing.assert_close(g, grads[1][n], rtol=1e-5, atol=1e-6 * float(g.abs().max()) + 1e-9)
+    with torch.no_grad():  # and the default call (heads at the last step only), with the activities asked for
+        out, acts = model(x, return_areas=True)
+        assert all(torch.equal(out[h], model(x)[h]) for h in out) and set(acts) == set(model.spec.activation_names())
+        ref = reference_unroll(model, x)
+        for h in ("what", "where"):
+            torch.testing.assert_close(out[h], ref[h], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [(7, 1, 14, 3), (1,), (1, 1), (14, 28), (3, 1, 1)])
+def test_feedback_added_at_once_equals_each_group_brought_and_added(sizes):
+    # every case the faster sum takes: a 1x1 source folded into the smallest other group, 1x1 sources alone,
+    # sources larger than the target (pooled first), smaller (upsampled) and of its size
+    from visualstreams.network.model import add_feedback, bring
+    torch.manual_seed(0)
+    z = torch.randn(2, 5, 7, 7)
+    groups = [(torch.rand(2, 3, s, s), torch.randn(5, 3, 1, 1)) for s in sizes]
+    expected = z
+    for x, w in groups:
+        expected = expected + bring(x, w, 7)
+    torch.testing.assert_close(add_feedback(z, groups), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_parameters_are_counted_from_the_spec():
