@@ -66,6 +66,7 @@ def test_compare_trains_every_run_on_the_image_set_and_records_it(tmp_path, fold
     assert (out / "similarity_pairs.csv").is_file() and not (out / "similarity_skipped.txt").exists()
     report = (out / "report.md").read_text()
     assert ", 1 run" not in report  # no notebook columns: its figures are Fashion-MNIST's
+    assert "Learning curves: mean across seeds, band = 95% CI" in report and "stars" not in report
     assert "| dataset | shapes |" in report and "| channels | 3 |" in report
 
 

@@ -268,9 +268,8 @@ def _section_figures(doc: Document, ex: _Experiment) -> None:
     doc.heading(3, "Learning curves")
     existing = ex.cdir.file(CompareDir.CURVES)
     if existing.is_file():
-        doc.figures([(existing, CompareDir.CURVES,
-                      "Learning curves: mean across seeds, band = 95% CI; stars (where drawn) = the notebook's "
-                      "single run")])
+        stars = "; stars = the notebook's single run" if _notebook_reference(ex) else ""  # Fashion-MNIST sweeps only
+        doc.figures([(existing, CompareDir.CURVES, f"Learning curves: mean across seeds, band = 95% CI{stars}")])
     else:
         histories = _histories(ex)
         if histories:
