@@ -6,9 +6,10 @@ from (``{"V1": "V1", "IT": "IT"}``). Each neuroid is one unit of that area (``un
 adds Gaussian noise of standard deviation ``noise``. Units are drawn by a seed among those that vary over the
 stimuli.
 
-Why units and not a random linear map of the whole area: such a map is predicted about equally well by every
-area on these images (ridge on 300 stimuli: V1, V2, V4 and IT within 0.01 of each other), while single units
-keep distant areas apart (V1 units: r 0.955 from V1 vs 0.863 from IT).
+Why units and not a random linear map of the whole area: the issue that asked for this generator measured such a
+map to be predicted about equally well by every area (ridge on 300 stimuli: V1, V2, V4 and IT within 0.01), while
+single units keep distant areas apart. Here (scripts/brains_example.py, ridge, 600 stimuli, 30 units, noise 0.3):
+V1 units r 0.922 from V1 against 0.849 from IT; IT units 0.987 from IT against 0.964 from V1.
 
 The answer is known twice over: the generating area should be the best-predicting one for its region, and the
 split-half ceiling should be :func:`analytic_ceiling` (the reliability of the mean of ``repetitions`` draws:
@@ -70,9 +71,7 @@ def known_answer_recordings(run_dir: Any, stimuli: pd.DataFrame | Sequence[str |
 
     acts = stimulus_activations(run_dir, images, areas=sorted(set(sources.values())), max_features=2**62,
                                 device=device)
-    from ..runs import load_run
-
-    shapes = load_run(run_dir).model.spec.area_shapes
+    shapes = acts.area_shapes  # from the recording's own load of the run: not a second load
     rng = np.random.default_rng(seed)
     signals, regions, ids = [], [], []
     for region, area in sources.items():

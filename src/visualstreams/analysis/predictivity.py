@@ -111,6 +111,7 @@ class StimulusActivations:
     area_of: dict[str, str]
     step_of: dict[str, int]
     reduction: dict[str, str]  # "none", "row space" (exact) or "random projection"
+    area_shapes: dict[str, tuple[int, int, int]]  # each area's (channels, height, width), as the network has it
 
 
 def _projector(n_features: int, k: int, seed: int) -> Any:
@@ -192,7 +193,7 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
         run=label or str(run_dir), species=str(config.get("name", "")), condition=cfg.condition, seed=cfg.seed,
         steps=steps, acts=recorded, features=shapes, area_of=area_of, step_of=step_of,
         reduction={a: "row space" if a in exact else "random projection" if a in projectors else "none"
-                   for a in names})
+                   for a in names}, area_shapes=dict(spec.area_shapes))
 
 
 # -- splits, correlation, ceiling ----------------------------------------------------------------------------
