@@ -238,11 +238,15 @@ def test_the_cli_trains_an_occlusion_run(tmp_path):
 
 def test_compare_tests_each_occlusion_level(tmp_path):
     cfg = vs.make_config(epochs=1, batch_size=32, precision="fp32", task="occlusion", occlusion="0,60")
-    summary = vs.compare(["macaque-markov2014"], cfg, tmp_path, seeds=[0, 1], steps=[1, 2],
+    summary = vs.compare(["macaque-markov2014"], cfg, tmp_path, seeds=[0, 1], steps=[1, 2], twins=True,
                          data=banded_dataset(128, 64), progress=False, similarity=False)
     assert {"test_acc@occ0", "test_acc@occ60", "test_acc@occ60@t1"} <= set(summary.columns)
+    assert set(summary["mode"]) == {"gain", "gain-T2", "gain-BF2"}
     tests = pd.read_csv(tmp_path / "tests.csv")
     assert {"test_acc@occ0", "test_acc@occ60"} <= set(tests["metric"])  # each level is compared, at the last step
     assert not any(m.endswith("@t1") for m in tests["metric"])
     report = (tmp_path / "report.md").read_text()
     assert "test acc@occ60" in report or "test_acc@occ60" in report
+    # the figure by level: each condition's line, the recurrent network minus its twin, the anytime curve
+    assert "### Accuracy by occlusion level" in report and "gain-T2 - gain-BF2 at each level" in report
+    assert (tmp_path / "report_occlusion_levels.png").stat().st_size > 10_000

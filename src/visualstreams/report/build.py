@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis import levels
 from ..analysis.stats import describe_difference
 from ..connectome import Connectome
 from ..errors import ConnectomeError
@@ -33,6 +34,7 @@ from ..viz import (
     plot_learning_curves,
     plot_per_class,
 )
+from ..viz.levels import plot_levels
 from ..viz.results import final_metrics, metric_label, ordered_metrics, per_class_accuracy
 from .document import Document, slug
 from .document import as_int as _int
@@ -263,6 +265,23 @@ def _confusions(ex: _Experiment) -> tuple[dict[str, np.ndarray], list[str] | Non
     return sums, classes, counts, missing
 
 
+def _levels_figure(doc: Document, ex: _Experiment) -> None:
+    """Accuracy against the occlusion level per condition; where a recurrent condition (MODE-T<k>) has its
+    matched twin (MODE-BF<k>), their difference at each level; the recurrent runs' anytime curve per level."""
+    modes = [str(m) for m in dict.fromkeys(ex.ok["mode"])]
+    pair = next(((m, m.replace("-T", "-BF", 1)) for m in modes if "-T" in m and m.replace("-T", "-BF", 1) in modes),
+                None)
+    diffs = levels.level_differences(ex.ok, *pair) if pair else None
+    anytime = levels.anytime_by_level(ex.ok)
+    caption = ("Test accuracy at each occlusion level: mean with 95% CI band across seeds"
+               + (f"; {pair[0]} - {pair[1]} at each level (Welch 95% CI)" if pair else "")
+               + ("; the recurrent runs' accuracy at every step, one line per level" if len(anytime) else ""))
+    doc.heading(3, "Accuracy by occlusion level")
+    doc.figures([(plot_levels(levels.by_level(ex.ok), differences=diffs, anytime=anytime if len(anytime) else None,
+                              difference_label=f"{pair[0]} - {pair[1]}" if pair else "a - b"),
+                  CompareDir.report_figure("occlusion_levels"), caption)])
+
+
 def _section_figures(doc: Document, ex: _Experiment) -> None:
     doc.heading(2, "3. Figures")
     doc.heading(3, "Learning curves")
@@ -291,6 +310,9 @@ def _section_figures(doc: Document, ex: _Experiment) -> None:
         doc.figures([(plot_anytime(ex.stats), CompareDir.report_figure("anytime"),
                       "Test accuracy of the heads read at each step of the recurrent runs: mean with 95% CI band "
                       "across seeds; dashed: the one-step runs")])
+
+    if ex.task == "occlusion" and len(ex.ok) and levels.level_columns(list(ex.ok.columns)):
+        _levels_figure(doc, ex)
 
     doc.heading(3, "Per-class accuracy and confusion matrices")
     sums, classes, counts, missing = _confusions(ex)

@@ -1,0 +1,130 @@
+"""The occlusion experiment's tables and figure (docs/recurrence.md), from the compare directories it wrote.
+
+    OMP_NUM_THREADS=1 visualstreams compare --species macaque-markov2014 --steps 1 4 --twins --loss-steps all \\
+        --task occlusion --occlusion 0,20,40,60 --seeds 5 --train-subset 20000 --epochs 4 --no-similarity \\
+        --out runs/occ-macaque                                   # and mouse-oh2014, --out runs/occ-mouse
+    visualstreams lesion runs/occ-macaque/macaque-markov2014/gain-T4-seed* --cut feedback   # and runs/occ-mouse
+    python scripts/occlusion_results.py runs/occ-macaque runs/occ-mouse --figure docs/occlusion_results.png
+
+Prints markdown, per species: each condition's test accuracy at each occlusion level (n, mean, 95% CI); the
+recurrent network minus its matched twin and minus the one-step network at each level (Welch, Holm over the
+levels); the slope over the levels (points per 10 points of occlusion) and recurrent-minus-twin on it (the
+hypothesis's test; Welch, Holm over the species); the anytime readout of the recurrent runs at each level; and
+the feedback cut of the trained recurrent networks at each level (paired within each run; Holm over the levels)
+with its slope. The statistics are visualstreams.analysis.levels'; this script only lays them out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from visualstreams.analysis import levels as lv
+from visualstreams.analysis.stats import mean_ci
+from visualstreams.format import format_p
+from visualstreams.viz.levels import plot_levels
+
+
+def ci(row: pd.Series | tuple, key: str = "mean", signed: bool = False) -> str:
+    """``value [low, high]`` of a table row (a Series or an itertuples row)."""
+    get = row.__getitem__ if isinstance(row, pd.Series) else lambda k: getattr(row, k)
+    f = "+.2f" if signed else ".2f"
+    return f"{get(key):{f}} [{get('ci_low'):{f}}, {get('ci_high'):{f}}]"
+
+
+def p_is(p: float) -> str:
+    """``p = 0.03`` or ``p < 0.001``."""
+    text = format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def load(dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The finished runs of every compare directory (summary.csv) and their lesions.csv rows, each lesion row
+    with the species and condition (mode) of its run."""
+    runs = pd.concat([pd.read_csv(d / "summary.csv") for d in dirs], ignore_index=True)
+    runs = runs[runs["status"] == "ok"].reset_index(drop=True)
+    frames = []
+    for r in runs.itertuples():
+        path = Path(r.run_dir) / "lesions.csv"
+        if path.exists():
+            frames.append(pd.read_csv(path).assign(species=r.species, mode=r.mode, seed=r.seed))
+    return runs, (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("dirs", nargs="+", type=Path)
+    p.add_argument("--figure", type=Path)
+    p.add_argument("--recurrent", default="gain-T4", help="the recurrent condition (gain-T4)")
+    p.add_argument("--twin", default="gain-BF4", help="its matched feedforward twin (gain-BF4)")
+    p.add_argument("--feedforward", default="gain", help="the one-step network (gain)")
+    args = p.parse_args()
+    runs, lesions = load(args.dirs)
+    rec, twin, ff = args.recurrent, args.twin, args.feedforward
+    table = lv.by_level(runs)
+    diffs = {b: lv.level_differences(runs, rec, b) for b in (twin, ff)}
+    trends = lv.trend_difference(runs, rec, twin)
+    slopes = runs.assign(slope=lv.level_slopes(runs))
+    anytime = lv.anytime_by_level(runs[runs["mode"] == rec])
+    cut = lesions[lesions["lesion"] != "intact"] if len(lesions) else lesions
+    levels = sorted(table["level"].unique())
+    for sp in dict.fromkeys(runs["species"]):
+        print(f"\n### {sp}\n")
+        head = " | ".join(f"{lvl:g}%" for lvl in levels)
+        print(f"| condition | parameters | n | {head} | slope per 10 points |\n"
+              f"|---|---|---|{'---|' * len(levels)}---|")
+        for mode in dict.fromkeys(runs.loc[runs["species"] == sp, "mode"]):
+            sub = table[(table["species"] == sp) & (table["mode"] == mode)].set_index("level")
+            own = runs[(runs["species"] == sp) & (runs["mode"] == mode)]
+            s = mean_ci(slopes.loc[own.index, "slope"].to_numpy(float))
+            cells = " | ".join(ci(sub.loc[lvl]) for lvl in levels)
+            print(f"| {mode} | {int(own['parameters'].iloc[0]):,} | {len(own)} | {cells} | "
+                  f"{s['mean']:+.2f} [{s['ci_low']:+.2f}, {s['ci_high']:+.2f}] |")
+        print("\n| comparison | occlusion | difference [95% CI] | p (Welch) | p (Holm, over levels) |\n"
+              "|---|---|---|---|---|")
+        for b, d in diffs.items():
+            for r in d[d["species"] == sp].itertuples():
+                print(f"| {rec} - {b} | {r.level:g}% | {ci(r, 'diff', True)} | {format_p(r.p)} | "
+                      f"{format_p(r.p_holm)} |")
+        t = trends[trends["species"] == sp]
+        for r in t.itertuples():
+            print(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of occlusion "
+                  f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({rec} {r.slope_a:+.2f}, {twin} {r.slope_b:+.2f}; "
+                  f"n = {r.n_a}, {r.n_b}; Welch {p_is(r.p)}, Holm over the species {p_is(r.p_holm)})")
+        a = anytime[anytime["species"] == sp] if len(anytime) else anytime
+        if len(a):
+            steps = sorted(a["step"].unique())
+            print(f"\nAnytime readout of {rec} (accuracy at each step, mean [95% CI], n = {int(a['n'].max())}):\n")
+            print("| occlusion | " + " | ".join(f"step {k}" for k in steps) + " |\n|---|" + "---|" * len(steps))
+            for lvl in levels:
+                cells = a[a["level"] == lvl].set_index("step")
+                print(f"| {lvl:g}% | " + " | ".join(ci(cells.loc[k]) for k in steps) + " |")
+        c = cut[cut["species"] == sp] if len(cut) else cut
+        if len(c):
+            effects = lv.lesion_by_level(c)
+            trend = lv.lesion_trend(c).set_index("lesion")
+            print(f"\n| trained {rec} | occlusion | n | accuracy cut | change [95% CI] | p (paired t) | "
+                  "p (Holm, over levels) |\n|---|---|---|---|---|---|---|")
+            cut_acc = lv.by_level(c, by=("species", "mode", "lesion"))
+            for r in effects.itertuples():
+                acc = cut_acc[(cut_acc["lesion"] == r.lesion) & (cut_acc["level"] == r.level)].iloc[0]
+                print(f"| {r.lesion} | {r.level:g}% | {r.n} | {acc['mean']:.2f} | {ci(r, 'mean', True)} | "
+                      f"{format_p(r.p)} | {format_p(r.p_holm)} |")
+            for lesion, r in trend.iterrows():
+                print(f"\nSlope of the cost of '{lesion}' over the levels: {r['mean']:+.2f} points per 10 points "
+                      f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] (n = {int(r['n'])}, one-sample t "
+                      f"{p_is(r['p'])}; negative: costs more as occlusion rises)")
+    if args.figure:
+        lesioned = None
+        if len(cut):
+            lesioned = lv.by_level(cut, by=("species", "mode", "lesion"))
+            lesioned["mode"] = lesioned["mode"] + ", " + lesioned["lesion"] + " cut"
+        plot_levels(table, differences=diffs[twin], anytime=anytime if len(anytime) else None, lesioned=lesioned,
+                    path=args.figure, difference_label=f"{rec} - {twin}")
+        print(f"\nwrote {args.figure}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Metrics by occlusion level (analysis.levels, viz.levels, scripts/occlusion_results.py): every number against
+SciPy or NumPy computed here on the same values, on tables written the way compare and lesion write them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from visualstreams.analysis import levels as lv
+from visualstreams.analysis.stats import holm
+from visualstreams.errors import ConfigError
+
+LEVELS = (0, 20, 40, 60)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_summary(seed: int = 0, n: int = 5) -> pd.DataFrame:
+    """compare's summary.csv for two species x three conditions x n seeds; accuracy falls linearly with the level
+    at a slope of its condition's own (points per 10 points) plus seeded noise; T4 runs also read at 4 steps."""
+    rng = np.random.default_rng(seed)
+    slopes = {"gain": -2.0, "gain-T4": -1.0, "gain-BF4": -2.0}
+    rows = []
+    for species in ("macaque-markov2014", "mouse-oh2014"):
+        for mode, slope in slopes.items():
+            for s in range(n):
+                base = 85.0 + rng.normal(0, 0.5)
+                row = {"species": species, "mode": mode, "seed": s, "status": "ok",
+                       "parameters": 1_400_000 if mode != "gain" else 1_100_000,
+                       "run_dir": f"runs/x/{species}/{mode}-seed{s}"}
+                for level in LEVELS:
+                    row[f"test_acc@occ{level}"] = base + slope * level / 10 + rng.normal(0, 0.4)
+                    if mode == "gain-T4":
+                        for k in range(4):
+                            row[f"test_acc@occ{level}@t{k}"] = row[f"test_acc@occ{level}"] - (3 - k)
+                row["test_acc"] = np.mean([row[f"test_acc@occ{level}"] for level in LEVELS])
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_level_columns_in_level_order_and_by_step() -> None:
+    cols = ["test_acc", "test_acc@occ40", "test_acc@occ0", "test_loss@occ0", "test_acc@occ20@t2", "test_acc@t1",
+            "test_acc@occ12.5"]
+    assert lv.level_columns(cols) == {0.0: "test_acc@occ0", 12.5: "test_acc@occ12.5", 40.0: "test_acc@occ40"}
+    assert lv.level_columns(cols, step=2) == {20.0: "test_acc@occ20@t2"}
+    assert lv.level_columns(cols, "test_loss") == {0.0: "test_loss@occ0"}
+
+
+def test_by_level_is_each_groups_mean_and_t_interval() -> None:
+    df = fake_summary()
+    table = lv.by_level(df)
+    assert len(table) == 2 * 3 * len(LEVELS)
+    row = table[(table["species"] == "mouse-oh2014") & (table["mode"] == "gain-BF4") & (table["level"] == 40)]
+    x = df.loc[(df["species"] == "mouse-oh2014") & (df["mode"] == "gain-BF4"), "test_acc@occ40"].to_numpy()
+    half = sps.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    assert row["n"].item() == 5
+    assert row["mean"].item() == pytest.approx(x.mean())
+    assert row["ci_low"].item() == pytest.approx(x.mean() - half)
+    assert row["ci_high"].item() == pytest.approx(x.mean() + half)
+
+
+def test_level_differences_are_welch_with_holm_over_the_levels() -> None:
+    df = fake_summary()
+    d = lv.level_differences(df, "gain-T4", "gain-BF4")
+    assert list(d["level"]) == [0.0, 20.0, 40.0, 60.0] * 2
+    mac = d[d["species"] == "macaque-markov2014"]
+    ps = []
+    for level, r in zip(LEVELS, mac.itertuples(), strict=True):
+        a = df.loc[(df["species"] == "macaque-markov2014") & (df["mode"] == "gain-T4"), f"test_acc@occ{level}"]
+        b = df.loc[(df["species"] == "macaque-markov2014") & (df["mode"] == "gain-BF4"), f"test_acc@occ{level}"]
+        res = sps.ttest_ind(a, b, equal_var=False)
+        ci = res.confidence_interval(0.95)
+        assert r.diff == pytest.approx(a.mean() - b.mean())
+        assert (r.p, r.ci_low, r.ci_high) == pytest.approx((res.pvalue, ci.low, ci.high))
+        ps.append(res.pvalue)
+    np.testing.assert_allclose(mac["p_holm"], holm(ps))
+    # the built-in gap grows by one point per 10 points of occlusion: 6 points at 60%
+    assert mac["diff"].iloc[-1] - mac["diff"].iloc[0] == pytest.approx(6.0, abs=1.5)
+
+
+def test_slopes_are_least_squares_lines_and_the_trend_test_is_welch_on_them() -> None:
+    line = pd.DataFrame({f"test_acc@occ{level}": [90 - 0.3 * level, 80.0] for level in LEVELS})
+    np.testing.assert_allclose(lv.level_slopes(line), [-3.0, 0.0], atol=1e-12)
+    df = fake_summary()
+    slopes = lv.level_slopes(df)
+    row = df.iloc[7]
+    fit = np.polyfit(LEVELS, [row[f"test_acc@occ{level}"] for level in LEVELS], 1)[0] * 10
+    assert slopes.iloc[7] == pytest.approx(fit)
+    trend = lv.trend_difference(df, "gain-T4", "gain-BF4")
+    assert list(trend["species"]) == ["macaque-markov2014", "mouse-oh2014"]
+    sel = df["species"] == "mouse-oh2014"
+    res = sps.ttest_ind(slopes[sel & (df["mode"] == "gain-T4")], slopes[sel & (df["mode"] == "gain-BF4")],
+                        equal_var=False)
+    r = trend.iloc[1]
+    assert r["p"] == pytest.approx(res.pvalue)
+    assert r["diff"] == pytest.approx(1.0, abs=0.4)  # the built-in slopes: -1 against -2
+    np.testing.assert_allclose(trend["p_holm"], holm(trend["p"]))
+
+
+def test_lesion_by_level_is_the_paired_test_of_cut_against_intact() -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    intact, cut = {}, {}
+    for seed in range(5):
+        for lesion in ("intact", "all feedback"):
+            row = {"lesion": lesion, "species": "mouse-oh2014", "mode": "gain-T4", "seed": seed}
+            for level in LEVELS:
+                acc = 85 - 0.2 * level + rng.normal(0, 0.5)
+                if lesion != "intact":
+                    acc -= 10 + 0.1 * level + rng.normal(0, 1.0)  # costs 1 more point per 10 points
+                row[f"test_acc@occ{level}"] = acc
+                (intact if lesion == "intact" else cut).setdefault(level, []).append(acc)
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    for level in LEVELS:  # as lesion_effects writes them: each row minus its run's intact one
+        df[f"change_acc@occ{level}"] = df[f"test_acc@occ{level}"] - df.groupby("seed")[
+            f"test_acc@occ{level}"].transform("first")
+    effects = lv.lesion_by_level(df)
+    assert list(effects["lesion"].unique()) == ["all feedback"]
+    expected = [sps.ttest_rel(cut[level], intact[level]).pvalue for level in LEVELS]
+    np.testing.assert_allclose(effects["p"], expected)
+    np.testing.assert_allclose(effects["mean"], [np.mean(np.subtract(cut[lv_], intact[lv_])) for lv_ in LEVELS])
+    np.testing.assert_allclose(effects["p_holm"], holm(expected))
+    trend = lv.lesion_trend(df)
+    assert trend["mean"].item() == pytest.approx(-1.0, abs=0.6)
+    assert trend["n"].item() == 5
+
+
+def test_runs_not_scored_at_levels_are_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match="not scored at occlusion levels"):
+        lv.by_level(pd.DataFrame({"species": ["a"], "mode": ["gain"], "test_acc": [80.0]}))
+    with pytest.raises(ConfigError, match="two levels or more"):
+        lv.level_slopes(pd.DataFrame({"test_acc@occ20": [80.0]}))
+
+
+def test_one_step_runs_have_no_anytime_rows_and_recurrent_ones_have_every_step() -> None:
+    df = fake_summary(n=3)
+    assert lv.anytime_by_level(df[df["mode"] == "gain"].dropna(axis=1)).empty
+    a = lv.anytime_by_level(df)
+    assert set(a["mode"]) == {"gain-T4"}
+    assert sorted(a["step"].unique()) == [0, 1, 2, 3]
+    r = a[(a["species"] == "mouse-oh2014") & (a["level"] == 20) & (a["step"] == 1)]
+    x = df.loc[(df["species"] == "mouse-oh2014") & (df["mode"] == "gain-T4"), "test_acc@occ20@t1"]
+    assert r["mean"].item() == pytest.approx(x.mean())
+
+
+def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Path) -> None:
+    summary = fake_summary()
+    dirs = []
+    for species, grp in summary.groupby("species", sort=False):
+        cdir = tmp_path / species
+        grp = grp.assign(run_dir=[str(cdir / species / f"{m}-seed{s}") for m, s in zip(grp["mode"], grp["seed"],
+                                                                                           strict=True)])
+        for r in grp[grp["mode"] == "gain-T4"].itertuples():
+            Path(r.run_dir).mkdir(parents=True)
+            cols = [f"test_acc@occ{level}" for level in LEVELS]
+            intact = grp.loc[r.Index, cols].to_dict()
+            rows = pd.DataFrame([{"lesion": "intact", "kind": "intact", **intact},
+                                 {"lesion": "all feedback", "kind": "cut",
+                                  **{c: v - 20 - 0.1 * i for i, (c, v) in enumerate(intact.items())}}])
+            for c in cols:
+                rows[c.replace("test_", "change_")] = rows[c] - rows[c].iloc[0]
+            rows.to_csv(Path(r.run_dir) / "lesions.csv", index=False)
+        cdir.mkdir(exist_ok=True)
+        grp.to_csv(cdir / "summary.csv", index=False)
+        dirs.append(cdir)
+    figure = tmp_path / "levels.png"
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "occlusion_results.py"), *map(str, dirs),
+                          "--figure", str(figure)], capture_output=True, text=True, check=True).stdout
+    assert "### macaque-markov2014" in out and "### mouse-oh2014" in out
+    mac = summary[(summary["species"] == "macaque-markov2014") & (summary["mode"] == "gain-BF4")]
+    assert f"{mac['test_acc@occ60'].mean():.2f} [" in out  # the twin's 60% cell
+    assert out.count("| gain-T4 - gain-BF4 | ") == 2 * len(LEVELS)
+    assert "Slope over the levels, gain-T4 - gain-BF4:" in out
+    assert "| all feedback | 60% | 5 |" in out and "Anytime readout of gain-T4" in out
+    # the cut costs 20 points, 0.1 more per level index: -20.30 at the fourth level, in every run
+    assert "-20.30 [-20.30, -20.30]" in out
+    assert figure.stat().st_size > 10_000
