@@ -23,7 +23,8 @@ import pandas as pd
 
 from visualstreams.analysis import levels as lv
 from visualstreams.analysis.stats import mean_ci
-from visualstreams.format import format_p
+from visualstreams.errors import ConfigError
+from visualstreams.format import format_p, p_clause
 from visualstreams.viz.levels import plot_levels
 
 
@@ -32,12 +33,6 @@ def ci(row: pd.Series | tuple, key: str = "mean", signed: bool = False) -> str:
     get = row.__getitem__ if isinstance(row, pd.Series) else lambda k: getattr(row, k)
     f = "+.2f" if signed else ".2f"
     return f"{get(key):{f}} [{get('ci_low'):{f}}, {get('ci_high'):{f}}]"
-
-
-def p_is(p: float) -> str:
-    """``p = 0.03`` or ``p < 0.001``."""
-    text = format_p(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def load(dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,7 +56,14 @@ def main() -> None:
     p.add_argument("--twin", default="gain-BF4", help="its matched feedforward twin (gain-BF4)")
     p.add_argument("--feedforward", default="gain", help="the one-step network (gain)")
     args = p.parse_args()
+    missing = [d for d in args.dirs if not (d / "summary.csv").is_file()]
+    if missing:
+        p.exit(2, f"occlusion_results: {missing[0]} has no summary.csv (not a compare directory)\n")
     runs, lesions = load(args.dirs)
+    try:
+        lv.by_level(runs)
+    except ConfigError as exc:
+        p.exit(2, f"occlusion_results: {exc}\n")
     rec, twin, ff = args.recurrent, args.twin, args.feedforward
     table = lv.by_level(runs)
     diffs = {b: lv.level_differences(runs, rec, b) for b in (twin, ff)}
@@ -92,7 +94,7 @@ def main() -> None:
         for r in t.itertuples():
             print(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of occlusion "
                   f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({rec} {r.slope_a:+.2f}, {twin} {r.slope_b:+.2f}; "
-                  f"n = {r.n_a}, {r.n_b}; Welch {p_is(r.p)}, Holm over the species {p_is(r.p_holm)})")
+                  f"n = {r.n_a}, {r.n_b}; Welch p {p_clause(r.p)}, Holm over the species p {p_clause(r.p_holm)})")
         a = anytime[anytime["species"] == sp] if len(anytime) else anytime
         if len(a):
             steps = sorted(a["step"].unique())
@@ -115,7 +117,7 @@ def main() -> None:
             for lesion, r in trend.iterrows():
                 print(f"\nSlope of the cost of '{lesion}' over the levels: {r['mean']:+.2f} points per 10 points "
                       f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] (n = {int(r['n'])}, one-sample t "
-                      f"{p_is(r['p'])}; negative: costs more as occlusion rises)")
+                      f"p {p_clause(r['p'])}; negative: costs more as occlusion rises)")
     if args.figure:
         lesioned = None
         if len(cut):

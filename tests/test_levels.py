@@ -181,3 +181,13 @@ def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Pat
     # the cut costs 20 points, 0.1 more per level index: -20.30 at the fourth level, in every run
     assert "-20.30 [-20.30, -20.30]" in out
     assert figure.stat().st_size > 10_000
+
+
+def test_the_results_script_refuses_a_directory_that_is_not_an_occlusion_compare_in_one_line(tmp_path: Path) -> None:
+    script = str(ROOT / "scripts" / "occlusion_results.py")
+    res = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no summary.csv" in res.stderr
+    pd.DataFrame({"species": ["a"], "mode": ["gain"], "status": ["ok"], "test_acc": [80.0],
+                  "run_dir": [str(tmp_path / "r")]}).to_csv(tmp_path / "summary.csv", index=False)
+    res = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "not scored at occlusion levels" in res.stderr

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ..errors import ConfigError
-from .stats import holm, mean_ci, welch_test
+from .stats import _groups, holm, mean_ci, summarize, welch_test
 
 _LEVEL = re.compile(r"^(?P<metric>.+?)@occ(?P<level>\d+(?:\.\d+)?)(?:@t(?P<step>\d+))?$")
 #: Slopes are given per this many points of occlusion (the levels' usual spacing, 0, 20, 40, 60, is twice it).
@@ -51,10 +51,8 @@ def _levels(df: pd.DataFrame, metric: str, step: int | None = None) -> dict[floa
 
 
 def _strata(df: pd.DataFrame, keys: Sequence[str]) -> list[tuple[tuple[object, ...], pd.DataFrame]]:
-    """Groups in order of first appearance (as compare's tables list conditions)."""
-    if not keys:
-        return [((), df)]
-    return [(k if isinstance(k, tuple) else (k,), g) for k, g in df.groupby(list(keys), sort=False)]
+    """stats' groups (order of first appearance), or the whole table as one group when there are no keys."""
+    return _groups(df, list(keys)) if keys else [((), df)]
 
 
 def by_level(df: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("species", "mode"),
@@ -63,16 +61,11 @@ def by_level(df: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("s
 
     ``df``: one row per run, e.g. compare's summary.csv (its ``status == "ok"`` rows) or lesions.csv rows."""
     cols = _levels(df, metric, step)
-    rows = []
-    for key, grp in _strata(df, by):
-        for level, col in cols.items():
-            values = pd.to_numeric(grp[col], errors="coerce").dropna().to_numpy(float)
-            if not values.size:
-                continue
-            ci = mean_ci(values)
-            rows.append({**dict(zip(by, key, strict=True)), "level": level, "n": int(ci["n"]), "mean": ci["mean"],
-                         "sd": ci["sd"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]})
-    return pd.DataFrame(rows)
+    table = summarize(df, by=list(by), metrics=list(cols.values()))
+    table = table[table["n"] > 0].copy()  # a group without the metric (a one-step run's per-step columns): no row
+    level = table.pop("metric").map({col: lvl for lvl, col in cols.items()})
+    table.insert(len(by), "level", level)
+    return table.reset_index(drop=True)
 
 
 def level_differences(df: pd.DataFrame, a: str, b: str, metric: str = "test_acc", by: str = "mode",
