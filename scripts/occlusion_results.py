@@ -25,6 +25,7 @@ from visualstreams.analysis import levels as lv
 from visualstreams.analysis.stats import mean_ci
 from visualstreams.errors import ConfigError
 from visualstreams.format import format_p, p_clause
+from visualstreams.runs import CompareDir
 from visualstreams.viz.levels import plot_levels
 
 
@@ -35,17 +36,23 @@ def ci(row: pd.Series | tuple, key: str = "mean", signed: bool = False) -> str:
     return f"{get(key):{f}} [{get('ci_low'):{f}}, {get('ci_high'):{f}}]"
 
 
-def load(dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The finished runs of every compare directory (summary.csv) and their lesions.csv rows, each lesion row
-    with the species and condition (mode) of its run."""
-    runs = pd.concat([pd.read_csv(d / "summary.csv") for d in dirs], ignore_index=True)
-    runs = runs[runs["status"] == "ok"].reset_index(drop=True)
+def load_runs(dirs: list[Path]) -> pd.DataFrame:
+    """The finished runs of every compare directory (summary.csv), each with its compare directory."""
+    tables = [pd.read_csv(d / CompareDir.SUMMARY).assign(compare_dir=str(d)) for d in dirs]
+    runs = pd.concat(tables, ignore_index=True)
+    return runs[runs["status"] == "ok"].reset_index(drop=True)
+
+
+def load_lesions(runs: pd.DataFrame) -> pd.DataFrame:
+    """The lesions.csv rows of the runs, each with the species, condition (mode) and seed of its run."""
     frames = []
     for r in runs.itertuples():
-        path = Path(r.run_dir) / "lesions.csv"
+        # Located from the compare directory, not summary.csv's run_dir (the path at training time), so a kept
+        # copy of the directories (results/occlusion) reads the same wherever it lies.
+        path = CompareDir(r.compare_dir).run(r.species, r.mode, r.seed).lesions_path
         if path.exists():
             frames.append(pd.read_csv(path).assign(species=r.species, mode=r.mode, seed=r.seed))
-    return runs, (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def main() -> None:
@@ -56,14 +63,15 @@ def main() -> None:
     p.add_argument("--twin", default="gain-BF4", help="its matched feedforward twin (gain-BF4)")
     p.add_argument("--feedforward", default="gain", help="the one-step network (gain)")
     args = p.parse_args()
-    missing = [d for d in args.dirs if not (d / "summary.csv").is_file()]
+    missing = [d for d in args.dirs if not (d / CompareDir.SUMMARY).is_file()]
     if missing:
         p.exit(2, f"occlusion_results: {missing[0]} has no summary.csv (not a compare directory)\n")
-    runs, lesions = load(args.dirs)
+    runs = load_runs(args.dirs)
     try:
         lv.by_level(runs)
     except ConfigError as exc:
         p.exit(2, f"occlusion_results: {exc}\n")
+    lesions = load_lesions(runs)
     rec, twin, ff = args.recurrent, args.twin, args.feedforward
     table = lv.by_level(runs)
     diffs = {b: lv.level_differences(runs, rec, b) for b in (twin, ff)}

@@ -3,6 +3,7 @@ SciPy or NumPy computed here on the same values, on tables written the way compa
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,9 @@ def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Pat
         cdir.mkdir(exist_ok=True)
         grp.to_csv(cdir / "summary.csv", index=False)
         dirs.append(cdir)
+    # read from a copy elsewhere, as results/occlusion is: summary.csv's run_dir points at the gone originals
+    kept = tmp_path / "kept"
+    dirs = [Path(shutil.move(d, kept / d.name)) for d in dirs]
     figure = tmp_path / "levels.png"
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "occlusion_results.py"), *map(str, dirs),
                           "--figure", str(figure)], capture_output=True, text=True, check=True).stdout
