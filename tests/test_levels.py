@@ -170,9 +170,16 @@ def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Pat
         cdir.mkdir(exist_ok=True)
         grp.to_csv(cdir / "summary.csv", index=False)
         dirs.append(cdir)
-    # read from a copy elsewhere, as results/occlusion is: summary.csv's run_dir points at the gone originals
+    # read from the record scripts/keep_results.py keeps elsewhere (as results/occlusion is), the originals gone:
+    # summary.csv's run_dir points at nothing; the weights stay behind
     kept = tmp_path / "kept"
-    dirs = [Path(shutil.move(d, kept / d.name)) for d in dirs]
+    for d in dirs:
+        (d / d.name / "gain-T4-seed0" / "model.pt").write_bytes(b"weights")
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "keep_results.py"), str(d), str(kept / d.name)],
+                       check=True, capture_output=True)
+        shutil.rmtree(d)
+    dirs = [kept / d.name for d in dirs]
+    assert not list(kept.rglob("model.pt")) and len(list(kept.rglob("lesions.csv"))) == 10
     figure = tmp_path / "levels.png"
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "occlusion_results.py"), *map(str, dirs),
                           "--figure", str(figure)], capture_output=True, text=True, check=True).stdout
@@ -195,3 +202,20 @@ def test_the_results_script_refuses_a_directory_that_is_not_an_occlusion_compare
                   "run_dir": [str(tmp_path / "r")]}).to_csv(tmp_path / "summary.csv", index=False)
     res = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "not scored at occlusion levels" in res.stderr
+
+
+def test_keep_results_refuses_a_source_without_a_summary_and_a_destination_that_is_something_else(
+        tmp_path: Path) -> None:
+    script = str(ROOT / "scripts" / "keep_results.py")
+    res = subprocess.run([sys.executable, script, str(tmp_path / "nothing"), str(tmp_path / "dest")],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no summary.csv" in res.stderr
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "summary.csv").write_text("species,status\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    res = subprocess.run([sys.executable, script, str(tmp_path / "src"), str(tmp_path / "other")],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "not a kept compare directory" in res.stderr
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "other" / "summary.csv").exists()
