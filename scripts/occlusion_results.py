@@ -26,6 +26,7 @@ from visualstreams.analysis.stats import mean_ci
 from visualstreams.errors import ConfigError
 from visualstreams.format import format_p, p_clause
 from visualstreams.runs import CompareDir
+from visualstreams.storage import write_text
 from visualstreams.viz.levels import plot_levels
 
 
@@ -55,10 +56,33 @@ def load_lesions(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def glance(table: pd.DataFrame, diffs: pd.DataFrame, cut: pd.DataFrame, rec: str, twin: str, ff: str) -> str:
+    """One table of the whole experiment (the README's): each condition's mean accuracy per species and level,
+    the recurrent-minus-twin difference with its CI and Holm p, and the recurrent network's accuracy with its
+    feedback cut."""
+    cut_acc = lv.by_level(cut, by=("species", "mode", "lesion")) if len(cut) else pd.DataFrame()
+    n = table.groupby(["species", "mode"])["n"].max()
+    out = [f"| preset | occlusion | {ff} (T = 1) | {rec} | {twin} | {rec} - {twin} [95% CI] | p (Holm) | "
+           f"{rec}, feedback cut |", "|---|---|---|---|---|---|---|---|"]
+    for (sp, level), grp in table.groupby(["species", "level"], sort=False):
+        acc = grp.set_index("mode")["mean"]
+        d = diffs[(diffs["species"] == sp) & (diffs["level"] == level)].iloc[0]
+        c = cut_acc[(cut_acc["species"] == sp) & (cut_acc["level"] == level)] if len(cut_acc) else cut_acc
+        cells = [f"{acc[m]:.2f}" for m in (ff, rec, twin)] + [ci(d, "diff", True), format_p(d.p_holm)]
+        cells.append(f"{c['mean'].iloc[0]:.2f}" if len(c) else "-")
+        out.append(f"| {sp} | {level:g}% | {' | '.join(cells)} |")
+    counts = (f"{n.iloc[0]} seeds per condition" if n.nunique() == 1
+              else ", ".join(f"{sp} {m} {k}" for (sp, m), k in n.items()))
+    return (f"Test accuracy (%), mean over {counts}; the difference with its 95% CI (Welch; Holm over the "
+            "levels).\n\n" + "\n".join(out))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dirs", nargs="+", type=Path)
-    p.add_argument("--figure", type=Path)
+    p.add_argument("--figure", type=Path, help="draw the figure (viz.levels.plot_levels) into this PNG")
+    p.add_argument("--markdown", type=Path,
+                   help="also write the tables into this file (docs/recurrence.md includes results/occlusion.md)")
     p.add_argument("--recurrent", default="gain-T4", help="the recurrent condition (gain-T4)")
     p.add_argument("--twin", default="gain-BF4", help="its matched feedforward twin (gain-BF4)")
     p.add_argument("--feedforward", default="gain", help="the one-step network (gain)")
@@ -80,50 +104,53 @@ def main() -> None:
     anytime = lv.anytime_by_level(runs[runs["mode"] == rec])
     cut = lesions[lesions["lesion"] != "intact"] if len(lesions) else lesions
     levels = sorted(table["level"].unique())
+    lines: list[str] = []
+    emit = lines.append
+    emit(glance(table, diffs[twin], cut, rec, twin, ff))
     for sp in dict.fromkeys(runs["species"]):
-        print(f"\n### {sp}\n")
+        emit(f"\n### {sp}\n")
         head = " | ".join(f"{lvl:g}%" for lvl in levels)
-        print(f"| condition | parameters | n | {head} | slope per 10 points |\n"
+        emit(f"| condition | parameters | n | {head} | slope per 10 points |\n"
               f"|---|---|---|{'---|' * len(levels)}---|")
         for mode in dict.fromkeys(runs.loc[runs["species"] == sp, "mode"]):
             sub = table[(table["species"] == sp) & (table["mode"] == mode)].set_index("level")
             own = runs[(runs["species"] == sp) & (runs["mode"] == mode)]
             s = mean_ci(slopes.loc[own.index, "slope"].to_numpy(float))
             cells = " | ".join(ci(sub.loc[lvl]) for lvl in levels)
-            print(f"| {mode} | {int(own['parameters'].iloc[0]):,} | {len(own)} | {cells} | "
+            emit(f"| {mode} | {int(own['parameters'].iloc[0]):,} | {len(own)} | {cells} | "
                   f"{s['mean']:+.2f} [{s['ci_low']:+.2f}, {s['ci_high']:+.2f}] |")
-        print("\n| comparison | occlusion | difference [95% CI] | p (Welch) | p (Holm, over levels) |\n"
+        emit("\n| comparison | occlusion | difference [95% CI] | p (Welch) | p (Holm, over levels) |\n"
               "|---|---|---|---|---|")
         for b, d in diffs.items():
             for r in d[d["species"] == sp].itertuples():
-                print(f"| {rec} - {b} | {r.level:g}% | {ci(r, 'diff', True)} | {format_p(r.p)} | "
+                emit(f"| {rec} - {b} | {r.level:g}% | {ci(r, 'diff', True)} | {format_p(r.p)} | "
                       f"{format_p(r.p_holm)} |")
         t = trends[trends["species"] == sp]
         for r in t.itertuples():
-            print(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of occlusion "
+            emit(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of occlusion "
                   f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({rec} {r.slope_a:+.2f}, {twin} {r.slope_b:+.2f}; "
                   f"n = {r.n_a}, {r.n_b}; Welch p {p_clause(r.p)}, Holm over the species p {p_clause(r.p_holm)})")
         a = anytime[anytime["species"] == sp] if len(anytime) else anytime
         if len(a):
             steps = sorted(a["step"].unique())
-            print(f"\nAnytime readout of {rec} (accuracy at each step, mean [95% CI], n = {int(a['n'].max())}):\n")
-            print("| occlusion | " + " | ".join(f"step {k}" for k in steps) + " |\n|---|" + "---|" * len(steps))
+            emit(f"\nAnytime readout of {rec} (accuracy at each step, mean [95% CI], n = {int(a['n'].max())}):\n")
+            emit("| occlusion | " + " | ".join(f"step {k}" for k in steps) + " |\n|---|" + "---|" * len(steps))
             for lvl in levels:
                 cells = a[a["level"] == lvl].set_index("step")
-                print(f"| {lvl:g}% | " + " | ".join(ci(cells.loc[k]) for k in steps) + " |")
+                emit(f"| {lvl:g}% | " + " | ".join(ci(cells.loc[k]) for k in steps) + " |")
         c = cut[cut["species"] == sp] if len(cut) else cut
         if len(c):
             effects = lv.lesion_by_level(c)
             trend = lv.lesion_trend(c).set_index("lesion")
-            print(f"\n| trained {rec} | occlusion | n | accuracy cut | change [95% CI] | p (paired t) | "
+            emit(f"\n| trained {rec} | occlusion | n | accuracy cut | change [95% CI] | p (paired t) | "
                   "p (Holm, over levels) |\n|---|---|---|---|---|---|---|")
             cut_acc = lv.by_level(c, by=("species", "mode", "lesion"))
             for r in effects.itertuples():
                 acc = cut_acc[(cut_acc["lesion"] == r.lesion) & (cut_acc["level"] == r.level)].iloc[0]
-                print(f"| {r.lesion} | {r.level:g}% | {r.n} | {acc['mean']:.2f} | {ci(r, 'mean', True)} | "
+                emit(f"| {r.lesion} | {r.level:g}% | {r.n} | {acc['mean']:.2f} | {ci(r, 'mean', True)} | "
                       f"{format_p(r.p)} | {format_p(r.p_holm)} |")
             for lesion, r in trend.iterrows():
-                print(f"\nSlope of the cost of '{lesion}' over the levels: {r['mean']:+.2f} points per 10 points "
+                emit(f"\nSlope of the cost of '{lesion}' over the levels: {r['mean']:+.2f} points per 10 points "
                       f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] (n = {int(r['n'])}, one-sample t "
                       f"p {p_clause(r['p'])}; negative: costs more as occlusion rises)")
     if args.figure:
@@ -133,7 +160,15 @@ def main() -> None:
             lesioned["mode"] = lesioned["mode"] + ", " + lesioned["lesion"] + " cut"
         plot_levels(table, differences=diffs[twin], anytime=anytime if len(anytime) else None, lesioned=lesioned,
                     path=args.figure, difference_label=f"{rec} - {twin}")
-        print(f"\nwrote {args.figure}")
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.markdown:
+        # the number of runs in its first line: the page says how much of the design its tables hold
+        write_text(args.markdown, f"<!-- written by scripts/occlusion_results.py from {len(args.dirs)} compare "
+                                  f"directories, {len(runs)} runs; do not edit -->\n{text}")
+        print(f"\nwrote {args.markdown}")
+    if args.figure:
+        print(f"wrote {args.figure}")
 
 
 if __name__ == "__main__":

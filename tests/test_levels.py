@@ -182,7 +182,17 @@ def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Pat
     assert not list(kept.rglob("model.pt")) and len(list(kept.rglob("lesions.csv"))) == 10
     figure = tmp_path / "levels.png"
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "occlusion_results.py"), *map(str, dirs),
-                          "--figure", str(figure)], capture_output=True, text=True, check=True).stdout
+                          "--figure", str(figure), "--markdown", str(tmp_path / "tables.md")],
+                         capture_output=True, text=True, check=True).stdout
+    written = (tmp_path / "tables.md").read_text()
+    assert written.startswith("<!-- written by scripts/occlusion_results.py from 2 compare directories, 30 runs")
+    assert written.split("\n", 1)[1] in out  # the tables printed, and nothing else
+    assert "Test accuracy (%), mean over 5 seeds per condition" in out
+    glance = [line for line in out.splitlines() if line.startswith("| mouse-oh2014 | 60% |")]
+    mouse = summary[summary["species"] == "mouse-oh2014"].groupby("mode")["test_acc@occ60"].mean()
+    assert len(glance) == 1 and glance[0].startswith(
+        f"| mouse-oh2014 | 60% | {mouse['gain']:.2f} | {mouse['gain-T4']:.2f} | {mouse['gain-BF4']:.2f} | ")
+    assert glance[0].endswith(f" | {mouse['gain-T4'] - 20.3:.2f} |")  # the cut network's accuracy
     assert "### macaque-markov2014" in out and "### mouse-oh2014" in out
     mac = summary[(summary["species"] == "macaque-markov2014") & (summary["mode"] == "gain-BF4")]
     assert f"{mac['test_acc@occ60'].mean():.2f} [" in out  # the twin's 60% cell
