@@ -229,3 +229,17 @@ def test_keep_results_refuses_a_source_without_a_summary_and_a_destination_that_
     assert res.returncode == 2 and "not a kept compare directory" in res.stderr
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
     assert not (tmp_path / "other" / "summary.csv").exists()
+
+
+def test_the_occlusion_tables_of_the_docs_and_the_readme_are_the_scripts_from_the_kept_record(tmp_path: Path) -> None:
+    """docs/recurrence.md includes results/occlusion.md and the README copies its first table: both must be what
+    scripts/occlusion_results.py writes from the committed record of the runs (results/occlusion/<preset>/seed<k>)."""
+    dirs = sorted((ROOT / "results" / "occlusion").glob("*/seed*"))
+    assert dirs, "results/occlusion holds no kept seed of the experiment"
+    written = tmp_path / "occlusion.md"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "occlusion_results.py"), *map(str, dirs),
+                    "--markdown", str(written)], check=True, capture_output=True)
+    assert written.read_text() == (ROOT / "results" / "occlusion.md").read_text()
+    glance = next(b for b in written.read_text().split("\n\n") if b.startswith("| preset | occlusion |"))
+    assert glance.strip() in (ROOT / "README.md").read_text()
+    assert '--8<-- "results/occlusion.md"' in (ROOT / "docs" / "recurrence.md").read_text()

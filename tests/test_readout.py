@@ -23,7 +23,7 @@ from visualstreams.engine.loop import forward_loss
 from visualstreams.errors import ConfigError
 from visualstreams.runs import RunDir, build_seeded, compile_for, resume_run
 from visualstreams.tasks import get_task
-from visualstreams.viz import plot_anytime
+from visualstreams.viz import plot_anytime, plot_learning_curves
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 MACAQUE = "macaque-markov2014"  # six areas with feedback: recurrent at T >= 2
@@ -220,3 +220,32 @@ def test_the_default_loss_is_the_loop_before_the_option_bit_for_bit(data, steps)
         scheduler.step()
     for (k, a), b in zip(fitted.state_dict().items(), by_hand.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
+
+
+# -- when the test set is scored -------------------------------------------------------------------------------------
+def test_scoring_the_test_set_less_often_trains_the_same_weights_and_ends_with_the_same_metrics(data, tmp_path):
+    # occlusion at two levels and three steps: the costliest scoring, and the one whose scenes are drawn per item
+    cfg = config(epochs=3, steps=3, loss_steps="all", task="occlusion", occlusion="0,40")
+    every = vs.train(MACAQUE, cfg, data=data, progress=False)
+    sparse = vs.train(MACAQUE, config(epochs=3, steps=3, loss_steps="all", task="occlusion", occlusion="0,40",
+                                      test_every=2), data=data, out=tmp_path, progress=False)
+    for k, v in every.model.state_dict().items():
+        assert torch.equal(v, sparse.model.state_dict()[k]), k
+    h, hs = every.history, sparse.history
+    assert h["test_acc"].notna().all() and hs["test_acc"].notna().tolist() == [False, True, True]  # epochs 2, 3
+    train_cols = [c for c in h.columns if c.startswith("train_")]
+    assert h[train_cols].equals(hs[train_cols])
+    assert h.drop(columns="seconds").iloc[[1, 2]].reset_index(drop=True).equals(
+        hs.drop(columns="seconds").iloc[[1, 2]].reset_index(drop=True))
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["test_every"] == 2
+    assert "test_acc" not in json.loads((tmp_path / "history.json").read_text())[0]
+    plot_learning_curves({"sparse": hs}, path=tmp_path / "curves.png")  # draws the scored epochs only
+    assert (tmp_path / "curves.png").stat().st_size > 5_000
+
+
+def test_test_every_is_refused_below_one_epoch_in_one_line(capsys):
+    with pytest.raises(ConfigError, match="test every"):
+        config(test_every=0)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--species", "human", "--test-every", "0"])
+    assert exc.value.code == 2 and capsys.readouterr().err.count("\n") == 1

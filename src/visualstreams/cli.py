@@ -110,6 +110,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="with --steps T >= 2, which steps the loss reads: last (the heads on the last step, the "
                         "default) or all (the heads at every step, the mean of their losses); the test accuracy at "
                         "every step is recorded either way (test_acc@t0 ..)")
+    g.add_argument("--test-every", type=_positive_int, metavar="N",
+                   help="score the test set after every N-th epoch and after the last (default 1: every epoch); "
+                        "the same weights and final metrics at any N, the epochs between without test metrics "
+                        "(a recurrent network's scoring at every occlusion level can take as long as its training)")
     g.add_argument("--data", metavar="DIR",
                    help="Fashion-MNIST directory (IDX .gz files or the Kaggle CSV pair); "
                         "default: see 'visualstreams data --help'")
@@ -178,7 +182,8 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
                        task=args.task, canvas=args.canvas, where_weight=args.where_weight, noise=args.noise,
                        mode=getattr(args, "mode", None), steps=getattr(args, "steps", None),
                        crop_pad=args.crop_pad, loss_steps=args.loss_steps, occlusion=args.occlusion,
-                       clutter_items=args.clutter_items, twin_of=getattr(args, "twin_of", None))
+                       clutter_items=args.clutter_items, twin_of=getattr(args, "twin_of", None),
+                       test_every=args.test_every)
 
 
 def build_parser() -> argparse.ArgumentParser:

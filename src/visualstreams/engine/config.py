@@ -48,6 +48,10 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     eval_batch_size: int = 1000
+    # Score the test set after every N-th epoch and after the last (1: every epoch). Training never reads the test
+    # set or a generator of its own, so the weights and the last epoch's metrics are the same at any N (tested);
+    # the epochs between have training metrics only. A large share of a recurrent run's time on a CPU.
+    test_every: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -62,6 +66,8 @@ class TrainConfig:
              f"train subset must be >= 1 image, got {self.train_subset}"),
             (self.precision in PRECISIONS, f"unknown precision {self.precision!r} ({', '.join(PRECISIONS)})"),
             (self.eval_batch_size >= 1, f"eval batch size must be >= 1, got {self.eval_batch_size}"),
+            (isinstance(self.test_every, int) and self.test_every >= 1,
+             f"test every must be a whole number of epochs >= 1, got {self.test_every!r}"),
             (self.loss_steps in LOSS_STEPS, f"unknown loss steps {self.loss_steps!r} ({', '.join(LOSS_STEPS)})"),
         ]
         for ok, msg in checks:

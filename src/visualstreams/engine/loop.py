@@ -119,13 +119,16 @@ def add_sums(sums: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) -> Non
 
 def epoch_entry(model: VisualStreamsNet, data: DeviceData, config: TrainConfig, precision: str, epoch: int,
                 train: dict[str, float], label: str, **timing: float) -> dict[str, float]:
-    """An epoch's history entry: the training metrics, then the test set's; a NaN or infinite training loss
-    raises :class:`DivergenceError` (``label`` names the run in its message)."""
+    """An epoch's history entry: the training metrics, then the test set's (every ``config.test_every``-th epoch
+    and the last); a NaN or infinite training loss raises :class:`DivergenceError` (``label`` names the run in its
+    message)."""
     if not np.isfinite(train["loss"]):
         raise DivergenceError(f"{label}training diverged at epoch {epoch} (loss is {train['loss']}); "
                               "the run directory keeps the epochs before it")
     # The model's own config makes the test task: its seed keys the test noise (a stack shares one task).
-    test = evaluate(model, data.test_x, data.test_y, config.make_task(), config.eval_batch_size, precision)
+    scored = epoch % config.test_every == 0 or epoch == config.epochs
+    test = (evaluate(model, data.test_x, data.test_y, config.make_task(), config.eval_batch_size, precision)
+            if scored else {})
     entry: dict[str, float] = {"epoch": epoch}
     entry.update({f"train_{k}": v for k, v in train.items()})
     entry.update({f"test_{k}": v for k, v in test.items()})

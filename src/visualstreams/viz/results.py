@@ -42,7 +42,8 @@ def plot_learning_curves(
         for ax, key, style in ((ax_loss, "train_loss", "--"), (ax_loss, "test_loss", "-o"), (ax_acc, acc_key, "-o")):
             if key is None:
                 continue
-            by_epoch = h.groupby("epoch")[key]
+            # epochs not scored (--test-every) have no test metrics: drawn where they are
+            by_epoch = h.dropna(subset=[key]).groupby("epoch")[key]
             mean = by_epoch.mean()
             ax.plot(mean.index, mean.values, style, color=color, ms=3, alpha=0.7 if style == "--" else 1,
                     label=None if style == "--" else label)
