@@ -108,7 +108,7 @@ def main() -> None:
     emit = lines.append
     emit(glance(table, diffs[twin], cut, rec, twin, ff))
     for sp in dict.fromkeys(runs["species"]):
-        emit(f"\n### {sp}\n")
+        emit(f"\n#### {sp}\n")
         head = " | ".join(f"{lvl:g}%" for lvl in levels)
         emit(f"| condition | parameters | n | {head} | slope per 10 points |\n"
               f"|---|---|---|{'---|' * len(levels)}---|")

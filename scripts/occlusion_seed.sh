@@ -18,6 +18,7 @@ python=${PYTHON:-.venv/bin/python}
 out=runs/occlusion/$preset/seed$seed
 export OMP_NUM_THREADS=1
 "$bin" compare --species "$preset" --steps 1 4 --twins --loss-steps all --task occlusion --occlusion 0,20,40,60 \
-    --seed "$seed" --seeds 1 --train-subset 20000 --epochs 4 --precision fp32 --no-similarity --quiet --out "$out"
+    --seed "$seed" --seeds 1 --train-subset 20000 --epochs 4 --test-every 4 --precision fp32 --no-similarity \
+    --quiet --out "$out"
 "$bin" lesion "$out/$preset/gain-T4-seed$seed" --cut feedback
 "$python" scripts/keep_results.py "$out" "results/occlusion/$preset/seed$seed"
