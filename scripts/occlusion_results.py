@@ -71,7 +71,7 @@ def glance(table: pd.DataFrame, diffs: pd.DataFrame, cut: pd.DataFrame, rec: str
         cells = [f"{acc[m]:.2f}" for m in (ff, rec, twin)] + [ci(d, "diff", True), format_p(d.p_holm)]
         cells.append(f"{c['mean'].iloc[0]:.2f}" if len(c) else "-")
         out.append(f"| {sp} | {level:g}% | {' | '.join(cells)} |")
-    counts = (f"{n.iloc[0]} seeds per condition" if n.nunique() == 1
+    counts = (f"{n.iloc[0]} seed{'s' if n.iloc[0] != 1 else ''} per condition" if n.nunique() == 1
               else ", ".join(f"{sp} {m} {k}" for (sp, m), k in n.items()))
     return (f"Test accuracy (%), mean over {counts}; the difference with its 95% CI (Welch; Holm over the "
             "levels).\n\n" + "\n".join(out))
@@ -125,7 +125,7 @@ def main() -> None:
             for r in d[d["species"] == sp].itertuples():
                 emit(f"| {rec} - {b} | {r.level:g}% | {ci(r, 'diff', True)} | {format_p(r.p)} | "
                       f"{format_p(r.p_holm)} |")
-        t = trends[trends["species"] == sp]
+        t = trends[trends["species"] == sp] if len(trends) else trends  # none with a single run per condition
         for r in t.itertuples():
             emit(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of occlusion "
                   f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({rec} {r.slope_a:+.2f}, {twin} {r.slope_b:+.2f}; "
