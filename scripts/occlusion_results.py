@@ -71,8 +71,13 @@ def glance(table: pd.DataFrame, diffs: pd.DataFrame, cut: pd.DataFrame, rec: str
         cells = [f"{acc[m]:.2f}" for m in (ff, rec, twin)] + [ci(d, "diff", True), format_p(d.p_holm)]
         cells.append(f"{c['mean'].iloc[0]:.2f}" if len(c) else "-")
         out.append(f"| {sp} | {level:g}% | {' | '.join(cells)} |")
-    counts = (f"{n.iloc[0]} seed{'s' if n.iloc[0] != 1 else ''} per condition" if n.nunique() == 1
-              else ", ".join(f"{sp} {m} {k}" for (sp, m), k in n.items()))
+    per_species = n.groupby(level="species", sort=False).agg(["min", "max"])
+    if n.nunique() == 1:
+        counts = f"{n.iloc[0]} seed{'s' if n.iloc[0] != 1 else ''} per condition"
+    elif (per_species["min"] == per_species["max"]).all():
+        counts = "the seeds run (" + ", ".join(f"{sp} {r['min']}" for sp, r in per_species.iterrows()) + ")"
+    else:
+        counts = "the seeds run (" + ", ".join(f"{sp} {m} {k}" for (sp, m), k in n.items()) + ")"
     return (f"Test accuracy (%), mean over {counts}; the difference with its 95% CI (Welch; Holm over the "
             "levels).\n\n" + "\n".join(out))
 
