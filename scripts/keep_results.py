@@ -2,7 +2,7 @@
 confusion matrix and lesions into DEST, so an experiment's numbers can be committed and rebuilt from (the weights,
 about 5 MB a run, are what is left behind; retrain a run from its config.json to get them back).
 
-    python scripts/keep_results.py runs/occ-macaque/seed0 results/occlusion/macaque/seed0
+    python scripts/keep_results.py runs/occlusion/macaque-markov2014/seed0 results/occlusion/macaque-markov2014/seed0
 
 DEST must not exist yet or must hold an earlier copy of the same directory (its files are replaced).
 """

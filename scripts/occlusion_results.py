@@ -97,12 +97,11 @@ def main() -> None:
         p.exit(2, f"occlusion_results: {missing[0]} has no summary.csv (not a compare directory)\n")
     runs = load_runs(args.dirs)
     try:
-        lv.by_level(runs)
+        table = lv.by_level(runs)
     except ConfigError as exc:
         p.exit(2, f"occlusion_results: {exc}\n")
     lesions = load_lesions(runs)
     rec, twin, ff = args.recurrent, args.twin, args.feedforward
-    table = lv.by_level(runs)
     diffs = {b: lv.level_differences(runs, rec, b) for b in (twin, ff)}
     trends = lv.trend_difference(runs, rec, twin)
     slopes = runs.assign(slope=lv.level_slopes(runs))
