@@ -19,6 +19,7 @@ from scipy.stats import t as scipy_t
 
 from visualstreams.analysis.stats import (
     describe_difference,
+    groups_in_order,
     hedges_g,
     holm,
     mean_ci,
@@ -316,3 +317,13 @@ def test_permutation_counts_ties_that_rounding_splits() -> None:
     count = sum(abs(sum(pooled[i] for i in s) / 4 - sum(pooled[i] for i in range(8) if i not in s) / 4) >= observed
                 for s in itertools.combinations(range(8), 4))
     assert count == 62 and permutation_test(a, b) == pytest.approx(count / 70, abs=1e-15)
+
+
+def test_groups_in_order_keep_first_appearance_and_nan_keys_and_no_keys_is_one_group() -> None:
+    df = pd.DataFrame({"species": ["mouse", "macaque", "mouse", None], "acc": [1.0, 2.0, 3.0, 4.0]})
+    groups = groups_in_order(df, ["species"])
+    assert [k for k, _ in groups][:2] == [("mouse",), ("macaque",)]  # not sorted: mouse came first
+    assert len(groups) == 3 and pd.isna(groups[2][0][0]) and groups[2][1]["acc"].tolist() == [4.0]
+    assert groups[0][1]["acc"].tolist() == [1.0, 3.0]
+    (key, whole), = groups_in_order(df, ())
+    assert key == () and whole is df

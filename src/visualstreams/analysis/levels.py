@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ..errors import ConfigError
-from .stats import _groups, holm, mean_ci, summarize, welch_test
+from .stats import groups_in_order, holm, mean_ci, summarize, welch_test
 
 _LEVEL = re.compile(r"^(?P<metric>.+?)@occ(?P<level>\d+(?:\.\d+)?)(?:@t(?P<step>\d+))?$")
 #: Slopes are given per this many points of occlusion (the levels' usual spacing, 0, 20, 40, 60, is twice it).
@@ -50,11 +50,6 @@ def _levels(df: pd.DataFrame, metric: str, step: int | None = None) -> dict[floa
     return cols
 
 
-def _strata(df: pd.DataFrame, keys: Sequence[str]) -> list[tuple[tuple[object, ...], pd.DataFrame]]:
-    """stats' groups (order of first appearance), or the whole table as one group when there are no keys."""
-    return _groups(df, list(keys)) if keys else [((), df)]
-
-
 def by_level(df: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("species", "mode"),
              step: int | None = None) -> pd.DataFrame:
     """One row per ``by`` group and level: ``level, n, mean, sd, ci_low, ci_high`` over the group's runs (seeds).
@@ -76,7 +71,7 @@ def level_differences(df: pd.DataFrame, a: str, b: str, metric: str = "test_acc"
     Welch CI), ``p`` (Welch), ``p_holm`` (Holm over the levels of the stratum). Strata lacking a or b are skipped."""
     cols = _levels(df, metric)
     rows = []
-    for key, grp in _strata(df, within):
+    for key, grp in groups_in_order(df, within):
         ga, gb = grp[grp[by] == a], grp[grp[by] == b]
         if ga.empty or gb.empty:
             continue
@@ -119,7 +114,7 @@ def trend_difference(df: pd.DataFrame, a: str, b: str, metric: str = "test_acc",
     (a - b; positive: a loses less per step of occlusion), ``ci_low, ci_high, p, p_holm`` (Holm over strata)."""
     slopes = df.assign(_slope=level_slopes(df, metric))
     rows = []
-    for key, grp in _strata(slopes, within):
+    for key, grp in groups_in_order(slopes, within):
         xa = grp.loc[grp[by] == a, "_slope"].dropna().to_numpy(float)
         xb = grp.loc[grp[by] == b, "_slope"].dropna().to_numpy(float)
         if xa.size < 2 or xb.size < 2:
@@ -154,7 +149,7 @@ def lesion_by_level(lesions: pd.DataFrame, metric: str = "acc",
     cols = _levels(lesions, "change_" + metric)
     cut = lesions[lesions["lesion"] != "intact"] if "lesion" in lesions else lesions
     rows = []
-    for key, grp in _strata(cut, by):
+    for key, grp in groups_in_order(cut, by):
         family = [{**dict(zip(by, key, strict=True)), "level": level,
                    **_one_sample(pd.to_numeric(grp[col], errors="coerce").dropna().to_numpy(float))}
                   for level, col in cols.items()]
@@ -171,7 +166,7 @@ def lesion_trend(lesions: pd.DataFrame, metric: str = "acc",
     cut = lesions[lesions["lesion"] != "intact"] if "lesion" in lesions else lesions
     slopes = cut.assign(_slope=level_slopes(cut, metric, prefix="change_"))
     rows = [{**dict(zip(by, key, strict=True)), **_one_sample(grp["_slope"].dropna().to_numpy(float))}
-            for key, grp in _strata(slopes, by)]
+            for key, grp in groups_in_order(slopes, by)]
     return pd.DataFrame(rows)
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "hedges_g",
     "holm",
     "summarize",
+    "groups_in_order",
     "pairwise_tests",
     "describe_difference",
 ]
@@ -228,8 +229,12 @@ def _require_columns(df: pd.DataFrame, columns: Sequence[str]) -> None:
                           f"it has {', '.join(map(str, df.columns))}")
 
 
-def _groups(df: pd.DataFrame, keys: list[str]) -> list[tuple[tuple[Hashable, ...], pd.DataFrame]]:
-    """Groups in order of first appearance; NaN keys form their own group rather than vanishing."""
+def groups_in_order(df: pd.DataFrame, keys: Sequence[str]) -> list[tuple[tuple[Hashable, ...], pd.DataFrame]]:
+    """``(key, rows)`` per group of ``keys``, in order of first appearance; NaN keys form their own group rather
+    than vanishing, and no keys make the whole table one group with key ``()``."""
+    keys = list(keys)
+    if not keys:
+        return [((), df)]
     out = []
     for key, sub in df.groupby(keys, sort=False, dropna=False):
         out.append((key if isinstance(key, tuple) else (key,), sub))
@@ -246,7 +251,7 @@ def summarize(df: pd.DataFrame, by: str | Sequence[str] = "species",
     keys, metric_list = _as_list(by), _as_list(metrics)
     _require_columns(df, keys + metric_list)
     rows = []
-    for key, sub in _groups(df, keys):
+    for key, sub in groups_in_order(df, keys):
         for metric in metric_list:
             values = pd.to_numeric(sub[metric]).dropna().to_numpy(dtype=float)
             if values.size:
@@ -299,10 +304,10 @@ def pairwise_tests(df: pd.DataFrame, by: str = "species", metric: str | Sequence
         raise ConfigError("pairwise_tests takes one column for by; put further factors in within")
     strata, metric_list = ([] if within is None else _as_list(within)), _as_list(metric)
     _require_columns(df, [by, *strata, *metric_list])
-    stratified = _groups(df, strata) if strata else [((), df)]
+    stratified = groups_in_order(df, strata)
     rows: list[dict[str, Any]] = []
     for stratum_key, stratum in stratified:
-        groups = _groups(stratum, [by])
+        groups = groups_in_order(stratum, [by])
         for m in metric_list:
             family: list[dict[str, Any]] = []
             for (ka, ga), (kb, gb) in itertools.combinations(groups, 2):
