@@ -4,7 +4,8 @@ about 5 MB a run, are what is left behind; retrain a run from its config.json to
 
     python scripts/keep_results.py runs/occlusion/macaque-markov2014/seed0 results/occlusion/macaque-markov2014/seed0
 
-DEST must not exist yet or must hold an earlier copy of the same directory (its files are replaced).
+DEST must not exist yet or must hold an earlier copy of the same directory, which is replaced whole (a file the
+earlier copy had and the source no longer has does not stay behind).
 """
 
 from __future__ import annotations
@@ -43,7 +44,18 @@ def main() -> None:
         p.exit(2, f"keep_results: {args.source} has no {CompareDir.SUMMARY} (not a finished compare directory)\n")
     if args.dest.exists() and not (args.dest / CompareDir.SUMMARY).is_file():
         p.exit(2, f"keep_results: {args.dest} exists and is not a kept compare directory\n")
-    files = keep(args.source, args.dest)
+    # copy beside DEST and swap, so that a copy that fails half-way leaves the earlier copy as it was
+    staged = args.dest.with_name(f".{args.dest.name}.keeping")
+    shutil.rmtree(staged, ignore_errors=True)
+    files = [args.dest / f.relative_to(staged) for f in keep(args.source, staged)]
+    if args.dest.exists():
+        old = args.dest.with_name(f".{args.dest.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        args.dest.rename(old)
+        staged.rename(args.dest)
+        shutil.rmtree(old)
+    else:
+        staged.rename(args.dest)
     print(f"{len(files)} files, {sum(f.stat().st_size for f in files) / 1e3:.0f} kB in {args.dest}")
 
 

@@ -16,6 +16,7 @@ from scipy import stats as sps
 from visualstreams.analysis import levels as lv
 from visualstreams.analysis.stats import holm
 from visualstreams.errors import ConfigError
+from visualstreams.runs import RunDir
 
 LEVELS = (0, 20, 40, 60)
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,3 +244,22 @@ def test_the_occlusion_tables_of_the_docs_and_the_readme_are_the_scripts_from_th
     glance = next(b for b in written.read_text().split("\n\n") if b.startswith("| preset | occlusion |"))
     assert glance.strip() in (ROOT / "README.md").read_text()
     assert '--8<-- "results/occlusion.md"' in (ROOT / "docs" / "recurrence.md").read_text()
+
+
+def test_keep_results_replaces_an_earlier_copy_whole(tmp_path: Path) -> None:
+    script = str(ROOT / "scripts" / "keep_results.py")
+    src, dest = tmp_path / "src", tmp_path / "kept" / "seed0"
+    for label in ("gain-seed0", "gain-T4-seed0"):
+        (src / "mouse" / label).mkdir(parents=True)
+        (src / "mouse" / label / RunDir.HISTORY).write_text(f'{{"run": "{label}"}}')
+    (src / "summary.csv").write_text("species,status\nmouse,ok\n")
+    subprocess.run([sys.executable, script, str(src), str(dest)], check=True, capture_output=True)
+    assert (dest / "mouse" / "gain-T4-seed0" / RunDir.HISTORY).is_file()
+    shutil.rmtree(src / "mouse" / "gain-T4-seed0")  # rerun without it: the kept copy must not keep the old run
+    (src / "summary.csv").write_text("species,status\nmouse,rerun\n")
+    out = subprocess.run([sys.executable, script, str(src), str(dest)], check=True, capture_output=True, text=True)
+    assert out.stdout.startswith(f"2 files, 0 kB in {dest}")
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
+        f"mouse/gain-seed0/{RunDir.HISTORY}", "summary.csv"]
+    assert (dest / "summary.csv").read_text().endswith("rerun\n")
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["seed0"]  # nothing staged is left beside it
