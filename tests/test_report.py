@@ -266,3 +266,12 @@ def test_a_failed_similarity_analysis_is_a_section_saying_it_is_missing(tmp_path
                 "shared by every run)") in text, name
     (tmp_path / CompareDir.SIMILARITY_SKIPPED).unlink()  # no analysis asked for: no section at all
     assert "Representations" not in build(tmp_path).read_text()
+
+
+def test_recurrent_conditions_and_their_twins_are_described_not_custom(tmp_path):
+    make_output_dir(tmp_path, species=("human",), modes=("gain", "gain-T4", "gain-BF4"))
+    build(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "custom mode" not in md
+    assert "- `gain-T4`: 4 steps, each a feedforward sweep with the data's feedback" in md
+    assert "- `gain-BF4`: the one-step feedforward twin of `gain-T4`" in md

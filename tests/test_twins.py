@@ -12,8 +12,9 @@ import visualstreams as vs
 from visualstreams.cli import main
 from visualstreams.connectome import preset_names
 from visualstreams.errors import ConfigError
-from visualstreams.network import count_parameters
+from visualstreams.network import MODES, count_parameters
 from visualstreams.network.compile import TWIN_TOLERANCE, matched_twin
+from visualstreams.network.modes import condition, parse_condition
 from visualstreams.runs import RunDir, load_run, resume_run
 
 MACAQUE = "macaque-markov2014"
@@ -105,3 +106,11 @@ def test_bad_twins_are_one_line(tmp_path, monkeypatch, capsys, args, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_condition_is_read_back_from_its_label(mode):
+    for steps, twin_of in [(1, None), (4, None), (1, 4), (12, None)]:
+        label = condition(mode, steps, twin_of)
+        assert parse_condition(label) == (mode, steps, twin_of)
+    assert parse_condition(f"{mode}-Tx") == (f"{mode}-Tx", 1, None)  # not a step count: a label as it is

@@ -34,8 +34,9 @@ def format_number(value: Any, decimals: int = 4) -> str:
 
 
 def format_metric(value: Any, metric: str) -> str:
-    """A metric's value at its usual precision (:data:`METRIC_DECIMALS`, else 4 places)."""
-    return format_number(value, METRIC_DECIMALS.get(metric, 4))
+    """A metric's value at its usual precision (:data:`METRIC_DECIMALS`, else 4 places); a metric read at a level
+    or a step (``test_acc@occ20``, ``test_acc@t2``) has its base metric's."""
+    return format_number(value, METRIC_DECIMALS.get(metric.split("@", 1)[0], 4))
 
 
 def format_p(p: Any) -> str:

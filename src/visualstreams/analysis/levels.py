@@ -25,9 +25,19 @@ from scipy import stats as sps
 from ..errors import ConfigError
 from .stats import groups_in_order, holm, mean_ci, summarize, welch_test
 
-_LEVEL = re.compile(r"^(?P<metric>.+?)@occ(?P<level>\d+(?:\.\d+)?)(?:@t(?P<step>\d+))?$")
+_READ_AT = re.compile(r"^(?P<metric>[^@]+)(?:@occ(?P<level>\d+(?:\.\d+)?))?(?:@t(?P<step>\d+))?$")
 #: Slopes are given per this many points of occlusion (the levels' usual spacing, 0, 20, 40, 60, is twice it).
 SLOPE_PER = 10.0
+
+
+def parse_metric(name: str) -> tuple[str, float | None, int | None]:
+    """``("test_acc", 20.0, 2)`` from ``"test_acc@occ20@t2"``: a metric and the occlusion level and step it was
+    read at (``None`` where it names none; tasks.level_label and network.step_name write the suffixes). A name
+    of another form is returned whole, as a metric of no level or step."""
+    m = _READ_AT.match(name)
+    if m is None:
+        return name, None, None
+    return m["metric"], (float(m["level"]) if m["level"] else None), (int(m["step"]) if m["step"] else None)
 
 
 def level_columns(columns: Sequence[str], metric: str = "test_acc", step: int | None = None) -> dict[float, str]:
@@ -35,9 +45,9 @@ def level_columns(columns: Sequence[str], metric: str = "test_acc", step: int | 
     with ``step``, those read at that step of a recurrent run (``test_acc@occ20@t2``)."""
     found = {}
     for col in columns:
-        m = _LEVEL.match(str(col))
-        if m and m["metric"] == metric and (int(m["step"]) if m["step"] else None) == step:
-            found[float(m["level"])] = str(col)
+        base, level, at = parse_metric(str(col))
+        if base == metric and level is not None and at == step:
+            found[level] = str(col)
     return dict(sorted(found.items()))
 
 
@@ -174,7 +184,7 @@ def anytime_by_level(df: pd.DataFrame, metric: str = "test_acc",
                      by: Sequence[str] = ("species", "mode")) -> pd.DataFrame:
     """:func:`by_level` at every step the columns hold (``test_acc@occ20@t2``): the anytime curve per level, one
     row per group, level and ``step``. Empty for runs of one step (they have no per-step columns)."""
-    steps = sorted({int(m["step"]) for c in df.columns if (m := _LEVEL.match(str(c))) and m["step"]
-                    and m["metric"] == metric})
+    parsed = [parse_metric(str(c)) for c in df.columns]
+    steps = sorted({at for base, level, at in parsed if base == metric and level is not None and at is not None})
     frames = [by_level(df, metric, by, step=k).assign(step=k) for k in steps]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -37,6 +37,32 @@ def condition(mode: str, steps: int = 1, twin_of: int | None = None) -> str:
     return mode if steps == 1 else f"{mode}-T{steps}"
 
 
+def parse_condition(label: str) -> tuple[str, int, int | None]:
+    """:func:`condition`'s inverse: ``("gain", 4, None)`` from ``"gain-T4"``, ``("gain", 1, 4)`` from ``"gain-BF4"``,
+    ``("gain", 1, None)`` from ``"gain"``; a label of no such suffix is read as a mode of one step."""
+    mode, sep, tail = label.rpartition("-")
+    if sep and mode:
+        for prefix in ("BF", "T"):
+            if tail.startswith(prefix) and tail[len(prefix):].isdigit():
+                k = int(tail[len(prefix):])
+                return (mode, 1, k) if prefix == "BF" else (mode, k, None)
+    return label, 1, None
+
+
+def describe_condition(label: str) -> str:
+    """A sentence on a run's condition for tables and reports: its mode's description, and its steps or the
+    recurrent network it is the matched twin of."""
+    mode, steps, twin_of = parse_condition(label)
+    what = MODE_DESCRIPTIONS.get(mode, "custom mode")
+    if twin_of is not None:
+        return (f"the one-step feedforward twin of `{mode}-T{twin_of}`: the same connectome's feedforward "
+                f"projections, areas widened to its parameter count (Spoerer et al.'s BF); {what}")
+    if steps > 1:
+        return (f"{steps} steps, each a feedforward sweep with the data's feedback and lateral projections from "
+                f"the step before; {what}")
+    return what
+
+
 def gain_of(mode: str, strength: float) -> float:
     """The multiplier a projection of ``strength`` carries under ``mode``."""
     return 1.0 if mode in ("none", "density") else strength

@@ -23,7 +23,7 @@ from ..connectome import Connectome
 from ..errors import ConnectomeError
 from ..format import MISSING, format_metric, format_p
 from ..network.compile import split_step
-from ..network.modes import MODE_DESCRIPTIONS
+from ..network.modes import condition, describe_condition, parse_condition
 from ..runs.rundir import CompareDir, RunDir
 from ..viz import (
     plot_anytime,
@@ -154,7 +154,7 @@ def _section_intro(doc: Document, ex: _Experiment) -> None:
     doc.table(pd.DataFrame(settings, columns=["setting", "value"]))
     if ex.modes:
         doc.para("Connection modes in this comparison:")
-        doc.bullets([f"`{m}`: {MODE_DESCRIPTIONS.get(m, 'custom mode')}" for m in ex.modes])
+        doc.bullets([f"`{m}`: {describe_condition(m)}" for m in ex.modes])
 
 
 def _section_connectomes(doc: Document, ex: _Experiment) -> None:
@@ -269,8 +269,9 @@ def _levels_figure(doc: Document, ex: _Experiment) -> None:
     """Accuracy against the occlusion level per condition; where a recurrent condition (MODE-T<k>) has its
     matched twin (MODE-BF<k>), their difference at each level; the recurrent runs' anytime curve per level."""
     modes = [str(m) for m in dict.fromkeys(ex.ok["mode"])]
-    pair = next(((m, m.replace("-T", "-BF", 1)) for m in modes if "-T" in m and m.replace("-T", "-BF", 1) in modes),
-                None)
+    twins = {m: condition(parse_condition(m)[0], twin_of=parse_condition(m)[1]) for m in modes
+             if parse_condition(m)[1] > 1}
+    pair = next(((m, twin) for m, twin in twins.items() if twin in modes), None)
     diffs = levels.level_differences(ex.ok, *pair) if pair else None
     anytime = levels.anytime_by_level(ex.ok)
     caption = ("Test accuracy at each occlusion level: mean with 95% CI band across seeds"

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..analysis.levels import parse_metric
 from ..analysis.stats import mean_ci
 from ..network.compile import split_step
 from ..storage import save_figure
@@ -76,7 +77,15 @@ _METRIC_LABELS = {
     "test_r2": "test R² of (x, y)",
 }
 def metric_label(metric: str) -> str:
-    return _METRIC_LABELS.get(metric, metric.replace("_", " "))
+    """``test_acc`` -> ``test accuracy (%)``; a metric read at an occlusion level or a step says so
+    (``test_acc@occ20@t2`` -> ``test accuracy (%) at 20% occlusion, step 2``)."""
+    base, level, step = parse_metric(metric)
+    label = _METRIC_LABELS.get(base, base.replace("_", " "))
+    if level is not None:
+        label += f" at {level:g}% occlusion"
+    if step is not None:
+        label += f", step {step}" if level is not None else f" at step {step}"
+    return label
 
 
 def ordered_metrics(metrics: Sequence[str]) -> list[str]:
