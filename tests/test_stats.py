@@ -290,6 +290,14 @@ def test_describe_difference_accuracy() -> None:
         "(Welch t-test, p = 0.31, Holm-corrected p = 0.62; n = 5 per species).")
 
 
+def test_describe_difference_says_where_a_metric_was_read_and_keeps_its_unit() -> None:
+    row = {"group_a": "gain-T4", "group_b": "gain-BF4", "metric": "test_acc@occ60", "n_a": 5, "n_b": 5,
+           "diff": -1.15, "ci_low": -2.0, "ci_high": -0.3, "p": 0.02, "p_holm": 0.08, "significant": False,
+           "method": "welch", "by": "mode"}
+    assert describe_difference(row).startswith(
+        "The gain-T4-gain-BF4 difference in test accuracy at 60% occlusion of -1.15 points (95% CI -2.00 to -0.30)")
+
+
 def test_describe_difference_loss_significant_unequal_n() -> None:
     row = pd.Series({"group_a": "human", "group_b": "marmoset", "metric": "test_loss", "n_a": 4, "n_b": 3,
                      "diff": -0.0123, "ci_low": -0.0201, "ci_high": -0.0045, "p": 0.0004, "p_holm": 0.012,

@@ -15,7 +15,6 @@ The tests are SciPy's (through :mod:`.stats`); what is written here is only the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,21 +22,10 @@ import pandas as pd
 from scipy import stats as sps
 
 from ..errors import ConfigError
-from .stats import groups_in_order, holm, mean_ci, summarize, welch_test
+from .stats import groups_in_order, holm, mean_ci, parse_metric, summarize, welch_test
 
-_READ_AT = re.compile(r"^(?P<metric>[^@]+)(?:@occ(?P<level>\d+(?:\.\d+)?))?(?:@t(?P<step>\d+))?$")
 #: Slopes are given per this many points of occlusion (the levels' usual spacing, 0, 20, 40, 60, is twice it).
 SLOPE_PER = 10.0
-
-
-def parse_metric(name: str) -> tuple[str, float | None, int | None]:
-    """``("test_acc", 20.0, 2)`` from ``"test_acc@occ20@t2"``: a metric and the occlusion level and step it was
-    read at (``None`` where it names none; tasks.level_label and network.step_name write the suffixes). A name
-    of another form is returned whole, as a metric of no level or step."""
-    m = _READ_AT.match(name)
-    if m is None:
-        return name, None, None
-    return m["metric"], (float(m["level"]) if m["level"] else None), (int(m["step"]) if m["step"] else None)
 
 
 def level_columns(columns: Sequence[str], metric: str = "test_acc", step: int | None = None) -> dict[float, str]:

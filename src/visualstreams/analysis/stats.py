@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
@@ -33,6 +34,8 @@ __all__ = [
     "holm",
     "summarize",
     "groups_in_order",
+    "parse_metric",
+    "read_at_words",
     "pairwise_tests",
     "describe_difference",
 ]
@@ -339,13 +342,38 @@ def pairwise_tests(df: pd.DataFrame, by: str = "species", metric: str | Sequence
 _TEST_NAMES = {"welch": "Welch t-test", "permutation": "permutation test"}
 
 
+_READ_AT = re.compile(r"^(?P<metric>[^@]+)(?:@occ(?P<level>\d+(?:\.\d+)?))?(?:@t(?P<step>\d+))?$")
+
+
+def parse_metric(name: str) -> tuple[str, float | None, int | None]:
+    """``("test_acc", 20.0, 2)`` from ``"test_acc@occ20@t2"``: a metric and the occlusion level and step it was
+    read at (``None`` where it names none; tasks.level_label and network.step_name write the suffixes). A name
+    of another form is returned whole, as a metric of no level or step."""
+    m = _READ_AT.match(name)
+    if m is None:
+        return name, None, None
+    return m["metric"], (float(m["level"]) if m["level"] else None), (int(m["step"]) if m["step"] else None)
+
+
+def read_at_words(metric: str) -> str:
+    """Where a metric was read, in words, to follow its label: `` at 20% occlusion, step 2`` for
+    ``test_acc@occ20@t2``, `` at step 1``, or nothing."""
+    _, level, step = parse_metric(metric)
+    words = [] if level is None else [f"at {level:g}% occlusion"]
+    if step is not None:
+        words.append(f"step {step}" if words else f"at step {step}")
+    return "".join(f"{', ' if i else ' '}{w}" for i, w in enumerate(words))
+
+
 def _metric_label(metric: str) -> str:
-    """``test_acc`` -> ``test accuracy``, ``test_loss`` -> ``test loss``."""
-    if metric.endswith("_acc"):
-        metric = metric[: -len("_acc")] + " accuracy"
-    elif metric == "acc":
-        metric = "accuracy"
-    return metric.replace("_", " ")
+    """``test_acc`` -> ``test accuracy``, ``test_loss`` -> ``test loss``, ``test_acc@occ20`` -> ``test accuracy
+    at 20% occlusion``."""
+    base = parse_metric(metric)[0]
+    if base.endswith("_acc"):
+        base = base[: -len("_acc")] + " accuracy"
+    elif base == "acc":
+        base = "accuracy"
+    return base.replace("_", " ") + read_at_words(metric)
 
 
 def describe_difference(row: Mapping[str, Any] | pd.Series, group_label: str | None = None) -> str:
@@ -366,7 +394,8 @@ def describe_difference(row: Mapping[str, Any] | pd.Series, group_label: str | N
     if math.isnan(p):
         return f"{what} could not be tested (each {label} needs at least 2 runs; {n_text})."
     dec = ci_decimals(diff, 0.5 * (hi - lo))
-    unit = " points" if metric.endswith("_acc") or metric == "acc" else ""
+    base = parse_metric(metric)[0]
+    unit = " points" if base.endswith("_acc") or base == "acc" else ""
     ci_text = f"95% CI {format_number(lo, dec)} to {format_number(hi, dec)}" if math.isfinite(lo) else "no CI"
     significant = bool(row["significant"]) if "significant" in row else p_holm < 0.05
     verdict = "is significant" if significant else "is not significant"

@@ -14,8 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..analysis.levels import parse_metric
-from ..analysis.stats import mean_ci
+from ..analysis.stats import mean_ci, parse_metric, read_at_words
 from ..network.compile import split_step
 from ..storage import save_figure
 
@@ -79,13 +78,8 @@ _METRIC_LABELS = {
 def metric_label(metric: str) -> str:
     """``test_acc`` -> ``test accuracy (%)``; a metric read at an occlusion level or a step says so
     (``test_acc@occ20@t2`` -> ``test accuracy (%) at 20% occlusion, step 2``)."""
-    base, level, step = parse_metric(metric)
-    label = _METRIC_LABELS.get(base, base.replace("_", " "))
-    if level is not None:
-        label += f" at {level:g}% occlusion"
-    if step is not None:
-        label += f", step {step}" if level is not None else f" at step {step}"
-    return label
+    base = parse_metric(metric)[0]
+    return _METRIC_LABELS.get(base, base.replace("_", " ")) + read_at_words(metric)
 
 
 def ordered_metrics(metrics: Sequence[str]) -> list[str]:
