@@ -31,9 +31,12 @@ from visualstreams.viz.levels import plot_levels
 
 
 def ci(row: pd.Series | tuple, key: str = "mean", signed: bool = False) -> str:
-    """``value [low, high]`` of a table row (a Series or an itertuples row)."""
+    """``value [low, high]`` of a table row (a Series or an itertuples row); the value alone where there is no
+    interval (one run)."""
     get = row.__getitem__ if isinstance(row, pd.Series) else lambda k: getattr(row, k)
     f = "+.2f" if signed else ".2f"
+    if pd.isna(get("ci_low")) or pd.isna(get("ci_high")):
+        return f"{get(key):{f}}"
     return f"{get(key):{f}} [{get('ci_low'):{f}}, {get('ci_high'):{f}}]"
 
 
@@ -122,7 +125,7 @@ def main() -> None:
             s = mean_ci(slopes.loc[own.index, "slope"].to_numpy(float))
             cells = " | ".join(ci(sub.loc[lvl]) for lvl in levels)
             emit(f"| {mode} | {int(own['parameters'].iloc[0]):,} | {len(own)} | {cells} | "
-                  f"{s['mean']:+.2f} [{s['ci_low']:+.2f}, {s['ci_high']:+.2f}] |")
+                  f"{ci(pd.Series(s), signed=True)} |")
         emit("\n| comparison | occlusion | difference [95% CI] | p (Welch) | p (Holm, over levels) |\n"
               "|---|---|---|---|---|")
         for b, d in diffs.items():
@@ -154,8 +157,8 @@ def main() -> None:
                 emit(f"| {r.lesion} | {r.level:g}% | {r.n} | {acc['mean']:.2f} | {ci(r, 'mean', True)} | "
                       f"{format_p(r.p)} | {format_p(r.p_holm)} |")
             for lesion, r in trend.iterrows():
-                emit(f"\nSlope of the cost of '{lesion}' over the levels: {r['mean']:+.2f} points per 10 points "
-                      f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] (n = {int(r['n'])}, one-sample t "
+                emit(f"\nSlope of the cost of '{lesion}' over the levels: {ci(r, signed=True)} points per 10 points "
+                      f"(n = {int(r['n'])}, one-sample t "
                       f"p {p_clause(r['p'])}; negative: costs more as occlusion rises)")
     if args.figure:
         lesioned = None

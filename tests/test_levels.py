@@ -279,3 +279,14 @@ def test_a_metric_read_at_a_level_or_step_is_parsed_labelled_and_shown_as_its_ba
     assert lv.parse_metric(name) == parsed
     assert metric_label(name) == label
     assert format_metric(86.123456, name) == shown
+
+
+def test_the_results_script_shows_a_single_seed_without_an_interval(tmp_path: Path) -> None:
+    cdir = tmp_path / "seed0"
+    cdir.mkdir()
+    fake_summary(n=1).to_csv(cdir / "summary.csv", index=False)
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "occlusion_results.py"), str(cdir)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "nan" not in out
+    row = next(line for line in out.splitlines() if line.startswith("| mouse-oh2014 | 60% |"))
+    assert row.split(" | ")[5].count("[") == 0 and row.split(" | ")[6] == "–"  # the difference alone, no test
