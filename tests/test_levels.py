@@ -18,6 +18,7 @@ from visualstreams.analysis.stats import holm
 from visualstreams.errors import ConfigError
 from visualstreams.format import format_metric
 from visualstreams.runs import RunDir
+from visualstreams.tasks import level_label, split_level
 from visualstreams.viz.results import metric_label
 
 LEVELS = (0, 20, 40, 60)
@@ -290,3 +291,9 @@ def test_the_results_script_shows_a_single_seed_without_an_interval(tmp_path: Pa
     assert "nan" not in out
     row = next(line for line in out.splitlines() if line.startswith("| mouse-oh2014 | 60% |"))
     assert row.split(" | ")[5].count("[") == 0 and row.split(" | ")[6] == "–"  # the difference alone, no test
+
+
+def test_a_level_suffix_is_read_back_as_written() -> None:
+    for level in (0.0, 12.5, 60.0):
+        assert split_level(f"test_acc@{level_label(level)}@t1") == ("test_acc@" + level_label(level) + "@t1", None)
+        assert split_level(f"test_acc@{level_label(level)}") == ("test_acc", level)

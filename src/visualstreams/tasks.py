@@ -75,9 +75,19 @@ def parse_levels(levels: str | Sequence[float] | None) -> tuple[float, ...]:
     return tuple(values)
 
 
+_LEVEL_PREFIX = "occ"
+
+
 def level_label(level: float) -> str:
     """``occ20``: the suffix of a level's metrics (``test_acc@occ20``)."""
-    return f"occ{level:g}"
+    return f"{_LEVEL_PREFIX}{level:g}"
+
+
+def split_level(name: str) -> tuple[str, float | None]:
+    """``("test_acc", 20.0)`` from ``"test_acc@occ20"`` (:func:`level_label`'s suffix, its inverse);
+    ``(name, None)`` for a name of no level."""
+    base, sep, tail = name.rpartition(f"@{_LEVEL_PREFIX}")
+    return (base, float(tail)) if sep and base and tail.replace(".", "", 1).isdigit() else (name, None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
@@ -25,6 +24,8 @@ from scipy import stats as sps
 
 from ..errors import ConfigError
 from ..format import ci_decimals, format_number, p_clause
+from ..network.compile import split_step
+from ..tasks import split_level
 
 __all__ = [
     "mean_ci",
@@ -342,17 +343,14 @@ def pairwise_tests(df: pd.DataFrame, by: str = "species", metric: str | Sequence
 _TEST_NAMES = {"welch": "Welch t-test", "permutation": "permutation test"}
 
 
-_READ_AT = re.compile(r"^(?P<metric>[^@]+)(?:@occ(?P<level>\d+(?:\.\d+)?))?(?:@t(?P<step>\d+))?$")
-
-
 def parse_metric(name: str) -> tuple[str, float | None, int | None]:
     """``("test_acc", 20.0, 2)`` from ``"test_acc@occ20@t2"``: a metric and the occlusion level and step it was
-    read at (``None`` where it names none; tasks.level_label and network.step_name write the suffixes). A name
-    of another form is returned whole, as a metric of no level or step."""
-    m = _READ_AT.match(name)
-    if m is None:
-        return name, None, None
-    return m["metric"], (float(m["level"]) if m["level"] else None), (int(m["step"]) if m["step"] else None)
+    read at (``None`` where it names none), by the inverses of the functions that write the suffixes
+    (network.step_name, tasks.level_label). A name of another form is returned whole, as a metric of no level or
+    step."""
+    rest, step = split_step(name)
+    base, level = split_level(rest)
+    return (name, None, None) if "@" in base else (base, level, step)
 
 
 def read_at_words(metric: str) -> str:

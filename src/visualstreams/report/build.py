@@ -269,9 +269,12 @@ def _levels_figure(doc: Document, ex: _Experiment) -> None:
     """Accuracy against the occlusion level per condition; where a recurrent condition (MODE-T<k>) has its
     matched twin (MODE-BF<k>), their difference at each level; the recurrent runs' anytime curve per level."""
     modes = [str(m) for m in dict.fromkeys(ex.ok["mode"])]
-    twins = {m: condition(parse_condition(m)[0], twin_of=parse_condition(m)[1]) for m in modes
-             if parse_condition(m)[1] > 1}
-    pair = next(((m, twin) for m, twin in twins.items() if twin in modes), None)
+    pair = None
+    for m in modes:  # the first recurrent condition whose matched twin was trained beside it
+        mode, steps, _ = parse_condition(m)
+        if steps > 1 and condition(mode, twin_of=steps) in modes:
+            pair = (m, condition(mode, twin_of=steps))
+            break
     diffs = levels.level_differences(ex.ok, *pair) if pair else None
     anytime = levels.anytime_by_level(ex.ok)
     caption = ("Test accuracy at each occlusion level: mean with 95% CI band across seeds"
