@@ -1,4 +1,6 @@
-"""The occlusion experiment's tables and figure (docs/recurrence.md), from the compare directories it wrote.
+"""The occlusion (or debris) experiment's tables and figure (docs/recurrence.md), from the compare directories it
+wrote. The task, read from the runs' config.json, names the levels: "occlusion" (the share of the item hidden) or
+"debris" (the share covered by fragments; the record in results/debris, trained before 0.2 as task "occlusion").
 
     OMP_NUM_THREADS=1 visualstreams compare --species macaque-markov2014 --steps 1 4 --twins --loss-steps all \\
         --task occlusion --occlusion 0,20,40,60 --seeds 5 --train-subset 20000 --epochs 4 --no-similarity \\
@@ -23,6 +25,7 @@ import pandas as pd
 
 from visualstreams.analysis import levels as lv
 from visualstreams.analysis.stats import mean_ci
+from visualstreams.engine import TrainConfig
 from visualstreams.errors import ConfigError
 from visualstreams.format import format_p, p_clause
 from visualstreams.runs import CompareDir
@@ -52,20 +55,30 @@ def load_lesions(runs: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for r in runs.itertuples():
         # Located from the compare directory, not summary.csv's run_dir (the path at training time), so a kept
-        # copy of the directories (results/occlusion) reads the same wherever it lies.
+        # copy of the directories (results/debris) reads the same wherever it lies.
         path = CompareDir(r.compare_dir).run(r.species, r.mode, r.seed).lesions_path
         if path.exists():
             frames.append(pd.read_csv(path).assign(species=r.species, mode=r.mode, seed=r.seed))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def glance(table: pd.DataFrame, diffs: pd.DataFrame, cut: pd.DataFrame, rec: str, twin: str, ff: str) -> str:
+def task_of(runs: pd.DataFrame) -> str:
+    """The task the runs were trained on ("occlusion" or "debris"), as their config.json reads in this version."""
+    r = runs.iloc[0]
+    run = CompareDir(r["compare_dir"]).run(r["species"], r["mode"], r["seed"])
+    if not run.config_path.is_file():  # tables without their runs' configs (written by hand): levels of occlusion
+        return "occlusion"
+    return TrainConfig.of_run(CompareDir(r["compare_dir"]).run(r["species"], r["mode"], r["seed"]).read_config()).task
+
+
+def glance(table: pd.DataFrame, diffs: pd.DataFrame, cut: pd.DataFrame, rec: str, twin: str, ff: str,
+           word: str = "occlusion") -> str:
     """One table of the whole experiment (the README's): each condition's mean accuracy per species and level,
     the recurrent-minus-twin difference with its CI and Holm p, and the recurrent network's accuracy with its
     feedback cut."""
     cut_acc = lv.by_level(cut, by=("species", "mode", "lesion")) if len(cut) else pd.DataFrame()
     n = table.groupby(["species", "mode"])["n"].max()
-    out = [f"| preset | occlusion | {ff} (T = 1) | {rec} | {twin} | {rec} - {twin} [95% CI] | p (Holm) | "
+    out = [f"| preset | {word} | {ff} (T = 1) | {rec} | {twin} | {rec} - {twin} [95% CI] | p (Holm) | "
            f"{rec}, feedback cut |", "|---|---|---|---|---|---|---|---|"]
     for (sp, level), grp in table.groupby(["species", "level"], sort=False):
         acc = grp.set_index("mode")["mean"]
@@ -90,7 +103,7 @@ def main() -> None:
     p.add_argument("dirs", nargs="+", type=Path)
     p.add_argument("--figure", type=Path, help="draw the figure (viz.levels.plot_levels) into this PNG")
     p.add_argument("--markdown", type=Path,
-                   help="also write the tables into this file (docs/recurrence.md includes results/occlusion.md)")
+                   help="also write the tables into this file (docs/recurrence.md includes results/debris.md)")
     p.add_argument("--recurrent", default="gain-T4", help="the recurrent condition (gain-T4)")
     p.add_argument("--twin", default="gain-BF4", help="its matched feedforward twin (gain-BF4)")
     p.add_argument("--feedforward", default="gain", help="the one-step network (gain)")
@@ -104,6 +117,7 @@ def main() -> None:
     except ConfigError as exc:
         p.exit(2, f"occlusion_results: {exc}\n")
     lesions = load_lesions(runs)
+    word = task_of(runs)
     rec, twin, ff = args.recurrent, args.twin, args.feedforward
     diffs = {b: lv.level_differences(runs, rec, b) for b in (twin, ff)}
     trends = lv.trend_difference(runs, rec, twin)
@@ -113,7 +127,7 @@ def main() -> None:
     levels = sorted(table["level"].unique())
     lines: list[str] = []
     emit = lines.append
-    emit(glance(table, diffs[twin], cut, rec, twin, ff))
+    emit(glance(table, diffs[twin], cut, rec, twin, ff, word))
     for sp in dict.fromkeys(runs["species"]):
         emit(f"\n#### {sp}\n")
         head = " | ".join(f"{lvl:g}%" for lvl in levels)
@@ -126,7 +140,7 @@ def main() -> None:
             cells = " | ".join(ci(sub.loc[lvl]) for lvl in levels)
             emit(f"| {mode} | {int(own['parameters'].iloc[0]):,} | {len(own)} | {cells} | "
                   f"{ci(pd.Series(s), signed=True)} |")
-        emit("\n| comparison | occlusion | difference [95% CI] | p (Welch) | p (Holm, over levels) |\n"
+        emit(f"\n| comparison | {word} | difference [95% CI] | p (Welch) | p (Holm, over levels) |\n"
               "|---|---|---|---|---|")
         for b, d in diffs.items():
             for r in d[d["species"] == sp].itertuples():
@@ -134,14 +148,14 @@ def main() -> None:
                       f"{format_p(r.p_holm)} |")
         t = trends[trends["species"] == sp] if len(trends) else trends  # none with a single run per condition
         for r in t.itertuples():
-            emit(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of occlusion "
+            emit(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of {word} "
                   f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({rec} {r.slope_a:+.2f}, {twin} {r.slope_b:+.2f}; "
                   f"n = {r.n_a}, {r.n_b}; Welch p {p_clause(r.p)}, Holm over the species p {p_clause(r.p_holm)})")
         a = anytime[anytime["species"] == sp] if len(anytime) else anytime
         if len(a):
             steps = sorted(a["step"].unique())
             emit(f"\nAnytime readout of {rec} (accuracy at each step, mean [95% CI], n = {int(a['n'].max())}):\n")
-            emit("| occlusion | " + " | ".join(f"step {k}" for k in steps) + " |\n|---|" + "---|" * len(steps))
+            emit(f"| {word} | " + " | ".join(f"step {k}" for k in steps) + " |\n|---|" + "---|" * len(steps))
             for lvl in levels:
                 cells = a[a["level"] == lvl].set_index("step")
                 emit(f"| {lvl:g}% | " + " | ".join(ci(cells.loc[k]) for k in steps) + " |")
@@ -149,7 +163,7 @@ def main() -> None:
         if len(c):
             effects = lv.lesion_by_level(c)
             trend = lv.lesion_trend(c).set_index("lesion")
-            emit(f"\n| trained {rec} | occlusion | n | accuracy cut | change [95% CI] | p (paired t) | "
+            emit(f"\n| trained {rec} | {word} | n | accuracy cut | change [95% CI] | p (paired t) | "
                   "p (Holm, over levels) |\n|---|---|---|---|---|---|---|")
             cut_acc = lv.by_level(c, by=("species", "mode", "lesion"))
             for r in effects.itertuples():
@@ -159,7 +173,7 @@ def main() -> None:
             for lesion, r in trend.iterrows():
                 emit(f"\nSlope of the cost of '{lesion}' over the levels: {ci(r, signed=True)} points per 10 points "
                       f"(n = {int(r['n'])}, one-sample t "
-                      f"p {p_clause(r['p'])}; negative: costs more as occlusion rises)")
+                      f"p {p_clause(r['p'])}; negative: costs more as {word} rises)")
     if args.figure:
         lesioned = None
         if len(cut):

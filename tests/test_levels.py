@@ -174,7 +174,7 @@ def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Pat
         cdir.mkdir(exist_ok=True)
         grp.to_csv(cdir / "summary.csv", index=False)
         dirs.append(cdir)
-    # read from the record scripts/keep_results.py keeps elsewhere (as results/occlusion is), the originals gone:
+    # read from the record scripts/keep_results.py keeps elsewhere (as results/debris is), the originals gone:
     # summary.csv's run_dir points at nothing; the weights stay behind
     kept = tmp_path / "kept"
     for d in dirs:
@@ -235,18 +235,19 @@ def test_keep_results_refuses_a_source_without_a_summary_and_a_destination_that_
     assert not (tmp_path / "other" / "summary.csv").exists()
 
 
-def test_the_occlusion_tables_of_the_docs_and_the_readme_are_the_scripts_from_the_kept_record(tmp_path: Path) -> None:
-    """docs/recurrence.md includes results/occlusion.md and the README copies its first table: both must be what
-    scripts/occlusion_results.py writes from the committed record of the runs (results/occlusion/<preset>/seed<k>)."""
-    dirs = sorted((ROOT / "results" / "occlusion").glob("*/seed*"))
-    assert dirs, "results/occlusion holds no kept seed of the experiment"
-    written = tmp_path / "occlusion.md"
+def test_the_debris_tables_of_the_docs_and_the_readme_are_the_scripts_from_the_kept_record(tmp_path: Path) -> None:
+    """docs/recurrence.md includes results/debris.md and the README copies its first table: both must be what
+    scripts/occlusion_results.py writes from the committed record of the runs (results/debris/<preset>/seed<k>),
+    which were trained as task "occlusion" by visualstreams 0.1, the generator now called debris (read so)."""
+    dirs = sorted((ROOT / "results" / "debris").glob("*/seed*"))
+    assert dirs, "results/debris holds no kept seed of the experiment"
+    written = tmp_path / "debris.md"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "occlusion_results.py"), *map(str, dirs),
                     "--markdown", str(written)], check=True, capture_output=True)
-    assert written.read_text() == (ROOT / "results" / "occlusion.md").read_text()
-    glance = next(b for b in written.read_text().split("\n\n") if b.startswith("| preset | occlusion |"))
+    assert written.read_text() == (ROOT / "results" / "debris.md").read_text()
+    glance = next(b for b in written.read_text().split("\n\n") if b.startswith("| preset | debris |"))
     assert glance.strip() in (ROOT / "README.md").read_text()
-    assert '--8<-- "results/occlusion.md"' in (ROOT / "docs" / "recurrence.md").read_text()
+    assert '--8<-- "results/debris.md"' in (ROOT / "docs" / "recurrence.md").read_text()
 
 
 def test_keep_results_replaces_an_earlier_copy_whole(tmp_path: Path) -> None:

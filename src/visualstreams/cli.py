@@ -91,10 +91,13 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
     g.add_argument("--task", default="what", choices=list(TASK_HEADS),
                    help="what: classify (the notebook's); where: locate the item on a canvas; what-where: both; "
-                        "occlusion: classify items under fragments of other items (--occlusion); clutter: say "
+                        "occlusion: classify items partly hidden by opaque blobs (deleted to the background; "
+                        "--occlusion); debris: classify items under fragments of other items drawn where they "
+                        "have ink (Spoerer's digit debris, the silhouette left whole); clutter: say "
                         "which classes of several overlapping items are present (--clutter-items)")
     g.add_argument("--occlusion", metavar="LEVELS",
-                   help="task occlusion: percent of each item's pixels the fragments cover, comma-separated, 0-80 "
+                   help="tasks occlusion and debris: percent of each item's pixels the blobs hide or the fragments "
+                        "cover, comma-separated, 0-80 "
                         "(default 0,20,40,60); training draws each image's level from them, the test set is scored "
                         "at each (test_acc@occ20, ...)")
     g.add_argument("--clutter-items", type=_positive_int, metavar="N",
@@ -183,7 +186,8 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
                        mode=getattr(args, "mode", None), steps=getattr(args, "steps", None),
                        crop_pad=args.crop_pad, loss_steps=args.loss_steps, occlusion=args.occlusion,
                        clutter_items=args.clutter_items, twin_of=getattr(args, "twin_of", None),
-                       test_every=args.test_every)
+                       twin_match=getattr(args, "twin_match", None),
+                       intrinsic=getattr(args, "intrinsic", None) or None, test_every=args.test_every)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,9 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--steps", type=_positive_int, default=1, metavar="T",
                     help="time steps (1: the feedforward network, the default; T >= 2 unrolls it over T steps with "
                          "the feedback and lateral projections, each carrying the previous step's output)")
+    pt.add_argument("--intrinsic", action="store_true",
+                    help="with --steps T >= 2, also give every area a recurrence within itself: a 3x3 convolution "
+                         "of its own previous step, added before its ReLU (BLT's lateral connections)")
     pt.add_argument("--twin-of", type=_positive_int, metavar="T",
-                    help="train the matched feedforward twin of the T-step network instead: one step, every area "
-                         "widened until it has as many parameters (within 2%%; Spoerer et al.'s BF control)")
+                    help="train the feedforward twin of the T-step network (with --intrinsic: of that one) "
+                         "instead: one step, every area widened to match it (--twin-match)")
+    pt.add_argument("--twin-match", choices=["parameters", "compute"],
+                    help="what --twin-of matches: parameters (the default: as many parameters used by the task, "
+                         "within 2%%; Spoerer et al.'s BF, MODE-BF<T>) or compute (training FLOPs per image within "
+                         "5%%; MODE-BC<T>)")
     _add_training_options(pt)
 
     pm = sub.add_parser("compare", help="train several species and compare them",
@@ -272,9 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--steps", nargs="+", type=_positive_int, default=[1], metavar="T", dest="step_counts",
                     help="time steps to compare, a factor like --modes (default 1; e.g. --steps 1 4: feedforward "
                          "vs unrolled over 4 steps; runs of T >= 2 steps are labelled MODE-T<k>, e.g. gain-T4)")
-    pm.add_argument("--twins", action="store_true",
-                    help="for each step count T >= 2 also train its matched feedforward twin: one step, every area "
-                         "widened to the T-step network's parameter count (within 2%%), labelled MODE-BF<T>")
+    pm.add_argument("--intrinsic", nargs="+", choices=["off", "on"], metavar="off|on", dest="within",
+                    help="for step counts T >= 2: without (off, the default) and/or with (on) every area's "
+                         "recurrence within itself, a factor like --steps (e.g. --intrinsic off on: MODE-T4 and "
+                         "MODE-T4i)")
+    pm.add_argument("--twins", nargs="*", choices=["parameters", "compute"], metavar="MATCH",
+                    help="for each recurrent network also train its feedforward twin, one step with every area "
+                         "widened to match it: on the parameters the task uses (parameters, the default of a bare "
+                         "--twins; within 2%%, MODE-BF<T>) and/or on training FLOPs per image (compute; within "
+                         "5%%, MODE-BC<T>)")
     pm.add_argument("--resume", action="store_true",
                     help="keep finished runs in --out, continue interrupted ones from their checkpoints, train "
                          "the rest (give the same options as the interrupted command)")
@@ -577,11 +594,15 @@ def cmd_train(args: argparse.Namespace) -> None:
         how += f", {resolved['threads']} thread{'s' if resolved['threads'] > 1 else ''}"
     print(f"{name}: {', '.join(parts)}" + (f" ({how})" if how else "") + f"; run written to {out}")
     spec = result.model.spec
-    twin_of = result.config.get("train", {}).get("twin_of")
+    train_cfg = result.config.get("train", {})
+    twin_of = train_cfg.get("twin_of")
     unused = sum(d != "feedforward" for d in spec.connectome.directions.values()) if spec.steps == 1 else 0
     if twin_of:  # the control, not a network that leaves its feedback out: say what it is matched to
-        print(f"(the matched feedforward twin of the {twin_of}-step network: one step, {spec.n_parameters:,} "
-              "parameters, as many as that network's within 2%)")
+        on = ("training FLOPs per image (within 5%)" if train_cfg.get("twin_match") == "compute" else
+              "parameters used by the task (within 2%)")
+        print(f"(the feedforward twin of the {twin_of}-step network: one step, {result.config.get('parameters'):,} "
+              f"parameters, {result.config.get('parameters_used'):,} used, "
+              f"{result.config.get('flops'):,} training FLOPs per image; matched on {on})")
     elif unused:  # nothing silent: the data's feedback is left out of a one-step network on purpose, and said so
         print(f"(a one-step network: its {unused} feedback and lateral projections are used with --steps 2 or more)")
 
@@ -597,7 +618,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     out = Path(args.out)
     try:
         summary = compare(species, _config(args), out, seeds=seeds, modes=args.modes, steps=args.step_counts,
-                          twins=args.twins,
+                          twins=False if args.twins is None else (args.twins or True),
+                          intrinsic=None if args.within is None else [v == "on" for v in args.within],
                           data_path=args.data, dataset=args.dataset, test_data=args.test_data,
                           image_size=args.image_size, overwrite=args.overwrite, resume=args.resume,
                           progress=not args.quiet,

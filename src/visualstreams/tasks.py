@@ -8,10 +8,13 @@
   with coordinates scaled to [-1, 1] (so a weight of 1 puts the two losses on similar footing at the start:
   about 2.3 and 0.3).
 
-- ``occlusion``: 10-way classification of items with fragments of other items drawn over them ("digit debris",
-  Spoerer et al. 2017) covering a stated share of each item's pixels, ``occlusion`` (percent, default
-  0, 20, 40, 60); training draws each image's level from them, the test set is evaluated at each level (one
-  fixed scene per test item and level, the same in every run; :mod:`visualstreams.data.occlusion`).
+- ``occlusion``: 10-way classification of items partly hidden by opaque blobs in the background's value (occlusion
+  by deletion) that hide a stated share of each item's pixels, ``occlusion`` (percent, default 0, 20, 40, 60);
+  training draws each image's level from them, the test set is evaluated at each level (one fixed scene per test
+  item and level, the same in every run; :mod:`visualstreams.data.occlusion`).
+- ``debris``: the same with fragments of other items drawn over the item where they have ink ("digit debris",
+  Spoerer et al. 2017), covering the stated share of its pixels: added clutter that leaves the item's silhouette
+  whole (:mod:`visualstreams.data.debris`). Called ``occlusion`` before visualstreams 0.2.
 - ``clutter``: ``clutter`` items (default 3) of different classes on a canvas (default 40 pixels), partly
   overlapping; the "what" head says which classes are present (multi-label, binary cross-entropy per class;
   :mod:`visualstreams.data.clutter`).
@@ -22,30 +25,33 @@ predicted and true centre, in pixels) and ``r2`` (coefficient of determination o
 coordinates); for clutter also ``exact`` (percent of images whose n highest outputs are exactly the classes
 placed) and ``f1`` (mean over classes of the F1 score of "present" read as an output above 0, percent).
 
-Imports the data layer's canvas, noise, occlusion and clutter generators and the errors; never networks or
+Imports the data layer's canvas, noise, occlusion, debris and clutter generators and the errors; never networks or
 training.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
+from .data import debris as debris_scenes
+from .data import occlusion as occlusion_scenes
 from .data.canvas import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_centres, place_on_canvas
 from .data.clutter import CLUTTER_STREAM, clutter, clutter_draws
 from .data.noise import item_noise, keyed_uniforms
-from .data.occlusion import DRAWS, occlude, occluded_test_items
 from .errors import ConfigError
 
 TASK_HEADS: dict[str, tuple[str, ...]] = {"what": ("what",), "where": ("where",), "what-where": ("what", "where"),
-                                          "occlusion": ("what",), "clutter": ("what",)}
+                                          "occlusion": ("what",), "debris": ("what",), "clutter": ("what",)}
+#: Tasks scored at levels of cover (percent of the item's pixels hidden or covered): their ``occlusion`` levels.
+LEVEL_TASKS = ("occlusion", "debris")
 DEFAULT_CANVAS = 56
-DEFAULT_OCCLUSION = (0.0, 20.0, 40.0, 60.0)  # percent of the item's pixels covered
-MAX_OCCLUSION = 80.0  # the fragments drawn per item cover 80% of every Fashion-MNIST item, not always more
+DEFAULT_OCCLUSION = (0.0, 20.0, 40.0, 60.0)  # percent of the item's pixels hidden (occlusion) or covered (debris)
+MAX_OCCLUSION = 80.0  # the blobs or fragments drawn per item cover 80% of every Fashion-MNIST item, not always more
 DEFAULT_CLUTTER = 3  # items per image
 CLUTTER_RANGE = (2, 9)  # at least two items; at most one fewer than Fashion-MNIST's ten classes
 CLUTTER_CANVAS = 40
@@ -90,6 +96,16 @@ def split_level(name: str) -> tuple[str, float | None]:
     return (base, float(tail)) if sep and base and tail.replace(".", "", 1).isdigit() else (name, None)
 
 
+# Each task of levels: its draws per item, its composer (items, levels, pool, places in it, draws) -> scenes, and its
+# fixed test scenes (pool, index, level).
+_LEVEL_SCENES: dict[str, tuple[tuple[int, ...], Callable[..., torch.Tensor], Callable[..., torch.Tensor]]] = {
+    "occlusion": (occlusion_scenes.DRAWS, lambda items, levels, pool, index, draws:
+                  occlusion_scenes.occlude(items, levels, draws)[0], occlusion_scenes.occluded_test_items),
+    "debris": (debris_scenes.DRAWS, lambda items, levels, pool, index, draws:
+               debris_scenes.debris(items, levels, pool, index, draws)[0], debris_scenes.debris_test_items),
+}
+
+
 @dataclass(frozen=True)
 class Task:
     name: str = "what"
@@ -97,18 +113,18 @@ class Task:
     where_weight: float = 1.0
     noise: float = 0.0  # std of Gaussian pixel noise added to the canvas (0-1 scale); 0 = clean
     seed: int = 0  # the run's seed: keys each test item's noise (with its index), see data.noise
-    occlusion: tuple[float, ...] = ()  # occlusion: the levels, percent of each item's pixels covered
+    occlusion: tuple[float, ...] = ()  # occlusion, debris: the levels, percent of each item's pixels hidden
     clutter: int = 0  # clutter: items per image
 
     def __post_init__(self) -> None:
         if self.name not in TASK_HEADS:
             raise ConfigError(f"unknown task {self.name!r} (tasks: {', '.join(TASK_HEADS)})")
-        if self.name == "occlusion":
+        if self.name in LEVEL_TASKS:
             object.__setattr__(self, "occlusion", parse_levels(self.occlusion or None))
             if self.canvas is not None:
-                raise ConfigError("task 'occlusion' draws over the 28 px items themselves: it takes no canvas")
+                raise ConfigError(f"task {self.name!r} draws over the 28 px items themselves: it takes no canvas")
         elif self.occlusion:
-            raise ConfigError(f"occlusion levels go with task 'occlusion', not {self.name!r}")
+            raise ConfigError(f"occlusion levels go with task 'occlusion' or 'debris', not {self.name!r}")
         if self.name == "clutter":
             n = self.clutter or DEFAULT_CLUTTER
             if not (CLUTTER_RANGE[0] <= n <= CLUTTER_RANGE[1]):
@@ -137,9 +153,10 @@ class Task:
 
     @property
     def needs_pool(self) -> bool:
-        """Whether a batch draws other items into its scenes (occlusion, clutter): :meth:`make_batch` needs the
-        ``pool`` they come from and the items' places in it."""
-        return self.name in ("occlusion", "clutter")
+        """Whether a batch's scenes are drawn from a pool (occlusion, debris, clutter): :meth:`make_batch` needs the
+        ``pool`` (debris and clutter draw other items from it; every one keeps its fixed test scenes per pool) and
+        the items' places in it."""
+        return self.name in (*LEVEL_TASKS, "clutter")
 
     @property
     def single_label(self) -> bool:
@@ -147,9 +164,9 @@ class Task:
         return self.name != "clutter"
 
     def test_conditions(self) -> list[tuple[str, Task]]:
-        """The test set's conditions, each evaluated on the whole test set: one per occlusion level (its metrics
-        suffixed ``@occ20``, the plain ones pooled over the levels); one, unsuffixed, for any other task."""
-        if self.name == "occlusion":
+        """The test set's conditions, each evaluated on the whole test set: one per occlusion or debris level (its
+        metrics suffixed ``@occ20``, the plain ones pooled over the levels); one, unsuffixed, for any other task."""
+        if self.name in LEVEL_TASKS:
             return [(level_label(level), replace(self, occlusion=(level,))) for level in self.occlusion]
         return [("", self)]
 
@@ -188,7 +205,7 @@ class Task:
                                   "items' places in it")
             if generator is None and len(self.occlusion) > 1:
                 raise ConfigError("occluded test items are drawn at one level at a time (test_conditions)")
-            if self.name == "occlusion":
+            if self.name in LEVEL_TASKS:
                 images = self._occluded(images, index, pool[0], generator)
             else:
                 draws = (torch.rand((len(images), clutter_draws(self.clutter, CLASSES)), generator=generator)
@@ -216,15 +233,15 @@ class Task:
 
     def _occluded(self, items: torch.Tensor, index: torch.Tensor, pool: torch.Tensor,
                   generator: torch.Generator | None) -> torch.Tensor:
+        draw_shape, compose, test_scenes = _LEVEL_SCENES[self.name]
         if generator is None:  # a test batch: its fixed scenes at the one level of this condition
-            return occluded_test_items(pool, index, self.occlusion[0] / 100.0)
+            return test_scenes(pool, index, self.occlusion[0] / 100.0)
         levels = torch.tensor(self.occlusion) / 100.0
         if len(levels) > 1:  # each image its own level of the mix, drawn first
             levels = levels[torch.randint(0, len(levels), (len(items),), generator=generator)]
         else:
             levels = levels.expand(len(items))
-        draws = torch.rand((len(items), *DRAWS), generator=generator)
-        return occlude(items, levels, pool, index, draws)[0]
+        return compose(items, levels, pool, index, torch.rand((len(items), *draw_shape), generator=generator))
 
     def test_offsets(self, n: int) -> torch.Tensor | None:
         """The fixed positions of the test items (the same for every run)."""

@@ -202,7 +202,7 @@ def lesion_runs(
     frames = []
     for (run, model, lesions), key in zip(plans, keys, strict=True):
         test_x, test_y = loaded[key]
-        cfg = TrainConfig.from_dict(run.config["train"])
+        cfg = TrainConfig.of_run(run.config)
         # Each run evaluates in the precision it was configured with, on the device chosen for the command.
         precision = resolve_runtime(str(dev), cfg.precision).precision
         df = lesion_effects(model, test_x, test_y, cfg.make_task(), lesions, precision)

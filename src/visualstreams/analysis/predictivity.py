@@ -154,7 +154,7 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
     dev = resolve_runtime(device).device
     result = load_run(run_dir, device=str(dev))
     model, config = result.model, result.config
-    cfg = TrainConfig.from_dict(config["train"])
+    cfg = TrainConfig.of_run(config)
     spec = model.spec
     steps = int(getattr(model, "steps", 1))
     if callable(images):

@@ -211,11 +211,12 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
     from ..data import ImageSet
     from ..engine import TrainConfig, resolve_runtime
     from ..runs import load_run, run_dataset
+    from ..tasks import LEVEL_TASKS
 
     device = str(resolve_runtime(device).device)  # a bad or absent device in one line, before loading
     result = load_run(run_dir, device=device)
     model, config = result.model, result.config
-    cfg = TrainConfig.from_dict(config["train"])
+    cfg = TrainConfig.of_run(config)
     task = cfg.make_task()
     # the run's own data as its config.json records it (an image set loaded again; Fashion-MNIST from its
     # directory while it exists, else found as training finds it)
@@ -229,11 +230,12 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
     labels = dataset.test_labels[index].to(device)
     offsets = task.test_offsets(len(dataset.test_labels))
     offsets = offsets[index] if offsets is not None else None
-    # Occlusion and clutter scenes draw other test items: the whole test set, as evaluation gives it. An occlusion
-    # task's probes are recorded at its highest level (one fixed scene each), where the areas differ most.
+    # Occlusion, debris and clutter scenes are kept or drawn per test set: the whole test set, as evaluation gives
+    # it. A task of levels records its probes at its highest level (one fixed scene each), where the areas differ
+    # most.
     pool = ((dataset.test_images.unsqueeze(1).to(device), dataset.test_labels.to(device)) if task.needs_pool
             else None)
-    if task.name == "occlusion":
+    if task.name in LEVEL_TASKS:
         task = next(ct for _, ct in task.test_conditions() if ct.occlusion[0] == max(task.occlusion))
     trained = set(model.needed_areas(task.heads))
     out: dict[str, list[np.ndarray]] = {a: [] for a in model.order}

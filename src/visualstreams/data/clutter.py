@@ -8,7 +8,7 @@ draws its digits. Each item sits at a uniformly drawn position on the canvas. Ev
 uniform draws the caller gives (the run's augmentation generator in training;
 :func:`~visualstreams.data.noise.keyed_uniforms` of the test index at test: one fixed scene per test item).
 
-Imports the errors and :data:`~visualstreams.data.occlusion.INK`.
+Imports the errors and :data:`~visualstreams.data.cover.INK`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import DataError
-from .occlusion import INK
+from .cover import INK
 
 CLUTTER_STREAM = 0xC1A7  # keys the test scenes (with the item's index)
 

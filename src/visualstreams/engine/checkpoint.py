@@ -14,7 +14,7 @@ import torch
 
 from .._version import __version__
 from ..errors import VisualStreamsError
-from .config import TrainConfig
+from .config import TrainConfig, upgrade_train
 
 CHECKPOINT_FORMAT = "visualstreams-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -108,7 +108,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def check_state(state: dict[str, Any], config: TrainConfig, n: int, steps: int) -> None:
     """Refuse a checkpoint that cannot continue this loop (another config, other data, inconsistent)."""
     # Fields added since the checkpoint was written have their defaults there (crop_pad: none before it existed).
-    if {**asdict(TrainConfig()), **state["train"]} != asdict(config):
+    if {**asdict(TrainConfig()), **upgrade_train(state["train"], state.get("visualstreams"))} != asdict(config):
         raise VisualStreamsError("checkpoint belongs to another run (its train config differs)")
     epoch, step, history = state["epoch"], state["step"], state["history"]
     ok = (isinstance(epoch, int) and isinstance(step, int) and isinstance(history, list)

@@ -10,8 +10,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..network.compile import check_steps
-from ..network.modes import check_mode, condition
-from ..tasks import Task, get_task, parse_levels
+from ..network.modes import TWIN_PREFIXES, check_mode, condition
+from ..tasks import LEVEL_TASKS, Task, get_task, parse_levels
 
 PRECISIONS = ("auto", "bf16", "fp32")
 LOSS_STEPS = ("last", "all")
@@ -26,16 +26,21 @@ class TrainConfig:
     canvas: int | None = None  # canvas size for where tasks (default 56); None keeps 28x28 items for "what"
     where_weight: float = 1.0
     noise: float = 0.0
-    occlusion: str | None = None  # task occlusion: levels in percent, "0,20,40,60" (its default)
+    occlusion: str | None = None  # tasks occlusion and debris: levels in percent, "0,20,40,60" (their default)
     clutter_items: int | None = None  # task clutter: items per image (default 3)
     mode: str = "gain"
     steps: int = 1  # time steps the network is unrolled over (>= 2 uses the feedback and lateral projections)
     # Which steps the loss reads: "last" (the heads on the last step), "all" (the mean over steps of the task's
     # loss, the heads applied at every step, as Spoerer et al. 2020). Configs written before it load as "last".
     loss_steps: str = "last"
-    # A one-step network widened to the parameter count of the network of this many steps (its matched
-    # feedforward twin, see network.compile.matched_twin); None: the network as compiled.
+    # Every area's recurrence within itself besides the data's feedback (steps >= 2; see network.compile). For a
+    # twin: the recurrent network it is matched to has it.
+    intrinsic: bool = False
+    # A one-step network widened to match the network of this many steps (its feedforward twin, see
+    # network.twins); None: the network as compiled. ``twin_match``: on the parameters the task uses
+    # ("parameters", condition MODE-BF<T>) or on training FLOPs per image ("compute", MODE-BC<T>).
     twin_of: int | None = None
+    twin_match: str = "parameters"
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -80,26 +85,50 @@ class TrainConfig:
                 raise ConfigError(f"a matched twin is of a network of 2 steps or more, got {self.twin_of!r}")
             if self.steps != 1:
                 raise ConfigError(f"a matched twin is a one-step network: it takes no --steps {self.steps}")
+        if self.twin_match not in TWIN_PREFIXES:
+            raise ConfigError(f"unknown twin match {self.twin_match!r} ({', '.join(TWIN_PREFIXES)})")
+        if self.intrinsic and self.steps < 2 and self.twin_of is None:
+            raise ConfigError("intrinsic recurrence acts from one step to the next: it needs --steps 2 or more")
         if self.occlusion is not None and not isinstance(self.occlusion, str):  # a list from Python: as the CLI's
             self.occlusion = ",".join(f"{v:g}" for v in parse_levels(self.occlusion))
         task = self.make_task()
-        if task.name == "occlusion":  # one spelling per set of levels, so equal configs compare equal
+        if task.name in LEVEL_TASKS:  # one spelling per set of levels, so equal configs compare equal
             self.occlusion = ",".join(f"{v:g}" for v in task.occlusion)
 
     @property
     def condition(self) -> str:
         """The mode, with ``-T<steps>`` when the network is unrolled (see
         :func:`~visualstreams.network.modes.condition`)."""
-        return condition(self.mode, self.steps, self.twin_of)
+        return condition(self.mode, self.steps, self.twin_of, self.twin_match, self.intrinsic)
 
     def make_task(self) -> Task:
         return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed, self.occlusion,
                         self.clutter_items)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: dict[str, Any], written_by: str | None = None) -> TrainConfig:
+        """The config of a run's config.json ``train`` (or a checkpoint's); ``written_by``, the visualstreams
+        version that wrote it (config.json's ``visualstreams``), reads it as that version meant it
+        (:func:`upgrade_train`)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in upgrade_train(data, written_by).items() if k in known})
+
+    @classmethod
+    def of_run(cls, run_config: dict[str, Any]) -> TrainConfig:
+        """The train config of a run's whole config.json, read as the version that wrote it meant it."""
+        return cls.from_dict(run_config["train"], run_config.get("visualstreams"))
+
+
+def upgrade_train(data: dict[str, Any], written_by: str | None) -> dict[str, Any]:
+    """A saved train config's fields as this version names them. Before 0.2, task ``occlusion`` was the digit-debris
+    generator (fragments drawn where they have ink: nothing hidden), now task ``debris``; ``occlusion`` hides."""
+    if data.get("task") == "occlusion" and written_by is not None and _release(written_by) < (0, 2):
+        return {**data, "task": "debris"}
+    return data
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
 
 
 # Recipes are small dicts of TrainConfig fields. `notebook` keeps results comparable with the notebook;

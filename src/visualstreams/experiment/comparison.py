@@ -43,8 +43,10 @@ from ..engine import (
 )
 from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
-from ..network.compile import matched_twin, split_step
-from ..network.modes import condition
+from ..network.compile import split_step
+from ..network.modes import Condition
+from ..network.twins import run_costs
+from ..network.twins import twin as twin_network
 from ..report import build_report
 from ..runs import CompareDir, RunDir, check_room, data_input, run_disk_bytes
 from ..viz import plot_learning_curves
@@ -65,7 +67,8 @@ def compare(
     seeds: Sequence[int] | None = None,
     modes: Sequence[str] | None = None,
     steps: Sequence[int] | None = None,
-    twins: bool = False,
+    twins: bool | Sequence[str] = False,
+    intrinsic: bool | Sequence[bool] | None = None,
     data: FashionMNIST | ImageSet | None = None,
     data_path: str | os.PathLike[str] | None = None,
     dataset: str | os.PathLike[str] | None = None,
@@ -95,10 +98,13 @@ def compare(
     ``seeds`` defaults to ``[config.seed]``, ``modes`` to ``[config.mode]`` and ``steps`` to ``[config.steps]``.
     Steps are a factor like the modes: a run's ``mode`` in the tables is its condition, the mode with ``-T<k>``
     for a network of k >= 2 steps (``gain-T4``; see :func:`~visualstreams.network.modes.condition`), and the
-    summary has a ``steps`` column too. ``twins``: for each step count T >= 2 also the one-step network widened
-    to the T-step network's parameters (its matched feedforward twin, condition ``gain-BF4``; see
-    :func:`~visualstreams.network.compile.matched_twin`); the summary's ``parameters`` column has every run's
-    count. With ``resume=True``,
+    summary has a ``steps`` column too. ``intrinsic``: with or without every area's recurrence within itself, for
+    the step counts T >= 2 (a list, e.g. ``[False, True]``, trains both: ``gain-T4`` and ``gain-T4i``); default the
+    config's. ``twins``: for each recurrent network also its one-step twin, the feedforward network widened to
+    match it (see :mod:`~visualstreams.network.twins`): on the parameters the task uses (``"parameters"``, or
+    ``True``: condition ``gain-BF4``) and/or on training FLOPs per image (``"compute"``: ``gain-BC4``). The summary
+    has every run's ``parameters`` (all), ``parameters_used`` (those the task trains) and ``flops`` (training FLOPs
+    per image). With ``resume=True``,
     finished runs in ``out`` are kept, not retrained, and interrupted ones with a checkpoint are continued
     from it (see :func:`~visualstreams.runs.resume_run`); killed at any moment and resumed, a sweep ends
     with the results of one never interrupted (bit for bit on the CPU; runs of a stack resume one by one from
@@ -149,12 +155,20 @@ def compare(
         replace(config, mode=m)  # validates the mode name before anything trains
     for t in step_counts:
         replace(config, steps=t)
-    # (steps, twin_of) of every network in the sweep: the step counts, then the twins of those of 2 steps or more.
-    variants: list[tuple[int, int | None]] = [(t, None) for t in step_counts]
-    if twins:
+    within = [config.intrinsic] if intrinsic is None else [intrinsic] if isinstance(intrinsic, bool) else list(
+        dict.fromkeys(bool(i) for i in intrinsic))
+    matches = [] if twins is False else ["parameters"] if twins is True else list(dict.fromkeys(twins))
+    for m in matches:
+        replace(config, twin_match=m)  # validates the name
+    # Every network in the sweep (its condition less the mode): the step counts (each recurrent one with and/or
+    # without intrinsic recurrence), then the twins of the recurrent ones.
+    variants: list[Condition] = [Condition("", t, intrinsic=i) for t in step_counts
+                                 for i in (within if t > 1 else [False])]
+    if matches:
         if not any(t > 1 for t in step_counts):
             raise ConfigError("matched twins (--twins) are of networks of several steps: give --steps 1 4 or similar")
-        variants += [(1, t) for t in step_counts if t > 1]
+        variants += [Condition("", 1, v.steps, m, v.intrinsic) for v in list(variants) if v.steps > 1
+                     for m in matches]
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
     check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address, ray_verbose)
@@ -169,19 +183,22 @@ def compare(
                               "time: use --strategy sequential")
         stack = False
     size, channels, classes = data_input(config, images)
-    # Compile once per (species, mode, steps): every error is reported before hours of training, not after.
-    specs: dict[tuple[str, str, int, int | None], CompiledNetwork] = {
-        (name, mode, t, None): compile_network(conn.replace(name=name), arch, size, mode, t, in_channels=channels,
-                                               classes=classes)
-        for t in step_counts for mode in modes for name, conn in zip(names, conns, strict=True)}
-    for t, twin_of in variants:  # an acyclic species' twin is its one-step network (the plan reuses its runs)
-        if twin_of is not None:
-            specs.update({(name, mode, t, twin_of): matched_twin(specs[(name, mode, twin_of, None)])
+    # Compile once per (species, condition): every error is reported before hours of training, not after.
+    specs: dict[tuple[str, Condition], CompiledNetwork] = {
+        (name, v._replace(mode=mode)): compile_network(conn.replace(name=name), arch, size, mode, v.steps,
+                                                       in_channels=channels, classes=classes, intrinsic=v.intrinsic)
+        for v in variants if v.twin_of is None for mode in modes for name, conn in zip(names, conns, strict=True)}
+    heads, every_step = config.make_task().heads, config.loss_steps == "all"
+    for v in variants:  # an acyclic species' twin is its one-step network (the plan reuses its runs)
+        if v.twin_of is not None:
+            specs.update({(name, v._replace(mode=mode)): twin_network(specs[(name, v._replace(mode=mode).recurrent)],
+                                                              v.match, heads, every_step)
                           for mode in modes for name in names})
     # Warned, not refused (train refuses): --steps 1 4 over a cyclic and an acyclic species is a fair sweep, and
     # the acyclic one's T-step runs, though they repeat its one-step network, keep the grid whole.
-    for (name, mode, t, _), spec in specs.items():
-        if t > 1 and mode == modes[0] and not spec.recurrent_projections:
+    for (name, c), spec in specs.items():
+        t, mode = c.steps, c.mode
+        if t > 1 and mode == modes[0] and not spec.recurrent_projections and not spec.intrinsic:
             warnings.warn(f"{name} has no feedback or lateral projection: its runs at {t} steps repeat one "
                           f"feedforward sweep {t} times (the one-step network, {t} times slower)", stacklevel=2)
     # checked before Ray starts
@@ -212,7 +229,11 @@ def compare(
             _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
             cdir.write_experiment({
                 "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
-                "seeds": seeds, **({"twins": [t for _, t in variants if t is not None]} if twins else {}),
+                "seeds": seeds,
+                **({"twins": list(dict.fromkeys(v.twin_of for v in variants if v.twin_of is not None))}
+                   if matches else {}),
+                **({"twin_matches": matches} if matches else {}),
+                **({"intrinsic": within} if any(within) else {}),
                 "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
                 "data": recorded,
             })
@@ -355,8 +376,8 @@ def _similarity(cdir: CompareDir, dataset: FashionMNIST | ImageSet, progress: bo
         warnings.warn(f"representational similarity skipped: {why}", RuntimeWarning, stacklevel=3)
 
 
-def _plan(cdir: CompareDir, names: list[str], modes: list[str], variants: list[tuple[int, int | None]],
-          seeds: list[int], config: TrainConfig, specs: dict[tuple[str, str, int, int | None], CompiledNetwork],
+def _plan(cdir: CompareDir, names: list[str], modes: list[str], variants: list[Condition],
+          seeds: list[int], config: TrainConfig, specs: dict[tuple[str, Condition], CompiledNetwork],
           resume: bool, overwrite: bool) -> list[Planned]:
     """Every run of the sweep, with what is already on disk; run directories are checked up front, so a clash
     is reported before hours of training. Two entries that compile to the same network (e.g. the notebook's
@@ -364,13 +385,15 @@ def _plan(cdir: CompareDir, names: list[str], modes: list[str], variants: list[t
     second reuses the first."""
     plan = []
     first_of: dict[tuple[Any, ...], RunDir] = {}
-    for (steps, twin_of), mode in itertools.product(variants, modes):
+    for v, mode in itertools.product(variants, modes):
+        c = v._replace(mode=mode)
         for name in names:
-            spec = specs[(name, mode, steps, twin_of)]
-            label = condition(mode, steps, twin_of)
+            spec = specs[(name, c)]
+            label = c.label
             for seed in seeds:
-                p = Planned(name, label, seed, replace(config, seed=seed, mode=mode, steps=steps, twin_of=twin_of),
-                            spec, cdir.run(name, label, seed))
+                run_config = replace(config, seed=seed, mode=mode, steps=c.steps, twin_of=c.twin_of, twin_match=c.match,
+                                     intrinsic=c.intrinsic)
+                p = Planned(name, label, seed, run_config, spec, cdir.run(name, label, seed))
                 twin = first_of.setdefault((spec.key, seed), p.run_dir)
                 if twin == p.run_dir and p.run_dir.path.is_dir():
                     # A process writing this run (a train --resume into the sweep) is refused now, not hours in;
@@ -447,7 +470,8 @@ def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], sta
     fashion_what = notebook and p.config.task == "what" and p.config.canvas is None
     ref = NOTEBOOK_RESULTS.get(p.name, {}) if fashion_what else {}
     row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status,
-                           "steps": p.config.steps, "parameters": p.spec.n_parameters}
+                           "steps": p.config.steps, **run_costs(p.spec, p.config.make_task().heads,
+                                                                p.config.loss_steps == "all")}
     row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds", "stack_seconds")})
     row.update({
         "epochs": len(history),

@@ -217,8 +217,7 @@ def export_brainscore(run_dir: str | os.PathLike[str], out: str | os.PathLike[st
     model, info = load_area_outputs(run_dir)
     config = rd.read_config()
     name = str(config.get("name", "run"))
-    train = config.get("train", {})
-    cfg = TrainConfig.from_dict(train)
+    cfg = TrainConfig.from_dict(config.get("train", {}), config.get("visualstreams"))
     identifier = identifier or f"visualstreams-{slug(name)}-{slug(cfg.condition)}-seed{cfg.seed}"
     if not identifier or "'" in identifier or "/" in identifier or identifier != identifier.strip():
         raise ConfigError(f"identifier {identifier!r}: use letters, digits, '-', '_' and '.'")

@@ -18,6 +18,9 @@ the feedforward ones make the network above, computed once per step; each feedba
 its source's output of the previous step into its target, resampled to the target's convolution output size and
 projected by a learned 1x1 convolution to the target's channels, added before the target's ReLU. ``steps`` = 1
 compiles the feedforward projections only: exactly the network of every run before recurrence existed.
+``intrinsic`` (steps >= 2) gives every area a recurrence within itself besides: a learned 3x3 convolution of its
+own rectified map of the previous step, added before its ReLU (the lateral connections of BLT networks and
+CORnet-RT's within-area state; conventions in docs/recurrence.md).
 
 Imports the connectome layer and the leaves; never torch modules, data, tasks or training.
 """
@@ -149,6 +152,7 @@ class CompiledNetwork:
     projections: tuple[Projection, ...]  # by index: the feedforward ones, then (steps >= 2) feedback and lateral
     heads: tuple[Head, ...]
     steps: int = 1  # time steps the network is unrolled over; 1 is the feedforward network
+    intrinsic: bool = False  # every area's 3x3 recurrence within itself (steps >= 2)
 
     @property
     def recurrent_projections(self) -> tuple[Projection, ...]:
@@ -192,11 +196,50 @@ class CompiledNetwork:
 
     @cached_property
     def n_parameters(self) -> int:
-        """Trainable parameters of the model built from this spec (blocks, adapters, heads, learned gains)."""
-        n = sum(a.n_parameters for a in self.areas)
-        n += sum(p.adapter.n_parameters for p in self.projections if p.adapter is not None)
-        n += sum(h.in_features * h.outputs + h.outputs for h in self.heads)
-        return n + (len(self.projections) if self.mode == "learned-gain" else 0)
+        """Trainable parameters of the model built from this spec (blocks, adapters, heads, learned gains,
+        intrinsic recurrence): every one, used by a task or not (see :meth:`parameters_used`)."""
+        return self._count({a.name for a in self.areas}, {a.name for a in self.areas} if self.steps > 1 else set(),
+                           {h.name for h in self.heads})
+
+    def _count(self, areas: set[str], later: set[str], heads: set[str]) -> int:
+        """Parameters of the blocks of ``areas`` and their feedforward inputs, the recurrent inputs (and intrinsic
+        recurrence) of ``later`` (areas computed at a step after the first), and ``heads``."""
+        n = sum(a.n_parameters for a in self.areas if a.name in areas)
+        n += sum(p.adapter.n_parameters for p in self.projections if p.adapter is not None
+                 and (p.target in later if p.recurrent else p.target in areas))
+        n += sum(h.in_features * h.outputs + h.outputs for h in self.heads if h.name in heads)
+        if self.intrinsic:
+            n += sum(intrinsic_parameters(a.channels) for a in self.areas if a.name in later)
+        if self.mode == "learned-gain":
+            n += sum(1 for p in self.projections if (p.target in later if p.recurrent else p.target in areas))
+        return n
+
+    def parameters_used(self, heads: tuple[str, ...] | list[str], every_step: bool = False) -> int:
+        """Trainable parameters that the outputs of ``heads`` depend on: those a loss on these heads trains (the
+        others get no gradient; tested by counting gradients). ``every_step``: the heads read every step (a loss
+        at every step, ``--loss-steps all``), else the last only.
+
+        Counted over (area, step): the heads read their areas at the last step (or every step); an area at step t
+        reads its feedforward sources at t and, for t >= 1, its feedback and lateral sources (and itself, with
+        intrinsic recurrence) at t - 1. A one-step network under the "what" task leaves its dorsal areas out; a
+        recurrent one uses those whose feedback reaches the ventral stream in time."""
+        for h in heads:
+            self.head(h)  # an unknown head: one line
+        ff = {a.name: [p.source for p in a.inputs] for a in self.areas}
+        rec = {a.name: [p.source for p in a.recurrent] + ([a.name] if self.intrinsic else []) for a in self.areas}
+        last = self.steps - 1
+        stack = [(self.head(h).area, t) for h in heads for t in (range(self.steps) if every_step else (last,))]
+        seen: set[tuple[str, int]] = set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            area, t = node
+            stack.extend((s, t) for s in ff[area])
+            if t > 0:
+                stack.extend((s, t - 1) for s in rec[area])
+        return self._count({a for a, _ in seen}, {a for a, t in seen if t > 0}, set(heads))
 
     def needed_areas(self, heads: tuple[str, ...] | list[str]) -> list[str]:
         """Areas that the given heads depend on, in computation order (others are skipped)."""
@@ -216,7 +259,7 @@ class CompiledNetwork:
         return (tuple((a.name, a.block, a.in_channels, a.in_size) for a in self.areas),
                 tuple((p.source, p.target, p.adapter) for p in self.projections),
                 tuple((h.name, h.area, h.outputs) for h in self.heads), self.mode,
-                *((self.steps,) if self.steps > 1 else ()))
+                *((self.steps,) if self.steps > 1 else ()), *(("intrinsic",) if self.intrinsic else ()))
 
     @cached_property
     def key(self) -> tuple[Any, ...]:
@@ -233,6 +276,7 @@ class CompiledNetwork:
 
     def __repr__(self) -> str:
         steps = f", steps={self.steps}" if self.steps > 1 else ""
+        steps += ", intrinsic" if self.intrinsic else ""
         return (f"CompiledNetwork({self.connectome.name!r}, mode={self.mode!r}{steps}, areas={self.order}, "
                 f"projections={len(self.projections)}, parameters={self.n_parameters:,})")
 
@@ -243,6 +287,14 @@ class CompiledNetwork:
         if self.steps > 1:
             names += [step_name(a, t) for t in range(self.steps) for a in self.order]
         return names
+
+
+INTRINSIC_KERNEL = 3  # the within-area recurrent convolution's kernel (BLT's lateral 3x3)
+
+
+def intrinsic_parameters(channels: int) -> int:
+    """An area's intrinsic recurrence: a 3x3 convolution from its channels to its channels, no bias."""
+    return channels * channels * INTRINSIC_KERNEL ** 2
 
 
 def step_name(area: str, step: int) -> str:
@@ -275,12 +327,14 @@ def compile_network(
     steps: int = 1,
     in_channels: int | None = None,
     classes: int | None = None,
+    intrinsic: bool = False,
 ) -> CompiledNetwork:
     """The one compile step (see the module docstring). ``connectome`` is a preset name, a file or a
     Connectome; ``architecture`` an :class:`Architecture`, a ``.json``/``.toml`` file or None (the notebook's
     network for six-area connectomes, blocks by level for others); ``image_size`` overrides the architecture's,
     ``in_channels`` its input channels (1 grey, 3 RGB) and ``classes`` the outputs of its "what" head (the data's
-    classes); ``steps`` >= 2 unrolls the network in time with its feedback and lateral projections.
+    classes); ``steps`` >= 2 unrolls the network in time with its feedback and lateral projections, and
+    ``intrinsic`` adds every area's recurrence within itself.
 
     Raises :class:`ConnectomeError` or :class:`ConfigError` with a one-line message naming the problem.
     """
@@ -290,13 +344,16 @@ def compile_network(
         asked = (architecture is not None or (image_size is not None and image_size != connectome.image_size)
                  or in_channels is not None and in_channels != connectome.architecture.in_channels
                  or classes is not None and classes != what
-                 or mode != "gain" and mode != connectome.mode or steps != 1 and steps != connectome.steps)
+                 or mode != "gain" and mode != connectome.mode or steps != 1 and steps != connectome.steps
+                 or intrinsic and not connectome.intrinsic)
         if asked:
             raise ConfigError("a compiled network is compiled already: its architecture, image size, input "
                               "channels, classes, mode and steps are its own (compile the connectome again to "
                               "change them)")
         return connectome
     check_mode(mode)
+    if intrinsic and steps < 2:
+        raise ConfigError("intrinsic recurrence acts from one step to the next: it needs --steps 2 or more")
     conn = load_connectome(connectome)
     arch, directions = _complete(conn, architecture)
     if image_size is not None and image_size != arch.image_size:
@@ -353,38 +410,7 @@ def compile_network(
         built = {a.name: a for a in areas}
     heads = tuple(Head(h, s.area, s.outputs, built[s.area].channels * built[s.area].size ** 2)
                   for h, s in arch.heads.items())
-    return CompiledNetwork(conn, arch, mode, tuple(areas), tuple(projections), heads, steps)
-
-
-TWIN_TOLERANCE = 0.02  # a matched twin's parameters are the recurrent network's to within 2%
-
-
-def matched_twin(spec: CompiledNetwork, tolerance: float = TWIN_TOLERANCE) -> CompiledNetwork:
-    """The one-step control of a recurrent network: the same connectome's feedforward network with every area's
-    channels widened by one factor until it has as many parameters as ``spec`` (Spoerer et al. 2017's BF, "more
-    features"). The factor is found by bisection; each area's channels are rounded, so the count is matched to
-    within ``tolerance`` (2%), else a one-line :class:`ConfigError`. Its architecture (named ``<name>-BF<T>``)
-    lists the widened blocks, so a run's config.json rebuilds it as any one-step network."""
-    if spec.steps < 2:
-        raise ConfigError("a matched feedforward twin is of a network of several steps (steps >= 2)")
-    target, base = spec.n_parameters, spec.architecture
-
-    def widened(factor: float) -> CompiledNetwork:
-        areas = {a: replace(b, channels=max(1, round(b.channels * factor))) for a, b in base.areas.items()}
-        return compile_network(spec.connectome, base.replace(areas=areas, name=f"{base.name}-BF{spec.steps}"),
-                               mode=spec.mode, steps=1)
-
-    lo, hi = 1.0, 2.0
-    while widened(hi).n_parameters < target and hi < 64:
-        lo, hi = hi, hi * 2
-    for _ in range(40):  # the count grows with the factor (in steps, by the rounding): bisect to the nearest
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if widened(mid).n_parameters < target else (lo, mid)
-    twin = min((widened(lo), widened(hi)), key=lambda t: abs(t.n_parameters - target))
-    if abs(twin.n_parameters - target) > tolerance * target:
-        raise ConfigError(f"no one-step network of {spec.connectome.name!r} comes within {tolerance:.0%} of the "
-                          f"{target:,} parameters of its {spec.steps}-step network (closest: {twin.n_parameters:,})")
-    return twin
+    return CompiledNetwork(conn, arch, mode, tuple(areas), tuple(projections), heads, steps, bool(intrinsic))
 
 
 def _complete(connectome: Connectome,
@@ -465,5 +491,5 @@ def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: 
                               "through feedback or lateral projections (it needs a feedforward path)")
 
 
-__all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "TWIN_TOLERANCE", "check_steps",
-           "compile_network", "default_architecture", "default_input_area", "matched_twin", "split_step", "step_name"]
+__all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "check_steps", "compile_network",
+           "default_architecture", "default_input_area", "intrinsic_parameters", "split_step", "step_name"]

@@ -14,7 +14,9 @@ projected by its own learned 1x1 convolution to B's channels, scaled by its gain
 output before the ReLU. At t = 0 no area has a previous output (the state starts at zero), so step 0 is exactly
 the feedforward network; heads read the last step. Nothing is normalised per step (T = 4 trains without it:
 docs/recurrence.md). With every feedback and lateral gain at 0 each step repeats the feedforward network's output
-exactly.
+exactly. With intrinsic recurrence (``spec.intrinsic``) every area also adds a 3x3 convolution (no bias) of its
+own rectified map of step t-1, taken before its pooling (so at its own resolution: in BLT networks pooling belongs
+to the bottom-up path into the next layer), to its convolution output before the ReLU.
 
 The notebook scaled V1's output by V1->V2 (as here) but scaled V4, IT, MT and LIP *outputs* by their
 incoming strengths. Because ReLU is positively homogeneous, ``w * relu(Wx + b) = relu(W(wx) + wb)``:
@@ -36,7 +38,7 @@ from torch import nn
 from ..connectome import Connectome
 from ..errors import ConfigError
 from .architecture import Architecture, AreaSpec
-from .compile import Adapter, CompiledNetwork, compile_network, step_name
+from .compile import INTRINSIC_KERNEL, Adapter, CompiledNetwork, compile_network, step_name
 from .modes import MODES
 
 __all__ = ["MODES", "AreaBlock", "ProjectionAdapter", "RecurrentAdapter", "VisualStreamsNet", "build_model",
@@ -195,6 +197,10 @@ class VisualStreamsNet(nn.Module):
         if self.mode == "density":
             for p in spec.recurrent_projections:
                 self._add_density_mask(p.index, self.recurrent[p.key].proj, p.strength)
+        # Intrinsic recurrence after everything else: the same seed starts the feedback network's weights alike.
+        self.intrinsic = nn.ModuleDict({a.name: nn.Conv2d(a.channels, a.channels, INTRINSIC_KERNEL,
+                                                          padding=INTRINSIC_KERNEL // 2, bias=False)
+                                        for a in spec.areas} if spec.intrinsic else {})
         self.area_shapes = spec.area_shapes
         self._head_areas = {h.name: h.area for h in spec.heads}
         self._needed_cache: dict[tuple[str, ...], list[str]] = {}
@@ -268,6 +274,7 @@ class VisualStreamsNet(nn.Module):
         stepwise: dict[str, torch.Tensor] = {}
         per_step: list[dict[str, torch.Tensor]] = []  # every step's head outputs (every_step only)
         prev: dict[str, torch.Tensor] = {}
+        maps: dict[str, torch.Tensor] = {}  # each area's rectified map before pooling (intrinsic recurrence's input)
         first: torch.Tensor | None = None  # the input area's convolution of the image: the same at every step
         for t in range(self.steps):
             acts: dict[str, torch.Tensor] = {}
@@ -284,9 +291,14 @@ class VisualStreamsNet(nn.Module):
                 if t > 0 and weights[area]:
                     z = add_feedback(z, [(self._group_source(group, prev), weight) for group, weight
                                          in zip(self._recurrent_groups[area], weights[area], strict=True)])
-                out = block.pool(torch.relu(z))
+                if t > 0 and self.intrinsic:
+                    z = z + self.intrinsic[area](maps[area])
+                rectified = torch.relu(z)
+                out = block.pool(rectified)
                 if area in self.silenced or self.silenced_from.get(area, self.steps) <= t:
-                    out = torch.zeros_like(out)
+                    out, rectified = torch.zeros_like(out), torch.zeros_like(rectified)
+                if self.intrinsic:
+                    maps[area] = rectified
                 acts[area] = out
                 if return_areas:
                     stepwise[step_name(area, t)] = out

@@ -10,6 +10,9 @@ A leaf of the network layer: imports only the errors.
 
 from __future__ import annotations
 
+import re
+from typing import NamedTuple
+
 from ..errors import ConfigError
 
 MODES: tuple[str, ...] = ("gain", "learned-gain", "density", "none")
@@ -28,38 +31,72 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def condition(mode: str, steps: int = 1, twin_of: int | None = None) -> str:
-    """How a sweep labels a run's network: the mode, with ``-T<steps>`` for networks of several steps (``gain``,
-    ``none-T4``) and ``-BF<T>`` for the one-step twin matched to the T-step network's parameters (``gain-BF4``,
-    Spoerer et al.'s "BF"). Tables and figures group runs by it, so the steps are a factor like the mode."""
-    if twin_of is not None:
-        return f"{mode}-BF{twin_of}"
-    return mode if steps == 1 else f"{mode}-T{steps}"
+TWIN_PREFIXES = {"parameters": "BF", "compute": "BC"}  # a twin's label: matched on parameters used, or compute
 
 
-def parse_condition(label: str) -> tuple[str, int, int | None]:
-    """:func:`condition`'s inverse: ``("gain", 4, None)`` from ``"gain-T4"``, ``("gain", 1, 4)`` from ``"gain-BF4"``,
-    ``("gain", 1, None)`` from ``"gain"``; a label of no such suffix is read as a mode of one step."""
+class Condition(NamedTuple):
+    """A run's network as a sweep labels it: the mode, the steps, intrinsic recurrence, and for a one-step twin
+    the step count of the recurrent network it is matched to and on what (``parameters`` used by the task, or
+    training ``compute``)."""
+
+    mode: str
+    steps: int = 1
+    twin_of: int | None = None
+    match: str = "parameters"
+    intrinsic: bool = False
+
+    @property
+    def label(self) -> str:
+        """``gain``, ``gain-T4`` (4 steps), ``gain-T4i`` (with intrinsic recurrence), ``gain-BF4`` / ``gain-BC4``
+        (the one-step twin of ``gain-T4`` matched on used parameters / on compute), ``gain-BF4i`` (of ``gain-T4i``).
+        Tables and figures group runs by it, so the steps are a factor like the mode."""
+        i = "i" if self.intrinsic else ""
+        if self.twin_of is not None:
+            return f"{self.mode}-{TWIN_PREFIXES[self.match]}{self.twin_of}{i}"
+        return self.mode if self.steps == 1 else f"{self.mode}-T{self.steps}{i}"
+
+    @property
+    def recurrent(self) -> Condition:
+        """The recurrent network a twin is matched to (itself for any other condition)."""
+        return self if self.twin_of is None else Condition(self.mode, self.twin_of, intrinsic=self.intrinsic)
+
+
+def condition(mode: str, steps: int = 1, twin_of: int | None = None, match: str = "parameters",
+              intrinsic: bool = False) -> str:
+    """How a sweep labels a run's network (:attr:`Condition.label`)."""
+    return Condition(mode, steps, twin_of, match, intrinsic).label
+
+
+_SUFFIX = re.compile(r"(BF|BC|T)(\d+)(i?)")
+
+
+def parse_condition(label: str) -> Condition:
+    """:func:`condition`'s inverse: ``Condition("gain", 4)`` from ``"gain-T4"``, ``Condition("gain", 1, 4,
+    "compute")`` from ``"gain-BC4"``; a label of no such suffix is read as a mode of one step."""
     mode, sep, tail = label.rpartition("-")
-    if sep and mode:
-        for prefix in ("BF", "T"):
-            if tail.startswith(prefix) and tail[len(prefix):].isdigit():
-                k = int(tail[len(prefix):])
-                return (mode, 1, k) if prefix == "BF" else (mode, k, None)
-    return label, 1, None
+    m = _SUFFIX.fullmatch(tail) if sep and mode else None
+    if m is None:
+        return Condition(label)
+    kind, k, i = m.group(1), int(m.group(2)), bool(m.group(3))
+    if kind == "T":
+        return Condition(mode, k, intrinsic=i)
+    return Condition(mode, 1, k, "parameters" if kind == "BF" else "compute", i)
 
 
 def describe_condition(label: str) -> str:
     """A sentence on a run's condition for tables and reports: its mode's description, and its steps or the
     recurrent network it is the matched twin of."""
-    mode, steps, twin_of = parse_condition(label)
-    what = MODE_DESCRIPTIONS.get(mode, "custom mode")
-    if twin_of is not None:
-        return (f"the one-step feedforward twin of `{mode}-T{twin_of}`: the same connectome's feedforward "
-                f"projections, areas widened to its parameter count (Spoerer et al.'s BF); {what}")
-    if steps > 1:
-        return (f"{steps} steps, each a feedforward sweep with the data's feedback and lateral projections from "
-                f"the step before; {what}")
+    c = parse_condition(label)
+    what = MODE_DESCRIPTIONS.get(c.mode, "custom mode")
+    within = ", and every area's recurrence within itself (a 3x3 convolution of its previous step)"
+    if c.twin_of is not None:
+        on = ("the parameters its task uses (Spoerer et al.'s BF)" if c.match == "parameters" else
+              "training FLOPs per image (Spoerer et al. 2020's compute-matched control)")
+        return (f"the one-step feedforward twin of `{c.recurrent.label}`: the same connectome's feedforward "
+                f"projections, areas widened to match it on {on}; {what}")
+    if c.steps > 1:
+        return (f"{c.steps} steps, each a feedforward sweep with the data's feedback and lateral projections from "
+                f"the step before{within if c.intrinsic else ''}; {what}")
     return what
 
 

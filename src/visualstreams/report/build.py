@@ -25,6 +25,7 @@ from ..format import MISSING, format_metric, format_p
 from ..network.compile import split_step
 from ..network.modes import condition, describe_condition, parse_condition
 from ..runs.rundir import CompareDir, RunDir
+from ..tasks import LEVEL_TASKS
 from ..viz import (
     plot_anytime,
     plot_confusion,
@@ -315,7 +316,7 @@ def _section_figures(doc: Document, ex: _Experiment) -> None:
                       "Test accuracy of the heads read at each step of the recurrent runs: mean with 95% CI band "
                       "across seeds; dashed: the one-step runs")])
 
-    if ex.task == "occlusion" and len(ex.ok) and levels.level_columns(list(ex.ok.columns)):
+    if ex.task in LEVEL_TASKS and len(ex.ok) and levels.level_columns(list(ex.ok.columns)):
         _levels_figure(doc, ex)
 
     doc.heading(3, "Per-class accuracy and confusion matrices")

@@ -49,7 +49,7 @@ from ..engine import (
 from ..engine.checkpoint import check_state
 from ..errors import ConfigError, DataError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, VisualStreamsNet, compile_network
-from ..network.compile import matched_twin
+from ..network.twins import run_costs, twin
 from ..storage import save_torch
 from .rundir import RunDir, check_room, run_disk_bytes
 
@@ -210,13 +210,13 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
                               f"classes) does not fit the data ({channels} channel(s), {classes} classes)")
         return connectome
     spec = compile_network(connectome, architecture, size, config.mode, config.twin_of or config.steps,
-                           in_channels=channels, classes=classes)
+                           in_channels=channels, classes=classes, intrinsic=config.intrinsic)
     if config.twin_of is not None:
-        if not spec.recurrent_projections:
+        if not spec.recurrent_projections and not spec.intrinsic:
             raise ConfigError(f"connectome {spec.connectome.name!r} has no feedback or lateral projection: its "
                               f"{spec.steps}-step network is its one-step one, with nothing to match a twin to")
-        return matched_twin(spec)
-    if spec.steps > 1 and not spec.recurrent_projections:
+        return twin(spec, config.twin_match, config.make_task().heads, config.loss_steps == "all")
+    if spec.steps > 1 and not spec.recurrent_projections and not spec.intrinsic:
         # Refused, not warned: one network asked for T steps of nothing new (no feedback or lateral projection,
         # so every step repeats the feedforward sweep and the run is the one-step run, T times slower) is a
         # mistake. compare, whose --steps 1 4 may span cyclic and acyclic species, compiles its networks itself
@@ -306,7 +306,7 @@ def start_run(
         "name": spec.connectome.name,
         "connectome": spec.connectome.to_dict(),
         "architecture": spec.architecture.to_dict(),
-        "parameters": spec.n_parameters,
+        **run_costs(spec, config.make_task().heads, config.loss_steps == "all"),
         "train": asdict(config),
         "resolved": {**runtime.to_dict(), **(resolved or {})},
         "data": {**info, "train_used": len(dev_data.train_y)},
@@ -351,12 +351,13 @@ def finish_run(run: StartedRun, history: list[dict[str, float]],
 def _rebuild(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, CompiledNetwork]:
     """The train config and the compiled network a run directory's config.json describes."""
     try:
-        config = TrainConfig.from_dict(config_json["train"])
+        config = TrainConfig.of_run(config_json)
         conn = Connectome.from_dict(config_json["connectome"])
         arch = Architecture.from_dict(config_json["architecture"])
     except (KeyError, TypeError):
         raise VisualStreamsError(f"{rd.config_path}: corrupt or not a run's config") from None
-    return config, compile_network(conn, arch, mode=config.mode, steps=config.steps)
+    return config, compile_network(conn, arch, mode=config.mode, steps=config.steps,
+                                   intrinsic=config.intrinsic and config.twin_of is None)
 
 
 def resume_run(

@@ -1,0 +1,129 @@
+"""The one-step controls of a recurrent network, its twins (Spoerer et al. 2017's BF; Spoerer et al. 2020's
+compute-matched controls), and the training compute they are matched on.
+
+- :func:`matched_twin` (condition ``MODE-BF<T>``): the same connectome's feedforward network, every area widened by
+  one factor until it has as many **parameters used by the task** as the T-step network (those the trained heads
+  depend on, :meth:`~visualstreams.network.compile.CompiledNetwork.parameters_used`): a one-step macaque network
+  under the "what" task never computes MT and LIP, so counting them would match it on weights it never uses.
+- :func:`compute_twin` (``MODE-BC<T>``): widened until one training step costs as many **FLOPs per image**
+  (forward and backward, counted by :func:`training_flops` with torch's ``FlopCounterMode``) as the T-step
+  network's: Spoerer et al. 2020 found recurrent networks equal feedforward ones of equal compute.
+
+Each twin's architecture (named ``<name>-BF<T>`` or ``-BC<T>``) lists the widened blocks, so a run's config.json
+rebuilds it as any one-step network. Imports the compiled spec and the model (to count FLOPs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import lru_cache
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..errors import ConfigError
+from .compile import CompiledNetwork, compile_network
+from .model import VisualStreamsNet
+
+TWIN_TOLERANCE = 0.02  # a parameter-matched twin's used parameters are the recurrent network's to within 2%
+COMPUTE_TOLERANCE = 0.05  # a compute-matched twin's training FLOPs per image are within 5%
+TWIN_MATCHES = ("parameters", "compute")
+_FLOPS_BATCH = 2  # images in the counted step (per image after): no shape is special-cased at 2
+
+
+def training_flops(spec: CompiledNetwork, heads: Sequence[str], every_step: bool = False) -> int:
+    """Floating-point operations of one training step per image (forward through the areas ``heads`` need, the
+    heads at the last step or, ``every_step``, at every step, and the backward), as torch's ``FlopCounterMode``
+    counts them: convolutions and matrix products (2 per multiply-add), not elementwise work or pooling."""
+    return _training_flops(spec, tuple(heads), bool(every_step))
+
+
+def run_costs(spec: CompiledNetwork, heads: Sequence[str], every_step: bool = False) -> dict[str, int]:
+    """What a run of ``spec`` on a task of ``heads`` costs, as run directories and summaries record it:
+    ``parameters`` (all), ``parameters_used`` (those the task trains) and ``flops`` (training FLOPs per image)."""
+    return {"parameters": spec.n_parameters, "parameters_used": spec.parameters_used(tuple(heads), every_step),
+            "flops": training_flops(spec, heads, every_step)}
+
+
+@lru_cache(maxsize=128)  # a sweep asks for each network's count once per run: counted once per network
+def _training_flops(spec: CompiledNetwork, heads: tuple[str, ...], every_step: bool) -> int:
+    state = torch.random.get_rng_state()  # the count does not depend on the weights: leave the caller's RNG as it was
+    try:
+        model = VisualStreamsNet(spec)
+    finally:
+        torch.random.set_rng_state(state)
+    x = torch.rand(_FLOPS_BATCH, spec.architecture.in_channels, spec.image_size, spec.image_size,
+                   generator=torch.Generator().manual_seed(0))
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = model(x, heads=tuple(heads), every_step=every_step)
+        steps = out if isinstance(out, list) else [out]
+        sum(o.sum() for s in steps for o in s.values()).backward()
+    return round(counter.get_total_flops() / _FLOPS_BATCH)
+
+
+def _widen(spec: CompiledNetwork, size: Callable[[CompiledNetwork], float], target: float, tolerance: float,
+           label: str, what: str) -> CompiledNetwork:
+    """The one-step network of ``spec``'s connectome with every area's channels times one factor, the factor
+    bisected until ``size`` of it comes nearest ``target``; within ``tolerance`` or a one-line error."""
+    if spec.steps < 2:
+        raise ConfigError("a feedforward twin is of a network of several steps (steps >= 2)")
+    base = spec.architecture
+
+    def widened(factor: float) -> CompiledNetwork:
+        areas = {a: replace(b, channels=max(1, round(b.channels * factor))) for a, b in base.areas.items()}
+        return compile_network(spec.connectome, base.replace(areas=areas, name=f"{base.name}-{label}{spec.steps}"),
+                               mode=spec.mode, steps=1)
+
+    cache: dict[float, tuple[CompiledNetwork, float]] = {}
+
+    def measured(factor: float) -> tuple[CompiledNetwork, float]:
+        if factor not in cache:
+            net = widened(factor)
+            cache[factor] = (net, size(net))
+        return cache[factor]
+
+    lo, hi = 0.25, 2.0
+    while measured(hi)[1] < target and hi < 64:
+        lo, hi = hi, hi * 2
+    for _ in range(30):  # the size grows with the factor (in steps, by the rounding): bisect to the nearest
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if measured(mid)[1] < target else (lo, mid)
+    twin, got = min((measured(lo), measured(hi)), key=lambda t: abs(t[1] - target))
+    if abs(got - target) > tolerance * target:
+        raise ConfigError(f"no one-step network of {spec.connectome.name!r} comes within {tolerance:.0%} of the "
+                          f"{target:,.0f} {what} of its {spec.steps}-step network (closest: {got:,.0f})")
+    return twin
+
+
+def matched_twin(spec: CompiledNetwork, heads: Sequence[str] = ("what",), every_step: bool = False,
+                 tolerance: float = TWIN_TOLERANCE) -> CompiledNetwork:
+    """The one-step network with as many parameters used by ``heads`` as the T-step ``spec`` (to within 2%):
+    Spoerer et al. 2017's BF, "more features", matched on what the task trains. ``every_step``: the T-step
+    network's loss reads every step (its count is then the same or larger)."""
+    heads = tuple(heads)
+    return _widen(spec, lambda net: net.parameters_used(heads), spec.parameters_used(heads, every_step), tolerance,
+                  "BF", "parameters used by the task")
+
+
+def compute_twin(spec: CompiledNetwork, heads: Sequence[str] = ("what",), every_step: bool = False,
+                 tolerance: float = COMPUTE_TOLERANCE) -> CompiledNetwork:
+    """The one-step network whose training step costs as many FLOPs per image as the T-step ``spec``'s (to within
+    5%): the control of Spoerer et al. 2020, matched on compute."""
+    heads = tuple(heads)
+    return _widen(spec, lambda net: training_flops(net, heads), training_flops(spec, heads, every_step), tolerance,
+                  "BC", "training FLOPs per image")
+
+
+def twin(spec: CompiledNetwork, match: str, heads: Sequence[str] = ("what",), every_step: bool = False
+         ) -> CompiledNetwork:
+    """The twin of ``spec`` matched on ``match``: ``parameters`` (:func:`matched_twin`) or ``compute``
+    (:func:`compute_twin`)."""
+    if match not in TWIN_MATCHES:
+        raise ConfigError(f"unknown twin match {match!r} ({', '.join(TWIN_MATCHES)})")
+    return (matched_twin if match == "parameters" else compute_twin)(spec, heads, every_step)
+
+
+__all__ = ["COMPUTE_TOLERANCE", "TWIN_MATCHES", "TWIN_TOLERANCE", "compute_twin", "matched_twin", "run_costs",
+           "training_flops", "twin"]

@@ -1,0 +1,102 @@
+"""Intrinsic recurrence (``--intrinsic``): every area's 3x3 convolution of its own rectified map of the step before,
+added before its ReLU, as BLT networks' lateral connections; checked against an unroll written by hand."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from synthetic import synthetic_dataset
+
+import visualstreams as vs
+from visualstreams.cli import main
+from visualstreams.errors import ConfigError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def two_areas() -> vs.CompiledNetwork:
+    """V1 -> IT with the feedback IT -> V1, small blocks, 12 px, three steps, intrinsic recurrence in both."""
+    conn = vs.Connectome.from_edges([("V1", "IT", 0.8), ("IT", "V1", 0.5)], name="two",
+                                    directions={("IT", "V1"): "feedback"})
+    arch = vs.Architecture({"V1": vs.AreaSpec(4, pool=True), "IT": vs.AreaSpec(6, pool=True)},
+                           {"what": vs.HeadSpec("IT", 10)}, "V1", image_size=12)
+    return vs.compile_network(conn, arch, steps=3, intrinsic=True)
+
+
+def test_every_step_equals_an_unroll_written_by_hand():
+    spec = two_areas()
+    torch.manual_seed(3)
+    model = vs.build_model(spec).eval()
+    with torch.no_grad():
+        for param in model.parameters():  # fixed weights, large enough that the recurrences move every later step
+            param.copy_(torch.randn_like(param) * 0.3)
+    x = torch.rand(2, 1, 12, 12)
+    with torch.no_grad():
+        _, acts = model(x, return_areas=True)
+
+    def conv(area, inp):
+        c = model.areas[area].conv
+        return F.conv2d(inp, c.weight, c.bias, padding=1)
+
+    def within(area, rectified):  # the area's own map of the step before, before its pooling, 3x3, no bias
+        return F.conv2d(rectified, model.intrinsic[area].weight, padding=1)
+
+    w_fb = model.recurrent["IT_to_V1"].proj.weight
+    prev = None
+    with torch.no_grad():
+        for t in range(3):
+            z1 = conv("V1", x)
+            if prev is not None:
+                fb = F.interpolate(prev["IT"], size=z1.shape[-2:], mode="nearest")  # IT's output, 3 px -> 12 px
+                z1 = z1 + F.conv2d(fb, w_fb * 0.5) + within("V1", prev["r1"])
+            r1 = torch.relu(z1)
+            v1 = F.max_pool2d(r1, 2)
+            z2 = conv("IT", 0.8 * v1)
+            if prev is not None:
+                z2 = z2 + within("IT", prev["r2"])
+            r2 = torch.relu(z2)
+            it = F.max_pool2d(r2, 2)
+            for area, expected in (("V1", v1), ("IT", it)):
+                scale = float(expected.abs().max())
+                torch.testing.assert_close(acts[f"{area}@t{t}"], expected, rtol=0, atol=1e-5 * scale)
+            prev = {"IT": it, "r1": r1, "r2": r2}
+    # the test can fail: without the intrinsic term the later steps differ far beyond the tolerance
+    with torch.no_grad():
+        for conv_ in model.intrinsic.values():
+            conv_.weight.zero_()
+        _, without = model(x, return_areas=True)
+    assert (without["IT@t2"] - acts["IT@t2"]).abs().max() > 1e-2
+    assert torch.equal(acts["IT"], acts["IT@t2"])
+
+
+def test_intrinsic_weights_come_after_everything_else_so_the_rest_starts_alike():
+    base, spec = vs.compile_network("macaque-markov2014", steps=4), vs.compile_network("macaque-markov2014", steps=4,
+                                                                                       intrinsic=True)
+    torch.manual_seed(0)
+    a = vs.build_model(base).state_dict()
+    torch.manual_seed(0)
+    b = vs.build_model(spec).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert sorted(set(b) - set(a)) == sorted(f"intrinsic.{area}.weight" for area in spec.order)
+    assert spec.n_parameters - base.n_parameters == sum(9 * area.channels ** 2 for area in spec.areas)
+
+
+def test_a_network_without_feedback_trains_with_intrinsic_recurrence_and_says_so(tmp_path):
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", steps=2, intrinsic=True)
+    assert cfg.condition == "gain-T2i"
+    result = vs.train("human", cfg, data=synthetic_dataset(32, 16), out=tmp_path, progress=False)
+    assert result.model.spec.intrinsic and "test_acc@t1" in result.final
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["train"]["intrinsic"] is True
+    assert vs.load_run(tmp_path).model.spec == result.model.spec  # rebuilt from config.json with it
+
+
+def test_intrinsic_recurrence_of_one_step_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    with pytest.raises(ConfigError, match="needs --steps 2 or more"):
+        vs.compile_network("macaque-markov2014", intrinsic=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--species", "macaque-markov2014", "--intrinsic"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "intrinsic recurrence acts from one step to the next" in err
+    assert not list(tmp_path.iterdir())
