@@ -28,6 +28,7 @@ from visualstreams.analysis.predictivity import (
     _fit_predict,
     _rotate,
     row_space,
+    score_kinds,
     split_half_ceiling,
     stimulus_activations,
     stimulus_splits,
@@ -309,3 +310,29 @@ def test_cross_similarity_is_rsa_and_cka_pair_by_pair():
         for j, y in enumerate(b):
             assert mats["rsa"][i, j] == pytest.approx(vs.rsa(x, y), abs=1e-10)
             assert mats["cka"][i, j] == pytest.approx(vs.cka(x, y), abs=1e-10)
+
+
+@needs_real_data
+def test_one_reliable_and_one_noise_region_each_get_their_own_score_through_the_cli(known, tmp_path):
+    """A region whose ceiling allows it is ceiled, one of pure noise reads r: before, any ceiling switched every
+    region to ceiled and the noise region's NaNs ended predict in a traceback (exit 1)."""
+    root, table = known
+    rec = known_answer_recordings(root / "run", table.iloc[:200], noise=0.5, repetitions=4, n_neuroids=10)
+    responses = rec.responses.copy()
+    it = np.asarray(rec.region) == "IT"
+    responses[:, it] = np.random.default_rng(2).standard_normal((len(responses), int(it.sum())))
+    mixed = Recordings(responses, rec.stimulus_id, rec.repetition, rec.region, rec.neuroid_id, rec.stimuli)
+    path = write_recordings(mixed, tmp_path / "rec" / "mixed.npz")
+    done = subprocess.run([sys.executable, "-m", "visualstreams", "predict", str(root / "run"), "--recordings",
+                           str(path), "--splits", "3", "--method", "ridge", "--quiet", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "V1: best area V1, ceiled" in done.stdout and "IT: best area" in done.stdout, done.stdout
+    it_line = next(line for line in done.stdout.splitlines() if "IT: best area" in line)
+    assert ", r " in it_line and "ceiled" not in it_line, it_line
+
+
+def test_the_score_is_chosen_region_by_region():
+    summary = pd.DataFrame({"region": ["V1", "V1", "IT", "IT"], "r": [0.5, 0.4, 0.01, -0.02],
+                            "ceiled": [0.8, 0.6, np.nan, np.nan]})
+    assert score_kinds(summary) == {"V1": "ceiled", "IT": "r"}

@@ -356,8 +356,12 @@ class PredictivityResult:
         return self.summary._repr_html_()  # type: ignore[operator]
 
 
-def _score_column(summary: pd.DataFrame) -> str:
-    return "ceiled" if summary["ceiled"].notna().any() else "r"
+def score_kinds(summary: pd.DataFrame) -> dict[str, str]:
+    """Per region, the score read across runs: ``ceiled`` where that region's ceiling allows it (some ceiled value),
+    else ``r``. Chosen region by region: one unreliable region must not turn every other to r, nor be read as
+    ceiled itself (its NaNs broke the statistics before)."""
+    return {str(region): "ceiled" if grp["ceiled"].notna().any() else "r"
+            for region, grp in summary.groupby("region", sort=False)}
 
 
 def best_per_run(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
@@ -529,10 +533,11 @@ def best_areas(result: PredictivityResult, by: Sequence[str] = ("species", "cond
     was."""
     from .stats import mean_ci
 
-    col = _score_column(result.summary)
+    kinds = score_kinds(result.summary)
     rows = []
     best = result.best.merge(result.runs, on="run")
     for key, grp in result.summary.groupby([*by, "region"], sort=False):
+        col = kinds[str(key[-1])]
         means = grp.groupby("name", sort=False)[col].mean().sort_values(ascending=False)
         top = str(means.index[0])
         ci = mean_ci(grp.loc[grp["name"] == top, col].to_numpy()) if grp["name"].eq(top).sum() else {}
@@ -558,21 +563,31 @@ def predictivity_tests(result: PredictivityResult, alpha: float = 0.05) -> tuple
     Returns (stats, tests); tests carry a plain ``sentence``."""
     from .stats import describe_difference, holm, pairwise_tests, summarize
 
-    col = _score_column(result.summary)
-    label = "ceiled_score" if col == "ceiled" else col  # "the difference in ceiled score of ..." in the sentences
-    per_run = result.summary.rename(columns={col: label})
-    col = label
-    stats = summarize(per_run, by=["species", "condition", "name", "region"], metrics=[col])
-    frames = []
+    kinds = score_kinds(result.summary)
+    stats_parts, frames = [], []
+    for kind in dict.fromkeys(kinds.values()):  # each region's own score: ceiled where its ceiling allows, else r
+        label = "ceiled_score" if kind == "ceiled" else kind  # "the difference in ceiled score of ..." in sentences
+        regions = [r for r, k in kinds.items() if k == kind]
+        part = result.summary[result.summary["region"].astype(str).isin(regions)].rename(columns={kind: label})
+        stats_parts.append(summarize(part, by=["species", "condition", "name", "region"], metrics=[label]))
+        for by, family in (("species", "condition"), ("condition", "species")):
+            if result.summary[by].nunique() >= 2:
+                frames.append((by, family, pairwise_tests(part, by=by, metric=label,
+                                                          within=[family, "name", "region"], alpha=alpha)))
+    stats = pd.concat(stats_parts, ignore_index=True)
+    joined = []
     for by, family in (("species", "condition"), ("condition", "species")):
-        if per_run[by].nunique() < 2:
+        parts = [t for b, _, t in frames if b == by]
+        if not parts:
             continue
-        t = pairwise_tests(per_run, by=by, metric=col, within=[family, "name", "region"], alpha=alpha)
+        # Holm over the whole family (every pair, area and region of one condition or species), whatever score
+        # each region reads
+        t = pd.concat(parts, ignore_index=True)
         for _, idx in t.groupby(family, sort=False).groups.items():
             t.loc[idx, "p_holm"] = holm(t.loc[idx, "p"].to_numpy(dtype=float))
         t["significant"] = t["p_holm"] < alpha
         t["sentence"] = [f"area {r['name']}, region {r['region']} ({r[family]}): " + describe_difference(r, by)
                          for _, r in t.iterrows()]
-        frames.append(t.assign(compared=by))
-    tests = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        joined.append(t.assign(compared=by))
+    tests = pd.concat(joined, ignore_index=True) if joined else pd.DataFrame()
     return stats, tests
