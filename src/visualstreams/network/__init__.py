@@ -1,5 +1,6 @@
 """The network: architectures (``architecture``), the one compile step (``compile``), the ``nn.Module``
-built from its spec (``model``) and the connection modes (``modes``). Imports the connectome layer and leaves."""
+built from its spec (``model``), the connection modes (``modes``) and a recurrent network's one-step controls
+(``twins``). Imports the connectome layer and leaves."""
 
 from .architecture import Architecture, AreaSpec, HeadSpec, block_for_level, default_architecture, load_architecture
 from .compile import CompiledNetwork, compile_network
