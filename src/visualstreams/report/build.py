@@ -271,10 +271,11 @@ def _levels_figure(doc: Document, ex: _Experiment) -> None:
     matched twin (MODE-BF<k>), their difference at each level; the recurrent runs' anytime curve per level."""
     modes = [str(m) for m in dict.fromkeys(ex.ok["mode"])]
     pair = None
-    for m in modes:  # the first recurrent condition whose matched twin was trained beside it
-        mode, steps, _ = parse_condition(m)
-        if steps > 1 and condition(mode, twin_of=steps) in modes:
-            pair = (m, condition(mode, twin_of=steps))
+    for m in modes:  # the first recurrent condition whose used-parameter twin was trained beside it
+        c = parse_condition(m)
+        twin = condition(c.mode, twin_of=c.steps, intrinsic=c.intrinsic)
+        if c.steps > 1 and twin in modes:
+            pair = (m, twin)
             break
     diffs = levels.level_differences(ex.ok, *pair) if pair else None
     anytime = levels.anytime_by_level(ex.ok)
