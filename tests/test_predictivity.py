@@ -27,8 +27,11 @@ from visualstreams.analysis.predictivity import (
     PredictivityConfig,
     _fit_predict,
     _rotate,
+    halves_reliability,
+    pearson_columns,
     row_space,
     score_kinds,
+    spearman_brown,
     split_half_ceiling,
     stimulus_activations,
     stimulus_splits,
@@ -140,7 +143,7 @@ def test_bad_recordings_are_refused_in_one_line(tmp_path):
 
 
 # -- the ceiling and the exact shortcuts --------------------------------------------------------------------
-@pytest.mark.parametrize("noise,reps", [(0.5, 4), (1.0, 10), (2.0, 6)])
+@pytest.mark.parametrize("noise,reps", [(0.5, 4), (1.0, 10), (2.0, 6), (2.0, 5), (1.5, 3)])
 def test_the_split_half_ceiling_matches_the_noise_set(tmp_path, noise, reps):
     rec = _signal_recordings(tmp_path, n_stim=400, n_neuroids=40, reps=reps, noise=noise)
     table, per_neuroid = split_half_ceiling(rec, n_splits=10)
@@ -170,6 +173,49 @@ def test_rotated_targets_and_the_row_space_give_the_same_predictions(method):
     np.testing.assert_allclose(via_rows, direct, atol=2e-3 * np.abs(direct).max())
     if method == "ridge":
         assert a1 == a2 == pytest.approx(a3)  # the penalty chosen is the same too
+
+
+def test_an_odd_number_of_repetitions_is_corrected_to_all_of_them():
+    """R = 5, single-repetition reliability 0.5: the 5-repetition mean's is 5 x 0.5 / (1 + 4 x 0.5) = 0.833; halves
+    of 2 and 3 correlate as sqrt(0.667 x 0.75) = 0.707. Spearman-Brown with n = 2 from equal halves of 2 gives
+    0.800 (the reliability of 4); the correction from the halves of 2 and 3 gives 0.833."""
+    rho = 0.5
+    rel = {k: k * rho / (1 + (k - 1) * rho) for k in (2, 3, 5)}
+    r = np.sqrt(rel[2] * rel[3])
+    assert halves_reliability(np.array([r]), 2, 3, 5)[0] == pytest.approx(rel[5], abs=1e-12)
+    assert halves_reliability(np.array([rel[2]]), 2, 2, 4)[0] == pytest.approx(spearman_brown(rel[2]), abs=1e-12)
+    assert spearman_brown(rel[2]) == pytest.approx(0.8)  # what equal halves of 2 gave before
+    assert halves_reliability(np.array([-r]), 2, 3, 5)[0] == pytest.approx(-rel[5])  # the sign is kept
+
+
+def brainscore_splits(ids, objects, n_splits=10, train_size=0.9, seed=1):
+    """Brain-Score's procedure (brainscore_vision.metric_helpers.transformations.Split with its defaults), written
+    out: the benchmark's assembly, averaged over repetitions, lists the stimuli sorted by id; a
+    StratifiedShuffleSplit over them by object_name, seed 1. Returns each split's test ids, as sets."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    order = np.argsort(np.asarray(ids).astype(str), kind="stable")
+    sorted_ids = np.asarray(ids)[order]
+    split = StratifiedShuffleSplit(n_splits=n_splits, train_size=train_size, random_state=seed)
+    return [set(sorted_ids[test]) for _, test in split.split(np.zeros(len(ids)), np.asarray(objects)[order])]
+
+
+def test_splits_are_brainscores_whatever_order_the_table_lists_the_stimuli_in():
+    rng = np.random.default_rng(4)
+    ids = np.array([f"img{i:03d}" for i in rng.permutation(60)])  # a table in no particular order
+    objects = np.array([f"o{int(i[3:]) % 6}" for i in ids])
+    want = brainscore_splits(ids, objects)
+    got = [set(ids[test]) for _, test in stimulus_splits(60, 10, 0.9, 1, list(objects), ids=ids)]
+    assert got == want
+    unsorted = [set(ids[test]) for _, test in stimulus_splits(60, 10, 0.9, 1, list(objects))]
+    assert sum(a == b for a, b in zip(unsorted, want, strict=True)) < 10  # the table's order drew other test sets
+
+
+def test_a_split_that_cannot_be_stratified_says_so():
+    notes: list[str] = []
+    objects = ["a", "a", "b"] + [f"c{i % 3}" for i in range(37)]
+    stimulus_splits(40, 5, 0.9, 1, objects, notes=notes)
+    assert notes == ["splits are not stratified by object_name: object 'b' has a single stimulus"]
 
 
 def test_splits_stratify_by_object_and_are_seeded():
@@ -336,3 +382,36 @@ def test_the_score_is_chosen_region_by_region():
     summary = pd.DataFrame({"region": ["V1", "V1", "IT", "IT"], "r": [0.5, 0.4, 0.01, -0.02],
                             "ceiled": [0.8, 0.6, np.nan, np.nan]})
     assert score_kinds(summary) == {"V1": "ceiled", "IT": "r"}
+
+
+@needs_real_data
+def test_each_region_is_fitted_alone_as_brainscore_does_and_joint_fitting_is_an_option(known):
+    """PLS (25 components, scale=False) fitted to one region's neuroids on Brain-Score's splits, written out here
+    with scikit-learn on the run's own activations, is what predict reports per region by default; fitting every
+    region at once (fit="joint", the behaviour before 0.2) shares the components and moves the numbers."""
+    from sklearn.cross_decomposition import PLSRegression
+
+    root, table = known
+    rec = known_answer_recordings(root / "run", table.iloc[:200], noise=0.5, repetitions=4, n_neuroids=20)
+    cfg = PredictivityConfig(method="pls", ceiling=False, similarity=False, n_splits=3)
+    result = vs.neural_predictivity([root / "run"], rec, config=cfg, areas=["V4"], progress=False)
+    paths = list(rec.stimuli["path"])
+    acts = stimulus_activations(root / "run", lambda size, ch: load_stimuli(paths, size=size, channels=ch),
+                                areas=["V4"]).acts["V4"]
+    y = rec.averaged()
+    objects = rec.stimuli["object_name"].to_numpy()
+    ids = np.asarray(rec.stimulus_ids)
+    test_sets = brainscore_splits(ids, objects, n_splits=3)
+    for region in ("V1", "IT"):
+        cols = np.asarray(rec.region) == region
+        per_split = []
+        for test_ids in test_sets:
+            test = np.isin(ids, list(test_ids))
+            pls = PLSRegression(n_components=25, scale=False).fit(acts[~test], y[~test][:, cols])
+            per_split.append(np.median(pearson_columns(pls.predict(acts[test]), y[test][:, cols])))
+        got = result.summary.set_index(["name", "region"]).loc[("V4", region), "r"]
+        assert got == pytest.approx(np.mean(per_split), abs=2e-4)
+    joint = vs.neural_predictivity([root / "run"], rec, config=PredictivityConfig(
+        method="pls", ceiling=False, similarity=False, n_splits=3, fit="joint"), areas=["V4"], progress=False)
+    moved = (joint.summary.set_index(["name", "region"])["r"] - result.summary.set_index(["name", "region"])["r"])
+    assert moved.abs().max() > 1e-3  # shared components are another fit

@@ -9,17 +9,21 @@ For every run, every area (``AREA@tK`` for each step K of a recurrent network) a
    activations), to ``max_features`` by scikit-learn's ``SparseRandomProjection`` (fixed seed, the same for every
    run; distances kept within a Johnson-Lindenstrauss bound), batch by batch, so a 224 px V1 never sits in memory
    whole. The notes say which areas were reduced and how.
-2. **Cross-validated regression** from the area to every neuroid (scikit-learn): ``pls``, partial least squares
+2. **Cross-validated regression** from the area to the neuroids of **each recorded region on its own**, as a
+   Brain-Score benchmark holds one region (``fit="joint"``: to every region's neuroids at once, the behaviour
+   before 0.2; it shares PLS's components and ridge's penalty across regions) (scikit-learn): ``pls``, partial least squares
    with 25 components and ``scale=False`` (Brain-Score's), or ``ridge``, with its penalty chosen inside each
    training split by ``RidgeCV``'s efficient leave-one-out over a grid scaled to the area (on up to
    ``ALPHA_NEUROIDS`` neuroids drawn by a fixed seed) and then fitted to every neuroid. ``n_splits`` (10) splits
    of the stimuli, ``train_fraction`` (0.9, Brain-Score's; the mouse work uses 0.5) for training, stratified by
    ``object_name`` where the stimulus table has one (``StratifiedShuffleSplit``, seed 1, as Brain-Score),
-   otherwise ``ShuffleSplit``. On held-out stimuli, Pearson r per neuroid between prediction and the mean over
+   otherwise ``ShuffleSplit`` (and a note says why), drawn over the stimuli sorted by id as Brain-Score's
+   benchmarks draw them, so the same seed gives Brain-Score's test sets. On held-out stimuli, Pearson r per neuroid between prediction and the mean over
    repetitions; the **score** is the median over the region's neuroids, averaged over splits (error: SEM over
    splits).
 3. **Ceiling**: split-half reliability over repetitions (``ceiling_splits`` random halves of each stimulus's
-   repetitions, Pearson r per neuroid between the half means, Spearman-Brown corrected with n = 2), median over
+   repetitions, floor(R/2) and the rest, Pearson r per neuroid between the half means, corrected to the mean of
+   all R repetitions: Spearman-Brown with n = 2 for an even R, :func:`halves_reliability` for any), median over
    the region's neuroids, mean over half-splits. The **ceiled score** is explained variance, r^2 / ceiling, as
    Brain-Score reports it now (not clipped at 1); it is left out (NaN, with a note) where the ceiling is below
    ``MIN_CEILING``, too low for the ratio to mean anything.
@@ -52,6 +56,7 @@ from ..data.recordings import Recordings, group_means, load_recordings
 from ..errors import ConfigError
 
 METHODS = ("pls", "ridge")
+FITS = ("region", "joint")
 MIN_CEILING = 0.1  # below this split-half reliability, r^2 / ceiling is noise divided by noise
 ALPHA_NEUROIDS = 200  # ridge's penalty is chosen on at most this many neuroids (seeded): the choice costs ~1 fit
 EXACT_BYTES = 2 * 1024**3  # an area's activations held whole for the exact row-space reduction (below: projected)
@@ -72,6 +77,9 @@ class PredictivityConfig:
     ceiling: bool = True
     ceiling_splits: int = 10
     ceiling_seed: int = 0
+    # "region": one regression per recorded region, as a Brain-Score benchmark holds one region (PLS's components
+    # and ridge's penalty are the region's own); "joint": one regression to every neuroid of every region at once
+    fit: str = "region"
     stimulus_degrees: float = 8.0
     field_degrees: float = 8.0
     time_bin: int | None = None
@@ -86,6 +94,8 @@ class PredictivityConfig:
                 raise ConfigError(f"{name.replace('_', ' ')} must be a whole number >= 1, got {value!r}")
         if not 0 < self.train_fraction < 1:
             raise ConfigError(f"train fraction must be between 0 and 1, got {self.train_fraction}")
+        if self.fit not in FITS:
+            raise ConfigError(f"unknown fit {self.fit!r} (fits: {', '.join(FITS)})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,22 +208,36 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
 
 # -- splits, correlation, ceiling ----------------------------------------------------------------------------
 def stimulus_splits(n_stimuli: int, n_splits: int = 10, train_fraction: float = 0.9, seed: int = 1,
-                    strata: Sequence[Any] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+                    strata: Sequence[Any] | None = None, ids: Sequence[Any] | None = None,
+                    notes: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/test indices of the stimuli: ``StratifiedShuffleSplit`` by ``strata`` (object names) where given
-    and every object has two stimuli or more, else ``ShuffleSplit``; both seeded (Brain-Score: seed 1)."""
+    and every object has two stimuli or more, else ``ShuffleSplit``; both seeded (Brain-Score: seed 1).
+
+    ``ids``: the stimuli's ids; the splits are then drawn over the stimuli sorted by id, as Brain-Score draws them
+    (its benchmarks average the repetitions, which orders the stimuli by id), so that the same seed gives the same
+    test sets whatever order a table lists them in. Where stratification was asked for and cannot be done, a
+    sentence saying why goes to ``notes``."""
     from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
     n_test = n_stimuli - math.floor(n_stimuli * train_fraction)
     if n_stimuli * train_fraction < 3 or n_test < 3:
         raise ConfigError(f"{n_stimuli} stimuli at train fraction {train_fraction} leave fewer than 3 to train or "
                           "to test on")
+    order = (np.argsort(np.asarray(ids).astype(str), kind="stable") if ids is not None
+             else np.arange(n_stimuli))
     kwargs = {"n_splits": n_splits, "train_size": train_fraction, "random_state": seed}
+    split: Any = ShuffleSplit(**kwargs)
+    args: list[Any] = []
     if strata is not None:
-        counts = pd.Series(list(strata)).value_counts()
+        sorted_strata = [list(strata)[i] for i in order]
+        counts = pd.Series(sorted_strata).value_counts()
         if counts.min() >= 2 and len(counts) <= n_test:
-            split = StratifiedShuffleSplit(**kwargs)
-            return [(np.sort(a), np.sort(b)) for a, b in split.split(np.zeros(n_stimuli), list(strata))]
-    return [(np.sort(a), np.sort(b)) for a, b in ShuffleSplit(**kwargs).split(np.zeros(n_stimuli))]
+            split, args = StratifiedShuffleSplit(**kwargs), [sorted_strata]
+        elif notes is not None:
+            why = (f"object {counts.idxmin()!r} has a single stimulus" if counts.min() < 2 else
+                   f"{len(counts)} objects do not fit in {n_test} test stimuli")
+            notes.append(f"splits are not stratified by object_name: {why}")
+    return [(np.sort(order[a]), np.sort(order[b])) for a, b in split.split(np.zeros(n_stimuli), *args)]
 
 
 def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -229,6 +253,22 @@ def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def spearman_brown(r: np.ndarray | float, n: float = 2.0) -> np.ndarray | float:
     """The reliability of ``n`` times the data from the reliability ``r`` of a part: n r / (1 + (n - 1) r)."""
     return n * r / (1 + (n - 1) * r)
+
+
+def halves_reliability(r: np.ndarray, a: float, b: float, n: float) -> np.ndarray:
+    """The reliability of the mean of ``n`` repetitions from the correlation ``r`` between the means of two
+    disjoint halves of ``a`` and ``b`` repetitions (classical test theory: a k-repetition mean has reliability
+    k rho / (1 + (k - 1) rho), and two such means correlate as the square root of the product of theirs). With
+    a = b = n / 2 it is the Spearman-Brown correction with n = 2; with an odd number of repetitions (a = b - 1)
+    it corrects to all n of them, where Spearman-Brown on equal halves corrects to n - 1 (R = 5: 0.800 for a true
+    0.833). Solved for the single-repetition rho, sign kept."""
+    r = np.asarray(r, dtype=np.float64)
+    r2 = r ** 2
+    qa = a * b - r2 * (a - 1) * (b - 1)
+    qb = r2 * (a + b - 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (qb + np.sqrt(qb ** 2 + 4 * qa * r2)) / (2 * qa)
+    return np.sign(r) * spearman_brown(rho, n)
 
 
 def split_half_ceiling(rec: Recordings, n_splits: int = 10, seed: int = 0,
@@ -248,7 +288,12 @@ def split_half_ceiling(rec: Recordings, n_splits: int = 10, seed: int = 0,
     remap = np.full(len(reps), -1)
     remap[usable] = np.arange(len(usable))
     group = remap[stim]
-    half = (reps[stim] // 2)  # each half holds floor(reps / 2) repetitions: equal halves, so n = 2 is exact
+    # Each stimulus's repetitions split in two: floor(R / 2) and the rest; the correlation of the halves' means is
+    # corrected to the mean of all R (halves_reliability; Brain-Score instead splits the repetition labels once for
+    # every stimulus and corrects with n = 2, which is exact for an even R alike)
+    half = reps[stim] // 2
+    size_a, size_b = float(np.mean(reps[usable] // 2)), float(np.mean(reps[usable] - reps[usable] // 2))
+    size_n = float(np.mean(reps[usable]))
     rng = np.random.default_rng(seed)
     per_neuroid = np.zeros(values.shape[1])
     rows = []
@@ -258,10 +303,10 @@ def split_half_ceiling(rec: Recordings, n_splits: int = 10, seed: int = 0,
         starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
         counts = np.diff(np.r_[starts, len(pres)])
         rank[order] = np.arange(len(pres)) - np.repeat(starts, counts)
-        a, b = rank < half, (rank >= half) & (rank < 2 * half)
+        a, b = rank < half, rank >= half
         mean_a = group_means(values[pres[a]], group[a], len(usable))
         mean_b = group_means(values[pres[b]], group[b], len(usable))
-        corrected = spearman_brown(pearson_columns(mean_a, mean_b))
+        corrected = halves_reliability(pearson_columns(mean_a, mean_b), size_a, size_b, size_n)
         per_neuroid += np.nan_to_num(corrected) / n_splits
         for region in rec.regions:
             sel = rec.region == region
@@ -452,7 +497,8 @@ def neural_predictivity(
     y_all = rec.averaged(cfg.time_bin)
     paths = list(rec.stimuli["path"])
     strata = rec.stimuli["object_name"].tolist() if "object_name" in rec.stimuli else None
-    splits = stimulus_splits(len(paths), cfg.n_splits, cfg.train_fraction, cfg.split_seed, strata)
+    splits = stimulus_splits(len(paths), cfg.n_splits, cfg.train_fraction, cfg.split_seed, strata,
+                             ids=rec.stimulus_ids, notes=notes)
     if strata is None:
         notes.append("no object_name in the stimulus table: splits are not stratified")
 
@@ -476,24 +522,32 @@ def neural_predictivity(
             if named:
                 notes.append(f"areas with more than {cfg.max_features:,} features {what}: {', '.join(named)}")
     region_masks = {r: rec.region == r for r in rec.regions}
+    # Which neuroids one regression fits: each region alone (Brain-Score's benchmarks hold one region each), or
+    # every region at once
+    groups = ([[r] for r in region_masks] if cfg.fit == "region" else [list(region_masks)])
     rows = []
     jobs = [(ra, n) for ra in recorded for n in ra.acts]
-    bar = tqdm(total=len(splits) * len(jobs), desc=f"fitting ({cfg.method})", unit="fit", disable=not progress)
+    bar = tqdm(total=len(splits) * len(jobs) * len(groups), desc=f"fitting ({cfg.method})", unit="fit",
+               disable=not progress)
     for k, (train, test) in enumerate(splits):
-        targets = _rotate(y_all[train], seed=cfg.split_seed + k)
-        for ra, name in jobs:
-            x = ra.acts[name]
-            if _has_variance(x[train]):
-                pred, alpha = _fit_predict(x[train], targets, y_all[train], x[test], cfg)
-                r = pearson_columns(pred, y_all[test])
-            else:  # an area silent on every training stimulus predicts nothing
-                r, alpha = np.full(y_all.shape[1], np.nan), math.nan
-            for region, mask in region_masks.items():
-                valid = r[mask][np.isfinite(r[mask])]
-                rows.append({"run": ra.run, "name": name, "area": ra.area_of[name], "step": ra.step_of[name],
-                             "region": region, "split": k, "r": float(np.median(valid)) if len(valid) else 0.0,
-                             "n_neuroids": int(mask.sum()), "n_predicted": len(valid), "alpha": alpha})
-            bar.update()
+        for group in groups:
+            cols = np.flatnonzero(np.any([region_masks[r] for r in group], axis=0))
+            y_train, y_test = y_all[train][:, cols], y_all[test][:, cols]
+            targets = _rotate(y_train, seed=cfg.split_seed + k)
+            for ra, name in jobs:
+                x = ra.acts[name]
+                if _has_variance(x[train]):
+                    pred, alpha = _fit_predict(x[train], targets, y_train, x[test], cfg)
+                    r = pearson_columns(pred, y_test)
+                else:  # an area silent on every training stimulus predicts nothing
+                    r, alpha = np.full(len(cols), np.nan), math.nan
+                for region in group:
+                    sel = region_masks[region][cols]
+                    valid = r[sel][np.isfinite(r[sel])]
+                    rows.append({"run": ra.run, "name": name, "area": ra.area_of[name], "step": ra.step_of[name],
+                                 "region": region, "split": k, "r": float(np.median(valid)) if len(valid) else 0.0,
+                                 "n_neuroids": int(sel.sum()), "n_predicted": len(valid), "alpha": alpha})
+                bar.update()
     bar.close()
     scores = pd.DataFrame(rows)
     run_table = pd.DataFrame([{"run": ra.run, "species": ra.species, "condition": ra.condition, "seed": ra.seed,
