@@ -9,18 +9,18 @@ For every run, every area (``AREA@tK`` for each step K of a recurrent network) a
    activations), to ``max_features`` by scikit-learn's ``SparseRandomProjection`` (fixed seed, the same for every
    run; distances kept within a Johnson-Lindenstrauss bound), batch by batch, so a 224 px V1 never sits in memory
    whole. The notes say which areas were reduced and how.
-2. **Cross-validated regression** from the area to the neuroids of **each recorded region on its own**, as a
-   Brain-Score benchmark holds one region (``fit="joint"``: to every region's neuroids at once, the behaviour
-   before 0.2; it shares PLS's components and ridge's penalty across regions) (scikit-learn): ``pls``, partial least squares
-   with 25 components and ``scale=False`` (Brain-Score's), or ``ridge``, with its penalty chosen inside each
-   training split by ``RidgeCV``'s efficient leave-one-out over a grid scaled to the area (on up to
+2. **Cross-validated regression** (scikit-learn) from the area to the neuroids of **each recorded region on its
+   own**, as a Brain-Score benchmark holds one region (``fit="joint"``: to every region's neuroids at once, the
+   behaviour before 0.2, which shares PLS's components and ridge's penalty across regions): ``pls``, partial least
+   squares with 25 components and ``scale=False`` (Brain-Score's), or ``ridge``, with its penalty chosen inside
+   each training split by ``RidgeCV``'s efficient leave-one-out over a grid scaled to the area (on up to
    ``ALPHA_NEUROIDS`` neuroids drawn by a fixed seed) and then fitted to every neuroid. ``n_splits`` (10) splits
    of the stimuli, ``train_fraction`` (0.9, Brain-Score's; the mouse work uses 0.5) for training, stratified by
    ``object_name`` where the stimulus table has one (``StratifiedShuffleSplit``, seed 1, as Brain-Score),
    otherwise ``ShuffleSplit`` (and a note says why), drawn over the stimuli sorted by id as Brain-Score's
-   benchmarks draw them, so the same seed gives Brain-Score's test sets. On held-out stimuli, Pearson r per neuroid between prediction and the mean over
-   repetitions; the **score** is the median over the region's neuroids, averaged over splits (error: SEM over
-   splits).
+   benchmarks draw them, so the same seed gives Brain-Score's test sets. On held-out stimuli, Pearson r per
+   neuroid between prediction and the mean over repetitions; the **score** is the median over the region's
+   neuroids, averaged over splits (error: SEM over splits).
 3. **Ceiling**: split-half reliability over repetitions (``ceiling_splits`` random halves of each stimulus's
    repetitions, floor(R/2) and the rest, Pearson r per neuroid between the half means, corrected to the mean of
    all R repetitions: Spearman-Brown with n = 2 for an even R, :func:`halves_reliability` for any), median over
