@@ -25,10 +25,15 @@ import visualstreams as vs
 from visualstreams.analysis.known_answer import analytic_ceiling, known_answer_recordings
 from visualstreams.analysis.predictivity import (
     PredictivityConfig,
+    PredictivityResult,
     _fit_predict,
     _rotate,
+    best_areas,
+    best_per_run,
+    ceiled,
     halves_reliability,
     pearson_columns,
+    predictivity_tests,
     row_space,
     score_kinds,
     spearman_brown,
@@ -415,3 +420,77 @@ def test_each_region_is_fitted_alone_as_brainscore_does_and_joint_fitting_is_an_
         method="pls", ceiling=False, similarity=False, n_splits=3, fit="joint"), areas=["V4"], progress=False)
     moved = (joint.summary.set_index(["name", "region"])["r"] - result.summary.set_index(["name", "region"])["r"])
     assert moved.abs().max() > 1e-3  # shared components are another fit
+
+
+def _hand_result(r_of, n_splits: int = 4) -> PredictivityResult:
+    """A predictivity result written by hand: species "m", conditions gain (one step) and gain-T2 (two steps), three
+    seeds each, region IT with ceiling 0.5; ``r_of(condition, name, seed, split)`` gives each split's r."""
+    runs, scores = [], []
+    for condition, steps in (("gain", 1), ("gain-T2", 2)):
+        names = ["IT"] if steps == 1 else ["IT@t0", "IT@t1"]
+        for seed in range(3):
+            run = f"{condition}-{seed}"
+            runs.append({"run": run, "species": "m", "condition": condition, "seed": seed, "steps": steps})
+            for name in names:
+                for k in range(n_splits):
+                    scores.append({"run": run, "name": name, "area": "IT", "step": int(name[-1]) if "@" in name else 0,
+                                   "region": "IT", "split": k, "r": r_of(condition, name, seed, k)})
+    runs_df, scores_df = pd.DataFrame(runs), pd.DataFrame(scores)
+    summary = (scores_df.groupby(["run", "name", "area", "step", "region"], sort=False)
+               .agg(r=("r", "mean")).reset_index().assign(ceiling=0.5))
+    summary["ceiled"] = np.sign(summary["r"]) * summary["r"] ** 2 / 0.5
+    summary = runs_df.merge(summary, on="run")
+    best = best_per_run(scores_df, summary)
+    return PredictivityResult(runs_df, scores_df, summary, pd.DataFrame(), pd.DataFrame(), best,
+                              PredictivityConfig(), {}, [])
+
+
+def test_one_step_and_recurrent_runs_are_compared_area_by_area_at_a_stated_step():
+    """gain's IT at 0.4; gain-T2's IT at 0.3 at step 0 and 0.6 at its last step (+ a seed's jitter): compared at
+    the last step, the recurrent network's IT is higher; its best step, chosen on the even splits and scored on the
+    odd ones, is the last too. Before 0.2 "IT" and "IT@t1" never met, and no condition test came out."""
+    def r_of(condition, name, seed, k):
+        base = 0.4 if condition == "gain" else (0.3 if name.endswith("t0") else 0.6)
+        return base + 0.01 * seed + 0.002 * k
+
+    _, tests = predictivity_tests(_hand_result(r_of))
+    conditions = tests[tests["compared"] == "condition"].set_index("correspondence")
+    assert set(conditions.index) == {"last step", "best step"} and set(conditions["name"]) == {"IT"}
+    for how in ("last step", "best step"):
+        row = conditions.loc[how]
+        assert row["significant"] and "at its " + how in row["sentence"]
+    # the last step read over every split: 0.6 + 0.003 against 0.4 + 0.003, ceiled r^2 / 0.5
+    diff = conditions.loc["last step", "diff"]
+    assert abs(diff) == pytest.approx((0.6 ** 2 - 0.4 ** 2) / 0.5, abs=0.02)
+
+
+def test_the_best_area_is_chosen_on_some_splits_and_scored_on_others():
+    """Two names of equal true r; noise makes one win on the even splits. Its reported r is its mean on the odd
+    splits, not the maximum of the means it was chosen by (which would be biased upward)."""
+    def r_of(condition, name, seed, k):
+        if condition == "gain":
+            return 0.5
+        lucky = name.endswith("t1")
+        return 0.5 + (0.1 if (lucky and k % 2 == 0) else 0.0)  # t1 looks better on the choosing splits only
+
+    result = _hand_result(r_of)
+    best = result.best.set_index("run")
+    assert best.loc["gain-T2-0", "best"] == "IT@t1"  # chosen on the even splits
+    assert best.loc["gain-T2-0", "r"] == pytest.approx(0.5)  # scored on the odd ones: no lift
+    groups = best_areas(result).set_index("condition")
+    assert groups.loc["gain-T2", "mean"] == pytest.approx(0.5 ** 2 / 0.5)  # ceiled from the odd splits' r
+
+
+def test_a_negative_correlation_is_negative_explained_variance():
+    assert ceiled(-0.3, 0.5) == pytest.approx(-0.18)
+    assert ceiled(np.array([0.2, -0.4]), 1.0).tolist() == pytest.approx([0.04, -0.16])
+
+
+def test_the_background_around_small_stimuli_is_a_stated_option(tmp_path):
+    with pytest.raises(vs.ConfigError, match="background must be a grey level 0-255"):
+        PredictivityConfig(background=300)
+    img = Image.new("L", (10, 10), 255)
+    black = place_stimulus(img, size=28, channels=1, stimulus_degrees=4.0, field_degrees=8.0)
+    grey = place_stimulus(img, size=28, channels=1, stimulus_degrees=4.0, field_degrees=8.0,
+                          background=PredictivityConfig(background=128).background)
+    assert black[0, 0, 0] == 0 and grey[0, 0, 0] == 128 and grey[0, 14, 14] == black[0, 14, 14] == 255

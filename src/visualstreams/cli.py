@@ -140,6 +140,9 @@ def _add_predict_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--method", default="pls", choices=["pls", "ridge"],
                    help="pls: partial least squares, 25 components, scale=False (Brain-Score's; default); ridge: "
                         "penalty by leave-one-out inside each training split (faster with many neuroids)")
+    g.add_argument("--background", type=int, default=0, metavar="GREY",
+                   help="grey level 0-255 around stimuli smaller than the field (default 0, black: the background "
+                        "the networks were trained on; Brain-Score pads with grey, 128)")
     g.add_argument("--fit", default="region", choices=["region", "joint"],
                    help="region: one regression per recorded region, as a Brain-Score benchmark holds one (default); "
                         "joint: one regression to every region's neuroids at once (shared components and penalty)")
@@ -167,7 +170,7 @@ def _predict_config(args: argparse.Namespace):  # -> PredictivityConfig
     return PredictivityConfig(method=args.method, n_splits=args.splits, train_fraction=args.train_fraction,
                               max_features=args.max_features, stimulus_degrees=args.stimulus_degrees,
                               field_degrees=args.field_degrees, time_bin=args.time_bin, ceiling=args.ceiling,
-                              fit=args.fit)
+                              fit=args.fit, background=args.background)
 
 def _add_dataset_options(p: argparse.ArgumentParser, every: str = "") -> None:
     dg = p.add_argument_group("dataset (default: Fashion-MNIST, found as --data or 'visualstreams data --help' "

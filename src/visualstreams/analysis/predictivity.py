@@ -82,6 +82,10 @@ class PredictivityConfig:
     fit: str = "region"
     stimulus_degrees: float = 8.0
     field_degrees: float = 8.0
+    # The grey level around a stimulus smaller than the field: 0, black, the background these networks were
+    # trained on (Fashion-MNIST's, and the canvas's); Brain-Score pads with grey (128 here), a border the networks
+    # never saw in training
+    background: int = 0
     time_bin: int | None = None
     similarity: bool = True
 
@@ -94,6 +98,9 @@ class PredictivityConfig:
                 raise ConfigError(f"{name.replace('_', ' ')} must be a whole number >= 1, got {value!r}")
         if not 0 < self.train_fraction < 1:
             raise ConfigError(f"train fraction must be between 0 and 1, got {self.train_fraction}")
+        if isinstance(self.background, bool) or not isinstance(self.background, int) or not (
+                0 <= self.background <= 255):
+            raise ConfigError(f"background must be a grey level 0-255, got {self.background!r}")
         if self.fit not in FITS:
             raise ConfigError(f"unknown fit {self.fit!r} (fits: {', '.join(FITS)})")
 
@@ -409,20 +416,49 @@ def score_kinds(summary: pd.DataFrame) -> dict[str, str]:
             for region, grp in summary.groupby("region", sort=False)}
 
 
+def ceiled(r: Any, ceiling: Any) -> Any:
+    """Explained variance over the ceiling, r^2 / ceiling, **with r's sign**: a negative correlation (predictions
+    anticorrelated with the responses) is no explained variance and must not rank above a small positive one."""
+    return np.sign(r) * np.asarray(r) ** 2 / ceiling
+
+
+def held_out_halves(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per run, name and region: the mean r over the even-numbered splits (``r_select``, where a choice among names
+    is made) and over the odd-numbered ones (``r_report``, where the chosen one is scored), so that a choice among
+    candidates (the best area, the best step) is not scored on the splits that made it: the maximum of noisy means
+    is biased upward, the more so the more candidates a network has. With a single split both are that split's."""
+    odd = scores["split"] % 2 == 1
+    single = not odd.any()
+    choosing, scoring = (scores, scores) if single else (scores[~odd], scores[odd])
+    keys = ["run", "name", "region"]
+    select = choosing.groupby(keys, sort=False)["r"].mean().rename("r_select")
+    report = scoring.groupby(keys, sort=False)["r"].mean().rename("r_report")
+    wins = scoring.assign(top=lambda d: d.groupby(["run", "region", "split"])["r"].transform("max") == d["r"])
+    share = wins.groupby(keys, sort=False)["top"].mean().rename("share_of_report_splits")
+    return pd.concat([select, report, share], axis=1).reset_index()
+
+
 def best_per_run(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """For each run and region: the name with the highest mean r over splits (r orders as r^2 / ceiling for one
-    region), the runner-up and margin, and the share of splits in which the best one had the highest r."""
+    """For each run and region: the name chosen as best on the even-numbered splits (highest mean r; r orders as
+    r^2 / ceiling for one region), scored on the odd-numbered ones (``r``, and ``ceiled`` from it): a score not
+    inflated by the choice. The runner-up (second on the choosing splits) and the margin, and the share of the
+    scoring splits in which the best one had the highest r, are read on the scoring splits too."""
+    halves = held_out_halves(scores)
+    ceilings = summary.drop_duplicates("region").set_index("region")["ceiling"]
     rows = []
-    for (run, region), grp in summary.groupby(["run", "region"], sort=False):
-        ranked = grp.sort_values("r", ascending=False)
+    for (run, region), grp in halves.groupby(["run", "region"], sort=False):
+        ranked = grp.sort_values("r_select", ascending=False, kind="stable")
         top = ranked.iloc[0]
         second = ranked.iloc[1] if len(ranked) > 1 else None
-        per_split = scores[(scores["run"] == run) & (scores["region"] == region)]
-        winners = per_split.loc[per_split.groupby("split")["r"].idxmax(), "name"] if len(per_split) else []
-        rows.append({"run": run, "region": region, "best": top["name"], "r": top["r"], "ceiled": top["ceiled"],
+        ceiling = ceilings.get(region, math.nan)
+        usable = summary.loc[summary["region"] == region, "ceiled"].notna().any()
+        rows.append({"run": run, "region": region, "best": top["name"], "r": float(top["r_report"]),
+                     "ceiled": float(ceiled(top["r_report"], ceiling)) if usable else math.nan,
                      "runner_up": None if second is None else second["name"],
-                     "margin": math.nan if second is None else float(top["r"] - second["r"]),
-                     "share_of_splits": float(np.mean(np.asarray(winners) == top["name"])) if len(winners) else 1.0})
+                     "margin": math.nan if second is None else float(top["r_report"] - second["r_report"]),
+                     "share_of_splits": float(top["share_of_report_splits"]),
+                     "chosen_on": "even splits, scored on odd" if (scores["split"] % 2 == 1).any() else
+                     "the one split (not held out)"})
     return pd.DataFrame(rows)
 
 
@@ -508,7 +544,7 @@ def neural_predictivity(
         if (size, channels) not in cache:
             cache[(size, channels)] = load_stimuli(paths, size=size, channels=channels,
                                                    stimulus_degrees=cfg.stimulus_degrees,
-                                                   field_degrees=cfg.field_degrees)
+                                                   field_degrees=cfg.field_degrees, background=cfg.background)
         return cache[(size, channels)]
 
     recorded = [stimulus_activations(d, images, areas=areas, max_features=cfg.max_features,
@@ -555,7 +591,7 @@ def neural_predictivity(
     summary = (scores.groupby(["run", "name", "area", "step", "region"], sort=False)
                .agg(r=("r", "mean"), r_sem=("r", "sem"), n_splits=("split", "count")).reset_index())
     summary = summary.merge(ceilings[["region", "ceiling", "usable"]], on="region", how="left")
-    summary["ceiled"] = np.where(summary["usable"], summary["r"] ** 2 / summary["ceiling"], np.nan)
+    summary["ceiled"] = np.where(summary["usable"], ceiled(summary["r"], summary["ceiling"]), np.nan)
     by_run = {ra.run: ra for ra in recorded}
     summary["features"] = [by_run[r].features[n] for r, n in zip(summary["run"], summary["name"], strict=True)]
     summary["reduction"] = [by_run[r].reduction[n] for r, n in zip(summary["run"], summary["name"], strict=True)]
@@ -582,66 +618,104 @@ def neural_predictivity(
 
 
 def best_areas(result: PredictivityResult, by: Sequence[str] = ("species", "condition")) -> pd.DataFrame:
-    """Across the seeds of each species and condition: per region, the name with the highest mean score over
-    runs, its mean, a 95% CI over runs (t, as accuracy's), the runner-up, and the share of runs whose own best it
-    was."""
+    """Across the seeds of each species and condition: per region, the name with the highest mean score over runs
+    on the even-numbered splits, its mean on the odd-numbered ones (:func:`held_out_halves`: the choice does not
+    inflate the score it reports) with a 95% CI over runs (t, as accuracy's), the runner-up, and the share of runs
+    whose own best it was."""
     from .stats import mean_ci
 
     kinds = score_kinds(result.summary)
+    ceilings = result.summary.drop_duplicates("region").set_index("region")["ceiling"]
+    halves = held_out_halves(result.scores).merge(result.runs, on="run")
+    for half in ("select", "report"):  # each half's score as the region reads it (ceiled, or r)
+        halves[f"score_{half}"] = [ceiled(r, ceilings[reg]) if kinds[str(reg)] == "ceiled" else r
+                                   for r, reg in zip(halves[f"r_{half}"], halves["region"], strict=True)]
     rows = []
     best = result.best.merge(result.runs, on="run")
-    for key, grp in result.summary.groupby([*by, "region"], sort=False):
+    for key, grp in halves.groupby([*by, "region"], sort=False):
         col = kinds[str(key[-1])]
-        means = grp.groupby("name", sort=False)[col].mean().sort_values(ascending=False)
-        top = str(means.index[0])
-        ci = mean_ci(grp.loc[grp["name"] == top, col].to_numpy()) if grp["name"].eq(top).sum() else {}
+        # chosen on the even splits' means over runs, reported on the odd splits': the choice does not lift it
+        chosen = grp.groupby("name", sort=False)["score_select"].mean().sort_values(ascending=False, kind="stable")
+        reported = grp.groupby("name", sort=False)["score_report"].mean()
+        top = str(chosen.index[0])
+        ci = mean_ci(grp.loc[grp["name"] == top, "score_report"].to_numpy())
         sel = np.ones(len(best), dtype=bool)
         for c, v in zip([*by, "region"], key, strict=True):
             sel &= best[c].to_numpy() == v
         won = best.loc[sel, "best"]
+        runner = str(chosen.index[1]) if len(chosen) > 1 else None
         rows.append({**dict(zip([*by, "region"], key, strict=True)), "best": top, "score": col,
-                     "mean": float(means.iloc[0]), "ci_low": ci.get("ci_low", math.nan),
+                     "mean": float(reported[top]), "ci_low": ci.get("ci_low", math.nan),
                      "ci_high": ci.get("ci_high", math.nan), "n_runs": int(grp["run"].nunique()),
-                     "runner_up": str(means.index[1]) if len(means) > 1 else None,
-                     "runner_up_mean": float(means.iloc[1]) if len(means) > 1 else math.nan,
+                     "runner_up": runner,
+                     "runner_up_mean": float(reported[runner]) if runner is not None else math.nan,
                      "share_of_runs": float(np.mean(won == top)) if len(won) else math.nan})
     return pd.DataFrame(rows)
 
 
+def step_views(result: PredictivityResult) -> dict[str, pd.DataFrame]:
+    """Each run's areas read at one step, so that one-step and recurrent runs meet area by area (``IT`` and
+    ``IT@t3`` otherwise never do): ``last step`` (the area's output at the run's last step, what the heads read;
+    r over every split) and ``best step`` (the step with the highest mean r on the even-numbered splits, scored on
+    the odd-numbered ones: the choice does not lift the score). A one-step network's area is its own at both. Rows
+    as the summary's, ``name`` the area."""
+    s = result.summary
+    last = s[s["step"] == s["steps"] - 1].assign(name=lambda d: d["area"])
+    halves = held_out_halves(result.scores).merge(
+        s[["run", "name", "region", "area", "step", "species", "condition", "seed", "steps", "ceiling", "ceiled"]],
+        on=["run", "name", "region"])
+    chosen = halves.loc[halves.groupby(["run", "area", "region"], sort=False)["r_select"].idxmax()].copy()
+    usable = chosen["ceiled"].notna() | chosen["region"].map(lambda reg: s.loc[s["region"] == reg, "ceiled"]
+                                                              .notna().any())
+    chosen["r"] = chosen["r_report"]
+    chosen["ceiled"] = np.where(usable, ceiled(chosen["r"], chosen["ceiling"]), np.nan)
+    return {"last step": last, "best step": chosen.assign(name=lambda d: d["area"])}
+
+
 def predictivity_tests(result: PredictivityResult, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Across seeds, as accuracy is compared: the score (ceiled where the ceilings allow it, else r) per species,
-    condition, area and region with its mean and 95% CI over runs (``summarize``), and every pair of species
-    within a condition, area and region (Welch's test, its CI and Hedges' g: ``pairwise_tests``), and every pair
-    of conditions within a species, area and region. Holm's correction runs over each whole family: all pairs,
-    areas and regions of one condition (of one species, for conditions), the tests a reader scans together.
-    Returns (stats, tests); tests carry a plain ``sentence``."""
+    """Across seeds, as accuracy is compared: the score (ceiled where a region's ceiling allows it, else r) per
+    species, condition, area and region with its mean and 95% CI over runs (``summarize``), and every pair of
+    species within a condition, area and region (Welch's test, its CI and Hedges' g: ``pairwise_tests``), and every
+    pair of conditions within a species, area and region, the conditions' areas read at a stated step
+    (:func:`step_views`: the last step, and the best step chosen on held-out splits; the ``correspondence``
+    column), so that a one-step network and a recurrent one are compared area by area. Holm's correction runs over
+    each whole family: all pairs, areas and regions of one condition (of one species and correspondence, for
+    conditions), the tests a reader scans together. Returns (stats, tests); tests carry a plain ``sentence``."""
     from .stats import describe_difference, holm, pairwise_tests, summarize
 
     kinds = score_kinds(result.summary)
-    stats_parts, frames = [], []
-    for kind in dict.fromkeys(kinds.values()):  # each region's own score: ceiled where its ceiling allows, else r
-        label = "ceiled_score" if kind == "ceiled" else kind  # "the difference in ceiled score of ..." in sentences
-        regions = [r for r, k in kinds.items() if k == kind]
-        part = result.summary[result.summary["region"].astype(str).isin(regions)].rename(columns={kind: label})
-        stats_parts.append(summarize(part, by=["species", "condition", "name", "region"], metrics=[label]))
-        for by, family in (("species", "condition"), ("condition", "species")):
-            if result.summary[by].nunique() >= 2:
-                frames.append((by, family, pairwise_tests(part, by=by, metric=label,
-                                                          within=[family, "name", "region"], alpha=alpha)))
-    stats = pd.concat(stats_parts, ignore_index=True)
+    views = step_views(result)
+
+    def by_kind(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+        """The table's rows for each score kind, the score column named for the sentences."""
+        out = []
+        for kind in dict.fromkeys(kinds.values()):  # each region's own score: ceiled where its ceiling allows
+            label = "ceiled_score" if kind == "ceiled" else kind  # "the difference in ceiled score of ..."
+            regions = [r for r, k in kinds.items() if k == kind]
+            out.append((label, table[table["region"].astype(str).isin(regions)].rename(columns={kind: label})))
+        return out
+
+    stats = pd.concat([summarize(part, by=["species", "condition", "name", "region"], metrics=[label])
+                       for label, part in by_kind(result.summary)], ignore_index=True)
     joined = []
-    for by, family in (("species", "condition"), ("condition", "species")):
-        parts = [t for b, _, t in frames if b == by]
-        if not parts:
+    plan = [("species", "condition", "the same area and step", result.summary)]
+    plan += [("condition", "species", name, view) for name, view in views.items()]
+    for by, family, correspondence, table in plan:
+        if result.summary[by].nunique() < 2:
+            continue
+        parts = [pairwise_tests(part, by=by, metric=label, within=[family, "name", "region"], alpha=alpha)
+                 for label, part in by_kind(table)]
+        t = pd.concat(parts, ignore_index=True)
+        if not len(t):
             continue
         # Holm over the whole family (every pair, area and region of one condition or species), whatever score
         # each region reads
-        t = pd.concat(parts, ignore_index=True)
         for _, idx in t.groupby(family, sort=False).groups.items():
             t.loc[idx, "p_holm"] = holm(t.loc[idx, "p"].to_numpy(dtype=float))
         t["significant"] = t["p_holm"] < alpha
-        t["sentence"] = [f"area {r['name']}, region {r['region']} ({r[family]}): " + describe_difference(r, by)
+        at = "" if by == "species" else f" at its {correspondence}"
+        t["sentence"] = [f"area {r['name']}{at}, region {r['region']} ({r[family]}): " + describe_difference(r, by)
                          for _, r in t.iterrows()]
-        joined.append(t.assign(compared=by))
+        joined.append(t.assign(compared=by, correspondence=correspondence))
     tests = pd.concat(joined, ignore_index=True) if joined else pd.DataFrame()
     return stats, tests
