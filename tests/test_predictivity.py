@@ -494,3 +494,28 @@ def test_the_background_around_small_stimuli_is_a_stated_option(tmp_path):
     grey = place_stimulus(img, size=28, channels=1, stimulus_degrees=4.0, field_degrees=8.0,
                           background=PredictivityConfig(background=128).background)
     assert black[0, 0, 0] == 0 and grey[0, 0, 0] == 128 and grey[0, 14, 14] == black[0, 14, 14] == 255
+
+
+@needs_real_data
+def test_rsa_and_cka_are_computed_on_the_full_activations_not_the_reduced_ones(known):
+    """V4 has 6,272 features: the regression reads 200 row-space coordinates; RSA (correlation RDMs) and CKA read its
+    full activations, so they equal the package's rsa and cka on those exactly (RSA on the row-space coordinates
+    would not: their correlation over features is another one)."""
+    root, table = known
+    rec = known_answer_recordings(root / "run", table.iloc[:200], noise=0.5, repetitions=4, n_neuroids=20)
+    cfg = PredictivityConfig(method="ridge", ceiling=False, n_splits=2)
+    result = vs.neural_predictivity([root / "run"], rec, config=cfg, areas=["V4"], progress=False)
+    assert any("RSA and CKA computed on every area's full activations" in n for n in result.notes)
+    paths = list(rec.stimuli["path"])
+    full = stimulus_activations(root / "run", lambda size, ch: load_stimuli(paths, size=size, channels=ch),
+                                areas=["V4"], max_features=10**9)
+    assert full.reduction["V4"] == "none" and full.acts["V4"].shape == (200, 6272)
+    y = rec.averaged()
+    sims = result.similarity.set_index(["name", "region", "metric"])["value"]
+    for region in ("V1", "IT"):
+        cols = np.asarray(rec.region) == region
+        assert sims["V4", region, "rsa"] == pytest.approx(vs.rsa(full.acts["V4"], y[:, cols]), abs=1e-9)
+        assert sims["V4", region, "cka"] == pytest.approx(vs.cka(full.acts["V4"], y[:, cols]), abs=1e-9)
+    reduced = stimulus_activations(root / "run", lambda size, ch: load_stimuli(paths, size=size, channels=ch),
+                                   areas=["V4"]).acts["V4"]
+    assert abs(vs.rsa(reduced, y[:, np.asarray(rec.region) == "V1"]) - sims["V4", "V1", "rsa"]) > 1e-6

@@ -7,8 +7,10 @@ For every run, every area (``AREA@tK`` for each step K of a recurrent network) a
    to its coordinates in the stimuli's row space (:func:`row_space`: n features that keep every inner product, so
    both regressions give what they give on the full area); with more stimuli (or more than ``EXACT_BYTES`` of
    activations), to ``max_features`` by scikit-learn's ``SparseRandomProjection`` (fixed seed, the same for every
-   run; distances kept within a Johnson-Lindenstrauss bound), batch by batch, so a 224 px V1 never sits in memory
-   whole. The notes say which areas were reduced and how.
+   run; distances kept within a Johnson-Lindenstrauss bound): from the whole activations where they fit in
+   ``EXACT_BYTES``, else batch by batch, so a 224 px V1 never sits in memory whole. The notes say which areas were
+   reduced and how. The reduction serves the regression; RSA and CKA (4.) are computed from each area's Gram on its
+   full activations wherever those are held (every area of at most ``EXACT_BYTES``).
 2. **Cross-validated regression** (scikit-learn) from the area to the neuroids of **each recorded region on its
    own**, as a Brain-Score benchmark holds one region (``fit="joint"``: to every region's neuroids at once, the
    behaviour before 0.2, which shares PLS's components and ridge's penalty across regions): ``pls``, partial least
@@ -129,6 +131,9 @@ class StimulusActivations:
     step_of: dict[str, int]
     reduction: dict[str, str]  # "none", "row space" (exact) or "random projection"
     area_shapes: dict[str, tuple[int, int, int]]  # each area's (channels, height, width), as the network has it
+    # each name's Gram parts from its full activations, for RSA and CKA (keep_gram): exact whatever the reduction,
+    # but for areas too large to hold whole (then from their projection)
+    grams: dict[str, Any] = field(default_factory=dict)
 
 
 def _projector(n_features: int, k: int, seed: int) -> Any:
@@ -154,13 +159,14 @@ def row_space(x: np.ndarray) -> np.ndarray:
 def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int], np.ndarray], *,
                          areas: Sequence[str] | None = None, max_features: int = 1000, projection_seed: int = 0,
                          device: str = "cpu", batch_size: int = 100, label: str | None = None,
-                         progress: bool = False) -> StimulusActivations:
+                         progress: bool = False, keep_gram: bool = False) -> StimulusActivations:
     """Record a finished run's areas on the stimuli. ``images``: uint8 (n, C, H, W) at the network's input, or a
     function ``(size, channels) -> images`` (so each network gets the stimuli at its own size and channels).
 
     Names: each area, or ``AREA@tK`` for every step of a network of several steps. ``areas`` keeps only these
-    (area names, which keep all their steps, or ``AREA@tK``). Features beyond ``max_features`` are projected as
-    the module docstring says.
+    (area names, which keep all their steps, or ``AREA@tK``). Features beyond ``max_features`` are reduced as
+    the module docstring says. ``keep_gram``: also each name's Gram parts for RSA and CKA, from its full
+    activations where they are held (every area of at most ``EXACT_BYTES``), else from its projection.
     """
     import torch
     from tqdm.auto import tqdm
@@ -188,11 +194,18 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
             raise ConfigError(f"{run_dir}: no area {unknown[0]!r} (areas: {', '.join(model.order)}"
                               f"{'; steps as AREA@tK' if steps > 1 else ''})")
         names = [n for n in names if n in areas or area_of[n] in areas]
+    from .similarity import gram_parts
+
     shapes = {n: int(np.prod(spec.area_shapes[area_of[n]])) for n in names}
     n = len(images)
-    exact = {a for a, d in shapes.items() if d > max_features and n <= max_features and n * d * 4 <= EXACT_BYTES}
+    # Held whole (reduced after recording): every large area that fits in EXACT_BYTES; reduced to its row space
+    # where it has no more stimuli than max_features, else projected (then from the whole, so RSA and CKA can be
+    # computed on the whole first); areas too large to hold are projected batch by batch.
+    whole = {a for a, d in shapes.items() if d > max_features and n * d * 4 <= EXACT_BYTES}
+    exact = {a for a in whole if n <= max_features}
     projectors = {a: _projector(d, max_features, projection_seed) for a, d in shapes.items()
                   if d > max_features and a not in exact}
+    batchwise = {a for a in projectors if a not in whole}
     out: dict[str, list[np.ndarray]] = {a: [] for a in names}
     model.eval()
     with torch.inference_mode():
@@ -202,15 +215,17 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
             _, acts = model(x.contiguous(memory_format=torch.channels_last), return_areas=True)
             for a in names:
                 act = acts[a].float().flatten(1).cpu().numpy()
-                out[a].append(projectors[a].transform(act).astype(np.float32) if a in projectors else act)
+                out[a].append(projectors[a].transform(act).astype(np.float32) if a in batchwise else act)
     recorded = {a: np.concatenate(v) for a, v in out.items()}
-    for a in exact:
-        recorded[a] = row_space(recorded[a])
+    grams = {a: gram_parts(x) for a, x in recorded.items()} if keep_gram else {}
+    for a in whole:
+        recorded[a] = row_space(recorded[a]) if a in exact else projectors[a].transform(recorded[a]).astype(
+            np.float32)
     return StimulusActivations(
         run=label or str(run_dir), species=str(config.get("name", "")), condition=cfg.condition, seed=cfg.seed,
         steps=steps, acts=recorded, features=shapes, area_of=area_of, step_of=step_of,
         reduction={a: "row space" if a in exact else "random projection" if a in projectors else "none"
-                   for a in names}, area_shapes=dict(spec.area_shapes))
+                   for a in names}, area_shapes=dict(spec.area_shapes), grams=grams)
 
 
 # -- splits, correlation, ceiling ----------------------------------------------------------------------------
@@ -547,17 +562,47 @@ def neural_predictivity(
                                                    field_degrees=cfg.field_degrees, background=cfg.background)
         return cache[(size, channels)]
 
-    recorded = [stimulus_activations(d, images, areas=areas, max_features=cfg.max_features,
-                                     projection_seed=cfg.projection_seed, device=device, label=lab)
-                for d, lab in tqdm(list(zip(run_dirs, labels, strict=True)), desc="activations", unit="run",
-                                   disable=not progress)]
+    region_masks = {r: rec.region == r for r in rec.regions}
+    regions = list(region_masks)
+    sims: list[dict[str, Any]] = []
+
+    def similarity_of(ra: StimulusActivations) -> None:
+        """RSA and CKA of each of the run's names with each region, from the names' Gram parts (their full
+        activations where held), then the Gram parts dropped: one run's at a time in memory."""
+        names = list(ra.acts)
+        try:
+            mats = cross_similarity([ra.grams[n] for n in names], [y_all[:, region_masks[r]] for r in regions],
+                                    ("rsa", "cka"))
+        except ValueError as exc:
+            raise ConfigError(f"RSA/CKA: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
+        for i, name in enumerate(names):
+            for j, region in enumerate(regions):
+                for metric in ("rsa", "cka"):
+                    sims.append({"run": ra.run, "name": name, "area": ra.area_of[name], "step": ra.step_of[name],
+                                 "region": region, "metric": metric, "value": float(mats[metric][i, j])})
+        ra.grams = {}
+
+    recorded = []
+    for d, lab in tqdm(list(zip(run_dirs, labels, strict=True)), desc="activations", unit="run",
+                       disable=not progress):
+        ra = stimulus_activations(d, images, areas=areas, max_features=cfg.max_features,
+                                  projection_seed=cfg.projection_seed, device=device, label=lab,
+                                  keep_gram=cfg.similarity)
+        if cfg.similarity:
+            similarity_of(ra)
+        recorded.append(ra)
     for ra in recorded[:1]:
         for how, what in (("row space", f"reduced exactly to their {len(paths)} row-space coordinates"),
                           ("random projection", f"projected to {cfg.max_features:,} (sparse random projection)")):
             named = [f"{n} ({ra.features[n]:,})" for n, r in ra.reduction.items() if r == how]
             if named:
-                notes.append(f"areas with more than {cfg.max_features:,} features {what}: {', '.join(named)}")
-    region_masks = {r: rec.region == r for r in rec.regions}
+                notes.append(f"areas with more than {cfg.max_features:,} features {what} for the regression: "
+                             f"{', '.join(named)}")
+        if cfg.similarity:
+            whole = len(paths) * 4 * max(ra.features.values()) <= EXACT_BYTES
+            notes.append("RSA and CKA computed on every area's full activations" if whole else
+                         f"RSA and CKA computed on the full activations of areas of at most "
+                         f"{EXACT_BYTES // 2**30} GiB at these stimuli, on the projections of the others")
     # Which neuroids one regression fits: each region alone (Brain-Score's benchmarks hold one region each), or
     # every region at once
     groups = ([[r] for r in region_masks] if cfg.fit == "region" else [list(region_masks)])
@@ -597,21 +642,6 @@ def neural_predictivity(
     summary["reduction"] = [by_run[r].reduction[n] for r, n in zip(summary["run"], summary["name"], strict=True)]
     summary = run_table.merge(summary.drop(columns="usable"), on="run")
 
-    sims = []
-    if cfg.similarity:
-        # every area's and region's Gram once (each region against every run's areas), as vs.rsa and vs.cka
-        regions = list(region_masks)
-        pairs = [(ra, name) for ra in recorded for name in ra.acts]
-        try:
-            mats = cross_similarity([ra.acts[n] for ra, n in pairs], [y_all[:, region_masks[r]] for r in regions],
-                                    ("rsa", "cka"))
-        except ValueError as exc:
-            raise ConfigError(f"RSA/CKA: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
-        for i, (ra, name) in enumerate(pairs):
-            for j, region in enumerate(regions):
-                for metric in ("rsa", "cka"):
-                    sims.append({"run": ra.run, "name": name, "area": ra.area_of[name], "step": ra.step_of[name],
-                                 "region": region, "metric": metric, "value": float(mats[metric][i, j])})
     similarity_table = pd.DataFrame(sims, columns=["run", "name", "area", "step", "region", "metric", "value"])
     best = best_per_run(scores, summary)
     return PredictivityResult(run_table, scores, summary, ceilings, similarity_table, best, cfg, rec.info(), notes)

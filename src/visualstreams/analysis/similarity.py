@@ -143,6 +143,12 @@ def _gram(x: ArrayLike, precision: str = "float64") -> _Gram:
     return parts
 
 
+def gram_parts(x: ArrayLike, precision: str = "float64") -> _Gram:
+    """What every similarity of this module needs from one representation (n, ...): its n x n Gram parts. Kept
+    instead of the activations, they give RSA and CKA exactly where the activations themselves are reduced."""
+    return _gram(x, precision)
+
+
 @functools.lru_cache(maxsize=4)
 def _upper(n: int) -> np.ndarray:
     """Flat indices of the strict upper triangle of an n x n matrix, row-major (scipy's condensed order)."""
@@ -330,15 +336,16 @@ def cross_similarity(acts_a: Sequence[ArrayLike], acts_b: Sequence[ArrayLike], m
                      rdm_metric: str = "correlation", precision: str = "float64") -> dict[str, np.ndarray]:
     """len(a) x len(b) similarity matrices between two lists of representations of the same n probes: the same
     numbers as the a-b block of :func:`similarity_matrices` over a + b, with every Gram computed once and the
-    b side's vectors held (a few b against many a: each recorded region against every run's areas)."""
+    b side's vectors held (a few b against many a: each recorded region against every run's areas). A
+    representation may be given as its :func:`gram_parts` (computed where the full activations were at hand)."""
     metric_list = [_check_metric(m) for m in dict.fromkeys(metrics)]
     if not metric_list:
         raise ConfigError("no similarity metric given")
     if not len(acts_a) or not len(acts_b):
         return {m: np.zeros((len(acts_a), len(acts_b))) for m in metric_list}
 
-    def vectors(x: ArrayLike) -> dict[str, np.ndarray]:
-        g = _gram(x, precision)
+    def vectors(x: ArrayLike | _Gram) -> dict[str, np.ndarray]:
+        g = x if isinstance(x, _Gram) else _gram(x, precision)
         return {m: _vector(g, m, rdm_metric) for m in metric_list}
 
     right = [vectors(y) for y in acts_b]
