@@ -3,6 +3,7 @@ SciPy or NumPy computed here on the same values, on tables written the way compa
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -298,3 +299,74 @@ def test_a_level_suffix_is_read_back_as_written() -> None:
     for level in (0.0, 12.5, 60.0):
         assert split_level(f"test_acc@{level_label(level)}@t1") == ("test_acc@" + level_label(level) + "@t1", None)
         assert split_level(f"test_acc@{level_label(level)}") == ("test_acc", level)
+
+
+def _debris_tables() -> dict[str, dict]:
+    """The numbers of results/debris.md (the script's tables), per preset: each comparison's and each feedback
+    cut's (level -> (difference, low, high, p, p_holm)), and the slope difference (diff, low, high)."""
+    text = (ROOT / "results" / "debris.md").read_text()
+    out: dict[str, dict] = {}
+    num = r"([+-]?\d+\.\d+)"
+    pval = r"(< 0\.001|\d\.\d+)"
+    for block in text.split("#### ")[1:]:
+        preset = block.split("\n", 1)[0].strip()
+        tables: dict = {"vs twin": {}, "vs one step": {}, "cut": {}}
+        row = rf"\| (\d+)% \| {num} \[{num}, {num}\] \| {pval} \| {pval} \|"
+        for m in re.finditer(rf"\| gain-T4 - (gain-BF4|gain) {row}", block):
+            key = "vs twin" if m.group(1) == "gain-BF4" else "vs one step"
+            tables[key][int(m.group(2))] = tuple(m.group(i) for i in range(3, 8))
+        for m in re.finditer(rf"\| all feedback \| (\d+)% \| 5 \| [\d.]+ \| {num} \[{num}, {num}\] \| {pval} "
+                             rf"\| {pval} \|", block):
+            tables["cut"][int(m.group(1))] = tuple(m.group(i) for i in range(2, 7))
+        slope = re.search(rf"Slope over the levels, gain-T4 - gain-BF4: {num} points per 10 points of debris "
+                          rf"\[{num}, {num}\]", block)
+        assert slope, preset
+        tables["slope"] = slope.groups()
+        out[preset] = tables
+    return out
+
+
+def _p(text: str) -> float:
+    return 0.0 if text.startswith("<") else float(text)
+
+
+def test_the_readmes_debris_sentences_say_what_the_tables_say() -> None:
+    """Every number in the README's reading of the debris runs, recomputed from the script's tables, and every
+    claim of a difference backed by a Holm p below 0.05 (and every "no difference detected" by one above it)."""
+    t = _debris_tables()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    mouse, macaque = t["mouse-oh2014"], t["macaque-markov2014"]
+    gaps = [abs(float(v[0])) for v in mouse["vs twin"].values()]
+    assert all(_p(v[4]) < 0.001 for v in mouse["vs twin"].values())
+    assert f"by {min(gaps):.2f}-{max(gaps):.2f} points, Holm p < 0.001 at each" in readme
+    cuts = [float(v[0]) for v in mouse["cut"].values()]
+    worst = max(_p(v[4]) for v in mouse["cut"].values())
+    assert all(c > 0 for c in cuts) and worst < 0.05
+    assert f"by {min(cuts):.2f}-{max(cuts):.2f} points, Holm p <= {worst:.3f}" in readme
+    at0 = macaque["vs twin"][0]
+    assert _p(at0[4]) < 0.05 and f"at 0% ({at0[0]} points, Holm p = {at0[4]})" in readme
+    assert all(_p(macaque["vs twin"][lv][4]) >= 0.05 for lv in (20, 40, 60))  # "no difference is detected"
+    assert "at 20-60% no difference is detected at n = 5" in readme
+    cut0 = macaque["cut"][0]
+    assert _p(cut0[4]) < 0.05 and f"at 0% ({cut0[0]} points, Holm p = {cut0[4]})" in readme
+    assert all(_p(macaque["cut"][lv][4]) >= 0.05 for lv in (20, 40, 60))
+    a, b = macaque["slope"], mouse["slope"]
+    assert (f"slope differences {a[0]} and {b[0]} points per 10 points of debris, 95% CI {a[1]} to {a[2]} and "
+            f"{b[1]} to {b[2]}") in readme
+    # "the macaque interval allows the gap to close by up to 1.08 of its 1.15 points by 60%": the slope's upper
+    # bound over 60 points against the gap at 0%
+    assert f"close by up to {float(a[2]) * 6:.2f} of its {abs(float(at0[0])):.2f} points by 60%" in readme
+
+
+def test_the_readmes_recurrence_sentence_says_what_the_docs_tables_say() -> None:
+    """The clean and noisy T = 4 - T = 1 rows of docs/recurrence.md (gain), and the README's reading of them: a
+    difference only where Holm's p is below 0.05."""
+    rows = re.findall(r"\| gain-T4 - gain \| ([+-]\d+\.\d+) \[([+-]\d+\.\d+), ([+-]\d+\.\d+)\] \| (\d\.\d+) \| "
+                      r"(\d\.\d+) \|", (ROOT / "docs" / "recurrence.md").read_text())
+    (clean, lo, hi, p, holm), (_, nlo, nhi, _, nholm) = rows[:2]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert float(holm) >= 0.05 and float(nholm) >= 0.05  # neither is a difference after Holm
+    assert (f"it ended {abs(float(clean)):.2f} points below the feedforward network, a difference that does not "
+            f"survive Holm's correction at n = 5 (p = {p}, Holm {holm})") in readme
+    assert f"under noise no difference was detected (CI {nlo} to {nhi})" in readme
+    assert "recurrence (T = 4, the data's feedback) was **not found to help**" in readme
