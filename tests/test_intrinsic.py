@@ -100,3 +100,24 @@ def test_intrinsic_recurrence_of_one_step_is_refused_in_one_line(tmp_path, monke
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "intrinsic recurrence acts from one step to the next" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_cutting_intrinsic_and_every_projection_of_recurrence_repeats_the_feedforward_sweep():
+    from visualstreams.analysis.lesions import Lesion, lesioned
+
+    torch.manual_seed(1)
+    model = vs.build_model(vs.compile_network("macaque-markov2014", steps=3, intrinsic=True)).eval()
+    x = torch.rand(2, 1, 28, 28)
+    with torch.no_grad():
+        _, intact = model(x, return_areas=True)
+        with lesioned(model, Lesion(cut=("feedback", "intrinsic"))):
+            _, cut = model(x, return_areas=True)
+        with lesioned(model, Lesion(cut=("feedback",))):
+            _, feedback_only = model(x, return_areas=True)
+        _, again = model(x, return_areas=True)
+    assert torch.equal(cut["IT@t2"], cut["IT@t0"]) and torch.equal(cut["IT@t0"], intact["IT@t0"])
+    assert not torch.equal(feedback_only["IT@t2"], feedback_only["IT@t0"])  # the intrinsic recurrence still acts
+    assert torch.equal(again["IT@t2"], intact["IT@t2"])  # restored exactly
+    with pytest.raises(ConfigError, match="no intrinsic recurrence in this model"):
+        with lesioned(vs.build_model(vs.compile_network("macaque-markov2014", steps=3)), Lesion(cut=("intrinsic",))):
+            pass

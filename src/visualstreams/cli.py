@@ -351,8 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="silence this area (repeatable); AREA@tK from step K on, in a run of several steps")
     pl.add_argument("--edge", action="append", default=[], metavar="SRC:TGT",
                     help="cut this projection, e.g. V2:MT or a feedback one, IT:V4 (repeatable)")
-    pl.add_argument("--cut", action="append", default=[], choices=["feedback", "lateral", "recurrent"],
-                    help="cut every feedback projection at once, every lateral one, or both (recurrent); repeatable")
+    pl.add_argument("--cut", action="append", default=[], choices=["feedback", "lateral", "recurrent", "intrinsic"],
+                    help="cut every feedback projection at once, every lateral one, both (recurrent), or every "
+                         "area's recurrence within itself (intrinsic, networks trained with --intrinsic); repeatable")
     pl.add_argument("--sweep", action="store_true",
                     help="every area and every projection, each on its own (and all feedback, all lateral at once)")
     pl.add_argument("--steps", type=_positive_int, metavar="T",

@@ -5,7 +5,8 @@ zero); in a network of several steps ``IT@t2`` silences IT from step 2 on. Cutti
 multiplier to 0, which is exactly the model compiled from the connectome with that strength set to 0 (the
 projection's weights then carry no signal); ``cut=("feedback",)`` cuts every feedback projection at once (and
 ``lateral`` every lateral one), after which a network of several steps repeats its feedforward sweep at every
-step: its outputs are exactly those of step 0.
+step: its outputs are exactly those of step 0 (with intrinsic recurrence, cut that too: ``cut=("intrinsic",)``
+zeroes every area's recurrence within itself).
 
 Imports runs and the engine (to load and evaluate trained runs); the chart is :func:`visualstreams.viz.plot_lesions`.
 """
@@ -30,7 +31,7 @@ from ..network.compile import check_steps
 from ..runs import RunDir, load_run, run_dataset
 
 CUTS: dict[str, tuple[str, ...]] = {"feedback": ("feedback",), "lateral": ("lateral",),
-                                    "recurrent": ("feedback", "lateral")}
+                                    "recurrent": ("feedback", "lateral"), "intrinsic": ("intrinsic",)}
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,10 @@ def check_lesion(model: VisualStreamsNet, lesion: Lesion) -> None:
             known = ", ".join(f"{a}:{b}" for a, b in model.edges)
             raise ConfigError(f"no projection {s}->{t} in this model (projections: {known})")
     recurrent = {(p.source, p.target): p.direction for p in model.spec.recurrent_projections}
-    if lesion.cut and not set(lesion.cut) & set(recurrent.values()):
+    present = set(recurrent.values()) | ({"intrinsic"} if model.spec.intrinsic else set())
+    if lesion.cut and not set(lesion.cut) & present:
+        if lesion.cut == ("intrinsic",):
+            raise ConfigError("no intrinsic recurrence in this model (trained without --intrinsic)")
         raise ConfigError(f"no {' or '.join(lesion.cut)} projection in this model (compiled with {model.spec.steps} "
                           f"step{'s' if model.spec.steps > 1 else ''}; feedback and lateral ones need 2 or more)")
     if (lesion.cut or any(e in recurrent for e in lesion.edges)) and model.steps == 1:
@@ -99,8 +103,13 @@ def lesioned(model: VisualStreamsNet, lesion: Lesion) -> Iterator[VisualStreamsN
     """Apply ``lesion`` to ``model`` for the duration of the block, then restore it exactly."""
     check_lesion(model, lesion)
     saved = model.strengths.detach().clone()
+    within = {a: conv.weight.detach().clone() for a, conv in model.intrinsic.items()} if "intrinsic" in lesion.cut \
+        else {}
     silenced, silenced_from = set(model.silenced), dict(model.silenced_from)
     try:
+        with torch.no_grad():
+            for a in within:  # every area's recurrence within itself carries nothing
+                model.intrinsic[a].weight.zero_()
         for text in lesion.areas:
             area, step = parse_area(text)
             if step == 0:
@@ -115,15 +124,18 @@ def lesioned(model: VisualStreamsNet, lesion: Lesion) -> Iterator[VisualStreamsN
         model.silenced, model.silenced_from = silenced, silenced_from
         with torch.no_grad():
             model.strengths.copy_(saved)
+            for a, weight in within.items():
+                model.intrinsic[a].weight.copy_(weight)
 
 
 def sweep(model: VisualStreamsNet) -> list[Lesion]:
     """Every area, then every projection, each on its own; then every feedback and every lateral projection at
-    once (when the network has them)."""
+    once, and every area's intrinsic recurrence (when the network has them)."""
     present = {p.direction for p in model.spec.recurrent_projections} if model.steps > 1 else set()
     edges = [(p.source, p.target) for p in model.spec.projections if not p.recurrent or present]
     return ([Lesion(areas=(a,)) for a in model.order] + [Lesion(edges=(e,)) for e in edges]
-            + [Lesion(cut=(d,)) for d in ("feedback", "lateral") if d in present])
+            + [Lesion(cut=(d,)) for d in ("feedback", "lateral") if d in present]
+            + ([Lesion(cut=("intrinsic",))] if model.spec.intrinsic else []))
 
 
 def lesion_effects(
