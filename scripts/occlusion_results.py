@@ -71,21 +71,30 @@ def task_of(runs: pd.DataFrame) -> str:
     return TrainConfig.of_run(CompareDir(r["compare_dir"]).run(r["species"], r["mode"], r["seed"]).read_config()).task
 
 
-def glance(table: pd.DataFrame, diffs: pd.DataFrame, cut: pd.DataFrame, rec: str, twin: str, ff: str,
-           word: str = "occlusion") -> str:
+def glance(table: pd.DataFrame, diffs: dict[tuple[str, str], pd.DataFrame], cut: pd.DataFrame,
+           pairs: list[tuple[str, str]], ff: str, word: str = "occlusion") -> str:
     """One table of the whole experiment (the README's): each condition's mean accuracy per species and level,
-    the recurrent-minus-twin difference with its CI and Holm p, and the recurrent network's accuracy with its
+    each recurrent-minus-twin difference with its CI and Holm p, and each recurrent network's accuracy with its
     feedback cut."""
+    cut = cut[cut["lesion"] == "all feedback"] if len(cut) else cut
     cut_acc = lv.by_level(cut, by=("species", "mode", "lesion")) if len(cut) else pd.DataFrame()
     n = table.groupby(["species", "mode"])["n"].max()
-    out = [f"| preset | {word} | {ff} (T = 1) | {rec} | {twin} | {rec} - {twin} [95% CI] | p (Holm) | "
-           f"{rec}, feedback cut |", "|---|---|---|---|---|---|---|---|"]
+    conditions = list(dict.fromkeys([ff, *(c for pair in pairs for c in pair)]))
+    recurrent = list(dict.fromkeys(rec for rec, _ in pairs))
+    head = ([f"{ff} (T = 1)", *conditions[1:]] + [h for rec, twin in pairs for h in (f"{rec} - {twin} [95% CI]",
+                                                                                     "p (Holm)")]
+            + [f"{rec}, feedback cut" for rec in recurrent])
+    out = [f"| preset | {word} | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
     for (sp, level), grp in table.groupby(["species", "level"], sort=False):
         acc = grp.set_index("mode")["mean"]
-        d = diffs[(diffs["species"] == sp) & (diffs["level"] == level)].iloc[0]
-        c = cut_acc[(cut_acc["species"] == sp) & (cut_acc["level"] == level)] if len(cut_acc) else cut_acc
-        cells = [f"{acc[m]:.2f}" for m in (ff, rec, twin)] + [ci(d, "diff", True), format_p(d.p_holm)]
-        cells.append(f"{c['mean'].iloc[0]:.2f}" if len(c) else "-")
+        cells = [f"{acc[m]:.2f}" if m in acc else "-" for m in conditions]
+        for pair in pairs:
+            d = diffs[pair][(diffs[pair]["species"] == sp) & (diffs[pair]["level"] == level)].iloc[0]
+            cells += [ci(d, "diff", True), format_p(d.p_holm)]
+        for rec in recurrent:
+            c = (cut_acc[(cut_acc["species"] == sp) & (cut_acc["level"] == level) & (cut_acc["mode"] == rec)]
+                 if len(cut_acc) else cut_acc)
+            cells.append(f"{c['mean'].iloc[0]:.2f}" if len(c) else "-")
         out.append(f"| {sp} | {level:g}% | {' | '.join(cells)} |")
     per_species = n.groupby(level="species", sort=False).agg(["min", "max"])
     if n.nunique() == 1:
@@ -98,6 +107,13 @@ def glance(table: pd.DataFrame, diffs: pd.DataFrame, cut: pd.DataFrame, rec: str
             "levels).\n\n" + "\n".join(out))
 
 
+def parse_pair(text: str) -> tuple[str, str]:
+    rec, sep, twin = text.partition(":")
+    if not (sep and rec and twin):
+        raise argparse.ArgumentTypeError(f"a pair is RECURRENT:TWIN, e.g. gain-T4i:gain-BC4i, got {text!r}")
+    return rec, twin
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dirs", nargs="+", type=Path)
@@ -106,6 +122,10 @@ def main() -> None:
                    help="also write the tables into this file (docs/recurrence.md includes results/debris.md)")
     p.add_argument("--recurrent", default="gain-T4", help="the recurrent condition (gain-T4)")
     p.add_argument("--twin", default="gain-BF4", help="its matched feedforward twin (gain-BF4)")
+    p.add_argument("--pair", action="append", type=parse_pair, metavar="RECURRENT:TWIN",
+                   help="a recurrent condition and the twin it is compared with, repeatable (e.g. --pair "
+                        "gain-T4:gain-BF4 --pair gain-T4i:gain-BF4i --pair gain-T4i:gain-BC4i); default "
+                        "--recurrent:--twin")
     p.add_argument("--feedforward", default="gain", help="the one-step network (gain)")
     args = p.parse_args()
     missing = [d for d in args.dirs if not (d / CompareDir.SUMMARY).is_file()]
@@ -116,71 +136,85 @@ def main() -> None:
         table = lv.by_level(runs)
     except ConfigError as exc:
         p.exit(2, f"occlusion_results: {exc}\n")
+    pairs = args.pair or [(args.recurrent, args.twin)]
+    absent = [c for pair in pairs for c in pair if c not in set(runs["mode"])]
+    if absent:
+        p.exit(2, f"occlusion_results: no runs of condition {absent[0]!r} (conditions: "
+                  f"{', '.join(dict.fromkeys(runs['mode']))})\n")
     lesions = load_lesions(runs)
     word = task_of(runs)
-    rec, twin, ff = args.recurrent, args.twin, args.feedforward
-    diffs = {b: lv.level_differences(runs, rec, b) for b in (twin, ff)}
-    trends = lv.trend_difference(runs, rec, twin)
+    ff = args.feedforward
+    recurrent = list(dict.fromkeys(rec for rec, _ in pairs))
+    diffs = {pair: lv.level_differences(runs, *pair) for pair in pairs}
+    to_ff = {rec: lv.level_differences(runs, rec, ff) for rec in recurrent}
+    trends = {pair: lv.trend_difference(runs, *pair) for pair in pairs}
     slopes = runs.assign(slope=lv.level_slopes(runs))
-    anytime = lv.anytime_by_level(runs[runs["mode"] == rec])
+    anytime = {rec: lv.anytime_by_level(runs[runs["mode"] == rec]) for rec in recurrent}
     cut = lesions[lesions["lesion"] != "intact"] if len(lesions) else lesions
     levels = sorted(table["level"].unique())
     lines: list[str] = []
     emit = lines.append
-    emit(glance(table, diffs[twin], cut, rec, twin, ff, word))
+    emit(glance(table, diffs, cut, pairs, ff, word))
     for sp in dict.fromkeys(runs["species"]):
         emit(f"\n#### {sp}\n")
         head = " | ".join(f"{lvl:g}%" for lvl in levels)
-        emit(f"| condition | parameters | n | {head} | slope per 10 points |\n"
-              f"|---|---|---|{'---|' * len(levels)}---|")
+        # runs of 0.2 on record what they cost: the parameters the task uses and the training FLOPs per image
+        costs = {"parameters_used", "flops"} <= set(runs.columns) and runs["flops"].notna().all()
+        extra = " used | training FLOPs per image |" if costs else ""
+        emit(f"| condition | parameters |{extra} n | {head} | slope per 10 points |\n"
+              f"|---|---|{'---|---|' if costs else ''}---|{'---|' * len(levels)}---|")
         for mode in dict.fromkeys(runs.loc[runs["species"] == sp, "mode"]):
             sub = table[(table["species"] == sp) & (table["mode"] == mode)].set_index("level")
             own = runs[(runs["species"] == sp) & (runs["mode"] == mode)]
             s = mean_ci(slopes.loc[own.index, "slope"].to_numpy(float))
             cells = " | ".join(ci(sub.loc[lvl]) for lvl in levels)
-            emit(f"| {mode} | {int(own['parameters'].iloc[0]):,} | {len(own)} | {cells} | "
+            spent = (f" {int(own['parameters_used'].iloc[0]):,} | {int(own['flops'].iloc[0]):,} |" if costs else "")
+            emit(f"| {mode} | {int(own['parameters'].iloc[0]):,} |{spent} {len(own)} | {cells} | "
                   f"{ci(pd.Series(s), signed=True)} |")
         emit(f"\n| comparison | {word} | difference [95% CI] | p (Welch) | p (Holm, over levels) |\n"
               "|---|---|---|---|---|")
-        for b, d in diffs.items():
+        for (a, b), d in [*diffs.items(), *(((rec, ff), d) for rec, d in to_ff.items())]:
             for r in d[d["species"] == sp].itertuples():
-                emit(f"| {rec} - {b} | {r.level:g}% | {ci(r, 'diff', True)} | {format_p(r.p)} | "
+                emit(f"| {a} - {b} | {r.level:g}% | {ci(r, 'diff', True)} | {format_p(r.p)} | "
                       f"{format_p(r.p_holm)} |")
-        t = trends[trends["species"] == sp] if len(trends) else trends  # none with a single run per condition
-        for r in t.itertuples():
-            emit(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of {word} "
-                  f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({rec} {r.slope_a:+.2f}, {twin} {r.slope_b:+.2f}; "
-                  f"n = {r.n_a}, {r.n_b}; Welch p {p_clause(r.p)}, Holm over the species p {p_clause(r.p_holm)})")
-        a = anytime[anytime["species"] == sp] if len(anytime) else anytime
-        if len(a):
-            steps = sorted(a["step"].unique())
-            emit(f"\nAnytime readout of {rec} (accuracy at each step, mean [95% CI], n = {int(a['n'].max())}):\n")
-            emit(f"| {word} | " + " | ".join(f"step {k}" for k in steps) + " |\n|---|" + "---|" * len(steps))
-            for lvl in levels:
-                cells = a[a["level"] == lvl].set_index("step")
-                emit(f"| {lvl:g}% | " + " | ".join(ci(cells.loc[k]) for k in steps) + " |")
-        c = cut[cut["species"] == sp] if len(cut) else cut
-        if len(c):
-            effects = lv.lesion_by_level(c)
-            trend = lv.lesion_trend(c).set_index("lesion")
-            emit(f"\n| trained {rec} | {word} | n | accuracy cut | change [95% CI] | p (paired t) | "
-                  "p (Holm, over levels) |\n|---|---|---|---|---|---|---|")
-            cut_acc = lv.by_level(c, by=("species", "mode", "lesion"))
-            for r in effects.itertuples():
-                acc = cut_acc[(cut_acc["lesion"] == r.lesion) & (cut_acc["level"] == r.level)].iloc[0]
-                emit(f"| {r.lesion} | {r.level:g}% | {r.n} | {acc['mean']:.2f} | {ci(r, 'mean', True)} | "
-                      f"{format_p(r.p)} | {format_p(r.p_holm)} |")
-            for lesion, r in trend.iterrows():
-                emit(f"\nSlope of the cost of '{lesion}' over the levels: {ci(r, signed=True)} points per 10 points "
-                      f"(n = {int(r['n'])}, one-sample t "
-                      f"p {p_clause(r['p'])}; negative: costs more as {word} rises)")
+        for (rec, twin), tr in trends.items():
+            t = tr[tr["species"] == sp] if len(tr) else tr  # none with a single run per condition
+            for r in t.itertuples():
+                emit(f"\nSlope over the levels, {rec} - {twin}: {r.diff:+.2f} points per 10 points of {word} "
+                      f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}] ({rec} {r.slope_a:+.2f}, {twin} {r.slope_b:+.2f}; "
+                      f"n = {r.n_a}, {r.n_b}; Welch p {p_clause(r.p)}, Holm over the species p {p_clause(r.p_holm)})")
+        for rec in recurrent:
+            a = anytime[rec][anytime[rec]["species"] == sp] if len(anytime[rec]) else anytime[rec]
+            if len(a):
+                steps = sorted(a["step"].unique())
+                emit(f"\nAnytime readout of {rec} (accuracy at each step, mean [95% CI], n = {int(a['n'].max())}):\n")
+                emit(f"| {word} | " + " | ".join(f"step {k}" for k in steps) + " |\n|---|" + "---|" * len(steps))
+                for lvl in levels:
+                    cells = a[a["level"] == lvl].set_index("step")
+                    emit(f"| {lvl:g}% | " + " | ".join(ci(cells.loc[k]) for k in steps) + " |")
+            c = cut[(cut["species"] == sp) & (cut["mode"] == rec)] if len(cut) else cut
+            if len(c):
+                effects = lv.lesion_by_level(c)
+                trend = lv.lesion_trend(c).set_index("lesion")
+                emit(f"\n| trained {rec} | {word} | n | accuracy cut | change [95% CI] | p (paired t) | "
+                      "p (Holm, over levels) |\n|---|---|---|---|---|---|---|")
+                cut_acc = lv.by_level(c, by=("species", "mode", "lesion"))
+                for r in effects.itertuples():
+                    acc = cut_acc[(cut_acc["lesion"] == r.lesion) & (cut_acc["level"] == r.level)].iloc[0]
+                    emit(f"| {r.lesion} | {r.level:g}% | {r.n} | {acc['mean']:.2f} | {ci(r, 'mean', True)} | "
+                          f"{format_p(r.p)} | {format_p(r.p_holm)} |")
+                for lesion, r in trend.iterrows():
+                    emit(f"\nSlope of the cost of '{lesion}' over the levels: {ci(r, signed=True)} points per 10 "
+                          f"points (n = {int(r['n'])}, one-sample t "
+                          f"p {p_clause(r['p'])}; negative: costs more as {word} rises)")
     if args.figure:
         lesioned = None
         if len(cut):
             lesioned = lv.by_level(cut, by=("species", "mode", "lesion"))
             lesioned["mode"] = lesioned["mode"] + ", " + lesioned["lesion"] + " cut"
-        plot_levels(table, differences=diffs[twin], anytime=anytime if len(anytime) else None, lesioned=lesioned,
-                    path=args.figure, difference_label=f"{rec} - {twin}")
+        first = pairs[0]
+        plot_levels(table, differences=diffs[first], anytime=anytime[first[0]] if len(anytime[first[0]]) else None,
+                    lesioned=lesioned, path=args.figure, difference_label=f"{first[0]} - {first[1]}")
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.markdown:

@@ -370,3 +370,25 @@ def test_the_readmes_recurrence_sentence_says_what_the_docs_tables_say() -> None
             f"survive Holm's correction at n = 5 (p = {p}, Holm {holm})") in readme
     assert f"under noise no difference was detected (CI {nlo} to {nhi})" in readme
     assert "recurrence (T = 4, the data's feedback) was **not found to help**" in readme
+
+
+def test_the_results_script_lays_out_several_recurrent_twin_pairs(tmp_path: Path) -> None:
+    """The corrected experiment's pairs (T4 - BF4, T4i - BF4i): a glance column and a comparison per pair, from a
+    summary written here (accuracy = a condition's base + the seed, so every difference is known)."""
+    base = {"gain": 80.0, "gain-T4": 79.0, "gain-BF4": 80.5, "gain-T4i": 82.0, "gain-BF4i": 81.0}
+    rows = [{"species": "m", "mode": mode, "seed": seed, "status": "ok", "steps": 4 if "T4" in mode else 1,
+             "parameters": 1000, "test_acc@occ0": b + seed, "test_acc@occ60": b - 10 + seed, "run_dir": "gone"}
+            for mode, b in base.items() for seed in range(3)]
+    pd.DataFrame(rows).to_csv(tmp_path / "summary.csv", index=False)
+    script = str(ROOT / "scripts" / "occlusion_results.py")
+    out = subprocess.run([sys.executable, script, str(tmp_path), "--pair", "gain-T4:gain-BF4", "--pair",
+                          "gain-T4i:gain-BF4i"], capture_output=True, text=True, check=True).stdout
+    header = next(line for line in out.splitlines() if line.startswith("| preset |"))
+    assert ("| gain (T = 1) | gain-T4 | gain-BF4 | gain-T4i | gain-BF4i | gain-T4 - gain-BF4 [95% CI] | p (Holm) | "
+            "gain-T4i - gain-BF4i [95% CI] | p (Holm) | gain-T4, feedback cut | gain-T4i, feedback cut |") in header
+    row = next(line for line in out.splitlines() if line.startswith("| m | 60% |"))
+    assert "| -1.50 [" in row and "| +1.00 [" in row  # T4 - BF4 and T4i - BF4i at 60%, Welch CIs over the seeds
+    assert out.count("| gain-T4i - gain-BF4i | ") == 2 and "| gain-T4i - gain | 0% |" in out
+    bad = subprocess.run([sys.executable, script, str(tmp_path), "--pair", "gain-T4:gain-BC4"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no runs of condition 'gain-BC4'" in bad.stderr
