@@ -441,7 +441,8 @@ def held_out_halves(scores: pd.DataFrame) -> pd.DataFrame:
     """Per run, name and region: the mean r over the even-numbered splits (``r_select``, where a choice among names
     is made) and over the odd-numbered ones (``r_report``, where the chosen one is scored), so that a choice among
     candidates (the best area, the best step) is not scored on the splits that made it: the maximum of noisy means
-    is biased upward, the more so the more candidates a network has. With a single split both are that split's."""
+    is biased upward, the more so the more candidates a network has. The splits' test sets overlap (shuffle
+    splits), so this reduces the selection bias rather than removing it. With a single split both are that split's."""
     odd = scores["split"] % 2 == 1
     single = not odd.any()
     choosing, scoring = (scores, scores) if single else (scores[~odd], scores[odd])
@@ -649,8 +650,8 @@ def neural_predictivity(
 
 def best_areas(result: PredictivityResult, by: Sequence[str] = ("species", "condition")) -> pd.DataFrame:
     """Across the seeds of each species and condition: per region, the name with the highest mean score over runs
-    on the even-numbered splits, its mean on the odd-numbered ones (:func:`held_out_halves`: the choice does not
-    inflate the score it reports) with a 95% CI over runs (t, as accuracy's), the runner-up, and the share of runs
+    on the even-numbered splits, its mean on the odd-numbered ones (:func:`held_out_halves`: the choice inflates
+    the score it reports less) with a 95% CI over runs (t, as accuracy's), the runner-up, and the share of runs
     whose own best it was."""
     from .stats import mean_ci
 
@@ -664,7 +665,7 @@ def best_areas(result: PredictivityResult, by: Sequence[str] = ("species", "cond
     best = result.best.merge(result.runs, on="run")
     for key, grp in halves.groupby([*by, "region"], sort=False):
         col = kinds[str(key[-1])]
-        # chosen on the even splits' means over runs, reported on the odd splits': the choice does not lift it
+        # chosen on the even splits' means over runs, reported on the odd splits': less lifted by the choice
         chosen = grp.groupby("name", sort=False)["score_select"].mean().sort_values(ascending=False, kind="stable")
         reported = grp.groupby("name", sort=False)["score_report"].mean()
         top = str(chosen.index[0])
@@ -687,8 +688,8 @@ def step_views(result: PredictivityResult) -> dict[str, pd.DataFrame]:
     """Each run's areas read at one step, so that one-step and recurrent runs meet area by area (``IT`` and
     ``IT@t3`` otherwise never do): ``last step`` (the area's output at the run's last step, what the heads read;
     r over every split) and ``best step`` (the step with the highest mean r on the even-numbered splits, scored on
-    the odd-numbered ones: the choice does not lift the score). A one-step network's area is its own at both. Rows
-    as the summary's, ``name`` the area."""
+    the odd-numbered ones: less lifted by the choice, the halves sharing stimuli). A one-step network's area is its
+    own at both. Rows as the summary's, ``name`` the area."""
     s = result.summary
     last = s[s["step"] == s["steps"] - 1].assign(name=lambda d: d["area"])
     halves = held_out_halves(result.scores).merge(

@@ -2,13 +2,14 @@
 
 Hidden pixels take the fill, :data:`FILL` = 0, Fashion-MNIST's background: what a blob hides carries no trace of
 the item (no ink, no edge, no texture), and the blob itself is invisible against the background, so the part of
-the item it hides is deleted, silhouette included. The occluders are random opaque discs, as the artificial
-occluders of the occlusion literature (Rajaei et al. 2019, PLoS Comput Biol, occluded objects with opaque shapes
-drawn over them; their stimuli are not reproduced here). Tang et al. 2018 (PNAS) showed parts of an object through
+the item it hides is deleted, silhouette included: occlusion by deletion. The occluders are random opaque discs;
+unlike the visible opaque shapes drawn over objects in Rajaei et al. 2019 (PLoS Comput Biol; their stimuli are not
+reproduced here), they cannot be seen themselves. Tang et al. 2018 (PNAS) showed parts of an object through
 "bubbles" instead, a window on the object rather than an occluder over it, and is not followed.
 
 An item's pixels are those brighter than :data:`~visualstreams.data.cover.INK` (of 255). Each blob is a disc of
-radius 2 to 5 pixels (drawn uniformly) centred on one of the item's pixels (drawn uniformly among them); blobs are
+radius 2 to 5 pixels (drawn uniformly) centred on a pixel of the item or within :data:`SPREAD` pixels of it (drawn
+uniformly among them, so the outline is hidden about as often as the inside); blobs are
 added one after another until the item's hidden pixels reach ``round(level x item pixels)``, the last one cut off
 in raster order at the pixel that reaches it, so **the hidden share is the level to within half a pixel** (tested).
 A blob hides everything under it, background included (which is already at or near the fill). Every random choice

@@ -121,7 +121,8 @@ class TrainConfig:
 
 def upgrade_train(data: dict[str, Any], written_by: str | None) -> dict[str, Any]:
     """A saved train config's fields as this version names them. Before 0.2, task ``occlusion`` was the digit-debris
-    generator (fragments drawn where they have ink: nothing hidden), now task ``debris``; ``occlusion`` hides."""
+    generator (fragments drawn where they have ink: the silhouette never hidden), now task ``debris``; ``occlusion``
+    now deletes the hidden part, silhouette included."""
     if data.get("task") == "occlusion" and written_by is not None and _release(written_by) < (0, 2):
         return {**data, "task": "debris"}
     return data

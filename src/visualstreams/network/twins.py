@@ -7,7 +7,8 @@ compute-matched controls), and the training compute they are matched on.
   under the "what" task never computes MT and LIP, so counting them would match it on weights it never uses.
 - :func:`compute_twin` (``MODE-BC<T>``): widened until one training step costs as many **FLOPs per image**
   (forward and backward, counted by :func:`training_flops` with torch's ``FlopCounterMode``) as the T-step
-  network's: Spoerer et al. 2020 found recurrent networks equal feedforward ones of equal compute.
+  network's (Spoerer et al. 2020 compared recurrent and feedforward networks at equal inference FLOPs; this twin
+  matches training FLOPs, the forward and backward of every step the loss reads).
 
 Each twin's architecture (named ``<name>-BF<T>`` or ``-BC<T>``) lists the widened blocks, so a run's config.json
 rebuilds it as any one-step network. Imports the compiled spec and the model (to count FLOPs).
