@@ -208,3 +208,30 @@ def test_compare_trains_intrinsic_recurrence_and_compute_twins_as_conditions(tmp
     written = json.loads((tmp_path / MACAQUE / "gain-BC2i-seed0" / "config.json").read_text())["train"]
     assert (written["twin_of"], written["twin_match"], written["intrinsic"], written["steps"]) == (2, "compute",
                                                                                                   True, 1)
+
+
+def test_the_cli_trains_intrinsic_conditions_and_both_twins(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from synthetic import write_idx_dir
+
+    idx = write_idx_dir(tmp_path / "fm", n_train=48, n_test=16)
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "visualstreams", "compare", "--species", MACAQUE, "--steps", "1", "2",
+                        "--intrinsic", "off", "on", "--twins", "parameters", "compute", "--epochs", "1",
+                        "--batch-size", "16", "--precision", "fp32", "--no-similarity", "--quiet", "--data", str(idx),
+                        "--out", "out"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert list(summary["mode"]) == ["gain", "gain-T2", "gain-T2i", "gain-BF2", "gain-BC2", "gain-BF2i", "gain-BC2i"]
+    assert summary[["parameters", "parameters_used", "flops"]].notna().all().all()
+    bare = subprocess.run([sys.executable, "-m", "visualstreams", "compare", "--species", MACAQUE, "--steps", "1",
+                           "2", "--twins", "--epochs", "1", "--batch-size", "16", "--precision", "fp32",
+                           "--no-similarity", "--quiet", "--data", str(idx), "--out", "bare"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=600)
+    assert bare.returncode == 0, bare.stderr
+    assert list(pd.read_csv(tmp_path / "bare" / "summary.csv")["mode"]) == ["gain", "gain-T2", "gain-BF2"]
