@@ -23,7 +23,7 @@ python=${PYTHON:-.venv/bin/python}
 out=runs/$task/$preset/seed$seed
 export OMP_NUM_THREADS=1
 "$bin" compare --species "$preset" --steps 1 4 --intrinsic off on --twins parameters compute --loss-steps all \
-    --task "$task" --occlusion 0,20,40,60 --seed "$seed" --seeds 1 --train-subset 20000 --epochs 4 --test-every 4 \
+    --task "$task" --occlusion 0,20,40,60 --seed "$seed" --seeds 1 --train-subset 20000 --epochs 8 --test-every 8 \
     --precision fp32 --no-similarity --quiet --out "$out"
 "$bin" lesion "$out/$preset/gain-T4-seed$seed" "$out/$preset/gain-T4i-seed$seed" --cut feedback
 "$python" scripts/keep_results.py "$out" "$record/$preset/seed$seed"
