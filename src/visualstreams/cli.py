@@ -113,6 +113,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="with --steps T >= 2, which steps the loss reads: last (the heads on the last step, the "
                         "default) or all (the heads at every step, the mean of their losses); the test accuracy at "
                         "every step is recorded either way (test_acc@t0 ..)")
+    g.add_argument("--step-norm", action="store_true",
+                   help="normalise every area's convolution output at each step with a GroupNorm of that step, "
+                        "before its ReLU (CORnet-S normalises each step; off by default, as the notebook's network)")
     g.add_argument("--test-every", type=_positive_int, metavar="N",
                    help="score the test set after every N-th epoch and after the last (default 1: every epoch); "
                         "the same weights and final metrics at any N, the epochs between without test metrics "
@@ -195,7 +198,9 @@ def _config(args: argparse.Namespace):  # -> TrainConfig
                        crop_pad=args.crop_pad, loss_steps=args.loss_steps, occlusion=args.occlusion,
                        clutter_items=args.clutter_items, twin_of=getattr(args, "twin_of", None),
                        twin_match=getattr(args, "twin_match", None),
-                       intrinsic=getattr(args, "intrinsic", None) or None, test_every=args.test_every)
+                       intrinsic=getattr(args, "intrinsic", None) or None,
+                       step_norm=getattr(args, "step_norm", None) or None,
+                       test_every=args.test_every)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,9 @@ class TrainConfig:
     # Every area's recurrence within itself besides the data's feedback (steps >= 2; see network.compile). For a
     # twin: the recurrent network it is matched to has it.
     intrinsic: bool = False
+    # A GroupNorm per area and step on the convolution's output, before the ReLU (CORnet-S normalises each step);
+    # at any number of steps. Configs written before it load without.
+    step_norm: bool = False
     # A one-step network widened to match the network of this many steps (its feedforward twin, see
     # network.twins); None: the network as compiled. ``twin_match``: on the parameters the task uses
     # ("parameters", condition MODE-BF<T>) or on training FLOPs per image ("compute", MODE-BC<T>).
@@ -99,7 +102,7 @@ class TrainConfig:
     def condition(self) -> str:
         """The mode, with ``-T<steps>`` when the network is unrolled (see
         :func:`~visualstreams.network.modes.condition`)."""
-        return condition(self.mode, self.steps, self.twin_of, self.twin_match, self.intrinsic)
+        return condition(self.mode, self.steps, self.twin_of, self.twin_match, self.intrinsic, self.step_norm)
 
     def make_task(self) -> Task:
         return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed, self.occlusion,

@@ -162,12 +162,12 @@ def compare(
         replace(config, twin_match=m)  # validates the name
     # Every network in the sweep (its condition less the mode): the step counts (each recurrent one with and/or
     # without intrinsic recurrence), then the twins of the recurrent ones.
-    variants: list[Condition] = [Condition("", t, intrinsic=i) for t in step_counts
+    variants: list[Condition] = [Condition("", t, intrinsic=i, norm=config.step_norm) for t in step_counts
                                  for i in (within if t > 1 else [False])]
     if matches:
         if not any(t > 1 for t in step_counts):
             raise ConfigError("matched twins (--twins) are of networks of several steps: give --steps 1 4 or similar")
-        variants += [Condition("", 1, v.steps, m, v.intrinsic) for v in list(variants) if v.steps > 1
+        variants += [Condition("", 1, v.steps, m, v.intrinsic, v.norm) for v in list(variants) if v.steps > 1
                      for m in matches]
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
@@ -186,7 +186,8 @@ def compare(
     # Compile once per (species, condition): every error is reported before hours of training, not after.
     specs: dict[tuple[str, Condition], CompiledNetwork] = {
         (name, v._replace(mode=mode)): compile_network(conn.replace(name=name), arch, size, mode, v.steps,
-                                                       in_channels=channels, classes=classes, intrinsic=v.intrinsic)
+                                                       in_channels=channels, classes=classes, intrinsic=v.intrinsic,
+                                                       step_norm=v.norm)
         for v in variants if v.twin_of is None for mode in modes for name, conn in zip(names, conns, strict=True)}
     heads, every_step = config.make_task().heads, config.loss_steps == "all"
     for v in variants:  # an acyclic species' twin is its one-step network (the plan reuses its runs)

@@ -153,6 +153,7 @@ class CompiledNetwork:
     heads: tuple[Head, ...]
     steps: int = 1  # time steps the network is unrolled over; 1 is the feedforward network
     intrinsic: bool = False  # every area's 3x3 recurrence within itself (steps >= 2)
+    step_norm: bool = False  # a GroupNorm per area and step on the convolution's output, before the ReLU
 
     @property
     def recurrent_projections(self) -> tuple[Projection, ...]:
@@ -199,11 +200,12 @@ class CompiledNetwork:
         """Trainable parameters of the model built from this spec (blocks, adapters, heads, learned gains,
         intrinsic recurrence): every one, used by a task or not (see :meth:`parameters_used`)."""
         return self._count({a.name for a in self.areas}, {a.name for a in self.areas} if self.steps > 1 else set(),
-                           {h.name for h in self.heads})
+                           {h.name for h in self.heads}, {(a.name, t) for a in self.areas for t in range(self.steps)})
 
-    def _count(self, areas: set[str], later: set[str], heads: set[str]) -> int:
+    def _count(self, areas: set[str], later: set[str], heads: set[str], computed: set[tuple[str, int]]) -> int:
         """Parameters of the blocks of ``areas`` and their feedforward inputs, the recurrent inputs (and intrinsic
-        recurrence) of ``later`` (areas computed at a step after the first), and ``heads``."""
+        recurrence) of ``later`` (areas computed at a step after the first), ``heads``, and the per-step norms of
+        the ``computed`` (area, step) pairs."""
         n = sum(a.n_parameters for a in self.areas if a.name in areas)
         n += sum(p.adapter.n_parameters for p in self.projections if p.adapter is not None
                  and (p.target in later if p.recurrent else p.target in areas))
@@ -212,6 +214,8 @@ class CompiledNetwork:
             n += sum(intrinsic_parameters(a.channels) for a in self.areas if a.name in later)
         if self.mode == "learned-gain":
             n += sum(1 for p in self.projections if (p.target in later if p.recurrent else p.target in areas))
+        if self.step_norm:  # a scale and a shift per channel, per area and step
+            n += sum(2 * self.area(a).channels for a, _ in computed)
         return n
 
     def parameters_used(self, heads: tuple[str, ...] | list[str], every_step: bool = False) -> int:
@@ -239,7 +243,7 @@ class CompiledNetwork:
             stack.extend((s, t) for s in ff[area])
             if t > 0:
                 stack.extend((s, t - 1) for s in rec[area])
-        return self._count({a for a, _ in seen}, {a for a, t in seen if t > 0}, set(heads))
+        return self._count({a for a, _ in seen}, {a for a, t in seen if t > 0}, set(heads), seen)
 
     def needed_areas(self, heads: tuple[str, ...] | list[str]) -> list[str]:
         """Areas that the given heads depend on, in computation order (others are skipped)."""
@@ -259,7 +263,8 @@ class CompiledNetwork:
         return (tuple((a.name, a.block, a.in_channels, a.in_size) for a in self.areas),
                 tuple((p.source, p.target, p.adapter) for p in self.projections),
                 tuple((h.name, h.area, h.outputs) for h in self.heads), self.mode,
-                *((self.steps,) if self.steps > 1 else ()), *(("intrinsic",) if self.intrinsic else ()))
+                *((self.steps,) if self.steps > 1 else ()), *(("intrinsic",) if self.intrinsic else ()),
+                *(("step_norm",) if self.step_norm else ()))
 
     @cached_property
     def key(self) -> tuple[Any, ...]:
@@ -277,6 +282,7 @@ class CompiledNetwork:
     def __repr__(self) -> str:
         steps = f", steps={self.steps}" if self.steps > 1 else ""
         steps += ", intrinsic" if self.intrinsic else ""
+        steps += ", step norm" if self.step_norm else ""
         return (f"CompiledNetwork({self.connectome.name!r}, mode={self.mode!r}{steps}, areas={self.order}, "
                 f"projections={len(self.projections)}, parameters={self.n_parameters:,})")
 
@@ -290,6 +296,14 @@ class CompiledNetwork:
 
 
 INTRINSIC_KERNEL = 3  # the within-area recurrent convolution's kernel (BLT's lateral 3x3)
+
+
+def norm_groups(channels: int) -> int:
+    """Groups of an area's per-step GroupNorm: as many as CORnet-RT's 32 with at least 2 channels a group (the
+    largest divisor of the channels that allows it: V1's 32 channels 16 groups, IT's 256 32; a widened twin's 287
+    channels 7). One channel a group would erase what is constant over the map: the block's bias, and feedback
+    from a 1x1 area, whose gradients are then rounding noise that Adam turns into full steps."""
+    return max((g for g in range(1, 33) if channels % g == 0 and channels // g >= 2), default=1)
 
 
 def intrinsic_parameters(channels: int) -> int:
@@ -328,13 +342,15 @@ def compile_network(
     in_channels: int | None = None,
     classes: int | None = None,
     intrinsic: bool = False,
+    step_norm: bool = False,
 ) -> CompiledNetwork:
     """The one compile step (see the module docstring). ``connectome`` is a preset name, a file or a
     Connectome; ``architecture`` an :class:`Architecture`, a ``.json``/``.toml`` file or None (the notebook's
     network for six-area connectomes, blocks by level for others); ``image_size`` overrides the architecture's,
     ``in_channels`` its input channels (1 grey, 3 RGB) and ``classes`` the outputs of its "what" head (the data's
     classes); ``steps`` >= 2 unrolls the network in time with its feedback and lateral projections, and
-    ``intrinsic`` adds every area's recurrence within itself.
+    ``intrinsic`` adds every area's recurrence within itself; ``step_norm`` a GroupNorm per area and step on the
+    convolution's output, before the ReLU (at any number of steps, so a twin can have it too).
 
     Raises :class:`ConnectomeError` or :class:`ConfigError` with a one-line message naming the problem.
     """
@@ -345,7 +361,7 @@ def compile_network(
                  or in_channels is not None and in_channels != connectome.architecture.in_channels
                  or classes is not None and classes != what
                  or mode != "gain" and mode != connectome.mode or steps != 1 and steps != connectome.steps
-                 or intrinsic and not connectome.intrinsic)
+                 or intrinsic and not connectome.intrinsic or step_norm and not connectome.step_norm)
         if asked:
             raise ConfigError("a compiled network is compiled already: its architecture, image size, input "
                               "channels, classes, mode and steps are its own (compile the connectome again to "
@@ -410,7 +426,8 @@ def compile_network(
         built = {a.name: a for a in areas}
     heads = tuple(Head(h, s.area, s.outputs, built[s.area].channels * built[s.area].size ** 2)
                   for h, s in arch.heads.items())
-    return CompiledNetwork(conn, arch, mode, tuple(areas), tuple(projections), heads, steps, bool(intrinsic))
+    return CompiledNetwork(conn, arch, mode, tuple(areas), tuple(projections), heads, steps, bool(intrinsic),
+                           bool(step_norm))
 
 
 def _complete(connectome: Connectome,
@@ -492,4 +509,5 @@ def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: 
 
 
 __all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "check_steps", "compile_network",
-           "default_architecture", "default_input_area", "intrinsic_parameters", "split_step", "step_name"]
+           "default_architecture", "default_input_area", "intrinsic_parameters", "norm_groups", "split_step",
+           "step_name"]

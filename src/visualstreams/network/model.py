@@ -16,7 +16,9 @@ the feedforward network; heads read the last step. Nothing is normalised per ste
 docs/recurrence.md). With every feedback and lateral gain at 0 each step repeats the feedforward network's output
 exactly. With intrinsic recurrence (``spec.intrinsic``) every area also adds a 3x3 convolution (no bias) of its
 own rectified map of step t-1, taken before its pooling (so at its own resolution: in BLT networks pooling belongs
-to the bottom-up path into the next layer), to its convolution output before the ReLU.
+to the bottom-up path into the next layer), to its convolution output before the ReLU. With per-step normalisation
+(``spec.step_norm``) every area's sum is normalised by a GroupNorm of its own step (CORnet-S normalises each step
+with its own BatchNorm; a GroupNorm keeps no running statistics) before the ReLU.
 
 The notebook scaled V1's output by V1->V2 (as here) but scaled V4, IT, MT and LIP *outputs* by their
 incoming strengths. Because ReLU is positively homogeneous, ``w * relu(Wx + b) = relu(W(wx) + wb)``:
@@ -38,7 +40,7 @@ from torch import nn
 from ..connectome import Connectome
 from ..errors import ConfigError
 from .architecture import Architecture, AreaSpec
-from .compile import INTRINSIC_KERNEL, Adapter, CompiledNetwork, compile_network, step_name
+from .compile import INTRINSIC_KERNEL, Adapter, CompiledNetwork, compile_network, norm_groups, step_name
 from .modes import MODES
 
 __all__ = ["MODES", "AreaBlock", "ProjectionAdapter", "RecurrentAdapter", "VisualStreamsNet", "build_model",
@@ -107,6 +109,18 @@ def bring(x: torch.Tensor, weight: torch.Tensor, out_size: int) -> torch.Tensor:
         return F.conv2d(F.adaptive_max_pool2d(x, out_size), weight)
     y = F.conv2d(x, weight)
     return F.interpolate(y, size=(out_size, out_size), mode="nearest") if size < out_size else y
+
+
+def group_norm(z: torch.Tensor, norm: nn.GroupNorm) -> torch.Tensor:
+    """``norm(z)``, written out: torch's group_norm asks for a channels_last tensor's memory format, which vmap (the
+    stacked engine's) cannot answer; the same statistics by reshaping, equal to it to rounding (tested against
+    F.group_norm)."""
+    b, c, h, w = z.shape
+    x = z.reshape(b, norm.num_groups, -1)
+    mean = x.mean(-1, keepdim=True)
+    var = x.var(-1, unbiased=False, keepdim=True)
+    x = ((x - mean) * torch.rsqrt(var + norm.eps)).reshape(b, c, h, w)
+    return x * norm.weight.view(1, c, 1, 1) + norm.bias.view(1, c, 1, 1)
 
 
 def conv1x1(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -201,6 +215,11 @@ class VisualStreamsNet(nn.Module):
         self.intrinsic = nn.ModuleDict({a.name: nn.Conv2d(a.channels, a.channels, INTRINSIC_KERNEL,
                                                           padding=INTRINSIC_KERNEL // 2, bias=False)
                                         for a in spec.areas} if spec.intrinsic else {})
+        # Per-step normalisation (spec.step_norm) last of all, for the same reason; GroupNorm draws nothing (scale 1,
+        # shift 0), and it has no running statistics: training and evaluation compute the same thing.
+        self.norms = nn.ModuleDict({a.name: nn.ModuleList(nn.GroupNorm(norm_groups(a.channels), a.channels)
+                                                          for _ in range(spec.steps))
+                                    for a in spec.areas} if spec.step_norm else {})
         self.area_shapes = spec.area_shapes
         self._head_areas = {h.name: h.area for h in spec.heads}
         self._needed_cache: dict[tuple[str, ...], list[str]] = {}
@@ -252,7 +271,12 @@ class VisualStreamsNet(nn.Module):
         acts: dict[str, torch.Tensor] = {}
         for area in self.needed_areas(heads):
             wiring = self.inputs[area]
-            if not wiring:
+            if self.norms:  # the block's convolution, its step's norm, then its ReLU and pooling
+                block = self.areas[area]
+                z = (block.conv(x) if not wiring else self._density_preactivation(area, acts)
+                     if self.mode == "density" else block.conv(self._feedforward_input(area, acts)))
+                out = block.pool(torch.relu(group_norm(z, self.norms[area][0])))
+            elif not wiring:
                 out = self.areas[area](x)
             elif self.mode == "density":
                 out = self._density_block(area, acts)
@@ -293,6 +317,8 @@ class VisualStreamsNet(nn.Module):
                                          in zip(self._recurrent_groups[area], weights[area], strict=True)])
                 if t > 0 and self.intrinsic:
                     z = z + self.intrinsic[area](maps[area])
+                if self.norms:
+                    z = group_norm(z, self.norms[area][t])
                 rectified = torch.relu(z)
                 out = block.pool(rectified)
                 if area in self.silenced or self.silenced_from.get(area, self.steps) <= t:

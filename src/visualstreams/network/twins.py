@@ -75,7 +75,7 @@ def _widen(spec: CompiledNetwork, size: Callable[[CompiledNetwork], float], targ
     def widened(factor: float) -> CompiledNetwork:
         areas = {a: replace(b, channels=max(1, round(b.channels * factor))) for a, b in base.areas.items()}
         return compile_network(spec.connectome, base.replace(areas=areas, name=f"{base.name}-{label}{spec.steps}"),
-                               mode=spec.mode, steps=1)
+                               mode=spec.mode, steps=1, step_norm=spec.step_norm)
 
     cache: dict[float, tuple[CompiledNetwork, float]] = {}
 

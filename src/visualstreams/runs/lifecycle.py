@@ -210,7 +210,8 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
                               f"classes) does not fit the data ({channels} channel(s), {classes} classes)")
         return connectome
     spec = compile_network(connectome, architecture, size, config.mode, config.twin_of or config.steps,
-                           in_channels=channels, classes=classes, intrinsic=config.intrinsic)
+                           in_channels=channels, classes=classes, intrinsic=config.intrinsic,
+                           step_norm=config.step_norm)
     if config.twin_of is not None:
         if not spec.recurrent_projections and not spec.intrinsic:
             raise ConfigError(f"connectome {spec.connectome.name!r} has no feedback or lateral projection: its "
@@ -357,7 +358,7 @@ def _rebuild(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, Comp
     except (KeyError, TypeError):
         raise VisualStreamsError(f"{rd.config_path}: corrupt or not a run's config") from None
     return config, compile_network(conn, arch, mode=config.mode, steps=config.steps,
-                                   intrinsic=config.intrinsic and config.twin_of is None)
+                                   intrinsic=config.intrinsic and config.twin_of is None, step_norm=config.step_norm)
 
 
 def resume_run(
