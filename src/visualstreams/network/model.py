@@ -13,8 +13,8 @@ feedback or lateral projection A -> B carries A's output of step t-1, resampled 
 projected by its own learned 1x1 convolution to B's channels, scaled by its gain and added to B's convolution
 output before the ReLU. At t = 0 no area has a previous output (the state starts at zero), so step 0 is exactly
 the feedforward network; heads read the last step. Nothing is normalised per step unless ``spec.step_norm``
-(below; T = 4 trains without it: docs/recurrence.md). With every feedback and lateral gain at 0 each step repeats the feedforward network's output
-exactly. With intrinsic recurrence (``spec.intrinsic``) every area also adds a 3x3 convolution (no bias) of its
+(below; T = 4 trains without it: docs/recurrence.md). With every feedback and lateral gain at 0 each step repeats
+the feedforward network's output exactly. With intrinsic recurrence (``spec.intrinsic``) every area also adds a 3x3 convolution (no bias) of its
 own rectified map of step t-1, taken before its pooling (so at its own resolution: in BLT networks pooling belongs
 to the bottom-up path into the next layer), to its convolution output before the ReLU. With per-step normalisation
 (``spec.step_norm``) every area's sum is normalised by a GroupNorm of its own step (CORnet-S normalises each step
