@@ -14,11 +14,12 @@ projected by its own learned 1x1 convolution to B's channels, scaled by its gain
 output before the ReLU. At t = 0 no area has a previous output (the state starts at zero), so step 0 is exactly
 the feedforward network; heads read the last step. Nothing is normalised per step unless ``spec.step_norm``
 (below; T = 4 trains without it: docs/recurrence.md). With every feedback and lateral gain at 0 each step repeats
-the feedforward network's output exactly. With intrinsic recurrence (``spec.intrinsic``) every area also adds a 3x3 convolution (no bias) of its
-own rectified map of step t-1, taken before its pooling (so at its own resolution: in BLT networks pooling belongs
-to the bottom-up path into the next layer), to its convolution output before the ReLU. With per-step normalisation
-(``spec.step_norm``) every area's sum is normalised by a GroupNorm of its own step (CORnet-S normalises each step
-with its own BatchNorm; a GroupNorm keeps no running statistics) before the ReLU.
+the feedforward network's output exactly. With intrinsic recurrence (``spec.intrinsic``) every area also adds a
+3x3 convolution (no bias) of its own rectified map of step t-1, taken before its pooling (so at its own
+resolution: in BLT networks pooling belongs to the bottom-up path into the next layer), to its convolution output
+before the ReLU. With per-step normalisation (``spec.step_norm``) every area's sum is normalised by a GroupNorm of
+its own step (CORnet-S normalises each step with its own BatchNorm; a GroupNorm keeps no running statistics)
+before the ReLU.
 
 The notebook scaled V1's output by V1->V2 (as here) but scaled V4, IT, MT and LIP *outputs* by their
 incoming strengths. Because ReLU is positively homogeneous, ``w * relu(Wx + b) = relu(W(wx) + wb)``:
