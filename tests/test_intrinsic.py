@@ -24,13 +24,20 @@ def two_areas() -> vs.CompiledNetwork:
     return vs.compile_network(conn, arch, steps=3, intrinsic=True)
 
 
-def test_every_step_equals_an_unroll_written_by_hand():
-    spec = two_areas()
+@pytest.mark.parametrize("step_norm", [False, True])
+def test_every_step_equals_an_unroll_written_by_hand(step_norm):
+    """Feedforward from the same step, feedback from the one before (IT's output, brought to V1's size, through the
+    1x1 weights times 0.5), each area's own rectified map of the step before through its 3x3 intrinsic weights, all
+    summed before the ReLU; with ``step_norm`` that sum normalised by a GroupNorm of its own step first (CORnet-S
+    normalises each step)."""
+    base = two_areas()
+    spec = vs.compile_network(base.connectome, base.architecture, steps=3, intrinsic=True, step_norm=step_norm)
     torch.manual_seed(3)
     model = vs.build_model(spec).eval()
     with torch.no_grad():
         for param in model.parameters():  # fixed weights, large enough that the recurrences move every later step
-            param.copy_(torch.randn_like(param) * 0.3)
+            shift = 1.0 if step_norm and param.dim() == 1 else 0.0  # biases, and the norms' scales near 1
+            param.copy_(torch.randn_like(param) * 0.3 + shift)
     x = torch.rand(2, 1, 12, 12)
     with torch.no_grad():
         _, acts = model(x, return_areas=True)
@@ -42,6 +49,12 @@ def test_every_step_equals_an_unroll_written_by_hand():
     def within(area, rectified):  # the area's own map of the step before, before its pooling, 3x3, no bias
         return F.conv2d(rectified, model.intrinsic[area].weight, padding=1)
 
+    def norm(area, t, z):
+        if not step_norm:
+            return z
+        g = model.norms[area][t]
+        return F.group_norm(z, g.num_groups, g.weight, g.bias, g.eps)
+
     w_fb = model.recurrent["IT_to_V1"].proj.weight
     prev = None
     with torch.no_grad():
@@ -50,24 +63,27 @@ def test_every_step_equals_an_unroll_written_by_hand():
             if prev is not None:
                 fb = F.interpolate(prev["IT"], size=z1.shape[-2:], mode="nearest")  # IT's output, 3 px -> 12 px
                 z1 = z1 + F.conv2d(fb, w_fb * 0.5) + within("V1", prev["r1"])
-            r1 = torch.relu(z1)
+            r1 = torch.relu(norm("V1", t, z1))
             v1 = F.max_pool2d(r1, 2)
             z2 = conv("IT", 0.8 * v1)
             if prev is not None:
                 z2 = z2 + within("IT", prev["r2"])
-            r2 = torch.relu(z2)
+            r2 = torch.relu(norm("IT", t, z2))
             it = F.max_pool2d(r2, 2)
             for area, expected in (("V1", v1), ("IT", it)):
                 scale = float(expected.abs().max())
                 torch.testing.assert_close(acts[f"{area}@t{t}"], expected, rtol=0, atol=1e-5 * scale)
             prev = {"IT": it, "r1": r1, "r2": r2}
+    assert torch.equal(acts["IT"], acts["IT@t2"])
+    if step_norm:
+        assert spec.n_parameters - base.n_parameters == 3 * 2 * (4 + 6)  # a scale and a shift per channel and step
+        assert model.norms["V1"][0].num_groups == 2 and model.norms["IT"][0].num_groups == 3  # 2 channels a group
     # the test can fail: without the intrinsic term the later steps differ far beyond the tolerance
     with torch.no_grad():
         for conv_ in model.intrinsic.values():
             conv_.weight.zero_()
         _, without = model(x, return_areas=True)
     assert (without["IT@t2"] - acts["IT@t2"]).abs().max() > 1e-2
-    assert torch.equal(acts["IT"], acts["IT@t2"])
 
 
 def test_intrinsic_weights_come_after_everything_else_so_the_rest_starts_alike():
@@ -122,51 +138,6 @@ def test_cutting_intrinsic_and_every_projection_of_recurrence_repeats_the_feedfo
     with pytest.raises(ConfigError, match="no intrinsic recurrence in this model"), lesioned(
             plain, Lesion(cut=("intrinsic",))):
         pass
-
-
-def test_per_step_norms_equal_an_unroll_written_by_hand():
-    """The two-area network with a GroupNorm of its own at every step on every area's summed convolution output,
-    before the ReLU (CORnet-S normalises each step), against a few lines of tensor code."""
-    base = two_areas()
-    spec = vs.compile_network(base.connectome, base.architecture, steps=3, intrinsic=True, step_norm=True)
-    torch.manual_seed(3)
-    model = vs.build_model(spec).eval()
-    with torch.no_grad():
-        for param in model.parameters():  # norms' scales and shifts too: every step's own
-            param.copy_(torch.randn_like(param) * 0.3 + (1.0 if param.dim() == 1 else 0.0))
-    x = torch.rand(2, 1, 12, 12)
-    with torch.no_grad():
-        _, acts = model(x, return_areas=True)
-
-    def conv(area, inp):
-        c = model.areas[area].conv
-        return F.conv2d(inp, c.weight, c.bias, padding=1)
-
-    def norm(area, t, z):
-        g = model.norms[area][t]
-        return F.group_norm(z, g.num_groups, g.weight, g.bias, g.eps)
-
-    prev = None
-    with torch.no_grad():
-        for t in range(3):
-            z1 = conv("V1", x)
-            if prev is not None:
-                fb = F.interpolate(prev["IT"], size=z1.shape[-2:], mode="nearest")
-                z1 = z1 + F.conv2d(fb, model.recurrent["IT_to_V1"].proj.weight * 0.5) + F.conv2d(
-                    prev["r1"], model.intrinsic["V1"].weight, padding=1)
-            r1 = torch.relu(norm("V1", t, z1))
-            v1 = F.max_pool2d(r1, 2)
-            z2 = conv("IT", 0.8 * v1)
-            if prev is not None:
-                z2 = z2 + F.conv2d(prev["r2"], model.intrinsic["IT"].weight, padding=1)
-            r2 = torch.relu(norm("IT", t, z2))
-            it = F.max_pool2d(r2, 2)
-            for area, expected in (("V1", v1), ("IT", it)):
-                scale = float(expected.abs().max())
-                torch.testing.assert_close(acts[f"{area}@t{t}"], expected, rtol=0, atol=1e-5 * scale)
-            prev = {"IT": it, "r1": r1, "r2": r2}
-    assert spec.n_parameters - base.n_parameters == 3 * 2 * (4 + 6)  # a scale and a shift per channel and step
-    assert model.norms["V1"][0].num_groups == 2 and model.norms["IT"][0].num_groups == 3  # 2 channels a group
 
 
 def test_step_norm_runs_are_labelled_rebuilt_and_counted(tmp_path):
