@@ -68,7 +68,7 @@ def task_of(runs: pd.DataFrame) -> str:
     run = CompareDir(r["compare_dir"]).run(r["species"], r["mode"], r["seed"])
     if not run.config_path.is_file():  # tables without their runs' configs (written by hand): levels of occlusion
         return "occlusion"
-    return TrainConfig.of_run(CompareDir(r["compare_dir"]).run(r["species"], r["mode"], r["seed"]).read_config()).task
+    return TrainConfig.of_run(run.read_config()).task
 
 
 def glance(table: pd.DataFrame, diffs: dict[tuple[str, str], pd.DataFrame], cut: pd.DataFrame,

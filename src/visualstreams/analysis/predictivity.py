@@ -456,18 +456,20 @@ def held_out_halves(scores: pd.DataFrame) -> pd.DataFrame:
 
 def best_per_run(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """For each run and region: the name chosen as best on the even-numbered splits (highest mean r; r orders as
-    r^2 / ceiling for one region), scored on the odd-numbered ones (``r``, and ``ceiled`` from it): a score not
-    inflated by the choice. The runner-up (second on the choosing splits) and the margin, and the share of the
-    scoring splits in which the best one had the highest r, are read on the scoring splits too."""
+    r^2 / ceiling for one region), scored on the odd-numbered ones (``r``, and ``ceiled`` from it): a score less
+    inflated by the choice (the halves share stimuli). The runner-up (second on the choosing splits) and the
+    margin, and the share of the scoring splits in which the best one had the highest r, are read on the scoring
+    splits too."""
     halves = held_out_halves(scores)
     ceilings = summary.drop_duplicates("region").set_index("region")["ceiling"]
+    kinds = score_kinds(summary)
     rows = []
     for (run, region), grp in halves.groupby(["run", "region"], sort=False):
         ranked = grp.sort_values("r_select", ascending=False, kind="stable")
         top = ranked.iloc[0]
         second = ranked.iloc[1] if len(ranked) > 1 else None
         ceiling = ceilings.get(region, math.nan)
-        usable = summary.loc[summary["region"] == region, "ceiled"].notna().any()
+        usable = kinds[str(region)] == "ceiled"
         rows.append({"run": run, "region": region, "best": top["name"], "r": float(top["r_report"]),
                      "ceiled": float(ceiled(top["r_report"], ceiling)) if usable else math.nan,
                      "runner_up": None if second is None else second["name"],
@@ -696,8 +698,7 @@ def step_views(result: PredictivityResult) -> dict[str, pd.DataFrame]:
         s[["run", "name", "region", "area", "step", "species", "condition", "seed", "steps", "ceiling", "ceiled"]],
         on=["run", "name", "region"])
     chosen = halves.loc[halves.groupby(["run", "area", "region"], sort=False)["r_select"].idxmax()].copy()
-    usable = chosen["ceiled"].notna() | chosen["region"].map(lambda reg: s.loc[s["region"] == reg, "ceiled"]
-                                                              .notna().any())
+    usable = chosen["region"].astype(str).map(score_kinds(s)) == "ceiled"
     chosen["r"] = chosen["r_report"]
     chosen["ceiled"] = np.where(usable, ceiled(chosen["r"], chosen["ceiling"]), np.nan)
     return {"last step": last, "best step": chosen.assign(name=lambda d: d["area"])}

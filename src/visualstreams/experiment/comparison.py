@@ -157,6 +157,9 @@ def compare(
         replace(config, steps=t)
     within = [config.intrinsic] if intrinsic is None else [intrinsic] if isinstance(intrinsic, bool) else list(
         dict.fromkeys(bool(i) for i in intrinsic))
+    if any(within) and not any(t > 1 for t in step_counts):  # else it would apply to no network, in silence
+        raise ConfigError("intrinsic recurrence acts from one step to the next: give --steps 2 or more (e.g. "
+                          "--steps 1 4)")
     matches = [] if twins is False else ["parameters"] if twins is True else list(dict.fromkeys(twins))
     for m in matches:
         replace(config, twin_match=m)  # validates the name
