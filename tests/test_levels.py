@@ -3,6 +3,7 @@ SciPy or NumPy computed here on the same values, on tables written the way compa
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -392,3 +393,25 @@ def test_the_results_script_lays_out_several_recurrent_twin_pairs(tmp_path: Path
     bad = subprocess.run([sys.executable, script, str(tmp_path), "--pair", "gain-T4:gain-BC4"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no runs of condition 'gain-BC4'" in bad.stderr
+
+
+def test_the_pilots_numbers_in_the_docs_are_its_kept_histories() -> None:
+    """docs/recurrence.md's pilot (which set the corrected experiment's budget) against the histories kept in
+    results/pilot-occlusion: each epoch's test accuracy at 0% and 60%, the step-0 readout, the last training
+    accuracy, and the one-step network's gain in its fourth epoch."""
+    root = ROOT / "results" / "pilot-occlusion" / "mouse-oh2014"
+    one, rec = (json.loads((root / run / "history.json").read_text()) for run in ("seed0", "gain-T4-seed0"))
+    assert json.loads((root / "seed0" / "config.json").read_text())["train"]["task"] == "occlusion"
+
+    def cells(history, suffix=""):
+        return ", ".join(f"{h[f'test_acc@occ0{suffix}']:.1f}/{h[f'test_acc@occ60{suffix}']:.1f}" for h in history)
+
+    doc = " ".join((ROOT / "docs" / "recurrence.md").read_text().split())
+    assert f"`gain` (T = 1) {cells(one)}; `gain-T4` {cells(rec)}" in doc
+    first, last = (cells([h], "@t0") for h in (rec[0], rec[-1]))
+    assert f"(its step-0 readout {first} ... {last})" in doc
+    assert f"training accuracy {one[-1]['train_acc']:.1f}% and {rec[-1]['train_acc']:.1f}% at the end" in doc
+    gains = [one[-1][k] - one[-2][k] for k in ("test_acc@occ0", "test_acc@occ60")]
+    assert f"(the one-step network by {gains[0]:.1f} and {gains[1]:.1f} points in it)" in doc
+    seconds = [h["seconds"] for h in rec]
+    assert min(seconds) >= 300 and max(seconds) <= 620  # "A gain-T4 epoch took 320-610 s"

@@ -236,3 +236,32 @@ def test_the_cli_trains_intrinsic_conditions_and_both_twins(tmp_path):
                           text=True, env=env, cwd=tmp_path, timeout=600)
     assert bare.returncode == 0, bare.stderr
     assert list(pd.read_csv(tmp_path / "bare" / "summary.csv")["mode"]) == ["gain", "gain-T2", "gain-BF2"]
+
+
+def test_the_docs_cost_table_is_what_run_costs_counts():
+    """docs/recurrence.md's table of parameters, used parameters and training FLOPs per image (under "what", the loss
+    at every step), each row recomputed: the networks, their used-parameter twins and their compute twins."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "recurrence.md").read_text()
+
+    def row(costs):
+        return " | ".join(f"{costs[k]:,}" for k in ("parameters", "parameters_used", "flops"))
+
+    def pair(a, b):
+        return " | ".join(f"{a[k]:,} / {b[k]:,}" for k in ("parameters", "parameters_used", "flops"))
+
+    for name in (MACAQUE, "mouse-oh2014"):
+        assert f"| {name}, T = 1 | {row(run_costs(vs.compile_network(name), ('what',)))} |" in doc
+        for intrinsic in (False, True):
+            spec = vs.compile_network(name, steps=4, intrinsic=intrinsic)
+            bf = run_costs(matched_twin(spec, ("what",), every_step=True), ("what",))
+            bc = run_costs(compute_twin(spec, ("what",), every_step=True), ("what",))
+            label = f"{name}, T = 4 with intrinsic" if intrinsic else f"{name}, T = 4"
+            assert f"| {label} | {row(run_costs(spec, ('what',), every_step=True))} |" in doc
+            if intrinsic:
+                assert f"| its BF4i / BC4i | {pair(bf, bc)} |" in doc
+            else:
+                rows = re.findall(r"\| its (BF4|BC4) \| ([\d,]+ \| [\d,]+ \| [\d,]+) \|", doc.split(f"| {label} |")[1])
+                assert rows[:2] == [("BF4", row(bf)), ("BC4", row(bc))]
