@@ -26,10 +26,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..errors import ConfigError
 from .compile import CompiledNetwork, compile_network
 from .model import VisualStreamsNet
+from .modes import TWIN_PREFIXES
 
 TWIN_TOLERANCE = 0.02  # a parameter-matched twin's used parameters are the recurrent network's to within 2%
 COMPUTE_TOLERANCE = 0.05  # a compute-matched twin's training FLOPs per image are within 5%
-TWIN_MATCHES = ("parameters", "compute")
+TWIN_MATCHES = tuple(TWIN_PREFIXES)  # "parameters", "compute": the labels' owner names them
 _FLOPS_BATCH = 2  # images in the counted step (per image after): no shape is special-cased at 2
 
 
