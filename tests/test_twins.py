@@ -175,6 +175,7 @@ def test_compare_trains_twins_beside_their_recurrent_networks_with_parameter_cou
     (["train", "--species", MACAQUE, "--twin-of", "1"], "a matched twin is of a network of 2 steps or more"),
     (["compare", "--species", MACAQUE, "--twins"], "matched twins (--twins) are of networks of several steps"),
     (["compare", "--species", MACAQUE, "--intrinsic", "on"], "intrinsic recurrence acts from one step to the next"),
+    (["train", "--species", MACAQUE, "--twin-match", "compute"], "--twin-match goes with --twin-of T"),
 ])
 def test_bad_twins_are_one_line(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)

@@ -90,6 +90,8 @@ class TrainConfig:
                 raise ConfigError(f"a matched twin is a one-step network: it takes no --steps {self.steps}")
         if self.twin_match not in TWIN_PREFIXES:
             raise ConfigError(f"unknown twin match {self.twin_match!r} ({', '.join(TWIN_PREFIXES)})")
+        if self.twin_match != "parameters" and self.twin_of is None:  # else it would change nothing, in silence
+            raise ConfigError("--twin-match goes with --twin-of T (the twin of the T-step network)")
         if self.intrinsic and self.steps < 2 and self.twin_of is None:
             raise ConfigError("intrinsic recurrence acts from one step to the next: it needs --steps 2 or more")
         if self.occlusion is not None and not isinstance(self.occlusion, str):  # a list from Python: as the CLI's

@@ -44,7 +44,7 @@ from ..engine import (
 from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
 from ..network.compile import split_step
-from ..network.modes import Condition
+from ..network.modes import TWIN_PREFIXES, Condition
 from ..network.twins import run_costs
 from ..network.twins import twin as twin_network
 from ..report import build_report
@@ -161,8 +161,9 @@ def compare(
         raise ConfigError("intrinsic recurrence acts from one step to the next: give --steps 2 or more (e.g. "
                           "--steps 1 4)")
     matches = [] if twins is False else ["parameters"] if twins is True else list(dict.fromkeys(twins))
-    for m in matches:
-        replace(config, twin_match=m)  # validates the name
+    unknown = [m for m in matches if m not in TWIN_PREFIXES]
+    if unknown:
+        raise ConfigError(f"unknown twin match {unknown[0]!r} ({', '.join(TWIN_PREFIXES)})")
     # Every network in the sweep (its condition less the mode): the step counts (each recurrent one with and/or
     # without intrinsic recurrence), then the twins of the recurrent ones.
     variants: list[Condition] = [Condition("", t, intrinsic=i, norm=config.step_norm) for t in step_counts
