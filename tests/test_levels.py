@@ -411,7 +411,9 @@ def test_the_pilots_numbers_in_the_docs_are_its_kept_histories() -> None:
     first, last = (cells([h], "@t0") for h in (rec[0], rec[-1]))
     assert f"(its step-0 readout {first} ... {last})" in doc
     assert f"training accuracy {one[-1]['train_acc']:.1f}% and {rec[-1]['train_acc']:.1f}% at the end" in doc
-    gains = [one[-1][k] - one[-2][k] for k in ("test_acc@occ0", "test_acc@occ60")]
-    assert f"(the one-step network by {gains[0]:.1f} and {gains[1]:.1f} points in it)" in doc
-    seconds = [h["seconds"] for h in rec]
-    assert min(seconds) >= 300 and max(seconds) <= 620  # "A gain-T4 epoch took 320-610 s"
+    gains = [[h[-1][k] - h[-2][k] for k in ("test_acc@occ0", "test_acc@occ60")] for h in (one, rec)]
+    assert (f"gained {gains[0][0]:.1f} and {gains[0][1]:.1f} points in its fourth epoch, `gain-T4` "
+            f"{gains[1][0]:.1f} and {gains[1][1]:.1f}") in doc
+    seconds = sorted(h["seconds"] for h in rec)
+    assert f"took {round(seconds[0], -1):.0f}-{round(seconds[-1], -1):.0f} s" in doc  # "320-610 s", to ten seconds
+    assert f"from the fastest ({seconds[0]:.0f}-{seconds[1]:.0f} s)" in doc
