@@ -17,6 +17,7 @@ networks.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -220,7 +221,10 @@ def _check_matrix(areas: tuple[str, ...], w: np.ndarray, name: str) -> None:
     odd = [a for a in areas if not a or "." in a or a != a.strip()]
     if odd:  # areas become module names (model.areas["V4"]): no dots, no blanks at the ends
         raise ConnectomeError(f"connectome {name!r}: area name {odd[0]!r} is empty, has a dot or surrounding spaces")
-    taken = [a for a in areas if a in _reserved_names()]
+    # Every attribute of a module dict but T_destination begins in lower case or "_": an area named like V1, VISp
+    # or LIP cannot be one, and is checked without importing torch (so that the command line starts at once).
+    maybe = [a for a in areas if not re.fullmatch(r"[A-Z0-9][A-Za-z0-9]*", a)]
+    taken = [a for a in maybe if a in _reserved_names()]
     if taken:
         raise ConnectomeError(f"connectome {name!r}: area name {taken[0]!r} is reserved (a method of the model's "
                               "module dict); rename the area")

@@ -1,11 +1,16 @@
 """Experiments: ``compare`` trains connectomes x modes x seeds under one recipe and writes the comparison
 (``comparison``); the notebook's own figures to set beside it (``reference``); representational similarity
-(``similarity``); networks against recorded brains (``brains``). The top of the stack below the CLI:
-imports runs, analysis, figures and the report builder."""
+(``similarity``); lesions of trained runs (``lesions``); networks against recorded brains (``brains``). The top
+of the stack below the CLI: imports runs, analysis, figures and the report builder."""
 
-from .brains import predict
-from .comparison import analyse, compare
-from .reference import NOTEBOOK_RESULTS
-from .similarity import similarity_of
+from .._lazy import export_names, lazy_exports
 
-__all__ = ["analyse", "compare", "NOTEBOOK_RESULTS", "predict", "similarity_of"]
+_EXPORTS = {
+    ".brains": ("predict",),
+    ".comparison": ("analyse", "compare"),
+    ".lesions": ("lesion",),
+    ".reference": ("NOTEBOOK_RESULTS",),
+    ".similarity": ("similarity_of",),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = export_names(_EXPORTS)

@@ -1,0 +1,101 @@
+"""``visualstreams train``: train one network (or continue an interrupted run) and say what it reached."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .options import Parser, add_dataset_options, add_out, add_training_options, positive_int, train_config
+
+DESCRIPTION = ("Train one model compiled from a connectome; writes config.json, history.json and model.pt to the run "
+               "directory, and checkpoint.pt while it runs (at every epoch's end, and every --checkpoint-every "
+               "batches), from which --resume continues an interrupted run to the same result.")
+# With --resume the run's own config.json decides everything that changes the result.
+RESUME_OPTIONS = {"command", "resume", "data", "checkpoint_every", "quiet"}
+
+
+def add_arguments(pt: argparse.ArgumentParser) -> None:
+    from ..connectome import preset_names
+    from ..network.modes import MODES
+
+    pt.description = DESCRIPTION
+    src = pt.add_mutually_exclusive_group(required=True)
+    src.add_argument("--species", metavar="S", help=f"a preset ({', '.join(preset_names())})")
+    src.add_argument("--connectome", metavar="FILE", help="a connectome .csv or .json file")
+    src.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue the interrupted run in RUN_DIR from its checkpoint, with the options in its "
+                          "config.json (only --data, --checkpoint-every and --quiet may be given; --data names "
+                          "where the run's Fashion-MNIST or --dataset is now)")
+    add_out(pt, "run directory (default runs/NAME)")
+    pt.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                    help="also write checkpoint.pt every N batches (default: at epoch ends only)")
+    add_dataset_options(pt)
+    pt.add_argument("--mode", default="gain", choices=list(MODES),
+                    help="how strengths act: gain (fixed multiplier, the notebook's), learned-gain, density "
+                         "(fraction of channel connections kept), none (all strengths 1: the control)")
+    pt.add_argument("--steps", type=positive_int, default=1, metavar="T",
+                    help="time steps (1: the feedforward network, the default; T >= 2 unrolls it over T steps with "
+                         "the feedback and lateral projections, each carrying the previous step's output)")
+    pt.add_argument("--intrinsic", action="store_true",
+                    help="with --steps T >= 2, also give every area a recurrence within itself: a 3x3 convolution "
+                         "of its own previous step, added before its ReLU (BLT's lateral connections)")
+    pt.add_argument("--twin-of", type=positive_int, metavar="T",
+                    help="train the feedforward twin of the T-step network (with --intrinsic: of that one) "
+                         "instead: one step, every area widened to match it (--twin-match)")
+    pt.add_argument("--twin-match", choices=["parameters", "compute"],
+                    help="what --twin-of matches: parameters (the default: as many parameters used by the task, "
+                         "within 2%%; Spoerer et al.'s BF, MODE-BF<T>) or compute (training FLOPs per image within "
+                         "5%%; MODE-BC<T>)")
+    add_training_options(pt)
+
+
+def _given_with_resume(args: argparse.Namespace) -> list[str]:
+    """Options given beside --resume that would change the result (compared with train's own defaults)."""
+    parser = Parser()
+    add_arguments(parser)
+    return [k for k, v in vars(args).items() if k not in RESUME_OPTIONS and v != parser.get_default(k)]
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..connectome import load_connectome
+    from ..errors import ConfigError
+    from ..report.console import train_text
+    from ..runs import RunDir, RunFinished, resume_run, train
+
+    if args.resume:
+        given = _given_with_resume(args)
+        if given:
+            raise ConfigError(f"--{given[0].replace('_', '-')} cannot be given with --resume (the run keeps "
+                              "the options in its config.json)")
+        out = args.resume
+    else:
+        conn = load_connectome(args.species or args.connectome)
+        out = args.out or str(Path("runs") / conn.name)
+    try:
+        if args.resume:
+            result = resume_run(out, data_path=args.data, progress=not args.quiet,
+                                checkpoint_every=args.checkpoint_every)
+        else:
+            result = train(conn, train_config(args), data_path=args.data, out=out, overwrite=args.overwrite,
+                           progress=not args.quiet, checkpoint_every=args.checkpoint_every,
+                           architecture=args.architecture, dataset=args.dataset, test_data=args.test_data,
+                           image_size=args.image_size)
+    except RunFinished as exc:  # not an error: resuming is safe to repeat, e.g. from a job script
+        print(" ".join(str(exc).split()))
+        return
+    except KeyboardInterrupt:
+        if RunDir(out).has_checkpoint():
+            print(f"visualstreams: continue with: visualstreams train --resume {out}", file=sys.stderr)
+        raise
+    except OSError as exc:  # a full disk mid-run: the last checkpoint is intact (atomic writes)
+        if not RunDir(out).has_checkpoint():
+            raise
+        raise ConfigError(f"{exc.filename or out}: {exc.strerror or exc}; once that is fixed, continue with: "
+                          f"visualstreams train --resume {out}") from None
+    if result.resumed_from is not None:
+        epoch, step = result.resumed_from
+        print(f"resumed {out} from its checkpoint at epoch {epoch}, step {step}")
+    elif args.resume:
+        print(f"{out}: no checkpoint, and no epoch had finished; trained from step 0 (equivalent to resuming)")
+    print(train_text(result, out))

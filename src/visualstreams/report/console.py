@@ -1,0 +1,202 @@
+"""What the command line prints: its tables and sentences as text, formatted by the one formatter
+(:mod:`visualstreams.format`), so that a console table and the report say a number the same way.
+
+Light at import (pandas and the network's compile step only), so that the quick commands start at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..connectome import Connectome, direction_rules, list_connectomes, load_connectome
+from ..format import format_metric, format_number, p_clause
+from ..network.compile import compile_network
+
+# The metrics of a comparison's console table, in order (the report shows them all).
+COMPARISON_METRICS = ("test_acc", "test_loss", "test_loc_err", "test_r2")
+# The differences the console lists (losses are in the report).
+TESTED_METRICS = ("test_acc", "test_loc_err", "test_r2")
+
+
+def _short(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def presets_text() -> str:
+    """``connectome list``: each preset with its species, size, source and what its strengths measure."""
+    presets = list_connectomes()
+    width = max(len(n) for n in presets["name"]) + 1
+    lines = []
+    for r in presets.itertuples():
+        fb = f" ({r.edges - r.recurrent} feedforward, {r.recurrent} feedback or lateral)" if r.recurrent else ""
+        lines += [f"{r.name:<{width}} {r.species:<9} {r.areas} areas, {r.edges} projections{fb}",
+                  f"    source:  {_short(r.source)}", f"    measure: {_short(r.measure)}"]
+    return "\n".join(lines)
+
+
+def compilable(connectome: str | Connectome) -> Connectome:
+    """The connectome, once it is known to compile into a network (at two steps, so that a cycle, recurrence,
+    is shown rather than refused)."""
+    return compile_network(connectome, steps=2).connectome
+
+
+def connectome_text(connectome: str | Connectome) -> str:
+    """``connectome show``: the labelled matrix, as the notebook printed it, and the pathway table with each
+    projection's direction."""
+    spec = compile_network(connectome, steps=2)
+    conn = spec.connectome
+    lines = [f"{conn.name.upper()} connectivity (rows: source, columns: target)"]
+    lines += [f"  {key}: {getattr(conn, key)}" for key in ("species", "measure", "source", "notes")
+              if getattr(conn, key)]
+    lines.append(conn.to_frame().round(2).to_string())
+    kinds = {(p.source, p.target): p.direction for p in spec.projections}
+    paths = conn.pathways()
+    paths["direction"] = [kinds[(s, t)] for s, t in zip(paths["source"], paths["target"], strict=True)]
+    counts = paths["direction"].value_counts()
+    lines.append(f"\n{len(paths)} projections: "
+                 + ", ".join(f"{counts.get(d, 0)} {d}" for d in ("feedforward", "feedback", "lateral"))
+                 + " (a one-step network uses the feedforward ones; --steps 2 or more uses all)")
+    lines.append(paths[["pathway", "strength", "direction"]].round(3).to_string(index=False))
+    return "\n".join(lines)
+
+
+def directions_text(preset: str, band: float) -> str:
+    """``connectome directions``: a published preset's directions by its hierarchy beside the SLN rule's."""
+    table = direction_rules(preset, band)
+    conn = load_connectome(preset)
+    lines = [f"{conn.name}: directions by {conn.extra['level_source']}"]
+    with_sln = table[table["SLN"].notna()]
+    if len(with_sln):
+        lines.append(f"the SLN rule (lateral band {0.5 - band:g}-{0.5 + band:g}) agrees for "
+                     f"{int(with_sln['agree'].sum())} of the {len(with_sln)} projections with an SLN")
+    else:
+        lines.append("the data have no SLN: the hierarchy alone gives the directions")
+        table = table.drop(columns=["SLN", "sln", "agree"])
+    lines.append(table.to_string(index=False))
+    return "\n".join(lines)
+
+
+def comparison_text(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFrame,
+                    similarity_skipped: str | None = None) -> str:
+    """``compare``'s table: one row per condition and species, mean ± 95% CI half-width over seeds beside the
+    notebook's figures; then the pairwise differences with Holm's correction; last, why the similarity section is
+    missing when its analysis failed (``similarity_skipped``)."""
+    metrics = [m for m in COMPARISON_METRICS if m in set(stats.get("metric", []))]
+    rows: list[dict[str, Any]] = []
+    for (mode, species), grp in stats.groupby(["mode", "species"], sort=False):
+        row: dict[str, Any] = {"species": species, "mode": mode, "n": int(grp["n"].iloc[0])}
+        for m in metrics:
+            s = grp[grp["metric"] == m].iloc[0]
+            half = (s["ci_high"] - s["ci_low"]) / 2
+            row[m.removeprefix("test_")] = format_metric(s["mean"], m) + ("" if pd.isna(half) else
+                                                                          f" ± {format_metric(half, m)}")
+        runs = summary[(summary["species"] == species) & (summary["mode"] == mode)]
+        if "notebook_test_acc" in summary and summary["notebook_test_acc"].notna().any():
+            row["notebook acc"] = format_metric(runs["notebook_test_acc"].iloc[0], "test_acc")
+        row["train s/run"] = format_number(runs["seconds"].mean(), 1)
+        rows.append(row)
+    lines = [pd.DataFrame(rows).to_string(index=False)]
+    for r in summary[summary["status"] != "ok"].itertuples():
+        lines.append(f"FAILED {r.species} {r.mode} seed {r.seed}: {r.status}")
+    testable = tests[tests["p"].notna()] if len(tests) else tests
+    if len(tests) and not len(testable):
+        lines.append("(one seed per group: no test can separate a difference from seed noise; use --seeds N)")
+    shown = testable[testable["metric"].isin(TESTED_METRICS)] if len(testable) else testable
+    if len(shown):
+        lines += ["", "pairwise differences (Welch t-test, Holm-corrected within each metric and stratum):"]
+        for r in shown.itertuples():
+            flag = "*" if r.significant else " "
+            stratum = getattr(r, "mode", None) if r.compare == "species" else getattr(r, "species", None)
+            lines.append(f" {flag} {r.metric:<12} {r.group_a} - {r.group_b} ({stratum}): {r.diff:+.3f} "
+                         f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p {p_clause(r.p)}, p_holm {p_clause(r.p_holm)}")
+        lines.append("(* = significant after correction)")
+    if similarity_skipped:  # at the end, where it is read: the warning about it scrolled by before the table
+        lines += ["", "MISSING representational similarity (no similarity_*.csv, none in the report): "
+                      f"{similarity_skipped}"]
+    return "\n".join(lines)
+
+
+# train's closing sentence: the final test metrics a task has, each as it reads in words
+_FINAL_WORDS = {"test_acc": "test accuracy {}%", "test_loc_err": "localisation error {} px", "test_r2": "R^2 {}",
+                "test_loss": "test loss {}"}
+
+
+def train_text(result: Any, out: str) -> str:
+    """``train``'s output: the history table, the final metrics with where and how they were computed, and what a
+    twin is matched on or which projections a one-step network leaves out. ``result``: a TrainResult."""
+    lines = [result.history.round(4).to_string(index=False)]
+    f = result.final
+    parts = [words.format(format_metric(f[m], m)) for m, words in _FINAL_WORDS.items() if m in f]
+    resolved = result.config.get("resolved", {})
+    how = ", ".join(str(resolved[k]) for k in ("device", "precision") if k in resolved)
+    if isinstance(resolved.get("threads"), int):  # configs written before threads were recorded lack them
+        how += f", {resolved['threads']} thread{'s' if resolved['threads'] > 1 else ''}"
+    lines.append(f"{result.config['name']}: {', '.join(parts)}" + (f" ({how})" if how else "")
+                 + f"; run written to {out}")
+    spec = result.model.spec
+    train_cfg = result.config.get("train", {})
+    twin_of = train_cfg.get("twin_of")
+    unused = sum(d != "feedforward" for d in spec.connectome.directions.values()) if spec.steps == 1 else 0
+    if twin_of:  # the control, not a network that leaves its feedback out: say what it is matched to
+        on = ("training FLOPs per image (within 5%)" if train_cfg.get("twin_match") == "compute" else
+              "parameters used by the task (within 2%)")
+        lines.append(f"(the feedforward twin of the {twin_of}-step network: one step, "
+                     f"{result.config.get('parameters'):,} parameters, {result.config.get('parameters_used'):,} "
+                     f"used, {result.config.get('flops'):,} training FLOPs per image; matched on {on})")
+    elif unused:  # nothing silent: the data's feedback is left out of a one-step network on purpose, and said so
+        lines.append(f"(a one-step network: its {unused} feedback and lateral projections are used with --steps 2 "
+                     "or more)")
+    return "\n".join(lines)
+
+
+def lesion_text(table: pd.DataFrame) -> str:
+    """``lesion``'s table: each lesion's test metrics and their change, the mean over runs."""
+    cols = [c for c in table.columns if c.startswith("test_") or c.startswith("change_")]
+    means = table.groupby("lesion", sort=False)[cols].mean()
+    n = table["run"].nunique()
+    return (f"test metrics intact and lesioned (mean over {n} run{'s' if n > 1 else ''}):\n"
+            + means.round(4).to_string())
+
+
+def similarity_text(result: Any) -> str:
+    """``similarity``'s output: what was compared, the species and condition differences as sentences, else the
+    mean similarity between runs per area. ``result``: a SimilarityResult."""
+    n = len(result.runs)
+    lines = [f"{n} run{'s' if n > 1 else ''}, {len(result.areas)} areas ({', '.join(result.areas)}), "
+             f"{result.n_images} probe images"]
+    for table in (result.differences, result.mode_differences):
+        lines += [f"  {sentence}" for sentence in (table["sentence"] if len(table) else ())]
+    if not len(result.differences) and not len(result.mode_differences) and len(result.across):
+        means = result.across.groupby(["metric", "area"], sort=False)["similarity"].mean().unstack(0)
+        lines.append("mean similarity between runs:\n" + means.round(3).to_string())
+    return "\n".join(lines)
+
+
+def predictivity_text(result: Any) -> str:
+    """``predict``'s output: the (ceiled) score per area and region, the ceilings, the best area per region and
+    the notes. ``result``: a PredictivityResult."""
+    from ..analysis.predictivity import best_areas  # SciPy and scikit-learn: only when predict has run
+    from .predictivity import best_area_sentences
+
+    lines = [f"{len(result.runs)} run(s) against {result.recordings['source']}: {result.recordings['stimuli']} "
+             "stimuli"]
+    col = "ceiled" if result.summary["ceiled"].notna().any() else "r"
+    table = result.summary.groupby(["name", "region"], sort=False)[col].mean().unstack()
+    lines.append(f"{col} (mean over runs):\n" + table.round(3).to_string())
+    lines.append("ceilings: " + ", ".join(f"{r.region} {format_number(r.ceiling, 3)}"
+                                          for r in result.ceilings.itertuples()))
+    lines += [f"  {line}" for line in best_area_sentences(best_areas(result))]
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines)
+
+
+def fetch_text(path: str | None = None, download: bool = True, url: str | None = None) -> str:
+    """``data fetch``: where Fashion-MNIST was found (downloaded if need be and allowed), its size and checksums."""
+    from ..data import find_data, load_fashion_mnist  # torch: only when the data are read
+
+    directory = find_data(path, download=download, url=url)
+    ds = load_fashion_mnist(directory)
+    return "\n".join([f"Fashion-MNIST ({ds.format}) at {directory}: {len(ds.train_labels)} train, "
+                      f"{len(ds.test_labels)} test"] + [f"  {name}  md5 {md5}" for name, md5 in ds.checksums.items()])
