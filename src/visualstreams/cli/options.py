@@ -218,7 +218,7 @@ def add_predict_options(p: argparse.ArgumentParser, title: str = "neural predict
 
 
 def predict_config(args: argparse.Namespace):  # -> PredictivityConfig
-    from ..analysis.predictivity import PredictivityConfig
+    from ..experiment import PredictivityConfig
 
     return PredictivityConfig(method=args.method, n_splits=args.splits, train_fraction=args.train_fraction,
                               max_features=args.max_features, stimulus_degrees=args.stimulus_degrees,

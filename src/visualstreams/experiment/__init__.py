@@ -6,7 +6,7 @@ of the stack below the CLI: imports runs, analysis, figures and the report build
 from .._lazy import export_names, lazy_exports
 
 _EXPORTS = {
-    ".brains": ("predict",),
+    ".brains": ("PredictivityConfig", "predict"),
     ".comparison": ("analyse", "compare"),
     ".lesions": ("lesion",),
     ".reference": ("NOTEBOOK_RESULTS",),
