@@ -107,3 +107,31 @@ def test_the_cli_package_imports_no_analysis_or_figure_internals():
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith(("analysis", "viz.")), (path.name, node.module)
         assert len(path.read_text().splitlines()) <= 500, path.name
+
+
+def test_metric_and_step_suffixes_are_written_and_read_only_by_their_owner():
+    """``@t`` and ``@occ`` are written and parsed in visualstreams.metrics alone (issue: literals in 12 files)."""
+    import re
+
+    owner = SRC / "visualstreams" / "metrics.py"
+    pattern = re.compile(r"""["'][^"'\n]*@(t|occ)["'{]|@t\{|@occ\{""")
+    for path in (SRC / "visualstreams").rglob("*.py"):
+        if path == owner:
+            continue
+        code = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+        hits = [line for line in code if pattern.search(line) and '"""' not in line and "``" not in line]
+        assert not hits, (path.name, hits)
+
+
+def test_the_metric_table_is_what_format_stats_and_figures_read():
+    from visualstreams import metrics
+    from visualstreams.analysis.stats import describe_difference
+    from visualstreams.format import format_metric
+
+    for name, m in metrics.METRICS.items():
+        assert format_metric(1 / 3, metrics.at_step(metrics.at_level(name, 20), 1)).count("3") == m.decimals
+    assert metrics.split_step(metrics.at_step("IT", 3)) == ("IT", 3)
+    assert metrics.parse("test_loc_err@occ40@t2") == ("test_loc_err", 40.0, 2)
+    row = {"group_a": "mouse", "group_b": "human", "metric": "test_loc_err@occ40", "n_a": 3, "n_b": 3, "diff": 1.5,
+           "ci_low": 0.5, "ci_high": 2.5, "p": 0.01, "p_holm": 0.02}
+    assert "difference in test localisation error at 40% occlusion of 1.50 px" in describe_difference(row)

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from visualstreams import metrics
 from visualstreams.analysis import levels as lv
 from visualstreams.analysis.stats import holm
 from visualstreams.errors import ConfigError
 from visualstreams.format import format_metric
+from visualstreams.metrics import level_label, parse, split_level
 from visualstreams.runs import RunDir
-from visualstreams.tasks import level_label, split_level
-from visualstreams.viz.results import metric_label
 
 LEVELS = (0, 20, 40, 60)
 ROOT = Path(__file__).resolve().parents[1]
@@ -271,7 +271,7 @@ def test_keep_results_replaces_an_earlier_copy_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in dest.parent.iterdir()) == ["seed0"]  # nothing staged is left beside it
 
 
-@pytest.mark.parametrize(("name", "parsed", "label", "shown"), [
+@pytest.mark.parametrize(("name", "parsed", "shown_label", "shown"), [
     ("test_acc", ("test_acc", None, None), "test accuracy (%)", "86.12"),
     ("test_acc@occ20", ("test_acc", 20.0, None), "test accuracy (%) at 20% occlusion", "86.12"),
     ("test_acc@occ12.5@t2", ("test_acc", 12.5, 2), "test accuracy (%) at 12.5% occlusion, step 2", "86.12"),
@@ -279,9 +279,9 @@ def test_keep_results_replaces_an_earlier_copy_whole(tmp_path: Path) -> None:
     ("test_loss@occ60", ("test_loss", 60.0, None), "test loss at 60% occlusion", "86.1235"),
     ("odd@name", ("odd@name", None, None), "odd@name", "86.1235"),
 ])
-def test_a_metric_read_at_a_level_or_step_is_parsed_labelled_and_shown_as_its_base(name, parsed, label, shown):
-    assert lv.parse_metric(name) == parsed
-    assert metric_label(name) == label
+def test_a_metric_read_at_a_level_or_step_is_parsed_labelled_and_shown_as_its_base(name, parsed, shown_label, shown):
+    assert parse(name) == parsed
+    assert metrics.label(name, unit=True) == shown_label
     assert format_metric(86.123456, name) == shown
 
 

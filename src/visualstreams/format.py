@@ -1,8 +1,8 @@
 """One formatter for the numbers and p-values that the CLI, the statistics' sentences and the report print.
 
-A leaf: imports nothing from visualstreams. Rules: a missing or non-finite value prints as an en dash; zero never
-prints as "-0.00"; p-values in the APA style (``< 0.001``, three decimals below 0.1 so that 0.063 is not shown as
-0.06, two above).
+Imports only the metric names (:mod:`visualstreams.metrics`), for each metric's decimals. Rules: a missing or
+non-finite value prints as an en dash; zero never prints as "-0.00"; p-values in the APA style (``< 0.001``, three
+decimals below 0.1 so that 0.063 is not shown as 0.06, two above).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .metrics import decimals
+
 MISSING = "–"
 
-# Decimals per metric in tables (percent accuracy to 0.01 points, losses to 1e-4, ...).
-METRIC_DECIMALS: dict[str, int] = {"test_acc": 2, "test_loss": 4, "test_loc_err": 2, "test_r2": 3, "hedges_g": 2}
 
 
 def _finite(value: Any) -> float | None:
@@ -34,9 +34,9 @@ def format_number(value: Any, decimals: int = 4) -> str:
 
 
 def format_metric(value: Any, metric: str) -> str:
-    """A metric's value at its usual precision (:data:`METRIC_DECIMALS`, else 4 places); a metric read at a level
-    or a step (``test_acc@occ20``, ``test_acc@t2``) has its base metric's."""
-    return format_number(value, METRIC_DECIMALS.get(metric.split("@", 1)[0], 4))
+    """A metric's value at its usual precision (:func:`visualstreams.metrics.decimals`; a metric read at a level
+    or a step, ``test_acc@occ20@t2``, has its base metric's)."""
+    return format_number(value, decimals(metric))
 
 
 def format_p(p: Any) -> str:

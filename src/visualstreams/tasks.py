@@ -44,6 +44,7 @@ from .data.canvas import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_cen
 from .data.clutter import CLUTTER_STREAM, clutter, clutter_draws
 from .data.noise import item_noise, keyed_uniforms
 from .errors import ConfigError
+from .metrics import level_label
 
 TASK_HEADS: dict[str, tuple[str, ...]] = {"what": ("what",), "where": ("where",), "what-where": ("what", "where"),
                                           "occlusion": ("what",), "debris": ("what",), "clutter": ("what",)}
@@ -79,21 +80,6 @@ def parse_levels(levels: str | Sequence[float] | None) -> tuple[float, ...]:
     if len(set(values)) != len(values):
         raise ConfigError(f"occlusion levels must not repeat, got {levels!r}")
     return tuple(values)
-
-
-_LEVEL_PREFIX = "occ"
-
-
-def level_label(level: float) -> str:
-    """``occ20``: the suffix of a level's metrics (``test_acc@occ20``)."""
-    return f"{_LEVEL_PREFIX}{level:g}"
-
-
-def split_level(name: str) -> tuple[str, float | None]:
-    """``("test_acc", 20.0)`` from ``"test_acc@occ20"`` (:func:`level_label`'s suffix, its inverse);
-    ``(name, None)`` for a name of no level."""
-    base, sep, tail = name.rpartition(f"@{_LEVEL_PREFIX}")
-    return (base, float(tail)) if sep and base and tail.replace(".", "", 1).isdigit() else (name, None)
 
 
 # Each task of levels: its draws per item, its composer (items, levels, pool, places in it, draws) -> scenes, and its

@@ -29,6 +29,7 @@ import pandas as pd
 from ..data.recordings import Recordings
 from ..data.stimuli import FIELD_DEGREES, load_stimuli
 from ..errors import ConfigError
+from ..metrics import at_step
 from .predictivity import stimulus_activations
 
 UNITS = ("single", "local")
@@ -75,7 +76,7 @@ def known_answer_recordings(run_dir: Any, stimuli: pd.DataFrame | Sequence[str |
     rng = np.random.default_rng(seed)
     signals, regions, ids = [], [], []
     for region, area in sources.items():
-        name = area if area in acts.acts else f"{area}@t{acts.steps - 1}"  # a recurrent network: its last step
+        name = area if area in acts.acts else at_step(area, acts.steps - 1)  # a recurrent network: its last step
         x = acts.acts[name].astype(np.float64)
         if units == "local":
             c, h, w = shapes[area]

@@ -26,6 +26,7 @@ import torch
 from ..data import test_tensors
 from ..engine import TrainConfig, evaluate, resolve_runtime
 from ..errors import ConfigError
+from ..metrics import split_step
 from ..network import VisualStreamsNet
 from ..network.compile import check_steps
 from ..runs import RunDir, load_run, run_dataset
@@ -56,12 +57,10 @@ class Lesion:
 
 def parse_area(text: str) -> tuple[str, int]:
     """``"IT"`` -> ``("IT", 0)``; ``"IT@t2"`` -> ``("IT", 2)``: silenced from that step on."""
-    area, sep, step = text.partition("@t")
-    if not sep:
-        return text, 0
-    if not area or not step.isdigit():
+    area, step = split_step(text)
+    if step is None and "@" in text:
         raise ConfigError(f"area {text!r} must be written AREA or AREA@tK, for example IT@t2")
-    return area, int(step)
+    return area, step or 0
 
 
 def parse_edge(text: str) -> tuple[str, str]:

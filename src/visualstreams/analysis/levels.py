@@ -22,7 +22,8 @@ import pandas as pd
 from scipy import stats as sps
 
 from ..errors import ConfigError
-from .stats import groups_in_order, holm, mean_ci, parse_metric, summarize, welch_test
+from ..metrics import parse as parse_metric
+from .stats import groups_in_order, holm, mean_ci, summarize, welch_test
 
 #: Slopes are given per this many points of occlusion (the levels' usual spacing, 0, 20, 40, 60, is twice it).
 SLOPE_PER = 10.0

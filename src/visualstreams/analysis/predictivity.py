@@ -56,6 +56,7 @@ import pandas as pd
 
 from ..data.recordings import Recordings, group_means, load_recordings
 from ..errors import ConfigError
+from ..metrics import at_step, split_step
 
 METHODS = ("pls", "ridge")
 FITS = ("region", "joint")
@@ -185,9 +186,9 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
     expected = (spec.architecture.in_channels, spec.image_size, spec.image_size)
     if tuple(images.shape[1:]) != expected:
         raise ConfigError(f"{run_dir}: stimuli are {tuple(images.shape[1:])}, the network takes {expected}")
-    names = [a if steps == 1 else f"{a}@t{t}" for t in range(steps) for a in model.order]
-    area_of = {n: n.split("@")[0] for n in names}
-    step_of = {n: int(n.split("@t")[1]) if "@t" in n else 0 for n in names}
+    names = [a if steps == 1 else at_step(a, t) for t in range(steps) for a in model.order]
+    area_of = {n: split_step(n)[0] for n in names}
+    step_of = {n: split_step(n)[1] or 0 for n in names}
     if areas is not None:
         unknown = [a for a in areas if a not in names and a not in model.order]
         if unknown:
@@ -488,7 +489,7 @@ def _check_areas(run_dirs: Sequence[Any], areas: Sequence[str]) -> None:
         config = RunDir(d).read_config()
         names = Connectome.from_dict(config.get("connectome", {})).areas
         steps = int(config.get("train", {}).get("steps", 1))
-        allowed = set(names) | {f"{a}@t{t}" for a in names for t in range(steps) if steps > 1}
+        allowed = set(names) | {at_step(a, t) for a in names for t in range(steps) if steps > 1}
         unknown = [a for a in areas if a not in allowed]
         if unknown:
             raise ConfigError(f"{d}: no area {unknown[0]!r} (areas: {', '.join(names)}"

@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from .. import metrics
 from ..errors import ConfigError
 from ..format import ci_decimals, format_number, p_clause
-from ..network.compile import split_step
-from ..tasks import split_level
 
 __all__ = [
     "mean_ci",
@@ -35,8 +34,6 @@ __all__ = [
     "holm",
     "summarize",
     "groups_in_order",
-    "parse_metric",
-    "read_at_words",
     "pairwise_tests",
     "describe_difference",
 ]
@@ -343,43 +340,12 @@ def pairwise_tests(df: pd.DataFrame, by: str = "species", metric: str | Sequence
 _TEST_NAMES = {"welch": "Welch t-test", "permutation": "permutation test"}
 
 
-def parse_metric(name: str) -> tuple[str, float | None, int | None]:
-    """``("test_acc", 20.0, 2)`` from ``"test_acc@occ20@t2"``: a metric and the occlusion level and step it was
-    read at (``None`` where it names none), by the inverses of the functions that write the suffixes
-    (network.step_name, tasks.level_label). A name of another form is returned whole, as a metric of no level or
-    step."""
-    rest, step = split_step(name)
-    base, level = split_level(rest)
-    return (name, None, None) if "@" in base else (base, level, step)
-
-
-def read_at_words(metric: str) -> str:
-    """Where a metric was read, in words, to follow its label: `` at 20% occlusion, step 2`` for
-    ``test_acc@occ20@t2``, `` at step 1``, or nothing."""
-    _, level, step = parse_metric(metric)
-    words = [] if level is None else [f"at {level:g}% occlusion"]
-    if step is not None:
-        words.append(f"step {step}" if words else f"at step {step}")
-    return "".join(f"{', ' if i else ' '}{w}" for i, w in enumerate(words))
-
-
-def _metric_label(metric: str) -> str:
-    """``test_acc`` -> ``test accuracy``, ``test_loss`` -> ``test loss``, ``test_acc@occ20`` -> ``test accuracy
-    at 20% occlusion``."""
-    base = parse_metric(metric)[0]
-    if base.endswith("_acc"):
-        base = base[: -len("_acc")] + " accuracy"
-    elif base == "acc":
-        base = "accuracy"
-    return base.replace("_", " ") + read_at_words(metric)
-
-
 def describe_difference(row: Mapping[str, Any] | pd.Series, group_label: str | None = None) -> str:
     """One plain-English sentence for a reviewer from one ``pairwise_tests`` row.
 
     Example: "The human-mouse difference in test accuracy of 0.40 points (95% CI -0.52 to 1.32) is not
-    significant (Welch t-test, p = 0.31, Holm-corrected p = 0.62; n = 5 per species)." Accuracy metrics
-    (names ending in ``_acc``) are in percentage points; other metrics have no unit. Significance follows
+    significant (Welch t-test, p = 0.31, Holm-corrected p = 0.62; n = 5 per species)." Differences are in
+    the metric's unit (percentage points for accuracies; :mod:`visualstreams.metrics`). Significance follows
     the Holm-corrected p (the row's ``significant`` column when present, else ``p_holm < 0.05``).
     ``group_label`` (default: the row's ``by`` column, else "group") names what n is counted per.
     """
@@ -387,13 +353,12 @@ def describe_difference(row: Mapping[str, Any] | pd.Series, group_label: str | N
     label = group_label or (str(row["by"]) if "by" in row and isinstance(row["by"], str) else "group")
     n_a, n_b = int(row["n_a"]), int(row["n_b"])
     n_text = f"n = {n_a} per {label}" if n_a == n_b else f"n = {n_a} {a}, {n_b} {b}"
-    what = f"The {a}-{b} difference in {_metric_label(metric)}"
+    what = f"The {a}-{b} difference in {metrics.label(metric)}"
     diff, lo, hi, p, p_holm = (float(row[k]) for k in ("diff", "ci_low", "ci_high", "p", "p_holm"))
     if math.isnan(p):
         return f"{what} could not be tested (each {label} needs at least 2 runs; {n_text})."
     dec = ci_decimals(diff, 0.5 * (hi - lo))
-    base = parse_metric(metric)[0]
-    unit = " points" if base.endswith("_acc") or base == "acc" else ""
+    unit = f" {metrics.info(metric).difference_unit}" if metrics.info(metric).difference_unit else ""
     ci_text = f"95% CI {format_number(lo, dec)} to {format_number(hi, dec)}" if math.isfinite(lo) else "no CI"
     significant = bool(row["significant"]) if "significant" in row else p_holm < 0.05
     verdict = "is significant" if significant else "is not significant"

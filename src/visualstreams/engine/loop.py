@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 from ..data import DeviceData
 from ..data.streaming import LazyImages, chunks
 from ..errors import ConfigError, DivergenceError
+from ..metrics import at_step as step_name
 from ..network import VisualStreamsNet
-from ..network.compile import step_name
 from ..storage import save_torch
 from ..tasks import Task, get_task
 from .checkpoint import check_state, checkpoint_state

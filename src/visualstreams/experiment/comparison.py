@@ -42,8 +42,8 @@ from ..engine import (
     resolve_runtime,
 )
 from ..errors import ConfigError, VisualStreamsError
+from ..metrics import split_step
 from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
-from ..network.compile import split_step
 from ..network.modes import TWIN_PREFIXES, Condition
 from ..network.twins import run_costs
 from ..network.twins import twin as twin_network

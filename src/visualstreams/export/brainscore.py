@@ -41,7 +41,7 @@ from torch import nn
 from ..data.stimuli import FIELD_DEGREES, load_stimuli
 from ..engine import TrainConfig
 from ..errors import ConfigError
-from ..network.compile import step_name
+from ..metrics import at_step as step_name
 from ..runs import RunDir, load_run
 from ..runs.rundir import slug
 from ..storage import write_text

@@ -45,6 +45,7 @@ from ..connectome import (
     topological_order,
 )
 from ..errors import ConfigError, ConnectomeError
+from ..metrics import at_step as step_name
 from .architecture import (
     NOTEBOOK_AREAS,
     NOTEBOOK_HEADS,
@@ -311,18 +312,6 @@ def intrinsic_parameters(channels: int) -> int:
     return channels * channels * INTRINSIC_KERNEL ** 2
 
 
-def step_name(area: str, step: int) -> str:
-    """``IT@t2``: an area's output at one step, as activations and hooks name it."""
-    return f"{area}@t{step}"
-
-
-def split_step(name: str) -> tuple[str, int | None]:
-    """``("test_acc", 2)`` from ``"test_acc@t2"`` (a metric or area at one step, :func:`step_name`'s inverse);
-    ``(name, None)`` for a name of no step."""
-    base, sep, tail = name.rpartition("@t")
-    return (base, int(tail)) if sep and base and tail.isdigit() else (name, None)
-
-
 def check_steps(steps: object) -> int:
     """``steps`` as a whole number >= 1 (a NumPy integer too), or a one-line error."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
@@ -509,5 +498,4 @@ def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: 
 
 
 __all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "check_steps", "compile_network",
-           "default_architecture", "default_input_area", "intrinsic_parameters", "norm_groups", "split_step",
-           "step_name"]
+           "default_architecture", "default_input_area", "intrinsic_parameters", "norm_groups"]

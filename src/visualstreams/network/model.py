@@ -40,8 +40,9 @@ from torch import nn
 
 from ..connectome import Connectome
 from ..errors import ConfigError
+from ..metrics import at_step as step_name
 from .architecture import Architecture, AreaSpec
-from .compile import INTRINSIC_KERNEL, Adapter, CompiledNetwork, compile_network, norm_groups, step_name
+from .compile import INTRINSIC_KERNEL, Adapter, CompiledNetwork, compile_network, norm_groups
 from .modes import MODES
 
 __all__ = ["MODES", "AreaBlock", "ProjectionAdapter", "RecurrentAdapter", "VisualStreamsNet", "build_model",

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import metrics
 from ..analysis import levels
 from ..analysis.stats import describe_difference
 from ..connectome import Connectome
 from ..errors import ConnectomeError
 from ..format import MISSING, format_metric, format_p
-from ..network.compile import split_step
+from ..metrics import split_step
 from ..network.modes import condition, describe_condition, parse_condition
 from ..runs.rundir import CompareDir, RunDir
 from ..tasks import LEVEL_TASKS
@@ -36,7 +37,7 @@ from ..viz import (
     plot_per_class,
 )
 from ..viz.levels import plot_levels
-from ..viz.results import final_metrics, metric_label, ordered_metrics, per_class_accuracy
+from ..viz.results import final_metrics, per_class_accuracy
 from .document import Document, slug
 from .document import as_int as _int
 from .document import truthy as _truthy
@@ -117,7 +118,7 @@ class _Experiment:
         self.seeds = list(self.exp.get("seeds") or (sorted(set(s["seed"])) if "seed" in s else []))
         self.multi_mode = len(self.modes) > 1
         self.ok = s[s["status"] == "ok"] if len(s) else s
-        self.metrics = (final_metrics(ordered_metrics(self.stats["metric"])) if len(self.stats) and "metric" in
+        self.metrics = (final_metrics(metrics.in_order(self.stats["metric"])) if len(self.stats) and "metric" in
                         self.stats else [])
         # Metrics read at every step of recurrent runs (test_acc@t0 ..): the anytime figure, not the tables.
         self.step_metrics = ([m for m in map(str, self.stats["metric"]) if split_step(m)[1] is not None]
@@ -211,10 +212,10 @@ def _section_results(doc: Document, ex: _Experiment) -> None:
             cell = _fmt_ci(m, r.n, r.mean, r.ci_low, r.ci_high) if r is not None else MISSING
             if r is not None and _int(r.n) != row["n"]:
                 cell += f" (n = {_int(r.n)})"
-            row[metric_label(m)] = cell
+            row[metrics.label(m, unit=True)] = cell
             if m in notebook:  # the notebook trained with fixed gains: beside the gain rows only
                 value = notebook[m].get(species) if mode == "gain" else None
-                row[f"notebook {metric_label(m)}, 1 run"] = format_metric(value, m)
+                row[f"notebook {metrics.label(m, unit=True)}, 1 run"] = format_metric(value, m)
         rows.append(row)
     table = pd.DataFrame(rows)
     if not ex.multi_mode:
@@ -368,7 +369,7 @@ def _section_tests(doc: Document, ex: _Experiment) -> None:
     sig = [_truthy(v) for v in tests.get("significant", pd.Series(False, index=tests.index))]
     tests = tests.assign(_sig=sig)
     # Read in order: species comparisons, then modes; strata as they came; accuracy before loss.
-    rank = {m: i for i, m in enumerate(ordered_metrics(tests["metric"]))}
+    rank = {m: i for i, m in enumerate(metrics.in_order(tests["metric"]))}
     tests = (tests.assign(_k=(tests["_kind"] != "species").astype(int), _m=tests["metric"].map(rank),
                           _i=np.arange(len(tests)))
              .sort_values(["_k", "_m", "_i"], kind="stable").reset_index(drop=True))
@@ -485,9 +486,8 @@ def _section_runs(doc: Document, ex: _Experiment) -> None:
     doc.heading(2, "Appendix: every run")
     s = ex.summary
     cols = [c for c in ("species", "mode", "seed", "status") if c in s]
-    metrics = [c for c in ordered_metrics([c for c in s.columns if c.startswith("test_")])]
     table = s[cols].astype(str).copy()
-    for m in metrics:
+    for m in metrics.in_order([c for c in s.columns if c.startswith("test_")]):
         table[m] = [format_metric(v, m) for v in s[m]]
     for c, fmt in (("epochs", "{:.0f}"), ("seconds", "{:.1f}")):
         if c in s:

@@ -12,12 +12,8 @@ import pandas as pd
 
 from ..connectome import Connectome, direction_rules, list_connectomes, load_connectome
 from ..format import format_metric, format_number, p_clause
+from ..metrics import TEST_METRICS, TESTED_METRICS
 from ..network.compile import compile_network
-
-# The metrics of a comparison's console table, in order (the report shows them all).
-COMPARISON_METRICS = ("test_acc", "test_loss", "test_loc_err", "test_r2")
-# The differences the console lists (losses are in the report).
-TESTED_METRICS = ("test_acc", "test_loc_err", "test_r2")
 
 
 def _short(text: str, width: int = 100) -> str:
@@ -83,7 +79,7 @@ def comparison_text(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFr
     """``compare``'s table: one row per condition and species, mean ± 95% CI half-width over seeds beside the
     notebook's figures; then the pairwise differences with Holm's correction; last, why the similarity section is
     missing when its analysis failed (``similarity_skipped``)."""
-    metrics = [m for m in COMPARISON_METRICS if m in set(stats.get("metric", []))]
+    metrics = [m for m in TEST_METRICS if m in set(stats.get("metric", []))]
     rows: list[dict[str, Any]] = []
     for (mode, species), grp in stats.groupby(["mode", "species"], sort=False):
         row: dict[str, Any] = {"species": species, "mode": mode, "n": int(grp["n"].iloc[0])}

@@ -14,12 +14,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..analysis.stats import mean_ci, parse_metric, read_at_words
-from ..network.compile import split_step
+from .. import metrics as metric_names
+from ..analysis.stats import mean_ci
+from ..metrics import in_order, split_step
 from ..storage import save_figure
 
 __all__ = ["plot_learning_curves", "plot_final_metrics", "plot_per_class", "plot_confusion", "plot_lesions",
-           "plot_anytime", "metric_label", "ordered_metrics", "per_class_accuracy", "final_metrics"]
+           "plot_anytime", "per_class_accuracy", "final_metrics"]
 
 
 def plot_learning_curves(
@@ -68,25 +69,6 @@ def plot_learning_curves(
     return fig
 
 
-_METRIC_ORDER = ("test_acc", "test_loss", "test_loc_err", "test_r2")
-_METRIC_LABELS = {
-    "test_acc": "test accuracy (%)",
-    "test_loss": "test loss",
-    "test_loc_err": "test localisation error (px)",
-    "test_r2": "test R² of (x, y)",
-}
-def metric_label(metric: str) -> str:
-    """``test_acc`` -> ``test accuracy (%)``; a metric read at an occlusion level or a step says so
-    (``test_acc@occ20@t2`` -> ``test accuracy (%) at 20% occlusion, step 2``)."""
-    base = parse_metric(metric)[0]
-    return _METRIC_LABELS.get(base, base.replace("_", " ")) + read_at_words(metric)
-
-
-def ordered_metrics(metrics: Sequence[str]) -> list[str]:
-    seen = list(dict.fromkeys(str(m) for m in metrics))
-    return [m for m in _METRIC_ORDER if m in seen] + [m for m in seen if m not in _METRIC_ORDER]
-
-
 def final_metrics(metrics: Sequence[str]) -> list[str]:
     """The metrics of a run's end, without those of single steps (``test_acc@t2``: :func:`plot_anytime` draws
     them)."""
@@ -122,7 +104,7 @@ def plot_anytime(stats: pd.DataFrame, path: str | os.PathLike[str] | None = None
     if not curves:
         ax.text(0.5, 0.5, "no run of several steps", ha="center", va="center", transform=ax.transAxes)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel="step read (the heads on that step's areas)", ylabel=metric_label(metric),
+    ax.set(xlabel="step read (the heads on that step's areas)", ylabel=metric_names.label(metric, unit=True),
            title="Anytime readout: mean and 95% CI across seeds")
     ax.grid(alpha=0.3)
     if curves or len(flat):
@@ -140,7 +122,7 @@ def plot_final_metrics(stats: pd.DataFrame, path: str | os.PathLike[str] | None 
     by side in their own colours. A group with n = 1 has no CI and is drawn as a hollow point. ``runs`` (the
     finished rows of ``summary.csv``), when given, adds each seed's value as a small dot.
     """
-    metrics = final_metrics(ordered_metrics(stats["metric"])) if len(stats) and "metric" in stats else []
+    metrics = final_metrics(in_order(stats["metric"])) if len(stats) and "metric" in stats else []
     n_panels = max(1, len(metrics))
     fig = Figure(figsize=(min(16.0, 0.8 + 3.6 * n_panels), 3.6), layout="constrained")
     axes = fig.subplots(1, n_panels, squeeze=False).ravel()
@@ -179,7 +161,7 @@ def plot_final_metrics(stats: pd.DataFrame, path: str | os.PathLike[str] | None 
             tilt = len(species) > 3 or sum(len(sp) for sp in species) > 24
             ax.set_xticks(range(len(species)), species, rotation=30 if tilt else 0, ha="right" if tilt else "center")
             ax.set_xlim(-0.6, len(species) - 0.4)
-            ax.set_title(metric_label(metric), fontsize=10)
+            ax.set_title(metric_names.label(metric, unit=True), fontsize=10)
             ax.grid(axis="y", alpha=0.3)
             if len(modes) > 1:
                 ax.legend(title="mode", fontsize=8, title_fontsize=8)
