@@ -8,7 +8,7 @@ PY := $(BIN)/python
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup data demo test test-all test-brainscore lint docs tutorials bench clean
+.PHONY: setup data demo test test-slow test-all test-brainscore lint docs tutorials bench clean
 
 setup: $(VENV)/.installed
 
@@ -30,11 +30,14 @@ data: setup
 demo: data
 	$(BIN)/visualstreams compare --species human marmoset mouse --out $(DEMO_OUT) --overwrite
 
+# The fast suite (the README's test command), and the slow tests it leaves out; CI runs both (.ci/run).
 test: setup
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" --durations=10
 
-test-all: setup
-	$(BIN)/pytest -q
+test-slow: setup
+	$(BIN)/pytest -q -m slow --durations=10
+
+test-all: test test-slow
 
 # The Brain-Score plugin against the real brainscore-vision, offline, in an environment of its own: its pins
 # (numpy<2, xarray<2022.6, scikit-learn<1.6) conflict with this package's. Its own and brainscore-core's

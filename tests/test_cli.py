@@ -98,6 +98,7 @@ def test_missing_data_offline_says_how_to_get_it(tmp_path):
         assert_one_line_error(proc, "apt-get install dataset-fashion-mnist", "--data")
 
 
+@pytest.mark.slow
 def test_train_and_compare_a_fourth_species_from_csv(tmp_path):
     data = write_idx_dir(tmp_path / "data", 256, 128)
     tree_shrew = _csv(tmp_path / "tree_shrew.csv", "# species: tree shrew\n,V1,V2,V4,IT,MT,LIP\n"

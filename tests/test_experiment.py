@@ -17,6 +17,7 @@ def data():
     return synthetic_dataset(96, 64)
 
 
+@pytest.mark.slow
 def test_compare_seeds_and_modes_writes_every_table(tmp_path, data):
     summary = vs.compare(["human", "mouse"], quick(), tmp_path, seeds=[0, 1], modes=["gain", "none"], data=data,
                          progress=False)
@@ -38,6 +39,7 @@ def test_compare_seeds_and_modes_writes_every_table(tmp_path, data):
     assert (tmp_path / "learning_curves.png").exists()
 
 
+@pytest.mark.slow
 def test_resume_keeps_finished_runs(tmp_path, data):
     vs.compare(["human"], quick(), tmp_path, seeds=[0, 1], data=data, progress=False)
     finished = (tmp_path / "human" / "seed0" / "model.pt").stat().st_mtime_ns
@@ -79,6 +81,7 @@ def test_bad_grids_are_refused(tmp_path, data):
         vs.compare(["human"], quick(), tmp_path, modes=["sparse"], data=data)
 
 
+@pytest.mark.slow
 def test_identical_networks_are_trained_once(tmp_path, data):
     # Under `none` the notebook's human and marmoset graphs (same five projections) are the same network.
     summary = vs.compare(["human", "marmoset"], quick(), tmp_path, modes=["gain", "none"], data=data,

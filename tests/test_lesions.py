@@ -72,6 +72,7 @@ def test_sweep_covers_every_area_and_edge_and_reports_changes():
         assert torch.equal(out["what"], intact["what"]) and not torch.equal(out["where"], intact["where"])
 
 
+@pytest.mark.slow
 def test_lesion_cli(tmp_path):
     data = write_idx_dir(tmp_path / "data", 128, 64)
     env = {"PYTHONPATH": str(SRC)}

@@ -12,6 +12,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+# Ray clusters and executed notebooks: minutes each; `make test-all` (and CI) runs them, `make test` does not.
+pytestmark = pytest.mark.slow
+
 nbformat = pytest.importorskip("nbformat", reason="the docs extra is not installed (pip install -e '.[docs]')")
 nbclient = pytest.importorskip("nbclient", reason="the docs extra is not installed (pip install -e '.[docs]')")
 

@@ -22,6 +22,9 @@ from synthetic import synthetic_dataset
 
 import visualstreams as vs
 
+# Ray clusters and executed notebooks: minutes each; `make test-all` (and CI) runs them, `make test` does not.
+pytestmark = pytest.mark.slow
+
 ray = pytest.importorskip("ray", reason="Ray is not installed here (pip install 'visualstreams[ray]')")
 
 

@@ -18,6 +18,9 @@ from test_ray import outputs, same
 
 import visualstreams as vs
 
+# Ray clusters and executed notebooks: minutes each; `make test-all` (and CI) runs them, `make test` does not.
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("ray", reason="Ray is not installed here (pip install 'visualstreams[ray]')")
 
 

@@ -222,6 +222,7 @@ def without_seconds(path):
     return [{k: v for k, v in h.items() if k != "seconds"} for h in json.loads(path.read_text())]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     data_dir = write_idx_dir(tmp_path / "data", n_train=256, n_test=64)  # 16 steps per epoch
     train = ["train", "--species", "human", "--data", data_dir, "--epochs", 2, "--batch-size", 16,
@@ -310,6 +311,7 @@ def wait_until_training(proc, out: Path, since: float) -> float:
     return time.time()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0])
 def test_compare_killed_at_random_moments_ends_as_if_never_interrupted(tmp_path, seed):
     data_dir = write_idx_dir(tmp_path / "data", n_train=96, n_test=32)  # 6 steps per epoch
