@@ -10,6 +10,9 @@
 #   scripts/occlusion_seed.sh macaque-markov2014 0
 #   printf '%s\n' "macaque-markov2014 0" "mouse-oh2014 0" ... | xargs -P 2 -L 1 scripts/occlusion_seed.sh
 #
+# Resumable: a seed killed at any moment (the end of a session) continues from its last checkpoint (every 100
+# optimizer steps) when run again with the same arguments, to the result of one never interrupted.
+#
 # One torch thread per run, so that two seeds side by side fill two cores; fp32 on every machine, so that seeds run
 # on different CPUs (with and without fast bf16) are trained alike.
 set -euo pipefail
@@ -24,6 +27,6 @@ out=runs/$task/$preset/seed$seed
 export OMP_NUM_THREADS=1
 "$bin" compare --species "$preset" --steps 1 4 --intrinsic off on --twins parameters compute --loss-steps all \
     --task "$task" --occlusion 0,20,40,60 --seed "$seed" --seeds 1 --train-subset 20000 --epochs 8 --test-every 8 \
-    --precision fp32 --no-similarity --quiet --out "$out"
+    --precision fp32 --no-similarity --quiet --out "$out" --resume --checkpoint-every 100
 "$bin" lesion "$out/$preset/gain-T4-seed$seed" "$out/$preset/gain-T4i-seed$seed" --cut feedback
 "$python" scripts/keep_results.py "$out" "$record/$preset/seed$seed"
