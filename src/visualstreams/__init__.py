@@ -8,29 +8,51 @@ public API, each name imported when first used (so that the command line starts 
 package imports it.
 """
 
-from ._lazy import export_names, lazy_exports
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 from ._version import __version__
 
-_EXPORTS = {
-    ".analysis.predictivity": ("PredictivityConfig", "neural_predictivity"),
-    ".analysis.representations": ("similarity",),
-    ".analysis.similarity": ("cka", "rsa"),
-    ".connectome": (
-        "Connectome", "direction_rules", "list_connectomes", "load_connectome", "register_connectome",
-        "save_connectome",
-    ),
-    ".data": ("FashionMNIST", "ImageSet", "load_dataset", "load_fashion_mnist"),
-    ".data.recordings": ("Recordings", "load_recordings", "write_recordings"),
-    ".engine": ("TrainConfig", "evaluate", "make_config"),
-    ".errors": ("ConfigError", "ConnectomeError", "DataError", "DirectoryInUse", "VisualStreamsError"),
-    ".experiment": ("compare", "predict"),
-    ".export": ("export_brainscore",),
-    ".network": (
-        "Architecture", "AreaSpec", "CompiledNetwork", "HeadSpec", "VisualStreamsNet", "build_model",
-        "compile_network", "default_architecture", "load_architecture",
-    ),
-    ".runs": ("load_run", "resume_run", "train"),
-    ".viz.predictivity": ("plot_predictivity",),
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = ["__version__", *export_names(_EXPORTS)]
+if TYPE_CHECKING:  # the exports, imported on first use by lazy_exports (docs and type checkers read these)
+    from .analysis.predictivity import PredictivityConfig, neural_predictivity
+    from .analysis.representations import similarity
+    from .analysis.similarity import cka, rsa
+    from .connectome import (
+        Connectome,
+        direction_rules,
+        list_connectomes,
+        load_connectome,
+        register_connectome,
+        save_connectome,
+    )
+    from .data import FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
+    from .data.recordings import Recordings, load_recordings, write_recordings
+    from .engine import TrainConfig, evaluate, make_config
+    from .errors import ConfigError, ConnectomeError, DataError, DirectoryInUse, VisualStreamsError
+    from .experiment import compare, lesion, predict
+    from .export import export_brainscore
+    from .network import (
+        Architecture,
+        AreaSpec,
+        CompiledNetwork,
+        HeadSpec,
+        VisualStreamsNet,
+        build_model,
+        compile_network,
+        default_architecture,
+        load_architecture,
+    )
+    from .runs import load_run, resume_run, train
+    from .viz.predictivity import plot_predictivity
+
+__getattr__, __dir__ = lazy_exports(__name__)
+__all__ = [
+    "__version__", "PredictivityConfig", "neural_predictivity", "similarity", "cka", "rsa", "Connectome",
+    "direction_rules", "list_connectomes", "load_connectome", "register_connectome", "save_connectome",
+    "FashionMNIST", "ImageSet", "load_dataset", "load_fashion_mnist", "Recordings", "load_recordings",
+    "write_recordings", "TrainConfig", "evaluate", "make_config", "ConfigError", "ConnectomeError",
+    "DataError", "DirectoryInUse", "VisualStreamsError", "compare", "lesion", "predict", "export_brainscore",
+    "Architecture", "AreaSpec", "CompiledNetwork", "HeadSpec", "VisualStreamsNet", "build_model",
+    "compile_network", "default_architecture", "load_architecture", "load_run", "resume_run", "train",
+    "plot_predictivity",
+]

@@ -3,13 +3,7 @@
 activations (``representations``) and the species-against-seeds test (``differences``). Imports runs, the engine
 and the layers below; never figures or reports."""
 
-from .._lazy import export_names, lazy_exports
+from .stats import describe_difference, hedges_g, holm, mean_ci, pairwise_tests, permutation_test, summarize, welch_test
 
-_EXPORTS = {
-    ".stats": (
-        "describe_difference", "hedges_g", "holm", "mean_ci", "pairwise_tests", "permutation_test", "summarize",
-        "welch_test",
-    ),
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = export_names(_EXPORTS)
+__all__ = ["describe_difference", "hedges_g", "holm", "mean_ci", "pairwise_tests", "permutation_test", "summarize",
+           "welch_test"]

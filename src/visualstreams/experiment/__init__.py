@@ -3,14 +3,10 @@
 (``similarity``); lesions of trained runs (``lesions``); networks against recorded brains (``brains``). The top
 of the stack below the CLI: imports runs, analysis, figures and the report builder."""
 
-from .._lazy import export_names, lazy_exports
+from .brains import PredictivityConfig, predict
+from .comparison import analyse, compare
+from .lesions import lesion
+from .reference import NOTEBOOK_RESULTS
+from .similarity import similarity_of
 
-_EXPORTS = {
-    ".brains": ("PredictivityConfig", "predict"),
-    ".comparison": ("analyse", "compare"),
-    ".lesions": ("lesion",),
-    ".reference": ("NOTEBOOK_RESULTS",),
-    ".similarity": ("similarity_of",),
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = export_names(_EXPORTS)
+__all__ = ["analyse", "compare", "lesion", "NOTEBOOK_RESULTS", "PredictivityConfig", "predict", "similarity_of"]

@@ -2,15 +2,19 @@
 built from its spec (``model``), the connection modes (``modes``) and a recurrent network's one-step controls
 (``twins``). Imports the connectome layer and leaves."""
 
-from .._lazy import export_names, lazy_exports
+from typing import TYPE_CHECKING
 
-_EXPORTS = {
-    ".architecture": (
-        "Architecture", "AreaSpec", "HeadSpec", "block_for_level", "default_architecture", "load_architecture",
-    ),
-    ".compile": ("CompiledNetwork", "compile_network"),
-    ".model": ("VisualStreamsNet", "build_model", "count_parameters"),
-    ".modes": ("MODE_DESCRIPTIONS", "MODES"),
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = export_names(_EXPORTS)
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the exports, imported on first use by lazy_exports (docs and type checkers read these)
+    from .architecture import Architecture, AreaSpec, HeadSpec, block_for_level, default_architecture, load_architecture
+    from .compile import CompiledNetwork, compile_network
+    from .model import VisualStreamsNet, build_model, count_parameters
+    from .modes import MODE_DESCRIPTIONS, MODES
+
+__getattr__, __dir__ = lazy_exports(__name__)
+__all__ = [
+    "Architecture", "AreaSpec", "HeadSpec", "block_for_level", "default_architecture", "load_architecture",
+    "CompiledNetwork", "compile_network", "VisualStreamsNet", "build_model", "count_parameters",
+    "MODE_DESCRIPTIONS", "MODES",
+]
