@@ -9,19 +9,19 @@ statistics, figures, reports and the command line) reads the same table.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 
 @dataclass(frozen=True)
 class Metric:
-    """How a metric reads: ``label`` in words, ``unit`` (a difference of two accuracies is in points),
-    ``decimals`` in tables, and whether higher is better."""
+    """How a metric reads: ``label`` in words, ``unit`` (a difference of two accuracies is in points) and
+    ``decimals`` in tables."""
 
     label: str
     unit: str = ""
     decimals: int = 4
-    higher_is_better: bool = True
 
     @property
     def difference_unit(self) -> str:
@@ -29,17 +29,15 @@ class Metric:
         return "points" if self.unit == "%" else self.unit
 
 
-# Every metric a run records, in the order tables and figures show them (a run's end first, then its training).
+# The metrics tables name, with their labels, units and decimals (any other: its name in words, 4 decimals).
 METRICS: dict[str, Metric] = {
     "test_acc": Metric("test accuracy", "%", 2),
-    "test_loss": Metric("test loss", "", 4, higher_is_better=False),
-    "test_loc_err": Metric("test localisation error", "px", 2, higher_is_better=False),
+    "test_loss": Metric("test loss", "", 4),
+    "test_loc_err": Metric("test localisation error", "px", 2),
     "test_r2": Metric("test R² of (x, y)", "", 3),
-    "train_acc": Metric("training accuracy", "%", 2),
-    "train_loss": Metric("training loss", "", 4, higher_is_better=False),
     "hedges_g": Metric("Hedges' g", "", 2),
 }
-# The test metrics a comparison reports (a task records those its heads have).
+# The test metrics a comparison reports (a task records those its heads have), in the order tables show them.
 TEST_METRICS = ("test_acc", "test_loss", "test_loc_err", "test_r2")
 # The ones whose differences are tested and listed (a loss is reported, not tested, beside its accuracy).
 TESTED_METRICS = ("test_acc", "test_loc_err", "test_r2")
@@ -78,11 +76,16 @@ def at_step(name: str, step: int) -> str:
     return f"{name}{_STEP}{step}"
 
 
-def split_step(name: str) -> tuple[str, int | None]:
+def split_step(name: str, strict: bool = False) -> tuple[str, int | None]:
     """``("test_acc", 2)`` from ``"test_acc@t2"`` (:func:`at_step`'s inverse); ``(name, None)`` for a name of no
-    step."""
+    step. ``strict``: a name with an ``@t`` not followed by a whole number (``IT@tx``, ``@t2``) raises ValueError
+    instead (a user's ``AREA@tK`` that is mistyped)."""
     base, sep, tail = name.rpartition(_STEP)
-    return (base, int(tail)) if sep and base and tail.isdigit() else (name, None)
+    if sep and base and tail.isdigit():
+        return base, int(tail)
+    if strict and sep:
+        raise ValueError(f"{name!r}: not NAME{_STEP}K")
+    return name, None
 
 
 def parse(name: str) -> MetricName:
@@ -98,14 +101,16 @@ def info(name: str) -> Metric:
     base = parse(name).base
     if base in METRICS:
         return METRICS[base]
-    words = base[: -len("_acc")] + " accuracy" if base.endswith("_acc") else (
-        "accuracy" if base == "acc" else base.replace("_", " "))
-    return Metric(words, "%" if base.endswith("acc") else "")
+    accuracy = base.endswith("_acc") or base == "acc"
+    words = "accuracy" if base == "acc" else (base[: -len("_acc")] + " accuracy" if accuracy else base)
+    return Metric(words.replace("_", " "), "%" if accuracy else "")
 
 
 def decimals(name: str) -> int:
-    """Decimals of ``name`` in tables (its base metric's: ``test_acc@occ20`` has ``test_acc``'s)."""
-    return info(name).decimals
+    """Decimals of ``name`` in tables: those of the metric it begins with (``test_acc@occ20@t2`` has
+    ``test_acc``'s), else 4."""
+    known = METRICS.get(name.partition("@")[0])
+    return known.decimals if known else 4
 
 
 def read_at_words(name: str) -> str:
@@ -125,7 +130,7 @@ def label(name: str, unit: bool = False) -> str:
     return m.label + (f" ({m.unit})" if unit and m.unit else "") + read_at_words(name)
 
 
-def in_order(names: list[str] | tuple[str, ...]) -> list[str]:
-    """``names`` without repeats, the known metrics first in :data:`METRICS`' order, then the rest as given."""
+def in_order(names: Iterable[str]) -> list[str]:
+    """``names`` without repeats: the test metrics first in :data:`TEST_METRICS`' order, then the rest as given."""
     seen = list(dict.fromkeys(str(m) for m in names))
-    return [m for m in METRICS if m in seen] + [m for m in seen if m not in METRICS]
+    return [m for m in TEST_METRICS if m in seen] + [m for m in seen if m not in TEST_METRICS]

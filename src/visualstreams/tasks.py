@@ -44,7 +44,6 @@ from .data.canvas import ITEM_SIZE, TEST_POSITION_SEED, canvas_offsets, item_cen
 from .data.clutter import CLUTTER_STREAM, clutter, clutter_draws
 from .data.noise import item_noise, keyed_uniforms
 from .errors import ConfigError
-from .metrics import level_label
 
 TASK_HEADS: dict[str, tuple[str, ...]] = {"what": ("what",), "where": ("where",), "what-where": ("what", "where"),
                                           "occlusion": ("what",), "debris": ("what",), "clutter": ("what",)}
@@ -149,12 +148,13 @@ class Task:
         """Whether the "what" head names one class per image (a confusion matrix has a meaning)."""
         return self.name != "clutter"
 
-    def test_conditions(self) -> list[tuple[str, Task]]:
+    def test_conditions(self) -> list[tuple[float | None, Task]]:
         """The test set's conditions, each evaluated on the whole test set: one per occlusion or debris level (its
-        metrics suffixed ``@occ20``, the plain ones pooled over the levels); one, unsuffixed, for any other task."""
+        metrics suffixed ``@occ20`` by :func:`visualstreams.metrics.at_level`, the plain ones pooled over the
+        levels); one, of no level (None), for any other task."""
         if self.name in LEVEL_TASKS:
-            return [(level_label(level), replace(self, occlusion=(level,))) for level in self.occlusion]
-        return [("", self)]
+            return [(level, replace(self, occlusion=(level,))) for level in self.occlusion]
+        return [(None, self)]
 
     @property
     def metric_names(self) -> tuple[str, ...]:

@@ -57,9 +57,10 @@ class Lesion:
 
 def parse_area(text: str) -> tuple[str, int]:
     """``"IT"`` -> ``("IT", 0)``; ``"IT@t2"`` -> ``("IT", 2)``: silenced from that step on."""
-    area, step = split_step(text)
-    if step is None and "@" in text:
-        raise ConfigError(f"area {text!r} must be written AREA or AREA@tK, for example IT@t2")
+    try:
+        area, step = split_step(text, strict=True)
+    except ValueError:
+        raise ConfigError(f"area {text!r} must be written AREA or AREA@tK, for example IT@t2") from None
     return area, step or 0
 
 

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from ..data import DeviceData
 from ..data.streaming import LazyImages, chunks
 from ..errors import ConfigError, DivergenceError
+from ..metrics import at_level
 from ..metrics import at_step as step_name
 from ..network import VisualStreamsNet
 from ..storage import save_torch
@@ -165,10 +166,10 @@ def evaluate(
     model.eval()
     n = len(labels)
     # One pass over the whole test set per condition (an occlusion task: per level; any other: one).
-    passes = [(suffix, *_test_sums(model, ct, images, labels, batch_size, precision, per_step))
-              for suffix, ct in t.test_conditions()]
+    passes = [(level, *_test_sums(model, ct, images, labels, batch_size, precision, per_step))
+              for level, ct in t.test_conditions()]
     model.train(was_training)
-    if len(passes) == 1 and not passes[0][0]:
+    if len(passes) == 1 and passes[0][0] is None:
         _, sums, step_sums = passes[0]
         metrics = t.finalize(sums, n)
         for step, acc in enumerate(step_sums):
@@ -185,10 +186,10 @@ def evaluate(
     metrics = t.finalize(total, n * len(passes))
     for step, acc in enumerate(total_steps):
         metrics.update({step_name(k, step): v for k, v in t.finalize(acc, n * len(passes)).items() if k != "loss"})
-    for suffix, sums, step_sums in passes:
-        metrics.update({f"{k}@{suffix}": v for k, v in t.finalize(sums, n).items() if k != "loss"})
+    for level, sums, step_sums in passes:
+        metrics.update({at_level(k, level): v for k, v in t.finalize(sums, n).items() if k != "loss"})
         for step, acc in enumerate(step_sums):
-            metrics.update({step_name(f"{k}@{suffix}", step): v for k, v in t.finalize(acc, n).items()
+            metrics.update({step_name(at_level(k, level), step): v for k, v in t.finalize(acc, n).items()
                             if k != "loss"})
     return metrics
 
