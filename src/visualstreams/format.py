@@ -15,7 +15,6 @@ from .metrics import decimals
 MISSING = "–"
 
 
-
 def _finite(value: Any) -> float | None:
     try:
         v = float(value)

@@ -78,15 +78,15 @@ def run(args: argparse.Namespace) -> None:
     elif args.action == "plot":
         from ..viz import plot_connectome, plot_connectome_graph
 
-        conn = console.compilable(args.connectome)
+        conn = console.compiled(args.connectome).connectome
         plot_connectome(conn, args.out)
         print(f"wrote {args.out}")
         if args.graph:
             plot_connectome_graph(conn, args.graph)
             print(f"wrote {args.graph}")
     else:  # show
-        conn = console.compilable(args.connectome)
-        print(console.connectome_text(conn))
+        spec = console.compiled(args.connectome)
+        print(console.connectome_text(spec))
         if args.save:
-            api.save_connectome(conn, args.save)
+            api.save_connectome(spec.connectome, args.save)
             print(f"wrote {args.save}")

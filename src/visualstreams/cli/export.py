@@ -24,7 +24,7 @@ def add_arguments(pex: argparse.ArgumentParser) -> None:
                      help="the model's Brain-Score identifier (default visualstreams-<species>-<condition>-seed<k>)")
     pbs.add_argument("--visual-degrees", type=positive_float, default=8.0, metavar="DEG",
                      help="the network's field of view in degrees (8, Brain-Score's default)")
-    add_overwrite(pbs, "a non-empty --out")
+    add_overwrite(pbs, "replace a non-empty --out")
 
 
 def run(args: argparse.Namespace) -> None:

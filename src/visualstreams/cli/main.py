@@ -51,8 +51,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
-    """The command named on the line (the first word that is one), so that only its options are built."""
-    return next((a for a in argv if a in COMMANDS), None)
+    """The command named on the line, so that only its options are built: the first word that is not an option
+    (the program's own options, --help and --version, take no value), when it names a command."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
@@ -92,6 +94,5 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _error(message: str) -> None:
-    # On a line of its own, even after a progress bar that left the cursor mid-line.
-    sys.stdout.flush()
+    sys.stdout.flush()  # what was printed before the error comes before it
     print(f"{ERROR} {' '.join(message.split())}", file=sys.stderr)

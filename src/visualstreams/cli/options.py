@@ -86,8 +86,9 @@ def add_out(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str, *, 
     p.add_argument("--out", default=default, required=required, metavar=metavar, help=what)
 
 
-def add_overwrite(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str = "run directories") -> None:
-    p.add_argument("--overwrite", action="store_true", help=f"replace existing {what}")
+def add_overwrite(p: argparse.ArgumentParser | argparse._ArgumentGroup,
+                  help: str = "replace existing run directories") -> None:
+    p.add_argument("--overwrite", action="store_true", help=help)
 
 
 def add_run_sources(p: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 from ..connectome import Connectome, direction_rules, list_connectomes, load_connectome
 from ..format import format_metric, format_number, p_clause
 from ..metrics import TEST_METRICS, TESTED_METRICS
-from ..network.compile import compile_network
+from ..network.compile import CompiledNetwork, compile_network
 
 
 def _short(text: str, width: int = 100) -> str:
@@ -32,16 +32,15 @@ def presets_text() -> str:
     return "\n".join(lines)
 
 
-def compilable(connectome: str | Connectome) -> Connectome:
-    """The connectome, once it is known to compile into a network (at two steps, so that a cycle, recurrence,
-    is shown rather than refused)."""
-    return compile_network(connectome, steps=2).connectome
+def compiled(connectome: str | Connectome) -> CompiledNetwork:
+    """The network a connectome compiles into, as the connectome commands show it: at two steps, so that a cycle
+    (recurrence) is shown rather than refused, and a connectome that compiles into no network is refused."""
+    return compile_network(connectome, steps=2)
 
 
-def connectome_text(connectome: str | Connectome) -> str:
+def connectome_text(spec: CompiledNetwork) -> str:
     """``connectome show``: the labelled matrix, as the notebook printed it, and the pathway table with each
     projection's direction."""
-    spec = compile_network(connectome, steps=2)
     conn = spec.connectome
     lines = [f"{conn.name.upper()} connectivity (rows: source, columns: target)"]
     lines += [f"  {key}: {getattr(conn, key)}" for key in ("species", "measure", "source", "notes")
