@@ -51,8 +51,6 @@ def test_every_command_is_a_module_with_its_options_and_one_run():
     for name in COMMANDS:
         module = command_module(name)
         assert callable(module.add_arguments) and callable(module.run), name
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(sub.choices) == list(COMMANDS)
     lazy = next(a for a in build_parser("")._actions if isinstance(a, argparse._SubParsersAction))
     assert [len(p._actions) for p in lazy.choices.values()] == [1] * len(COMMANDS)  # --help only
 
@@ -104,23 +102,53 @@ def test_the_cli_package_imports_no_analysis_or_figure_internals():
     report.console returns; never the analysis layer or a figure module's insides."""
     for path in CLI.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                assert not node.module.startswith(("analysis", "viz.")), (path.name, node.module)
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                assert not module.startswith(("analysis", "viz.")), (path.name, module)
+                for alias in node.names:  # nor `from .. import analysis`, nor `from ..viz import results`
+                    assert not (module == "" and alias.name == "analysis"), path.name
+                    assert not (module == "viz" and (SRC / "visualstreams" / "viz" / f"{alias.name}.py").exists())
         assert len(path.read_text().splitlines()) <= 500, path.name
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+
+
+def suffix_code(source: str) -> list[str]:
+    """The places in ``source`` that write or parse an ``@t``/``@occ`` suffix by hand: a string that is just the
+    suffix (``.partition("@t")``), or an f-string text part that ends in ``@``, ``@t`` or ``@occ`` before a
+    value (``f"{k}@{suffix}"``, ``f"{area}@t{t}"``); not docstrings, nor messages that show an example."""
+    tree = ast.parse(source)
+    skip = _docstrings(tree)
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            skip.update(id(v) for v in node.values)
+            for part, after in zip(node.values, node.values[1:], strict=False):
+                if (isinstance(part, ast.Constant) and isinstance(after, ast.FormattedValue)
+                        and str(part.value).endswith(("@", "@t", "@occ"))):
+                    hits.append(ast.unparse(node))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and id(node) not in skip and node.value in ("@", "@t", "@occ"):
+            hits.append(repr(node.value))
+    return hits
+
+
+def test_the_suffix_check_sees_what_it_is_meant_to_see():
+    assert suffix_code('x = f"{k}@{suffix}"\ny = f"{a}@t{t}"\nz = n.partition("@t")') == [
+        "f'{k}@{suffix}'", "f'{a}@t{t}'", "'@t'"]
+    assert suffix_code('"""IT@t2 in a docstring"""\nraise E(f"{text!r} must be AREA@tK, e.g. IT@t2")') == []
 
 
 def test_metric_and_step_suffixes_are_written_and_read_only_by_their_owner():
     """``@t`` and ``@occ`` are written and parsed in visualstreams.metrics alone (issue: literals in 12 files)."""
-    import re
-
     owner = SRC / "visualstreams" / "metrics.py"
-    pattern = re.compile(r"""["'][^"'\n]*@(t|occ)["'{]|@t\{|@occ\{""")
     for path in (SRC / "visualstreams").rglob("*.py"):
-        if path == owner:
-            continue
-        code = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
-        hits = [line for line in code if pattern.search(line) and '"""' not in line and "``" not in line]
-        assert not hits, (path.name, hits)
+        if path != owner:
+            assert not suffix_code(path.read_text()), (path.name, suffix_code(path.read_text()))
 
 
 def test_the_metric_table_is_what_format_stats_and_figures_read():
@@ -135,3 +163,56 @@ def test_the_metric_table_is_what_format_stats_and_figures_read():
     row = {"group_a": "mouse", "group_b": "human", "metric": "test_loc_err@occ40", "n_a": 3, "n_b": 3, "diff": 1.5,
            "ci_low": 0.5, "ci_high": 2.5, "p": 0.01, "p_holm": 0.02}
     assert "difference in test localisation error at 40% occlusion of 1.50 px" in describe_difference(row)
+
+
+def test_only_the_command_named_first_has_its_options_built():
+    from visualstreams.cli.main import _command_in
+
+    assert _command_in(["train", "--species", "data", "--out", "compare"]) == "train"
+    assert _command_in(["--help"]) is None
+    assert _command_in(["trian", "--species", "data"]) is None  # a misspelt command: argparse says which exist
+
+
+LAZY = ("visualstreams", "visualstreams.network", "visualstreams.report")
+
+
+@pytest.mark.parametrize("package", LAZY)
+def test_a_lazy_package_exports_what_its_type_checking_imports_name(package):
+    import importlib
+
+    from visualstreams._lazy import _type_checking_imports
+
+    module = importlib.import_module(package)
+    names = _type_checking_imports(package)
+    assert set(module.__all__) - {"__version__"} == set(names)
+    for name in names:  # each resolves, to the object of the module it is imported from
+        assert getattr(module, name) is getattr(importlib.import_module(names[name], package), name)
+
+
+def test_a_lazy_package_reaches_its_submodules_and_caches_no_patched_name(monkeypatch):
+    import visualstreams as vs
+    import visualstreams.network.compile as compile_module
+
+    assert vs.viz.plot_anytime.__module__ == "visualstreams.viz.results"
+    assert vs.network.twins.matched_twin.__module__ == "visualstreams.network.twins"
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        vs.nothing_here  # noqa: B018
+    original = compile_module.compile_network
+    monkeypatch.setattr(compile_module, "compile_network", lambda *a, **k: "patched")
+    assert vs.network.compile_network() == "patched"
+    monkeypatch.undo()
+    assert vs.network.compile_network is original
+
+
+def test_no_module_dict_attribute_passes_the_reserved_name_shortcut():
+    """connectome.core checks area names against torch's module-dict attributes only when they could be one:
+    a name like V1 or VISp (a capital or digit, then letters and digits) is never one."""
+    import re
+
+    from torch import nn
+
+    from visualstreams.connectome import Connectome
+
+    assert not [a for a in dir(nn.ModuleDict()) if re.fullmatch(r"[A-Z0-9][A-Za-z0-9]*", a)]
+    with pytest.raises(Exception, match="reserved"):
+        Connectome.from_edges([("V1", "keys", 1.0)], name="x")
