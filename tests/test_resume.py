@@ -271,6 +271,10 @@ def test_bad_checkpoint_is_one_line_through_the_cli(tmp_path, data, damage):
     assert code == 2, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert f"{path}: is corrupt or not a visualstreams checkpoint" in err
+    cause = {"truncated": "(PytorchStreamReader failed reading zip archive: failed finding central directory)",
+             "foreign": "(no 'visualstreams-checkpoint' marker)"}[damage]
+    assert cause in err  # the cause in whole words, then what to do
+    assert err.rstrip().endswith("put back a good copy, or train the run again from the start (--overwrite)")
 
 
 def test_resume_refuses_options_that_would_change_the_run(tmp_path):

@@ -85,24 +85,34 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True``; anything else gets a one-line :class:`VisualStreamsError`."""
     path = Path(path)
     bad = f"{path}: is corrupt or not a visualstreams checkpoint"
+    # Nothing can continue from it; what can be done instead, said once.
+    remedy = "nothing can resume from it: put back a good copy, or train the run again from the start (--overwrite)"
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise VisualStreamsError(f"{path}: no checkpoint there") from None
     except Exception as exc:  # truncated zips, foreign pickles, ...: each raises its own type, none is a bug
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:100]
-        if "Weights only load failed" in detail:  # torch's first line is advice on weights_only, not the cause
-            detail = "not a file of plain tensors and data"
-        raise VisualStreamsError(f"{bad} ({detail})") from None
+        raise VisualStreamsError(f"{bad} ({_cause(exc)}); {remedy}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise VisualStreamsError(f"{bad} (no {CHECKPOINT_FORMAT!r} marker)")
+        raise VisualStreamsError(f"{bad} (no {CHECKPOINT_FORMAT!r} marker); {remedy}")
     if state.get("version") != CHECKPOINT_VERSION:
         raise VisualStreamsError(f"{path}: checkpoint version {state.get('version')!r} is not supported "
                                  f"(this visualstreams {__version__} reads version {CHECKPOINT_VERSION})")
     missing = sorted(CHECKPOINT_KEYS - set(state))
     if missing:
-        raise VisualStreamsError(f"{bad} ({missing[0]!r} missing)")
+        raise VisualStreamsError(f"{bad} ({missing[0]!r} missing); {remedy}")
     return state
+
+
+def _cause(exc: Exception) -> str:
+    """torch's reason in a few whole words: its first sentence, without the advice it appends."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "Weights only load failed" in text:  # torch's first line is advice on weights_only, not the cause
+        return "not a file of plain tensors and data"
+    sentence = text.split(". ")[0].rstrip(".")
+    if len(sentence) > 120:  # cut at a word, never mid-word
+        sentence = sentence[:120].rsplit(" ", 1)[0] + " ..."
+    return sentence
 
 
 def check_state(state: dict[str, Any], config: TrainConfig, n: int, steps: int) -> None:
