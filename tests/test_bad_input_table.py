@@ -132,6 +132,9 @@ def workdir(tmp_path_factory):
     _image_folders(d)
     _recordings(d)
     _gone_run(d)
+    write_idx_dir(d / "fmnist", n_train=64, n_test=32)
+    (d / "cmp").mkdir()
+    (d / "cmp" / "experiment.json").write_text("{}")
     (d / "done").mkdir()
     (d / "done" / "config.json").write_text("{}")
     # Another process writing into "busy": it holds the directory's lock for as long as this module runs.

@@ -132,7 +132,7 @@ OPTIONS = {
     "--batch-size": (["16", "64"], ["0", "-3", "big"]),
     "--lr": (["0.001", "1e-3"], ["0", "-0.1", "nan", "inf", "abc"]),
     "--seed": (["0", "3"], ["-1", "1.5"]),
-    "--train-subset": (["32", "100000"], ["0", "-5"]),
+    "--train-subset": (["32", "64"], ["0", "-5", "100000"]),  # the set has 64
     "--device": (["cpu", "auto"], ["cuda:7", "tpu", ""]),
     "--precision": (["fp32", "bf16", "auto"], ["fp8"]),
     "--task": (["what", "where", "what-where"], ["when"]),

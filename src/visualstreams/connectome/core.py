@@ -218,6 +218,12 @@ def _check_matrix(areas: tuple[str, ...], w: np.ndarray, name: str) -> None:
     dup = sorted({a for a in areas if areas.count(a) > 1})
     if dup:
         raise ConnectomeError(f"connectome {name!r}: area {dup[0]!r} appears twice")
+    folded: dict[str, str] = {}
+    for a in areas:
+        other = folded.setdefault(a.casefold(), a)
+        if other != a:  # "mt" beside "MT" would be a seventh area, a dead end, in silence
+            raise ConnectomeError(f"connectome {name!r}: areas {other!r} and {a!r} differ only in case; one area "
+                                  "spelt two ways? (area names are case-sensitive: spell it one way)")
     odd = [a for a in areas if not a or "." in a or a != a.strip()]
     if odd:  # areas become module names (model.areas["V4"]): no dots, no blanks at the ends
         raise ConnectomeError(f"connectome {name!r}: area name {odd[0]!r} is empty, has a dot or surrounding spaces")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ConnectomeError
+from ..errors import ConnectomeError, did_you_mean
 from .core import Connectome
 from .io import read_csv, read_json
 
@@ -54,4 +54,5 @@ def load_connectome(name_or_path: str | os.PathLike[str] | Connectome) -> Connec
         return read_json(path)
     if path.exists():
         raise ConnectomeError(f"{path}: connectome files end in .csv or .json")
-    raise ConnectomeError(f"unknown connectome {key!r}: not a preset ({', '.join(_PRESETS)}) nor a .csv/.json file")
+    raise ConnectomeError(f"unknown connectome {key!r}{did_you_mean(key, _PRESETS)}: not a preset "
+                          f"({', '.join(_PRESETS)}) nor a .csv/.json file")

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, did_you_mean
 from .fashion_mnist import FashionMNIST, has_csv, has_idx, load_fashion_mnist, subset_indices
 from .streaming import GREY_MODES, LazyImages, decode_image
 
@@ -360,7 +360,8 @@ def _load_dataset(name_or_path: str | os.PathLike[str] | None, test_path: str | 
         return DATASETS[str(name_or_path or DEFAULT_DATASET)](None, seed=seed)
     p = Path(name_or_path)
     if not p.exists():
-        raise DataError(f"{p}: neither a dataset ({', '.join(DATASETS)}) nor an existing path")
+        raise DataError(f"{p}: neither a dataset ({', '.join(DATASETS)}) nor an existing path"
+                        f"{did_you_mean(str(p), DATASETS)}")
     if p.is_file():
         if p.suffix == ".npz":
             return load_npz(p, seed)

@@ -66,8 +66,12 @@ HOW_TO_GET = (
 
 def subset_indices(n_total: int, n_train: int | None, seed: int = 0) -> torch.Tensor | None:
     """The sorted indices of a random ``n_train``-item training subset, fixed by ``seed`` (None: keep all); the
-    one draw every dataset's ``subset`` uses."""
-    if n_train is None or n_train >= n_total:
+    one draw every dataset's ``subset`` uses. More images than the set has are refused: the run would be on fewer
+    images than asked, in silence."""
+    if n_train is not None and n_train > n_total:
+        raise DataError(f"train subset of {n_train:,} images asked for, but the training set has {n_total:,}: "
+                        f"give --train-subset {n_total} or fewer (or leave it out to use them all)")
+    if n_train is None or n_train == n_total:
         return None
     if n_train < 1:
         raise DataError(f"train subset must be at least 1 image, got {n_train}")
@@ -247,6 +251,15 @@ def candidate_dirs() -> list[Path]:
     return dirs
 
 
+def _holds_images(directory: Path) -> bool:
+    """Image files in ``directory`` or its class subfolders (an image set's layout), looked for one level down."""
+    from .datasets import IMAGE_SUFFIXES  # datasets imports this module
+
+    children = [c for c in directory.iterdir() if not c.name.startswith(".")]
+    files = [c for c in children if c.is_file()] + [f for c in children if c.is_dir() for f in c.iterdir()]
+    return any(f.suffix.lower() in IMAGE_SUFFIXES for f in files)
+
+
 def find_data(path: str | os.PathLike[str] | None = None, download: bool = True, url: str | None = None) -> Path:
     """The directory to load from: ``path`` if given, else the search order in the module docstring."""
     if path is not None:
@@ -258,6 +271,9 @@ def find_data(path: str | os.PathLike[str] | None = None, download: bool = True,
         if not p.is_dir():
             raise DataError(f"{p}: --data takes a directory of IDX .gz files or of the Kaggle CSV pair")
         if not (has_idx(p) or has_csv(p)):
+            if _holds_images(p):
+                raise DataError(f"{p}: an image folder, not Fashion-MNIST: --data is for Fashion-MNIST's files; "
+                                f"train on your images with --dataset {p}")
             raise DataError(
                 f"{p}: neither the four Fashion-MNIST IDX files ({', '.join(IDX_FILES.values())}) "
                 f"nor the Kaggle CSV pair ({', '.join(CSV_FILES.values())})"

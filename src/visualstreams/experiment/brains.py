@@ -11,9 +11,10 @@ from typing import Any
 
 from ..analysis.predictivity import PredictivityConfig, PredictivityResult, neural_predictivity
 from ..data.recordings import Recordings, load_recordings
+from ..engine import resolve_device
 from ..errors import ConfigError
 from ..report.predictivity import write_predictivity
-from ..runs import CompareDir, PredictDir, RunDir
+from ..runs import CompareDir, PredictDir, RunDir, removed_if_left_empty
 from .similarity import compare_runs
 
 
@@ -52,8 +53,9 @@ def predict(
     rec = recordings if isinstance(recordings, Recordings) else load_recordings(recordings, stimuli)
     target = Path(out) if out is not None else (Path(compare_dir) if compare_dir is not None else
                                                 (dirs[0] if len(dirs) == 1 else dirs[0].parent))
+    resolve_device(device)  # refused before anything is written
     # one writer (re-entrant: compare holds its directory already and calls this)
-    with CompareDir(target).lock():
+    with removed_if_left_empty(target), CompareDir(target).lock():
         CompareDir(target).prepare()  # writable, before minutes of activations
         result = neural_predictivity(dirs, rec, config=config, areas=areas, regions=regions, labels=labels,
                                      device=device, progress=progress)

@@ -25,10 +25,11 @@ from .rundir import (
     ensure_writable_dir,
     lesion_figure_path,
     lock_directory,
+    removed_if_left_empty,
     run_disk_bytes,
 )
 
 __all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "data_input", "environment",
            "finish_run", "load_run", "resume_run", "run_dataset", "start_run", "train", "CompareDir",
            "DirectoryLock", "PredictDir", "RunDir", "check_room", "ensure_writable_dir", "lesion_figure_path",
-           "lock_directory", "run_disk_bytes"]
+           "lock_directory", "removed_if_left_empty", "run_disk_bytes"]

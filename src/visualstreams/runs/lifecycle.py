@@ -20,7 +20,6 @@ Imports the engine, the network, data and the run directory; never experiments, 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import sys
@@ -36,6 +35,7 @@ import torch
 from .._version import __version__
 from ..connectome import Connectome
 from ..data import CLASSES, DATASETS, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
+from ..data.fashion_mnist import subset_indices
 from ..engine import (
     Runtime,
     TrainConfig,
@@ -51,7 +51,7 @@ from ..errors import ConfigError, DataError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, VisualStreamsNet, compile_network
 from ..network.twins import run_costs, twin
 from ..storage import save_torch
-from .rundir import RunDir, check_room, run_disk_bytes
+from .rundir import RunDir, check_room, removed_if_left_empty, run_disk_bytes
 
 
 class RunFinished(VisualStreamsError):
@@ -262,12 +262,24 @@ def train(
     config = config or TrainConfig()
     if dataset is not None and data_path is not None:
         raise ConfigError("data_path (--data) and dataset (--dataset) choose the same thing: give one")
-    data = _image_set(data, dataset, config, test_data, image_size)  # read (and refused) before anything is written
-    spec = compile_for(connectome, config, architecture, data)  # bad input is refused before the directory is touched
+    # Everything that can be refused is, before the run directory is touched: the data (read, and its subset
+    # drawn), the network, the device, and a directory that is not a run's.
+    data = _image_set(data, dataset, config, test_data, image_size)
+    if data is None:
+        data = load_fashion_mnist(data_path)
+    if isinstance(data, FashionMNIST | ImageSet):
+        subset_indices(len(data.train_labels), config.train_subset)
+    spec = compile_for(connectome, config, architecture, data)
+    runtime = runtime or resolve_runtime(config.device, config.precision)
+    if out is None:
+        run = start_run(spec, config, data=data, checkpoint_every=checkpoint_every, runtime=runtime)
+        return _train_started(run, progress, desc if desc is not None else f"{run.config['name']} ",
+                              checkpoint_every)
+    RunDir(out).refuse_other_kind()
     # The run directory is this process's until the run ends (or fails): a second writer is refused.
-    with RunDir(out).lock() if out is not None else contextlib.nullcontext():
-        run = start_run(spec, config, data=data, data_path=data_path, out=out, overwrite=overwrite,
-                        checkpoint_every=checkpoint_every, runtime=runtime)
+    with removed_if_left_empty(out), RunDir(out).lock():
+        run = start_run(spec, config, data=data, out=out, overwrite=overwrite, checkpoint_every=checkpoint_every,
+                        runtime=runtime)
         return _train_started(run, progress, desc if desc is not None else f"{run.config['name']} ",
                               checkpoint_every)
 

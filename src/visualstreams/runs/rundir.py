@@ -23,6 +23,7 @@ import re
 import socket
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +108,19 @@ class RunDir:
 
     def prepare(self, overwrite: bool = False) -> RunDir:
         """Create the directory; refuse to overwrite a finished or started run unless asked."""
+        self.refuse_other_kind()
         if not overwrite and self.holds_run():
             hint = "--resume to continue it or " if self.has_checkpoint() else ""
             raise ConfigError(f"{self.path}: already holds a run (use {hint}--overwrite to replace it)")
         ensure_writable_dir(self.path)
         return self
+
+    def refuse_other_kind(self) -> None:
+        """Refuse a directory that holds a comparison (its files would mix with the run's): one line."""
+        found = [name for name in (CompareDir.EXPERIMENT, CompareDir.SUMMARY) if (self.path / name).exists()]
+        if found:
+            raise ConfigError(f"{self.path}: a compare directory ({found[0]}), not a run directory: give a new "
+                              "--out (a comparison's runs are its subdirectories, made by compare)")
 
     def remove_outputs(self) -> None:
         """Delete what an earlier run wrote here besides config.json, so none of it can pass for a new run's."""
@@ -317,6 +326,21 @@ def lesion_figure_path(run_dirs: list[str | os.PathLike[str]]) -> Path:
     """Where ``visualstreams lesion`` draws its chart by default: in the run directory, or beside the runs."""
     first = Path(run_dirs[0])
     return (first if len(run_dirs) == 1 else first.parent) / LESION_FIGURE
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Around work that creates ``path``: if it fails and leaves the directory it created empty, the directory
+    goes too (a refused run or analysis leaves nothing behind); a directory that was there, or holds something
+    (a checkpoint), stays."""
+    created = not Path(path).exists()
+    try:
+        yield
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):  # not empty, or gone: left as it is
+                Path(path).rmdir()
+        raise
 
 
 def _read_json(path: Path) -> Any:
