@@ -66,6 +66,17 @@ def test_train_refusals_write_nothing(scratch, case, capsys, monkeypatch):
     assert tree(scratch) == before  # no run/, runs/mouse/, nor a lock or a config in cmp/
 
 
+def test_compare_refuses_by_the_same_rules_before_writing(scratch, capsys, monkeypatch):
+    monkeypatch.chdir(scratch)
+    before = tree(scratch)
+    for argv, message in (REFUSED["subset over the set"], REFUSED["image folder as --data"],
+                          (["--data", "fmnist", "--dataset", "photos"], "not two")):
+        code = main(["compare", "--species", "mouse", "--epochs", "1", "--quiet", *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and err.count("\n") == 1, err
+    assert tree(scratch) == before
+
+
 def test_a_real_process_refuses_in_one_line_and_writes_nothing(scratch):
     before = tree(scratch)
     proc = cli("train", "--species", "mouse", "--quiet", "--data", "photos", cwd=scratch)

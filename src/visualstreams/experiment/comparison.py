@@ -34,7 +34,7 @@ from ..analysis.predictivity import PredictivityConfig
 from ..analysis.representations import DEFAULT_PROBES
 from ..analysis.stats import pairwise_tests, summarize
 from ..connectome import Connectome, load_connectome
-from ..data import FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
+from ..data import FashionMNIST, ImageSet
 from ..data.recordings import Recordings, load_recordings
 from ..engine import (
     TrainConfig,
@@ -48,7 +48,7 @@ from ..network.modes import TWIN_PREFIXES, Condition
 from ..network.twins import run_costs
 from ..network.twins import twin as twin_network
 from ..report import build_report
-from ..runs import CompareDir, RunDir, check_room, data_input, run_disk_bytes
+from ..runs import CompareDir, RunDir, check_room, data_input, resolve_data, run_disk_bytes
 from ..viz import plot_learning_curves
 from .executors import check_executor, run_on_ray, start_ray, task_runtime
 from .reference import NOTEBOOK_RESULTS
@@ -180,7 +180,7 @@ def compare(
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
     # The data before anything is written: a bad image set is refused in one line, and the networks follow it.
-    images = _dataset(config, data, data_path, dataset, test_data, image_size)
+    images = resolve_data(config, data, data_path, dataset, test_data, image_size)
     if isinstance(images, ImageSet) and images.streamed:  # a streamed set trains one model at a time
         if strategy == "stacked":
             raise ConfigError(f"{images.source}: a streamed dataset (over the in-memory limit) trains one model at a "
@@ -313,19 +313,6 @@ def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig 
     except Exception as exc:  # noqa: BLE001  (after hours of training, the tables and report must still come)
         warnings.warn(f"neural predictivity failed ({type(exc).__name__}: {exc}); the training results are "
                       "complete: rerun it with 'visualstreams predict --compare-dir'", RuntimeWarning, stacklevel=2)
-
-
-def _dataset(config: TrainConfig, data: FashionMNIST | ImageSet | None, data_path: str | os.PathLike[str] | None,
-             dataset: str | os.PathLike[str] | None, test_data: str | os.PathLike[str] | None,
-             image_size: int | None) -> FashionMNIST | ImageSet:
-    """The sweep's data: given, an image set loaded by name or path, or Fashion-MNIST (``data_path``)."""
-    if dataset is None:
-        if test_data is not None or image_size is not None:
-            raise ConfigError("a test folder and an image size go with a dataset (--dataset)")
-        return data if data is not None else load_fashion_mnist(data_path)
-    if data is not None or data_path is not None:
-        raise ConfigError("give the data, a Fashion-MNIST directory (--data) or a dataset (--dataset), not two")
-    return load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
 
 
 def _is_fashion_mnist(data: FashionMNIST | ImageSet) -> bool:

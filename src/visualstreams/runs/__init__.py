@@ -11,6 +11,7 @@ from .lifecycle import (
     environment,
     finish_run,
     load_run,
+    resolve_data,
     resume_run,
     run_dataset,
     start_run,
@@ -30,6 +31,6 @@ from .rundir import (
 )
 
 __all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "data_input", "environment",
-           "finish_run", "load_run", "resume_run", "run_dataset", "start_run", "train", "CompareDir",
+           "finish_run", "load_run", "resolve_data", "resume_run", "run_dataset", "start_run", "train", "CompareDir",
            "DirectoryLock", "PredictDir", "RunDir", "check_room", "ensure_writable_dir", "lesion_figure_path",
            "lock_directory", "removed_if_left_empty", "run_disk_bytes"]

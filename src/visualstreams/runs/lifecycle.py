@@ -116,16 +116,26 @@ def _device_data(
     return dataset, {}
 
 
-def _image_set(data: DataLike | None, dataset: str | os.PathLike[str] | None, config: TrainConfig,
-               test_data: str | os.PathLike[str] | None = None, image_size: int | None = None) -> DataLike | None:
-    """``data``, or the image set ``dataset`` names (its held-out split drawn by the run's seed)."""
-    if dataset is None:
-        if test_data is not None or image_size is not None:
-            raise ConfigError("a test folder and an image size go with a dataset (--dataset)")
-        return data
-    if data is not None:
-        raise ConfigError("give the data or a dataset to load, not both")
-    return load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
+def resolve_data(config: TrainConfig, data: DataLike | None = None,
+                 data_path: str | os.PathLike[str] | None = None, dataset: str | os.PathLike[str] | None = None,
+                 test_data: str | os.PathLike[str] | None = None, image_size: int | None = None) -> DataLike:
+    """The data a run (:func:`train`) or a sweep (compare) trains on, read and checked before anything is written,
+    by one set of rules: ``data`` itself, the image set ``dataset`` names (its held-out split drawn by the config's
+    seed; ``test_data`` and ``image_size`` go with it), or Fashion-MNIST from ``data_path`` (found as
+    :func:`~visualstreams.data.load_fashion_mnist` finds it when None). The config's training subset must fit the
+    set, and the task must be able to take its images (:func:`data_input`)."""
+    if sum(x is not None for x in (data, data_path, dataset)) > 1:
+        raise ConfigError("give the data, a Fashion-MNIST directory (--data) or a dataset (--dataset), not two")
+    if dataset is None and (test_data is not None or image_size is not None):
+        raise ConfigError("a test folder and an image size go with a dataset (--dataset)")
+    if dataset is not None:
+        images: DataLike = load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
+    else:
+        images = data if data is not None else load_fashion_mnist(data_path)
+    if isinstance(images, FashionMNIST | ImageSet):
+        subset_indices(len(images.train_labels), config.train_subset)
+    data_input(config, images)
+    return images
 
 
 def run_dataset(run_config: dict[str, Any], data_path: str | os.PathLike[str] | None = None,
@@ -260,15 +270,9 @@ def train(
     network follows an image set's size, channels and classes (:func:`compile_for`).
     """
     config = config or TrainConfig()
-    if dataset is not None and data_path is not None:
-        raise ConfigError("data_path (--data) and dataset (--dataset) choose the same thing: give one")
-    # Everything that can be refused is, before the run directory is touched: the data (read, and its subset
-    # drawn), the network, the device, and a directory that is not a run's.
-    data = _image_set(data, dataset, config, test_data, image_size)
-    if data is None:
-        data = load_fashion_mnist(data_path)
-    if isinstance(data, FashionMNIST | ImageSet):
-        subset_indices(len(data.train_labels), config.train_subset)
+    # Everything that can be refused is, before the run directory is touched: the data, the network, the device,
+    # and a directory that is not a run's.
+    data = resolve_data(config, data, data_path, dataset, test_data, image_size)
     spec = compile_for(connectome, config, architecture, data)
     runtime = runtime or resolve_runtime(config.device, config.precision)
     if out is None:
