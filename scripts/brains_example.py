@@ -20,8 +20,8 @@ import pandas as pd
 import torch
 
 import visualstreams as vs
-from visualstreams.analysis.known_answer import analytic_ceiling, known_answer_recordings
 from visualstreams.data.stimuli import write_stimulus_images
+from visualstreams.testing import analytic_ceiling, known_answer_recordings
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "brains.md"

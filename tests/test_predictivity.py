@@ -22,7 +22,6 @@ from PIL import Image
 from synthetic import striped_images, synthetic_dataset
 
 import visualstreams as vs
-from visualstreams.analysis.known_answer import analytic_ceiling, known_answer_recordings
 from visualstreams.analysis.predictivity import (
     PredictivityConfig,
     PredictivityResult,
@@ -44,6 +43,7 @@ from visualstreams.analysis.predictivity import (
 from visualstreams.data.recordings import Recordings, load_recordings, write_recordings
 from visualstreams.data.stimuli import load_stimuli, place_stimulus, stimulus_pixels, write_stimulus_images
 from visualstreams.runs import PredictDir
+from visualstreams.testing import analytic_ceiling, known_answer_recordings
 
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
 needs_real_data = pytest.mark.skipif(not REAL_DATA.is_dir(),

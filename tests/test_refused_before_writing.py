@@ -112,7 +112,7 @@ def test_a_failed_step_removes_only_the_empty_directory_it_made(tmp_path):
 
 @NO_CUDA
 def test_predict_refused_for_its_device_leaves_no_out(tmp_path):
-    from visualstreams.analysis.known_answer import known_answer_recordings
+    from visualstreams.testing import known_answer_recordings
 
     vs.train("mouse", vs.make_config(epochs=1, precision="fp32"), data=synthetic_dataset(64, 40),
              out=tmp_path / "run", progress=False)

@@ -1,4 +1,6 @@
-"""Recordings with a known answer: responses made from one trained network's own units, plus noise of set size.
+"""Test fixtures for users and for the suite: recordings with a known answer, made from one trained network's own
+units plus noise of set size. Nothing in the package imports it (an import contract in ``make lint``): it is for
+checking an analysis, in tests, scripts and tutorials, not part of one.
 
 :func:`known_answer_recordings` takes a finished run, stimuli, and for each region to make the area it comes
 from (``{"V1": "V1", "IT": "IT"}``). Each neuroid is one unit of that area (``units="single"``) or the mean of a
@@ -13,7 +15,7 @@ V1 units r 0.922 from V1 against 0.849 from IT; IT units 0.987 from IT against 0
 
 The answer is known twice over: the generating area should be the best-predicting one for its region, and the
 split-half ceiling should be :func:`analytic_ceiling` (the reliability of the mean of ``repetitions`` draws:
-``1 / (1 + noise^2 / repetitions)``). Imports the predictivity module's recorder and the data layer.
+``1 / (1 + noise^2 / repetitions)``). Imports the predictivity module's recorder (analysis) and the data layer.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.recordings import Recordings
-from ..data.stimuli import FIELD_DEGREES, load_stimuli
-from ..errors import ConfigError
-from ..metrics import at_step
-from .predictivity import stimulus_activations
+from .analysis.predictivity import stimulus_activations
+from .data.recordings import Recordings
+from .data.stimuli import FIELD_DEGREES, load_stimuli
+from .errors import ConfigError
+from .metrics import at_step
 
 UNITS = ("single", "local")
 
