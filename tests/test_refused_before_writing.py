@@ -146,3 +146,22 @@ def test_areas_differing_only_in_case_are_refused(tmp_path):
     path.write_text("source,target,strength\nV1,V2,1\nV2,V4,1\nV4,IT,1\nV2,MT,1\nMT,LIP,1\nV1,mt,0.5\n")
     with pytest.raises(vs.ConnectomeError, match="areas 'MT' and 'mt' differ only in case"):
         vs.load_connectome(path)
+
+
+def test_similarity_and_predict_choose_runs_by_one_rule(tmp_path):
+    from visualstreams.experiment.chosen import choose_runs
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "config.json").write_text("{}")
+    for command in ("similarity", "predict"):
+        with pytest.raises(vs.ConfigError, match=f"^{command} needs run directories or --compare-dir DIR$"):
+            choose_runs(command)
+        with pytest.raises(vs.ConfigError, match="not both"):
+            choose_runs(command, [tmp_path / "a"], compare_dir=tmp_path)
+        with pytest.raises(vs.ConfigError, match="b: not a run directory"):
+            choose_runs(command, [tmp_path / "a", tmp_path / "b"])
+    assert choose_runs("similarity", [tmp_path / "a"]).out == tmp_path / "a"  # one run: its own directory
+    with pytest.raises(vs.ConfigError, match="a: the run has not finished"):
+        choose_runs("predict", [tmp_path / "a"], finished=True)
+    with pytest.raises(vs.ConfigError, match="no summary.csv"):
+        choose_runs("similarity", compare_dir=tmp_path)

@@ -12,10 +12,9 @@ from typing import Any
 from ..analysis.predictivity import PredictivityConfig, PredictivityResult, neural_predictivity
 from ..data.recordings import Recordings, load_recordings
 from ..engine import resolve_device
-from ..errors import ConfigError
 from ..report.predictivity import write_predictivity
-from ..runs import CompareDir, PredictDir, RunDir, removed_if_left_empty
-from .similarity import compare_runs
+from ..runs import CompareDir, PredictDir, removed_if_left_empty
+from .chosen import choose_runs
 
 
 def predict(
@@ -35,24 +34,10 @@ def predict(
     :func:`~visualstreams.data.recordings.load_recordings`, with its ``stimuli`` table) and write the tables
     (:class:`~visualstreams.runs.PredictDir` names them), the heatmap and ``predictivity.md`` into ``out``
     (default: the compare directory, else beside the runs). Every refusal comes before anything is written."""
-    if compare_dir is not None and run_dirs:
-        raise ConfigError("give run directories or --compare-dir, not both")
-    if compare_dir is not None:
-        found, _, _ = compare_runs(compare_dir)
-        dirs, labels = list(dict.fromkeys(found)), None  # a twin (same network under two names) is scored once
-    else:
-        if not run_dirs:
-            raise ConfigError("predict needs run directories or --compare-dir DIR")
-        dirs, labels = [Path(d) for d in run_dirs], None
-    missing = [d for d in dirs if not RunDir(d).config_path.is_file()]
-    if missing:
-        raise ConfigError(f"{missing[0]}: not a run directory (config.json missing)")
-    unfinished = [d for d in dirs if not RunDir(d).has_weights()]
-    if unfinished:
-        raise ConfigError(f"{unfinished[0]}: the run has not finished (no {RunDir.WEIGHTS})")
+    chosen = choose_runs("predict", run_dirs, compare_dir, out, finished=True)
+    # a twin (the same network under two names) is scored once; runs are labelled by their own config.json
+    dirs, labels, target = list(dict.fromkeys(chosen.dirs)), None, chosen.out
     rec = recordings if isinstance(recordings, Recordings) else load_recordings(recordings, stimuli)
-    target = Path(out) if out is not None else (Path(compare_dir) if compare_dir is not None else
-                                                (dirs[0] if len(dirs) == 1 else dirs[0].parent))
     resolve_device(device)  # refused before anything is written
     # one writer (re-entrant: compare holds its directory already and calls this)
     with removed_if_left_empty(target), CompareDir(target).lock():

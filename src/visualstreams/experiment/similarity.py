@@ -14,27 +14,8 @@ from typing import Any
 from ..analysis.representations import HOMOLOGIES, SimilarityResult, similarity
 from ..errors import ConfigError
 from ..report.similarity import write_similarity
-from ..runs import CompareDir, RunDir
-
-
-def compare_runs(compare_dir: str | os.PathLike[str]) -> tuple[list[Path], list[str], list[str]]:
-    """The finished runs of a compare directory, their labels (``species/mode/seed<k>``) and species; a twin
-    (``same_as``) is listed under its own label and species, with its twin's directory."""
-    cdir = CompareDir(compare_dir)
-    summary = cdir.read_table(CompareDir.SUMMARY)
-    if not len(summary) or "status" not in summary:
-        raise ConfigError(f"{compare_dir}: no {CompareDir.SUMMARY} (not a compare directory, or nothing finished)")
-    ok = summary[summary["status"] == "ok"]
-    dirs, labels, species = [], [], []
-    for r in ok.itertuples():
-        twin = getattr(r, "same_as", "")
-        path = cdir.path / twin if isinstance(twin, str) and twin else cdir.run(r.species, r.mode, int(r.seed)).path
-        if not path.is_dir():
-            path = Path(str(r.run_dir))
-        dirs.append(path)
-        labels.append(f"{r.species}/{r.mode}/seed{int(r.seed)}")
-        species.append(str(r.species))
-    return dirs, labels, species
+from ..runs import CompareDir
+from .chosen import choose_runs
 
 
 def read_homology(homology: str | Mapping[str, str]) -> str | Mapping[str, str]:
@@ -64,20 +45,9 @@ def similarity_of(
     """Analyse ``run_dirs`` or the finished runs of ``compare_dir`` (not both) and write the tables and figures
     into ``out`` (default: the compare directory, else beside the runs). ``options`` go to
     :func:`~visualstreams.analysis.representations.similarity`. Returns the output directory and the result."""
-    if compare_dir is not None and run_dirs:
-        raise ConfigError("give run directories or --compare-dir, not both")
-    if compare_dir is not None:
-        dirs, labels, species = compare_runs(compare_dir)
-    else:
-        if not run_dirs:
-            raise ConfigError("similarity needs run directories or --compare-dir DIR")
-        dirs, labels, species = [Path(d) for d in run_dirs], None, None
-        missing = [d for d in dirs if not RunDir(d).config_path.is_file()]
-        if missing:
-            raise ConfigError(f"{missing[0]}: not a run directory (config.json missing)")
+    chosen = choose_runs("similarity", run_dirs, compare_dir, out)
+    dirs, labels, species, target = chosen.dirs, chosen.labels, chosen.species, chosen.out
     homology = read_homology(homology)
-    target = Path(out) if out is not None else (Path(compare_dir) if compare_dir is not None else
-                                                (dirs[0] if len(dirs) == 1 else dirs[0].parent))
     # One writer: not while a sweep or another analysis writes there (compare, which holds its directory already
     # and calls this, takes the lock again: it is re-entrant within a process).
     with CompareDir(target).lock():
