@@ -27,7 +27,8 @@ import pandas as pd
 import torch
 
 import visualstreams as vs
-from visualstreams.analysis.predictivity import PredictivityConfig, neural_predictivity, split_half_ceiling
+from visualstreams.analysis.ceiling import split_half_ceiling
+from visualstreams.analysis.predictivity import PredictivityConfig, neural_predictivity
 from visualstreams.data.recordings import Recordings
 from visualstreams.data.stimuli import write_stimulus_images
 

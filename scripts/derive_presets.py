@@ -29,15 +29,14 @@ if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))  # so the script runs from a checkout without installing
 
 from visualstreams.connectome import CANONICAL_AREAS  # noqa: E402
-from visualstreams.connectome.presets.published import (  # noqa: E402
+from visualstreams.connectome.presets.measures import (  # noqa: E402
     HARRIS2019_SCORES,
     MARKOV2014_LEVELS,
-    PRESETS,
-    direction,
     fln_strength,
     hcp_strength,
     oh_strength,
 )
+from visualstreams.connectome.presets.published import PRESETS, direction  # noqa: E402
 
 Row = dict[str, str]
 

@@ -18,7 +18,7 @@ from visualstreams.runs import CompareDir, RunDir, lock_directory
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ENV = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
-HOLD = ("import sys, time\nfrom visualstreams.runs.rundir import lock_directory\nlock_directory(sys.argv[1])\n"
+HOLD = ("import sys, time\nfrom visualstreams.runs.writing import lock_directory\nlock_directory(sys.argv[1])\n"
         "print('locked', flush=True)\ntime.sleep(300)\n")
 
 pytestmark = pytest.mark.usefixtures("one_thread")

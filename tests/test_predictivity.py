@@ -22,23 +22,23 @@ from PIL import Image
 from synthetic import striped_images, synthetic_dataset
 
 import visualstreams as vs
+from visualstreams.analysis.area_activations import row_space, stimulus_activations
+from visualstreams.analysis.best_areas import best_areas, predictivity_tests
+from visualstreams.analysis.ceiling import (
+    halves_reliability,
+    pearson_columns,
+    spearman_brown,
+    split_half_ceiling,
+    stimulus_splits,
+)
 from visualstreams.analysis.predictivity import (
     PredictivityConfig,
     PredictivityResult,
     _fit_predict,
     _rotate,
-    best_areas,
     best_per_run,
     ceiled,
-    halves_reliability,
-    pearson_columns,
-    predictivity_tests,
-    row_space,
     score_kinds,
-    spearman_brown,
-    split_half_ceiling,
-    stimulus_activations,
-    stimulus_splits,
 )
 from visualstreams.data.recordings import Recordings, load_recordings, write_recordings
 from visualstreams.data.stimuli import load_stimuli, place_stimulus, stimulus_pixels, write_stimulus_images

@@ -74,7 +74,24 @@ def test_compare_adds_the_analysis_and_the_report_section(sweep):
     assert (cdir.path / CompareDir.similarity_figure("species")).is_file()
     md = cdir.file(CompareDir.REPORT_MD).read_text()
     assert "## Representations" in md and "Untrained areas: LIP, MT" in md
-    assert "similarity_species.png" in md and species["sentence"].iloc[0] in md
+    assert "similarity_species.png" in md
+    # two seeds a species: Holm's p cannot fall below 0.05, so the null is said once per pair, not per area
+    assert (species["p_holm_min"] >= 0.05).all() and species["sentence"].iloc[0] not in md
+    assert md.count("V1, V2, V4, IT, MT, LIP: human and mouse networks cannot be shown to differ") == 2  # cka, rsa
+
+
+def test_nulls_no_data_could_turn_are_said_once_per_pair():
+    from visualstreams.report.similarity import _said_once
+
+    rows = pd.DataFrame({"area": ["V1", "V2", "IT", "LIP"], "species_a": "human", "species_b": "mouse",
+                         "significant": [False, False, True, False], "p_holm_min": [0.4, 0.4, 0.001, 0.001],
+                         "sentence": ["s-V1", "s-V2", "s-IT", "s-LIP"]})
+    sentences, flags = _said_once(rows, "species")
+    assert sentences[:2] == ["s-IT", "s-LIP"] and flags == [True, False, False]
+    assert sentences[2].startswith("V1, V2: human and mouse networks cannot be shown to differ")
+    assert "cannot fall below 0.4" in sentences[2] and "(2 comparisons;" in sentences[2]
+    one = rows.assign(p_holm_min=[0.4, 0.001, 0.001, 0.001])
+    assert _said_once(one, "species") == (list(one["sentence"]), [False, False, True, False])  # one reads as it is
 
 
 def test_same_seed_pairs_stay_out_of_the_between_species_pairs(sweep):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.predictivity import stimulus_activations
+from .analysis.area_activations import stimulus_activations
 from .data.recordings import Recordings
 from .data.stimuli import FIELD_DEGREES, load_stimuli
 from .errors import ConfigError

@@ -39,7 +39,9 @@ Two exact shortcuts keep 10,000 neuroids affordable: the targets are rotated ont
 linearly, so the predictions rotated back are the same, to rounding, as fitting every neuroid; tested), and the
 rotation is computed once per split for every run and area.
 
-Imports runs (to load trained networks), data (stimuli, recordings), the measures and scikit-learn.
+Steps 1 and 3 live in :mod:`.area_activations` and :mod:`.ceiling`, step 5 across runs and the tests in
+:mod:`.best_areas`. Imports runs (to load trained networks), data (stimuli, recordings), the measures and
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -47,22 +49,23 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..data.recordings import Recordings, group_means, load_recordings
+from ..data.recordings import Recordings, load_recordings
 from ..errors import ConfigError
-from ..metrics import at_step, split_step
+from ..metrics import at_step
+from .area_activations import EXACT_BYTES, StimulusActivations, stimulus_activations
+from .ceiling import pearson_columns, split_half_ceiling, stimulus_splits
 
 METHODS = ("pls", "ridge")
 FITS = ("region", "joint")
 MIN_CEILING = 0.1  # below this split-half reliability, r^2 / ceiling is noise divided by noise
 ALPHA_NEUROIDS = 200  # ridge's penalty is chosen on at most this many neuroids (seeded): the choice costs ~1 fit
-EXACT_BYTES = 2 * 1024**3  # an area's activations held whole for the exact row-space reduction (below: projected)
 ALPHA_GRID = np.logspace(-6, 2, 9)  # times the mean squared norm of a training row (see _fit_predict)
 
 
@@ -116,226 +119,6 @@ class PredictivityConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-# -- activations --------------------------------------------------------------------------------------------
-@dataclass
-class StimulusActivations:
-    """One run's activations on the stimuli: name (``AREA`` or ``AREA@tK``) -> (stimuli, features) float32."""
-
-    run: str
-    species: str
-    condition: str
-    seed: int
-    steps: int
-    acts: dict[str, np.ndarray]
-    features: dict[str, int]  # each name's features before any projection
-    area_of: dict[str, str]
-    step_of: dict[str, int]
-    reduction: dict[str, str]  # "none", "row space" (exact) or "random projection"
-    area_shapes: dict[str, tuple[int, int, int]]  # each area's (channels, height, width), as the network has it
-    # each name's Gram parts from its full activations, for RSA and CKA (keep_gram): exact whatever the reduction,
-    # but for areas too large to hold whole (then from their projection)
-    grams: dict[str, Any] = field(default_factory=dict)
-
-
-def _projector(n_features: int, k: int, seed: int) -> Any:
-    from sklearn.random_projection import SparseRandomProjection
-
-    proj = SparseRandomProjection(n_components=k, random_state=seed, dense_output=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fit reads only the feature count; its JL-bound warning is about n
-        proj.fit(np.zeros((1, n_features), dtype=np.float32))
-    return proj
-
-
-def row_space(x: np.ndarray) -> np.ndarray:
-    """(n, d) features with d > n -> (n, n) coordinates in their row space, ``Q sqrt(L)`` of ``X X' = Q L Q'``:
-    every inner product between stimuli is kept, so ridge and PLS (``scale=False``) fit and predict exactly as on
-    ``x``, at the cost of n features instead of d. Unsupervised and lossless: using the test stimuli's images here
-    tells the regression nothing it would not see in ``x``."""
-    gram = x.astype(np.float64) @ x.T.astype(np.float64)
-    evals, evecs = np.linalg.eigh(gram)
-    return (evecs * np.sqrt(np.clip(evals, 0, None))).astype(np.float32)
-
-
-def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int], np.ndarray], *,
-                         areas: Sequence[str] | None = None, max_features: int = 1000, projection_seed: int = 0,
-                         device: str = "cpu", batch_size: int = 100, label: str | None = None,
-                         progress: bool = False, keep_gram: bool = False) -> StimulusActivations:
-    """Record a finished run's areas on the stimuli. ``images``: uint8 (n, C, H, W) at the network's input, or a
-    function ``(size, channels) -> images`` (so each network gets the stimuli at its own size and channels).
-
-    Names: each area, or ``AREA@tK`` for every step of a network of several steps. ``areas`` keeps only these
-    (area names, which keep all their steps, or ``AREA@tK``). Features beyond ``max_features`` are reduced as
-    the module docstring says. ``keep_gram``: also each name's Gram parts for RSA and CKA, from its full
-    activations where they are held (every area of at most ``EXACT_BYTES``), else from its projection.
-    """
-    import torch
-    from tqdm.auto import tqdm
-
-    from ..engine import TrainConfig, resolve_runtime
-    from ..runs import load_run
-
-    dev = resolve_runtime(device).device
-    result = load_run(run_dir, device=str(dev))
-    model, config = result.model, result.config
-    cfg = TrainConfig.of_run(config)
-    spec = model.spec
-    steps = int(getattr(model, "steps", 1))
-    if callable(images):
-        images = images(spec.image_size, spec.architecture.in_channels)
-    expected = (spec.architecture.in_channels, spec.image_size, spec.image_size)
-    if tuple(images.shape[1:]) != expected:
-        raise ConfigError(f"{run_dir}: stimuli are {tuple(images.shape[1:])}, the network takes {expected}")
-    names = [a if steps == 1 else at_step(a, t) for t in range(steps) for a in model.order]
-    area_of = {n: split_step(n)[0] for n in names}
-    step_of = {n: split_step(n)[1] or 0 for n in names}
-    if areas is not None:
-        unknown = [a for a in areas if a not in names and a not in model.order]
-        if unknown:
-            raise ConfigError(f"{run_dir}: no area {unknown[0]!r} (areas: {', '.join(model.order)}"
-                              f"{'; steps as AREA@tK' if steps > 1 else ''})")
-        names = [n for n in names if n in areas or area_of[n] in areas]
-    from .similarity import gram_parts
-
-    shapes = {n: int(np.prod(spec.area_shapes[area_of[n]])) for n in names}
-    n = len(images)
-    # Held whole (reduced after recording): every large area that fits in EXACT_BYTES; reduced to its row space
-    # where it has no more stimuli than max_features, else projected (then from the whole, so RSA and CKA can be
-    # computed on the whole first); areas too large to hold are projected batch by batch.
-    whole = {a for a, d in shapes.items() if d > max_features and n * d * 4 <= EXACT_BYTES}
-    exact = {a for a in whole if n <= max_features}
-    projectors = {a: _projector(d, max_features, projection_seed) for a, d in shapes.items()
-                  if d > max_features and a not in exact}
-    batchwise = {a for a in projectors if a not in whole}
-    out: dict[str, list[np.ndarray]] = {a: [] for a in names}
-    model.eval()
-    with torch.inference_mode():
-        for i in tqdm(range(0, n, batch_size), desc=f"activations {label or run_dir}", unit="batch",
-                      disable=not progress, leave=False):
-            x = torch.as_tensor(images[i:i + batch_size]).to(dev).float().div_(255.0)
-            _, acts = model(x.contiguous(memory_format=torch.channels_last), return_areas=True)
-            for a in names:
-                act = acts[a].float().flatten(1).cpu().numpy()
-                out[a].append(projectors[a].transform(act).astype(np.float32) if a in batchwise else act)
-    recorded = {a: np.concatenate(v) for a, v in out.items()}
-    grams = {a: gram_parts(x) for a, x in recorded.items()} if keep_gram else {}
-    for a in whole:
-        recorded[a] = row_space(recorded[a]) if a in exact else projectors[a].transform(recorded[a]).astype(
-            np.float32)
-    return StimulusActivations(
-        run=label or str(run_dir), species=str(config.get("name", "")), condition=cfg.condition, seed=cfg.seed,
-        steps=steps, acts=recorded, features=shapes, area_of=area_of, step_of=step_of,
-        reduction={a: "row space" if a in exact else "random projection" if a in projectors else "none"
-                   for a in names}, area_shapes=dict(spec.area_shapes), grams=grams)
-
-
-# -- splits, correlation, ceiling ----------------------------------------------------------------------------
-def stimulus_splits(n_stimuli: int, n_splits: int = 10, train_fraction: float = 0.9, seed: int = 1,
-                    strata: Sequence[Any] | None = None, ids: Sequence[Any] | None = None,
-                    notes: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/test indices of the stimuli: ``StratifiedShuffleSplit`` by ``strata`` (object names) where given
-    and every object has two stimuli or more, else ``ShuffleSplit``; both seeded (Brain-Score: seed 1).
-
-    ``ids``: the stimuli's ids; the splits are then drawn over the stimuli sorted by id, as Brain-Score draws them
-    (its benchmarks average the repetitions, which orders the stimuli by id), so that the same seed gives the same
-    test sets whatever order a table lists them in. Where stratification was asked for and cannot be done, a
-    sentence saying why goes to ``notes``."""
-    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-
-    n_test = n_stimuli - math.floor(n_stimuli * train_fraction)
-    if n_stimuli * train_fraction < 3 or n_test < 3:
-        raise ConfigError(f"{n_stimuli} stimuli at train fraction {train_fraction} leave fewer than 3 to train or "
-                          "to test on")
-    order = (np.argsort(np.asarray(ids).astype(str), kind="stable") if ids is not None
-             else np.arange(n_stimuli))
-    kwargs = {"n_splits": n_splits, "train_size": train_fraction, "random_state": seed}
-    split: Any = ShuffleSplit(**kwargs)
-    args: list[Any] = []
-    if strata is not None:
-        sorted_strata = [list(strata)[i] for i in order]
-        counts = pd.Series(sorted_strata).value_counts()
-        if counts.min() >= 2 and len(counts) <= n_test:
-            split, args = StratifiedShuffleSplit(**kwargs), [sorted_strata]
-        elif notes is not None:
-            why = (f"object {counts.idxmin()!r} has a single stimulus" if counts.min() < 2 else
-                   f"{len(counts)} objects do not fit in {n_test} test stimuli")
-            notes.append(f"splits are not stratified by object_name: {why}")
-    return [(np.sort(order[a]), np.sort(order[b])) for a, b in split.split(np.zeros(n_stimuli), *args)]
-
-
-def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r of each column of ``a`` with the same column of ``b`` (SciPy's, vectorised); NaN where a column
-    is constant."""
-    from scipy import stats
-
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore")
-        return np.asarray(stats.pearsonr(a.astype(np.float64), b.astype(np.float64), axis=0).statistic)
-
-
-def spearman_brown(r: np.ndarray | float, n: float = 2.0) -> np.ndarray | float:
-    """The reliability of ``n`` times the data from the reliability ``r`` of a part: n r / (1 + (n - 1) r)."""
-    return n * r / (1 + (n - 1) * r)
-
-
-def halves_reliability(r: np.ndarray, a: float, b: float, n: float) -> np.ndarray:
-    """The reliability of the mean of ``n`` repetitions from the correlation ``r`` between the means of two
-    disjoint halves of ``a`` and ``b`` repetitions (classical test theory: a k-repetition mean has reliability
-    k rho / (1 + (k - 1) rho), and two such means correlate as the square root of the product of theirs). With
-    a = b = n / 2 it is the Spearman-Brown correction with n = 2; with an odd number of repetitions (a = b - 1)
-    it corrects to all n of them, where Spearman-Brown on equal halves corrects to n - 1 (R = 5: 0.800 for a true
-    0.833). Solved for the single-repetition rho, sign kept."""
-    r = np.asarray(r, dtype=np.float64)
-    r2 = r ** 2
-    qa = a * b - r2 * (a - 1) * (b - 1)
-    qb = r2 * (a + b - 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (qb + np.sqrt(qb ** 2 + 4 * qa * r2)) / (2 * qa)
-    return np.sign(r) * spearman_brown(rho, n)
-
-
-def split_half_ceiling(rec: Recordings, n_splits: int = 10, seed: int = 0,
-                       time_bin: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """Split-half reliability per region (see the module docstring): a table (region, split, ceiling, n_neuroids,
-    n_stimuli) and each neuroid's mean corrected reliability. Stimuli with fewer than 2 repetitions are left out;
-    with none left, a one-line error."""
-    reps = rec.repetitions()
-    usable = np.flatnonzero(reps >= 2)
-    if len(usable) < 3:
-        raise ConfigError(f"{rec.source or 'recordings'}: fewer than two repetitions of "
-                          f"{'every' if not len(usable) else 'most'} stimulus: no split-half ceiling "
-                          "(give recordings with repetitions, or --no-ceiling)")
-    values = rec.over_time(time_bin)
-    pres = np.flatnonzero(np.isin(rec.stimulus_index, usable))
-    stim = rec.stimulus_index[pres]
-    remap = np.full(len(reps), -1)
-    remap[usable] = np.arange(len(usable))
-    group = remap[stim]
-    # Each stimulus's repetitions split in two: floor(R / 2) and the rest; the correlation of the halves' means is
-    # corrected to the mean of all R (halves_reliability; Brain-Score instead splits the repetition labels once for
-    # every stimulus and corrects with n = 2, which is exact for an even R alike)
-    half = reps[stim] // 2
-    size_a, size_b = float(np.mean(reps[usable] // 2)), float(np.mean(reps[usable] - reps[usable] // 2))
-    size_n = float(np.mean(reps[usable]))
-    rng = np.random.default_rng(seed)
-    per_neuroid = np.zeros(values.shape[1])
-    rows = []
-    for k in range(n_splits):
-        order = np.lexsort((rng.random(len(pres)), group))  # a random order within each stimulus
-        rank = np.empty(len(pres), dtype=int)
-        starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
-        counts = np.diff(np.r_[starts, len(pres)])
-        rank[order] = np.arange(len(pres)) - np.repeat(starts, counts)
-        a, b = rank < half, rank >= half
-        mean_a = group_means(values[pres[a]], group[a], len(usable))
-        mean_b = group_means(values[pres[b]], group[b], len(usable))
-        corrected = halves_reliability(pearson_columns(mean_a, mean_b), size_a, size_b, size_n)
-        per_neuroid += np.nan_to_num(corrected) / n_splits
-        for region in rec.regions:
-            sel = rec.region == region
-            rows.append({"region": region, "split": k, "ceiling": float(np.nanmedian(corrected[sel])),
-                         "n_neuroids": int(sel.sum()), "n_stimuli": len(usable)})
-    return pd.DataFrame(rows), per_neuroid
 
 
 # -- regression ---------------------------------------------------------------------------------------------
@@ -649,106 +432,3 @@ def neural_predictivity(
     similarity_table = pd.DataFrame(sims, columns=["run", "name", "area", "step", "region", "metric", "value"])
     best = best_per_run(scores, summary)
     return PredictivityResult(run_table, scores, summary, ceilings, similarity_table, best, cfg, rec.info(), notes)
-
-
-def best_areas(result: PredictivityResult, by: Sequence[str] = ("species", "condition")) -> pd.DataFrame:
-    """Across the seeds of each species and condition: per region, the name with the highest mean score over runs
-    on the even-numbered splits, its mean on the odd-numbered ones (:func:`held_out_halves`: the choice inflates
-    the score it reports less) with a 95% CI over runs (t, as accuracy's), the runner-up, and the share of runs
-    whose own best it was."""
-    from .stats import mean_ci
-
-    kinds = score_kinds(result.summary)
-    ceilings = result.summary.drop_duplicates("region").set_index("region")["ceiling"]
-    halves = held_out_halves(result.scores).merge(result.runs, on="run")
-    for half in ("select", "report"):  # each half's score as the region reads it (ceiled, or r)
-        halves[f"score_{half}"] = [ceiled(r, ceilings[reg]) if kinds[str(reg)] == "ceiled" else r
-                                   for r, reg in zip(halves[f"r_{half}"], halves["region"], strict=True)]
-    rows = []
-    best = result.best.merge(result.runs, on="run")
-    for key, grp in halves.groupby([*by, "region"], sort=False):
-        col = kinds[str(key[-1])]
-        # chosen on the even splits' means over runs, reported on the odd splits': less lifted by the choice
-        chosen = grp.groupby("name", sort=False)["score_select"].mean().sort_values(ascending=False, kind="stable")
-        reported = grp.groupby("name", sort=False)["score_report"].mean()
-        top = str(chosen.index[0])
-        ci = mean_ci(grp.loc[grp["name"] == top, "score_report"].to_numpy())
-        sel = np.ones(len(best), dtype=bool)
-        for c, v in zip([*by, "region"], key, strict=True):
-            sel &= best[c].to_numpy() == v
-        won = best.loc[sel, "best"]
-        runner = str(chosen.index[1]) if len(chosen) > 1 else None
-        rows.append({**dict(zip([*by, "region"], key, strict=True)), "best": top, "score": col,
-                     "mean": float(reported[top]), "ci_low": ci.get("ci_low", math.nan),
-                     "ci_high": ci.get("ci_high", math.nan), "n_runs": int(grp["run"].nunique()),
-                     "runner_up": runner,
-                     "runner_up_mean": float(reported[runner]) if runner is not None else math.nan,
-                     "share_of_runs": float(np.mean(won == top)) if len(won) else math.nan})
-    return pd.DataFrame(rows)
-
-
-def step_views(result: PredictivityResult) -> dict[str, pd.DataFrame]:
-    """Each run's areas read at one step, so that one-step and recurrent runs meet area by area (``IT`` and
-    ``IT@t3`` otherwise never do): ``last step`` (the area's output at the run's last step, what the heads read;
-    r over every split) and ``best step`` (the step with the highest mean r on the even-numbered splits, scored on
-    the odd-numbered ones: less lifted by the choice, the halves sharing stimuli). A one-step network's area is its
-    own at both. Rows as the summary's, ``name`` the area."""
-    s = result.summary
-    last = s[s["step"] == s["steps"] - 1].assign(name=lambda d: d["area"])
-    halves = held_out_halves(result.scores).merge(
-        s[["run", "name", "region", "area", "step", "species", "condition", "seed", "steps", "ceiling", "ceiled"]],
-        on=["run", "name", "region"])
-    chosen = halves.loc[halves.groupby(["run", "area", "region"], sort=False)["r_select"].idxmax()].copy()
-    usable = chosen["region"].astype(str).map(score_kinds(s)) == "ceiled"
-    chosen["r"] = chosen["r_report"]
-    chosen["ceiled"] = np.where(usable, ceiled(chosen["r"], chosen["ceiling"]), np.nan)
-    return {"last step": last, "best step": chosen.assign(name=lambda d: d["area"])}
-
-
-def predictivity_tests(result: PredictivityResult, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Across seeds, as accuracy is compared: the score (ceiled where a region's ceiling allows it, else r) per
-    species, condition, area and region with its mean and 95% CI over runs (``summarize``), and every pair of
-    species within a condition, area and region (Welch's test, its CI and Hedges' g: ``pairwise_tests``), and every
-    pair of conditions within a species, area and region, the conditions' areas read at a stated step
-    (:func:`step_views`: the last step, and the best step chosen on held-out splits; the ``correspondence``
-    column), so that a one-step network and a recurrent one are compared area by area. Holm's correction runs over
-    each whole family: all pairs, areas and regions of one condition (of one species and correspondence, for
-    conditions), the tests a reader scans together. Returns (stats, tests); tests carry a plain ``sentence``."""
-    from .stats import describe_difference, holm, pairwise_tests, summarize
-
-    kinds = score_kinds(result.summary)
-    views = step_views(result)
-
-    def by_kind(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-        """The table's rows for each score kind, the score column named for the sentences."""
-        out = []
-        for kind in dict.fromkeys(kinds.values()):  # each region's own score: ceiled where its ceiling allows
-            label = "ceiled_score" if kind == "ceiled" else kind  # "the difference in ceiled score of ..."
-            regions = [r for r, k in kinds.items() if k == kind]
-            out.append((label, table[table["region"].astype(str).isin(regions)].rename(columns={kind: label})))
-        return out
-
-    stats = pd.concat([summarize(part, by=["species", "condition", "name", "region"], metrics=[label])
-                       for label, part in by_kind(result.summary)], ignore_index=True)
-    joined = []
-    plan = [("species", "condition", "the same area and step", result.summary)]
-    plan += [("condition", "species", name, view) for name, view in views.items()]
-    for by, family, correspondence, table in plan:
-        if result.summary[by].nunique() < 2:
-            continue
-        parts = [pairwise_tests(part, by=by, metric=label, within=[family, "name", "region"], alpha=alpha)
-                 for label, part in by_kind(table)]
-        t = pd.concat(parts, ignore_index=True)
-        if not len(t):
-            continue
-        # Holm over the whole family (every pair, area and region of one condition or species), whatever score
-        # each region reads
-        for _, idx in t.groupby(family, sort=False).groups.items():
-            t.loc[idx, "p_holm"] = holm(t.loc[idx, "p"].to_numpy(dtype=float))
-        t["significant"] = t["p_holm"] < alpha
-        at = "" if by == "species" else f" at its {correspondence}"
-        t["sentence"] = [f"area {r['name']}{at}, region {r['region']} ({r[family]}): " + describe_difference(r, by)
-                         for _, r in t.iterrows()]
-        joined.append(t.assign(compared=by, correspondence=correspondence))
-    tests = pd.concat(joined, ignore_index=True) if joined else pd.DataFrame()
-    return stats, tests

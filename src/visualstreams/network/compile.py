@@ -4,9 +4,8 @@
 hierarchy level for the areas it does not list, heads and input area from the connectome's hints or the
 notebook's), validates the pair (input area present, acyclic, every area reachable, head areas present, nothing
 pooled away) and decides the wiring: the order of the areas, each block's input channels and size, each
-projection's index, gain and adapter, and the heads' input sizes. The model
-(:class:`~visualstreams.network.model.VisualStreamsNet`), training, stacking, compare, lesions and the disk-room
-check all take a :class:`CompiledNetwork`; parameter counts come from it, never from building a model.
+projection's index, gain and adapter, and the heads' input sizes. Everything downstream (the model, training,
+stacking, compare, lesions, the disk-room check) takes the :class:`CompiledNetwork`, parameter counts included.
 
 Wiring rule (documented in docs/network.md): the *primary* input of an area is its deepest feedforward source
 (highest hierarchy level; ties go to the stronger projection, then to the earlier area); it sets the block's

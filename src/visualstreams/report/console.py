@@ -172,7 +172,7 @@ def similarity_text(result: Any) -> str:
 def predictivity_text(result: Any) -> str:
     """``predict``'s output: the (ceiled) score per area and region, the ceilings, the best area per region and
     the notes. ``result``: a PredictivityResult."""
-    from ..analysis.predictivity import best_areas  # SciPy and scikit-learn: only when predict has run
+    from ..analysis.best_areas import best_areas  # SciPy and scikit-learn: only when predict has run
     from .predictivity import best_area_sentences
 
     lines = [f"{len(result.runs)} run(s) against {result.recordings['source']}: {result.recordings['stimuli']} "

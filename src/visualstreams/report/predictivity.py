@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..analysis.predictivity import PredictivityResult, best_areas, predictivity_tests
+from ..analysis.best_areas import best_areas, predictivity_tests
+from ..analysis.predictivity import PredictivityResult
 from ..format import format_number
 from ..runs.rundir import PredictDir
 from ..storage import write_json, write_text

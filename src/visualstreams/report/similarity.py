@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..analysis.representations import SimilarityResult
@@ -55,6 +56,27 @@ def write_similarity(result: SimilarityResult, out: str | os.PathLike[str]) -> l
     return written
 
 
+def _said_once(rows: pd.DataFrame, group: str, alpha: float = 0.05) -> tuple[list[str], list[bool]]:
+    """The rows' sentences and significance flags, with the nulls that no data could have turned (too few runs for
+    Holm's p to fall below ``alpha``: ``p_holm_min``) said once per pair and bound instead of once per area; the
+    other sentences as they are. Each area's numbers stay in the table below the sentences."""
+    flags = [truthy(v) for v in rows.get("significant", pd.Series(False, index=rows.index))]
+    bound = pd.to_numeric(rows.get("p_holm_min", pd.Series(np.nan, index=rows.index)), errors="coerce")
+    limited = (~np.array(flags, dtype=bool)) & (bound >= alpha).to_numpy()
+    sentences = [str(t) for t, cut in zip(rows["sentence"], limited, strict=True) if not cut]
+    kept = [f for f, cut in zip(flags, limited, strict=True) if not cut]
+    if limited.sum() < 2:  # one such sentence reads as it is
+        return [str(t) for t in rows["sentence"]], flags
+    a, b = f"{group}_a", f"{group}_b"
+    for (first, second, floor), part in rows[limited].groupby([a, b, bound[limited]], sort=False):
+        areas = ", ".join(dict.fromkeys(part["area"].astype(str)))
+        sentences.append(f"{areas}: {first} and {second} networks cannot be shown to differ beyond seed-to-seed "
+                         f"spread with these run counts: with so few runs Holm's p cannot fall below {floor:.2g}, "
+                         f"whatever the data ({len(part)} comparisons; each one's numbers are in the table)")
+        kept.append(False)
+    return sentences, kept
+
+
 def section_representations(doc: Document, ex: Any) -> None:
     cdir = ex.cdir
     pairs = cdir.read_table(CompareDir.SIMILARITY_PAIRS, _STR)
@@ -91,8 +113,7 @@ def section_representations(doc: Document, ex: Any) -> None:
             mask = species["metric"].astype(str) == metric if "metric" in species else pd.Series(True,
                                                                                              index=species.index)
             doc.para(f"Metric `{metric}`:")
-            doc.bullets([str(t) for t in species.loc[mask, "sentence"]], [f for f, m in zip(flags, mask,
-                                                                                         strict=True) if m])
+            doc.bullets(*_said_once(species[mask.to_numpy()], "species"))
         table = pd.DataFrame({
             "metric": species.get("metric", ""), "mode": species["mode"], "area": species["area"],
             "A": species["species_a"], "B": species["species_b"],
@@ -120,13 +141,11 @@ def section_representations(doc: Document, ex: Any) -> None:
         doc.heading(3, "Connection modes, within each species")
         doc.para("The same test with the roles swapped: do runs under two connection modes (e.g. `gain` and "
                  "`none`, the same graph with every strength 1) differ more than seeds under one mode do?")
-        mode_flags = [truthy(v) for v in modes.get("significant", pd.Series(False, index=modes.index))]
         metric_of = modes["metric"].astype(str) if "metric" in modes else pd.Series("", index=modes.index)
         for metric in dict.fromkeys(metric_of):
             mask = (metric_of == metric).to_numpy()
             doc.para(f"Metric `{metric}`:")
-            doc.bullets([str(t) for t in modes.loc[mask, "sentence"]], [f for f, m in zip(mode_flags, mask,
-                                                                                       strict=True) if m])
+            doc.bullets(*_said_once(modes[mask], "mode"))
     within = sorted(cdir.path.glob(CompareDir.similarity_figure("within", "X").replace("_X.", "_*.")))
     if within:
         doc.figures([(f, f.name, f"Area x area similarity within the networks ({f.stem.split('_', 2)[-1]})")

@@ -1,30 +1,26 @@
-"""Runs: the run and compare directories that own every file name (``rundir``) and a run's life, from start
-to resume and load (``lifecycle``). Imports the engine and the layers below it."""
+"""Runs: the run and compare directories that own every file name (``rundir``), whether a directory can take
+results (``writing``), what a run trains on (``inputs``) and a run's life, from start to resume and load
+(``lifecycle``). Imports the engine and the layers below it."""
 
+from .inputs import data_input, resolve_data, run_dataset
 from .lifecycle import (
     RunFinished,
     StartedRun,
     TrainResult,
     build_seeded,
     compile_for,
-    data_input,
     environment,
     finish_run,
     load_run,
-    resolve_data,
     resume_run,
-    run_dataset,
     start_run,
     train,
 )
-from .rundir import (
-    CompareDir,
+from .rundir import CompareDir, PredictDir, RunDir, lesion_figure_path
+from .writing import (
     DirectoryLock,
-    PredictDir,
-    RunDir,
     check_room,
     ensure_writable_dir,
-    lesion_figure_path,
     lock_directory,
     removed_if_left_empty,
     run_disk_bytes,

@@ -1,0 +1,112 @@
+"""What a run trains on, decided in one place: the data of a run or a sweep read and checked by one set of rules
+(:func:`resolve_data`), the input the network compiles for (:func:`data_input`: image size, channels, classes),
+the data moved to the device with what config.json records of it, and a finished run's data found again
+(:func:`run_dataset`). Imports the engine's config, data and the leaves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data import DATASETS, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
+from ..data.fashion_mnist import subset_indices
+from ..engine import TrainConfig
+from ..errors import ConfigError, DataError
+
+DataLike = FashionMNIST | ImageSet | DeviceData
+
+
+def device_data(
+    data: DataLike | None, data_path: str | os.PathLike[str] | None, config: TrainConfig,
+    device: torch.device,
+) -> tuple[DeviceData, dict[str, Any]]:
+    """The run's training subset and test set on ``device``, and what config.json records of the data."""
+    dataset = data if data is not None else load_fashion_mnist(data_path)
+    if isinstance(dataset, ImageSet):
+        # An image set's checksum is of its decoded tensors: a resumed run checks it has the run's images.
+        info = {**dataset.info(), "checksums": {**dataset.checksums, "tensors": dataset.digest()}}
+        return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
+    if isinstance(dataset, FashionMNIST):
+        info = dataset.info()
+        return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
+    return dataset, {}
+
+
+def resolve_data(config: TrainConfig, data: DataLike | None = None,
+                 data_path: str | os.PathLike[str] | None = None, dataset: str | os.PathLike[str] | None = None,
+                 test_data: str | os.PathLike[str] | None = None, image_size: int | None = None) -> DataLike:
+    """The data a run (:func:`train`) or a sweep (compare) trains on, read and checked before anything is written,
+    by one set of rules: ``data`` itself, the image set ``dataset`` names (its held-out split drawn by the config's
+    seed; ``test_data`` and ``image_size`` go with it), or Fashion-MNIST from ``data_path`` (found as
+    :func:`~visualstreams.data.load_fashion_mnist` finds it when None). The config's training subset must fit the
+    set, and the task must be able to take its images (:func:`data_input`)."""
+    if sum(x is not None for x in (data, data_path, dataset)) > 1:
+        raise ConfigError("give the data, a Fashion-MNIST directory (--data) or a dataset (--dataset), not two")
+    if dataset is None and (test_data is not None or image_size is not None):
+        raise ConfigError("a test folder and an image size go with a dataset (--dataset)")
+    if dataset is not None:
+        images: DataLike = load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
+    else:
+        images = data if data is not None else load_fashion_mnist(data_path)
+    if isinstance(images, FashionMNIST | ImageSet):
+        subset_indices(len(images.train_labels), config.train_subset)
+    data_input(config, images)
+    return images
+
+
+def run_dataset(run_config: dict[str, Any], data_path: str | os.PathLike[str] | None = None,
+                ) -> FashionMNIST | ImageSet:
+    """The dataset a run trained on, as its config.json (``data``) records it, for analyses of the finished run.
+
+    An image set is loaded again from its record (``load``: path, test folder, size, split seed), or from
+    ``data_path`` when it has moved; one that is gone is refused in one line, and so are other images than the
+    run's (their checksum differs). A Fashion-MNIST run reads its own directory while it exists, else
+    ``data_path``, else Fashion-MNIST found as training finds it (as before image sets)."""
+    info = run_config.get("data") or {}
+    load = info.get("load")
+    if not load:
+        recorded = info.get("source")
+        return load_fashion_mnist(data_path if data_path is not None else
+                                  recorded if recorded and Path(str(recorded)).is_dir() else None)
+    where = str(data_path) if data_path is not None else load.get("name_or_path")
+    refuse_gone(info, where)
+    dataset = load_dataset(**{**load, "name_or_path": where})
+    recorded = (info.get("checksums") or {}).get("tensors")
+    if recorded and dataset.digest() != recorded:
+        raise DataError(f"{where}: not the images the run trained on (their checksum differs from its config.json)")
+    return dataset
+
+
+def refuse_gone(info: dict[str, Any], where: str | None) -> None:
+    """One line when a run's recorded image set (at ``where``, or its test folder) no longer exists."""
+    name = info.get("dataset") or where
+    for path in (where, (info.get("load") or {}).get("test_path")):
+        if path is not None and path not in DATASETS and not Path(path).exists():
+            raise DataError(f"the run's dataset {name!r} is gone: {path} no longer exists (give --data where it "
+                            "is now)")
+
+
+def data_input(config: TrainConfig, data: DataLike | None) -> tuple[int, int | None, int | None]:
+    """The input a run of ``config`` on ``data`` compiles for: (image size, input channels, classes of the "what"
+    head); channels and classes are None (the network's own: 1 and 10) unless ``data`` is an
+    :class:`~visualstreams.data.ImageSet`. Refuses non-square images and an image set on a canvas task."""
+    task = config.make_task()
+    if not isinstance(data, ImageSet):
+        return task.image_size, None, None
+    h, w = data.size
+    if h != w:
+        raise ConfigError(f"{data.source}: images are {w}x{h} px; the network takes square images "
+                          "(resize them: --image-size N)")
+    if task.canvas is not None and (data.channels, h) != (1, 28):
+        raise ConfigError(f"task {task.name!r} places 28 px grey items on a canvas; {data.name} has {w} px "
+                          f"images of {data.channels} channel(s): train it with --task what")
+    if task.needs_pool and ((data.channels, h) != (1, 28) or len(data.classes) != 10):
+        raise ConfigError(f"task {task.name!r} draws Fashion-MNIST-like items (28 px, grey, 10 classes); "
+                          f"{data.name} has {w} px images of {data.channels} channel(s) and {len(data.classes)} "
+                          "classes: train it with --task what")
+    return (task.image_size if task.canvas is not None else h), data.channels, len(data.classes)
+
+
