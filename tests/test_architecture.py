@@ -46,6 +46,7 @@ def test_the_toml_file_sets_blocks_and_heads(tmp_path):
     assert load_architecture(as_json).to_dict() == arch.to_dict()
 
 
+@pytest.mark.slow
 def test_eight_area_network_builds_trains_and_reads_out_by_area(tmp_path):
     conn = compile_network(macaque8(), load_architecture(EXAMPLE)).connectome
     torch.manual_seed(0)

@@ -78,6 +78,7 @@ def test_the_wrapper_shows_every_area_at_every_step_to_hooks(runs, stimuli):
     assert torch.equal(seen[1][1], acts["IT@t0"]) and torch.equal(seen[3][1], acts["IT@t1"])
 
 
+@pytest.mark.slow
 def test_export_writes_a_plugin_and_refuses_bad_input_in_one_line(runs, tmp_path):
     cmd = [sys.executable, "-m", "visualstreams", "export", "brainscore", str(runs[1])]
     done = subprocess.run([*cmd, "--out", str(tmp_path / "p")], capture_output=True, text=True, timeout=120)

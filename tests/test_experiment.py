@@ -52,6 +52,7 @@ def test_resume_keeps_finished_runs(tmp_path, data):
     assert len(summary) == 2 and set(summary["status"]) == {"ok"}
 
 
+@pytest.mark.slow
 def test_a_diverging_run_is_marked_and_the_sweep_goes_on(tmp_path, data, monkeypatch):
     import visualstreams.experiment.units as experiment
 
@@ -93,6 +94,7 @@ def test_identical_networks_are_trained_once(tmp_path, data):
     assert (tmp_path / "marmoset" / "seed0" / "model.pt").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_similarity_step_is_said_in_the_printed_summary_and_the_report(tmp_path, capsys, monkeypatch):
     import visualstreams.experiment.similarity as similarity_module
     from visualstreams.cli import main

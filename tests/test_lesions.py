@@ -49,6 +49,7 @@ def test_unknown_names_are_refused():
         parse_edge("V2MT")
 
 
+@pytest.mark.slow
 def test_sweep_covers_every_area_and_edge_and_reports_changes():
     data = synthetic_dataset(64, 64)
     cfg = vs.make_config(task="what-where", canvas=36, epochs=1, batch_size=16, precision="fp32")

@@ -156,6 +156,7 @@ def test_one_step_runs_have_no_anytime_rows_and_recurrent_ones_have_every_step()
     assert r["mean"].item() == pytest.approx(x.mean())
 
 
+@pytest.mark.slow
 def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Path) -> None:
     summary = fake_summary()
     dirs = []
@@ -210,6 +211,7 @@ def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Pat
     assert figure.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_the_results_script_refuses_a_directory_that_is_not_an_occlusion_compare_in_one_line(tmp_path: Path) -> None:
     script = str(ROOT / "scripts" / "occlusion_results.py")
     res = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True)
@@ -220,6 +222,7 @@ def test_the_results_script_refuses_a_directory_that_is_not_an_occlusion_compare
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "not scored at occlusion levels" in res.stderr
 
 
+@pytest.mark.slow
 def test_keep_results_refuses_a_source_without_a_summary_and_a_destination_that_is_something_else(
         tmp_path: Path) -> None:
     script = str(ROOT / "scripts" / "keep_results.py")
@@ -373,6 +376,7 @@ def test_the_readmes_recurrence_sentence_says_what_the_docs_tables_say() -> None
     assert "recurrence (T = 4, the data's feedback) was **not found to help**" in readme
 
 
+@pytest.mark.slow
 def test_the_results_script_lays_out_several_recurrent_twin_pairs(tmp_path: Path) -> None:
     """The corrected experiment's pairs (T4 - BF4, T4i - BF4i): a glance column and a comparison per pair, from a
     summary written here (accuracy = a condition's base + the seed, so every difference is known)."""

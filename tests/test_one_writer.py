@@ -67,6 +67,7 @@ def refused_line(capsys, args: list) -> str:
     return err.strip()
 
 
+@pytest.mark.slow
 def test_a_second_compare_is_refused_and_a_killed_holders_lock_is_taken_over(sweep, capsys):
     out, data_dir = sweep
     again = ["compare", "--species", "human", "--out", out, "--data", data_dir, "--epochs", 1, "--batch-size", 16,
@@ -138,6 +139,7 @@ def test_a_lock_goes_with_its_process_however_it_leaves(tmp_path, data):
     assert sorted(p.name for p in run.path.iterdir()) == [RunDir.CONFIG]
 
 
+@pytest.mark.slow
 def test_the_lock_is_reentrant_in_a_process_and_exclusive_across_processes(tmp_path):
     with lock_directory(tmp_path) as outer, lock_directory(tmp_path) as inner:  # compare, then its similarity step
         assert inner is outer

@@ -45,6 +45,7 @@ def folder(tmp_path_factory):
 
 
 
+@pytest.mark.slow
 def test_compare_trains_every_run_on_the_image_set_and_records_it(tmp_path, folder, one_thread):
     out = tmp_path / "cmp"
     summary = vs.compare(["human", "mouse"], quick(), out, seeds=[0, 1], dataset=folder, progress=False)
@@ -109,6 +110,7 @@ def test_stacked_compare_on_an_image_set_matches_the_sequential_one(tmp_path, fo
     assert stk["test_loss"].to_numpy() == pytest.approx(seq["test_loss"].to_numpy(), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_compare_dataset_on_the_command_line(tmp_path, folder):
     ok = cli("compare", "--species", "mouse", "--dataset", str(folder), "--epochs", "1", "--batch-size", "32",
              "--out", str(tmp_path / "cmp"), "--quiet", "--no-similarity", cwd=tmp_path)
@@ -159,6 +161,7 @@ def test_similarity_of_image_set_runs_uses_their_probe_images(rgb_runs):
     assert acts.acts["V1"].shape[0] == 40
 
 
+@pytest.mark.slow
 def test_a_gone_or_other_image_set_is_refused_in_one_line(tmp_path, split_folder, one_thread):
     data = tmp_path / "data"
     shutil.copytree(split_folder, data)

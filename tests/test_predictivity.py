@@ -276,6 +276,7 @@ def known(tmp_path_factory, one_thread):
     return root, table
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_known_answer_recordings_rank_the_generating_area_and_reach_their_ceiling(known):
     root, table = known
@@ -294,6 +295,7 @@ def test_known_answer_recordings_rank_the_generating_area_and_reach_their_ceilin
     assert sims.loc[("V1", "V1"), "cka"] > sims.loc[("IT", "V1"), "cka"]  # the second view agrees
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_recordings_of_pure_noise_score_near_zero_and_say_the_ceiling_is_too_low(known):
     root, table = known
@@ -308,6 +310,7 @@ def test_recordings_of_pure_noise_score_near_zero_and_say_the_ceiling_is_too_low
     assert sum("too low to interpret" in n for n in result.notes) == 2
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_predict_cli_writes_its_tables_and_refuses_bad_input_in_one_line(known, tmp_path):
     root, table = known
@@ -332,6 +335,7 @@ def test_predict_cli_writes_its_tables_and_refuses_bad_input_in_one_line(known, 
         assert not any((tmp_path / "bad").glob("predictivity*"))
 
 
+@pytest.mark.slow
 def test_compare_with_recordings_scores_species_across_seeds_and_reports_it(tmp_path, one_thread):
     rec = _signal_recordings(tmp_path, n_stim=60, n_neuroids=8, reps=3)
     path = write_recordings(rec, tmp_path / "rec.npz")
@@ -363,6 +367,7 @@ def test_cross_similarity_is_rsa_and_cka_pair_by_pair():
             assert mats["cka"][i, j] == pytest.approx(vs.cka(x, y), abs=1e-10)
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_one_reliable_and_one_noise_region_each_get_their_own_score_through_the_cli(known, tmp_path):
     """A region whose ceiling allows it is ceiled, one of pure noise reads r: before, any ceiling switched every
@@ -389,6 +394,7 @@ def test_the_score_is_chosen_region_by_region():
     assert score_kinds(summary) == {"V1": "ceiled", "IT": "r"}
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_each_region_is_fitted_alone_as_brainscore_does_and_joint_fitting_is_an_option(known):
     """PLS (25 components, scale=False) fitted to one region's neuroids on Brain-Score's splits, written out here
@@ -496,6 +502,7 @@ def test_the_background_around_small_stimuli_is_a_stated_option(tmp_path):
     assert black[0, 0, 0] == 0 and grey[0, 0, 0] == 128 and grey[0, 14, 14] == black[0, 14, 14] == 255
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_rsa_and_cka_are_computed_on_the_full_activations_not_the_reduced_ones(known):
     """V4 has 6,272 features: the regression reads 200 row-space coordinates; RSA (correlation RDMs) and CKA read its

@@ -143,6 +143,7 @@ def cli(*args, cwd):
                           cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_train_takes_loss_steps_and_refuses_a_bad_value_in_one_line(tmp_path):
     idx = write_idx_dir(tmp_path / "fm", n_train=64, n_test=32)
     r = cli("train", "--species", MACAQUE, "--steps", "2", "--loss-steps", "all", "--out", "run", "--epochs", "1",
@@ -223,6 +224,7 @@ def test_the_default_loss_is_the_loop_before_the_option_bit_for_bit(data, steps)
 
 
 # -- when the test set is scored -------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_scoring_the_test_set_less_often_trains_the_same_weights_and_ends_with_the_same_metrics(data, tmp_path):
     # occlusion at two levels and three steps: the costliest scoring, and the one whose scenes are drawn per item
     cfg = config(epochs=3, steps=3, loss_steps="all", task="occlusion", occlusion="0,40")

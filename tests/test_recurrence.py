@@ -393,6 +393,7 @@ def test_parameters_are_counted_from_the_spec():
 
 
 # -- training --------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_user_csv_with_a_cycle_trains_with_steps_3_and_is_refused_with_steps_1(tmp_path):
     data_dir = write_idx_dir(tmp_path / "data", n_train=64, n_test=32)
     csv = cyclic_csv(tmp_path / "cyclic.csv")

@@ -148,6 +148,7 @@ def test_the_presets_homology_renames_full_versions_only():
     assert preset_homology("human", vs.load_connectome("human").areas) == {}
 
 
+@pytest.mark.slow
 def test_twins_keep_their_species_and_identical_networks_do_not_differ(tmp_path, idx_dir, one_thread):
     """Under `none` the notebook's human and marmoset are one network: marmoset's runs reuse human's, are labelled
     marmoset, and between-species similarity equals within-species similarity exactly."""

@@ -273,6 +273,7 @@ def test_stacked_occlusion_training_equals_alone():
         assert ha[0]["test_acc@occ60"] == pytest.approx(hb[0]["test_acc@occ60"], abs=100 / 32 + 1e-9)
 
 
+@pytest.mark.slow
 def test_the_cli_trains_an_occlusion_run(tmp_path):
     idx = write_idx_dir(tmp_path / "fm", n_train=64, n_test=32)
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
@@ -286,6 +287,7 @@ def test_the_cli_trains_an_occlusion_run(tmp_path):
     assert {"test_acc@occ0", "test_acc@occ40"} <= set(history[-1])
 
 
+@pytest.mark.slow
 def test_compare_tests_each_occlusion_level(tmp_path):
     cfg = vs.make_config(epochs=1, batch_size=32, precision="fp32", task="occlusion", occlusion="0,60")
     summary = vs.compare(["macaque-markov2014"], cfg, tmp_path, seeds=[0, 1], steps=[1, 2], twins=True,
@@ -322,6 +324,7 @@ def test_a_tiny_debris_run_trains_above_chance(tmp_path):
 
 @pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
                     reason="no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+@pytest.mark.slow
 def test_the_docs_measurements_on_fashion_mnists_test_set():
     """docs/recurrence.md measured on Fashion-MNIST's 10,000 test items: 64 blobs hide 80% of every item (to half a
     pixel), the outline hidden 18.6, 36.8, 55.7 and 75.6% at 20-80% (mean over items); 48 debris fragments cover 80%

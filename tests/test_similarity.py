@@ -487,6 +487,7 @@ def _test_runs(pairs: pd.DataFrame, by: str, **options) -> pd.DataFrame:
     ("mode", 200, {}),  # the same test between connection modes: same-seed runs of two modes share weights too
     ("species", 200, {"include_same_seed": True, "alternative": "two-sided"}),  # where b5cab0f's could go wrong
 ])
+@pytest.mark.slow
 def test_false_positive_rate_with_shared_seeds_is_at_most_alpha(by, n_sims, options):
     # No group effect, a strong per-seed one: the whole procedure (table -> p -> Holm -> significant at 0.05)
     # rejects at most 5% of the time, up to the one-sided 99% binomial margin. 8 seeds: 2^8 within-seed swaps, so

@@ -64,6 +64,7 @@ def test_one_stacked_step_is_each_models_own_step(data, recipe, kw):
     assert max_weight_diff(stacked[0], stacked[2]) > 1e-3  # different seeds really are different models
 
 
+@pytest.mark.slow
 def test_whole_runs_match_training_alone(data):
     dev = DeviceData.from_dataset(data, CPU)
     cfgs = configs(epochs=2)
@@ -139,6 +140,7 @@ def test_stacks_are_refused_when_they_cannot_be_one(data):
         choose_strategy("parallel", cpu_rt)
 
 
+@pytest.mark.slow
 def test_compare_stacked_equals_compare_sequential(tmp_path, data):
     cfg = vs.make_config("notebook", epochs=2, batch_size=16, precision="fp32")
     kw = dict(seeds=[0, 1], data=data, report=False, progress=False)

@@ -40,6 +40,7 @@ def same_run(a, b) -> bool:
             and all(torch.equal(x, y) for x, y in zip(a.model.parameters(), b.model.parameters(), strict=True)))
 
 
+@pytest.mark.slow
 def test_a_folder_over_the_limit_streams_and_trains_as_the_in_memory_one(tmp_path, folder, one_thread, monkeypatch,
                                                                           capsys):
     cfg = quick(epochs=2, hflip=True, crop_pad=2)  # augmentations drawn on the streamed batches as on the tensor's
@@ -62,6 +63,7 @@ def test_a_folder_over_the_limit_streams_and_trains_as_the_in_memory_one(tmp_pat
     assert "streamed from disk" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_streamed_run_resumes_to_the_uninterrupted_run(tmp_path, folder, one_thread, streaming):
     cfg = quick(epochs=2)
     ref = vs.train("mouse", cfg, dataset=folder, out=tmp_path / "ref", progress=False)
@@ -101,6 +103,7 @@ def test_an_image_that_fails_to_decode_is_named_in_one_line_and_stacks_are_refus
         fit_stacked(models, [dev, dev], [quick(seed=0), quick(seed=1)], "fp32", progress=False)
 
 
+@pytest.mark.slow
 def test_compare_on_a_streamed_set_trains_one_model_at_a_time(tmp_path, folder, one_thread, streaming):
     summary = vs.compare(["mouse"], quick(), tmp_path / "cmp", seeds=[0, 1], dataset=folder, progress=False,
                          report=False, similarity=False)  # auto: sequential, whatever the device

@@ -64,6 +64,7 @@ def test_metrics_on_known_outputs():
     assert off["r2"] == pytest.approx(1 - 0.5 / 0.25)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["where", "what-where"])
 def test_where_tasks_train_on_a_tiny_model(task):
     cfg = vs.make_config(task=task, canvas=36, epochs=2, batch_size=16, precision="fp32", lr=2e-3)

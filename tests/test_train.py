@@ -62,6 +62,7 @@ def test_learns_the_synthetic_task_and_history_is_a_dataframe():
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
 
 
+@pytest.mark.slow
 def test_same_seed_same_history_other_seed_differs():
     data = synthetic_dataset(256, 64)
     a = vs.train("marmoset", quick(seed=3), data=data, progress=False).history.drop(columns="seconds")
@@ -82,6 +83,7 @@ def test_existing_run_is_not_overwritten(tmp_path):
     assert (tmp_path / "model.pt").read_bytes() != before
 
 
+@pytest.mark.slow
 def test_fast_recipe_trains():
     cfg = vs.make_config("fast", epochs=2, batch_size=16, precision="fp32")
     assert cfg.schedule == "onecycle" and cfg.hflip and cfg.label_smoothing > 0
@@ -104,6 +106,7 @@ def test_cuda_without_cuda_is_refused():
         vs.train("human", vs.make_config(device="cuda"), data=synthetic_dataset(8, 8))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason="no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
 def test_short_run_on_real_fashion_mnist_learns_well_above_chance():
     data = vs.load_fashion_mnist(REAL_DATA)

@@ -212,6 +212,7 @@ def test_compare_trains_intrinsic_recurrence_and_compute_twins_as_conditions(tmp
                                                                                                   True, 1)
 
 
+@pytest.mark.slow
 def test_the_cli_trains_intrinsic_conditions_and_both_twins(tmp_path):
     import os
     import subprocess
