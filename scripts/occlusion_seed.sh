@@ -11,7 +11,7 @@
 #   printf '%s\n' "macaque-markov2014 0" "mouse-oh2014 0" ... | xargs -P 2 -L 1 scripts/occlusion_seed.sh
 #
 # Resumable: a seed killed at any moment (the end of a session) continues from its last checkpoint (every 100
-# optimizer steps) when run again with the same arguments, to the result of one never interrupted.
+# batches) when run again with the same arguments, to the result of one never interrupted.
 #
 # One torch thread per run, so that two seeds side by side fill two cores; fp32 on every machine, so that seeds run
 # on different CPUs (with and without fast bf16) are trained alike.

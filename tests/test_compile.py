@@ -125,3 +125,16 @@ def test_a_64px_rgb_network_has_the_stated_map_sizes():
     assert {a.name: a.size for a in at28.areas} == {"V1": 14, "V2": 7, "V4": 7, "IT": 3, "MT": 7, "LIP": 3}
     what = next(h for h in spec.heads if h.name == "what")
     assert (what.outputs, what.in_features) == (4, 256 * 8 * 8)
+
+
+def test_a_compiled_spec_refuses_arguments_that_differ_from_its_own():
+    """No default is a sentinel (#32): steps=1 given for a 4-step spec is refused, not read as 'not given'."""
+    spec = vs.compile_network("macaque-markov2014", steps=4)
+    assert vs.compile_network(spec, steps=4, mode="gain", intrinsic=False) is spec  # the same: taken as given
+    for kw, said in ((dict(steps=1), "steps 4, not 1"), (dict(mode="none"), "mode gain, not none"),
+                     (dict(intrinsic=True), "intrinsic False, not True"),
+                     (dict(image_size=56), "image size 28, not 56"),
+                     (dict(architecture=vs.default_architecture()), "an architecture of its own")):
+        with pytest.raises(vs.ConfigError, match=rf"keeps what it was compiled with \({said}\)"):
+            vs.compile_network(spec, **kw)
+    assert vs.compile_network("macaque-markov2014").steps == 1 and vs.compile_network("human").mode == "gain"

@@ -416,15 +416,29 @@ def test_a_user_csv_with_a_cycle_trains_with_steps_3_and_is_refused_with_steps_1
 
 
 @pytest.mark.parametrize("species", ["human", "marmoset", "mouse"])
-def test_train_refuses_steps_on_a_network_without_feedback(tmp_path, data, species):
+def test_train_warns_as_compare_does_of_steps_on_a_network_without_feedback(species):
+    """One rule in train and compare (#32): T steps of a network with nothing recurrent are warned about, not
+    refused (compare's --steps 1 4 over cyclic and acyclic species keeps its grid), in the same words."""
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", steps=4)
-    with pytest.raises(ConfigError, match=rf"^connectome '{species}' has no feedback or lateral projection: 4 steps "
-                                          r"would be 4 identical feedforward sweeps .*; train it with --steps 1$"):
-        vs.train(species, cfg, data=data, out=tmp_path / "run", progress=False)
-    assert not (tmp_path / "run").exists()  # refused before the directory is made
+    with pytest.warns(UserWarning, match=rf"^{species} has no feedback or lateral projection: its runs at 4 steps "
+                                         r"repeat one feedforward sweep 4 times \(the one-step network, 4 times "
+                                         r"slower\)$"):
+        spec = compile_for(species, cfg)
+    assert spec.steps == 4 and not spec.recurrent_projections
     assert compile_for("macaque-markov2014", cfg).steps == 4  # feedback: its steps differ
     compiled = vs.compile_network(species, steps=4)  # compiled by the caller (as compare does): taken as given
     assert compile_for(compiled, cfg) is compiled
+
+
+def test_train_of_such_a_network_says_the_warning_in_one_line_and_trains(tmp_path, capsys, one_thread):
+    fmnist = write_idx_dir(tmp_path / "fmnist", n_train=32, n_test=16)
+    code = main(["train", "--species", "human", "--steps", "2", "--epochs", "1", "--data", str(fmnist),
+                 "--quiet", "--out", str(tmp_path / "run")])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert err == ("visualstreams: warning: human has no feedback or lateral projection: its runs at 2 steps repeat "
+                   "one feedforward sweep 2 times (the one-step network, 2 times slower)\n")
+    assert (tmp_path / "run" / "model.pt").is_file()
 
 
 def test_compare_warns_in_one_line_per_acyclic_species_and_step_count(tmp_path, capsys):

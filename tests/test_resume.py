@@ -224,7 +224,7 @@ def without_seconds(path):
 
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
-    data_dir = write_idx_dir(tmp_path / "data", n_train=256, n_test=64)  # 16 steps per epoch
+    data_dir = write_idx_dir(tmp_path / "data", n_train=256, n_test=64)  # 16 batches per epoch
     train = ["train", "--species", "human", "--data", data_dir, "--epochs", 2, "--batch-size", 16,
              "--checkpoint-every", 3, "--quiet", "--precision", "fp32"]
     killed = cli(*train, "--out", tmp_path / "killed")
@@ -243,7 +243,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     assert code == 0, err
     code, out, err = finish(cli("train", "--resume", tmp_path / "killed", "--data", data_dir, "--quiet"))
     assert code == 0, err
-    assert f"from its checkpoint at epoch {state['epoch']}, step {state['step']}" in out
+    assert f"from its checkpoint at epoch {state['epoch']}, batch {state['step']}" in out
 
     a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
     b = torch.load(tmp_path / "killed" / "model.pt", weights_only=True)
@@ -318,7 +318,7 @@ def wait_until_training(proc, out: Path, since: float) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0])
 def test_compare_killed_at_random_moments_ends_as_if_never_interrupted(tmp_path, seed):
-    data_dir = write_idx_dir(tmp_path / "data", n_train=96, n_test=32)  # 6 steps per epoch
+    data_dir = write_idx_dir(tmp_path / "data", n_train=96, n_test=32)  # 6 batches per epoch
     args = ["compare", "--species", "human", "mouse", "--seeds", 2, "--data", data_dir, "--epochs", 2,
             "--batch-size", 16, "--checkpoint-every", 2, "--precision", "fp32", "--quiet"]
     proc = cli(*args, "--out", tmp_path / "whole")

@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError(f"{exc.filename or out}: {exc.strerror or exc}; once that is fixed, continue with: "
                           f"visualstreams train --resume {out}") from None
     if result.resumed_from is not None:
-        epoch, step = result.resumed_from
-        print(f"resumed {out} from its checkpoint at epoch {epoch}, step {step}")
+        epoch, batch = result.resumed_from
+        print(f"resumed {out} from its checkpoint at epoch {epoch}, batch {batch}")
     elif args.resume:
-        print(f"{out}: no checkpoint, and no epoch had finished; trained from step 0 (equivalent to resuming)")
+        print(f"{out}: no checkpoint, and no epoch had finished; trained from the first batch (equivalent to resuming)")
     print(train_text(result, out))

@@ -47,7 +47,8 @@ def checkpoint_state(
     aug_gen: torch.Generator,
     checkpoint_every: int | None = None,
 ) -> dict[str, Any]:
-    """The loop's whole state after ``step`` steps of ``epoch`` (``step`` = steps per epoch: the epoch is over).
+    """The loop's whole state after ``step`` batches of ``epoch`` (``step`` = batches per epoch: the epoch is over;
+    the key keeps its name, the files' format).
 
     Only tensors, dicts, lists, numbers, strings and None, so that ``torch.load(..., weights_only=True)``
     reads it back (the RNG states are uint8 tensors). The permutation is stored rather than regenerated:
@@ -115,18 +116,18 @@ def _cause(exc: Exception) -> str:
     return sentence
 
 
-def check_state(state: dict[str, Any], config: TrainConfig, n: int, steps: int) -> None:
+def check_state(state: dict[str, Any], config: TrainConfig, n: int, batches: int) -> None:
     """Refuse a checkpoint that cannot continue this loop (another config, other data, inconsistent)."""
     # Fields added since the checkpoint was written have their defaults there (crop_pad: none before it existed).
     if {**asdict(TrainConfig()), **upgrade_train(state["train"], state.get("visualstreams"))} != asdict(config):
         raise VisualStreamsError("checkpoint belongs to another run (its train config differs)")
-    epoch, step, history = state["epoch"], state["step"], state["history"]
-    ok = (isinstance(epoch, int) and isinstance(step, int) and isinstance(history, list)
-          and 1 <= epoch <= config.epochs and 0 <= step <= steps
-          and len(history) == (epoch if step >= steps else epoch - 1))
-    if ok and step < steps:
+    epoch, done, history = state["epoch"], state["step"], state["history"]
+    ok = (isinstance(epoch, int) and isinstance(done, int) and isinstance(history, list)
+          and 1 <= epoch <= config.epochs and 0 <= done <= batches
+          and len(history) == (epoch if done >= batches else epoch - 1))
+    if ok and done < batches:
         perm = state["perm"]
         ok = isinstance(perm, torch.Tensor) and perm.shape == (n,) and isinstance(state["sums"], dict)
     if not ok:
-        raise VisualStreamsError(f"checkpoint does not fit this run ({n} training images, {steps} steps per "
-                                 f"epoch, {config.epochs} epochs; it says epoch {epoch}, step {step})")
+        raise VisualStreamsError(f"checkpoint does not fit this run ({n} training images, {batches} batches per "
+                                 f"epoch, {config.epochs} epochs; it says epoch {epoch}, batch {done})")

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..network.compile import check_steps
-from ..network.modes import TWIN_PREFIXES, check_mode, condition
+from ..network.modes import DEFAULT_MODE, DEFAULT_STEPS, TWIN_PREFIXES, check_mode, condition
 from ..tasks import LEVEL_TASKS, Task, get_task, parse_levels
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -28,8 +28,8 @@ class TrainConfig:
     noise: float = 0.0
     occlusion: str | None = None  # tasks occlusion and debris: levels in percent, "0,20,40,60" (their default)
     clutter_items: int | None = None  # task clutter: items per image (default 3)
-    mode: str = "gain"
-    steps: int = 1  # time steps the network is unrolled over (>= 2 uses the feedback and lateral projections)
+    mode: str = DEFAULT_MODE
+    steps: int = DEFAULT_STEPS  # time steps the network is unrolled over (>= 2: the feedback and lateral ones too)
     # Which steps the loss reads: "last" (the heads on the last step), "all" (the mean over steps of the task's
     # loss, the heads applied at every step, as Spoerer et al. 2020). Configs written before it load as "last".
     loss_steps: str = "last"

@@ -234,28 +234,28 @@ def fit(
     """Train ``model`` in place; returns the history (one dict per epoch).
 
     ``checkpoint``: a path to rewrite atomically at the end of every epoch and, when ``checkpoint_every`` is
-    K >= 1, after every K-th optimizer step (counted across epochs; ``None`` or 0: epoch ends only). It holds
-    (see :func:`.checkpoint_state`): the model, optimizer and scheduler states, the epoch and the steps of it
+    K >= 1, after every K-th batch (an optimizer step; counted across epochs; ``None`` or 0: epoch ends only). It holds
+    (see :func:`.checkpoint_state`): the model, optimizer and scheduler states, the epoch and the batches of it
     done, the history so far, the partial sums and seconds of the epoch in progress, that epoch's
     permutation, and the states of the shuffling and augmentation generators and of torch's global RNGs.
     ``state``: such a checkpoint (see :func:`.read_checkpoint`) to continue from, with ``model`` already
-    holding its weights; the loop then picks up at the step after the one it was written at.
+    holding its weights; the loop then picks up at the batch after the one it was written at.
     """
     if checkpoint_every is not None and checkpoint_every < 0:
-        raise ConfigError(f"checkpoint_every must be >= 0 steps, got {checkpoint_every}")
+        raise ConfigError(f"checkpoint_every must be >= 0 batches, got {checkpoint_every}")
     task = config.make_task()
     device = data.train_x.device
     n = len(data.train_y)
-    steps = (n + config.batch_size - 1) // config.batch_size
-    optimizer, scheduler = make_optimizer(model.parameters(), config, steps)
+    batches = (n + config.batch_size - 1) // config.batch_size
+    optimizer, scheduler = make_optimizer(model.parameters(), config, batches)
     order_gen, aug_gen = make_generators(config.seed)
     history: list[dict[str, float]] = []
-    first_epoch, first_step = 1, 0
+    first_epoch, first_batch = 1, 0
     perm: torch.Tensor | None = None
     sums: dict[str, torch.Tensor] = {}
     seconds_before = 0.0
     if state is not None:
-        check_state(state, config, n, steps)
+        check_state(state, config, n, batches)
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
@@ -265,19 +265,19 @@ def fit(
         if device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         history = [dict(h) for h in state["history"]]
-        if state["step"] >= steps:  # written at an epoch's end: the next one starts afresh
+        if state["step"] >= batches:  # written at an epoch's end: the next one starts afresh
             first_epoch = state["epoch"] + 1
         else:
-            first_epoch, first_step = state["epoch"], state["step"]
+            first_epoch, first_batch = state["epoch"], state["step"]
             perm = state["perm"].to(device)
             sums = {k: v.to(device) for k, v in state["sums"].items()}
             seconds_before = float(state["seconds"])
 
-    def save(epoch: int, step: int, seconds: float) -> None:
+    def save(epoch: int, done_batches: int, seconds: float) -> None:
         assert checkpoint is not None
-        mid_epoch = step < steps
+        mid_epoch = done_batches < batches
         save_torch(checkpoint, checkpoint_state(
-            model, optimizer, scheduler, config, epoch=epoch, step=step, history=history,
+            model, optimizer, scheduler, config, epoch=epoch, step=done_batches, history=history,
             sums=sums if mid_epoch else {}, seconds=seconds if mid_epoch else 0.0,
             perm=perm if mid_epoch else None, order_gen=order_gen, aug_gen=aug_gen,
             checkpoint_every=checkpoint_every))
@@ -286,18 +286,18 @@ def fit(
     for epoch in range(first_epoch, config.epochs + 1):
         if epoch != first_epoch or perm is None:
             perm = torch.randperm(n, generator=order_gen).to(device)
-            sums, seconds_before, first_step = {}, 0.0, 0
+            sums, seconds_before, first_batch = {}, 0.0, 0
         # The seconds of a resumed epoch are those before its checkpoint plus those after the restart.
         t0 = time.perf_counter() - seconds_before
-        bar = tqdm(range(first_step, steps), desc=f"{desc}epoch {epoch}/{config.epochs}", disable=not progress,
-                   leave=True, unit="batch", mininterval=0.5, initial=first_step, total=steps)
+        bar = tqdm(range(first_batch, batches), desc=f"{desc}epoch {epoch}/{config.epochs}", disable=not progress,
+                   leave=True, unit="batch", mininterval=0.5, initial=first_batch, total=batches)
         # A streamed set: the loader's workers decode the epoch's batches, in the permutation's order, ahead of
-        # the step that trains on them (from the step a resumed epoch continues at).
+        # the batch that trains on them (from the batch a resumed epoch continues at).
         streamed = (data.train_x.batches([perm[s * config.batch_size:(s + 1) * config.batch_size].cpu()
-                                          for s in range(first_step, steps)])
+                                          for s in range(first_batch, batches)])
                     if isinstance(data.train_x, LazyImages) else None)
-        for step in bar:
-            idx = perm[step * config.batch_size:(step + 1) * config.batch_size]
+        for batch in bar:
+            idx = perm[batch * config.batch_size:(batch + 1) * config.batch_size]
             x, targets = draw_batch(data, idx, task, config.hflip, aug_gen, config.crop_pad,
                                     items=next(streamed) if streamed is not None else None)
             with autocast(device, precision):
@@ -305,12 +305,12 @@ def fit(
             optimizer_step(loss, optimizer, scheduler)
             with torch.no_grad():
                 add_sums(sums, task.batch_sums(out, targets))
-            if progress and step % 50 == 0:
+            if progress and batch % 50 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            done = (epoch - 1) * steps + step + 1
-            # An epoch's last step is left to the epoch-end checkpoint, written a moment later.
-            if checkpoint is not None and checkpoint_every and done % checkpoint_every == 0 and step + 1 < steps:
-                save(epoch, step + 1, time.perf_counter() - t0)
+            done = (epoch - 1) * batches + batch + 1
+            # An epoch's last batch is left to the epoch-end checkpoint, written a moment later.
+            if checkpoint is not None and checkpoint_every and done % checkpoint_every == 0 and batch + 1 < batches:
+                save(epoch, batch + 1, time.perf_counter() - t0)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
@@ -322,7 +322,7 @@ def fit(
         if on_epoch is not None:
             on_epoch(history)
         if checkpoint is not None:
-            save(epoch, steps, seconds)
+            save(epoch, batches, seconds)
         model.train()
     return history
 

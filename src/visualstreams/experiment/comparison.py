@@ -48,7 +48,7 @@ from ..network.modes import TWIN_PREFIXES, Condition
 from ..network.twins import run_costs
 from ..network.twins import twin as twin_network
 from ..report import build_report
-from ..runs import CompareDir, RunDir, check_room, data_input, resolve_data, run_disk_bytes
+from ..runs import CompareDir, RunDir, check_room, data_input, resolve_data, run_disk_bytes, warn_repeated_sweeps
 from ..viz import plot_learning_curves
 from .executors import check_executor, run_on_ray, start_ray, task_runtime
 from .reference import NOTEBOOK_RESULTS
@@ -199,13 +199,9 @@ def compare(
             specs.update({(name, v._replace(mode=mode)): twin_network(specs[(name, v._replace(mode=mode).recurrent)],
                                                               v.match, heads, every_step)
                           for mode in modes for name in names})
-    # Warned, not refused (train refuses): --steps 1 4 over a cyclic and an acyclic species is a fair sweep, and
-    # the acyclic one's T-step runs, though they repeat its one-step network, keep the grid whole.
-    for (name, c), spec in specs.items():
-        t, mode = c.steps, c.mode
-        if t > 1 and mode == modes[0] and not spec.recurrent_projections and not spec.intrinsic:
-            warnings.warn(f"{name} has no feedback or lateral projection: its runs at {t} steps repeat one "
-                          f"feedforward sweep {t} times (the one-step network, {t} times slower)", stacklevel=2)
+    for (name, c), spec in specs.items():  # the rule train follows too: warned, once per species and step count
+        if c.mode == modes[0] and c.twin_of is None:
+            warn_repeated_sweeps(spec, name)
     # checked before Ray starts
     tasks_runtime = task_runtime(config, gpus_per_run, cpus_per_run) if executor == "ray" else None
     started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray" else False

@@ -56,7 +56,7 @@ from .architecture import (
     default_architecture,
     load_architecture,
 )
-from .modes import MODES, check_mode, gain_of
+from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODES, check_mode, gain_of
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class CompiledNetwork:
     areas: tuple[Area, ...]  # in computation order
     projections: tuple[Projection, ...]  # by index: the feedforward ones, then (steps >= 2) feedback and lateral
     heads: tuple[Head, ...]
-    steps: int = 1  # time steps the network is unrolled over; 1 is the feedforward network
+    steps: int = DEFAULT_STEPS  # time steps the network is unrolled over; 1 is the feedforward network
     intrinsic: bool = False  # every area's 3x3 recurrence within itself (steps >= 2)
     step_norm: bool = False  # a GroupNorm per area and step on the convolution's output, before the ReLU
 
@@ -325,12 +325,12 @@ def compile_network(
     connectome: Connectome | str | os.PathLike[str] | CompiledNetwork,
     architecture: ArchitectureLike = None,
     image_size: int | None = None,
-    mode: str = "gain",
-    steps: int = 1,
+    mode: str | None = None,
+    steps: int | None = None,
     in_channels: int | None = None,
     classes: int | None = None,
-    intrinsic: bool = False,
-    step_norm: bool = False,
+    intrinsic: bool | None = None,
+    step_norm: bool | None = None,
 ) -> CompiledNetwork:
     """The one compile step (see the module docstring). ``connectome`` is a preset name, a file or a
     Connectome; ``architecture`` an :class:`Architecture`, a ``.json``/``.toml`` file or None (the notebook's
@@ -338,23 +338,30 @@ def compile_network(
     ``in_channels`` its input channels (1 grey, 3 RGB) and ``classes`` the outputs of its "what" head (the data's
     classes); ``steps`` >= 2 unrolls the network in time with its feedback and lateral projections, and
     ``intrinsic`` adds every area's recurrence within itself; ``step_norm`` a GroupNorm per area and step on the
-    convolution's output, before the ReLU (at any number of steps, so a twin can have it too).
+    convolution's output, before the ReLU (at any number of steps, so a twin can have it too). Left out (None),
+    they are the network's defaults (:data:`~visualstreams.network.modes.DEFAULT_MODE`, ``DEFAULT_STEPS``, no
+    intrinsic recurrence, no norms); a compiled network passes through as it is, and any argument given that
+    differs from its own is refused (never silently ignored).
 
     Raises :class:`ConnectomeError` or :class:`ConfigError` with a one-line message naming the problem.
     """
-    steps = check_steps(steps)
     if isinstance(connectome, CompiledNetwork):
         what = next((h.outputs for h in connectome.heads if h.name == "what"), None)
-        asked = (architecture is not None or (image_size is not None and image_size != connectome.image_size)
-                 or in_channels is not None and in_channels != connectome.architecture.in_channels
-                 or classes is not None and classes != what
-                 or mode != "gain" and mode != connectome.mode or steps != 1 and steps != connectome.steps
-                 or intrinsic and not connectome.intrinsic or step_norm and not connectome.step_norm)
-        if asked:
-            raise ConfigError("a compiled network is compiled already: its architecture, image size, input "
-                              "channels, classes, mode and steps are its own (compile the connectome again to "
-                              "change them)")
+        own = {"architecture": None, "image size": connectome.image_size,
+               "input channels": connectome.architecture.in_channels, "classes": what, "mode": connectome.mode,
+               "steps": connectome.steps, "intrinsic": connectome.intrinsic, "step norm": connectome.step_norm}
+        asked = {"architecture": architecture, "image size": image_size, "input channels": in_channels,
+                 "classes": classes, "mode": mode, "steps": steps, "intrinsic": intrinsic, "step norm": step_norm}
+        conflicts = [k for k, v in asked.items() if v is not None and v != own[k]]
+        if conflicts:
+            said = "; ".join("an architecture of its own" if k == "architecture" else f"{k} {own[k]}, not {asked[k]}"
+                             for k in conflicts)
+            raise ConfigError(f"a compiled network keeps what it was compiled with ({said}): compile the "
+                              "connectome again to change it")
         return connectome
+    mode = DEFAULT_MODE if mode is None else mode
+    steps = check_steps(DEFAULT_STEPS if steps is None else steps)
+    intrinsic, step_norm = bool(intrinsic), bool(step_norm)
     check_mode(mode)
     if intrinsic and steps < 2:
         raise ConfigError("intrinsic recurrence acts from one step to the next: it needs --steps 2 or more")

@@ -402,8 +402,8 @@ def build_model(
     connectome: Connectome | str | CompiledNetwork,
     architecture: Architecture | str | os.PathLike[str] | None = None,
     image_size: int | None = None,
-    mode: str = "gain",
-    steps: int = 1,
+    mode: str | None = None,
+    steps: int | None = None,
 ) -> VisualStreamsNet:
     """The one factory: a network from a connectome (preset name, file or object) or an already compiled spec.
 

@@ -31,6 +31,11 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+# The network's defaults, decided here once: every other default (the train config's, compile_network's, a
+# condition's) reads these.
+DEFAULT_MODE = "gain"
+DEFAULT_STEPS = 1  # the feedforward network
+
 TWIN_PREFIXES = {"parameters": "BF", "compute": "BC"}  # a twin's label: matched on parameters used, or compute
 
 
@@ -40,7 +45,7 @@ class Condition(NamedTuple):
     training ``compute``)."""
 
     mode: str
-    steps: int = 1
+    steps: int = DEFAULT_STEPS
     twin_of: int | None = None
     match: str = "parameters"
     intrinsic: bool = False
@@ -54,7 +59,7 @@ class Condition(NamedTuple):
         i = ("i" if self.intrinsic else "") + ("n" if self.norm else "")
         if self.twin_of is not None:
             return f"{self.mode}-{TWIN_PREFIXES[self.match]}{self.twin_of}{i}"
-        return self.mode if self.steps == 1 and not self.norm else f"{self.mode}-T{self.steps}{i}"
+        return self.mode if self.steps == DEFAULT_STEPS and not self.norm else f"{self.mode}-T{self.steps}{i}"
 
     @property
     def recurrent(self) -> Condition:
@@ -63,7 +68,7 @@ class Condition(NamedTuple):
                                                            norm=self.norm)
 
 
-def condition(mode: str, steps: int = 1, twin_of: int | None = None, match: str = "parameters",
+def condition(mode: str, steps: int = DEFAULT_STEPS, twin_of: int | None = None, match: str = "parameters",
               intrinsic: bool = False, norm: bool = False) -> str:
     """How a sweep labels a run's network (:attr:`Condition.label`; ``n`` last for per-step norms: ``gain-T4in``,
     ``gain-T1n`` for a one-step network with its norm)."""

@@ -15,6 +15,7 @@ from .lifecycle import (
     resume_run,
     start_run,
     train,
+    warn_repeated_sweeps,
 )
 from .rundir import CompareDir, PredictDir, RunDir, lesion_figure_path
 from .writing import (
@@ -27,6 +28,6 @@ from .writing import (
 )
 
 __all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "data_input", "environment",
-           "finish_run", "load_run", "resolve_data", "resume_run", "run_dataset", "start_run", "train", "CompareDir",
-           "DirectoryLock", "PredictDir", "RunDir", "check_room", "ensure_writable_dir", "lesion_figure_path",
-           "lock_directory", "removed_if_left_empty", "run_disk_bytes"]
+           "finish_run", "load_run", "resolve_data", "resume_run", "run_dataset", "start_run", "train",
+           "warn_repeated_sweeps", "CompareDir", "DirectoryLock", "PredictDir", "RunDir", "check_room",
+           "ensure_writable_dir", "lesion_figure_path", "lock_directory", "removed_if_left_empty", "run_disk_bytes"]

@@ -2,7 +2,7 @@
 resume after a crash, load when finished.
 
 Nothing lost: ``checkpoint.pt`` is rewritten atomically at the end of every epoch and, with
-``checkpoint_every=K``, every K optimizer steps. It holds everything the loop needs to continue exactly, so
+``checkpoint_every=K``, every K batches. It holds everything the loop needs to continue exactly, so
 :func:`resume_run` (``visualstreams train --resume RUN_DIR``) finishes an interrupted run with the same weights
 and history (bar the ``seconds`` field) as a run that was never interrupted. On the CPU the continuation is
 bitwise identical (see :mod:`visualstreams.engine.loop`). The number of threads does matter (1 and 2 threads
@@ -111,7 +111,7 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
                 data: DataLike | None = None) -> CompiledNetwork:
     """The network a run of ``config`` trains: compiled at the task's image size under the config's mode and
     steps (or ``connectome`` itself when it is already compiled; it must then fit the config). Several steps of
-    a network without feedback or lateral projections are refused unless compiled already.
+    a network without feedback or lateral projections are warned about (:func:`warn_repeated_sweeps`).
 
     An :class:`~visualstreams.data.ImageSet` as ``data`` sets the input: its image size, its channels and its
     number of classes for the "what" head (Fashion-MNIST's give today's network: 28 px, 1 channel, 10 classes).
@@ -135,15 +135,20 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
             raise ConfigError(f"connectome {spec.connectome.name!r} has no feedback or lateral projection: its "
                               f"{spec.steps}-step network is its one-step one, with nothing to match a twin to")
         return twin(spec, config.twin_match, config.make_task().heads, config.loss_steps == "all")
-    if spec.steps > 1 and not spec.recurrent_projections and not spec.intrinsic:
-        # Refused, not warned: one network asked for T steps of nothing new (no feedback or lateral projection,
-        # so every step repeats the feedforward sweep and the run is the one-step run, T times slower) is a
-        # mistake. compare, whose --steps 1 4 may span cyclic and acyclic species, compiles its networks itself
-        # and warns instead (see visualstreams.experiment.comparison).
-        raise ConfigError(f"connectome {spec.connectome.name!r} has no feedback or lateral projection: "
-                          f"{spec.steps} steps would be {spec.steps} identical feedforward sweeps (the one-step "
-                          "network, slower); train it with --steps 1")
+    warn_repeated_sweeps(spec)
     return spec
+
+
+def warn_repeated_sweeps(spec: CompiledNetwork, name: str | None = None) -> None:
+    """The one rule, for ``train`` and ``compare`` alike, for a network of T >= 2 steps with nothing recurrent (no
+    feedback, lateral or intrinsic recurrence): every step repeats the feedforward sweep, so its runs are the
+    one-step network's, T times slower. Warned, not refused: ``compare --steps 1 4`` over a cyclic and an acyclic
+    species is a fair sweep whose grid stays whole."""
+    t = spec.steps
+    if t > 1 and not spec.recurrent_projections and not spec.intrinsic:
+        warnings.warn(f"{name or spec.connectome.name} has no feedback or lateral projection: its runs at {t} steps "
+                      f"repeat one feedforward sweep {t} times (the one-step network, {t} times slower)",
+                      stacklevel=3)
 
 
 def train(
@@ -167,7 +172,7 @@ def train(
 
     ``connectome`` is a preset name, a file, a Connectome or a :class:`CompiledNetwork` (then ``architecture``
     is not used). ``desc`` prefixes the progress bar (default: the connectome's name). With ``out``,
-    ``checkpoint.pt`` is written at every epoch's end and, with ``checkpoint_every=K``, every K optimizer steps;
+    ``checkpoint.pt`` is written at every epoch's end and, with ``checkpoint_every=K``, every K batches;
     it does not change the results. An interrupted run is continued by :func:`resume_run`. With ``overwrite``,
     the outputs of the run being replaced are deleted first, so none of them can pass for this run's. While it
     trains, ``out`` is locked (:meth:`RunDir.lock`): another process writing there is refused, and refuses this.
@@ -219,7 +224,7 @@ def start_run(
     spec = compile_for(connectome, config, architecture, data)
     runtime = runtime or resolve_runtime(config.device, config.precision)
     if checkpoint_every is not None and checkpoint_every < 0:
-        raise ConfigError(f"checkpoint_every must be >= 0 steps, got {checkpoint_every}")
+        raise ConfigError(f"checkpoint_every must be >= 0 batches, got {checkpoint_every}")
     run_dir = RunDir(out).prepare(overwrite) if out is not None else None
     use_threads(runtime)  # what config.json records below is what the run trains with
     dev_data, info = device_data(data, data_path, config, runtime.device)
