@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -194,7 +194,8 @@ def lesion_runs(
     for run in runs:  # every lesion is checked against every run before the data are read
         model = run.model.to(memory_format=torch.channels_last)
         if steps is not None:
-            model.steps = steps  # the weights do not depend on the step count: the same network, run longer or shorter
+            # the weights do not depend on the step count: the same network, run longer or shorter
+            model.spec = replace(model.spec, steps=steps)
         lesions = sweep(model) if do_sweep else (
             [Lesion(areas=(a,)) for a in areas] + [Lesion(edges=(parse_edge(e),)) for e in edges]
             + [Lesion(cut=CUTS[c]) for c in cut])

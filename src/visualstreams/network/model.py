@@ -167,7 +167,6 @@ class VisualStreamsNet(nn.Module):
         self.mode = spec.mode
         self.silenced: set[str] = set()  # lesioned areas: their output is replaced by zeros
         self.silenced_from: dict[str, int] = {}  # areas silenced from a step on (recurrent networks)
-        self.steps = spec.steps
         self.order: list[str] = spec.order
         self.edges: list[tuple[str, str]] = spec.edges
         # For each area: [(source, edge index, adapter key or None)], primary source first.
@@ -233,6 +232,12 @@ class VisualStreamsNet(nn.Module):
         self.register_buffer(f"density_mask_{index}", keep.view(n_out, n_in, 1, 1))
 
     # -- wiring queries -------------------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        """The steps the network runs: its spec's (the model keeps no copy of its own). To run trained weights for
+        another number of steps, give the model a spec of that many (as ``lesion --steps`` does)."""
+        return self.spec.steps
+
     @property
     def head_names(self) -> tuple[str, ...]:
         return tuple(self.heads.keys())
