@@ -53,7 +53,7 @@ def main() -> None:
     table["path"] = [str(out / "stimuli" / f) for f in table.pop("filename")]
     rec = known_answer_recordings(out / "run", table, noise=0.3, repetitions=10, n_neuroids=30)
     vs.write_recordings(rec, out / "recordings" / "known.nc")
-    blocks = []
+    blocks, caption = [], ""
     for method in ("ridge", "pls"):
         done = subprocess.run([sys.executable, "-m", "visualstreams", "predict", str(out / "run"), "--recordings",
                                str(out / "recordings" / "known.nc"), "--method", method, "--out",
@@ -63,6 +63,13 @@ def main() -> None:
         wide = wide.reindex(list(dict.fromkeys(summary["name"])))
         wide.columns = [f"{v} {r}" for v, r in wide.columns]
         best = [line.strip() for line in done.stdout.splitlines() if "best area" in line]
+        if method == "ridge":  # the figure's caption, in the page (not only in the image's alt text)
+            best = {r: summary[summary["region"] == r].sort_values("ceiled").iloc[-1]
+                    for r in dict.fromkeys(summary["region"])}
+            caption = ("*The ridge run's heatmap: the ceiled score (r² / ceiling) of each area (rows) for each "
+                       "recorded region's neuroids (columns); each region is best predicted by the area its "
+                       "neuroids were made from (" + "; ".join(f"{r}: {b['name']} {b['ceiled']:.3f}"
+                                                               for r, b in best.items()) + ").*\n")
         blocks.append(f"**{method}** (`visualstreams predict ... --method {method}`):\n\n"
                       + markdown(wide.round(3)) + "\n\n" + "\n".join(f"- {b}" for b in best) + "\n")
     shutil.copy(out / "predict-ridge" / "predictivity.png", ROOT / "docs" / "brains_known_answer.png")
@@ -70,7 +77,7 @@ def main() -> None:
     text = ("Ceilings (split-half, Spearman-Brown): "
             + ", ".join(f"{r.region} {r.ceiling:.4f}" for r in ceil.itertuples())
             + f"; analytic {analytic_ceiling(0.3, 10):.4f}.\n\n" + "\n".join(blocks)
-            + "\n![The ridge run's heatmap](brains_known_answer.png)\n")
+            + "\n![The ridge run's heatmap](brains_known_answer.png)\n\n" + caption)
     page = PAGE.read_text()
     page = re.sub(f"{re.escape(START)}.*{re.escape(END)}", f"{START}\n{text}\n{END}", page, flags=re.S)
     PAGE.write_text(page)

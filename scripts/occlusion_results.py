@@ -214,7 +214,7 @@ def main() -> None:
             lesioned["mode"] = lesioned["mode"] + ", " + lesioned["lesion"] + " cut"
         first = pairs[0]
         plot_levels(table, differences=diffs[first], anytime=anytime[first[0]] if len(anytime[first[0]]) else None,
-                    lesioned=lesioned, path=args.figure, difference_label=f"{first[0]} - {first[1]}")
+                    lesioned=lesioned, path=args.figure, difference_label=f"{first[0]} - {first[1]}", task=word)
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.markdown:
