@@ -644,8 +644,10 @@ def test_subset_keeps_test_set_and_metadata(dataset):
 
 def test_subset_whole_or_none_is_the_dataset(dataset):
     assert dataset.subset(None) is dataset
-    assert dataset.subset(50) is dataset and dataset.subset(1000) is dataset
+    assert dataset.subset(50) is dataset  # as many as the set has: the set
     assert len(dataset.subset(1).train_labels) == 1
+    with pytest.raises(DataError, match="train subset of 1,000 images asked for, but the training set has 50"):
+        dataset.subset(1000)  # more than the set has: refused, not silently the whole set
 
 
 @pytest.mark.parametrize("n", [0, -1])

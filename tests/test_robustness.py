@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from synthetic import write_idx_dir
 
 import visualstreams as vs
-import visualstreams.runs.rundir as rundir
+import visualstreams.runs.writing as writing
 from visualstreams.cli import main
 from visualstreams.engine import read_checkpoint
 from visualstreams.errors import VisualStreamsError
@@ -237,7 +237,7 @@ def test_read_only_output_directory_is_refused_before_training(readonly_dir, tin
 
 
 def test_too_little_room_is_refused_before_training(tmp_path, tiny_data, capsys, monkeypatch):
-    monkeypatch.setattr(rundir, "free_bytes", lambda path: 5_000_000)
+    monkeypatch.setattr(writing, "free_bytes", lambda path: 5_000_000)
     code, _, err = cli(capsys, "train", "--species", "human", "--data", tiny_data, "--out", tmp_path / "run")
     assert code == 2 and "5.0 MB free on its disk, the run needs about 24.0 MB" in err
     assert not (tmp_path / "run" / "config.json").exists()
