@@ -31,7 +31,7 @@ def main() -> None:
     if not (out / "summary.csv").is_file():
         vs.compare(["human", "marmoset", "mouse"], cfg, out, seeds=range(5), data=data, progress=False,
                    report=False, similarity=False, overwrite=True)
-    from visualstreams.experiment.similarity import compare_runs
+    from visualstreams.experiment.chosen import compare_runs
 
     dirs, labels, species = compare_runs(out)
     t0 = time.perf_counter()

@@ -64,12 +64,12 @@ def main() -> None:
         wide.columns = [f"{v} {r}" for v, r in wide.columns]
         best = [line.strip() for line in done.stdout.splitlines() if "best area" in line]
         if method == "ridge":  # the figure's caption, in the page (not only in the image's alt text)
-            best = {r: summary[summary["region"] == r].sort_values("ceiled").iloc[-1]
-                    for r in dict.fromkeys(summary["region"])}
+            winners = {r: summary[summary["region"] == r].sort_values("ceiled").iloc[-1]
+                       for r in dict.fromkeys(summary["region"])}
             caption = ("*The ridge run's heatmap: the ceiled score (r² / ceiling) of each area (rows) for each "
                        "recorded region's neuroids (columns); each region is best predicted by the area its "
                        "neuroids were made from (" + "; ".join(f"{r}: {b['name']} {b['ceiled']:.3f}"
-                                                               for r, b in best.items()) + ").*\n")
+                                                               for r, b in winners.items()) + ").*\n")
         blocks.append(f"**{method}** (`visualstreams predict ... --method {method}`):\n\n"
                       + markdown(wide.round(3)) + "\n\n" + "\n".join(f"- {b}" for b in best) + "\n")
     shutil.copy(out / "predict-ridge" / "predictivity.png", ROOT / "docs" / "brains_known_answer.png")

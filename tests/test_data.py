@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from visualstreams.data import fashion_mnist as data
+from visualstreams.data.fashion_mnist import check_subset
 from visualstreams.errors import DataError
 
 REAL_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -644,10 +645,11 @@ def test_subset_keeps_test_set_and_metadata(dataset):
 
 def test_subset_whole_or_none_is_the_dataset(dataset):
     assert dataset.subset(None) is dataset
-    assert dataset.subset(50) is dataset  # as many as the set has: the set
+    assert dataset.subset(50) is dataset and dataset.subset(1000) is dataset  # a resumed run trains as it did
     assert len(dataset.subset(1).train_labels) == 1
     with pytest.raises(DataError, match="train subset of 1,000 images asked for, but the training set has 50"):
-        dataset.subset(1000)  # more than the set has: refused, not silently the whole set
+        check_subset(50, 1000)  # what a new run asking for more than the set is told, before it starts
+    check_subset(50, 50)
 
 
 @pytest.mark.parametrize("n", [0, -1])

@@ -11,7 +11,7 @@ import pytest
 
 from visualstreams.network.twins import run_costs
 from visualstreams.runs import RunDir
-from visualstreams.runs.lifecycle import _rebuild
+from visualstreams.runs.lifecycle import rebuild_run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runs-0.2"
 CONDITIONS = {"mouse-gain": "gain", "macaque-gain-T2i-occlusion": "gain-T2i", "marmoset-gain-BF2": "gain-BF2",
@@ -23,7 +23,7 @@ CONDITIONS = {"mouse-gain": "gain", "macaque-gain-T2i-occlusion": "gain-T2i", "m
 def test_an_old_run_directory_rebuilds_as_it_was(name):
     directory = FIXTURES / name
     config_json = json.loads((directory / "config.json").read_text())
-    config, spec = _rebuild(RunDir(directory), config_json)
+    config, spec = rebuild_run(RunDir(directory), config_json)
     assert asdict(config) == config_json["train"]  # every field read back, none added or changed
     assert config.condition == CONDITIONS[name]
     costs = run_costs(spec, config.make_task().heads, config.loss_steps == "all")

@@ -165,3 +165,24 @@ def test_similarity_and_predict_choose_runs_by_one_rule(tmp_path):
         choose_runs("predict", [tmp_path / "a"], finished=True)
     with pytest.raises(vs.ConfigError, match="no summary.csv"):
         choose_runs("similarity", compare_dir=tmp_path)
+
+
+def test_a_refusal_removes_the_parents_it_made_too(tmp_path, monkeypatch):
+    """The CLI's default --out runs/NAME: a run refused after its directory was made (no room on the disk, found
+    once the directory exists) leaves no empty runs/ behind."""
+    from visualstreams.runs import writing
+
+    monkeypatch.setattr(writing, "free_bytes", lambda path: 1000)
+    with pytest.raises(vs.ConfigError, match="free on its disk"):
+        vs.train("mouse", vs.make_config(epochs=1), data=synthetic_dataset(16, 8), out=tmp_path / "runs" / "mouse",
+                 progress=False)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(vs.ConfigError, match="checkpoint_every must be >= 0 batches"):  # refused before: nothing
+        vs.train("mouse", vs.make_config(epochs=1), data=synthetic_dataset(16, 8), out=tmp_path / "runs" / "mouse",
+                 checkpoint_every=-1, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError), removed_if_left_empty(tmp_path / "kept" / "a" / "b"):
+        (tmp_path / "kept" / "a" / "b").mkdir(parents=True)
+        raise RuntimeError
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"] and not any((tmp_path / "kept").iterdir())

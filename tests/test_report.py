@@ -18,7 +18,6 @@ import visualstreams as vs
 from visualstreams.analysis.stats import describe_difference, pairwise_tests, summarize
 from visualstreams.data import CLASSES
 from visualstreams.engine import TrainConfig
-from visualstreams.experiment.comparison import run_name
 from visualstreams.report import build_report
 from visualstreams.runs import CompareDir
 from visualstreams.viz import (
@@ -54,7 +53,7 @@ def make_output_dir(out: Path, species=("human", "mouse"), seeds=(0, 1), modes=(
     for mode in modes:
         for k, sp in enumerate(species):
             for seed in seeds:
-                run_dir = out / run_name(sp, mode, seed)
+                run_dir = out / CompareDir.run_name(sp, mode, seed)
                 run_dir.mkdir(parents=True)
                 final = _metrics(task, k + (2 if mode == "none" else 0), seed)
                 history = [{"epoch": e, "train_loss": 0.4 / e,
@@ -79,7 +78,7 @@ def make_output_dir(out: Path, species=("human", "mouse"), seeds=(0, 1), modes=(
                              "notebook_test_loss": None, "run_dir": str(run_dir)})
     if failed:
         rows.append({"species": species[0], "mode": modes[0], "seed": 99, "status": "failed: training diverged",
-                     "epochs": 1, "seconds": 1.0, "run_dir": str(out / run_name(species[0], modes[0], 99))})
+                     "epochs": 1, "seconds": 1.0, "run_dir": str(out / CompareDir.run_name(species[0], modes[0], 99))})
     summary = pd.DataFrame(rows)
     (out / "summary.csv").write_text(summary.to_csv(index=False))
     ok = summary[summary["status"] == "ok"]
@@ -111,12 +110,15 @@ def md_images(md: str) -> list[str]:
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
     summary = make_output_dir(out, modes=("gain", "none"), failed=True)
-    histories = {f"{sp} ({mode})": pd.concat([pd.DataFrame(json.loads((out / run_name(sp, mode, s) / "history.json")
-                                                                       .read_text())).assign(seed=s)
-                                               for s in (0, 1)])
+    def history(sp: str, mode: str, seed: int) -> pd.DataFrame:
+        path = out / CompareDir.run_name(sp, mode, seed) / "history.json"
+        return pd.DataFrame(json.loads(path.read_text())).assign(seed=seed)
+
+    histories = {f"{sp} ({mode})": pd.concat([history(sp, mode, s) for s in (0, 1)])
                  for sp, mode in summary[["species", "mode"]].drop_duplicates().itertuples(index=False)}
     plot_learning_curves(histories, out / "learning_curves.png")  # as compare's analyse step draws it
-    (out / run_name("mouse", "none", 1) / "confusion.json").unlink()  # a run without one must not stop the report
+    # a run without confusion.json must not stop the report
+    (out / CompareDir.run_name("mouse", "none", 1) / "confusion.json").unlink()
     path = build(out)
     return out, path, path.read_text(), (out / "report.md").read_text()
 

@@ -15,7 +15,8 @@ V1 units r 0.922 from V1 against 0.849 from IT; IT units 0.987 from IT against 0
 
 The answer is known twice over: the generating area should be the best-predicting one for its region, and the
 split-half ceiling should be :func:`analytic_ceiling` (the reliability of the mean of ``repetitions`` draws:
-``1 / (1 + noise^2 / repetitions)``). Imports the predictivity module's recorder (analysis) and the data layer.
+``1 / (1 + noise^2 / repetitions)``). Imports the area recorder of the predictivity analysis
+(analysis.area_activations) and the data layer.
 """
 
 from __future__ import annotations

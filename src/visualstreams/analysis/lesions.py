@@ -28,7 +28,7 @@ from ..engine import TrainConfig, evaluate, resolve_runtime
 from ..errors import ConfigError
 from ..metrics import split_step
 from ..network import VisualStreamsNet
-from ..network.compile import check_steps
+from ..network.modes import check_steps
 from ..runs import RunDir, load_run, run_dataset
 
 CUTS: dict[str, tuple[str, ...]] = {"feedback": ("feedback",), "lateral": ("lateral",),

@@ -64,14 +64,19 @@ HOW_TO_GET = (
 )
 
 
-def subset_indices(n_total: int, n_train: int | None, seed: int = 0) -> torch.Tensor | None:
-    """The sorted indices of a random ``n_train``-item training subset, fixed by ``seed`` (None: keep all); the
-    one draw every dataset's ``subset`` uses. More images than the set has are refused: the run would be on fewer
-    images than asked, in silence."""
+def check_subset(n_total: int, n_train: int | None) -> None:
+    """Refuse a training subset larger than the set (the run would be on fewer images than asked, in silence)."""
     if n_train is not None and n_train > n_total:
         raise DataError(f"train subset of {n_train:,} images asked for, but the training set has {n_total:,}: "
                         f"give --train-subset {n_total} or fewer (or leave it out to use them all)")
-    if n_train is None or n_train == n_total:
+
+
+def subset_indices(n_total: int, n_train: int | None, seed: int = 0) -> torch.Tensor | None:
+    """The sorted indices of a random ``n_train``-item training subset, fixed by ``seed`` (None: keep all); the
+    one draw every dataset's ``subset`` uses. As many images as the set has, or more, is the whole set: a new run
+    asking for more is refused before it starts (:func:`check_subset`); a run recorded so before resumes as it
+    trained."""
+    if n_train is None or n_train >= n_total:
         return None
     if n_train < 1:
         raise DataError(f"train subset must be at least 1 image, got {n_train}")

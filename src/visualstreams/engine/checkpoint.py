@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .._version import __version__
-from ..errors import VisualStreamsError
+from ..errors import ConfigError, VisualStreamsError
 from .config import TrainConfig, upgrade_train
 
 CHECKPOINT_FORMAT = "visualstreams-checkpoint"
@@ -80,6 +80,12 @@ def checkpoint_state(
 
 CHECKPOINT_KEYS = frozenset(("train", "epoch", "step", "model", "optimizer", "scheduler", "history", "sums",
                              "seconds", "perm", "order_gen", "aug_gen", "torch_rng"))
+
+
+def check_checkpoint_every(checkpoint_every: int | None) -> None:
+    """``checkpoint_every``: None or 0 (epoch ends only) or a whole number of batches, else a one-line error."""
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise ConfigError(f"checkpoint_every must be >= 0 batches, got {checkpoint_every}")
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..network.compile import check_steps
-from ..network.modes import DEFAULT_MODE, DEFAULT_STEPS, TWIN_PREFIXES, check_mode, condition
+from ..network.modes import DEFAULT_MODE, DEFAULT_STEPS, TWIN_PREFIXES, check_mode, check_steps, condition
 from ..tasks import LEVEL_TASKS, Task, get_task, parse_levels
 
 PRECISIONS = ("auto", "bf16", "fp32")

@@ -24,13 +24,13 @@ from tqdm.auto import tqdm
 
 from ..data import DeviceData
 from ..data.streaming import LazyImages, chunks
-from ..errors import ConfigError, DivergenceError
+from ..errors import DivergenceError
 from ..metrics import at_level
 from ..metrics import at_step as step_name
 from ..network import VisualStreamsNet
 from ..storage import save_torch
 from ..tasks import Task, get_task
-from .checkpoint import check_state, checkpoint_state
+from .checkpoint import check_checkpoint_every, check_state, checkpoint_state
 from .config import TrainConfig
 from .runtime import autocast
 
@@ -241,8 +241,7 @@ def fit(
     ``state``: such a checkpoint (see :func:`.read_checkpoint`) to continue from, with ``model`` already
     holding its weights; the loop then picks up at the batch after the one it was written at.
     """
-    if checkpoint_every is not None and checkpoint_every < 0:
-        raise ConfigError(f"checkpoint_every must be >= 0 batches, got {checkpoint_every}")
+    check_checkpoint_every(checkpoint_every)
     task = config.make_task()
     device = data.train_x.device
     n = len(data.train_y)

@@ -48,15 +48,20 @@ from ..network.modes import TWIN_PREFIXES, Condition
 from ..network.twins import run_costs
 from ..network.twins import twin as twin_network
 from ..report import build_report
-from ..runs import CompareDir, RunDir, check_room, data_input, resolve_data, run_disk_bytes, warn_repeated_sweeps
+from ..runs import (
+    CompareDir,
+    RunDir,
+    check_room,
+    data_input,
+    removed_if_left_empty,
+    resolve_data,
+    run_disk_bytes,
+    warn_repeated_sweeps,
+)
 from ..viz import plot_learning_curves
 from .executors import check_executor, run_on_ray, start_ray, task_runtime
 from .reference import NOTEBOOK_RESULTS
 from .units import Planned, finished, resumable, train_one, train_stacked
-
-
-def run_name(species: str, mode: str, seed: int) -> str:
-    return CompareDir.run_name(species, mode, seed)
 
 
 def compare(
@@ -180,7 +185,7 @@ def compare(
         raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
     arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
     # The data before anything is written: a bad image set is refused in one line, and the networks follow it.
-    images = resolve_data(config, data, data_path, dataset, test_data, image_size)
+    images = resolve_data(config, data, data_path, dataset, test_data, image_size, resume=resume)
     if isinstance(images, ImageSet) and images.streamed:  # a streamed set trains one model at a time
         if strategy == "stacked":
             raise ConfigError(f"{images.source}: a streamed dataset (over the in-memory limit) trains one model at a "
@@ -206,98 +211,100 @@ def compare(
     tasks_runtime = task_runtime(config, gpus_per_run, cpus_per_run) if executor == "ray" else None
     started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray" else False
     cdir = CompareDir(out)
-    try:
-        # One writer: while this sweep runs, another compare, train or similarity writing into ``out`` is refused
-        # (and this one is, before anything is written, while another runs). Held here, at the driver: Ray workers
-        # lock only the run directories they train. Taken once Ray is up: a Ray that fails creates no directory.
-        lock = cdir.lock()
-    except BaseException:
-        if started:
-            import ray
-
-            ray.shutdown()
-        raise
-    with lock:
+    # a sweep refused once the directory exists (a run directory in the way, no room) leaves none it made
+    with removed_if_left_empty(out):
         try:
-            cdir.prepare()
-            recorded = _data_record(images)
-            if resume:
-                _check_resumed_data(cdir, recorded)
-            plan = _plan(cdir, names, modes, variants, seeds, config, specs, resume, overwrite)
-            if resume:
-                cdir.remove_temporaries()  # of atomic writes cut short by the kill
-            in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
-            _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
-            cdir.write_experiment({
-                "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
-                "seeds": seeds,
-                **({"twins": list(dict.fromkeys(v.twin_of for v in variants if v.twin_of is not None))}
-                   if matches else {}),
-                **({"twin_matches": matches} if matches else {}),
-                **({"intrinsic": within} if any(within) else {}),
-                "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
-                "data": recorded,
-            })
-            dataset = images
-            notebook = _is_fashion_mnist(dataset)
-
-            todo = [p for p in plan if not p.done and p.twin is None]
-            if todo and tasks_runtime is not None and tasks_runtime.threads != runtime.threads:
-                t = tasks_runtime.threads
-                warnings.warn(f"runs under Ray train with {t} torch thread{'s' if t > 1 else ''} each "
-                              f"(--cpus-per-run {cpus_per_run:g}), a local sweep here with {runtime.threads}: "
-                              f"results equal a local sweep's only at equal threads (OMP_NUM_THREADS={t})",
-                              RuntimeWarning, stacklevel=2)
-            if executor == "ray":  # every unit a task; the driver writes the tables once they are back
-                cdir.file(CompareDir.SUMMARY).unlink(missing_ok=True)  # none stale while the tasks run
-                outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack,
-                                      checkpoint_every=checkpoint_every, progress=progress, workers=workers,
-                                      cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, runtime=tasks_runtime)
-            else:
-                outcomes = train_stacked([p for p in todo if not p.partial], dataset, runtime, progress,
-                                         max_stack) if stack else {}
-
-            rows = []
-            for p in plan:
-                if p.twin is not None:
-                    history, status = (outcomes[p.twin] if p.twin in outcomes
-                                       else (p.twin.read_history(strict=False), "ok"))
-                    row = _summary_row(p, p.twin, history, status, notebook)
-                    rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
-                    cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan is written too
-                    continue
-                if p.run_dir in outcomes:
-                    history, status = outcomes[p.run_dir]
-                elif p.done:
-                    history, status = p.run_dir.read_history(), "ok"
-                    # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
-                    p.run_dir.remove_checkpoint()
-                    p.run_dir.remove_temporaries()
-                else:
-                    history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
-                                                runtime=runtime)
-                outcomes[p.run_dir] = (history, status)
-                rows.append({**_summary_row(p, p.run_dir, history, status, notebook), "same_as": ""})
-                cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
-        finally:
+            # One writer: while this sweep runs, another compare, train or similarity writing into ``out`` is refused
+            # (and this one is, before anything is written, while another runs). Held here, at the driver: Ray workers
+            # lock only the run directories they train. Taken once Ray is up: a Ray that fails creates no directory.
+            lock = cdir.lock()
+        except BaseException:
             if started:
                 import ray
 
                 ray.shutdown()
-        summary = pd.DataFrame(rows)
-        analyse(cdir.path, summary, reference=notebook)
-        ok = summary[summary["status"] == "ok"]
-        if similarity is None:
-            similarity = bool(len(ok)) and int(ok.groupby(["species", "mode"])["seed"].nunique().max()) >= 2
-        if similarity:
-            _similarity(cdir, dataset, progress)
-        else:  # an analysis of an earlier state of this directory would pass for this one's
-            cdir.remove_similarity()
-        if rec is not None and len(ok):
-            _predictivity(cdir, rec, predictivity, progress)
-        if report:
-            build_report(cdir.path)
-        return summary
+            raise
+        with lock:
+            try:
+                cdir.prepare()
+                recorded = _data_record(images)
+                if resume:
+                    _check_resumed_data(cdir, recorded)
+                plan = _plan(cdir, names, modes, variants, seeds, config, specs, resume, overwrite)
+                if resume:
+                    cdir.remove_temporaries()  # of atomic writes cut short by the kill
+                in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
+                _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
+                cdir.write_experiment({
+                    "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
+                    "seeds": seeds,
+                    **({"twins": list(dict.fromkeys(v.twin_of for v in variants if v.twin_of is not None))}
+                       if matches else {}),
+                    **({"twin_matches": matches} if matches else {}),
+                    **({"intrinsic": within} if any(within) else {}),
+                    "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
+                    "data": recorded,
+                })
+                dataset = images
+                notebook = _is_fashion_mnist(dataset)
+
+                todo = [p for p in plan if not p.done and p.twin is None]
+                if todo and tasks_runtime is not None and tasks_runtime.threads != runtime.threads:
+                    t = tasks_runtime.threads
+                    warnings.warn(f"runs under Ray train with {t} torch thread{'s' if t > 1 else ''} each "
+                                  f"(--cpus-per-run {cpus_per_run:g}), a local sweep here with {runtime.threads}: "
+                                  f"results equal a local sweep's only at equal threads (OMP_NUM_THREADS={t})",
+                                  RuntimeWarning, stacklevel=2)
+                if executor == "ray":  # every unit a task; the driver writes the tables once they are back
+                    cdir.file(CompareDir.SUMMARY).unlink(missing_ok=True)  # none stale while the tasks run
+                    outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack,
+                                          checkpoint_every=checkpoint_every, progress=progress, workers=workers,
+                                          cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, runtime=tasks_runtime)
+                else:
+                    outcomes = train_stacked([p for p in todo if not p.partial], dataset, runtime, progress,
+                                             max_stack) if stack else {}
+
+                rows = []
+                for p in plan:
+                    if p.twin is not None:
+                        history, status = (outcomes[p.twin] if p.twin in outcomes
+                                           else (p.twin.read_history(strict=False), "ok"))
+                        row = _summary_row(p, p.twin, history, status, notebook)
+                        rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
+                        cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan too
+                        continue
+                    if p.run_dir in outcomes:
+                        history, status = outcomes[p.run_dir]
+                    elif p.done:
+                        history, status = p.run_dir.read_history(), "ok"
+                        # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
+                        p.run_dir.remove_checkpoint()
+                        p.run_dir.remove_temporaries()
+                    else:
+                        history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
+                                                    runtime=runtime)
+                    outcomes[p.run_dir] = (history, status)
+                    rows.append({**_summary_row(p, p.run_dir, history, status, notebook), "same_as": ""})
+                    cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
+            finally:
+                if started:
+                    import ray
+
+                    ray.shutdown()
+            summary = pd.DataFrame(rows)
+            analyse(cdir.path, summary, reference=notebook)
+            ok = summary[summary["status"] == "ok"]
+            if similarity is None:
+                similarity = bool(len(ok)) and int(ok.groupby(["species", "mode"])["seed"].nunique().max()) >= 2
+            if similarity:
+                _similarity(cdir, dataset, progress)
+            else:  # an analysis of an earlier state of this directory would pass for this one's
+                cdir.remove_similarity()
+            if rec is not None and len(ok):
+                _predictivity(cdir, rec, predictivity, progress)
+            if report:
+                build_report(cdir.path)
+            return summary
 
 
 def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig | None, progress: bool) -> None:

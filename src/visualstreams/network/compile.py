@@ -26,7 +26,6 @@ Imports the connectome layer and the leaves; never torch modules, data, tasks or
 
 from __future__ import annotations
 
-import numbers
 import os
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -56,7 +55,7 @@ from .architecture import (
     default_architecture,
     load_architecture,
 )
-from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODES, check_mode, gain_of
+from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODES, check_mode, check_steps, gain_of
 
 
 @dataclass(frozen=True)
@@ -309,13 +308,6 @@ def norm_groups(channels: int) -> int:
 def intrinsic_parameters(channels: int) -> int:
     """An area's intrinsic recurrence: a 3x3 convolution from its channels to its channels, no bias."""
     return channels * channels * INTRINSIC_KERNEL ** 2
-
-
-def check_steps(steps: object) -> int:
-    """``steps`` as a whole number >= 1 (a NumPy integer too), or a one-line error."""
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
-    return int(steps)
 
 
 ArchitectureLike = Architecture | str | os.PathLike[str] | None

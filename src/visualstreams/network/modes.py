@@ -10,6 +10,7 @@ A leaf of the network layer: imports only the errors.
 
 from __future__ import annotations
 
+import numbers
 import re
 from typing import NamedTuple
 
@@ -36,6 +37,13 @@ def check_mode(mode: str) -> str:
 DEFAULT_MODE = "gain"
 DEFAULT_STEPS = 1  # the feedforward network
 
+def check_steps(steps: object) -> int:
+    """``steps`` as a whole number >= 1 (a NumPy integer too), or a one-line error."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ConfigError(f"steps must be a whole number >= 1, got {steps!r}")
+    return int(steps)
+
+
 TWIN_PREFIXES = {"parameters": "BF", "compute": "BC"}  # a twin's label: matched on parameters used, or compute
 
 
@@ -59,7 +67,7 @@ class Condition(NamedTuple):
         i = ("i" if self.intrinsic else "") + ("n" if self.norm else "")
         if self.twin_of is not None:
             return f"{self.mode}-{TWIN_PREFIXES[self.match]}{self.twin_of}{i}"
-        return self.mode if self.steps == DEFAULT_STEPS and not self.norm else f"{self.mode}-T{self.steps}{i}"
+        return self.mode if self.steps == 1 and not self.norm else f"{self.mode}-T{self.steps}{i}"
 
     @property
     def recurrent(self) -> Condition:

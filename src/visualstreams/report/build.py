@@ -265,7 +265,7 @@ def _confusions(ex: _Experiment) -> tuple[dict[str, np.ndarray], list[str] | Non
 
 
 def _levels_figure(doc: Document, ex: _Experiment) -> None:
-    """Accuracy against the occlusion level per condition; where a recurrent condition (MODE-T<k>) has its
+    """Accuracy against the level (occlusion or debris) per condition; where a recurrent condition (MODE-T<k>) has its
     matched twin (MODE-BF<k>), their difference at each level; the recurrent runs' anytime curve per level."""
     modes = [str(m) for m in dict.fromkeys(ex.ok["mode"])]
     pair = None
@@ -277,12 +277,12 @@ def _levels_figure(doc: Document, ex: _Experiment) -> None:
             break
     diffs = levels.level_differences(ex.ok, *pair) if pair else None
     anytime = levels.anytime_by_level(ex.ok)
-    caption = ("Test accuracy at each occlusion level: mean with 95% CI band across seeds"
+    caption = (f"Test accuracy at each {ex.task} level: mean with 95% CI band across seeds"
                + (f"; {pair[0]} - {pair[1]} at each level (Welch 95% CI)" if pair else "")
                + ("; the recurrent runs' accuracy at every step, one line per level" if len(anytime) else ""))
-    doc.heading(3, "Accuracy by occlusion level")
+    doc.heading(3, f"Accuracy by {ex.task} level")
     doc.figures([(plot_levels(levels.by_level(ex.ok), differences=diffs, anytime=anytime if len(anytime) else None,
-                              difference_label=f"{pair[0]} - {pair[1]}" if pair else "a - b"),
+                              difference_label=f"{pair[0]} - {pair[1]}" if pair else "a - b", task=ex.task),
                   CompareDir.report_figure("occlusion_levels"), caption)])
 
 

@@ -56,23 +56,32 @@ def write_similarity(result: SimilarityResult, out: str | os.PathLike[str]) -> l
     return written
 
 
-def _said_once(rows: pd.DataFrame, group: str, alpha: float = 0.05) -> tuple[list[str], list[bool]]:
+def said_once(rows: pd.DataFrame, group: str, alpha: float = 0.05) -> tuple[list[str], list[bool]]:
     """The rows' sentences and significance flags, with the nulls that no data could have turned (too few runs for
-    Holm's p to fall below ``alpha``: ``p_holm_min``) said once per pair and bound instead of once per area; the
-    other sentences as they are. Each area's numbers stay in the table below the sentences."""
+    Holm's p to fall below ``alpha``: ``p_holm_min``) said once per pair, stratum (the mode, for species; the
+    species, for modes), untrained flag and bound, instead of once per area; the other sentences as they are.
+    Each area's numbers stay in the table below the sentences."""
     flags = [truthy(v) for v in rows.get("significant", pd.Series(False, index=rows.index))]
     bound = pd.to_numeric(rows.get("p_holm_min", pd.Series(np.nan, index=rows.index)), errors="coerce")
     limited = (~np.array(flags, dtype=bool)) & (bound >= alpha).to_numpy()
-    sentences = [str(t) for t, cut in zip(rows["sentence"], limited, strict=True) if not cut]
-    kept = [f for f, cut in zip(flags, limited, strict=True) if not cut]
     if limited.sum() < 2:  # one such sentence reads as it is
         return [str(t) for t in rows["sentence"]], flags
-    a, b = f"{group}_a", f"{group}_b"
-    for (first, second, floor), part in rows[limited].groupby([a, b, bound[limited]], sort=False):
+    sentences = [str(t) for t, cut in zip(rows["sentence"], limited, strict=True) if not cut]
+    kept = [f for f, cut in zip(flags, limited, strict=True) if not cut]
+    stratum = "species" if group == "mode" else "mode"
+    part_rows = rows[limited].assign(
+        _stratum=rows[stratum].astype(str) if stratum in rows else "",
+        _untrained=[truthy(v) for v in rows.get("untrained", pd.Series(False, index=rows.index))[limited]],
+        _bound=bound[limited])
+    keys = [f"{group}_a", f"{group}_b", "_stratum", "_untrained", "_bound"]
+    for (first, second, where, untrained, floor), part in part_rows.groupby(keys, sort=False):
         areas = ", ".join(dict.fromkeys(part["area"].astype(str)))
-        sentences.append(f"{areas}: {first} and {second} networks cannot be shown to differ beyond seed-to-seed "
-                         f"spread with these run counts: with so few runs Holm's p cannot fall below {floor:.2g}, "
-                         f"whatever the data ({len(part)} comparisons; each one's numbers are in the table)")
+        note = ("; untrained areas: their similarity reflects the shared initialisation scheme, not learning"
+                if untrained else "")
+        sentences.append(f"{areas}{f' ({where})' if where else ''}: {first} and {second} networks cannot be shown "
+                         f"to differ beyond seed-to-seed spread with these run counts: with so few runs Holm's p "
+                         f"cannot fall below {floor:.2g}, whatever the data ({len(part)} comparisons{note}; each "
+                         "one's numbers are in the table)")
         kept.append(False)
     return sentences, kept
 
@@ -113,7 +122,7 @@ def section_representations(doc: Document, ex: Any) -> None:
             mask = species["metric"].astype(str) == metric if "metric" in species else pd.Series(True,
                                                                                              index=species.index)
             doc.para(f"Metric `{metric}`:")
-            doc.bullets(*_said_once(species[mask.to_numpy()], "species"))
+            doc.bullets(*said_once(species[mask.to_numpy()], "species"))
         table = pd.DataFrame({
             "metric": species.get("metric", ""), "mode": species["mode"], "area": species["area"],
             "A": species["species_a"], "B": species["species_b"],
@@ -145,7 +154,7 @@ def section_representations(doc: Document, ex: Any) -> None:
         for metric in dict.fromkeys(metric_of):
             mask = (metric_of == metric).to_numpy()
             doc.para(f"Metric `{metric}`:")
-            doc.bullets(*_said_once(modes[mask], "mode"))
+            doc.bullets(*said_once(modes[mask], "mode"))
     within = sorted(cdir.path.glob(CompareDir.similarity_figure("within", "X").replace("_X.", "_*.")))
     if within:
         doc.figures([(f, f.name, f"Area x area similarity within the networks ({f.stem.split('_', 2)[-1]})")

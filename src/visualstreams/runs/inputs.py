@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..data import DATASETS, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
-from ..data.fashion_mnist import subset_indices
+from ..data.fashion_mnist import check_subset
 from ..engine import TrainConfig
 from ..errors import ConfigError, DataError
 
@@ -37,12 +37,14 @@ def device_data(
 
 def resolve_data(config: TrainConfig, data: DataLike | None = None,
                  data_path: str | os.PathLike[str] | None = None, dataset: str | os.PathLike[str] | None = None,
-                 test_data: str | os.PathLike[str] | None = None, image_size: int | None = None) -> DataLike:
+                 test_data: str | os.PathLike[str] | None = None, image_size: int | None = None,
+                 resume: bool = False) -> DataLike:
     """The data a run (:func:`train`) or a sweep (compare) trains on, read and checked before anything is written,
     by one set of rules: ``data`` itself, the image set ``dataset`` names (its held-out split drawn by the config's
     seed; ``test_data`` and ``image_size`` go with it), or Fashion-MNIST from ``data_path`` (found as
     :func:`~visualstreams.data.load_fashion_mnist` finds it when None). The config's training subset must fit the
-    set, and the task must be able to take its images (:func:`data_input`)."""
+    set (unless ``resume``: a sweep recorded before that rule continues as it trained), and the task must be able
+    to take its images (:func:`data_input`)."""
     if sum(x is not None for x in (data, data_path, dataset)) > 1:
         raise ConfigError("give the data, a Fashion-MNIST directory (--data) or a dataset (--dataset), not two")
     if dataset is None and (test_data is not None or image_size is not None):
@@ -51,8 +53,8 @@ def resolve_data(config: TrainConfig, data: DataLike | None = None,
         images: DataLike = load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
     else:
         images = data if data is not None else load_fashion_mnist(data_path)
-    if isinstance(images, FashionMNIST | ImageSet):
-        subset_indices(len(images.train_labels), config.train_subset)
+    if isinstance(images, FashionMNIST | ImageSet) and not resume:
+        check_subset(len(images.train_labels), config.train_subset)
     data_input(config, images)
     return images
 

@@ -45,7 +45,7 @@ from ..engine import (
     resolve_runtime,
     use_threads,
 )
-from ..engine.checkpoint import check_state
+from ..engine.checkpoint import check_checkpoint_every, check_state
 from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, VisualStreamsNet, compile_network
 from ..network.twins import run_costs, twin
@@ -66,7 +66,7 @@ class TrainResult:
     config: dict[str, Any]
     run_dir: Path | None = None
     final: dict[str, float] = field(default_factory=dict)
-    # (epoch, steps of it done) of the checkpoint a resumed run continued from; None for a run from step 0
+    # (epoch, batches of it done) of the checkpoint a resumed run continued from; None for a run from the start
     resumed_from: tuple[int, int] | None = None
 
 
@@ -187,6 +187,7 @@ def train(
     # and a directory that is not a run's.
     data = resolve_data(config, data, data_path, dataset, test_data, image_size)
     spec = compile_for(connectome, config, architecture, data)
+    check_checkpoint_every(checkpoint_every)
     runtime = runtime or resolve_runtime(config.device, config.precision)
     if out is None:
         run = start_run(spec, config, data=data, checkpoint_every=checkpoint_every, runtime=runtime)
@@ -223,8 +224,7 @@ def start_run(
     config = config or TrainConfig()
     spec = compile_for(connectome, config, architecture, data)
     runtime = runtime or resolve_runtime(config.device, config.precision)
-    if checkpoint_every is not None and checkpoint_every < 0:
-        raise ConfigError(f"checkpoint_every must be >= 0 batches, got {checkpoint_every}")
+    check_checkpoint_every(checkpoint_every)
     run_dir = RunDir(out).prepare(overwrite) if out is not None else None
     use_threads(runtime)  # what config.json records below is what the run trains with
     dev_data, info = device_data(data, data_path, config, runtime.device)
@@ -278,8 +278,9 @@ def finish_run(run: StartedRun, history: list[dict[str, float]],
                        dict(history[-1]), resumed)
 
 
-def _rebuild(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, CompiledNetwork]:
-    """The train config and the compiled network a run directory's config.json describes."""
+def rebuild_run(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, CompiledNetwork]:
+    """The train config and the compiled network a run directory's config.json describes (as its version meant
+    them: run directories of earlier versions rebuild as they were)."""
     try:
         config = TrainConfig.of_run(config_json)
         conn = Connectome.from_dict(config_json["connectome"])
@@ -322,7 +323,7 @@ def resume_run(
 def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
             data_path: str | os.PathLike[str] | None, progress: bool, checkpoint_every: int | None,
             desc: str | None, runtime: Runtime | None) -> TrainResult:
-    config, spec = _rebuild(rd, run_config)
+    config, spec = rebuild_run(rd, run_config)
     history = rd.read_history()
     if rd.has_weights() and len(history) == config.epochs:
         # A checkpoint here outlived a crash between writing model.pt and deleting it: it is stale.
@@ -408,7 +409,7 @@ def load_run(run_dir: str | os.PathLike[str], device: str = "cpu") -> TrainResul
     rd = RunDir(run_dir)
     config = rd.read_config()
     history = rd.read_history(required=True)
-    _, spec = _rebuild(rd, config)
+    _, spec = rebuild_run(rd, config)
     model = VisualStreamsNet(spec)
     try:
         state = torch.load(rd.weights_path, map_location=device, weights_only=True)

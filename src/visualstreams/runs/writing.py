@@ -24,20 +24,25 @@ LOCK_FILE = "visualstreams.lock"  # in a directory while a process writes there;
 
 @contextlib.contextmanager
 def removed_if_left_empty(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Around work that creates ``path``: if it fails and leaves the directory it created empty, the directory
-    goes too (a refused run or analysis leaves nothing behind); a directory that was there, or holds something
-    (a checkpoint), stays."""
-    created = not Path(path).exists()
+    """Around work that creates ``path``: if it fails and leaves the directories it created empty (``path`` and any
+    missing parent, ``runs/`` of ``runs/NAME``), they go too, so a refused run or analysis leaves nothing behind; a
+    directory that was there, or holds something (a checkpoint), stays."""
+    made: list[Path] = []  # the directories this work may create, deepest first
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        made.append(p)
+        p = p.parent
     try:
         yield
     except BaseException:
-        if created:
-            with contextlib.suppress(OSError):  # not empty, or gone: left as it is
-                Path(path).rmdir()
+        for directory in made:
+            try:
+                directory.rmdir()
+            except OSError:  # not empty (or gone): it and its parents stay
+                break
         raise
 
 
-# -- can results be written here? -------------------------------------------------------------------------------
 def _make_dir(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
