@@ -276,4 +276,4 @@ def test_disk_full_mid_run_keeps_the_checkpoint_and_resumes(tmp_path, tiny_data,
     monkeypatch.setattr(torch, "save", real_save)
     code, stdout, err = cli(capsys, "train", "--resume", out, "--quiet")
     assert code == 0, err
-    assert "from its checkpoint at epoch 1, step 4" in stdout and (out / "model.pt").is_file()
+    assert "from its checkpoint at epoch 1, batch 4" in stdout and (out / "model.pt").is_file()
