@@ -339,6 +339,13 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {"fashion-mnist": _fashion, "cifa
 DEFAULT_DATASET = "fashion-mnist"
 
 
+def holds_images(directory: str | os.PathLike[str]) -> bool:
+    """Image files in ``directory`` or its class subfolders (an image set's layout), looked for one level down."""
+    children = [c for c in Path(directory).iterdir() if not c.name.startswith(".")]
+    files = [c for c in children if c.is_file()] + [f for c in children if c.is_dir() for f in c.iterdir()]
+    return any(f.suffix.lower() in IMAGE_SUFFIXES for f in files)
+
+
 def load_dataset(name_or_path: str | os.PathLike[str] | None = None, *, test_path: str | os.PathLike[str] | None = None,
                  size: int | None = None, seed: int = 0) -> ImageSet:
     """The dataset ``name_or_path`` names (a key of :data:`DATASETS`) or holds (see the module docstring);

@@ -256,15 +256,6 @@ def candidate_dirs() -> list[Path]:
     return dirs
 
 
-def _holds_images(directory: Path) -> bool:
-    """Image files in ``directory`` or its class subfolders (an image set's layout), looked for one level down."""
-    from .datasets import IMAGE_SUFFIXES  # datasets imports this module
-
-    children = [c for c in directory.iterdir() if not c.name.startswith(".")]
-    files = [c for c in children if c.is_file()] + [f for c in children if c.is_dir() for f in c.iterdir()]
-    return any(f.suffix.lower() in IMAGE_SUFFIXES for f in files)
-
-
 def find_data(path: str | os.PathLike[str] | None = None, download: bool = True, url: str | None = None) -> Path:
     """The directory to load from: ``path`` if given, else the search order in the module docstring."""
     if path is not None:
@@ -276,9 +267,6 @@ def find_data(path: str | os.PathLike[str] | None = None, download: bool = True,
         if not p.is_dir():
             raise DataError(f"{p}: --data takes a directory of IDX .gz files or of the Kaggle CSV pair")
         if not (has_idx(p) or has_csv(p)):
-            if _holds_images(p):
-                raise DataError(f"{p}: an image folder, not Fashion-MNIST: --data is for Fashion-MNIST's files; "
-                                f"train on your images with --dataset {p}")
             raise DataError(
                 f"{p}: neither the four Fashion-MNIST IDX files ({', '.join(IDX_FILES.values())}) "
                 f"nor the Kaggle CSV pair ({', '.join(CSV_FILES.values())})"

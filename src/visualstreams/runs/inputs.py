@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ..data import DATASETS, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
+from ..data.datasets import holds_images
 from ..data.fashion_mnist import check_subset
 from ..engine import TrainConfig
 from ..errors import ConfigError, DataError
@@ -35,6 +36,17 @@ def device_data(
     return dataset, {}
 
 
+def _fashion_mnist(data_path: str | os.PathLike[str] | None) -> FashionMNIST:
+    """Fashion-MNIST from ``data_path``; an image folder given there is told to use --dataset."""
+    try:
+        return load_fashion_mnist(data_path)
+    except DataError:
+        if data_path is not None and Path(data_path).is_dir() and holds_images(data_path):
+            raise DataError(f"{data_path}: an image folder, not Fashion-MNIST: --data is for Fashion-MNIST's "
+                            f"files; train on your images with --dataset {data_path}") from None
+        raise
+
+
 def resolve_data(config: TrainConfig, data: DataLike | None = None,
                  data_path: str | os.PathLike[str] | None = None, dataset: str | os.PathLike[str] | None = None,
                  test_data: str | os.PathLike[str] | None = None, image_size: int | None = None,
@@ -52,7 +64,7 @@ def resolve_data(config: TrainConfig, data: DataLike | None = None,
     if dataset is not None:
         images: DataLike = load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
     else:
-        images = data if data is not None else load_fashion_mnist(data_path)
+        images = data if data is not None else _fashion_mnist(data_path)
     if isinstance(images, FashionMNIST | ImageSet) and not resume:
         check_subset(len(images.train_labels), config.train_subset)
     data_input(config, images)
