@@ -100,11 +100,11 @@ def test_intrinsic_weights_come_after_everything_else_so_the_rest_starts_alike()
 
 def test_a_network_without_feedback_trains_with_intrinsic_recurrence_and_says_so(tmp_path):
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", steps=2, intrinsic=True)
-    assert cfg.condition == "gain-T2i"
+    assert cfg.network.label == "gain-T2i"
     result = vs.train("human", cfg, data=synthetic_dataset(32, 16), out=tmp_path, progress=False)
     assert result.model.spec.intrinsic and "test_acc@t1" in result.final
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["train"]["intrinsic"] is True
+    assert saved["network"]["intrinsic"] is True
     assert vs.load_run(tmp_path).model.spec == result.model.spec  # rebuilt from config.json with it
 
 
@@ -141,13 +141,13 @@ def test_cutting_intrinsic_and_every_projection_of_recurrence_repeats_the_feedfo
 
 
 def test_step_norm_runs_are_labelled_rebuilt_and_counted(tmp_path):
-    from visualstreams.network.modes import Condition, parse_condition
+    from visualstreams.network import NetworkConfig, parse_condition
     from visualstreams.network.twins import matched_twin
 
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", steps=2, step_norm=True)
-    assert cfg.condition == "gain-T2n" and parse_condition("gain-T2n") == Condition("gain", 2, norm=True)
-    assert parse_condition("gain-BF4in") == Condition("gain", 1, 4, "parameters", True, True)
-    assert vs.make_config(step_norm=True).condition == "gain-T1n"
+    assert cfg.network.label == "gain-T2n" and parse_condition("gain-T2n") == NetworkConfig("gain", 2, step_norm=True)
+    assert parse_condition("gain-BF4in") == NetworkConfig("gain", 1, 4, "parameters", True, True)
+    assert vs.make_config(step_norm=True).network.label == "gain-T1n"
     result = vs.train("macaque-markov2014", cfg, data=synthetic_dataset(32, 16), out=tmp_path, progress=False)
     assert result.model.spec.step_norm and vs.load_run(tmp_path).model.spec == result.model.spec
     twin = matched_twin(vs.compile_network("macaque-markov2014", steps=4, step_norm=True))

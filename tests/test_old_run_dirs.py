@@ -1,14 +1,17 @@
 """Run directories written before #32 reorganised the configs still read as they were meant (item 2): each
 fixture's config.json (tests/fixtures/runs-0.2: five tiny runs written by the code of 2026-12-06 and one real run
-of the occlusion experiment) gives back its train config field for field, its condition label, and a compiled
-network of exactly the parameters, used parameters and FLOPs it recorded."""
+of the occlusion experiment, all with the network's fields in the ``train`` section) gives back its train config
+field for field (the network's fields now in its network config), its condition label, and a compiled network of
+exactly the parameters, used parameters and FLOPs it recorded."""
 
 import json
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from visualstreams.network import NetworkConfig
+from visualstreams.network.config import INPUT_FIELDS
 from visualstreams.network.twins import run_costs
 from visualstreams.runs import RunDir
 from visualstreams.runs.lifecycle import rebuild_run
@@ -24,11 +27,16 @@ def test_an_old_run_directory_rebuilds_as_it_was(name):
     directory = FIXTURES / name
     config_json = json.loads((directory / "config.json").read_text())
     config, spec = rebuild_run(RunDir(directory), config_json)
-    assert asdict(config) == config_json["train"]  # every field read back, none added or changed
-    assert config.condition == CONDITIONS[name]
+    assert "network" not in config_json  # written before the split
+    net_fields = {f.name for f in fields(NetworkConfig)} - set(INPUT_FIELDS)
+    train = {k: v for k, v in config_json["train"].items() if k not in net_fields}
+    assert config.to_dict() == train  # every training field read back, none added or changed
+    assert {k: getattr(config.network, k) for k in net_fields} == {k: config_json["train"][k] for k in net_fields}
+    assert all(getattr(config.network, k) is None for k in INPUT_FIELDS)  # it recorded none: its architecture has it
+    assert config.network.label == CONDITIONS[name]
     costs = run_costs(spec, config.make_task().heads, config.loss_steps == "all")
     assert {k: config_json[k] for k in costs} == costs
-    assert spec.steps == config.steps and spec.mode == config.mode
+    assert spec.steps == config.network.steps and spec.mode == config.network.mode
     history = json.loads((directory / "history.json").read_text())
     assert history[-1]["epoch"] == config.epochs and "test_acc" in history[-1]
 

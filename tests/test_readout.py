@@ -21,6 +21,7 @@ from visualstreams.data import DeviceData
 from visualstreams.engine import TrainConfig, evaluate, fit, read_checkpoint
 from visualstreams.engine.loop import forward_loss
 from visualstreams.errors import ConfigError
+from visualstreams.network import NetworkConfig
 from visualstreams.runs import RunDir, build_seeded, compile_for, resume_run
 from visualstreams.tasks import get_task
 from visualstreams.viz import plot_anytime, plot_learning_curves
@@ -62,8 +63,9 @@ def test_the_loss_over_steps_is_the_mean_of_each_steps_loss():
     task = get_task("what")
     x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
     targets = {"label": y}
-    loss_all, last = forward_loss(model, x, targets, task, TrainConfig(steps=3, loss_steps="all"))
-    loss_last, _ = forward_loss(model, x, targets, task, TrainConfig(steps=3))
+    three = NetworkConfig(steps=3)
+    loss_all, last = forward_loss(model, x, targets, task, TrainConfig(loss_steps="all", network=three))
+    loss_last, _ = forward_loss(model, x, targets, task, TrainConfig(network=NetworkConfig(steps=3)))
     per_step = [torch.nn.functional.cross_entropy(o["what"], y) for o in model(x, every_step=True)]
     assert loss_all.item() == pytest.approx(sum(p.item() for p in per_step) / 3, rel=1e-6)
     assert loss_last.item() == pytest.approx(per_step[-1].item(), rel=1e-6)
@@ -131,7 +133,7 @@ def test_stacked_training_with_the_loss_at_every_step_equals_alone():
 
 # -- configs and the command line -------------------------------------------------------------------------------
 def test_configs_written_before_the_option_load_as_last():
-    saved = {k: v for k, v in vars(TrainConfig(steps=2)).items() if k != "loss_steps"}
+    saved = {k: v for k, v in TrainConfig(network=NetworkConfig(steps=2)).to_dict().items() if k != "loss_steps"}
     assert TrainConfig.from_dict(saved).loss_steps == "last"
     with pytest.raises(ConfigError, match="unknown loss steps 'first'"):
         TrainConfig(loss_steps="first")

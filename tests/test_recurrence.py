@@ -405,7 +405,7 @@ def test_a_user_csv_with_a_cycle_trains_with_steps_3_and_is_refused_with_steps_1
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["train"]["steps"] == 3
+    assert config["network"]["steps"] == 3
     assert {(e["source"], e["target"]) for e in config["connectome"]["edges"]} >= {("IT", "V2"), ("LIP", "MT")}
     again = vs.load_run(tmp_path / "run")
     assert again.model.spec.steps == 3 and len(again.model.spec.recurrent_projections) == 2
@@ -505,10 +505,13 @@ def test_compare_makes_steps_a_factor(tmp_path, data):
     assert {(r.group_a, r.group_b) for r in tests[tests["compare"] == "mode"].itertuples()} == {("gain", "gain-T2")}
     report = (tmp_path / "report.md").read_text()
     assert "macaque-markov2014 (gain-T2)" in report and "macaque-markov2014 (gain)" in report  # not pooled
-    # resuming a directory written before recurrence (no steps in its config.json) keeps its runs
+    # resuming a directory written before recurrence (no steps in its config.json, and the network's fields in
+    # its train section: before the network config was split) keeps its runs
     run = tmp_path / "macaque-markov2014" / "seed0"
     config = json.loads((run / "config.json").read_text())
-    del config["train"]["steps"]
+    network = config.pop("network")
+    config["train"].update({k: v for k, v in network.items() if k not in ("steps", "image_size", "in_channels",
+                                                                          "classes")})
     (run / "config.json").write_text(json.dumps(config))
     before = (run / "model.pt").stat().st_mtime_ns
     again = vs.compare(["macaque-markov2014"], cfg, tmp_path, seeds=[0, 1], steps=[1, 2], data=data,

@@ -14,8 +14,7 @@ import visualstreams as vs
 from visualstreams.cli import main
 from visualstreams.connectome import preset_names
 from visualstreams.errors import ConfigError
-from visualstreams.network import MODES, count_parameters
-from visualstreams.network.modes import Condition, condition, parse_condition
+from visualstreams.network import MODES, NetworkConfig, count_parameters, parse_condition
 from visualstreams.network.twins import (
     COMPUTE_TOLERANCE,
     TWIN_TOLERANCE,
@@ -129,10 +128,11 @@ def test_a_one_step_network_has_no_twin():
 
 def test_a_twin_run_is_rebuilt_from_its_config_and_resumes_bit_identically(tmp_path, data):
     cfg = vs.make_config(epochs=2, batch_size=16, precision="fp32", twin_of=2)
-    assert cfg.condition == "gain-BF2"
+    assert cfg.network.label == "gain-BF2"
     reference = vs.train(MACAQUE, cfg, data=data, out=tmp_path / "ref", progress=False, checkpoint_every=2)
     written = json.loads((tmp_path / "ref" / "config.json").read_text())
-    assert written["train"]["twin_of"] == 2 and written["train"]["steps"] == 1
+    assert written["network"]["twin_of"] == 2 and written["network"]["steps"] == 1
+    assert "twin_of" not in written["train"] and "steps" not in written["train"]  # the network's, not training's
     assert written["parameters"] == count_parameters(reference.model) == matched_twin(
         vs.compile_network(MACAQUE, steps=2)).n_parameters
     assert written["parameters_used"] == parameters_with_gradient(reference.model.spec)
@@ -187,14 +187,14 @@ def test_bad_twins_are_one_line(tmp_path, monkeypatch, capsys, args, message):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_condition_is_read_back_from_its_label(mode):
-    for c in [Condition(mode), Condition(mode, 4), Condition(mode, 1, 4), Condition(mode, 12),
-              Condition(mode, 4, intrinsic=True), Condition(mode, 1, 4, "compute"),
-              Condition(mode, 1, 4, "compute", True)]:
+    for c in [NetworkConfig(mode), NetworkConfig(mode, 4), NetworkConfig(mode, 1, 4), NetworkConfig(mode, 12),
+              NetworkConfig(mode, 4, intrinsic=True), NetworkConfig(mode, 1, 4, "compute"),
+              NetworkConfig(mode, 1, 4, "compute", True)]:
         assert parse_condition(c.label) == c
-        assert condition(*c) == c.label
-    assert [Condition(mode, 1, 4, m, i).label for m in ("parameters", "compute") for i in (False, True)] == [
+    assert [NetworkConfig(mode, 1, 4, m, i).label for m in ("parameters", "compute") for i in (False, True)] == [
         f"{mode}-BF4", f"{mode}-BF4i", f"{mode}-BC4", f"{mode}-BC4i"]
-    assert parse_condition(f"{mode}-Tx") == Condition(f"{mode}-Tx")  # not a step count: a label as it is
+    with pytest.raises(ConfigError, match="unknown connection mode"):  # not a step count: no such mode either
+        parse_condition(f"{mode}-Tx")
 
 
 def test_compare_trains_intrinsic_recurrence_and_compute_twins_as_conditions(tmp_path, data):
@@ -207,7 +207,7 @@ def test_compare_trains_intrinsic_recurrence_and_compute_twins_as_conditions(tmp
     assert costs.loc["gain-BC2i", "flops"] == pytest.approx(costs.loc["gain-T2i", "flops"], rel=COMPUTE_TOLERANCE)
     assert costs.loc["gain-BF2i", "parameters_used"] == pytest.approx(costs.loc["gain-T2i", "parameters_used"],
                                                                       rel=TWIN_TOLERANCE)
-    written = json.loads((tmp_path / MACAQUE / "gain-BC2i-seed0" / "config.json").read_text())["train"]
+    written = json.loads((tmp_path / MACAQUE / "gain-BC2i-seed0" / "config.json").read_text())["network"]
     assert (written["twin_of"], written["twin_match"], written["intrinsic"], written["steps"]) == (2, "compute",
                                                                                                   True, 1)
 

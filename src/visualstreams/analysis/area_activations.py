@@ -123,7 +123,7 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
         recorded[a] = row_space(recorded[a]) if a in exact else projectors[a].transform(recorded[a]).astype(
             np.float32)
     return StimulusActivations(
-        run=label or str(run_dir), species=str(config.get("name", "")), condition=cfg.condition, seed=cfg.seed,
+        run=label or str(run_dir), species=str(config.get("name", "")), condition=cfg.network.label, seed=cfg.seed,
         steps=steps, acts=recorded, features=shapes, area_of=area_of, step_of=step_of,
         reduction={a: "row space" if a in exact else "random projection" if a in projectors else "none"
                    for a in names}, area_shapes=dict(spec.area_shapes), grams=grams)

@@ -271,7 +271,8 @@ def _check_areas(run_dirs: Sequence[Any], areas: Sequence[str]) -> None:
     for d in run_dirs:
         config = RunDir(d).read_config()
         names = Connectome.from_dict(config.get("connectome", {})).areas
-        steps = int(config.get("train", {}).get("steps", 1))
+        # the network's section, or the train section of a config.json written before the split
+        steps = int((config.get("network") or config.get("train", {})).get("steps", 1))
         allowed = set(names) | {at_step(a, t) for a in names for t in range(steps) if steps > 1}
         unknown = [a for a in areas if a not in allowed]
         if unknown:

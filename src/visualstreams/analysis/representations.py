@@ -254,7 +254,7 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
         raise ConfigError(f"{run_dir}: the homology maps two areas onto one name")
     keep = set(areas) if areas is not None else None
     return RunActivations(
-        run=label or str(run_dir), species=str(config.get("name", "")), mode=cfg.condition, seed=cfg.seed,
+        run=label or str(run_dir), species=str(config.get("name", "")), mode=cfg.network.label, seed=cfg.seed,
         task=cfg.task,
         acts={renamed.get(a, a): np.concatenate(v) for a, v in out.items()
               if keep is None or renamed.get(a, a) in keep},

@@ -6,7 +6,6 @@ Imports the engine's config and the leaves; never the loop or run directories.""
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import torch
 
 from .._version import __version__
 from ..errors import ConfigError, VisualStreamsError
-from .config import TrainConfig, upgrade_train
+from .config import TrainConfig
 
 CHECKPOINT_FORMAT = "visualstreams-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -59,7 +58,8 @@ def checkpoint_state(
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "visualstreams": __version__,
-        "train": asdict(config),
+        "train": config.to_dict(),
+        "network": config.network.to_dict(),
         "epoch": epoch,
         "step": step,
         "checkpoint_every": checkpoint_every,
@@ -124,9 +124,14 @@ def _cause(exc: Exception) -> str:
 
 def check_state(state: dict[str, Any], config: TrainConfig, n: int, batches: int) -> None:
     """Refuse a checkpoint that cannot continue this loop (another config, other data, inconsistent)."""
-    # Fields added since the checkpoint was written have their defaults there (crop_pad: none before it existed).
-    if {**asdict(TrainConfig()), **upgrade_train(state["train"], state.get("visualstreams"))} != asdict(config):
-        raise VisualStreamsError("checkpoint belongs to another run (its train config differs)")
+    # Fields added since the checkpoint was written have their defaults there (crop_pad: none before it existed);
+    # one written before the network config was split holds the network's fields in ``train`` and no input.
+    try:
+        saved = TrainConfig.from_dict(state["train"], state.get("visualstreams"), state.get("network"))
+    except (ConfigError, TypeError, AttributeError):
+        saved = None
+    if saved is None or saved.to_dict() != config.to_dict() or not saved.network.recorded_for(config.network):
+        raise VisualStreamsError("checkpoint belongs to another run (its train or network config differs)")
     epoch, done, history = state["epoch"], state["step"], state["history"]
     ok = (isinstance(epoch, int) and isinstance(done, int) and isinstance(history, list)
           and 1 <= epoch <= config.epochs and 0 <= done <= batches

@@ -1,15 +1,17 @@
-"""Training configuration: :class:`TrainConfig` (saved in every run's config.json, from which the run is rebuilt),
-the recipes it starts from, and :func:`make_config`. Imports tasks and the network's modes; nothing that trains."""
+"""Training configuration: :class:`TrainConfig` (task, optimiser, schedule, runtime; saved as config.json's
+``train`` section, from which the run is rebuilt), holding the :class:`~visualstreams.network.NetworkConfig` of
+the network it trains (config.json's ``network`` section), the recipes it starts from, and :func:`make_config`.
+Imports tasks and the network's config; nothing that trains."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..network.modes import DEFAULT_MODE, DEFAULT_STEPS, TWIN_PREFIXES, check_mode, check_steps, condition
+from ..network.config import NetworkConfig
 from ..tasks import LEVEL_TASKS, Task, get_task, parse_levels
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -27,22 +29,9 @@ class TrainConfig:
     noise: float = 0.0
     occlusion: str | None = None  # tasks occlusion and debris: levels in percent, "0,20,40,60" (their default)
     clutter_items: int | None = None  # task clutter: items per image (default 3)
-    mode: str = DEFAULT_MODE
-    steps: int = DEFAULT_STEPS  # time steps the network is unrolled over (>= 2: the feedback and lateral ones too)
     # Which steps the loss reads: "last" (the heads on the last step), "all" (the mean over steps of the task's
     # loss, the heads applied at every step, as Spoerer et al. 2020). Configs written before it load as "last".
     loss_steps: str = "last"
-    # Every area's recurrence within itself besides the data's feedback (steps >= 2; see network.compile). For a
-    # twin: the recurrent network it is matched to has it.
-    intrinsic: bool = False
-    # A GroupNorm per area and step on the convolution's output, before the ReLU (CORnet-S normalises each step);
-    # at any number of steps. Configs written before it load without.
-    step_norm: bool = False
-    # A one-step network widened to match the network of this many steps (its feedforward twin, see
-    # network.twins); None: the network as compiled. ``twin_match``: on the parameters the task uses
-    # ("parameters", condition MODE-BF<T>) or on training FLOPs per image ("compute", MODE-BC<T>).
-    twin_of: int | None = None
-    twin_match: str = "parameters"
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
@@ -59,6 +48,8 @@ class TrainConfig:
     # set or a generator of its own, so the weights and the last epoch's metrics are the same at any N (tested);
     # the epochs between have training metrics only. A large share of a recurrent run's time on a CPU.
     test_every: int = 1
+    # The network trained: its mode, steps, recurrence, twin and input (config.json's own section, not ``train``'s)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def __post_init__(self) -> None:
         checks = [
@@ -80,47 +71,38 @@ class TrainConfig:
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
-        check_mode(self.mode)
-        check_steps(self.steps)
-        if self.twin_of is not None:
-            if not (isinstance(self.twin_of, int) and self.twin_of >= 2):
-                raise ConfigError(f"a matched twin is of a network of 2 steps or more, got {self.twin_of!r}")
-            if self.steps != 1:
-                raise ConfigError(f"a matched twin is a one-step network: it takes no --steps {self.steps}")
-        if self.twin_match not in TWIN_PREFIXES:
-            raise ConfigError(f"unknown twin match {self.twin_match!r} ({', '.join(TWIN_PREFIXES)})")
-        if self.twin_match != "parameters" and self.twin_of is None:  # else it would change nothing, in silence
-            raise ConfigError("--twin-match goes with --twin-of T (the twin of the T-step network)")
-        if self.intrinsic and self.steps < 2 and self.twin_of is None:
-            raise ConfigError("intrinsic recurrence acts from one step to the next: it needs --steps 2 or more")
+        if isinstance(self.network, dict):  # as config.json and a checkpoint hold it
+            self.network = NetworkConfig.from_dict(self.network)
         if self.occlusion is not None and not isinstance(self.occlusion, str):  # a list from Python: as the CLI's
             self.occlusion = ",".join(f"{v:g}" for v in parse_levels(self.occlusion))
         task = self.make_task()
         if task.name in LEVEL_TASKS:  # one spelling per set of levels, so equal configs compare equal
             self.occlusion = ",".join(f"{v:g}" for v in task.occlusion)
 
-    @property
-    def condition(self) -> str:
-        """The mode, with ``-T<steps>`` when the network is unrolled (see
-        :func:`~visualstreams.network.modes.condition`)."""
-        return condition(self.mode, self.steps, self.twin_of, self.twin_match, self.intrinsic, self.step_norm)
-
     def make_task(self) -> Task:
         return get_task(self.task, self.canvas, self.where_weight, self.noise, self.seed, self.occlusion,
                         self.clutter_items)
 
+    def to_dict(self) -> dict[str, Any]:
+        """config.json's ``train`` section: every training field; the network is config.json's ``network``."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "network"}
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any], written_by: str | None = None) -> TrainConfig:
-        """The config of a run's config.json ``train`` (or a checkpoint's); ``written_by``, the visualstreams
-        version that wrote it (config.json's ``visualstreams``), reads it as that version meant it
-        (:func:`upgrade_train`)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in upgrade_train(data, written_by).items() if k in known})
+    def from_dict(cls, data: dict[str, Any], written_by: str | None = None,
+                  network: dict[str, Any] | None = None) -> TrainConfig:
+        """The config of a run's config.json ``train`` and ``network`` sections (or a checkpoint's); ``written_by``,
+        the visualstreams version that wrote it (config.json's ``visualstreams``), reads it as that version meant it
+        (:func:`upgrade_train`). Without ``network``, the network's fields are read from ``data``, as config.json
+        held them before the split (a field missing there is its default, as it was then)."""
+        known = {f.name for f in fields(cls)} - {"network"}
+        data = upgrade_train(data, written_by)
+        net = NetworkConfig.from_dict(network if network is not None else data)
+        return cls(**{k: v for k, v in data.items() if k in known}, network=net)
 
     @classmethod
     def of_run(cls, run_config: dict[str, Any]) -> TrainConfig:
         """The train config of a run's whole config.json, read as the version that wrote it meant it."""
-        return cls.from_dict(run_config["train"], run_config.get("visualstreams"))
+        return cls.from_dict(run_config["train"], run_config.get("visualstreams"), run_config.get("network"))
 
 
 def upgrade_train(data: dict[str, Any], written_by: str | None) -> dict[str, Any]:
@@ -148,11 +130,18 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 def make_config(recipe: str = "notebook", **overrides: Any) -> TrainConfig:
-    """A TrainConfig from a recipe, with the given fields overridden (``None`` means keep the recipe's)."""
+    """A TrainConfig from a recipe, with the given fields overridden (``None`` means keep the recipe's). The
+    network's fields (mode, steps, intrinsic, step_norm, twin_of, twin_match, image_size, in_channels, classes)
+    go to its :class:`~visualstreams.network.NetworkConfig`; ``network`` gives a whole one."""
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r} (recipes: {', '.join(RECIPES)})")
     values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
+    net_fields = {f.name for f in fields(NetworkConfig)}
+    net = {k: values.pop(k) for k in list(values) if k in net_fields}
     unknown = set(values) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise ConfigError(f"unknown training option {sorted(unknown)[0]!r}")
-    return TrainConfig(recipe=recipe, **values)
+    base = values.pop("network", None) or NetworkConfig()
+    if isinstance(base, dict):
+        base = NetworkConfig.from_dict(base)
+    return TrainConfig(recipe=recipe, **values, network=replace(base, **net) if net else base)

@@ -38,14 +38,14 @@ Scheduler = torch.optim.lr_scheduler.LRScheduler
 
 
 # -- the pieces single and stacked training share ----------------------------------------------------------------
-def make_optimizer(params: Iterable[torch.Tensor], config: TrainConfig, steps_per_epoch: int,
+def make_optimizer(params: Iterable[torch.Tensor], config: TrainConfig, batches_per_epoch: int,
                    ) -> tuple[torch.optim.Optimizer, Scheduler | None]:
     """The one optimizer and schedule factory: Adam at ``config.lr``; with ``schedule="onecycle"``, a one-cycle
     schedule peaking at ``lr`` over the whole run."""
     optimizer = torch.optim.Adam(list(params), lr=config.lr)
     scheduler = (
         torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr,
-                                            total_steps=config.epochs * steps_per_epoch)
+                                            total_steps=config.epochs * batches_per_epoch)  # its steps: batches
         if config.schedule == "onecycle" else None
     )
     return optimizer, scheduler

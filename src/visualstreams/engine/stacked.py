@@ -124,14 +124,14 @@ def fit_stacked(
         raise ConfigError("stacked models must train on the same number of images")
     task = config.make_task()
     device = data[0].train_x.device
-    steps = (n + config.batch_size - 1) // config.batch_size
+    batches = (n + config.batch_size - 1) // config.batch_size
     names = list(names) if names is not None else [f"seed {c.seed}" for c in configs]
     on_epoch = list(on_epoch) if on_epoch is not None else [None] * m_count
     checkpoints = list(checkpoints) if checkpoints is not None else [None] * m_count
 
     params, buffers = stack_module_state(list(models))
     base = copy.deepcopy(models[0]).to("meta")
-    optimizer, scheduler = make_optimizer(params.values(), config, steps)
+    optimizer, scheduler = make_optimizer(params.values(), config, batches)
     order_gens, aug_gens = (list(g) for g in zip(*(make_generators(c.seed) for c in configs), strict=True))
 
     def one_model(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor,
@@ -154,7 +154,7 @@ def fit_stacked(
         perms = torch.stack([torch.randperm(n, generator=g) for g in order_gens]).to(device)
         sums: dict[str, torch.Tensor] = {}
         t0 = time.perf_counter()
-        bar = tqdm(range(steps), desc=f"{desc}{m_count} models, epoch {epoch}/{config.epochs}",
+        bar = tqdm(range(batches), desc=f"{desc}{m_count} models, epoch {epoch}/{config.epochs}",
                    disable=not progress, leave=True, unit="batch", mininterval=0.5)
         for step in bar:
             idx = perms[:, step * config.batch_size:(step + 1) * config.batch_size]  # (M, b)
@@ -209,7 +209,7 @@ def fit_stacked(
             path = checkpoints[k]
             if path is not None:
                 save_torch(Path(path), checkpoint_state(
-                    model, _SlicedAdam(optimizer, k), scheduler, configs[k], epoch=epoch, step=steps,
+                    model, _SlicedAdam(optimizer, k), scheduler, configs[k], epoch=epoch, step=batches,
                     history=histories[k], sums={}, seconds=0.0, perm=None, order_gen=order_gens[k],
                     aug_gen=aug_gens[k]))
             model.train()

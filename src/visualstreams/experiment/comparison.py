@@ -21,11 +21,10 @@ facade.
 
 from __future__ import annotations
 
-import itertools
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -43,8 +42,9 @@ from ..engine import (
 )
 from ..errors import ConfigError, VisualStreamsError
 from ..metrics import split_step
-from ..network import Architecture, CompiledNetwork, compile_network, load_architecture
-from ..network.modes import TWIN_PREFIXES, Condition
+from ..network import Architecture, CompiledNetwork, NetworkConfig, load_architecture
+from ..network.config import INPUT_FIELDS
+from ..network.modes import TWIN_PREFIXES
 from ..network.twins import run_costs
 from ..network.twins import twin as twin_network
 from ..report import build_report
@@ -52,9 +52,9 @@ from ..runs import (
     CompareDir,
     RunDir,
     check_room,
-    data_input,
     removed_if_left_empty,
     resolve_data,
+    resolve_input,
     run_disk_bytes,
     warn_repeated_sweeps,
 )
@@ -100,9 +100,9 @@ def compare(
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
 
-    ``seeds`` defaults to ``[config.seed]``, ``modes`` to ``[config.mode]`` and ``steps`` to ``[config.steps]``.
+    ``seeds`` defaults to ``[config.seed]``, ``modes`` to the config's network's mode and ``steps`` to its steps.
     Steps are a factor like the modes: a run's ``mode`` in the tables is its condition, the mode with ``-T<k>``
-    for a network of k >= 2 steps (``gain-T4``; see :func:`~visualstreams.network.modes.condition`), and the
+    for a network of k >= 2 steps (``gain-T4``; see :attr:`~visualstreams.network.NetworkConfig.label`), and the
     summary has a ``steps`` column too. ``intrinsic``: with or without every area's recurrence within itself, for
     the step counts T >= 2 (a list, e.g. ``[False, True]``, trains both: ``gain-T4`` and ``gain-T4i``); default the
     config's. ``twins``: for each recurrent network also its one-step twin, the feedforward network widened to
@@ -152,15 +152,13 @@ def compare(
         raise ConfigError("compare needs at least one species or connectome file")
     names = _unique_names([c.name for c in conns])
     seeds = list(seeds) if seeds is not None else [config.seed]
-    modes = list(modes) if modes is not None else [config.mode]
-    step_counts = list(steps) if steps is not None else [config.steps]
+    modes = list(modes) if modes is not None else [config.network.mode]
+    step_counts = list(steps) if steps is not None else [config.network.steps]
     if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes) or len(set(step_counts)) != len(step_counts):
         raise ConfigError("seeds, modes and steps must not repeat")
-    for m in modes:
-        replace(config, mode=m)  # validates the mode name before anything trains
-    for t in step_counts:
-        replace(config, steps=t)
-    within = [config.intrinsic] if intrinsic is None else [intrinsic] if isinstance(intrinsic, bool) else list(
+    if not (seeds and modes and step_counts):
+        raise ConfigError("compare needs at least one seed, one mode and one step count")
+    within = [config.network.intrinsic] if intrinsic is None else [intrinsic] if isinstance(intrinsic, bool) else list(
         dict.fromkeys(bool(i) for i in intrinsic))
     if any(within) and not any(t > 1 for t in step_counts):  # else it would apply to no network, in silence
         raise ConfigError("intrinsic recurrence acts from one step to the next: give --steps 2 or more (e.g. "
@@ -169,15 +167,15 @@ def compare(
     unknown = [m for m in matches if m not in TWIN_PREFIXES]
     if unknown:
         raise ConfigError(f"unknown twin match {unknown[0]!r} ({', '.join(TWIN_PREFIXES)})")
-    # Every network in the sweep (its condition less the mode): the step counts (each recurrent one with and/or
-    # without intrinsic recurrence), then the twins of the recurrent ones.
-    variants: list[Condition] = [Condition("", t, intrinsic=i, norm=config.step_norm) for t in step_counts
-                                 for i in (within if t > 1 else [False])]
-    if matches:
-        if not any(t > 1 for t in step_counts):
-            raise ConfigError("matched twins (--twins) are of networks of several steps: give --steps 1 4 or similar")
-        variants += [Condition("", 1, v.steps, m, v.intrinsic, v.norm) for v in list(variants) if v.steps > 1
-                     for m in matches]
+    if matches and not any(t > 1 for t in step_counts):
+        raise ConfigError("matched twins (--twins) are of networks of several steps: give --steps 1 4 or similar")
+    # Every network in the sweep, each mode of: the step counts (each recurrent one with and/or without intrinsic
+    # recurrence), then the twins of the recurrent ones. Built (and so validated) before anything trains.
+    one = NetworkConfig(modes[0], step_norm=config.network.step_norm)
+    shapes = [replace(one, steps=t, intrinsic=i) for t in step_counts for i in (within if t > 1 else [False])]
+    shapes += [replace(v, steps=1, twin_of=v.steps, twin_match=m) for v in list(shapes) if v.steps > 1
+               for m in matches]
+    variants = [replace(v, mode=m) for v in shapes for m in modes]
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(strategy, runtime) == "stacked"
     check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address, ray_verbose)
@@ -191,21 +189,19 @@ def compare(
             raise ConfigError(f"{images.source}: a streamed dataset (over the in-memory limit) trains one model at a "
                               "time: use --strategy sequential")
         stack = False
-    size, channels, classes = data_input(config, images)
-    # Compile once per (species, condition): every error is reported before hours of training, not after.
-    specs: dict[tuple[str, Condition], CompiledNetwork] = {
-        (name, v._replace(mode=mode)): compile_network(conn.replace(name=name), arch, size, mode, v.steps,
-                                                       in_channels=channels, classes=classes, intrinsic=v.intrinsic,
-                                                       step_norm=v.norm)
-        for v in variants if v.twin_of is None for mode in modes for name, conn in zip(names, conns, strict=True)}
+    decided = resolve_input(config, images)  # the input of every network: the data's
+    variants = [replace(v, **{f: getattr(decided, f) for f in INPUT_FIELDS}) for v in variants]
+    # Compile once per (species, network): every error is reported before hours of training, not after.
+    specs: dict[tuple[str, NetworkConfig], CompiledNetwork] = {
+        (name, v): v.compile(conn.replace(name=name), arch)
+        for v in variants if v.twin_of is None for name, conn in zip(names, conns, strict=True)}
     heads, every_step = config.make_task().heads, config.loss_steps == "all"
     for v in variants:  # an acyclic species' twin is its one-step network (the plan reuses its runs)
         if v.twin_of is not None:
-            specs.update({(name, v._replace(mode=mode)): twin_network(specs[(name, v._replace(mode=mode).recurrent)],
-                                                              v.match, heads, every_step)
-                          for mode in modes for name in names})
+            specs.update({(name, v): twin_network(specs[(name, v.recurrent)], v.twin_match, heads, every_step)
+                          for name in names})
     for (name, c), spec in specs.items():  # the rule train follows too: warned, once per species and step count
-        if c.mode == modes[0] and c.twin_of is None:
+        if c.mode == variants[0].mode and c.twin_of is None:
             warn_repeated_sweeps(spec, name)
     # checked before Ray starts
     tasks_runtime = task_runtime(config, gpus_per_run, cpus_per_run) if executor == "ray" else None
@@ -230,7 +226,7 @@ def compare(
                 recorded = _data_record(images)
                 if resume:
                     _check_resumed_data(cdir, recorded)
-                plan = _plan(cdir, names, modes, variants, seeds, config, specs, resume, overwrite)
+                plan = _plan(cdir, names, variants, seeds, config, specs, resume, overwrite)
                 if resume:
                     cdir.remove_temporaries()  # of atomic writes cut short by the kill
                 in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
@@ -242,7 +238,8 @@ def compare(
                        if matches else {}),
                     **({"twin_matches": matches} if matches else {}),
                     **({"intrinsic": within} if any(within) else {}),
-                    "train": asdict(config), "architecture": arch.to_dict() if arch is not None else None,
+                    **({"step_norm": True} if config.network.step_norm else {}),
+                    "train": config.to_dict(), "architecture": arch.to_dict() if arch is not None else None,
                     "data": recorded,
                 })
                 dataset = images
@@ -371,8 +368,8 @@ def _similarity(cdir: CompareDir, dataset: FashionMNIST | ImageSet, progress: bo
         warnings.warn(f"representational similarity skipped: {why}", RuntimeWarning, stacklevel=3)
 
 
-def _plan(cdir: CompareDir, names: list[str], modes: list[str], variants: list[Condition],
-          seeds: list[int], config: TrainConfig, specs: dict[tuple[str, Condition], CompiledNetwork],
+def _plan(cdir: CompareDir, names: list[str], variants: list[NetworkConfig],
+          seeds: list[int], config: TrainConfig, specs: dict[tuple[str, NetworkConfig], CompiledNetwork],
           resume: bool, overwrite: bool) -> list[Planned]:
     """Every run of the sweep, with what is already on disk; run directories are checked up front, so a clash
     is reported before hours of training. Two entries that compile to the same network (e.g. the notebook's
@@ -380,14 +377,12 @@ def _plan(cdir: CompareDir, names: list[str], modes: list[str], variants: list[C
     second reuses the first."""
     plan = []
     first_of: dict[tuple[Any, ...], RunDir] = {}
-    for v, mode in itertools.product(variants, modes):
-        c = v._replace(mode=mode)
+    for c in variants:
         for name in names:
             spec = specs[(name, c)]
             label = c.label
             for seed in seeds:
-                run_config = replace(config, seed=seed, mode=mode, steps=c.steps, twin_of=c.twin_of, twin_match=c.match,
-                                     intrinsic=c.intrinsic)
+                run_config = replace(config, seed=seed, network=c)
                 p = Planned(name, label, seed, run_config, spec, cdir.run(name, label, seed))
                 twin = first_of.setdefault((spec.key, seed), p.run_dir)
                 if twin == p.run_dir and p.run_dir.path.is_dir():
@@ -465,7 +460,7 @@ def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], sta
     fashion_what = notebook and p.config.task == "what" and p.config.canvas is None
     ref = NOTEBOOK_RESULTS.get(p.name, {}) if fashion_what else {}
     row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status,
-                           "steps": p.config.steps, **run_costs(p.spec, p.config.make_task().heads,
+                           "steps": p.config.network.steps, **run_costs(p.spec, p.config.make_task().heads,
                                                                 p.config.loss_steps == "all")}
     row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds", "stack_seconds")})
     row.update({

@@ -32,7 +32,7 @@ import socket
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from ..data import FashionMNIST, ImageSet
@@ -278,7 +278,7 @@ def _units(todo: Sequence[Planned], stack: bool, max_stack: int) -> list[list[Pl
         if p.partial:  # an interrupted run continues from its own checkpoint, alone
             alone.append([p])
             continue
-        recipe = tuple(sorted((k, v) for k, v in asdict(p.config).items() if k != "seed"))
+        recipe = (p.config.network, tuple(sorted((k, v) for k, v in p.config.to_dict().items() if k != "seed")))
         groups.setdefault((p.spec.structure, recipe), []).append(p)
     stacks = [members[i:i + max_stack] for members in groups.values() for i in range(0, len(members), max_stack)]
     return alone + stacks

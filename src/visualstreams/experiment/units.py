@@ -8,7 +8,7 @@ Imports runs, the engine and the network; never figures, reports or the executor
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -76,7 +76,8 @@ def _train_stacked(fresh: list[Planned], dataset: FashionMNIST | ImageSet, runti
         started.append(run)
     groups: dict[Any, list[Any]] = {}
     for run in started:
-        recipe = tuple((k, v) for k, v in sorted(asdict(run.train_config).items()) if k != "seed")
+        recipe = (run.train_config.network, tuple((k, v) for k, v in sorted(run.train_config.to_dict().items())
+                                                  if k != "seed"))
         groups.setdefault((run.model.spec.structure, recipe, len(run.data.train_y)), []).append(run)
     results: dict[RunDir, tuple[list[dict[str, Any]], str]] = {}
     for members in groups.values():
@@ -91,7 +92,7 @@ def _train_stacked(fresh: list[Planned], dataset: FashionMNIST | ImageSet, runti
                     stack[0].precision, progress=progress, desc=f"{len(stack)} runs: ",
                     on_epoch=[r.run_dir.write_history for r in stack],
                     checkpoints=[r.run_dir.checkpoint_path for r in stack],
-                    names=[f"{r.config['name']} {r.train_config.mode} s{r.train_config.seed}" for r in stack])
+                    names=[f"{r.config['name']} {r.train_config.network.label} s{r.train_config.seed}" for r in stack])
             except torch.OutOfMemoryError:
                 raise ConfigError(f"out of memory training {len(stack)} models at once; use a smaller --max-stack "
                                   "or --strategy sequential (finished runs are kept: add --resume)") from None
@@ -109,15 +110,16 @@ def same_plan(p: Planned) -> bool:
     and the compiled architecture."""
     try:
         saved = p.run_dir.read_config()
-        train_saved = saved["train"]
-        same = isinstance(train_saved, dict)
-    except (VisualStreamsError, OSError, KeyError, TypeError):
+        # A field an older config.json lacks (steps, before recurrence) was its default then; one written before
+        # the network config was split holds the network's fields in ``train``.
+        recorded = TrainConfig.of_run(saved)
+    except (VisualStreamsError, OSError, KeyError, TypeError, AttributeError):
         return False
-    # A field an older config.json lacks (steps, before recurrence) was its default then.
-    defaults = asdict(TrainConfig())
-    same = same and all(train_saved.get(k, defaults[k]) == v for k, v in asdict(p.config).items()
-                        if k not in ("device", "precision"))
-    return same and saved.get("architecture") == p.spec.architecture.to_dict()
+    runtime = ("device", "precision")
+    same = ({k: v for k, v in recorded.to_dict().items() if k not in runtime}
+            == {k: v for k, v in p.config.to_dict().items() if k not in runtime})
+    return same and recorded.network.recorded_for(p.config.network) and (
+        saved.get("architecture") == p.spec.architecture.to_dict())
 
 
 def finished(p: Planned) -> bool:

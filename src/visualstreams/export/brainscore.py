@@ -217,8 +217,8 @@ def export_brainscore(run_dir: str | os.PathLike[str], out: str | os.PathLike[st
     model, info = load_area_outputs(run_dir)
     config = rd.read_config()
     name = str(config.get("name", "run"))
-    cfg = TrainConfig.from_dict(config.get("train", {}), config.get("visualstreams"))
-    identifier = identifier or f"visualstreams-{slug(name)}-{slug(cfg.condition)}-seed{cfg.seed}"
+    cfg = TrainConfig.from_dict(config.get("train", {}), config.get("visualstreams"), config.get("network"))
+    identifier = identifier or f"visualstreams-{slug(name)}-{slug(cfg.network.label)}-seed{cfg.seed}"
     if not identifier or "'" in identifier or "/" in identifier or identifier != identifier.strip():
         raise ConfigError(f"identifier {identifier!r}: use letters, digits, '-', '_' and '.'")
     regions = region_layer_map(info["areas"], info["steps"])
@@ -243,7 +243,7 @@ def export_brainscore(run_dir: str | os.PathLike[str], out: str | os.PathLike[st
         identifier=identifier, n_parameters=n_params, n_layers=len(info["areas"]),
         size_mb=(rd.path / RunDir.WEIGHTS).stat().st_size / 2**20,
         dataset=json.dumps(str(config.get("data", {}).get("dataset", "fashion-mnist"))),
-        task=json.dumps(cfg.task), connectome=name, mode=cfg.mode,
+        task=json.dumps(cfg.task), connectome=name, mode=cfg.network.mode,
         steps=info["steps"]))
     write_text(target / "requirements.txt", "# the package that rebuilds the network (from PyPI, or where its source "
                                             "is: pip install <path or git URL>)\nvisualstreams\ntorch\n")

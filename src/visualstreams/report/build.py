@@ -23,7 +23,8 @@ from ..connectome import Connectome
 from ..errors import ConnectomeError
 from ..format import MISSING, format_metric
 from ..metrics import split_step
-from ..network.modes import condition, describe_condition, parse_condition
+from ..network.config import NetworkConfig, describe_condition, parse_condition
+from ..network.modes import DEFAULT_MODE
 from ..runs.rundir import CompareDir, RunDir
 from ..tasks import LEVEL_TASKS
 from ..viz import (
@@ -93,6 +94,9 @@ class _Experiment:
         self.cdir = cdir = CompareDir(out)
         self.exp: dict[str, Any] = cdir.read_experiment()
         self.train: dict[str, Any] = dict(self.exp.get("train") or {})
+        # A summary without a mode column is of one mode: experiment.json's (its train section held it before the
+        # network config was split)
+        self.sweep_mode = str((self.exp.get("modes") or [self.train.get("mode", DEFAULT_MODE)])[0])
         self.summary = cdir.read_table(CompareDir.SUMMARY, _STR_COLUMNS)
         self.stats = cdir.read_table(CompareDir.STATS, _STR_COLUMNS)
         tests = cdir.read_table(CompareDir.TESTS, _STR_COLUMNS)
@@ -100,12 +104,12 @@ class _Experiment:
         s = self.summary
         if len(s):
             if "mode" not in s:
-                s["mode"] = str(self.train.get("mode", "gain"))
+                s["mode"] = self.sweep_mode
             if "status" not in s:
                 s["status"] = "ok"
             s["status"] = s["status"].fillna("unknown")
         if len(self.stats) and "mode" not in self.stats:
-            self.stats["mode"] = str(self.train.get("mode", "gain"))
+            self.stats["mode"] = self.sweep_mode
         self.species = [str(x) for x in self.exp.get("species") or
                         (list(dict.fromkeys(s["species"])) if "species" in s else [])]
         # The summary's mode is the condition (gain, gain-T4, ...): it says how many there are, even when one mode
@@ -271,7 +275,8 @@ def _levels_figure(doc: Document, ex: _Experiment) -> None:
     pair = None
     for m in modes:  # the first recurrent condition whose used-parameter twin was trained beside it
         c = parse_condition(m)
-        twin = condition(c.mode, twin_of=c.steps, intrinsic=c.intrinsic)
+        twin = (NetworkConfig(c.mode, twin_of=c.steps, intrinsic=c.intrinsic, step_norm=c.step_norm).label
+                if c.steps > 1 else None)
         if c.steps > 1 and twin in modes:
             pair = (m, twin)
             break

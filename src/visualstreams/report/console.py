@@ -131,11 +131,12 @@ def train_text(result: Any, out: str) -> str:
     lines.append(f"{result.config['name']}: {', '.join(parts)}" + (f" ({how})" if how else "")
                  + f"; run written to {out}")
     spec = result.model.spec
-    train_cfg = result.config.get("train", {})
-    twin_of = train_cfg.get("twin_of")
+    # the network's section, or the train section of a config.json written before the split
+    net_cfg = result.config.get("network") or result.config.get("train", {})
+    twin_of = net_cfg.get("twin_of")
     unused = sum(d != "feedforward" for d in spec.connectome.directions.values()) if spec.steps == 1 else 0
     if twin_of:  # the control, not a network that leaves its feedback out: say what it is matched to
-        on = ("training FLOPs per image (within 5%)" if train_cfg.get("twin_match") == "compute" else
+        on = ("training FLOPs per image (within 5%)" if net_cfg.get("twin_match") == "compute" else
               "parameters used by the task (within 2%)")
         lines.append(f"(the feedforward twin of the {twin_of}-step network: one step, "
                      f"{result.config.get('parameters'):,} parameters, {result.config.get('parameters_used'):,} "

@@ -2,7 +2,7 @@
 results (``writing``), what a run trains on (``inputs``) and a run's life, from start to resume and load
 (``lifecycle``). Imports the engine and the layers below it."""
 
-from .inputs import data_input, resolve_data, run_dataset
+from .inputs import resolve_data, resolve_input, run_dataset
 from .lifecycle import (
     RunFinished,
     StartedRun,
@@ -27,7 +27,7 @@ from .writing import (
     run_disk_bytes,
 )
 
-__all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "data_input", "environment",
-           "finish_run", "load_run", "resolve_data", "resume_run", "run_dataset", "start_run", "train",
+__all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "environment",
+           "finish_run", "load_run", "resolve_data", "resolve_input", "resume_run", "run_dataset", "start_run", "train",
            "warn_repeated_sweeps", "CompareDir", "DirectoryLock", "PredictDir", "RunDir", "check_room",
            "ensure_writable_dir", "lesion_figure_path", "lock_directory", "removed_if_left_empty", "run_disk_bytes"]

@@ -1,21 +1,23 @@
 """What a run trains on, decided in one place: the data of a run or a sweep read and checked by one set of rules
-(:func:`resolve_data`), the input the network compiles for (:func:`data_input`: image size, channels, classes),
+(:func:`resolve_data`), the input the network compiles for (:func:`resolve_input`: image size, channels, classes),
 the data moved to the device with what config.json records of it, and a finished run's data found again
 (:func:`run_dataset`). Imports the engine's config, data and the leaves."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..data import DATASETS, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
+from ..data import CLASSES, DATASETS, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
 from ..data.datasets import holds_images
 from ..data.fashion_mnist import check_subset
 from ..engine import TrainConfig
 from ..errors import ConfigError, DataError
+from ..network import NetworkConfig
 
 DataLike = FashionMNIST | ImageSet | DeviceData
 
@@ -56,7 +58,7 @@ def resolve_data(config: TrainConfig, data: DataLike | None = None,
     seed; ``test_data`` and ``image_size`` go with it), or Fashion-MNIST from ``data_path`` (found as
     :func:`~visualstreams.data.load_fashion_mnist` finds it when None). The config's training subset must fit the
     set (unless ``resume``: a sweep recorded before that rule continues as it trained), and the task must be able
-    to take its images (:func:`data_input`)."""
+    to take its images (:func:`resolve_input`)."""
     if sum(x is not None for x in (data, data_path, dataset)) > 1:
         raise ConfigError("give the data, a Fashion-MNIST directory (--data) or a dataset (--dataset), not two")
     if dataset is None and (test_data is not None or image_size is not None):
@@ -67,7 +69,7 @@ def resolve_data(config: TrainConfig, data: DataLike | None = None,
         images = data if data is not None else _fashion_mnist(data_path)
     if isinstance(images, FashionMNIST | ImageSet) and not resume:
         check_subset(len(images.train_labels), config.train_subset)
-    data_input(config, images)
+    resolve_input(config, images)
     return images
 
 
@@ -103,24 +105,32 @@ def refuse_gone(info: dict[str, Any], where: str | None) -> None:
                             "is now)")
 
 
-def data_input(config: TrainConfig, data: DataLike | None) -> tuple[int, int | None, int | None]:
-    """The input a run of ``config`` on ``data`` compiles for: (image size, input channels, classes of the "what"
-    head); channels and classes are None (the network's own: 1 and 10) unless ``data`` is an
-    :class:`~visualstreams.data.ImageSet`. Refuses non-square images and an image set on a canvas task."""
+def resolve_input(config: TrainConfig, data: DataLike | None) -> NetworkConfig:
+    """The network config of a run of ``config`` on ``data`` with its input decided, the one place the image size
+    is: the task's image (28 px, or its canvas) for Fashion-MNIST, 1 channel, 10 classes; an
+    :class:`~visualstreams.data.ImageSet`'s own size, channels and classes. Refuses non-square images, an image
+    set on a task that draws Fashion-MNIST items, and an input given in the config that the data contradicts."""
     task = config.make_task()
-    if not isinstance(data, ImageSet):
-        return task.image_size, None, None
-    h, w = data.size
-    if h != w:
-        raise ConfigError(f"{data.source}: images are {w}x{h} px; the network takes square images "
-                          "(resize them: --image-size N)")
-    if task.canvas is not None and (data.channels, h) != (1, 28):
-        raise ConfigError(f"task {task.name!r} places 28 px grey items on a canvas; {data.name} has {w} px "
-                          f"images of {data.channels} channel(s): train it with --task what")
-    if task.needs_pool and ((data.channels, h) != (1, 28) or len(data.classes) != 10):
-        raise ConfigError(f"task {task.name!r} draws Fashion-MNIST-like items (28 px, grey, 10 classes); "
-                          f"{data.name} has {w} px images of {data.channels} channel(s) and {len(data.classes)} "
-                          "classes: train it with --task what")
-    return (task.image_size if task.canvas is not None else h), data.channels, len(data.classes)
-
-
+    if isinstance(data, ImageSet):
+        h, w = data.size
+        if h != w:
+            raise ConfigError(f"{data.source}: images are {w}x{h} px; the network takes square images "
+                              "(resize them: --image-size N)")
+        if task.canvas is not None and (data.channels, h) != (1, 28):
+            raise ConfigError(f"task {task.name!r} places 28 px grey items on a canvas; {data.name} has {w} px "
+                              f"images of {data.channels} channel(s): train it with --task what")
+        if task.needs_pool and ((data.channels, h) != (1, 28) or len(data.classes) != 10):
+            raise ConfigError(f"task {task.name!r} draws Fashion-MNIST-like items (28 px, grey, 10 classes); "
+                              f"{data.name} has {w} px images of {data.channels} channel(s) and "
+                              f"{len(data.classes)} classes: train it with --task what")
+        decided = {"image_size": task.image_size if task.canvas is not None else h, "in_channels": data.channels,
+                   "classes": len(data.classes)}
+    else:
+        decided = {"image_size": task.image_size, "in_channels": 1, "classes": len(CLASSES)}
+    net = config.network
+    for name, value in decided.items():
+        given = getattr(net, name)
+        if given is not None and given != value:
+            raise ConfigError(f"the network's {name.replace('_', ' ')} is {given}, but the data and task give "
+                              f"{value}: leave it out (the data decides it)")
+    return replace(net, **decided)

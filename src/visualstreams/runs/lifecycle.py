@@ -24,7 +24,7 @@ import os
 import platform
 import sys
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,11 @@ from ..engine import (
     use_threads,
 )
 from ..engine.checkpoint import check_checkpoint_every, check_state
-from ..errors import ConfigError, VisualStreamsError
-from ..network import Architecture, CompiledNetwork, VisualStreamsNet, compile_network
-from ..network.twins import run_costs, twin
+from ..errors import VisualStreamsError
+from ..network import Architecture, CompiledNetwork, VisualStreamsNet
+from ..network.twins import run_costs
 from ..storage import save_torch
-from .inputs import DataLike, data_input, device_data, refuse_gone, resolve_data
+from .inputs import DataLike, device_data, refuse_gone, resolve_data, resolve_input
 from .rundir import RunDir
 from .writing import check_room, removed_if_left_empty, run_disk_bytes
 
@@ -109,33 +109,19 @@ def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> Visu
 def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainConfig,
                 architecture: Architecture | str | os.PathLike[str] | None = None,
                 data: DataLike | None = None) -> CompiledNetwork:
-    """The network a run of ``config`` trains: compiled at the task's image size under the config's mode and
-    steps (or ``connectome`` itself when it is already compiled; it must then fit the config). Several steps of
-    a network without feedback or lateral projections are warned about (:func:`warn_repeated_sweeps`).
+    """The network a run of ``config`` trains: its network config at the input the data decides
+    (:func:`~visualstreams.runs.inputs.resolve_input`) compiled by :meth:`NetworkConfig.compile
+    <visualstreams.network.NetworkConfig.compile>` (or ``connectome`` itself when it is already compiled; it must
+    then fit the config). Several steps of a network without feedback or lateral projections are warned about
+    (:func:`warn_repeated_sweeps`).
 
     An :class:`~visualstreams.data.ImageSet` as ``data`` sets the input: its image size, its channels and its
     number of classes for the "what" head (Fashion-MNIST's give today's network: 28 px, 1 channel, 10 classes).
     """
-    size, channels, classes = data_input(config, data)
-    if isinstance(connectome, CompiledNetwork):  # a matched twin comes compiled, as a one-step network
-        if (connectome.mode, connectome.image_size, connectome.steps) != (config.mode, size, config.steps):
-            raise ConfigError(f"compiled network ({connectome.mode}, {connectome.image_size}px, "
-                              f"{connectome.steps} steps) does not fit the run's config ({config.mode}, {size}px, "
-                              f"{config.steps} steps)")
-        what = next((hd.outputs for hd in connectome.heads if hd.name == "what"), None)
-        if channels is not None and (connectome.architecture.in_channels, what) != (channels, classes):
-            raise ConfigError(f"compiled network ({connectome.architecture.in_channels} input channel(s), {what} "
-                              f"classes) does not fit the data ({channels} channel(s), {classes} classes)")
-        return connectome
-    spec = compile_network(connectome, architecture, size, config.mode, config.twin_of or config.steps,
-                           in_channels=channels, classes=classes, intrinsic=config.intrinsic,
-                           step_norm=config.step_norm)
-    if config.twin_of is not None:
-        if not spec.recurrent_projections and not spec.intrinsic:
-            raise ConfigError(f"connectome {spec.connectome.name!r} has no feedback or lateral projection: its "
-                              f"{spec.steps}-step network is its one-step one, with nothing to match a twin to")
-        return twin(spec, config.twin_match, config.make_task().heads, config.loss_steps == "all")
-    warn_repeated_sweeps(spec)
+    net = resolve_input(config, data)
+    spec = net.compile(connectome, architecture, config.make_task().heads, config.loss_steps == "all")
+    if net.twin_of is None and not isinstance(connectome, CompiledNetwork):  # warned when it was compiled
+        warn_repeated_sweeps(spec)
     return spec
 
 
@@ -223,6 +209,8 @@ def start_run(
     """
     config = config or TrainConfig()
     spec = compile_for(connectome, config, architecture, data)
+    # The run's network config as it was compiled: its input decided (recorded in config.json and checkpoints)
+    config = replace(config, network=resolve_input(config, data))
     runtime = runtime or resolve_runtime(config.device, config.precision)
     check_checkpoint_every(checkpoint_every)
     run_dir = RunDir(out).prepare(overwrite) if out is not None else None
@@ -237,7 +225,8 @@ def start_run(
         "connectome": spec.connectome.to_dict(),
         "architecture": spec.architecture.to_dict(),
         **run_costs(spec, config.make_task().heads, config.loss_steps == "all"),
-        "train": asdict(config),
+        "network": config.network.to_dict(),
+        "train": config.to_dict(),
         "resolved": {**runtime.to_dict(), **(resolved or {})},
         "data": {**info, "train_used": len(dev_data.train_y)},
         "environment": environment(),
@@ -287,8 +276,7 @@ def rebuild_run(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, C
         arch = Architecture.from_dict(config_json["architecture"])
     except (KeyError, TypeError):
         raise VisualStreamsError(f"{rd.config_path}: corrupt or not a run's config") from None
-    return config, compile_network(conn, arch, mode=config.mode, steps=config.steps,
-                                   intrinsic=config.intrinsic and config.twin_of is None, step_norm=config.step_norm)
+    return config, config.network.rebuild(conn, arch)
 
 
 def resume_run(
@@ -335,8 +323,10 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
     if state is None and history:
         raise VisualStreamsError(f"{rd.path}: no {RunDir.CHECKPOINT} to resume from, though "
                                  f"{_plural(len(history), 'epoch')} finished; retrain the run (train --overwrite)")
-    if state is not None and state["train"] != run_config["train"]:
-        raise VisualStreamsError(f"{path}: belongs to another run (its train config differs from config.json)")
+    if state is not None and (state["train"], state.get("network")) != (run_config["train"],
+                                                                         run_config.get("network")):
+        raise VisualStreamsError(f"{path}: belongs to another run (its train or network config differs from "
+                                 "config.json)")
 
     runtime = runtime or resolve_runtime(config.device, config.precision)
     use_threads(runtime)

@@ -1,0 +1,165 @@
+"""The network a run trains, apart from how it is trained: :class:`NetworkConfig` (its connection mode, steps,
+recurrence, twin and input), saved as config.json's ``network`` section, and its label, the *condition* a sweep
+groups runs by (``gain``, ``gain-T4``, ``gain-BF4i``, ...). The one place a network config becomes a compiled
+network (:meth:`NetworkConfig.compile`, a twin included). Imports the rest of the network layer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from ..connectome import Connectome
+from ..errors import ConfigError
+from .architecture import Architecture
+from .compile import ArchitectureLike, CompiledNetwork, compile_network
+from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODE_DESCRIPTIONS, TWIN_PREFIXES, check_mode, check_steps
+from .twins import twin
+
+INPUT_FIELDS = ("image_size", "in_channels", "classes")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """What network a run trains. ``mode``: how a projection's strength acts; ``steps``: time steps it is unrolled
+    over (>= 2: with the data's feedback and lateral projections); ``intrinsic``: every area's recurrence within
+    itself (steps >= 2; for a twin: the recurrent network it is matched to has it); ``step_norm``: a GroupNorm per
+    area and step before the ReLU. ``twin_of``: a one-step network widened to match the network of this many
+    steps, on the parameters the task uses (``twin_match="parameters"``, condition ``MODE-BF<T>``) or on training
+    FLOPs per image (``"compute"``, ``MODE-BC<T>``).
+
+    The input (``image_size``, ``in_channels``, ``classes`` of the "what" head) is decided by the data and the task
+    when a run starts (:func:`~visualstreams.runs.inputs.resolve_input`) and recorded here; None before (a value
+    given that the data contradicts is refused then)."""
+
+    mode: str = DEFAULT_MODE
+    steps: int = DEFAULT_STEPS
+    twin_of: int | None = None
+    twin_match: str = "parameters"
+    intrinsic: bool = False
+    step_norm: bool = False
+    image_size: int | None = None
+    in_channels: int | None = None
+    classes: int | None = None
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        object.__setattr__(self, "steps", check_steps(self.steps))  # a NumPy integer saved as an int
+        if self.twin_of is not None:
+            if isinstance(self.twin_of, bool) or not (isinstance(self.twin_of, int) and self.twin_of >= 2):
+                raise ConfigError(f"a matched twin is of a network of 2 steps or more, got {self.twin_of!r}")
+            if self.steps != 1:
+                raise ConfigError(f"a matched twin is a one-step network: it takes no --steps {self.steps}")
+        if self.twin_match not in TWIN_PREFIXES:
+            raise ConfigError(f"unknown twin match {self.twin_match!r} ({', '.join(TWIN_PREFIXES)})")
+        if self.twin_match != "parameters" and self.twin_of is None:  # else it would change nothing, in silence
+            raise ConfigError("--twin-match goes with --twin-of T (the twin of the T-step network)")
+        if self.intrinsic and self.steps < 2 and self.twin_of is None:
+            raise ConfigError("intrinsic recurrence acts from one step to the next: it needs --steps 2 or more")
+        for name in INPUT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a whole number >= 1, got {value!r}")
+
+    @property
+    def label(self) -> str:
+        """The condition: ``gain``, ``gain-T4`` (4 steps), ``gain-T4i`` (with intrinsic recurrence), ``gain-BF4`` /
+        ``gain-BC4`` (the one-step twin of ``gain-T4`` matched on used parameters / on compute), ``gain-BF4i`` (of
+        ``gain-T4i``), ``n`` last for per-step norms (``gain-T4in``, ``gain-T1n``). Tables and figures group runs
+        by it, so the steps are a factor like the mode; :func:`parse_condition` is its inverse."""
+        i = ("i" if self.intrinsic else "") + ("n" if self.step_norm else "")
+        if self.twin_of is not None:
+            return f"{self.mode}-{TWIN_PREFIXES[self.twin_match]}{self.twin_of}{i}"
+        return self.mode if self.steps == 1 and not self.step_norm else f"{self.mode}-T{self.steps}{i}"
+
+    @property
+    def recurrent(self) -> NetworkConfig:
+        """The recurrent network a twin is matched to (itself for any other network)."""
+        if self.twin_of is None:
+            return self
+        return replace(self, steps=self.twin_of, twin_of=None, twin_match="parameters")
+
+    def condition_only(self) -> NetworkConfig:
+        """This network without its input: what a sweep's condition says (the input is the data's)."""
+        return replace(self, **dict.fromkeys(INPUT_FIELDS))
+
+    def recorded_for(self, network: NetworkConfig) -> bool:
+        """This config, as a run directory or checkpoint recorded it, is ``network``'s: the same condition, and the
+        same input where it records one (one written before the network config was split records none; its
+        architecture, which records the input, is checked by whoever has it)."""
+        return self.condition_only() == network.condition_only() and all(
+            getattr(self, f) is None or getattr(self, f) == getattr(network, f) for f in INPUT_FIELDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """config.json's ``network`` section."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
+        """A ``network`` section, or the flat ``train`` section of a config.json written before the split (which
+        held mode, steps, intrinsic, step_norm, twin_of and twin_match, and no input)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def compile(self, connectome: Connectome | str | CompiledNetwork, architecture: ArchitectureLike = None,
+                heads: Sequence[str] = ("what",), every_step: bool = False) -> CompiledNetwork:
+        """The network this config describes, compiled from ``connectome``: at its input, mode, steps and
+        recurrence, or for a twin, the twin of the ``twin_of``-step network trained on ``heads`` (``every_step``:
+        its loss reads every step). A compiled ``connectome`` passes through when it fits (else a one-line error)."""
+        if self.twin_of is not None and not isinstance(connectome, CompiledNetwork):
+            recurrent = self.recurrent.compile(connectome, architecture)
+            if not recurrent.recurrent_projections and not recurrent.intrinsic:
+                raise ConfigError(f"connectome {recurrent.connectome.name!r} has no feedback or lateral projection: "
+                                  f"its {recurrent.steps}-step network is its one-step one, with nothing to match a "
+                                  "twin to")
+            return twin(recurrent, self.twin_match, heads, every_step)
+        # A compiled twin is a one-step network without intrinsic recurrence of its own
+        return compile_network(connectome, architecture, self.image_size, self.mode, self.steps,
+                               in_channels=self.in_channels, classes=self.classes,
+                               intrinsic=self.intrinsic and self.twin_of is None, step_norm=self.step_norm)
+
+    def rebuild(self, connectome: Connectome, architecture: Architecture) -> CompiledNetwork:
+        """The network a run directory records: its saved ``architecture`` (a twin's already widened, at the run's
+        input) compiled at this config's mode, steps and recurrence."""
+        return compile_network(connectome, architecture, mode=self.mode, steps=self.steps,
+                               intrinsic=self.intrinsic and self.twin_of is None, step_norm=self.step_norm)
+
+
+_SUFFIX = re.compile(r"(BF|BC|T)(\d+)(i?)(n?)")
+
+
+def parse_condition(label: str) -> NetworkConfig:
+    """:attr:`NetworkConfig.label`'s inverse: ``NetworkConfig("gain", 4)`` from ``"gain-T4"``,
+    ``NetworkConfig("gain", 1, 4, "compute")`` from ``"gain-BC4"``; a label of no such suffix is read as a mode
+    of one step. An unknown mode is refused in one line."""
+    mode, sep, tail = label.rpartition("-")
+    m = _SUFFIX.fullmatch(tail) if sep and mode else None
+    if m is None:
+        return NetworkConfig(label)
+    kind, k, i, n = m.group(1), int(m.group(2)), bool(m.group(3)), bool(m.group(4))
+    if kind == "T":
+        return NetworkConfig(mode, k, intrinsic=i, step_norm=n)
+    return NetworkConfig(mode, 1, k, "parameters" if kind == "BF" else "compute", i, n)
+
+
+def describe_condition(label: str) -> str:
+    """A sentence on a run's condition for tables and reports: its mode's description, and its steps or the
+    recurrent network it is the matched twin of."""
+    c = parse_condition(label)
+    what = MODE_DESCRIPTIONS[c.mode]
+    within = ", and every area's recurrence within itself (a 3x3 convolution of its previous step)"
+    normed = "; every area normalised at each step (GroupNorm)" if c.step_norm else ""
+    if c.twin_of is not None:
+        on = ("the parameters its task uses (Spoerer et al.'s BF)" if c.twin_match == "parameters" else
+              "training FLOPs per image (Spoerer et al. 2020's compute-matched control)")
+        return (f"the one-step feedforward twin of `{c.recurrent.label}`: the same connectome's feedforward "
+                f"projections, areas widened to match it on {on}; {what}{normed}")
+    if c.steps > 1:
+        return (f"{c.steps} steps, each a feedforward sweep with the data's feedback and lateral projections from "
+                f"the step before{within if c.intrinsic else ''}; {what}{normed}")
+    return what + normed
+
+
+__all__ = ["INPUT_FIELDS", "NetworkConfig", "describe_condition", "parse_condition"]
