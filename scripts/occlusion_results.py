@@ -29,6 +29,7 @@ from visualstreams.engine import TrainConfig
 from visualstreams.errors import ConfigError
 from visualstreams.format import format_p, p_clause
 from visualstreams.runs import CompareDir
+from visualstreams.runs.rundir import upgrade_table
 from visualstreams.storage import write_text
 from visualstreams.viz.levels import plot_levels
 
@@ -45,7 +46,7 @@ def ci(row: pd.Series | tuple, key: str = "mean", signed: bool = False) -> str:
 
 def load_runs(dirs: list[Path]) -> pd.DataFrame:
     """The finished runs of every compare directory (summary.csv), each with its compare directory."""
-    tables = [pd.read_csv(d / CompareDir.SUMMARY).assign(compare_dir=str(d)) for d in dirs]
+    tables = [upgrade_table(pd.read_csv(d / CompareDir.SUMMARY)).assign(compare_dir=str(d)) for d in dirs]
     runs = pd.concat(tables, ignore_index=True)
     return runs[runs["status"] == "ok"].reset_index(drop=True)
 
@@ -56,16 +57,16 @@ def load_lesions(runs: pd.DataFrame) -> pd.DataFrame:
     for r in runs.itertuples():
         # Located from the compare directory, not summary.csv's run_dir (the path at training time), so a kept
         # copy of the directories (results/debris) reads the same wherever it lies.
-        path = CompareDir(r.compare_dir).run(r.species, r.mode, r.seed).lesions_path
+        path = CompareDir(r.compare_dir).run(r.species, r.condition, r.seed).lesions_path
         if path.exists():
-            frames.append(pd.read_csv(path).assign(species=r.species, mode=r.mode, seed=r.seed))
+            frames.append(pd.read_csv(path).assign(species=r.species, condition=r.condition, seed=r.seed))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def task_of(runs: pd.DataFrame) -> str:
     """The task the runs were trained on ("occlusion" or "debris"), as their config.json reads in this version."""
     r = runs.iloc[0]
-    run = CompareDir(r["compare_dir"]).run(r["species"], r["mode"], r["seed"])
+    run = CompareDir(r["compare_dir"]).run(r["species"], r["condition"], r["seed"])
     if not run.config_path.is_file():  # tables without their runs' configs (written by hand): levels of occlusion
         return "occlusion"
     return TrainConfig.of_run(run.read_config()).task
@@ -77,8 +78,8 @@ def glance(table: pd.DataFrame, diffs: dict[tuple[str, str], pd.DataFrame], cut:
     each recurrent-minus-twin difference with its CI and Holm p, and each recurrent network's accuracy with its
     feedback cut."""
     cut = cut[cut["lesion"] == "all feedback"] if len(cut) else cut
-    cut_acc = lv.by_level(cut, by=("species", "mode", "lesion")) if len(cut) else pd.DataFrame()
-    n = table.groupby(["species", "mode"])["n"].max()
+    cut_acc = lv.by_level(cut, by=("species", "condition", "lesion")) if len(cut) else pd.DataFrame()
+    n = table.groupby(["species", "condition"])["n"].max()
     conditions = list(dict.fromkeys([ff, *(c for pair in pairs for c in pair)]))
     recurrent = list(dict.fromkeys(rec for rec, _ in pairs))
     head = ([f"{ff} (T = 1)", *conditions[1:]] + [h for rec, twin in pairs for h in (f"{rec} - {twin} [95% CI]",
@@ -86,13 +87,13 @@ def glance(table: pd.DataFrame, diffs: dict[tuple[str, str], pd.DataFrame], cut:
             + [f"{rec}, feedback cut" for rec in recurrent])
     out = [f"| preset | {word} | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
     for (sp, level), grp in table.groupby(["species", "level"], sort=False):
-        acc = grp.set_index("mode")["mean"]
+        acc = grp.set_index("condition")["mean"]
         cells = [f"{acc[m]:.2f}" if m in acc else "-" for m in conditions]
         for pair in pairs:
             d = diffs[pair][(diffs[pair]["species"] == sp) & (diffs[pair]["level"] == level)].iloc[0]
             cells += [ci(d, "diff", True), format_p(d.p_holm)]
         for rec in recurrent:
-            c = (cut_acc[(cut_acc["species"] == sp) & (cut_acc["level"] == level) & (cut_acc["mode"] == rec)]
+            c = (cut_acc[(cut_acc["species"] == sp) & (cut_acc["level"] == level) & (cut_acc["condition"] == rec)]
                  if len(cut_acc) else cut_acc)
             cells.append(f"{c['mean'].iloc[0]:.2f}" if len(c) else "-")
         out.append(f"| {sp} | {level:g}% | {' | '.join(cells)} |")
@@ -137,10 +138,10 @@ def main() -> None:
     except ConfigError as exc:
         p.exit(2, f"occlusion_results: {exc}\n")
     pairs = args.pair or [(args.recurrent, args.twin)]
-    absent = [c for pair in pairs for c in pair if c not in set(runs["mode"])]
+    absent = [c for pair in pairs for c in pair if c not in set(runs["condition"])]
     if absent:
         p.exit(2, f"occlusion_results: no runs of condition {absent[0]!r} (conditions: "
-                  f"{', '.join(dict.fromkeys(runs['mode']))})\n")
+                  f"{', '.join(dict.fromkeys(runs['condition']))})\n")
     lesions = load_lesions(runs)
     word = task_of(runs)
     ff = args.feedforward
@@ -149,7 +150,7 @@ def main() -> None:
     to_ff = {rec: lv.level_differences(runs, rec, ff) for rec in recurrent}
     trends = {pair: lv.trend_difference(runs, *pair) for pair in pairs}
     slopes = runs.assign(slope=lv.level_slopes(runs))
-    anytime = {rec: lv.anytime_by_level(runs[runs["mode"] == rec]) for rec in recurrent}
+    anytime = {rec: lv.anytime_by_level(runs[runs["condition"] == rec]) for rec in recurrent}
     cut = lesions[lesions["lesion"] != "intact"] if len(lesions) else lesions
     levels = sorted(table["level"].unique())
     lines: list[str] = []
@@ -163,9 +164,9 @@ def main() -> None:
         extra = " used | training FLOPs per image |" if costs else ""
         emit(f"| condition | parameters |{extra} n | {head} | slope per 10 points |\n"
               f"|---|---|{'---|---|' if costs else ''}---|{'---|' * len(levels)}---|")
-        for mode in dict.fromkeys(runs.loc[runs["species"] == sp, "mode"]):
-            sub = table[(table["species"] == sp) & (table["mode"] == mode)].set_index("level")
-            own = runs[(runs["species"] == sp) & (runs["mode"] == mode)]
+        for mode in dict.fromkeys(runs.loc[runs["species"] == sp, "condition"]):
+            sub = table[(table["species"] == sp) & (table["condition"] == mode)].set_index("level")
+            own = runs[(runs["species"] == sp) & (runs["condition"] == mode)]
             s = mean_ci(slopes.loc[own.index, "slope"].to_numpy(float))
             cells = " | ".join(ci(sub.loc[lvl]) for lvl in levels)
             spent = (f" {int(own['parameters_used'].iloc[0]):,} | {int(own['flops'].iloc[0]):,} |" if costs else "")
@@ -192,13 +193,13 @@ def main() -> None:
                 for lvl in levels:
                     cells = a[a["level"] == lvl].set_index("step")
                     emit(f"| {lvl:g}% | " + " | ".join(ci(cells.loc[k]) for k in steps) + " |")
-            c = cut[(cut["species"] == sp) & (cut["mode"] == rec)] if len(cut) else cut
+            c = cut[(cut["species"] == sp) & (cut["condition"] == rec)] if len(cut) else cut
             if len(c):
                 effects = lv.lesion_by_level(c)
                 trend = lv.lesion_trend(c).set_index("lesion")
                 emit(f"\n| trained {rec} | {word} | n | accuracy cut | change [95% CI] | p (paired t) | "
                       "p (Holm, over levels) |\n|---|---|---|---|---|---|---|")
-                cut_acc = lv.by_level(c, by=("species", "mode", "lesion"))
+                cut_acc = lv.by_level(c, by=("species", "condition", "lesion"))
                 for r in effects.itertuples():
                     acc = cut_acc[(cut_acc["lesion"] == r.lesion) & (cut_acc["level"] == r.level)].iloc[0]
                     emit(f"| {r.lesion} | {r.level:g}% | {r.n} | {acc['mean']:.2f} | {ci(r, 'mean', True)} | "
@@ -210,8 +211,8 @@ def main() -> None:
     if args.figure:
         lesioned = None
         if len(cut):
-            lesioned = lv.by_level(cut, by=("species", "mode", "lesion"))
-            lesioned["mode"] = lesioned["mode"] + ", " + lesioned["lesion"] + " cut"
+            lesioned = lv.by_level(cut, by=("species", "condition", "lesion"))
+            lesioned["condition"] = lesioned["condition"] + ", " + lesioned["lesion"] + " cut"
         first = pairs[0]
         plot_levels(table, differences=diffs[first], anytime=anytime[first[0]] if len(anytime[first[0]]) else None,
                     lesioned=lesioned, path=args.figure, difference_label=f"{first[0]} - {first[1]}", task=word)

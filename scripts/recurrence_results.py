@@ -22,10 +22,11 @@ from scipy import stats as sps
 
 from visualstreams.analysis.stats import mean_ci
 from visualstreams.format import format_p
+from visualstreams.runs.rundir import upgrade_table
 
 
 def conditions(cdir: Path) -> pd.DataFrame:
-    summary = pd.read_csv(cdir / "summary.csv")
+    summary = upgrade_table(pd.read_csv(cdir / "summary.csv"))
     return summary[summary["status"] == "ok"]
 
 
@@ -33,7 +34,7 @@ def lesion_rows(cdir: Path) -> pd.DataFrame:
     frames = []
     for path in sorted(cdir.glob("*/*-T*-seed*/lesions.csv")):
         mode, _, seed = path.parent.name.rpartition("-seed")
-        frames.append(pd.read_csv(path).assign(mode=mode, seed=int(seed)))
+        frames.append(pd.read_csv(path).assign(condition=mode, seed=int(seed)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -46,20 +47,20 @@ def main() -> None:
     axes = fig.subplots(1, len(args.dirs), squeeze=False)[0]
     for ax, cdir in zip(axes, args.dirs, strict=True):
         runs = conditions(cdir)
-        tests = pd.read_csv(cdir / "tests.csv")
+        tests = upgrade_table(pd.read_csv(cdir / "tests.csv"))
         lesions = lesion_rows(cdir)
         print(f"\n### {cdir.name}\n")
         print("| condition | n | test accuracy, mean [95% CI] |\n|---|---|---|")
-        order = list(dict.fromkeys(runs["mode"]))
+        order = list(dict.fromkeys(runs["condition"]))
         for x, mode in enumerate(order):
-            acc = runs.loc[runs["mode"] == mode, "test_acc"].to_numpy(float)
+            acc = runs.loc[runs["condition"] == mode, "test_acc"].to_numpy(float)
             ci = mean_ci(acc)
             print(f"| {mode} | {len(acc)} | {ci['mean']:.2f} [{ci['ci_low']:.2f}, {ci['ci_high']:.2f}] |")
             ax.errorbar([x], [ci["mean"]], yerr=[[ci["mean"] - ci["ci_low"]], [ci["ci_high"] - ci["mean"]]],
                         fmt="o", color="k", capsize=4, zorder=3)
             ax.scatter(np.full(len(acc), x) + np.linspace(-0.12, 0.12, len(acc)), acc, s=12, color="0.6", zorder=2)
         print("\n| comparison | difference [95% CI] | p (Welch) | p (Holm) |\n|---|---|---|---|")
-        acc_tests = tests[(tests["compare"] == "mode") & (tests["metric"] == "test_acc")]
+        acc_tests = tests[(tests["compare"] == "condition") & (tests["metric"] == "test_acc")]
         for r in acc_tests.itertuples():
             if f"{r.group_a}-T" in r.group_b:
                 print(f"| {r.group_b} - {r.group_a} | {-r.diff:+.2f} [{-r.ci_high:+.2f}, {-r.ci_low:+.2f}] | "
@@ -68,7 +69,7 @@ def main() -> None:
             print("\n| trained recurrent network | lesion | n | change in accuracy [95% CI] | p (paired t) |\n"
                   "|---|---|---|---|---|")
             xs = len(order)
-            for mode, grp in lesions.groupby("mode", sort=False):
+            for mode, grp in lesions.groupby("condition", sort=False):
                 intact = grp[grp["lesion"] == "intact"].set_index("seed")["test_acc"]
                 labels = [label for label in dict.fromkeys(grp["lesion"]) if label != "intact"]
                 # the figure shows the widest cut run: every feedback and lateral projection, or every feedback one

@@ -23,15 +23,16 @@ def test_compare_seeds_and_modes_writes_every_table(tmp_path, data):
                          progress=False)
     assert len(summary) == 2 * 2 * 2
     assert set(summary["status"]) == {"ok"}
-    assert summary.set_index(["species", "mode", "seed"]).loc[("mouse", "gain", 1), "notebook_test_acc"] == 91.94
+    assert summary.set_index(["species", "condition", "seed"]).loc[("mouse", "gain", 1), "notebook_test_acc"] == 91.94
     on_disk = pd.read_csv(tmp_path / "summary.csv")
-    assert list(on_disk.columns[:4]) == ["species", "mode", "seed", "status"] and len(on_disk) == 8
+    assert list(on_disk.columns[:4]) == ["species", "condition", "seed", "status"] and len(on_disk) == 8
     stats = pd.read_csv(tmp_path / "stats.csv")
-    row = stats[(stats["mode"] == "gain") & (stats["species"] == "human") & (stats["metric"] == "test_acc")].iloc[0]
-    runs = summary[(summary["mode"] == "gain") & (summary["species"] == "human")]["test_acc"]
+    row = stats[(stats["condition"] == "gain") & (stats["species"] == "human")
+                & (stats["metric"] == "test_acc")].iloc[0]
+    runs = summary[(summary["condition"] == "gain") & (summary["species"] == "human")]["test_acc"]
     assert row["n"] == 2 and row["mean"] == pytest.approx(runs.mean())
     tests = pd.read_csv(tmp_path / "tests.csv")
-    assert set(tests["compare"]) == {"species", "mode"}
+    assert set(tests["compare"]) == {"species", "condition"}
     assert (tests["p_holm"] >= tests["p"] - 1e-12).all()
     for run in ("human/seed0", "human/none-seed1", "mouse/seed1"):
         assert (tmp_path / run / "model.pt").exists(), run
@@ -86,7 +87,7 @@ def test_bad_grids_are_refused(tmp_path, data):
 def test_identical_networks_are_trained_once(tmp_path, data):
     # Under `none` the notebook's human and marmoset graphs (same five projections) are the same network.
     summary = vs.compare(["human", "marmoset"], quick(), tmp_path, modes=["gain", "none"], data=data,
-                         progress=False).set_index(["species", "mode"])
+                         progress=False).set_index(["species", "condition"])
     assert summary.loc[("marmoset", "none"), "same_as"] == "human/none-seed0"
     assert summary.loc[("marmoset", "none"), "test_acc"] == summary.loc[("human", "none"), "test_acc"]
     assert not (tmp_path / "marmoset" / "none-seed0").exists()

@@ -37,7 +37,7 @@ def fake_summary(seed: int = 0, n: int = 5) -> pd.DataFrame:
         for mode, slope in slopes.items():
             for s in range(n):
                 base = 85.0 + rng.normal(0, 0.5)
-                row = {"species": species, "mode": mode, "seed": s, "status": "ok",
+                row = {"species": species, "condition": mode, "seed": s, "status": "ok",
                        "parameters": 1_400_000 if mode != "gain" else 1_100_000,
                        "run_dir": f"runs/x/{species}/{mode}-seed{s}"}
                 for level in LEVELS:
@@ -62,8 +62,8 @@ def test_by_level_is_each_groups_mean_and_t_interval() -> None:
     df = fake_summary()
     table = lv.by_level(df)
     assert len(table) == 2 * 3 * len(LEVELS)
-    row = table[(table["species"] == "mouse-oh2014") & (table["mode"] == "gain-BF4") & (table["level"] == 40)]
-    x = df.loc[(df["species"] == "mouse-oh2014") & (df["mode"] == "gain-BF4"), "test_acc@occ40"].to_numpy()
+    row = table[(table["species"] == "mouse-oh2014") & (table["condition"] == "gain-BF4") & (table["level"] == 40)]
+    x = df.loc[(df["species"] == "mouse-oh2014") & (df["condition"] == "gain-BF4"), "test_acc@occ40"].to_numpy()
     half = sps.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
     assert row["n"].item() == 5
     assert row["mean"].item() == pytest.approx(x.mean())
@@ -78,8 +78,8 @@ def test_level_differences_are_welch_with_holm_over_the_levels() -> None:
     mac = d[d["species"] == "macaque-markov2014"]
     ps = []
     for level, r in zip(LEVELS, mac.itertuples(), strict=True):
-        a = df.loc[(df["species"] == "macaque-markov2014") & (df["mode"] == "gain-T4"), f"test_acc@occ{level}"]
-        b = df.loc[(df["species"] == "macaque-markov2014") & (df["mode"] == "gain-BF4"), f"test_acc@occ{level}"]
+        a = df.loc[(df["species"] == "macaque-markov2014") & (df["condition"] == "gain-T4"), f"test_acc@occ{level}"]
+        b = df.loc[(df["species"] == "macaque-markov2014") & (df["condition"] == "gain-BF4"), f"test_acc@occ{level}"]
         res = sps.ttest_ind(a, b, equal_var=False)
         ci = res.confidence_interval(0.95)
         assert r.diff == pytest.approx(a.mean() - b.mean())
@@ -101,7 +101,7 @@ def test_slopes_are_least_squares_lines_and_the_trend_test_is_welch_on_them() ->
     trend = lv.trend_difference(df, "gain-T4", "gain-BF4")
     assert list(trend["species"]) == ["macaque-markov2014", "mouse-oh2014"]
     sel = df["species"] == "mouse-oh2014"
-    res = sps.ttest_ind(slopes[sel & (df["mode"] == "gain-T4")], slopes[sel & (df["mode"] == "gain-BF4")],
+    res = sps.ttest_ind(slopes[sel & (df["condition"] == "gain-T4")], slopes[sel & (df["condition"] == "gain-BF4")],
                         equal_var=False)
     r = trend.iloc[1]
     assert r["p"] == pytest.approx(res.pvalue)
@@ -115,7 +115,7 @@ def test_lesion_by_level_is_the_paired_test_of_cut_against_intact() -> None:
     intact, cut = {}, {}
     for seed in range(5):
         for lesion in ("intact", "all feedback"):
-            row = {"lesion": lesion, "species": "mouse-oh2014", "mode": "gain-T4", "seed": seed}
+            row = {"lesion": lesion, "species": "mouse-oh2014", "condition": "gain-T4", "seed": seed}
             for level in LEVELS:
                 acc = 85 - 0.2 * level + rng.normal(0, 0.5)
                 if lesion != "intact":
@@ -140,19 +140,19 @@ def test_lesion_by_level_is_the_paired_test_of_cut_against_intact() -> None:
 
 def test_runs_not_scored_at_levels_are_refused_in_one_line() -> None:
     with pytest.raises(ConfigError, match="not scored at occlusion levels"):
-        lv.by_level(pd.DataFrame({"species": ["a"], "mode": ["gain"], "test_acc": [80.0]}))
+        lv.by_level(pd.DataFrame({"species": ["a"], "condition": ["gain"], "test_acc": [80.0]}))
     with pytest.raises(ConfigError, match="two levels or more"):
         lv.level_slopes(pd.DataFrame({"test_acc@occ20": [80.0]}))
 
 
 def test_one_step_runs_have_no_anytime_rows_and_recurrent_ones_have_every_step() -> None:
     df = fake_summary(n=3)
-    assert lv.anytime_by_level(df[df["mode"] == "gain"].dropna(axis=1)).empty
+    assert lv.anytime_by_level(df[df["condition"] == "gain"].dropna(axis=1)).empty
     a = lv.anytime_by_level(df)
-    assert set(a["mode"]) == {"gain-T4"}
+    assert set(a["condition"]) == {"gain-T4"}
     assert sorted(a["step"].unique()) == [0, 1, 2, 3]
     r = a[(a["species"] == "mouse-oh2014") & (a["level"] == 20) & (a["step"] == 1)]
-    x = df.loc[(df["species"] == "mouse-oh2014") & (df["mode"] == "gain-T4"), "test_acc@occ20@t1"]
+    x = df.loc[(df["species"] == "mouse-oh2014") & (df["condition"] == "gain-T4"), "test_acc@occ20@t1"]
     assert r["mean"].item() == pytest.approx(x.mean())
 
 
@@ -162,9 +162,9 @@ def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Pat
     dirs = []
     for species, grp in summary.groupby("species", sort=False):
         cdir = tmp_path / species
-        grp = grp.assign(run_dir=[str(cdir / species / f"{m}-seed{s}") for m, s in zip(grp["mode"], grp["seed"],
+        grp = grp.assign(run_dir=[str(cdir / species / f"{m}-seed{s}") for m, s in zip(grp["condition"], grp["seed"],
                                                                                            strict=True)])
-        for r in grp[grp["mode"] == "gain-T4"].itertuples():
+        for r in grp[grp["condition"] == "gain-T4"].itertuples():
             Path(r.run_dir).mkdir(parents=True)
             cols = [f"test_acc@occ{level}" for level in LEVELS]
             intact = grp.loc[r.Index, cols].to_dict()
@@ -196,12 +196,12 @@ def test_the_results_script_prints_the_tables_and_draws_the_figure(tmp_path: Pat
     assert written.split("\n", 1)[1] in out  # the tables printed, and nothing else
     assert "Test accuracy (%), mean over 5 seeds per condition" in out
     glance = [line for line in out.splitlines() if line.startswith("| mouse-oh2014 | 60% |")]
-    mouse = summary[summary["species"] == "mouse-oh2014"].groupby("mode")["test_acc@occ60"].mean()
+    mouse = summary[summary["species"] == "mouse-oh2014"].groupby("condition")["test_acc@occ60"].mean()
     assert len(glance) == 1 and glance[0].startswith(
         f"| mouse-oh2014 | 60% | {mouse['gain']:.2f} | {mouse['gain-T4']:.2f} | {mouse['gain-BF4']:.2f} | ")
     assert glance[0].endswith(f" | {mouse['gain-T4'] - 20.3:.2f} |")  # the cut network's accuracy
     assert "### macaque-markov2014" in out and "### mouse-oh2014" in out
-    mac = summary[(summary["species"] == "macaque-markov2014") & (summary["mode"] == "gain-BF4")]
+    mac = summary[(summary["species"] == "macaque-markov2014") & (summary["condition"] == "gain-BF4")]
     assert f"{mac['test_acc@occ60'].mean():.2f} [" in out  # the twin's 60% cell
     assert out.count("| gain-T4 - gain-BF4 | ") == 2 * len(LEVELS)
     assert "Slope over the levels, gain-T4 - gain-BF4:" in out
@@ -216,7 +216,7 @@ def test_the_results_script_refuses_a_directory_that_is_not_an_occlusion_compare
     script = str(ROOT / "scripts" / "occlusion_results.py")
     res = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no summary.csv" in res.stderr
-    pd.DataFrame({"species": ["a"], "mode": ["gain"], "status": ["ok"], "test_acc": [80.0],
+    pd.DataFrame({"species": ["a"], "condition": ["gain"], "status": ["ok"], "test_acc": [80.0],
                   "run_dir": [str(tmp_path / "r")]}).to_csv(tmp_path / "summary.csv", index=False)
     res = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "not scored at occlusion levels" in res.stderr
@@ -381,7 +381,7 @@ def test_the_results_script_lays_out_several_recurrent_twin_pairs(tmp_path: Path
     """The corrected experiment's pairs (T4 - BF4, T4i - BF4i): a glance column and a comparison per pair, from a
     summary written here (accuracy = a condition's base + the seed, so every difference is known)."""
     base = {"gain": 80.0, "gain-T4": 79.0, "gain-BF4": 80.5, "gain-T4i": 82.0, "gain-BF4i": 81.0}
-    rows = [{"species": "m", "mode": mode, "seed": seed, "status": "ok", "steps": 4 if "T4" in mode else 1,
+    rows = [{"species": "m", "condition": mode, "seed": seed, "status": "ok", "steps": 4 if "T4" in mode else 1,
              "parameters": 1000, "test_acc@occ0": b + seed, "test_acc@occ60": b - 10 + seed, "run_dir": "gone"}
             for mode, b in base.items() for seed in range(3)]
     pd.DataFrame(rows).to_csv(tmp_path / "summary.csv", index=False)

@@ -85,7 +85,7 @@ def _check_your_own_species(out: Path) -> None:
 
 def _check_seeds_controls_report(out: Path) -> None:
     stats = pd.read_csv(out / "stats.csv")
-    assert set(stats["mode"]) == {"gain", "none"} and (stats.loc[stats["metric"] == "test_acc", "n"] == 2).all()
+    assert set(stats["condition"]) == {"gain", "none"} and (stats.loc[stats["metric"] == "test_acc", "n"] == 2).all()
     summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
     assert summary["same_as"].astype(bool).sum() == 2  # marmoset under none is the human network, both seeds
     assert len(pd.read_csv(out / "similarity_species.csv"))

@@ -5,15 +5,18 @@ field for field (the network's fields now in its network config), its condition 
 exactly the parameters, used parameters and FLOPs it recorded."""
 
 import json
+import shutil
 from dataclasses import fields
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from visualstreams.network import NetworkConfig
 from visualstreams.network.config import INPUT_FIELDS
 from visualstreams.network.twins import run_costs
-from visualstreams.runs import RunDir
+from visualstreams.report import build_report
+from visualstreams.runs import CompareDir, RunDir
 from visualstreams.runs.lifecycle import rebuild_run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runs-0.2"
@@ -47,3 +50,20 @@ def test_the_fixtures_cover_what_the_network_config_will_hold():
     assert {t["steps"] for t in trains} >= {1, 2, 4} and {t["twin_match"] for t in trains if t["twin_of"]} == {
         "parameters", "compute"}
     assert any(t["intrinsic"] for t in trains) and any(t["step_norm"] for t in trains)
+
+
+def test_an_old_comparison_reads_its_mode_columns_as_conditions_and_reports(tmp_path):
+    """A compare directory written by 0.2.0 (the brains tutorial's, kept in docs): its tables called the condition
+    ``mode``; they read with ``condition`` columns and values, and its report builds without an error note."""
+    old = tmp_path / "compare"
+    shutil.copytree(Path(__file__).parents[1] / "docs" / "tutorials" / "runs" / "brains" / "compare", old)
+    assert "mode" in pd.read_csv(old / "summary.csv") and "mode_a" in pd.read_csv(old / "similarity_pairs.csv")
+    cdir = CompareDir(old)
+    summary, tests = cdir.read_table(CompareDir.SUMMARY), cdir.read_table(CompareDir.TESTS)
+    assert "mode" not in summary and list(summary["condition"].unique()) == ["gain"]
+    assert set(tests["compare"]) <= {"species", "condition"} and "condition" in tests
+    pairs = cdir.read_table(CompareDir.SIMILARITY_PAIRS)
+    assert {"condition_a", "condition_b"} <= set(pairs) and "mode_a" not in pairs
+    build_report(old)
+    text = (old / "report.md").read_text()
+    assert "Species compared within each condition" in text and "could not be built" not in text

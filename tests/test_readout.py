@@ -179,12 +179,13 @@ def test_compare_takes_loss_steps_and_reports_every_step(tmp_path, capsys):
 
 
 def test_anytime_figure_draws_each_condition(tmp_path):
-    rows = [{"mode": "gain-T3", "species": "m", "metric": f"test_acc@t{t}", "n": 3, "mean": 60.0 + 5 * t,
+    rows = [{"condition": "gain-T3", "species": "m", "metric": f"test_acc@t{t}", "n": 3, "mean": 60.0 + 5 * t,
              "ci_low": 58.0 + 5 * t, "ci_high": 62.0 + 5 * t} for t in range(3)]
-    rows += [{"mode": m, "species": "m", "metric": "test_acc", "n": 3, "mean": v, "ci_low": v - 1, "ci_high": v + 1}
+    rows += [{"condition": m, "species": "m", "metric": "test_acc", "n": 3, "mean": v, "ci_low": v - 1,
+              "ci_high": v + 1}
              for m, v in (("gain-T3", 70.0), ("gain", 66.0))]
     # the one-step runs' rows for a step, as summarize writes them from NaN columns
-    rows += [{"mode": "gain", "species": "m", "metric": f"test_acc@t{t}", "n": 0, "mean": float("nan"),
+    rows += [{"condition": "gain", "species": "m", "metric": f"test_acc@t{t}", "n": 0, "mean": float("nan"),
               "ci_low": float("nan"), "ci_high": float("nan")} for t in range(3)]
     fig = plot_anytime(pd.DataFrame(rows), tmp_path / "anytime.png")
     ax = fig.axes[0]

@@ -497,12 +497,13 @@ def test_compare_makes_steps_a_factor(tmp_path, data):
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")
     summary = vs.compare(["macaque-markov2014"], cfg, tmp_path, seeds=[0, 1], steps=[1, 2], data=data,
                          progress=False, similarity=False)  # one mode, two step counts: two conditions
-    assert list(dict.fromkeys(summary["mode"])) == ["gain", "gain-T2"]
-    assert dict(zip(summary["mode"], summary["steps"], strict=True)) == {"gain": 1, "gain-T2": 2}
+    assert list(dict.fromkeys(summary["condition"])) == ["gain", "gain-T2"]
+    assert dict(zip(summary["condition"], summary["steps"], strict=True)) == {"gain": 1, "gain-T2": 2}
     assert (tmp_path / "macaque-markov2014" / "gain-T2-seed1" / "model.pt").exists()
     assert (tmp_path / "macaque-markov2014" / "seed0" / "model.pt").exists()
     tests = pd.read_csv(tmp_path / "tests.csv")
-    assert {(r.group_a, r.group_b) for r in tests[tests["compare"] == "mode"].itertuples()} == {("gain", "gain-T2")}
+    pairs = {(r.group_a, r.group_b) for r in tests[tests["compare"] == "condition"].itertuples()}
+    assert pairs == {("gain", "gain-T2")}
     report = (tmp_path / "report.md").read_text()
     assert "macaque-markov2014 (gain-T2)" in report and "macaque-markov2014 (gain)" in report  # not pooled
     # resuming a directory written before recurrence (no steps in its config.json, and the network's fields in

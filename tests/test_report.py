@@ -6,7 +6,6 @@ import html
 import json
 import re
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import visualstreams as vs
 from visualstreams.analysis.stats import describe_difference, pairwise_tests, summarize
 from visualstreams.data import CLASSES
 from visualstreams.engine import TrainConfig
+from visualstreams.network import parse_condition
 from visualstreams.report import build_report
 from visualstreams.runs import CompareDir
 from visualstreams.viz import (
@@ -44,7 +44,7 @@ def _metrics(task: str, k: int, seed: int) -> dict[str, float]:
 def make_output_dir(out: Path, species=("human", "mouse"), seeds=(0, 1), modes=("gain",), task: str = "what",
                     failed: bool = False) -> pd.DataFrame:
     """A compare output directory as compare writes it, with made-up numbers."""
-    train = asdict(TrainConfig(task=task, epochs=2))
+    train = TrainConfig(task=task, epochs=2).to_dict()
     (out).mkdir(parents=True, exist_ok=True)
     (out / "experiment.json").write_text(json.dumps({
         "species": list(species), "connectomes": [vs.load_connectome(s).to_dict() for s in species],
@@ -61,7 +61,7 @@ def make_output_dir(out: Path, species=("human", "mouse"), seeds=(0, 1), modes=(
                            for e in (1, 2)]
                 (run_dir / "history.json").write_text(json.dumps(history))
                 (run_dir / "config.json").write_text(json.dumps({
-                    "train": {**train, "seed": seed, "mode": mode},
+                    "network": parse_condition(mode).to_dict(), "train": {**train, "seed": seed},
                     "resolved": {"device": "cpu", "precision": "fp32", "channels_last": True},
                     "data": {"source": "/data/fashion", "format": "idx", "train": 60000, "test": 10000,
                              "train_used": 60000, "checksums": CHECKSUMS},
@@ -72,24 +72,25 @@ def make_output_dir(out: Path, species=("human", "mouse"), seeds=(0, 1), modes=(
                     m = np.full((10, 10), 2) + np.diag(np.arange(80, 90) + seed + k)
                     (run_dir / "confusion.json").write_text(json.dumps({"classes": list(CLASSES),
                                                                         "matrix": m.tolist()}))
-                rows.append({"species": sp, "mode": mode, "seed": seed, "status": "ok", "train_loss": 0.2,
+                rows.append({"species": sp, "condition": mode, "seed": seed, "status": "ok", "train_loss": 0.2,
                              **final, "epochs": 2, "seconds": 3.0,
                              "notebook_test_acc": {"human": 92.5, "mouse": 91.94}.get(sp) if task == "what" else None,
                              "notebook_test_loss": None, "run_dir": str(run_dir)})
     if failed:
-        rows.append({"species": species[0], "mode": modes[0], "seed": 99, "status": "failed: training diverged",
+        rows.append({"species": species[0], "condition": modes[0], "seed": 99, "status": "failed: training diverged",
                      "epochs": 1, "seconds": 1.0, "run_dir": str(out / CompareDir.run_name(species[0], modes[0], 99))})
     summary = pd.DataFrame(rows)
     (out / "summary.csv").write_text(summary.to_csv(index=False))
     ok = summary[summary["status"] == "ok"]
     metrics = [c for c in ok.columns if c.startswith("test_")]
-    (out / "stats.csv").write_text(summarize(ok, by=["mode", "species"], metrics=metrics).to_csv(index=False))
+    (out / "stats.csv").write_text(summarize(ok, by=["condition", "species"], metrics=metrics).to_csv(index=False))
     tests = []
     for metric in metrics:
         if ok["species"].nunique() > 1:
-            tests.append(pairwise_tests(ok, by="species", metric=metric, within="mode").assign(compare="species"))
-        if ok["mode"].nunique() > 1:
-            tests.append(pairwise_tests(ok, by="mode", metric=metric, within="species").assign(compare="mode"))
+            tests.append(pairwise_tests(ok, by="species", metric=metric, within="condition").assign(compare="species"))
+        if ok["condition"].nunique() > 1:
+            tests.append(pairwise_tests(ok, by="condition", metric=metric, within="species")
+                         .assign(compare="condition"))
     tests_df = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
     (out / "tests.csv").write_text(tests_df.to_csv(index=False))
     return summary
@@ -115,7 +116,7 @@ def report(tmp_path_factory):
         return pd.DataFrame(json.loads(path.read_text())).assign(seed=seed)
 
     histories = {f"{sp} ({mode})": pd.concat([history(sp, mode, s) for s in (0, 1)])
-                 for sp, mode in summary[["species", "mode"]].drop_duplicates().itertuples(index=False)}
+                 for sp, mode in summary[["species", "condition"]].drop_duplicates().itertuples(index=False)}
     plot_learning_curves(histories, out / "learning_curves.png")  # as compare's analyse step draws it
     # a run without confusion.json must not stop the report
     (out / CompareDir.run_name("mouse", "none", 1) / "confusion.json").unlink()
@@ -150,14 +151,14 @@ def test_report_html_holds_every_section(report):
 def test_report_tests_are_worded_for_species_and_modes(report):
     out, _, text, md = report
     tests = pd.read_csv(out / "tests.csv")
-    assert set(tests["compare"]) == {"species", "mode"}
+    assert set(tests["compare"]) == {"species", "condition"}
     for _, row in tests.iterrows():
-        label = "species" if row["compare"] == "species" else "mode"
+        label = "species" if row["compare"] == "species" else "condition"
         sentence = describe_difference(row, group_label=label)
         assert html.escape(sentence, quote=False) in text
         assert sentence in md
     assert "is not significant" in text or "is significant" in text
-    assert "Species compared within each mode" in text and "Modes compared within each species" in text
+    assert "Species compared within each condition" in text and "Conditions compared within each species" in text
     if tests["significant"].any():
         assert "Significant:" in text and 'class="sig"' in text
 
@@ -232,7 +233,7 @@ def test_general_graph_layout_by_depth():
 
 
 def test_small_figures():
-    stats = pd.DataFrame({"mode": ["gain", "gain"], "species": ["a", "b"], "metric": ["test_acc"] * 2,
+    stats = pd.DataFrame({"condition": ["gain", "gain"], "species": ["a", "b"], "metric": ["test_acc"] * 2,
                           "n": [1, 3], "mean": [90.0, 91.0], "sd": [np.nan, 0.5], "ci_low": [np.nan, 90.2],
                           "ci_high": [np.nan, 91.8]})
     assert len(plot_final_metrics(stats).axes) == 1

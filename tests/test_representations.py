@@ -63,7 +63,7 @@ def test_compare_adds_the_analysis_and_the_report_section(sweep):
     cdir = CompareDir(sweep)
     species = pd.read_csv(cdir.file(CompareDir.SIMILARITY_SPECIES))
     assert set(species["metric"]) == {"cka", "rsa"} and set(species["area"]) == {"V1", "V2", "V4", "IT", "MT", "LIP"}
-    assert set(species["mode"]) == {"gain"} and (species["n_runs_a"] == 2).all()
+    assert set(species["condition"]) == {"gain"} and (species["n_runs_a"] == 2).all()
     assert species.loc[species["area"] == "LIP", "untrained"].all()
     assert not species.loc[species["area"] == "IT", "untrained"].any()
     assert species["sentence"].str.startswith(tuple(species["area"])).all()
@@ -84,7 +84,7 @@ def test_nulls_no_data_could_turn_are_said_once_per_pair():
     from visualstreams.report.similarity import said_once
 
     rows = pd.DataFrame({"area": ["V1", "V2", "IT", "LIP", "V1", "V2"], "species_a": "human", "species_b": "mouse",
-                         "mode": ["gain"] * 4 + ["none"] * 2, "untrained": [False] * 3 + [True, False, False],
+                         "condition": ["gain"] * 4 + ["none"] * 2, "untrained": [False] * 3 + [True, False, False],
                          "significant": [False, False, True, False, False, False],
                          "p_holm_min": [0.4, 0.4, 0.001, 0.001, 0.4, 0.4],
                          "sentence": ["s-V1", "s-V2", "s-IT", "s-LIP", "s-V1-none", "s-V2-none"]})

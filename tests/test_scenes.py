@@ -293,7 +293,7 @@ def test_compare_tests_each_occlusion_level(tmp_path):
     summary = vs.compare(["macaque-markov2014"], cfg, tmp_path, seeds=[0, 1], steps=[1, 2], twins=True,
                          data=banded_dataset(128, 64), progress=False, similarity=False)
     assert {"test_acc@occ0", "test_acc@occ60", "test_acc@occ60@t1"} <= set(summary.columns)
-    assert set(summary["mode"]) == {"gain", "gain-T2", "gain-BF2"}
+    assert set(summary["condition"]) == {"gain", "gain-T2", "gain-BF2"}
     tests = pd.read_csv(tmp_path / "tests.csv")
     assert {"test_acc@occ0", "test_acc@occ60"} <= set(tests["metric"])  # each level is compared, at the last step
     assert not any(m.endswith("@t1") for m in tests["metric"])

@@ -266,7 +266,7 @@ def test_rsatoolbox_agrees_within_the_benchmark_tolerance():
 def _runs(species: dict[str, int], modes: tuple[str, ...] = ("gain",), paired: bool = True) -> pd.DataFrame:
     """Runs with seeds 0.. for every species (paired by seed, as compare makes them) or, unpaired, seeds of their
     own (100 x the species' index + k)."""
-    return pd.DataFrame([{"run": f"{m}-{s}-{k}", "species": s, "mode": m, "seed": k if paired else 100 * i + k}
+    return pd.DataFrame([{"run": f"{m}-{s}-{k}", "species": s, "condition": m, "seed": k if paired else 100 * i + k}
                          for m in modes for i, (s, count) in enumerate(species.items()) for k in range(count)])
 
 
@@ -286,7 +286,8 @@ def test_across_runs_long_table():
     acts = {r: {"V1": rng.standard_normal((12, 20)), "IT": rng.standard_normal((12, 6, 2))} for r in runs["run"]}
     del acts["gain-mouse-1"]["IT"]  # a run without an area is left out of that area
     df = across_runs(acts, runs, metric=["cka", "rsa"])
-    assert set(df.columns) >= {"area", "run_a", "run_b", "species_a", "species_b", "mode_a", "mode_b", "seed_a",
+    assert set(df.columns) >= {"area", "run_a", "run_b", "species_a", "species_b", "condition_a", "condition_b",
+                               "seed_a",
                                "seed_b", "similarity", "untrained"}
     assert len(df) == 2 * (6 + 3)  # two metrics x (C(4, 2) V1 pairs + C(3, 2) IT pairs)
     row = df[(df.metric == "cka") & (df.area == "IT") & (df.run_a == "gain-human-0") & (df.run_b == "gain-mouse-0")]
@@ -304,7 +305,7 @@ def _pair_table(sim_of, species: dict[str, int], area: str = "IT", modes: tuple[
     for k, (i, j) in enumerate(itertools.combinations(range(len(runs)), 2)):
         a, b = runs.iloc[i], runs.iloc[j]
         rows.append({"area": area, "run_a": a.run, "run_b": b.run, "species_a": a.species, "species_b": b.species,
-                     "mode_a": a["mode"], "mode_b": b["mode"], "seed_a": a.seed, "seed_b": b.seed,
+                     "condition_a": a["condition"], "condition_b": b["condition"], "seed_a": a.seed, "seed_b": b.seed,
                      "similarity": sim_of(a, b, k), "untrained": False})
     return pd.DataFrame(rows)
 
@@ -363,7 +364,7 @@ def test_random_permutation_p_has_the_plus_one_form_and_is_reproducible():
     assert "(no CI)" in one.sentence.item()
 
 
-_MIXED = pd.DataFrame([{"run": f"{sp}-{k}", "species": sp, "mode": "gain", "seed": k}
+_MIXED = pd.DataFrame([{"run": f"{sp}-{k}", "species": sp, "condition": "gain", "seed": k}
                        for sp, seeds in (("human", (0, 1, 2, 3)), ("mouse", (0, 1, 5))) for k in seeds])
 
 
@@ -439,7 +440,7 @@ def test_same_seed_runs_of_one_species_are_not_within_pairs_in_test_or_bootstrap
 def test_species_differences_strata_modes_and_untestable_rows():
     pairs = _pair_table(lambda a, b, k: 0.5, {"human": 3, "mouse": 1}, modes=("gain", "none"))
     out = species_differences(pairs, n_bootstrap=0)
-    assert list(out["mode"]) == ["gain", "none"]  # cross-mode pairs ignored, one row per mode
+    assert list(out["condition"]) == ["gain", "none"]  # cross-mode pairs ignored, one row per mode
     assert out.sentence.str.startswith("IT (gain): ").iloc[0] and out.sentence.str.startswith("IT (none): ").iloc[1]
     assert (out.n_runs_a == 3).all() and (out.n_runs_b == 1).all()
     single = _pair_table(lambda a, b, k: 0.5, {"human": 1, "mouse": 1})
@@ -470,7 +471,7 @@ def _seeded_runs(n_sims: int, k: int, effect: float, rng: np.random.Generator, b
                           "run_a": np.tile(runs[i], n_sims), "run_b": np.tile(runs[j], n_sims),
                           "seed_a": np.tile(seeds[i], n_sims), "seed_b": np.tile(seeds[j], n_sims),
                           "similarity": np.einsum("rid,rid->ri", x[:, i], x[:, j]).ravel()})
-    other = "mode" if by == "species" else "species"
+    other = "condition" if by == "species" else "species"
     table[f"{by}_a"], table[f"{by}_b"] = np.tile(names[i], n_sims), np.tile(names[j], n_sims)
     table[f"{other}_a"] = table[f"{other}_b"] = "x"
     return table
@@ -484,7 +485,7 @@ def _test_runs(pairs: pd.DataFrame, by: str, **options) -> pd.DataFrame:
 
 @pytest.mark.parametrize("by, n_sims, options", [
     ("species", 300, {}),
-    ("mode", 200, {}),  # the same test between connection modes: same-seed runs of two modes share weights too
+    ("condition", 200, {}),  # the same test between connection modes: same-seed runs of two modes share weights too
     ("species", 200, {"include_same_seed": True, "alternative": "two-sided"}),  # where b5cab0f's could go wrong
 ])
 @pytest.mark.slow
@@ -626,13 +627,13 @@ def test_mode_differences_swap_the_roles_of_species_and_mode():
     for mode in ("gain", "none"):
         for s in range(6):  # the modes' runs of one seed share initial weights: 2^6 swaps, smallest p 1/32
             run = f"human/{mode}/seed{s}"
-            runs.append({"run": run, "species": "human", "mode": mode, "seed": s})
+            runs.append({"run": run, "species": "human", "condition": mode, "seed": s})
             acts[run] = {"IT": base[mode] + 0.3 * rng.standard_normal((40, 30))}
     pairs = across_runs(acts, pd.DataFrame(runs), metric="cka")
     out = mode_differences(pairs, n_bootstrap=200)
     row = out.iloc[0]
-    assert (row["species"], row["mode_a"], row["mode_b"], row["area"]) == ("human", "gain", "none", "IT")
+    assert (row["species"], row["condition_a"], row["condition_b"], row["area"]) == ("human", "gain", "none", "IT")
     assert row["n_runs_a"] == row["n_runs_b"] == 6 and row["diff"] > 0.3 and row["significant"]
     assert row["paired_by_seed"] and row["permutations"] == 2 ** 6 and row["p"] == pytest.approx(2 / 64)
-    assert row["sentence"].startswith("IT (human): gain and none networks differ more than seeds of one mode do")
+    assert row["sentence"].startswith("IT (human): gain and none networks differ more than seeds of one condition do")
     assert species_differences(pairs).empty  # one species: nothing to compare between species

@@ -193,7 +193,7 @@ def _results() -> pd.DataFrame:
     for mode, shift in (("full", 0.0), ("dorsal", -1.0)):
         for species, values in acc.items():
             for seed, v in enumerate(values):
-                rows.append({"mode": mode, "species": species, "seed": seed, "test_acc": v + shift,
+                rows.append({"condition": mode, "species": species, "seed": seed, "test_acc": v + shift,
                              "test_loss": 0.3 + 0.01 * seed - (v - 88) / 100})
     return pd.DataFrame(rows)
 
@@ -210,10 +210,10 @@ def test_summarize() -> None:
     half = scipy_t.ppf(0.975, 7) * values.std(ddof=1) / math.sqrt(8)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((values.mean() - half, values.mean() + half))
 
-    by_two = summarize(df, by=["mode", "species"], metrics="test_acc")
-    assert list(by_two.columns[:3]) == ["mode", "species", "metric"] and len(by_two) == 6
+    by_two = summarize(df, by=["condition", "species"], metrics="test_acc")
+    assert list(by_two.columns[:3]) == ["condition", "species", "metric"] and len(by_two) == 6
     first = by_two.iloc[0]
-    assert (first["mode"], first["species"], first["n"]) == ("full", "human", 4)
+    assert (first["condition"], first["species"], first["n"]) == ("full", "human", 4)
     assert first["mean"] == pytest.approx(91.1)
 
     with_nan = df.copy()
@@ -225,7 +225,7 @@ def test_summarize() -> None:
 
 def test_pairwise_tests_welch() -> None:
     df = _results()
-    r = pairwise_tests(df[df["mode"] == "full"])
+    r = pairwise_tests(df[df["condition"] == "full"])
     assert len(r) == 3
     assert list(zip(r["group_a"], r["group_b"], strict=True)) == [
         ("human", "marmoset"), ("human", "mouse"), ("marmoset", "mouse")]
@@ -244,30 +244,30 @@ def test_pairwise_tests_welch() -> None:
 
 def test_pairwise_tests_within_strata() -> None:
     df = _results()
-    r = pairwise_tests(df, within="mode", metric=["test_acc", "test_loss"])
-    assert list(r.columns[:4]) == ["mode", "group_a", "group_b", "metric"]
+    r = pairwise_tests(df, within="condition", metric=["test_acc", "test_loss"])
+    assert list(r.columns[:4]) == ["condition", "group_a", "group_b", "metric"]
     assert len(r) == 12  # 2 modes x 2 metrics x 3 pairs
-    for (_mode, _metric), fam in r.groupby(["mode", "metric"]):
+    for (_mode, _metric), fam in r.groupby(["condition", "metric"]):
         assert len(fam) == 3
         assert np.allclose(fam["p_holm"], holm(fam["p"]))  # one Holm family per stratum and metric
     assert np.all(r["p_holm"] >= r["p"])
     # The dorsal mode is the full mode shifted by -1: differences and p-values per pair are identical.
     acc = r[r["metric"] == "test_acc"]
-    full, dorsal = acc[acc["mode"] == "full"], acc[acc["mode"] == "dorsal"]
+    full, dorsal = acc[acc["condition"] == "full"], acc[acc["condition"] == "dorsal"]
     assert np.allclose(full["diff"].to_numpy(), dorsal["diff"].to_numpy())
     assert np.allclose(full["p"].to_numpy(), dorsal["p"].to_numpy())
 
 
 def test_pairwise_tests_permutation_and_small_groups() -> None:
     df = _results()
-    full = df[df["mode"] == "full"]
+    full = df[df["condition"] == "full"]
     r = pairwise_tests(full, method="permutation", n_permutations=500, seed=1)
     # C(8, 4) = 70 <= 500: enumerated exactly; human vs mouse do not overlap -> 2/70.
     assert r.iloc[1]["p"] == pytest.approx(2 / 70)
     assert r.iloc[0]["p"] == pytest.approx(permutation_test([91.0, 91.4, 90.8, 91.2], [90.1, 90.9, 90.5, 90.3]))
     assert (r["method"] == "permutation").all()
 
-    lonely = pd.concat([full, pd.DataFrame([{"species": "macaque", "test_acc": 90.0, "mode": "full"}])])
+    lonely = pd.concat([full, pd.DataFrame([{"species": "macaque", "test_acc": 90.0, "condition": "full"}])])
     r2 = pairwise_tests(lonely)
     assert len(r2) == 6
     single = r2[r2["group_b"] == "macaque"]
@@ -293,7 +293,7 @@ def test_describe_difference_accuracy() -> None:
 def test_describe_difference_says_where_a_metric_was_read_and_keeps_its_unit() -> None:
     row = {"group_a": "gain-T4", "group_b": "gain-BF4", "metric": "test_acc@occ60", "n_a": 5, "n_b": 5,
            "diff": -1.15, "ci_low": -2.0, "ci_high": -0.3, "p": 0.02, "p_holm": 0.08, "significant": False,
-           "method": "welch", "by": "mode"}
+           "method": "welch", "by": "condition"}
     assert describe_difference(row).startswith(
         "The gain-T4-gain-BF4 difference in test accuracy at 60% occlusion of -1.15 points (95% CI -2.00 to -0.30)")
 
@@ -308,7 +308,7 @@ def test_describe_difference_loss_significant_unequal_n() -> None:
 
 
 def test_describe_difference_from_table() -> None:
-    r = pairwise_tests(_results(), within="mode")
+    r = pairwise_tests(_results(), within="condition")
     text = describe_difference(r.iloc[1])
     assert text.startswith("The human-mouse difference in test accuracy of 2.65 points (95% CI ")
     assert "is significant (Welch t-test" in text and text.endswith("n = 4 per species).")

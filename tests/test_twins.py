@@ -149,18 +149,18 @@ def test_compare_trains_twins_beside_their_recurrent_networks_with_parameter_cou
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")
     summary = vs.compare([MACAQUE], cfg, tmp_path, seeds=[0, 1], steps=[1, 2], twins=True, data=data,
                          progress=False, similarity=False, report=False)
-    assert list(dict.fromkeys(summary["mode"])) == ["gain", "gain-T2", "gain-BF2"]
-    used = summary.groupby("mode")["parameters_used"].first()
+    assert list(dict.fromkeys(summary["condition"])) == ["gain", "gain-T2", "gain-BF2"]
+    used = summary.groupby("condition")["parameters_used"].first()
     assert used["gain-BF2"] == pytest.approx(used["gain-T2"], rel=TWIN_TOLERANCE)
-    params = summary.groupby("mode")["parameters"].first()
+    params = summary.groupby("condition")["parameters"].first()
     assert params["gain"] < params["gain-BF2"]
-    for r in summary.drop_duplicates("mode").itertuples():  # every row's costs are its network's
+    for r in summary.drop_duplicates("condition").itertuples():  # every row's costs are its network's
         spec = load_run(r.run_dir).model.spec
         assert (r.parameters, r.parameters_used, r.flops) == tuple(run_costs(spec, ("what",)).values())
-    assert (summary.loc[summary["mode"] == "gain-BF2", "steps"] == 1).all()
+    assert (summary.loc[summary["condition"] == "gain-BF2", "steps"] == 1).all()
     assert (tmp_path / MACAQUE / "gain-BF2-seed1" / "model.pt").exists()
     tests = pd.read_csv(tmp_path / "tests.csv")
-    pairs = {(r.group_a, r.group_b) for r in tests[(tests["compare"] == "mode") & (tests["metric"] == "test_acc")]
+    pairs = {(r.group_a, r.group_b) for r in tests[(tests["compare"] == "condition") & (tests["metric"] == "test_acc")]
              .itertuples()}
     assert ("gain-T2", "gain-BF2") in pairs  # the recurrent network against its matched twin
     assert json.loads((tmp_path / "experiment.json").read_text())["twins"] == [2]
@@ -201,9 +201,9 @@ def test_compare_trains_intrinsic_recurrence_and_compute_twins_as_conditions(tmp
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", train_subset=32)
     summary = vs.compare([MACAQUE], cfg, tmp_path, seeds=[0], steps=[1, 2], intrinsic=[False, True],
                          twins=["parameters", "compute"], data=data, progress=False, similarity=False, report=False)
-    assert list(dict.fromkeys(summary["mode"])) == ["gain", "gain-T2", "gain-T2i", "gain-BF2", "gain-BC2",
+    assert list(dict.fromkeys(summary["condition"])) == ["gain", "gain-T2", "gain-T2i", "gain-BF2", "gain-BC2",
                                                     "gain-BF2i", "gain-BC2i"]
-    costs = summary.set_index("mode")
+    costs = summary.set_index("condition")
     assert costs.loc["gain-BC2i", "flops"] == pytest.approx(costs.loc["gain-T2i", "flops"], rel=COMPUTE_TOLERANCE)
     assert costs.loc["gain-BF2i", "parameters_used"] == pytest.approx(costs.loc["gain-T2i", "parameters_used"],
                                                                       rel=TWIN_TOLERANCE)
@@ -230,14 +230,15 @@ def test_the_cli_trains_intrinsic_conditions_and_both_twins(tmp_path):
                         "--out", "out"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
-    assert list(summary["mode"]) == ["gain", "gain-T2", "gain-T2i", "gain-BF2", "gain-BC2", "gain-BF2i", "gain-BC2i"]
+    assert list(summary["condition"]) == ["gain", "gain-T2", "gain-T2i", "gain-BF2", "gain-BC2", "gain-BF2i",
+                                          "gain-BC2i"]
     assert summary[["parameters", "parameters_used", "flops"]].notna().all().all()
     bare = subprocess.run([sys.executable, "-m", "visualstreams", "compare", "--species", MACAQUE, "--steps", "1",
                            "2", "--twins", "--epochs", "1", "--batch-size", "16", "--precision", "fp32",
                            "--no-similarity", "--quiet", "--data", str(idx), "--out", "bare"], capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=600)
     assert bare.returncode == 0, bare.stderr
-    assert list(pd.read_csv(tmp_path / "bare" / "summary.csv")["mode"]) == ["gain", "gain-T2", "gain-BF2"]
+    assert list(pd.read_csv(tmp_path / "bare" / "summary.csv")["condition"]) == ["gain", "gain-T2", "gain-BF2"]
 
 
 def test_the_docs_cost_table_is_what_run_costs_counts():

@@ -274,7 +274,7 @@ def _sentence(row: Mapping[str, Any], label: Sequence[str], alpha: float, group:
 def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, seed: int = 0,
                         include_same_seed: bool = False, alpha: float = 0.05, n_bootstrap: int = 2000,
                         confidence: float = 0.95, alternative: str = "greater",
-                        holm_within: Sequence[str] = ("metric", "mode"), group: str = "species",
+                        holm_within: Sequence[str] = ("metric", "condition"), group: str = "species",
                         name_strata: Sequence[str] = ()) -> pd.DataFrame:
     """Within- against between-species similarity for each (metric, mode, area, pair of species).
 
@@ -335,12 +335,12 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
     if int(n_permutations) != n_permutations or n_permutations < 1 or n_bootstrap < 0:
         raise ConfigError("n_permutations must be a positive integer and n_bootstrap >= 0")
     df = pairs.copy()
-    if "mode_a" not in df.columns:
-        df["mode_a"] = df["mode_b"] = "-"
-    same_mode = (df["mode_a"] == df["mode_b"]) | (df["mode_a"].isna() & df["mode_b"].isna())
-    df = df[same_mode].assign(mode=lambda t: t["mode_a"])
+    if "condition_a" not in df.columns:
+        df["condition_a"] = df["condition_b"] = "-"
+    same_mode = (df["condition_a"] == df["condition_b"]) | (df["condition_a"].isna() & df["condition_b"].isna())
+    df = df[same_mode].assign(condition=lambda t: t["condition_a"])
     has_metric = "metric" in df.columns
-    strata = ["metric", "mode", "area"] if has_metric else ["mode", "area"]
+    strata = ["metric", "condition", "area"] if has_metric else ["condition", "area"]
     if "untrained" not in df.columns:
         df["untrained"] = False
 
@@ -370,7 +370,7 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
             rows.append({**key, "species_a": sp_a, "species_b": sp_b, "n_runs_a": n_a, "n_runs_b": len(sel) - n_a,
                          **stats, "same_seed_included": include_same_seed, "untrained": untrained})
 
-    columns = [*(["metric"] if has_metric else []), "mode", "area", "species_a", "species_b", "n_runs_a",
+    columns = [*(["metric"] if has_metric else []), "condition", "area", "species_a", "species_b", "n_runs_a",
                "n_runs_b", "n_within_pairs", "n_between_pairs", "within", "within_a", "within_b", "between", "diff",
                "ci_low", "ci_high", "p", "p_holm", "significant", "p_min", "p_holm_min", "permutations", "exact",
                "paired_by_seed", "same_seed_included", "untrained", "sentence"]
@@ -386,7 +386,7 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
         if tested.any():  # every adjusted p is at least m x the smallest raw p, which is at least its p_min
             out.loc[fam.index[tested], "p_holm_min"] = min(1.0, tested.sum() * fam.loc[tested, "p_min"].min())
     out["significant"] = out["p_holm"] < alpha
-    label = [c for c in ("mode", "metric")
+    label = [c for c in ("condition", "metric")
              if c in out.columns and (out[c].nunique(dropna=False) > 1 or c in name_strata)]
     out["sentence"] = [_sentence(r, label, alpha, group) for r in out.to_dict("records")]
     return out[columns]
@@ -399,7 +399,8 @@ def mode_differences(pairs: pd.DataFrame, **options: Any) -> pd.DataFrame:
     :func:`species_differences`, with ``species`` naming the stratum and ``mode_a``/``mode_b`` the compared modes.
     Holm's family is every area, species and pair of modes of one metric (untrained areas apart).
     """
-    swap = {"species_a": "mode_a", "species_b": "mode_b", "mode_a": "species_a", "mode_b": "species_b"}
-    out = species_differences(pairs.rename(columns=swap), holm_within=("metric",), group="mode",
-                              name_strata=("mode",), **options)
-    return out.rename(columns={"mode": "species", "species_a": "mode_a", "species_b": "mode_b"})
+    swap = {"species_a": "condition_a", "species_b": "condition_b", "condition_a": "species_a",
+            "condition_b": "species_b"}
+    out = species_differences(pairs.rename(columns=swap), holm_within=("metric",), group="condition",
+                              name_strata=("condition",), **options)
+    return out.rename(columns={"condition": "species", "species_a": "condition_a", "species_b": "condition_b"})

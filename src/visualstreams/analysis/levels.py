@@ -49,7 +49,7 @@ def _levels(df: pd.DataFrame, metric: str, step: int | None = None) -> dict[floa
     return cols
 
 
-def by_level(df: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("species", "mode"),
+def by_level(df: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("species", "condition"),
              step: int | None = None) -> pd.DataFrame:
     """One row per ``by`` group and level: ``level, n, mean, sd, ci_low, ci_high`` over the group's runs (seeds).
 
@@ -62,7 +62,7 @@ def by_level(df: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("s
     return table.reset_index(drop=True)
 
 
-def level_differences(df: pd.DataFrame, a: str, b: str, metric: str = "test_acc", by: str = "mode",
+def level_differences(df: pd.DataFrame, a: str, b: str, metric: str = "test_acc", by: str = "condition",
                       within: Sequence[str] = ("species",)) -> pd.DataFrame:
     """Condition ``a`` minus ``b`` (values of column ``by``) at each level, within each stratum.
 
@@ -106,7 +106,7 @@ def level_slopes(df: pd.DataFrame, metric: str = "test_acc", prefix: str = "") -
     return pd.Series(slopes * SLOPE_PER, index=df.index, name=f"slope_{prefix}{metric}")
 
 
-def trend_difference(df: pd.DataFrame, a: str, b: str, metric: str = "test_acc", by: str = "mode",
+def trend_difference(df: pd.DataFrame, a: str, b: str, metric: str = "test_acc", by: str = "condition",
                      within: Sequence[str] = ("species",)) -> pd.DataFrame:
     """Does ``a`` fall less steeply than ``b`` as occlusion rises? Welch's test on the runs' slopes
     (:func:`level_slopes`), per stratum. Columns: the ``within`` keys, ``n_a, n_b, slope_a, slope_b, diff``
@@ -141,7 +141,7 @@ def _one_sample(values: np.ndarray) -> dict[str, float]:
 
 
 def lesion_by_level(lesions: pd.DataFrame, metric: str = "acc",
-                    by: Sequence[str] = ("species", "mode", "lesion")) -> pd.DataFrame:
+                    by: Sequence[str] = ("species", "condition", "lesion")) -> pd.DataFrame:
     """Lesioned minus intact at each level: lesions.csv's ``change_<metric>@occL`` (each run's lesioned metric
     minus its own intact one, so the test is paired over runs). One row per ``by`` group (the intact rows
     left out) and level: ``n, mean, ci_low, ci_high, p`` (paired t), ``p_holm`` (Holm over the group's levels)."""
@@ -159,7 +159,7 @@ def lesion_by_level(lesions: pd.DataFrame, metric: str = "acc",
 
 
 def lesion_trend(lesions: pd.DataFrame, metric: str = "acc",
-                 by: Sequence[str] = ("species", "mode", "lesion")) -> pd.DataFrame:
+                 by: Sequence[str] = ("species", "condition", "lesion")) -> pd.DataFrame:
     """Does a lesion cost more as occlusion rises? The slope of each run's change over the levels
     (:func:`level_slopes`; negative: the cost grows), its mean, 95% CI and one-sample t-test, per group."""
     cut = lesions[lesions["lesion"] != "intact"] if "lesion" in lesions else lesions
@@ -170,7 +170,7 @@ def lesion_trend(lesions: pd.DataFrame, metric: str = "acc",
 
 
 def anytime_by_level(df: pd.DataFrame, metric: str = "test_acc",
-                     by: Sequence[str] = ("species", "mode")) -> pd.DataFrame:
+                     by: Sequence[str] = ("species", "condition")) -> pd.DataFrame:
     """:func:`by_level` at every step the columns hold (``test_acc@occ20@t2``): the anytime curve per level, one
     row per group, level and ``step``. Empty for runs of one step (they have no per-step columns)."""
     parsed = [parse_metric(str(c)) for c in df.columns]

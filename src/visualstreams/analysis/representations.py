@@ -52,7 +52,7 @@ def _area_set(value: Any) -> set[str] | None:
     return {str(a) for a in value}
 
 
-_RUN_COLUMNS = ("run", "species", "mode", "seed")
+_RUN_COLUMNS = ("run", "species", "condition", "seed")
 
 
 def across_runs(acts: Mapping[Hashable, Mapping[str, ArrayLike]], runs: pd.DataFrame,
@@ -118,7 +118,7 @@ def across_runs(acts: Mapping[Hashable, Mapping[str, ArrayLike]], runs: pd.DataF
     return out[list(_PAIR_COLUMNS)]
 
 
-_PAIR_COLUMNS = ("metric", "area", "run_a", "run_b", "species_a", "species_b", "mode_a", "mode_b", "seed_a",
+_PAIR_COLUMNS = ("metric", "area", "run_a", "run_b", "species_a", "species_b", "condition_a", "condition_b", "seed_a",
                  "seed_b", "similarity", "untrained_a", "untrained_b", "untrained")
 
 
@@ -127,11 +127,11 @@ def _pairs_frames(table: pd.DataFrame, area: str, idx: list[int], mats: Mapping[
     """The long-table rows of one area: every unordered pair of the runs ``idx`` (rows of ``table``)."""
     ia, ib = np.triu_indices(len(idx), 1)
     sel_a, sel_b = np.asarray(idx)[ia], np.asarray(idx)[ib]
-    col = {c: table[c].to_numpy() for c in ("run", "species", "mode", "seed")}
+    col = {c: table[c].to_numpy() for c in ("run", "species", "condition", "seed")}
     return [pd.DataFrame({
         "metric": name, "area": area, "run_a": col["run"][sel_a], "run_b": col["run"][sel_b],
         "species_a": col["species"][sel_a], "species_b": col["species"][sel_b],
-        "mode_a": col["mode"][sel_a], "mode_b": col["mode"][sel_b],
+        "condition_a": col["condition"][sel_a], "condition_b": col["condition"][sel_b],
         "seed_a": col["seed"][sel_a], "seed_b": col["seed"][sel_b], "similarity": mats[name][ia, ib],
         "untrained_a": flags[ia], "untrained_b": flags[ib], "untrained": flags[ia] | flags[ib],
     }) for name in names]
@@ -187,7 +187,7 @@ class RunActivations:
 
     run: str
     species: str
-    mode: str
+    condition: str
     seed: int
     task: str
     acts: dict[str, np.ndarray]
@@ -254,7 +254,7 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
         raise ConfigError(f"{run_dir}: the homology maps two areas onto one name")
     keep = set(areas) if areas is not None else None
     return RunActivations(
-        run=label or str(run_dir), species=str(config.get("name", "")), mode=cfg.network.label, seed=cfg.seed,
+        run=label or str(run_dir), species=str(config.get("name", "")), condition=cfg.network.label, seed=cfg.seed,
         task=cfg.task,
         acts={renamed.get(a, a): np.concatenate(v) for a, v in out.items()
               if keep is None or renamed.get(a, a) in keep},
@@ -358,7 +358,7 @@ def similarity(
                                            areas=wanted)
         ra = cache[key]
         name = species[k] if species is not None else ra.species
-        recorded.append(RunActivations(lab, name, ra.mode, ra.seed, ra.task, ra.acts, ra.untrained, ra.renamed))
+        recorded.append(RunActivations(lab, name, ra.condition, ra.seed, ra.task, ra.acts, ra.untrained, ra.renamed))
     shared = [a for a in recorded[0].acts if all(a in r.acts for r in recorded)]
     if areas is not None:
         unknown = [a for a in areas if a not in shared]
@@ -367,7 +367,7 @@ def similarity(
         shared = list(areas)
     if not shared:
         raise ConfigError("the runs share no area by name (try --homology presets, or a homology file)")
-    runs = pd.DataFrame([{"run": r.run, "species": r.species, "mode": r.mode, "seed": r.seed, "task": r.task,
+    runs = pd.DataFrame([{"run": r.run, "species": r.species, "condition": r.condition, "seed": r.seed, "task": r.task,
                           "untrained_areas": ",".join(r.untrained),
                           "renamed": ",".join(f"{k}->{v}" for k, v in r.renamed.items())} for r in recorded])
     # One Gram per (run, area), shared by the within-network and the across-run views: all of them in one stack
@@ -388,11 +388,12 @@ def similarity(
             square = pd.DataFrame(mats[m][np.ix_(rows, rows)], index=pd.Index(shared, name="area_a"),
                                   columns=pd.Index(shared, name="area_b"))
             long = square.stack().rename("similarity").reset_index()
-            within_frames.append(long.assign(run=r.run, species=r.species, mode=r.mode, seed=r.seed, metric=m,
+            within_frames.append(long.assign(run=r.run, species=r.species, condition=r.condition, seed=r.seed, metric=m,
                                              untrained_a=long["area_a"].isin(r.untrained),
                                              untrained_b=long["area_b"].isin(r.untrained)))
     within = pd.concat(within_frames, ignore_index=True)[
-        ["run", "species", "mode", "seed", "metric", "area_a", "area_b", "similarity", "untrained_a", "untrained_b"]]
+        ["run", "species", "condition", "seed", "metric", "area_a", "area_b", "similarity", "untrained_a",
+         "untrained_b"]]
     acts = {r.run: {a: r.acts[a] for a in shared} for r in recorded}
     per_area = {a: {m: mats[m][np.ix_(idx, idx)] for m in metrics}
                 for a in shared for idx in [[pos[(id(r.acts), a)] for r in recorded]]}
@@ -402,7 +403,7 @@ def similarity(
             "alternative": "greater"}
     if len(across) and runs["species"].nunique() > 1:
         differences = species_differences(across, **test)
-    if len(across) and runs["mode"].nunique() > 1:
+    if len(across) and runs["condition"].nunique() > 1:
         modes = mode_differences(across, **test)
     return SimilarityResult(runs, within, across, differences, shared, metrics, n_images, modes)
 

@@ -294,7 +294,7 @@ def pairwise_tests(df: pd.DataFrame, by: str = "species", metric: str | Sequence
     (Holm across all pairs of one metric within one stratum), ``significant`` (``p_holm < alpha``), and
     ``method`` and ``by`` so that ``describe_difference`` can word a row on its own.
 
-    With ``within`` (e.g. ``"mode"``) pairs are formed inside each stratum only. Missing metric values are
+    With ``within`` (e.g. ``"condition"``) pairs are formed inside each stratum only. Missing metric values are
     dropped; a pair in which a group has fewer than 2 values gets NaN statistics and is left out of Holm.
     """
     if method not in _METHODS:

@@ -35,11 +35,12 @@ def compare_runs(compare_dir: str | os.PathLike[str]) -> tuple[list[Path], list[
     dirs, labels, species = [], [], []
     for r in ok.itertuples():
         twin = getattr(r, "same_as", "")
-        path = cdir.path / twin if isinstance(twin, str) and twin else cdir.run(r.species, r.mode, int(r.seed)).path
+        path = (cdir.path / twin if isinstance(twin, str) and twin else
+                cdir.run(r.species, r.condition, int(r.seed)).path)
         if not path.is_dir():
             path = Path(str(r.run_dir))
         dirs.append(path)
-        labels.append(f"{r.species}/{r.mode}/seed{int(r.seed)}")
+        labels.append(f"{r.species}/{r.condition}/seed{int(r.seed)}")
         species.append(str(r.species))
     return dirs, labels, species
 

@@ -292,7 +292,7 @@ def compare(
             analyse(cdir.path, summary, reference=notebook)
             ok = summary[summary["status"] == "ok"]
             if similarity is None:
-                similarity = bool(len(ok)) and int(ok.groupby(["species", "mode"])["seed"].nunique().max()) >= 2
+                similarity = bool(len(ok)) and int(ok.groupby(["species", "condition"])["seed"].nunique().max()) >= 2
             if similarity:
                 _similarity(cdir, dataset, progress)
             else:  # an analysis of an earlier state of this directory would pass for this one's
@@ -419,7 +419,7 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
     cdir = CompareDir(out)
     ok = summary[summary["status"] == "ok"]
     metrics = [c for c in ok.columns if c.startswith("test_") and pd.api.types.is_numeric_dtype(ok[c])]
-    stats = summarize(ok, by=["mode", "species"], metrics=metrics) if len(ok) else pd.DataFrame()
+    stats = summarize(ok, by=["condition", "species"], metrics=metrics) if len(ok) else pd.DataFrame()
     if len(stats):  # a one-step condition has no metric of a step: no empty rows for them
         stats = stats[~((stats["n"] == 0) & stats["metric"].map(lambda m: split_step(m)[1] is not None))]
         stats = stats.reset_index(drop=True)
@@ -428,11 +428,11 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
     # figure, but no tests: the final readout's are the comparison; a test per step would bury them.
     for metric in [m for m in metrics if split_step(m)[1] is None]:
         if ok["species"].nunique() > 1:
-            t = pairwise_tests(ok, by="species", metric=metric, within="mode")
+            t = pairwise_tests(ok, by="species", metric=metric, within="condition")
             tests.append(t.assign(compare="species"))
-        if ok["mode"].nunique() > 1:
-            t = pairwise_tests(ok, by="mode", metric=metric, within="species")
-            tests.append(t.assign(compare="mode"))
+        if ok["condition"].nunique() > 1:
+            t = pairwise_tests(ok, by="condition", metric=metric, within="species")
+            tests.append(t.assign(compare="condition"))
     tests_df = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
     cdir.write_table(CompareDir.STATS, stats)
     cdir.write_table(CompareDir.TESTS, tests_df)
@@ -447,7 +447,7 @@ def _histories(ok: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per (species, mode): every seed's history stacked (the figure draws the mean and a CI band)."""
     groups: dict[str, list[pd.DataFrame]] = {}
     for r in ok.itertuples():
-        label = r.species if ok["mode"].nunique() == 1 else f"{r.species} ({r.mode})"
+        label = r.species if ok["condition"].nunique() == 1 else f"{r.species} ({r.condition})"
         h = pd.DataFrame(RunDir(r.run_dir).read_history(strict=False))
         if len(h):
             groups.setdefault(label, []).append(h.assign(seed=r.seed))
@@ -459,7 +459,7 @@ def _summary_row(p: Planned, run_dir: RunDir, history: list[dict[str, Any]], sta
     last = history[-1] if history and status == "ok" else {}
     fashion_what = notebook and p.config.task == "what" and p.config.canvas is None
     ref = NOTEBOOK_RESULTS.get(p.name, {}) if fashion_what else {}
-    row: dict[str, Any] = {"species": p.name, "mode": p.mode, "seed": p.seed, "status": status,
+    row: dict[str, Any] = {"species": p.name, "condition": p.condition, "seed": p.seed, "status": status,
                            "steps": p.config.network.steps, **run_costs(p.spec, p.config.make_task().heads,
                                                                 p.config.loss_steps == "all")}
     row.update({k: v for k, v in last.items() if k not in ("epoch", "seconds", "stack_seconds")})

@@ -27,7 +27,7 @@ class Planned:
     """One run of the sweep: what it trains and where, and what is already there."""
 
     name: str
-    mode: str
+    condition: str  # the network's label (gain, gain-T4, ...): the run directory's name and the tables'
     seed: int
     config: TrainConfig
     spec: CompiledNetwork
@@ -41,7 +41,7 @@ def train_one(p: Planned, dataset: FashionMNIST | ImageSet, *, progress: bool = 
               checkpoint_every: int | None = None, runtime: Runtime | None = None) -> Outcome:
     """Train the run ``p`` (or continue it from its checkpoint when it is :func:`resumable`); a diverging run is
     an outcome ("failed: ..."), not an error, so that a sweep goes on."""
-    desc = f"{p.name} {p.mode} s{p.seed} "
+    desc = f"{p.name} {p.condition} s{p.seed} "
     try:
         if p.partial:
             # on the device and precision its own config.json names, as an uninterrupted run had them

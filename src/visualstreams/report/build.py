@@ -55,7 +55,7 @@ QUESTION = (
 
 
 
-_STR_COLUMNS = {c: str for c in ("species", "mode", "status", "group_a", "group_b", "metric", "compare", "by",
+_STR_COLUMNS = {c: str for c in ("species", "condition", "status", "group_a", "group_b", "metric", "compare", "by",
                                  "method", "run_dir")}
 
 
@@ -103,18 +103,18 @@ class _Experiment:
         self.tests = tests if {"group_a", "group_b", "metric"} <= set(tests.columns) else pd.DataFrame()
         s = self.summary
         if len(s):
-            if "mode" not in s:
-                s["mode"] = self.sweep_mode
+            if "condition" not in s:
+                s["condition"] = self.sweep_mode
             if "status" not in s:
                 s["status"] = "ok"
             s["status"] = s["status"].fillna("unknown")
-        if len(self.stats) and "mode" not in self.stats:
-            self.stats["mode"] = self.sweep_mode
+        if len(self.stats) and "condition" not in self.stats:
+            self.stats["condition"] = self.sweep_mode
         self.species = [str(x) for x in self.exp.get("species") or
                         (list(dict.fromkeys(s["species"])) if "species" in s else [])]
         # The summary's mode is the condition (gain, gain-T4, ...): it says how many there are, even when one mode
         # ran at several step counts; experiment.json's modes are the raw connection modes.
-        self.modes = ([str(x) for x in dict.fromkeys(s["mode"])] if len(s) and "mode" in s else
+        self.modes = ([str(x) for x in dict.fromkeys(s["condition"])] if len(s) and "condition" in s else
                       [str(x) for x in self.exp.get("modes") or []])
         self.seeds = list(self.exp.get("seeds") or (sorted(set(s["seed"])) if "seed" in s else []))
         self.multi_mode = len(self.modes) > 1
@@ -127,7 +127,7 @@ class _Experiment:
         self.task = str(self.train.get("task", "what"))
 
     def run_dirs(self, rows: pd.DataFrame) -> list[tuple[Any, RunDir | None]]:
-        return [(r, _run_dir(self.cdir, r.species, r.mode, r.seed, getattr(r, "run_dir", None)))
+        return [(r, _run_dir(self.cdir, r.species, r.condition, r.seed, getattr(r, "run_dir", None)))
                 for r in rows.itertuples(index=False)]
 
     def single_seed(self) -> bool:
@@ -156,7 +156,7 @@ def _section_intro(doc: Document, ex: _Experiment) -> None:
     ]
     doc.table(pd.DataFrame(settings, columns=["setting", "value"]))
     if ex.modes:
-        doc.para("Connection modes in this comparison:")
+        doc.para("Conditions in this comparison (connection mode, steps, twins):")
         doc.bullets([f"`{m}`: {describe_condition(m)}" for m in ex.modes])
 
 
@@ -204,10 +204,10 @@ def _section_results(doc: Document, ex: _Experiment) -> None:
         if col in ex.summary and ex.summary[col].notna().any():
             notebook[m] = ex.summary.dropna(subset=[col]).groupby("species")[col].first().to_dict()
     rows = []
-    for (mode, species), sub in stats.groupby(["mode", "species"], sort=False, dropna=False):
+    for (mode, species), sub in stats.groupby(["condition", "species"], sort=False, dropna=False):
         by_metric = {str(r.metric): r for r in sub.itertuples(index=False)}
         ns = [_int(r.n) for r in by_metric.values()]
-        row: dict[str, Any] = {"mode": mode, "species": species, "n": max(ns) if ns else 0}
+        row: dict[str, Any] = {"condition": mode, "species": species, "n": max(ns) if ns else 0}
         for m in ex.metrics:
             r = by_metric.get(m)
             cell = _fmt_ci(m, r.n, r.mean, r.ci_low, r.ci_high) if r is not None else MISSING
@@ -220,7 +220,7 @@ def _section_results(doc: Document, ex: _Experiment) -> None:
         rows.append(row)
     table = pd.DataFrame(rows)
     if not ex.multi_mode:
-        table = table.drop(columns="mode")
+        table = table.drop(columns="condition")
     if (table["n"] == 1).all():
         caption = "Each value is a single run (n = 1), so there is no confidence interval."
     else:
@@ -240,7 +240,7 @@ def _histories(ex: _Experiment) -> dict[str, pd.DataFrame]:
     for r, d in ex.run_dirs(ex.ok):
         h = pd.DataFrame(d.read_history(strict=False)) if d is not None else pd.DataFrame()
         if len(h) and "epoch" in h:
-            groups.setdefault(_label(r.species, r.mode, ex.multi_mode), []).append(h.assign(seed=r.seed))
+            groups.setdefault(_label(r.species, r.condition, ex.multi_mode), []).append(h.assign(seed=r.seed))
     return {k: pd.concat(v, ignore_index=True) for k, v in groups.items()}
 
 
@@ -251,7 +251,7 @@ def _confusions(ex: _Experiment) -> tuple[dict[str, np.ndarray], list[str] | Non
     classes: list[str] | None = None
     missing: list[str] = []
     for r, d in ex.run_dirs(ex.ok):
-        label = _label(r.species, r.mode, ex.multi_mode)
+        label = _label(r.species, r.condition, ex.multi_mode)
         data = d.read_confusion() if d is not None else None
         try:
             m = np.asarray(data["matrix"], dtype=float)  # type: ignore[index]
@@ -259,7 +259,7 @@ def _confusions(ex: _Experiment) -> tuple[dict[str, np.ndarray], list[str] | Non
         except (TypeError, KeyError, ValueError):
             ok = False
         if not ok:
-            missing.append(f"{r.species} {r.mode} seed {r.seed}")
+            missing.append(f"{r.species} {r.condition} seed {r.seed}")
             continue
         sums[label] = sums[label] + m if label in sums else m
         counts[label] = counts.get(label, 0) + 1
@@ -271,7 +271,7 @@ def _confusions(ex: _Experiment) -> tuple[dict[str, np.ndarray], list[str] | Non
 def _levels_figure(doc: Document, ex: _Experiment) -> None:
     """Accuracy against the level (occlusion or debris) per condition; where a recurrent condition (MODE-T<k>) has its
     matched twin (MODE-BF<k>), their difference at each level; the recurrent runs' anytime curve per level."""
-    modes = [str(m) for m in dict.fromkeys(ex.ok["mode"])]
+    modes = [str(m) for m in dict.fromkeys(ex.ok["condition"])]
     pair = None
     for m in modes:  # the first recurrent condition whose used-parameter twin was trained beside it
         c = parse_condition(m)
@@ -360,7 +360,7 @@ def _section_failures(doc: Document, ex: _Experiment) -> None:
         return
     doc.para(f"{len(failed)} of {len(s)} runs did not finish; they are left out of the statistics and tests.",
              cls="warn")
-    cols = [c for c in ("species", "mode", "seed", "epochs", "status") if c in failed]
+    cols = [c for c in ("species", "condition", "seed", "epochs", "status") if c in failed]
     doc.table(failed[cols].rename(columns={"epochs": "epochs done"}).astype(str))
 
 
@@ -370,7 +370,8 @@ def _section_reproducibility(doc: Document, ex: _Experiment) -> None:
     if ex.train:
         doc.table(pd.DataFrame([(k, "None" if v is None else str(v)) for k, v in ex.train.items()],
                                columns=["field", "value"]),
-                  caption="experiment.json `train`; seed and mode are set per run from the seeds and modes above.")
+                  caption="experiment.json `train`; seed and condition are set per run from the seeds and conditions "
+                          "above.")
     else:
         doc.para("experiment.json has no training configuration.", cls="warn")
     order = pd.concat([ex.ok, ex.summary[~ex.summary.index.isin(ex.ok.index)]]) if len(ex.summary) else ex.summary
@@ -387,7 +388,7 @@ def _section_reproducibility(doc: Document, ex: _Experiment) -> None:
     rows = [(k, str(v)) for k, v in env.items()]
     rows += [(f"resolved {k}", str(v)) for k, v in resolved.items()]
     doc.table(pd.DataFrame(rows, columns=["", "value"]),
-              caption=f"From the config.json of run {first_row.species} {first_row.mode} seed {first_row.seed}.")
+              caption=f"From the config.json of run {first_row.species} {first_row.condition} seed {first_row.seed}.")
     devices = {str((c.get("resolved") or {}).get("device")) + " / " + str((c.get("resolved") or {}).get("precision"))
                for _, c in configs}
     if len(devices) > 1:
@@ -411,7 +412,7 @@ def _section_runs(doc: Document, ex: _Experiment) -> None:
         return
     doc.heading(2, "Appendix: every run")
     s = ex.summary
-    cols = [c for c in ("species", "mode", "seed", "status") if c in s]
+    cols = [c for c in ("species", "condition", "seed", "status") if c in s]
     table = s[cols].astype(str).copy()
     for m in metrics.in_order([c for c in s.columns if c.startswith("test_")]):
         table[m] = [format_metric(v, m) for v in s[m]]

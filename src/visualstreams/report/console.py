@@ -80,21 +80,21 @@ def comparison_text(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFr
     missing when its analysis failed (``similarity_skipped``)."""
     metrics = [m for m in TEST_METRICS if m in set(stats.get("metric", []))]
     rows: list[dict[str, Any]] = []
-    for (mode, species), grp in stats.groupby(["mode", "species"], sort=False):
-        row: dict[str, Any] = {"species": species, "mode": mode, "n": int(grp["n"].iloc[0])}
+    for (mode, species), grp in stats.groupby(["condition", "species"], sort=False):
+        row: dict[str, Any] = {"species": species, "condition": mode, "n": int(grp["n"].iloc[0])}
         for m in metrics:
             s = grp[grp["metric"] == m].iloc[0]
             half = (s["ci_high"] - s["ci_low"]) / 2
             row[m.removeprefix("test_")] = format_metric(s["mean"], m) + ("" if pd.isna(half) else
                                                                           f" ± {format_metric(half, m)}")
-        runs = summary[(summary["species"] == species) & (summary["mode"] == mode)]
+        runs = summary[(summary["species"] == species) & (summary["condition"] == mode)]
         if "notebook_test_acc" in summary and summary["notebook_test_acc"].notna().any():
             row["notebook acc"] = format_metric(runs["notebook_test_acc"].iloc[0], "test_acc")
         row["train s/run"] = format_number(runs["seconds"].mean(), 1)
         rows.append(row)
     lines = [pd.DataFrame(rows).to_string(index=False)]
     for r in summary[summary["status"] != "ok"].itertuples():
-        lines.append(f"FAILED {r.species} {r.mode} seed {r.seed}: {r.status}")
+        lines.append(f"FAILED {r.species} {r.condition} seed {r.seed}: {r.status}")
     testable = tests[tests["p"].notna()] if len(tests) else tests
     if len(tests) and not len(testable):
         lines.append("(one seed per group: no test can separate a difference from seed noise; use --seeds N)")
@@ -103,7 +103,7 @@ def comparison_text(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFr
         lines += ["", "pairwise differences (Welch t-test, Holm-corrected within each metric and stratum):"]
         for r in shown.itertuples():
             flag = "*" if r.significant else " "
-            stratum = getattr(r, "mode", None) if r.compare == "species" else getattr(r, "species", None)
+            stratum = getattr(r, "condition", None) if r.compare == "species" else getattr(r, "species", None)
             lines.append(f" {flag} {r.metric:<12} {r.group_a} - {r.group_b} ({stratum}): {r.diff:+.3f} "
                          f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p {p_clause(r.p)}, p_holm {p_clause(r.p_holm)}")
         lines.append("(* = significant after correction)")

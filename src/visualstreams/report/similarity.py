@@ -19,7 +19,7 @@ from .document import Document, as_int, truthy
 
 __all__ = ["write_similarity", "section_representations"]
 
-_STR = {c: str for c in ("species", "mode", "metric", "area", "species_a", "species_b", "run", "run_a", "run_b",
+_STR = {c: str for c in ("species", "condition", "metric", "area", "species_a", "species_b", "run", "run_a", "run_b",
                          "untrained_areas", "sentence")}
 
 
@@ -36,7 +36,7 @@ def write_similarity(result: SimilarityResult, out: str | os.PathLike[str]) -> l
         written.append(cdir.file(name))
     metric = result.metrics[0]
     # Within a network: the mean over each species' runs (in each mode) of the area x area matrix.
-    for (species, mode), runs in result.within.groupby(["species", "mode"], sort=False):
+    for (species, mode), runs in result.within.groupby(["species", "condition"], sort=False):
         sub = runs[runs["metric"] == metric]
         square = sub.groupby(["area_a", "area_b"], sort=False)["similarity"].mean().unstack()
         square = square.loc[result.areas, result.areas].rename_axis(index="area", columns="area")
@@ -68,7 +68,7 @@ def said_once(rows: pd.DataFrame, group: str, alpha: float = 0.05) -> tuple[list
         return [str(t) for t in rows["sentence"]], flags
     sentences = [str(t) for t, cut in zip(rows["sentence"], limited, strict=True) if not cut]
     kept = [f for f, cut in zip(flags, limited, strict=True) if not cut]
-    stratum = "species" if group == "mode" else "mode"
+    stratum = "species" if group == "condition" else "condition"
     part_rows = rows[limited].assign(
         _stratum=rows[stratum].astype(str) if stratum in rows else "",
         _untrained=[truthy(v) for v in rows.get("untrained", pd.Series(False, index=rows.index))[limited]],
@@ -124,7 +124,7 @@ def section_representations(doc: Document, ex: Any) -> None:
             doc.para(f"Metric `{metric}`:")
             doc.bullets(*said_once(species[mask.to_numpy()], "species"))
         table = pd.DataFrame({
-            "metric": species.get("metric", ""), "mode": species["mode"], "area": species["area"],
+            "metric": species.get("metric", ""), "condition": species["condition"], "area": species["area"],
             "A": species["species_a"], "B": species["species_b"],
             "runs (A, B)": [f"{as_int(a)}, {as_int(b)}" for a, b in zip(species["n_runs_a"], species["n_runs_b"],
                                                                    strict=True)],
@@ -147,14 +147,14 @@ def section_representations(doc: Document, ex: Any) -> None:
         doc.para("One species only: the run x run similarities are below, with no species to test.", cls="note")
     modes = cdir.read_table(CompareDir.SIMILARITY_MODES, _STR)
     if len(modes) and "sentence" in modes:
-        doc.heading(3, "Connection modes, within each species")
-        doc.para("The same test with the roles swapped: do runs under two connection modes (e.g. `gain` and "
-                 "`none`, the same graph with every strength 1) differ more than seeds under one mode do?")
+        doc.heading(3, "Conditions, within each species")
+        doc.para("The same test with the roles swapped: do runs under two conditions (e.g. the connection modes "
+                 "`gain` and `none`, the same graph with every strength 1) differ more than seeds under one do?")
         metric_of = modes["metric"].astype(str) if "metric" in modes else pd.Series("", index=modes.index)
         for metric in dict.fromkeys(metric_of):
             mask = (metric_of == metric).to_numpy()
             doc.para(f"Metric `{metric}`:")
-            doc.bullets(*said_once(modes[mask], "mode"))
+            doc.bullets(*said_once(modes[mask], "condition"))
     within = sorted(cdir.path.glob(CompareDir.similarity_figure("within", "X").replace("_X.", "_*.")))
     if within:
         doc.figures([(f, f.name, f"Area x area similarity within the networks ({f.stem.split('_', 2)[-1]})")

@@ -6,7 +6,7 @@ its ``resolved`` section also records the torch threads, and where each resume c
 and ``model.pt`` (final weights) once it finishes, and ``lesions.csv`` after ``visualstreams lesion``. A compare
 directory (:class:`CompareDir`) holds ``experiment.json``, ``summary.csv``, ``stats.csv``, ``tests.csv``,
 ``learning_curves.png``, ``report.html``/``report.md`` with their figures, and one run directory per species,
-mode and seed. Every write is atomic (:mod:`visualstreams.storage`): a crash leaves the old file or the new one.
+condition and seed. Every write is atomic (:mod:`visualstreams.storage`): a crash leaves the old file or the new one.
 Both hold ``visualstreams.lock`` while a process writes into them (:func:`lock_directory`): one writer at a time.
 
 Also here: the checks that a directory can take results (writable, room on its disk, no other writer). Imports the
@@ -198,7 +198,7 @@ class PredictDir:
 
 
 class CompareDir:
-    """A comparison's output directory: its own files and a run directory per species, mode and seed."""
+    """A comparison's output directory: its own files and a run directory per species, condition and seed."""
 
     EXPERIMENT = "experiment.json"
     SUMMARY = "summary.csv"
@@ -209,11 +209,11 @@ class CompareDir:
     REPORT_MD = "report.md"
     LOCK = RunDir.LOCK  # held by compare (at the driver, under Ray: workers lock only the run directories)
     # Representational similarity (``visualstreams similarity``, or compare with two seeds or more).
-    SIMILARITY_RUNS = "similarity_runs.csv"  # the runs compared: species, mode, seed, untrained areas
+    SIMILARITY_RUNS = "similarity_runs.csv"  # the runs compared: species, condition, seed, untrained areas
     SIMILARITY_WITHIN = "similarity_within.csv"  # area x area within each run
     SIMILARITY_PAIRS = "similarity_pairs.csv"  # every pair of runs, per area and metric
     SIMILARITY_SPECIES = "similarity_species.csv"  # within- vs between-species similarity, with tests
-    SIMILARITY_MODES = "similarity_modes.csv"  # the same between connection modes, within each species
+    SIMILARITY_MODES = "similarity_modes.csv"  # the same between conditions, within each species
     SIMILARITY = (SIMILARITY_RUNS, SIMILARITY_WITHIN, SIMILARITY_PAIRS, SIMILARITY_SPECIES, SIMILARITY_MODES)
     # Why compare's similarity step failed (one line); removed with the analysis, so it never outlives one that works.
     SIMILARITY_SKIPPED = "similarity_skipped.txt"
@@ -230,13 +230,13 @@ class CompareDir:
         return f"CompareDir({str(self.path)!r})"
 
     @staticmethod
-    def run_name(species: str, mode: str, seed: int) -> str:
-        """``<species>/seed<k>``, or ``<species>/<mode>-seed<k>`` for modes other than ``gain`` (``mode`` may be a
-        condition such as ``gain-T4``: the mode of a network of several steps)."""
-        return f"{species}/seed{seed}" if mode == "gain" else f"{species}/{mode}-seed{seed}"
+    def run_name(species: str, condition: str, seed: int) -> str:
+        """``<species>/seed<k>``, or ``<species>/<condition>-seed<k>`` for conditions other than ``gain`` (another
+        mode, or a network of several steps: ``gain-T4``; a twin: ``gain-BF4``)."""
+        return f"{species}/seed{seed}" if condition == "gain" else f"{species}/{condition}-seed{seed}"
 
-    def run(self, species: str, mode: str, seed: int) -> RunDir:
-        return RunDir(self.path / self.run_name(species, mode, seed))
+    def run(self, species: str, condition: str, seed: int) -> RunDir:
+        return RunDir(self.path / self.run_name(species, condition, seed))
 
     def file(self, name: str) -> Path:
         """One of :attr:`OUTPUTS` (or a report figure, :meth:`report_figure`)."""
@@ -291,9 +291,12 @@ class CompareDir:
         write_text(self.file(name), table.to_csv(index=False))
 
     def read_table(self, name: str, dtype: dict[str, Any] | None = None) -> pd.DataFrame:
-        """A CSV of this directory; missing, empty or unreadable is an empty table."""
+        """A CSV of this directory, as this version names its columns (:func:`upgrade_table`); missing, empty or
+        unreadable is an empty table."""
+        if dtype is not None:  # the types of renamed columns apply under their old names too
+            dtype = {**dtype, **{old: dtype[new] for old, new in RENAMED_COLUMNS.items() if new in dtype}}
         try:
-            return pd.read_csv(self.file(name), dtype=dtype)
+            return upgrade_table(pd.read_csv(self.file(name), dtype=dtype))
         except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, ValueError):
             return pd.DataFrame()
 
@@ -304,6 +307,22 @@ class CompareDir:
     def write_text(self, name: str, text: str) -> Path:
         write_text(self.file(name), text)
         return self.file(name)
+
+
+# Columns renamed since 0.2.0, whose tables called a run's condition label (gain, gain-T4, gain-BF4) its "mode".
+RENAMED_COLUMNS = {"mode": "condition", "mode_a": "condition_a", "mode_b": "condition_b"}
+
+
+def upgrade_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A comparison's table (summary, stats, tests, similarity) as this version names it: one written by 0.2.0 or
+    earlier has its ``mode`` columns renamed ``condition``, and the tests' ``compare``/``by`` value ``mode`` too."""
+    if "condition" in table or not set(RENAMED_COLUMNS) & set(table):
+        return table
+    table = table.rename(columns=RENAMED_COLUMNS)
+    for column in ("compare", "by"):
+        if column in table:
+            table[column] = table[column].replace({"mode": "condition"})
+    return table
 
 
 def slug(text: str) -> str:

@@ -50,12 +50,12 @@ def plot_levels(table: pd.DataFrame, differences: pd.DataFrame | None = None,
         for row, sp in zip(axes, species, strict=True):
             ax = row[0]
             sub = table[table["species"] == sp]
-            for i, mode in enumerate(dict.fromkeys(sub["mode"])):
-                _band(ax, sub[sub["mode"] == mode], "level", f"C{i}", str(mode))
+            for i, mode in enumerate(dict.fromkeys(sub["condition"])):
+                _band(ax, sub[sub["condition"] == mode], "level", f"C{i}", str(mode))
             if lesioned is not None:
                 cut = lesioned[lesioned["species"] == sp]
-                for mode in dict.fromkeys(cut["mode"]):
-                    _band(ax, cut[cut["mode"] == mode], "level", _LESIONED, str(mode), ls="--", marker="s")
+                for mode in dict.fromkeys(cut["condition"]):
+                    _band(ax, cut[cut["condition"] == mode], "level", _LESIONED, str(mode), ls="--", marker="s")
             ax.set(xlabel=level_label, ylabel=ylabel, title=sp)
             ax.legend(fontsize=9)
             col = 1

@@ -82,25 +82,26 @@ def plot_anytime(stats: pd.DataFrame, path: str | os.PathLike[str] | None = None
     same table as dashed horizontal lines at their ``metric``, the feedforward reference."""
     fig = Figure(figsize=(6.4, 4), layout="constrained")
     ax = fig.subplots()
-    stats = stats.assign(mode=stats["mode"].astype(str)) if "mode" in stats else stats.assign(mode="")
+    stats = stats.assign(condition=stats["condition"].astype(str) if "condition" in stats else "")
     parsed = [split_step(str(m)) for m in stats["metric"]] if len(stats) else []
     stats = stats.assign(_base=[b for b, _ in parsed], _step=[s for _, s in parsed])
     # A one-step run's stats rows for the per-step metrics are empty (NaN: it has none): not a curve.
     stepped = stats[(stats["_base"] == metric) & stats["_step"].notna()
                     & pd.to_numeric(stats["mean"], errors="coerce").notna()]
-    curves = list(dict.fromkeys(zip(stepped["mode"], stepped["species"].astype(str), strict=True)))
+    curves = list(dict.fromkeys(zip(stepped["condition"], stepped["species"].astype(str), strict=True)))
     for i, (mode, species) in enumerate(curves):
-        rows = stepped[(stepped["mode"] == mode) & (stepped["species"].astype(str) == species)].sort_values("_step")
+        rows = stepped[(stepped["condition"] == mode)
+                       & (stepped["species"].astype(str) == species)].sort_values("_step")
         x = rows["_step"].astype(int).to_numpy()
         ax.plot(x, rows["mean"], "-o", color=f"C{i}", ms=4, label=f"{species} ({mode})" if mode else species)
         lo, hi = pd.to_numeric(rows["ci_low"], errors="coerce"), pd.to_numeric(rows["ci_high"], errors="coerce")
         if lo.notna().all() and hi.notna().all():
             ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.2, lw=0)
     flat = stats[(stats["metric"] == metric)]
-    flat = flat[~flat.set_index(["mode", "species"]).index.isin(curves)]
+    flat = flat[~flat.set_index(["condition", "species"]).index.isin(curves)]
     for j, r in enumerate(flat.itertuples(index=False)):
         ax.axhline(float(r.mean), color=f"C{len(curves) + j}", ls="--", lw=1,
-                   label=f"{r.species} ({r.mode}), one step" if r.mode else f"{r.species}, one step")
+                   label=f"{r.species} ({r.condition}), one step" if r.condition else f"{r.species}, one step")
     if not curves:
         ax.text(0.5, 0.5, "no run of several steps", ha="center", va="center", transform=ax.transAxes)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -130,16 +131,16 @@ def plot_final_metrics(stats: pd.DataFrame, path: str | os.PathLike[str] | None 
         axes[0].text(0.5, 0.5, "no finished runs", ha="center", va="center")
         axes[0].set_axis_off()
     else:
-        stats = stats.assign(mode=stats["mode"].astype(str)) if "mode" in stats else stats.assign(mode="")
+        stats = stats.assign(condition=stats["condition"].astype(str) if "condition" in stats else "")
         species = list(dict.fromkeys(stats["species"].astype(str)))
-        modes = list(dict.fromkeys(stats["mode"]))
+        modes = list(dict.fromkeys(stats["condition"]))
         step = 0.7 / len(modes)
         offsets = (np.arange(len(modes)) - (len(modes) - 1) / 2.0) * step
         for ax, metric in zip(axes, metrics, strict=False):
             sub = stats[stats["metric"] == metric]
             for k, mode in enumerate(modes):
                 color = f"C{k}"
-                rows = sub[sub["mode"] == mode]
+                rows = sub[sub["condition"] == mode]
                 label = mode if len(modes) > 1 else None
                 for r in rows.itertuples(index=False):
                     x = species.index(str(r.species)) + offsets[k]
@@ -152,8 +153,8 @@ def plot_final_metrics(stats: pd.DataFrame, path: str | os.PathLike[str] | None 
                     label = None
                     if runs is not None and metric in runs and len(runs):
                         mask = runs["species"].astype(str) == str(r.species)
-                        if "mode" in runs:
-                            mask &= runs["mode"].astype(str) == mode
+                        if "condition" in runs:
+                            mask &= runs["condition"].astype(str) == mode
                         values = pd.to_numeric(runs.loc[mask, metric], errors="coerce").dropna().to_numpy()
                         if values.size > 1:
                             jitter = np.linspace(-0.25, 0.25, values.size) * step
@@ -164,7 +165,7 @@ def plot_final_metrics(stats: pd.DataFrame, path: str | os.PathLike[str] | None 
             ax.set_title(metric_names.label(metric, unit=True), fontsize=10)
             ax.grid(axis="y", alpha=0.3)
             if len(modes) > 1:
-                ax.legend(title="mode", fontsize=8, title_fontsize=8)
+                ax.legend(title="condition", fontsize=8, title_fontsize=8)
         single = "n" in stats and bool((pd.to_numeric(stats["n"], errors="coerce") == 1).any())
         fig.suptitle("Final metrics: mean and 95% CI across seeds" + (" (hollow: n = 1, no CI)" if single else ""),
                      fontsize=10)

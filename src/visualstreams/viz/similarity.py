@@ -72,13 +72,13 @@ def plot_across_runs(df_long: pd.DataFrame, area: str, *, metric: str | None = N
     if sub.empty:
         raise ValueError(f"no pairs for area {area!r} in the table")
     info = pd.concat([
-        sub[[f"{c}_{s}" for c in ("run", "species", "mode", "seed", "untrained")]].set_axis(
-            ["run", "species", "mode", "seed", "untrained"], axis=1) for s in ("a", "b")])
-    info = info.groupby("run", sort=False).agg({"species": "first", "mode": "first", "seed": "first",
+        sub[[f"{c}_{s}" for c in ("run", "species", "condition", "seed", "untrained")]].set_axis(
+            ["run", "species", "condition", "seed", "untrained"], axis=1) for s in ("a", "b")])
+    info = info.groupby("run", sort=False).agg({"species": "first", "condition": "first", "seed": "first",
                                                 "untrained": "any"}).reset_index()
-    mode_rank = {m: i for i, m in enumerate(dict.fromkeys(info["mode"]))}
+    mode_rank = {m: i for i, m in enumerate(dict.fromkeys(info["condition"]))}
     species_rank = {s: i for i, s in enumerate(dict.fromkeys(info["species"]))}
-    info = info.assign(_m=info["mode"].map(mode_rank), _s=info["species"].map(species_rank))
+    info = info.assign(_m=info["condition"].map(mode_rank), _s=info["species"].map(species_rank))
     info = info.sort_values(["_m", "_s", "seed"], kind="stable").reset_index(drop=True)
     pos = {r: i for i, r in enumerate(info["run"])}
     k = len(pos)
@@ -87,7 +87,7 @@ def plot_across_runs(df_long: pd.DataFrame, area: str, *, metric: str | None = N
     mat[ia, ib] = mat[ib, ia] = sub["similarity"].to_numpy(dtype=float)
     np.fill_diagonal(mat, 1.0)
     several_modes = len(mode_rank) > 1
-    labels = [(f"{r.mode}/" if several_modes else "") + f"{r.species} s{r.seed}" + (" (untrained)" if r.untrained
+    labels = [(f"{r.condition}/" if several_modes else "") + f"{r.species} s{r.seed}" + (" (untrained)" if r.untrained
                                                                                   else "")
               for r in info.itertuples()]
     fig = _figure(2.0 + 0.32 * k, 1.6 + 0.3 * k)
@@ -112,7 +112,7 @@ def plot_species_differences(df: pd.DataFrame) -> Figure:
     difference
     significant after Holm; untrained areas have hatched bars and an "(untrained)" label.
     """
-    keys = [c for c in ("metric", "mode") if c in df.columns] + ["species_a", "species_b"]
+    keys = [c for c in ("metric", "condition") if c in df.columns] + ["species_a", "species_b"]
     panels = list(df.groupby(keys, sort=False, dropna=False))
     if not panels:
         raise ValueError("species_differences table is empty")
@@ -137,7 +137,7 @@ def plot_species_differences(df: pd.DataFrame) -> Figure:
         if np.isfinite(low):  # similarities near 1: start the axis below the lowest bar, not at 0
             top.set_ylim(max(0.0, low - 0.05 * (1.0 - low + 0.02) - 0.01), 1.0)
         head = f"{key['species_a']} vs {key['species_b']}"
-        extra = ", ".join(str(key[c]) for c in ("metric", "mode") if c in key)
+        extra = ", ".join(str(key[c]) for c in ("metric", "condition") if c in key)
         top.set_title(f"{head}" + (f" ({extra})" if extra else ""), fontsize=9)
         top.set_ylabel("mean similarity")
         diff = sub["diff"].to_numpy(dtype=float)
