@@ -53,10 +53,11 @@ def test_the_fixtures_cover_what_the_network_config_will_hold():
 
 
 def test_an_old_comparison_reads_its_mode_columns_as_conditions_and_reports(tmp_path):
-    """A compare directory written by 0.2.0 (the brains tutorial's, kept in docs): its tables called the condition
-    ``mode``; they read with ``condition`` columns and values, and its report builds without an error note."""
+    """A compare directory written by 0.2.0 (the brains tutorial's, its tables, configs and histories kept as
+    tests/fixtures/compare-0.2): its tables called the condition ``mode``; they read with ``condition`` columns and
+    values, and its report builds without an error note."""
     old = tmp_path / "compare"
-    shutil.copytree(Path(__file__).parents[1] / "docs" / "tutorials" / "runs" / "brains" / "compare", old)
+    shutil.copytree(Path(__file__).parent / "fixtures" / "compare-0.2", old)
     assert "mode" in pd.read_csv(old / "summary.csv") and "mode_a" in pd.read_csv(old / "similarity_pairs.csv")
     cdir = CompareDir(old)
     summary, tests = cdir.read_table(CompareDir.SUMMARY), cdir.read_table(CompareDir.TESTS)

@@ -1,19 +1,23 @@
-"""``compare``: train connectomes x connection modes x seeds under one recipe and compare them.
+"""``compare``: train connectomes x networks (connection modes, steps, twins) x seeds under one recipe and compare
+them, in three stages: :func:`~visualstreams.experiment.sweep.plan_sweep` (the grid, the data and every network
+compiled once per species, before anything is written), :func:`execute` (the runs trained, or kept and continued
+on ``resume``) and :func:`analyse_sweep` (statistics, similarity, brains, report).
 
 Output directory (file names owned by :class:`~visualstreams.runs.CompareDir`):
 
-- ``<species>/seed<k>/`` (``<species>/<mode>-seed<k>/`` for modes other than ``gain``): one run directory each;
-- ``summary.csv``: one row per run with its final metrics (``status`` says ``ok`` or why it failed;
+- ``<species>/seed<k>/`` (``<species>/<condition>-seed<k>/`` for conditions other than ``gain``): one run directory
+  each;
+- ``summary.csv``: one row per run with its condition and final metrics (``status`` says ``ok`` or why it failed;
   ``same_as`` names the run it reuses when two entries compile to the same network, such as the notebook's
   human and marmoset under mode ``none``; ``threads`` the torch threads it trained with, from its config.json,
   empty for a run written before they were recorded);
-- ``stats.csv``: per mode, species and metric: n, mean, sd and 95% CI across seeds;
-- ``tests.csv``: each pair of species (within each mode) and each pair of modes (within each species): the
-  difference, its 95% CI, Hedges' g, the p-value (Welch t-test) and the Holm-corrected p-value;
+- ``stats.csv``: per condition, species and metric: n, mean, sd and 95% CI across seeds;
+- ``tests.csv``: each pair of species (within each condition) and each pair of conditions (within each species):
+  the difference, its 95% CI, Hedges' g, the p-value (Welch t-test) and the Holm-corrected p-value;
 - ``learning_curves.png``; ``report.html`` and ``report.md`` (see :mod:`visualstreams.report`).
 
-Each (species, mode) is compiled once (:func:`~visualstreams.network.compile_network`), before anything
-trains; its seeds, the disk-room check, the resume checks and the stacking all use that one spec.
+Each (species, network) is compiled once, before anything trains; its seeds, the disk-room check, the resume
+checks and the stacking all use that one spec.
 
 Imports runs, the engine, analysis, figures and the report builder; nothing imports it but the CLI and the package
 facade.
@@ -21,6 +25,7 @@ facade.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -32,35 +37,26 @@ import pandas as pd
 from ..analysis.predictivity import PredictivityConfig
 from ..analysis.representations import DEFAULT_PROBES
 from ..analysis.stats import pairwise_tests, summarize
-from ..connectome import Connectome, load_connectome
+from ..connectome import Connectome
 from ..data import FashionMNIST, ImageSet
 from ..data.recordings import Recordings, load_recordings
-from ..engine import (
-    TrainConfig,
-    choose_strategy,
-    resolve_runtime,
-)
+from ..engine import TrainConfig
 from ..errors import ConfigError, VisualStreamsError
 from ..metrics import split_step
-from ..network import Architecture, CompiledNetwork, NetworkConfig, load_architecture
-from ..network.config import INPUT_FIELDS
-from ..network.modes import TWIN_PREFIXES
+from ..network import Architecture, CompiledNetwork, NetworkConfig
 from ..network.twins import run_costs
-from ..network.twins import twin as twin_network
 from ..report import build_report
 from ..runs import (
     CompareDir,
     RunDir,
     check_room,
     removed_if_left_empty,
-    resolve_data,
-    resolve_input,
     run_disk_bytes,
-    warn_repeated_sweeps,
 )
 from ..viz import plot_learning_curves
-from .executors import check_executor, run_on_ray, start_ray, task_runtime
+from .executors import run_on_ray, start_ray
 from .reference import NOTEBOOK_RESULTS
+from .sweep import Execution, Sweep, SweepPlan, plan_sweep
 from .units import Planned, finished, resumable, train_one, train_stacked
 
 
@@ -99,9 +95,11 @@ def compare(
     predictivity: PredictivityConfig | None = None,
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
+    The grid is a :class:`~visualstreams.experiment.sweep.Sweep`, the options of how it trains an
+    :class:`~visualstreams.experiment.sweep.Execution`; this function plans, executes and analyses it.
 
     ``seeds`` defaults to ``[config.seed]``, ``modes`` to the config's network's mode and ``steps`` to its steps.
-    Steps are a factor like the modes: a run's ``mode`` in the tables is its condition, the mode with ``-T<k>``
+    Steps are a factor like the modes: a run's ``condition`` in the tables is the mode with ``-T<k>``
     for a network of k >= 2 steps (``gain-T4``; see :attr:`~visualstreams.network.NetworkConfig.label`), and the
     summary has a ``steps`` column too. ``intrinsic``: with or without every area's recurrence within itself, for
     the step counts T >= 2 (a list, e.g. ``[False, True]``, trains both: ``gain-T4`` and ``gain-T4i``); default the
@@ -147,161 +145,129 @@ def compare(
     if rec is not None and (predictivity or PredictivityConfig()).ceiling and rec.repetitions().max() < 2:
         raise ConfigError(f"{recordings}: fewer than two repetitions of every stimulus: no split-half ceiling "
                           "(give recordings with repetitions, or --no-ceiling)")
-    conns = [load_connectome(c) for c in connectomes]
-    if not conns:
-        raise ConfigError("compare needs at least one species or connectome file")
-    names = _unique_names([c.name for c in conns])
-    seeds = list(seeds) if seeds is not None else [config.seed]
-    modes = list(modes) if modes is not None else [config.network.mode]
-    step_counts = list(steps) if steps is not None else [config.network.steps]
-    if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes) or len(set(step_counts)) != len(step_counts):
-        raise ConfigError("seeds, modes and steps must not repeat")
-    if not (seeds and modes and step_counts):
-        raise ConfigError("compare needs at least one seed, one mode and one step count")
-    within = [config.network.intrinsic] if intrinsic is None else [intrinsic] if isinstance(intrinsic, bool) else list(
-        dict.fromkeys(bool(i) for i in intrinsic))
-    if any(within) and not any(t > 1 for t in step_counts):  # else it would apply to no network, in silence
-        raise ConfigError("intrinsic recurrence acts from one step to the next: give --steps 2 or more (e.g. "
-                          "--steps 1 4)")
-    matches = [] if twins is False else ["parameters"] if twins is True else list(dict.fromkeys(twins))
-    unknown = [m for m in matches if m not in TWIN_PREFIXES]
-    if unknown:
-        raise ConfigError(f"unknown twin match {unknown[0]!r} ({', '.join(TWIN_PREFIXES)})")
-    if matches and not any(t > 1 for t in step_counts):
-        raise ConfigError("matched twins (--twins) are of networks of several steps: give --steps 1 4 or similar")
-    # Every network in the sweep, each mode of: the step counts (each recurrent one with and/or without intrinsic
-    # recurrence), then the twins of the recurrent ones. Built (and so validated) before anything trains.
-    one = NetworkConfig(modes[0], step_norm=config.network.step_norm)
-    shapes = [replace(one, steps=t, intrinsic=i) for t in step_counts for i in (within if t > 1 else [False])]
-    shapes += [replace(v, steps=1, twin_of=v.steps, twin_match=m) for v in list(shapes) if v.steps > 1
-               for m in matches]
-    variants = [replace(v, mode=m) for v in shapes for m in modes]
-    runtime = resolve_runtime(config.device, config.precision)
-    stack = choose_strategy(strategy, runtime) == "stacked"
-    check_executor(executor, workers, cpus_per_run, gpus_per_run, ray_address, ray_verbose)
-    if max_stack < 1:
-        raise ConfigError(f"max_stack must be >= 1, got {max_stack}")
-    arch = load_architecture(architecture) if isinstance(architecture, str | os.PathLike) else architecture
-    # The data before anything is written: a bad image set is refused in one line, and the networks follow it.
-    images = resolve_data(config, data, data_path, dataset, test_data, image_size, resume=resume)
-    if isinstance(images, ImageSet) and images.streamed:  # a streamed set trains one model at a time
-        if strategy == "stacked":
-            raise ConfigError(f"{images.source}: a streamed dataset (over the in-memory limit) trains one model at a "
-                              "time: use --strategy sequential")
-        stack = False
-    decided = resolve_input(config, images)  # the input of every network: the data's
-    variants = [replace(v, **{f: getattr(decided, f) for f in INPUT_FIELDS}) for v in variants]
-    # Compile once per (species, network): every error is reported before hours of training, not after.
-    specs: dict[tuple[str, NetworkConfig], CompiledNetwork] = {
-        (name, v): v.compile(conn.replace(name=name), arch)
-        for v in variants if v.twin_of is None for name, conn in zip(names, conns, strict=True)}
-    heads, every_step = config.make_task().heads, config.loss_steps == "all"
-    for v in variants:  # an acyclic species' twin is its one-step network (the plan reuses its runs)
-        if v.twin_of is not None:
-            specs.update({(name, v): twin_network(specs[(name, v.recurrent)], v.twin_match, heads, every_step)
-                          for name in names})
-    for (name, c), spec in specs.items():  # the rule train follows too: warned, once per species and step count
-        if c.mode == variants[0].mode and c.twin_of is None:
-            warn_repeated_sweeps(spec, name)
-    # checked before Ray starts
-    tasks_runtime = task_runtime(config, gpus_per_run, cpus_per_run) if executor == "ray" else None
-    started = start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray" else False
+    execution = Execution(strategy, max_stack, executor, ray_address, workers, cpus_per_run, gpus_per_run,
+                          ray_verbose, checkpoint_every, progress)
+    sweep = Sweep(tuple(connectomes), config, _tuple(seeds), _tuple(modes), _tuple(steps),
+                  () if twins is False else ("parameters",) if twins is True else tuple(twins),
+                  None if intrinsic is None else (intrinsic,) if isinstance(intrinsic, bool) else tuple(
+                      bool(i) for i in intrinsic), architecture)
+    plan = plan_sweep(sweep, execution, data=data, data_path=data_path, dataset=dataset, test_data=test_data,
+                      image_size=image_size, resume=resume)
+    started = (start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray"
+               else False)
     cdir = CompareDir(out)
     # a sweep refused once the directory exists (a run directory in the way, no room) leaves none it made
-    with removed_if_left_empty(out):
+    with removed_if_left_empty(out), _locked(cdir, started):
         try:
-            # One writer: while this sweep runs, another compare, train or similarity writing into ``out`` is refused
-            # (and this one is, before anything is written, while another runs). Held here, at the driver: Ray workers
-            # lock only the run directories they train. Taken once Ray is up: a Ray that fails creates no directory.
-            lock = cdir.lock()
-        except BaseException:
+            summary = execute(plan, cdir, resume=resume, overwrite=overwrite)
+        finally:
             if started:
                 import ray
 
                 ray.shutdown()
-            raise
-        with lock:
-            try:
-                cdir.prepare()
-                recorded = _data_record(images)
-                if resume:
-                    _check_resumed_data(cdir, recorded)
-                plan = _plan(cdir, names, variants, seeds, config, specs, resume, overwrite)
-                if resume:
-                    cdir.remove_temporaries()  # of atomic writes cut short by the kill
-                in_flight = (max_stack if stack else 1) * ((workers or len(plan)) if executor == "ray" else 1)
-                _check_room(cdir, [p.spec for p in plan if not p.done and p.twin is None], in_flight)
-                cdir.write_experiment({
-                    "species": names, "connectomes": [c.to_dict() for c in conns], "modes": modes, "steps": step_counts,
-                    "seeds": seeds,
-                    **({"twins": list(dict.fromkeys(v.twin_of for v in variants if v.twin_of is not None))}
-                       if matches else {}),
-                    **({"twin_matches": matches} if matches else {}),
-                    **({"intrinsic": within} if any(within) else {}),
-                    **({"step_norm": True} if config.network.step_norm else {}),
-                    "train": config.to_dict(), "architecture": arch.to_dict() if arch is not None else None,
-                    "data": recorded,
-                })
-                dataset = images
-                notebook = _is_fashion_mnist(dataset)
+        analyse_sweep(cdir, summary, plan.data, similarity=similarity, recordings=rec, predictivity=predictivity,
+                      report=report, progress=progress)
+        return summary
 
-                todo = [p for p in plan if not p.done and p.twin is None]
-                if todo and tasks_runtime is not None and tasks_runtime.threads != runtime.threads:
-                    t = tasks_runtime.threads
-                    warnings.warn(f"runs under Ray train with {t} torch thread{'s' if t > 1 else ''} each "
-                                  f"(--cpus-per-run {cpus_per_run:g}), a local sweep here with {runtime.threads}: "
-                                  f"results equal a local sweep's only at equal threads (OMP_NUM_THREADS={t})",
-                                  RuntimeWarning, stacklevel=2)
-                if executor == "ray":  # every unit a task; the driver writes the tables once they are back
-                    cdir.file(CompareDir.SUMMARY).unlink(missing_ok=True)  # none stale while the tasks run
-                    outcomes = run_on_ray(todo, dataset, stack=stack, max_stack=max_stack,
-                                          checkpoint_every=checkpoint_every, progress=progress, workers=workers,
-                                          cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, runtime=tasks_runtime)
-                else:
-                    outcomes = train_stacked([p for p in todo if not p.partial], dataset, runtime, progress,
-                                             max_stack) if stack else {}
 
-                rows = []
-                for p in plan:
-                    if p.twin is not None:
-                        history, status = (outcomes[p.twin] if p.twin in outcomes
-                                           else (p.twin.read_history(strict=False), "ok"))
-                        row = _summary_row(p, p.twin, history, status, notebook)
-                        rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
-                        cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan too
-                        continue
-                    if p.run_dir in outcomes:
-                        history, status = outcomes[p.run_dir]
-                    elif p.done:
-                        history, status = p.run_dir.read_history(), "ok"
-                        # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
-                        p.run_dir.remove_checkpoint()
-                        p.run_dir.remove_temporaries()
-                    else:
-                        history, status = train_one(p, dataset, progress=progress, checkpoint_every=checkpoint_every,
-                                                    runtime=runtime)
-                    outcomes[p.run_dir] = (history, status)
-                    rows.append({**_summary_row(p, p.run_dir, history, status, notebook), "same_as": ""})
-                    cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
-            finally:
-                if started:
-                    import ray
+def _tuple(values: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
 
-                    ray.shutdown()
-            summary = pd.DataFrame(rows)
-            analyse(cdir.path, summary, reference=notebook)
-            ok = summary[summary["status"] == "ok"]
-            if similarity is None:
-                similarity = bool(len(ok)) and int(ok.groupby(["species", "condition"])["seed"].nunique().max()) >= 2
-            if similarity:
-                _similarity(cdir, dataset, progress)
-            else:  # an analysis of an earlier state of this directory would pass for this one's
-                cdir.remove_similarity()
-            if rec is not None and len(ok):
-                _predictivity(cdir, rec, predictivity, progress)
-            if report:
-                build_report(cdir.path)
-            return summary
+
+def _locked(cdir: CompareDir, ray_started: bool) -> contextlib.AbstractContextManager[Any]:
+    """One writer: while a sweep runs, another compare, train or similarity writing into its directory is refused
+    (and this one is, before anything is written, while another runs). Held at the driver: Ray workers lock only
+    the run directories they train. Taken once Ray is up (a Ray that fails creates no directory); a lock refused
+    shuts down the Ray this sweep started."""
+    try:
+        return cdir.lock()
+    except BaseException:
+        if ray_started:
+            import ray
+
+            ray.shutdown()
+        raise
+
+
+def execute(plan: SweepPlan, cdir: CompareDir, *, resume: bool = False, overwrite: bool = False) -> pd.DataFrame:
+    """Train what ``plan`` holds into ``cdir`` (whose lock the caller holds): the run directories checked up front
+    (a clash is reported before hours of training), room on the disk, experiment.json, then every run not already
+    finished (``resume``: finished runs kept, interrupted ones continued from their checkpoints), locally or as Ray
+    tasks, stacked or one by one. summary.csv is rewritten after every run; returns it."""
+    config, execution, dataset = plan.config, plan.execution, plan.data
+    cdir.prepare()
+    recorded = _data_record(dataset)
+    if resume:
+        _check_resumed_data(cdir, recorded)
+    runs = _plan(cdir, plan.names, plan.networks, plan.sweep.seed_list, config, plan.specs, resume, overwrite)
+    if resume:
+        cdir.remove_temporaries()  # of atomic writes cut short by the kill
+    ray = execution.executor == "ray"
+    in_flight = (execution.max_stack if plan.stack else 1) * ((execution.workers or len(runs)) if ray else 1)
+    _check_room(cdir, [p.spec for p in runs if not p.done and p.twin is None], in_flight)
+    cdir.write_experiment(plan.experiment(recorded))
+    notebook = _is_fashion_mnist(dataset)
+    todo = [p for p in runs if not p.done and p.twin is None]
+    if todo and plan.task_runtime is not None and plan.task_runtime.threads != plan.runtime.threads:
+        t = plan.task_runtime.threads
+        warnings.warn(f"runs under Ray train with {t} torch thread{'s' if t > 1 else ''} each "
+                      f"(--cpus-per-run {execution.cpus_per_run:g}), a local sweep here with {plan.runtime.threads}: "
+                      f"results equal a local sweep's only at equal threads (OMP_NUM_THREADS={t})",
+                      RuntimeWarning, stacklevel=3)
+    if ray:  # every unit a task; the driver writes the tables once they are back
+        cdir.file(CompareDir.SUMMARY).unlink(missing_ok=True)  # none stale while the tasks run
+        outcomes = run_on_ray(todo, dataset, stack=plan.stack, max_stack=execution.max_stack,
+                              checkpoint_every=execution.checkpoint_every, progress=execution.progress,
+                              workers=execution.workers, cpus_per_run=execution.cpus_per_run,
+                              gpus_per_run=execution.gpus_per_run, runtime=plan.task_runtime)
+    else:
+        outcomes = train_stacked([p for p in todo if not p.partial], dataset, plan.runtime, execution.progress,
+                                 execution.max_stack) if plan.stack else {}
+    rows = []
+    for p in runs:
+        if p.twin is not None:
+            history, status = (outcomes[p.twin] if p.twin in outcomes
+                               else (p.twin.read_history(strict=False), "ok"))
+            row = _summary_row(p, p.twin, history, status, notebook)
+            rows.append({**row, "same_as": str(p.twin.path.relative_to(cdir.path))})
+            cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))  # a twin last in the plan too
+            continue
+        if p.run_dir in outcomes:
+            history, status = outcomes[p.run_dir]
+        elif p.done:
+            history, status = p.run_dir.read_history(), "ok"
+            # Left by a kill between writing model.pt and deleting the checkpoint: the run is complete.
+            p.run_dir.remove_checkpoint()
+            p.run_dir.remove_temporaries()
+        else:
+            history, status = train_one(p, dataset, progress=execution.progress,
+                                        checkpoint_every=execution.checkpoint_every, runtime=plan.runtime)
+        outcomes[p.run_dir] = (history, status)
+        rows.append({**_summary_row(p, p.run_dir, history, status, notebook), "same_as": ""})
+        cdir.write_table(CompareDir.SUMMARY, pd.DataFrame(rows))
+    return pd.DataFrame(rows)
+
+
+def analyse_sweep(cdir: CompareDir, summary: pd.DataFrame, data: FashionMNIST | ImageSet, *,
+                  similarity: bool | None = None, recordings: Recordings | None = None,
+                  predictivity: PredictivityConfig | None = None, report: bool = True,
+                  progress: bool = True) -> None:
+    """What a trained sweep's directory gets: stats.csv, tests.csv and the learning curves (:func:`analyse`);
+    the representations' tables (``similarity``; by default when some species has two finished seeds or more in
+    one condition); the brains section when there are ``recordings``; the report."""
+    notebook = _is_fashion_mnist(data)
+    analyse(cdir.path, summary, reference=notebook)
+    ok = summary[summary["status"] == "ok"]
+    if similarity is None:
+        similarity = bool(len(ok)) and int(ok.groupby(["species", "condition"])["seed"].nunique().max()) >= 2
+    if similarity:
+        _similarity(cdir, data, progress)
+    else:  # an analysis of an earlier state of this directory would pass for this one's
+        cdir.remove_similarity()
+    if recordings is not None and len(ok):
+        _predictivity(cdir, recordings, predictivity, progress)
+    if report:
+        build_report(cdir.path)
 
 
 def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig | None, progress: bool) -> None:
@@ -483,10 +449,3 @@ def _threads(run_dir: RunDir) -> int | None:
     return threads if isinstance(threads, int) else None
 
 
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
-    return out

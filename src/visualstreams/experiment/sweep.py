@@ -1,0 +1,212 @@
+"""What a compare trains and how, decided before anything is written: the sweep's grid (:class:`Sweep`: species x
+networks x seeds under one training config), how it runs (:class:`Execution`: strategy, stacking, Ray), and the
+plan both make with the data (:func:`plan_sweep` -> :class:`SweepPlan`: every network compiled once per species).
+:mod:`~visualstreams.experiment.comparison` executes a plan and analyses what it trained.
+
+Imports runs, the engine, the network and the executors' checks; never figures or reports.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..connectome import Connectome, load_connectome
+from ..data import FashionMNIST, ImageSet
+from ..engine import Runtime, TrainConfig, choose_strategy, resolve_runtime
+from ..errors import ConfigError
+from ..network import Architecture, CompiledNetwork, NetworkConfig, load_architecture
+from ..network.config import INPUT_FIELDS
+from ..network.modes import TWIN_PREFIXES
+from ..network.twins import twin as twin_network
+from ..runs import resolve_data, resolve_input, warn_repeated_sweeps
+from ..runs.inputs import DataLike
+from .executors import check_executor, task_runtime
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A compare's grid: every connectome under every network and seed, one training config.
+
+    ``seeds`` default to ``[config.seed]``, ``modes`` to the config's network's mode and ``steps`` to its steps.
+    Steps are a factor like the modes: a run's condition is the mode with ``-T<k>`` for a network of k >= 2 steps
+    (``gain-T4``; :attr:`NetworkConfig.label <visualstreams.network.NetworkConfig.label>`). ``intrinsic``: with
+    and/or without every area's recurrence within itself for the step counts T >= 2 (``(False, True)`` trains
+    ``gain-T4`` and ``gain-T4i``); default the config's. ``twins``: for each recurrent network also its one-step
+    twin matched on the parameters the task uses (``"parameters"``: ``gain-BF4``) and/or on training FLOPs per image
+    (``"compute"``: ``gain-BC4``). ``architecture``: the blocks of every network (default: the notebook's)."""
+
+    connectomes: tuple[str | Connectome, ...]
+    config: TrainConfig = field(default_factory=TrainConfig)
+    seeds: tuple[int, ...] | None = None
+    modes: tuple[str, ...] | None = None
+    steps: tuple[int, ...] | None = None
+    twins: tuple[str, ...] = ()
+    intrinsic: tuple[bool, ...] | None = None
+    architecture: Architecture | str | os.PathLike[str] | None = None
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(self.seeds) if self.seeds is not None else [self.config.seed]
+
+    @property
+    def mode_list(self) -> list[str]:
+        return list(self.modes) if self.modes is not None else [self.config.network.mode]
+
+    @property
+    def step_list(self) -> list[int]:
+        return list(self.steps) if self.steps is not None else [self.config.network.steps]
+
+    @property
+    def intrinsic_list(self) -> list[bool]:
+        return [self.config.network.intrinsic] if self.intrinsic is None else list(dict.fromkeys(self.intrinsic))
+
+    @property
+    def twin_list(self) -> list[str]:
+        return list(dict.fromkeys(self.twins))
+
+    def networks(self) -> list[NetworkConfig]:
+        """Every network of the sweep, in the order its tables list them: each mode of the step counts (each
+        recurrent one with and/or without intrinsic recurrence), then the twins of the recurrent ones; refused in
+        one line when the grid repeats itself or asks for something that would apply to nothing."""
+        seeds, modes, steps, within, matches = (self.seed_list, self.mode_list, self.step_list, self.intrinsic_list,
+                                                self.twin_list)
+        if len(set(seeds)) != len(seeds) or len(set(modes)) != len(modes) or len(set(steps)) != len(steps):
+            raise ConfigError("seeds, modes and steps must not repeat")
+        if not (seeds and modes and steps):
+            raise ConfigError("compare needs at least one seed, one mode and one step count")
+        if any(within) and not any(t > 1 for t in steps):  # else it would apply to no network, in silence
+            raise ConfigError("intrinsic recurrence acts from one step to the next: give --steps 2 or more (e.g. "
+                              "--steps 1 4)")
+        unknown = [m for m in matches if m not in TWIN_PREFIXES]
+        if unknown:
+            raise ConfigError(f"unknown twin match {unknown[0]!r} ({', '.join(TWIN_PREFIXES)})")
+        if matches and not any(t > 1 for t in steps):
+            raise ConfigError("matched twins (--twins) are of networks of several steps: give --steps 1 4 or similar")
+        one = NetworkConfig(modes[0], step_norm=self.config.network.step_norm)
+        shapes = [replace(one, steps=t, intrinsic=i) for t in steps for i in (within if t > 1 else [False])]
+        shapes += [replace(v, steps=1, twin_of=v.steps, twin_match=m) for v in list(shapes) if v.steps > 1
+                   for m in matches]
+        return [replace(v, mode=m) for v in shapes for m in modes]
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a sweep trains: ``strategy`` ``stacked`` (runs of one structure and recipe together, up to
+    ``max_stack``), ``sequential`` or ``auto`` (stacked on CUDA); ``executor`` ``local`` or ``ray`` (each unit a
+    task, ``workers`` at once with ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs each, on the cluster at
+    ``ray_address`` or a local instance); ``checkpoint_every`` K batches; a progress bar. Checked when made."""
+
+    strategy: str = "auto"
+    max_stack: int = 48
+    executor: str = "local"
+    ray_address: str | None = None
+    workers: int | None = None
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
+    ray_verbose: bool = False
+    checkpoint_every: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_executor(self.executor, self.workers, self.cpus_per_run, self.gpus_per_run, self.ray_address,
+                       self.ray_verbose)
+        if self.max_stack < 1:
+            raise ConfigError(f"max_stack must be >= 1, got {self.max_stack}")
+
+
+@dataclass
+class SweepPlan:
+    """A sweep with its data and its compiled networks, before anything is written: ``specs[(name, network)]``
+    for every connectome's (unique) name and network; ``runtime`` where this process trains, ``task_runtime``
+    where each Ray task does, ``stack`` whether runs train stacked."""
+
+    sweep: Sweep
+    execution: Execution
+    connectomes: list[Connectome]
+    names: list[str]
+    networks: list[NetworkConfig]
+    specs: dict[tuple[str, NetworkConfig], CompiledNetwork]
+    data: FashionMNIST | ImageSet
+    architecture: Architecture | None
+    runtime: Runtime
+    stack: bool
+    task_runtime: Runtime | None = None
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.sweep.config
+
+    def experiment(self, data_record: dict[str, Any]) -> dict[str, Any]:
+        """experiment.json: the grid as asked (species, modes, steps, seeds, twins, intrinsic recurrence, step
+        norms), the training config, the architecture and the data."""
+        sweep, twins = self.sweep, list(dict.fromkeys(v.twin_of for v in self.networks if v.twin_of is not None))
+        return {
+            "species": self.names, "connectomes": [c.to_dict() for c in self.connectomes],
+            "modes": sweep.mode_list, "steps": sweep.step_list, "seeds": sweep.seed_list,
+            **({"twins": twins, "twin_matches": sweep.twin_list} if sweep.twin_list else {}),
+            **({"intrinsic": sweep.intrinsic_list} if any(sweep.intrinsic_list) else {}),
+            **({"step_norm": True} if sweep.config.network.step_norm else {}),
+            "train": sweep.config.to_dict(),
+            "architecture": self.architecture.to_dict() if self.architecture is not None else None,
+            "data": data_record,
+        }
+
+
+def plan_sweep(sweep: Sweep, execution: Execution | None = None, *, data: DataLike | None = None,
+               data_path: str | os.PathLike[str] | None = None, dataset: str | os.PathLike[str] | None = None,
+               test_data: str | os.PathLike[str] | None = None, image_size: int | None = None,
+               resume: bool = False) -> SweepPlan:
+    """The sweep's plan: its grid checked, its data read and checked by the rules :func:`~visualstreams.train`
+    follows (:func:`~visualstreams.runs.resolve_data`), and every (species, network) compiled once at the data's
+    input, each twin widened from its recurrent network. Everything that can be refused is, here, in one line,
+    before a directory is made or a run trains; writes nothing."""
+    execution = execution or Execution()
+    config = sweep.config
+    conns = [load_connectome(c) for c in sweep.connectomes]
+    if not conns:
+        raise ConfigError("compare needs at least one species or connectome file")
+    names = _unique_names([c.name for c in conns])
+    networks = sweep.networks()
+    runtime = resolve_runtime(config.device, config.precision)
+    stack = choose_strategy(execution.strategy, runtime) == "stacked"
+    arch = (load_architecture(sweep.architecture) if isinstance(sweep.architecture, str | os.PathLike)
+            else sweep.architecture)
+    # The data before anything is written: a bad image set is refused in one line, and the networks follow it.
+    images = resolve_data(config, data, data_path, dataset, test_data, image_size, resume=resume)
+    if isinstance(images, ImageSet) and images.streamed:  # a streamed set trains one model at a time
+        if execution.strategy == "stacked":
+            raise ConfigError(f"{images.source}: a streamed dataset (over the in-memory limit) trains one model at a "
+                              "time: use --strategy sequential")
+        stack = False
+    decided = resolve_input(config, images)  # the input of every network: the data's
+    networks = [replace(v, **{f: getattr(decided, f) for f in INPUT_FIELDS}) for v in networks]
+    specs: dict[tuple[str, NetworkConfig], CompiledNetwork] = {
+        (name, v): v.compile(conn.replace(name=name), arch)
+        for v in networks if v.twin_of is None for name, conn in zip(names, conns, strict=True)}
+    heads, every_step = config.make_task().heads, config.loss_steps == "all"
+    for v in networks:  # an acyclic species' twin is its one-step network (the plan reuses its runs)
+        if v.twin_of is not None:
+            specs.update({(name, v): twin_network(specs[(name, v.recurrent)], v.twin_match, heads, every_step)
+                          for name in names})
+    for (name, c), spec in specs.items():  # the rule train follows too: warned, once per species and step count
+        if c.mode == networks[0].mode and c.twin_of is None:
+            warn_repeated_sweeps(spec, name)
+    tasks = (task_runtime(config, execution.gpus_per_run, execution.cpus_per_run) if execution.executor == "ray"
+             else None)
+    return SweepPlan(sweep, execution, conns, names, networks, specs, images, arch, runtime, stack, tasks)
+
+
+def _unique_names(names: Sequence[str]) -> list[str]:
+    """Connectome names as run-directory names: a name given twice gets ``-2``, ``-3``, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return out
+
+
+__all__ = ["Execution", "Sweep", "SweepPlan", "plan_sweep"]
