@@ -53,6 +53,7 @@ from ..runs import (
     removed_if_left_empty,
     run_disk_bytes,
 )
+from ..runs.inputs import same_images
 from ..viz import plot_learning_curves
 from .executors import run_on_ray, start_ray
 from .reference import NOTEBOOK_RESULTS
@@ -248,7 +249,7 @@ def execute(plan: SweepPlan, cdir: CompareDir, *, resume: bool = False, overwrit
     return pd.DataFrame(rows)
 
 
-def analyse_sweep(cdir: CompareDir, summary: pd.DataFrame, data: FashionMNIST | ImageSet, *,
+def analyse_sweep(cdir: CompareDir, summary: pd.DataFrame, data: ImageSet, *,
                   similarity: bool | None = None, recordings: Recordings | None = None,
                   predictivity: PredictivityConfig | None = None, report: bool = True,
                   progress: bool = True) -> None:
@@ -281,16 +282,14 @@ def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig 
                       "complete: rerun it with 'visualstreams predict --compare-dir'", RuntimeWarning, stacklevel=2)
 
 
-def _is_fashion_mnist(data: FashionMNIST | ImageSet) -> bool:
-    return not isinstance(data, ImageSet) or data.name == "fashion-mnist"
+def _is_fashion_mnist(data: ImageSet) -> bool:
+    return data.name == "fashion-mnist"
 
 
-def _data_record(data: FashionMNIST | ImageSet) -> dict[str, Any]:
-    """What experiment.json records of the sweep's data (an image set's checksum is of its decoded tensors, as
-    each run's config.json has it)."""
-    if isinstance(data, ImageSet):
-        return {**data.info(), "checksums": {**data.checksums, "tensors": data.digest()}}
-    return {"dataset": "fashion-mnist", **data.info()}
+def _data_record(data: ImageSet) -> dict[str, Any]:
+    """What experiment.json records of the sweep's data (its checksums with that of its decoded tensors, as each
+    run's config.json has them)."""
+    return {**data.info(), "checksums": {**data.checksums, "tensors": data.digest()}}
 
 
 def _check_resumed_data(cdir: CompareDir, recorded: dict[str, Any]) -> None:
@@ -304,12 +303,8 @@ def _check_resumed_data(cdir: CompareDir, recorded: dict[str, Any]) -> None:
         return
     if not isinstance(before, dict) or not before.get("checksums"):
         return
-    # Checksums are compared only between the same format (Fashion-MNIST's IDX and CSV files differ), as resume does.
-    same_kind = before.get("dataset", "fashion-mnist") == recorded.get("dataset") and before.get(
-        "format") == recorded.get("format")
-    # Only the checksums both records have: a registry's Fashion-MNIST adds that of its tensors to the files'.
-    common = set(before["checksums"]) & set(recorded.get("checksums") or {})
-    if not same_kind or not common or any(before["checksums"][k] != recorded["checksums"][k] for k in common):
+    # The data's checksums as a resumed run compares them (same_images); records that cannot tell are refused.
+    if same_images(before, recorded) is not True:
         where = before.get("load", {}).get("name_or_path") if isinstance(before.get("load"), dict) else None
         how = f"--dataset {where}" if where else "--data with its Fashion-MNIST" if before.get(
             "dataset", "fashion-mnist") == "fashion-mnist" else "its dataset"
@@ -317,7 +312,7 @@ def _check_resumed_data(cdir: CompareDir, recorded: dict[str, Any]) -> None:
                           f"({before.get('source', '?')}), not on these data; resume with {how}")
 
 
-def _similarity(cdir: CompareDir, dataset: FashionMNIST | ImageSet, progress: bool) -> None:
+def _similarity(cdir: CompareDir, dataset: ImageSet, progress: bool) -> None:
     """The representations section's tables and figures; a sweep whose runs cannot be compared (no shared area)
     keeps its results and says why: in :attr:`CompareDir.SIMILARITY_SKIPPED`, which the CLI's summary and the
     report read, and in a warning."""

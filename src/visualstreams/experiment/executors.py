@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..data import FashionMNIST, ImageSet
+from ..data import ImageSet
 from ..engine import Runtime, TrainConfig
 from ..errors import ConfigError
 from ..runs import RunDir
@@ -220,7 +220,7 @@ def task_runtime(config: TrainConfig, gpus_per_run: float, cpus_per_run: float =
     return resolve_runtime("cpu", config.precision, threads=ray_threads(cpus_per_run))
 
 
-def _unit(units: list[Planned], dataset: FashionMNIST | ImageSet, stack: bool, max_stack: int,
+def _unit(units: list[Planned], dataset: ImageSet, stack: bool, max_stack: int,
           checkpoint_every: int | None, threads: int,
           runtime: Runtime | None) -> tuple[dict[RunDir, Outcome], list[str], str | None]:
     """One Ray task: train ``units`` (one run, or one stack); returns the outcomes, the warnings raised (the driver
@@ -239,7 +239,7 @@ def _unit(units: list[Planned], dataset: FashionMNIST | ImageSet, stack: bool, m
     return outcomes, [str(w.message) for w in caught], error
 
 
-def _train_units(units: list[Planned], dataset: FashionMNIST | ImageSet, stack: bool, max_stack: int,
+def _train_units(units: list[Planned], dataset: ImageSet, stack: bool, max_stack: int,
                  checkpoint_every: int | None, threads: int, runtime: Runtime | None) -> dict[RunDir, Outcome]:
     import torch
 
@@ -284,7 +284,7 @@ def _units(todo: Sequence[Planned], stack: bool, max_stack: int) -> list[list[Pl
     return alone + stacks
 
 
-def run_on_ray(todo: Sequence[Planned], dataset: FashionMNIST | ImageSet, *, stack: bool, max_stack: int,
+def run_on_ray(todo: Sequence[Planned], dataset: ImageSet, *, stack: bool, max_stack: int,
                checkpoint_every: int | None, progress: bool, workers: int | None, cpus_per_run: float,
                gpus_per_run: float, runtime: Runtime | None) -> dict[RunDir, Outcome]:
     """Train ``todo`` as Ray tasks on the Ray that :func:`start_ray` connected (see the module docstring); at most

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..connectome import Connectome, load_connectome
-from ..data import FashionMNIST, ImageSet
+from ..data import ImageSet
 from ..engine import Runtime, TrainConfig, choose_strategy, resolve_runtime
 from ..errors import ConfigError
 from ..network import Architecture, CompiledNetwork, NetworkConfig, load_architecture
@@ -129,7 +129,7 @@ class SweepPlan:
     names: list[str]
     networks: list[NetworkConfig]
     specs: dict[tuple[str, NetworkConfig], CompiledNetwork]
-    data: FashionMNIST | ImageSet
+    data: ImageSet
     architecture: Architecture | None
     runtime: Runtime
     stack: bool
@@ -176,7 +176,10 @@ def plan_sweep(sweep: Sweep, execution: Execution | None = None, *, data: DataLi
             else sweep.architecture)
     # The data before anything is written: a bad image set is refused in one line, and the networks follow it.
     images = resolve_data(config, data, data_path, dataset, test_data, image_size, resume=resume)
-    if isinstance(images, ImageSet) and images.streamed:  # a streamed set trains one model at a time
+    if not isinstance(images, ImageSet):
+        raise ConfigError("compare trains on a dataset (an ImageSet, or Fashion-MNIST's tensors), not on tensors "
+                          "already on a device")
+    if images.streamed:  # a streamed set trains one model at a time
         if execution.strategy == "stacked":
             raise ConfigError(f"{images.source}: a streamed dataset (over the in-memory limit) trains one model at a "
                               "time: use --strategy sequential")

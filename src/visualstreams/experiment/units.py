@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..data import FashionMNIST, ImageSet
+from ..data import ImageSet
 from ..engine import Runtime, TrainConfig, fit_stacked, read_checkpoint
 from ..errors import ConfigError, DivergenceError, VisualStreamsError
 from ..network import CompiledNetwork
@@ -37,7 +37,7 @@ class Planned:
     twin: RunDir | None = None  # the run of the same network and seed that this one reuses
 
 
-def train_one(p: Planned, dataset: FashionMNIST | ImageSet, *, progress: bool = True,
+def train_one(p: Planned, dataset: ImageSet, *, progress: bool = True,
               checkpoint_every: int | None = None, runtime: Runtime | None = None) -> Outcome:
     """Train the run ``p`` (or continue it from its checkpoint when it is :func:`resumable`); a diverging run is
     an outcome ("failed: ..."), not an error, so that a sweep goes on."""
@@ -55,7 +55,7 @@ def train_one(p: Planned, dataset: FashionMNIST | ImageSet, *, progress: bool = 
         return p.run_dir.read_history(strict=False), f"failed: {exc}"
 
 
-def train_stacked(fresh: list[Planned], dataset: FashionMNIST | ImageSet, runtime: Runtime, progress: bool,
+def train_stacked(fresh: list[Planned], dataset: ImageSet, runtime: Runtime, progress: bool,
                    max_stack: int) -> dict[RunDir, tuple[list[dict[str, Any]], str]]:
     """Train the fresh runs of a sweep in stacks of up to ``max_stack`` models of one structure and recipe; each
     run directory is locked until the stacks are done, as :func:`train` locks its own."""
@@ -65,7 +65,7 @@ def train_stacked(fresh: list[Planned], dataset: FashionMNIST | ImageSet, runtim
         return _train_stacked(fresh, dataset, runtime, progress, max_stack)
 
 
-def _train_stacked(fresh: list[Planned], dataset: FashionMNIST | ImageSet, runtime: Runtime, progress: bool,
+def _train_stacked(fresh: list[Planned], dataset: ImageSet, runtime: Runtime, progress: bool,
                    max_stack: int) -> dict[RunDir, tuple[list[dict[str, Any]], str]]:
     started = []
     shared: dict[Any, Any] = {}

@@ -13,13 +13,19 @@ from typing import Any
 import torch
 
 from ..data import CLASSES, DATASETS, DeviceData, FashionMNIST, ImageSet, load_dataset, load_fashion_mnist
-from ..data.datasets import holds_images
+from ..data.datasets import from_fashion_mnist, holds_images
 from ..data.fashion_mnist import check_subset
 from ..engine import TrainConfig
 from ..errors import ConfigError, DataError
 from ..network import NetworkConfig
 
-DataLike = FashionMNIST | ImageSet | DeviceData
+DataLike = FashionMNIST | ImageSet | DeviceData  # what a caller may give; resolved, Fashion-MNIST is an ImageSet
+
+
+def as_image_set(data: FashionMNIST | ImageSet) -> ImageSet:
+    """Fashion-MNIST's tensors as the :class:`~visualstreams.data.ImageSet` the registry's ``fashion-mnist`` is
+    (a channel axis added; nothing recorded to load it by but its source, as before image sets existed)."""
+    return from_fashion_mnist(data) if isinstance(data, FashionMNIST) else data
 
 
 def device_data(
@@ -27,15 +33,12 @@ def device_data(
     device: torch.device,
 ) -> tuple[DeviceData, dict[str, Any]]:
     """The run's training subset and test set on ``device``, and what config.json records of the data."""
-    dataset = data if data is not None else load_fashion_mnist(data_path)
-    if isinstance(dataset, ImageSet):
-        # An image set's checksum is of its decoded tensors: a resumed run checks it has the run's images.
-        info = {**dataset.info(), "checksums": {**dataset.checksums, "tensors": dataset.digest()}}
-        return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
-    if isinstance(dataset, FashionMNIST):
-        info = dataset.info()
-        return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
-    return dataset, {}
+    if isinstance(data, DeviceData):
+        return data, {}
+    dataset = as_image_set(data if data is not None else load_fashion_mnist(data_path))
+    # An image set's checksum is of its decoded tensors too: a resumed run checks it has the run's images.
+    info = {**dataset.info(), "checksums": {**dataset.checksums, "tensors": dataset.digest()}}
+    return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
 
 
 def _fashion_mnist(data_path: str | os.PathLike[str] | None) -> FashionMNIST:
@@ -52,7 +55,7 @@ def _fashion_mnist(data_path: str | os.PathLike[str] | None) -> FashionMNIST:
 def resolve_data(config: TrainConfig, data: DataLike | None = None,
                  data_path: str | os.PathLike[str] | None = None, dataset: str | os.PathLike[str] | None = None,
                  test_data: str | os.PathLike[str] | None = None, image_size: int | None = None,
-                 resume: bool = False) -> DataLike:
+                 resume: bool = False) -> ImageSet | DeviceData:
     """The data a run (:func:`train`) or a sweep (compare) trains on, read and checked before anything is written,
     by one set of rules: ``data`` itself, the image set ``dataset`` names (its held-out split drawn by the config's
     seed; ``test_data`` and ``image_size`` go with it), or Fashion-MNIST from ``data_path`` (found as
@@ -64,17 +67,32 @@ def resolve_data(config: TrainConfig, data: DataLike | None = None,
     if dataset is None and (test_data is not None or image_size is not None):
         raise ConfigError("a test folder and an image size go with a dataset (--dataset)")
     if dataset is not None:
-        images: DataLike = load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
-    else:
-        images = data if data is not None else _fashion_mnist(data_path)
-    if isinstance(images, FashionMNIST | ImageSet) and not resume:
+        images: ImageSet | DeviceData = load_dataset(dataset, test_path=test_data, size=image_size, seed=config.seed)
+    elif isinstance(data, DeviceData):
+        images = data
+    else:  # Fashion-MNIST is an image set like every other
+        images = as_image_set(data if data is not None else _fashion_mnist(data_path))
+    if isinstance(images, ImageSet) and not resume:
         check_subset(len(images.train_labels), config.train_subset)
     resolve_input(config, images)
     return images
 
 
-def run_dataset(run_config: dict[str, Any], data_path: str | os.PathLike[str] | None = None,
-                ) -> FashionMNIST | ImageSet:
+def same_images(recorded: dict[str, Any], now: dict[str, Any]) -> bool | None:
+    """Whether two data records (config.json's or experiment.json's ``data``) are of the same images: by the
+    checksum of their decoded tensors when both have one (any format: the same images read from IDX, CSV or
+    memory), else by the files' checksums both have, between files of one format (the IDX and CSV releases
+    differ); None when the records cannot tell (a record of 0.2.0 or before beside another format)."""
+    ours, theirs = recorded.get("checksums") or {}, now.get("checksums") or {}
+    if "tensors" in ours and "tensors" in theirs:
+        return bool(ours["tensors"] == theirs["tensors"])
+    common = set(ours) & set(theirs) - {"tensors"}
+    if recorded.get("format") != now.get("format") or not common:
+        return None
+    return all(ours[k] == theirs[k] for k in common)
+
+
+def run_dataset(run_config: dict[str, Any], data_path: str | os.PathLike[str] | None = None) -> ImageSet:
     """The dataset a run trained on, as its config.json (``data``) records it, for analyses of the finished run.
 
     An image set is loaded again from its record (``load``: path, test folder, size, split seed), or from
@@ -85,8 +103,8 @@ def run_dataset(run_config: dict[str, Any], data_path: str | os.PathLike[str] | 
     load = info.get("load")
     if not load:
         recorded = info.get("source")
-        return load_fashion_mnist(data_path if data_path is not None else
-                                  recorded if recorded and Path(str(recorded)).is_dir() else None)
+        return as_image_set(load_fashion_mnist(data_path if data_path is not None else
+                                               recorded if recorded and Path(str(recorded)).is_dir() else None))
     where = str(data_path) if data_path is not None else load.get("name_or_path")
     refuse_gone(info, where)
     dataset = load_dataset(**{**load, "name_or_path": where})

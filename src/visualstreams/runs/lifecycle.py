@@ -50,7 +50,7 @@ from ..errors import VisualStreamsError
 from ..network import Architecture, CompiledNetwork, VisualStreamsNet
 from ..network.twins import run_costs
 from ..storage import save_torch
-from .inputs import DataLike, device_data, refuse_gone, resolve_data, resolve_input
+from .inputs import DataLike, device_data, refuse_gone, resolve_data, resolve_input, same_images
 from .rundir import RunDir
 from .writing import check_room, removed_if_left_empty, run_disk_bytes
 
@@ -346,9 +346,7 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
     elif data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
         data_path = data_info["source"]  # the run's own data, unless told otherwise
     dev_data, info = device_data(data, data_path, config, runtime.device)
-    # Checksums are compared only between files of the same format (the IDX and CSV releases differ).
-    if (info.get("format") == data_info.get("format") and info.get("checksums") and data_info.get("checksums")
-            and info["checksums"] != data_info["checksums"]):
+    if same_images(data_info, info) is False:  # None: the records cannot tell (as before they could)
         raise VisualStreamsError(f"{rd.path}: the data differ from the run's (other checksums); "
                                  "resume with its data (--data)")
     if len(dev_data.train_y) != data_info.get("train_used", len(dev_data.train_y)):
