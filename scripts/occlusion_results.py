@@ -28,8 +28,7 @@ from visualstreams.analysis.stats import mean_ci
 from visualstreams.engine import TrainConfig
 from visualstreams.errors import ConfigError
 from visualstreams.format import format_p, p_clause
-from visualstreams.runs import CompareDir
-from visualstreams.runs.rundir import upgrade_table
+from visualstreams.runs import CompareDir, upgrade_table
 from visualstreams.storage import write_text
 from visualstreams.viz.levels import plot_levels
 

@@ -22,7 +22,7 @@ from scipy import stats as sps
 
 from visualstreams.analysis.stats import mean_ci
 from visualstreams.format import format_p
-from visualstreams.runs.rundir import upgrade_table
+from visualstreams.runs import upgrade_table
 
 
 def conditions(cdir: Path) -> pd.DataFrame:

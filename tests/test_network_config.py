@@ -115,3 +115,38 @@ def test_a_run_interrupted_before_the_split_resumes_as_if_never_interrupted(tmp_
     torch.save({**state, "network": {**state["network"], "steps": 3}}, rd.checkpoint_path)
     with pytest.raises(vs.VisualStreamsError, match="train or network config differs"):
         resume_run(rd.path, data=data, progress=False)
+
+
+def test_a_run_of_before_the_split_resumes_again_after_a_second_interruption(tmp_path, data):
+    cfg = vs.make_config(epochs=2, batch_size=16, precision="fp32")
+    reference = vs.train("mouse", cfg, data=data, out=tmp_path / "ref", progress=False)
+    with crash_at(3):
+        vs.train("mouse", cfg, data=data, out=tmp_path / "cut", progress=False, checkpoint_every=2)
+    _as_before_the_split(RunDir(tmp_path / "cut"))
+    with crash_at(4):  # the resumed run killed again: its checkpoint now in this version's layout
+        resume_run(tmp_path / "cut", data=data, progress=False, checkpoint_every=2)
+    assert_same_run(resume_run(tmp_path / "cut", data=data, progress=False), reference)
+
+
+def test_tensors_on_a_device_set_the_channels_and_leave_the_classes_to_the_architecture(tmp_path):
+    from visualstreams.data import DeviceData
+
+    rgb = DeviceData(torch.randint(0, 255, (32, 3, 28, 28), dtype=torch.uint8), torch.arange(32) % 10,
+                     torch.randint(0, 255, (16, 3, 28, 28), dtype=torch.uint8), torch.arange(16) % 10)
+    result = vs.train("mouse", vs.make_config(epochs=1, batch_size=16), data=rgb, out=tmp_path, progress=False)
+    assert result.model.spec.architecture.in_channels == 3
+    saved = json.loads((tmp_path / "config.json").read_text())["network"]
+    assert (saved["image_size"], saved["in_channels"], saved["classes"]) == (28, 3, None)
+
+
+@pytest.mark.parametrize(("network", "message"), [("x", "corrupt or not a run's config"),
+                                                  ({"steps": 0}, "steps must be a whole number"),
+                                                  ({"image_size": 32}, "records image size 32, its architecture 28")])
+def test_a_bad_network_section_is_one_line_naming_the_file(tmp_path, data, network, message):
+    vs.train("mouse", vs.make_config(epochs=1, batch_size=16), data=data, out=tmp_path, progress=False)
+    run = RunDir(tmp_path)
+    config = run.read_config()
+    run.write_config({**config, "network": network if isinstance(network, str) else {**config["network"], **network}})
+    with pytest.raises(vs.VisualStreamsError, match=message) as refused:
+        vs.load_run(tmp_path)
+    assert str(run.config_path) in str(refused.value) and "\n" not in str(refused.value)

@@ -81,3 +81,16 @@ def test_two_data_records_are_the_same_images_by_their_tensors_else_by_their_fil
     assert same_images(old, idx) is True
     assert same_images(old, {"format": "idx", "checksums": {**files, "train.gz": "z", "tensors": "t"}}) is False
     assert same_images(old, {"format": "csv", "checksums": {"train.csv": "c", "tensors": "t"}}) is None
+
+
+def test_the_similarity_probes_of_an_occlusion_run_draw_their_scenes_from_the_image_set(tmp_path):
+    from visualstreams.analysis.representations import probe_activations
+
+    data = synthetic_dataset(32, 40)
+    vs.train("mouse", vs.make_config(epochs=1, batch_size=16, task="occlusion"), data=data, out=tmp_path / "run",
+             progress=False)
+    found = probe_activations(tmp_path / "run", 20, data=resolve_data(vs.make_config(), data=data))
+    given = probe_activations(tmp_path / "run", 20, data=data)  # Fashion-MNIST's own tensors, as before
+    assert found.acts.keys() == given.acts.keys() and all(len(a) == 20 for a in found.acts.values())
+    for area in found.acts:
+        assert (found.acts[area] == given.acts[area]).all()

@@ -276,11 +276,11 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
                         confidence: float = 0.95, alternative: str = "greater",
                         holm_within: Sequence[str] = ("metric", "condition"), group: str = "species",
                         name_strata: Sequence[str] = ()) -> pd.DataFrame:
-    """Within- against between-species similarity for each (metric, mode, area, pair of species).
+    """Within- against between-species similarity for each (metric, condition, area, pair of species).
 
     ``pairs``: the long table of ``across_runs`` (columns ``area, run_a, run_b, species_a, species_b, seed_a,
     seed_b, similarity``; ``mode_a, mode_b, metric, untrained`` used when present). Only pairs of runs in the
-    same mode are used; every pair of species is compared within each mode.
+    same condition are used; every pair of species is compared within each condition.
 
     * ``within``: mean similarity over within-species pairs with different seeds, pooled over both species'
       pairs (each pair weighs the same, so the species with more runs weighs more); ``within_a``/``within_b``
@@ -318,7 +318,7 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
       be significant and the sentence says so instead of "do not differ": with 12 tests per family, paired runs
       need at least 9 seeds (unpaired, 6 runs per species).
 
-    Columns: ``metric`` (if in ``pairs``), ``mode, area, species_a, species_b, n_runs_a, n_runs_b,
+    Columns: ``metric`` (if in ``pairs``), ``condition, area, species_a, species_b, n_runs_a, n_runs_b,
     n_within_pairs, n_between_pairs, within, within_a, within_b, between, diff, ci_low, ci_high, p, p_holm,
     significant, p_min, p_holm_min, permutations, exact, paired_by_seed, same_seed_included, untrained,
     sentence``. A row that
@@ -393,11 +393,12 @@ def species_differences(pairs: pd.DataFrame, *, n_permutations: int = 10000, see
 
 
 def mode_differences(pairs: pd.DataFrame, **options: Any) -> pd.DataFrame:
-    """The same test with the roles of species and mode swapped: for each species, area and pair of connection
-    modes, do runs of two modes differ more than seeds of one mode do? (Does ``gain`` change what the areas
-    compute, compared with ``none``, the same graph at strength 1?) Options and columns as
-    :func:`species_differences`, with ``species`` naming the stratum and ``mode_a``/``mode_b`` the compared modes.
-    Holm's family is every area, species and pair of modes of one metric (untrained areas apart).
+    """The same test with the roles of species and condition swapped: for each species, area and pair of
+    conditions (connection modes, step counts, twins), do runs of two conditions differ more than seeds of one do?
+    (Does ``gain`` change what the areas compute, compared with ``none``, the same graph at strength 1?) Options
+    and columns as :func:`species_differences`, with ``species`` naming the stratum and
+    ``condition_a``/``condition_b`` the compared conditions. Holm's family is every area, species and pair of
+    conditions of one metric (untrained areas apart).
     """
     swap = {"species_a": "condition_a", "species_b": "condition_b", "condition_a": "species_a",
             "condition_b": "species_b"}

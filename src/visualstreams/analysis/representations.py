@@ -4,7 +4,7 @@
   the same for every run; on canvas tasks at the test set's fixed positions), flattened per area.
 * :func:`within_network`: one network, area x area (square).
 * :func:`across_runs`: for each area, every pair of runs (long format, one row per pair).
-* :func:`species_differences`: the question. For each mode, area and pair of species: mean within-species
+* :func:`species_differences`: the question. For each condition, area and pair of species: mean within-species
   similarity (pairs of runs of one species with different seeds) against mean between-species similarity, their
   difference with a bootstrap 95% CI over seeds, a permutation test over run labels within seeds (over runs where
   no seed is shared), Holm correction and a plain sentence.
@@ -61,7 +61,7 @@ def across_runs(acts: Mapping[Hashable, Mapping[str, ArrayLike]], runs: pd.DataF
     """For each area, the similarity of every pair of runs: a long table, one row per (metric, area, pair).
 
     ``acts``: run id -> area -> activations (n, ...), all on the same n probes. ``runs``: one row per run with
-    columns ``run, species, mode, seed`` and optionally ``untrained_areas`` (areas left untrained in that run) or
+    columns ``run, species, condition, seed`` and optionally ``untrained_areas`` (areas left untrained in that run) or
     ``trained_areas`` (the others are untrained), each a list or a comma/space-separated string. ``areas``:
     default every area in ``acts``, in order of first appearance. ``metric``: one name of ``METRICS`` (or
     ``"cka"``/``"rsa"`` with ``debiased``/``compare`` options) or several names, all computed from one Gram per
@@ -69,9 +69,9 @@ def across_runs(acts: Mapping[Hashable, Mapping[str, ArrayLike]], runs: pd.DataF
     memory is one area's Grams. ``precomputed``: area -> metric -> run x run matrix already computed (as
     :func:`similarity` does, from the same Grams as the within-network views).
 
-    Columns: ``metric, area, run_a, run_b, species_a, species_b, mode_a, mode_b, seed_a, seed_b, similarity,
+    Columns: ``metric, area, run_a, run_b, species_a, species_b, condition_a, condition_b, seed_a, seed_b, similarity,
     untrained_a, untrained_b, untrained`` (either run's area untrained). Pairs are unordered (run_a comes before
-    run_b in ``runs``) and include pairs across modes; ``species_differences`` keeps pairs within one mode.
+    run_b in ``runs``) and include pairs across conditions; ``species_differences`` keeps pairs within one condition.
     """
     missing = [c for c in _RUN_COLUMNS if c not in runs.columns]
     if missing:
@@ -233,8 +233,8 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
     # Occlusion, debris and clutter scenes are kept or drawn per test set: the whole test set, as evaluation gives
     # it. A task of levels records its probes at its highest level (one fixed scene each), where the areas differ
     # most.
-    pool = ((dataset.test_images.unsqueeze(1).to(device), dataset.test_labels.to(device)) if task.needs_pool
-            else None)
+    pool_images = dataset.test_images if isinstance(dataset, ImageSet) else dataset.test_images.unsqueeze(1)
+    pool = (pool_images.to(device), dataset.test_labels.to(device)) if task.needs_pool else None
     if task.name in LEVEL_TASKS:
         task = next(ct for _, ct in task.test_conditions() if ct.occlusion[0] == max(task.occlusion))
     trained = set(model.needed_areas(task.heads))
@@ -322,7 +322,7 @@ def similarity(
     name in each run's config.json). The areas compared are those every run has (by name, after
     ``homology``), or ``areas``. ``metrics``: among ``cka`` (linear, debiased), ``cka-biased``, ``rsa`` (correlation
     RDMs compared by Spearman) and ``rsa-whitened``. Returns a :class:`SimilarityResult`; ``differences`` tests,
-    for each mode, area and pair of species, whether runs of two species differ more than seeds of one species do
+    for each condition, area and pair of species, whether runs of two species differ more than seeds of one species do
     (one-sided permutation test over run labels, within seeds where runs are paired by seed, Holm across areas
     and pairs; same-seed pairs left out of the between-species pairs unless ``include_same_seed``, since such runs
     share their initial weights).

@@ -122,15 +122,21 @@ def _cause(exc: Exception) -> str:
     return sentence
 
 
-def check_state(state: dict[str, Any], config: TrainConfig, n: int, batches: int) -> None:
-    """Refuse a checkpoint that cannot continue this loop (another config, other data, inconsistent)."""
-    # Fields added since the checkpoint was written have their defaults there (crop_pad: none before it existed);
-    # one written before the network config was split holds the network's fields in ``train`` and no input.
+def of_config(state: dict[str, Any], config: TrainConfig) -> bool:
+    """The checkpoint ``state`` was written by a run of ``config``: its train and network configs read back equal
+    (fields added since it was written have their defaults there, crop_pad none before it existed; one written
+    before the network config was split holds the network's fields in ``train`` and no input), whichever layout
+    each was saved in."""
     try:
         saved = TrainConfig.from_dict(state["train"], state.get("visualstreams"), state.get("network"))
-    except (ConfigError, TypeError, AttributeError):
-        saved = None
-    if saved is None or saved.to_dict() != config.to_dict() or not saved.network.recorded_for(config.network):
+    except (ConfigError, TypeError, AttributeError, KeyError):
+        return False
+    return saved.to_dict() == config.to_dict() and saved.network.recorded_for(config.network)
+
+
+def check_state(state: dict[str, Any], config: TrainConfig, n: int, batches: int) -> None:
+    """Refuse a checkpoint that cannot continue this loop (another config, other data, inconsistent)."""
+    if not of_config(state, config):
         raise VisualStreamsError("checkpoint belongs to another run (its train or network config differs)")
     epoch, done, history = state["epoch"], state["step"], state["history"]
     ok = (isinstance(epoch, int) and isinstance(done, int) and isinstance(history, list)

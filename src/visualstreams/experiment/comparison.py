@@ -113,7 +113,7 @@ def compare(
     from it (see :func:`~visualstreams.runs.resume_run`); killed at any moment and resumed, a sweep ends
     with the results of one never interrupted (bit for bit on the CPU; runs of a stack resume one by one from
     their epoch-end checkpoints, equal up to the rounding of the batched kernels). ``checkpoint_every=K`` also
-    checkpoints every K steps.
+    checkpoints every K batches.
     ``strategy``: ``stacked`` trains runs of the same structure and recipe together, up to ``max_stack`` at
     once (see :mod:`visualstreams.engine.stacked`; epoch-end checkpoints only), ``sequential`` one after
     another, ``auto`` picks stacked on CUDA and sequential on the CPU.
@@ -127,7 +127,7 @@ def compare(
     (``resolved.threads``) and in the summary's ``threads`` column.
     ``similarity``: compare what the areas compute across runs (``similarity_*.csv`` and figures, a report
     section; see :func:`~visualstreams.experiment.similarity.similarity_of`); by default when some species has
-    two finished seeds or more in one mode.
+    two finished seeds or more in one condition.
     ``recordings`` (with its ``stimuli`` table): also score every finished run's areas against these recordings
     (:func:`~visualstreams.experiment.brains.predict`, settings ``predictivity``): the tables and heatmap in
     ``out``, scores per species and condition across seeds with CIs, Welch tests with Holm's correction, and a
@@ -405,7 +405,7 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
 
 
 def _histories(ok: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per (species, mode): every seed's history stacked (the figure draws the mean and a CI band)."""
+    """Per (species, condition): every seed's history stacked (the figure draws the mean and a CI band)."""
     groups: dict[str, list[pd.DataFrame]] = {}
     for r in ok.itertuples():
         label = r.species if ok["condition"].nunique() == 1 else f"{r.species} ({r.condition})"

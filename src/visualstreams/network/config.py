@@ -122,9 +122,18 @@ class NetworkConfig:
 
     def rebuild(self, connectome: Connectome, architecture: Architecture) -> CompiledNetwork:
         """The network a run directory records: its saved ``architecture`` (a twin's already widened, at the run's
-        input) compiled at this config's mode, steps and recurrence."""
-        return compile_network(connectome, architecture, mode=self.mode, steps=self.steps,
+        input) compiled at this config's mode, steps and recurrence; refused when the input this config records
+        (none before the split) is not the architecture's."""
+        spec = compile_network(connectome, architecture, mode=self.mode, steps=self.steps,
                                intrinsic=self.intrinsic and self.twin_of is None, step_norm=self.step_norm)
+        what = next((h.outputs for h in spec.heads if h.name == "what"), None)
+        built = {"image_size": spec.image_size, "in_channels": spec.architecture.in_channels, "classes": what}
+        differ = [f for f in INPUT_FIELDS if getattr(self, f) is not None and built[f] is not None
+                  and getattr(self, f) != built[f]]
+        if differ:
+            raise ConfigError(f"its network records {differ[0].replace('_', ' ')} {getattr(self, differ[0])}, its "
+                              f"architecture {built[differ[0]]}")
+        return spec
 
 
 _SUFFIX = re.compile(r"(BF|BC|T)(\d+)(i?)(n?)")
@@ -146,8 +155,12 @@ def parse_condition(label: str) -> NetworkConfig:
 
 def describe_condition(label: str) -> str:
     """A sentence on a run's condition for tables and reports: its mode's description, and its steps or the
-    recurrent network it is the matched twin of."""
-    c = parse_condition(label)
+    recurrent network it is the matched twin of; a label that names no network (a hand-edited table's) is said to
+    be one, so a report is still written."""
+    try:
+        c = parse_condition(label)
+    except ConfigError:
+        return "not a condition this version knows (no connection mode of that name)"
     what = MODE_DESCRIPTIONS[c.mode]
     within = ", and every area's recurrence within itself (a 3x3 convolution of its previous step)"
     normed = "; every area normalised at each step (GroupNorm)" if c.step_norm else ""

@@ -20,7 +20,7 @@ import pandas as pd
 from .. import metrics
 from ..analysis import levels
 from ..connectome import Connectome
-from ..errors import ConnectomeError
+from ..errors import ConfigError, ConnectomeError
 from ..format import MISSING, format_metric
 from ..metrics import split_step
 from ..network.config import NetworkConfig, describe_condition, parse_condition
@@ -274,7 +274,10 @@ def _levels_figure(doc: Document, ex: _Experiment) -> None:
     modes = [str(m) for m in dict.fromkeys(ex.ok["condition"])]
     pair = None
     for m in modes:  # the first recurrent condition whose used-parameter twin was trained beside it
-        c = parse_condition(m)
+        try:
+            c = parse_condition(m)
+        except ConfigError:  # a label that names no network (a hand-edited table's) has no twin
+            continue
         twin = (NetworkConfig(c.mode, twin_of=c.steps, intrinsic=c.intrinsic, step_norm=c.step_norm).label
                 if c.steps > 1 else None)
         if c.steps > 1 and twin in modes:

@@ -17,7 +17,7 @@ from .lifecycle import (
     train,
     warn_repeated_sweeps,
 )
-from .rundir import CompareDir, PredictDir, RunDir, lesion_figure_path
+from .rundir import CompareDir, PredictDir, RunDir, lesion_figure_path, upgrade_table
 from .writing import (
     DirectoryLock,
     check_room,
@@ -30,4 +30,5 @@ from .writing import (
 __all__ = ["RunFinished", "StartedRun", "TrainResult", "build_seeded", "compile_for", "environment",
            "finish_run", "load_run", "resolve_data", "resolve_input", "resume_run", "run_dataset", "start_run", "train",
            "warn_repeated_sweeps", "CompareDir", "DirectoryLock", "PredictDir", "RunDir", "check_room",
-           "ensure_writable_dir", "lesion_figure_path", "lock_directory", "removed_if_left_empty", "run_disk_bytes"]
+           "ensure_writable_dir", "lesion_figure_path", "lock_directory", "removed_if_left_empty", "run_disk_bytes",
+           "upgrade_table"]

@@ -143,12 +143,16 @@ def resolve_input(config: TrainConfig, data: DataLike | None) -> NetworkConfig:
                               f"{len(data.classes)} classes: train it with --task what")
         decided = {"image_size": task.image_size if task.canvas is not None else h, "in_channels": data.channels,
                    "classes": len(data.classes)}
-    else:
+    elif isinstance(data, DeviceData):  # tensors already on a device: their channels; their classes are unknown
+        decided = {"image_size": task.image_size, "in_channels": int(data.train_x.shape[1]), "classes": None}
+    else:  # Fashion-MNIST's, found when training starts
         decided = {"image_size": task.image_size, "in_channels": 1, "classes": len(CLASSES)}
     net = config.network
     for name, value in decided.items():
         given = getattr(net, name)
-        if given is not None and given != value:
+        if value is None:
+            decided[name] = given  # left to the config, else the architecture
+        elif given is not None and given != value:
             raise ConfigError(f"the network's {name.replace('_', ' ')} is {given}, but the data and task give "
                               f"{value}: leave it out (the data decides it)")
     return replace(net, **decided)

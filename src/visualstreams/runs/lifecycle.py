@@ -45,8 +45,8 @@ from ..engine import (
     resolve_runtime,
     use_threads,
 )
-from ..engine.checkpoint import check_checkpoint_every, check_state
-from ..errors import VisualStreamsError
+from ..engine.checkpoint import check_checkpoint_every, check_state, of_config
+from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, VisualStreamsNet
 from ..network.twins import run_costs
 from ..storage import save_torch
@@ -274,9 +274,11 @@ def rebuild_run(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, C
         config = TrainConfig.of_run(config_json)
         conn = Connectome.from_dict(config_json["connectome"])
         arch = Architecture.from_dict(config_json["architecture"])
-    except (KeyError, TypeError):
+        return config, config.network.rebuild(conn, arch)
+    except (KeyError, TypeError, AttributeError):
         raise VisualStreamsError(f"{rd.config_path}: corrupt or not a run's config") from None
-    return config, config.network.rebuild(conn, arch)
+    except ConfigError as exc:  # a value no run could have: said with the file it is in
+        raise VisualStreamsError(f"{rd.config_path}: {exc}") from None
 
 
 def resume_run(
@@ -323,8 +325,7 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
     if state is None and history:
         raise VisualStreamsError(f"{rd.path}: no {RunDir.CHECKPOINT} to resume from, though "
                                  f"{_plural(len(history), 'epoch')} finished; retrain the run (train --overwrite)")
-    if state is not None and (state["train"], state.get("network")) != (run_config["train"],
-                                                                         run_config.get("network")):
+    if state is not None and not of_config(state, config):  # each read as its own layout and version meant it
         raise VisualStreamsError(f"{path}: belongs to another run (its train or network config differs from "
                                  "config.json)")
 
@@ -346,7 +347,7 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
     elif data is None and data_path is None and Path(str(data_info.get("source", ""))).is_dir():
         data_path = data_info["source"]  # the run's own data, unless told otherwise
     dev_data, info = device_data(data, data_path, config, runtime.device)
-    if same_images(data_info, info) is False:  # None: the records cannot tell (as before they could)
+    if same_images(data_info, info) is False:  # None (the records cannot tell) lets it resume, as 0.2.0 did
         raise VisualStreamsError(f"{rd.path}: the data differ from the run's (other checksums); "
                                  "resume with its data (--data)")
     if len(dev_data.train_y) != data_info.get("train_used", len(dev_data.train_y)):

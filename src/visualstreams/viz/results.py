@@ -78,7 +78,7 @@ def final_metrics(metrics: Sequence[str]) -> list[str]:
 def plot_anytime(stats: pd.DataFrame, path: str | os.PathLike[str] | None = None, metric: str = "test_acc",
                  ) -> Figure:
     """The "anytime" curve: ``metric`` read at every step of the recurrent runs (``test_acc@t0`` .. from
-    ``stats.csv``), mean and 95% CI band across seeds, one line per mode and species; the one-step runs of the
+    ``stats.csv``), mean and 95% CI band across seeds, one line per condition and species; the one-step runs of the
     same table as dashed horizontal lines at their ``metric``, the feedforward reference."""
     fig = Figure(figsize=(6.4, 4), layout="constrained")
     ax = fig.subplots()
@@ -119,7 +119,7 @@ def plot_final_metrics(stats: pd.DataFrame, path: str | os.PathLike[str] | None 
                        runs: pd.DataFrame | None = None) -> Figure:
     """Final metrics per species: the mean as a point with its 95% CI as a bar, one panel per metric.
 
-    ``stats`` is the ``stats.csv`` table (``mode, species, metric, n, mean, ci_low, ci_high``); modes are side
+    ``stats`` is the ``stats.csv`` table (``condition, species, metric, n, mean, ci_low, ci_high``); conditions are side
     by side in their own colours. A group with n = 1 has no CI and is drawn as a hollow point. ``runs`` (the
     finished rows of ``summary.csv``), when given, adds each seed's value as a small dot.
     """

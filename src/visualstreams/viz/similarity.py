@@ -1,5 +1,5 @@
 """Figures of representational similarity: area x area within a network, run x run per area grouped by species
-and mode, and within- against between-species similarity per area with its CI. Untrained areas are hatched and
+and condition, and within- against between-species similarity per area with its CI. Untrained areas are hatched and
 labelled. Each returns a ``matplotlib.figure.Figure``. Imports the leaves only (it draws the analysis' tables)."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def plot_within_network(df: pd.DataFrame, *, title: str | None = None) -> Figure
 
 
 def plot_across_runs(df_long: pd.DataFrame, area: str, *, metric: str | None = None) -> Figure:
-    """Run x run heatmap for one area of an ``across_runs`` table, runs grouped by mode, then species, then seed.
+    """Run x run heatmap for one area of an ``across_runs`` table, runs grouped by condition, then species, then seed.
 
     Lines separate the (mode, species) groups; runs whose area is untrained are labelled and hatched. With several
     metrics in the table, ``metric`` picks one (default: the first).
@@ -108,9 +108,8 @@ def plot_across_runs(df_long: pd.DataFrame, area: str, *, metric: str | None = N
 def plot_species_differences(df: pd.DataFrame) -> Figure:
     """Within- vs between-species similarity per area (top) and their difference with its CI (bottom).
 
-    One panel per (metric, mode, pair of species) of a ``species_differences`` table, three to a row; a star marks a
-    difference
-    significant after Holm; untrained areas have hatched bars and an "(untrained)" label.
+    One panel per (metric, condition, pair of species) of a ``species_differences`` table, three to a row; a star
+    marks a difference significant after Holm; untrained areas have hatched bars and an "(untrained)" label.
     """
     keys = [c for c in ("metric", "condition") if c in df.columns] + ["species_a", "species_b"]
     panels = list(df.groupby(keys, sort=False, dropna=False))
