@@ -9,13 +9,17 @@ so every result is deterministic and follows the file the connectome came from.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
+
+if TYPE_CHECKING:  # imported where it is called: the connectome commands start without networkx
+    import networkx as nx
 
 
 def digraph(areas: Sequence[str], weights: np.ndarray) -> nx.DiGraph:
     """The projections (strength > 0) as a directed graph; nodes in ``areas`` order, edges in row-major order."""
+    import networkx as nx
     g = nx.DiGraph()
     g.add_nodes_from(areas)
     rows, cols = np.nonzero(np.asarray(weights) > 0)
@@ -26,11 +30,13 @@ def digraph(areas: Sequence[str], weights: np.ndarray) -> nx.DiGraph:
 
 def reachable(g: nx.DiGraph, start: str) -> set[str]:
     """Areas reachable from ``start`` (``start`` included)."""
+    import networkx as nx
     return {start} | nx.descendants(g, start)
 
 
 def find_cycle(g: nx.DiGraph) -> list[str] | None:
     """One directed cycle as a list of areas, the first repeated at the end; None for an acyclic graph."""
+    import networkx as nx
     try:
         edges = nx.find_cycle(g, orientation="original")
     except nx.NetworkXNoCycle:
@@ -40,6 +46,7 @@ def find_cycle(g: nx.DiGraph) -> list[str] | None:
 
 def path(g: nx.DiGraph, start: str, end: str) -> list[str]:
     """A shortest path from ``start`` to ``end``, both included; [] when there is none."""
+    import networkx as nx
     try:
         return list(nx.shortest_path(g, start, end))
     except nx.NetworkXNoPath:
@@ -55,6 +62,7 @@ def topological_order(g: nx.DiGraph) -> list[str]:
 
     Raises ``networkx.NetworkXUnfeasible`` on a cycle.
     """
+    import networkx as nx
     pos = _position(g)
     return list(nx.lexicographical_topological_sort(g, key=pos.__getitem__))
 
@@ -62,6 +70,7 @@ def topological_order(g: nx.DiGraph) -> list[str]:
 def levels(g: nx.DiGraph, root: str) -> dict[str, int]:
     """Each area's hierarchy level: the longest path to it from ``root`` (0). Areas ``root`` cannot reach are
     left out; so is everything when the graph has a cycle or lacks ``root`` (no level is defined then)."""
+    import networkx as nx
     if root not in g or not nx.is_directed_acyclic_graph(g):
         return {}
     reach = reachable(g, root)
@@ -78,6 +87,7 @@ def layers(g: nx.DiGraph) -> list[list[str]]:
 
     Raises ``networkx.NetworkXUnfeasible`` on a cycle.
     """
+    import networkx as nx
     pos = _position(g)
     return [sorted(layer, key=pos.__getitem__) for layer in nx.topological_generations(g)]
 
@@ -98,6 +108,7 @@ def classify(g: nx.DiGraph, root: str, given: Mapping[tuple[str, str], str]) -> 
     same distance are lateral both ways, and the feedforward edges never form a cycle (levels rise along them)
     unless ``given`` marks a cycle's every edge feedforward (the caller reports that).
     """
+    import networkx as nx
     out: dict[tuple[str, str], str] = {}
     ff = nx.DiGraph()
     ff.add_nodes_from(g.nodes)

@@ -20,15 +20,17 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
-import pandas as pd
 
 from .. import graph
 from ..errors import ConnectomeError
 from ..graph import DIRECTIONS
+
+if TYPE_CHECKING:  # imported where used: the connectome commands start without them
+    import networkx as nx
+    import pandas as pd
 
 CANONICAL_AREAS: tuple[str, ...] = ("V1", "V2", "V4", "IT", "MT", "LIP")
 # The one table of the canonical areas' hierarchy levels (presets from published data and siibra's undirected
@@ -132,10 +134,14 @@ class Connectome:
         return Connectome(**fields)
 
     def to_frame(self) -> pd.DataFrame:
+
+        import pandas as pd
         """The labelled matrix: rows are sources, columns are targets."""
         return pd.DataFrame(self.weights, index=list(self.areas), columns=list(self.areas))
 
     def pathways(self) -> pd.DataFrame:
+
+        import pandas as pd
         """One row per projection: source, target, pathway name and strength."""
         rows = [{"pathway": f"{s}_to_{t}", "source": s, "target": t, "strength": v} for s, t, v in self.edges()]
         return pd.DataFrame(rows, columns=["pathway", "source", "target", "strength"])
@@ -292,6 +298,9 @@ def find_cycle(connectome: Connectome) -> list[str] | None:
 
 
 def topological_order(connectome: Connectome) -> list[str]:
+
+
+    import networkx as nx
     """Areas ordered so every source comes before its targets (ties keep the file's order)."""
     try:
         return graph.topological_order(connectome.graph())

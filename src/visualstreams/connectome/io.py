@@ -15,19 +15,24 @@ import json
 import os
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import ConnectomeError
 from ..storage import write_json, write_text
 from .core import Connectome
 
+if TYPE_CHECKING:  # imported where used: the connectome commands start without it
+    import pandas as pd
+
 _META_KEYS = ("name", "species", "source", "measure", "notes")
 
 
 def read_csv(path: str | os.PathLike[str]) -> Connectome:
+
+
+    import pandas as pd
     """Read a labelled matrix (rows = source, columns = target); ``# key: value`` lines carry metadata."""
     path = Path(path)
     text = _read_text(path)
@@ -81,6 +86,9 @@ def read_csv(path: str | os.PathLike[str]) -> Connectome:
 
 
 def _read_edge_list(path: Path, text: str, meta: dict[str, str]) -> Connectome:
+
+
+    import pandas as pd
     try:
         df = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, ValueError) as exc:
@@ -114,6 +122,9 @@ def _read_edge_list(path: Path, text: str, meta: dict[str, str]) -> Connectome:
 
 
 def write_csv(connectome: Connectome, path: str | os.PathLike[str]) -> None:
+
+
+    import pandas as pd
     """A labelled matrix, or an edge list with a ``direction`` column when the connectome gives directions (a
     matrix could not keep them)."""
     lines = [f"# {k}: {v}" for k, v in connectome.metadata().items() if k in _META_KEYS and v]
@@ -190,6 +201,11 @@ def _strip_prefix(msg: str) -> str:
 
 
 def diff_connectomes(a: Connectome, b: Connectome) -> pd.DataFrame:
+
+
+
+
+    import pandas as pd
     """Projections present in either connectome, on the areas they share: strengths side by side, and the direction
     the data give it (the first connectome's, else the second's; empty where neither gives one)."""
     shared = [x for x in a.areas if x in b.areas]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import ConnectomeError, did_you_mean
 from .core import Connectome
 from .io import read_csv, read_json
+
+if TYPE_CHECKING:  # imported where used: the connectome commands start without it
+    import pandas as pd
 
 _PRESETS: dict[str, Callable[[], Connectome]] = {}
 
@@ -24,6 +26,9 @@ def register_connectome(name: str, factory: Callable[[], Connectome], *, overwri
 
 
 def list_connectomes() -> pd.DataFrame:
+
+
+    import pandas as pd
     """The registered presets with species, source and what the strengths measure; ``edges`` counts every
     projection, ``recurrent`` those the data call feedback or lateral (used by networks of two steps or more)."""
     rows = []

@@ -36,9 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import resources
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConnectomeError
 from ...graph import direction
@@ -54,6 +52,9 @@ from .measures import (
     markov_level,
     oh_strength,
 )
+
+if TYPE_CHECKING:  # imported where used: the connectome commands start without it
+    import pandas as pd
 
 BASE_COLUMNS: tuple[str, ...] = (
     "source", "target", "source_area_in_data", "target_area_in_data", "raw_value", "strength", "direction", "used",
@@ -363,6 +364,9 @@ def _sln(row: Mapping[str, str], spec: PublishedPreset) -> float | None:
 
 
 def direction_rules(name: str, band: float = SLN_LATERAL_BAND) -> pd.DataFrame:
+
+
+    import pandas as pd
     """Every projection of a preset with its direction by the hierarchy (the preset's) and by its own SLN (where
     the data have one): columns source, target, level_source, level_target, SLN, hierarchy, sln, agree."""
     if name.endswith("-sln") and name.removesuffix("-sln") in SLN_PRESETS:
