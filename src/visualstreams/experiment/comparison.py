@@ -53,7 +53,7 @@ from ..runs import (
     removed_if_left_empty,
     run_disk_bytes,
 )
-from ..runs.inputs import same_images
+from ..runs.inputs import data_record, same_images
 from ..viz import plot_learning_curves
 from .executors import run_on_ray, start_ray
 from .reference import NOTEBOOK_RESULTS
@@ -197,7 +197,7 @@ def execute(plan: SweepPlan, cdir: CompareDir, *, resume: bool = False, overwrit
     tasks, stacked or one by one. summary.csv is rewritten after every run; returns it."""
     config, execution, dataset = plan.config, plan.execution, plan.data
     cdir.prepare()
-    recorded = _data_record(dataset)
+    recorded = data_record(dataset)
     if resume:
         _check_resumed_data(cdir, recorded)
     runs = _plan(cdir, plan.names, plan.networks, plan.sweep.seed_list, config, plan.specs, resume, overwrite)
@@ -284,12 +284,6 @@ def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig 
 
 def _is_fashion_mnist(data: ImageSet) -> bool:
     return data.name == "fashion-mnist"
-
-
-def _data_record(data: ImageSet) -> dict[str, Any]:
-    """What experiment.json records of the sweep's data (its checksums with that of its decoded tensors, as each
-    run's config.json has them)."""
-    return {**data.info(), "checksums": {**data.checksums, "tensors": data.digest()}}
 
 
 def _check_resumed_data(cdir: CompareDir, recorded: dict[str, Any]) -> None:

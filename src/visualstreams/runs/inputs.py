@@ -36,9 +36,13 @@ def device_data(
     if isinstance(data, DeviceData):
         return data, {}
     dataset = as_image_set(data if data is not None else load_fashion_mnist(data_path))
-    # An image set's checksum is of its decoded tensors too: a resumed run checks it has the run's images.
-    info = {**dataset.info(), "checksums": {**dataset.checksums, "tensors": dataset.digest()}}
-    return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), info
+    return DeviceData.from_dataset(dataset.subset(config.train_subset, seed=config.seed), device), data_record(dataset)
+
+
+def data_record(dataset: ImageSet) -> dict[str, Any]:
+    """What a run's config.json and a sweep's experiment.json record of their data: the set's info, its checksums
+    with that of its decoded tensors (so a resumed run or sweep checks it has the same images, :func:`same_images`)."""
+    return {**dataset.info(), "checksums": {**dataset.checksums, "tensors": dataset.digest()}}
 
 
 def _fashion_mnist(data_path: str | os.PathLike[str] | None) -> FashionMNIST:
