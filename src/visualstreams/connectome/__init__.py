@@ -16,12 +16,12 @@ from .core import (
 from .io import diff_connectomes, read_csv, read_json, save_connectome, write_csv, write_json_connectome
 from .presets.notebook import NOTEBOOK_CONNECTIVITY
 from .presets.published import direction_rules
-from .registry import list_connectomes, load_connectome, preset_names, register_connectome
+from .registry import list_connectomes, load_connectome, preset_names, preset_records, register_connectome
 
 __all__ = [
     "CANONICAL_AREAS", "CANONICAL_LEVELS", "Connectome", "feedforward_part", "find_cycle", "hierarchy_levels",
     "projection_directions", "reachable", "topological_order", "diff_connectomes", "read_csv", "read_json",
     "save_connectome", "write_csv", "direction_rules",
     "write_json_connectome", "NOTEBOOK_CONNECTIVITY", "list_connectomes", "load_connectome", "preset_names",
-    "register_connectome",
+    "preset_records", "register_connectome",
 ]

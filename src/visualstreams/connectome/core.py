@@ -134,15 +134,13 @@ class Connectome:
         return Connectome(**fields)
 
     def to_frame(self) -> pd.DataFrame:
-
-        import pandas as pd
         """The labelled matrix: rows are sources, columns are targets."""
+        import pandas as pd
         return pd.DataFrame(self.weights, index=list(self.areas), columns=list(self.areas))
 
     def pathways(self) -> pd.DataFrame:
-
-        import pandas as pd
         """One row per projection: source, target, pathway name and strength."""
+        import pandas as pd
         rows = [{"pathway": f"{s}_to_{t}", "source": s, "target": t, "strength": v} for s, t, v in self.edges()]
         return pd.DataFrame(rows, columns=["pathway", "source", "target", "strength"])
 
@@ -298,10 +296,8 @@ def find_cycle(connectome: Connectome) -> list[str] | None:
 
 
 def topological_order(connectome: Connectome) -> list[str]:
-
-
-    import networkx as nx
     """Areas ordered so every source comes before its targets (ties keep the file's order)."""
+    import networkx as nx
     try:
         return graph.topological_order(connectome.graph())
     except nx.NetworkXUnfeasible:

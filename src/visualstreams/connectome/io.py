@@ -30,10 +30,8 @@ _META_KEYS = ("name", "species", "source", "measure", "notes")
 
 
 def read_csv(path: str | os.PathLike[str]) -> Connectome:
-
-
-    import pandas as pd
     """Read a labelled matrix (rows = source, columns = target); ``# key: value`` lines carry metadata."""
+    import pandas as pd
     path = Path(path)
     text = _read_text(path)
     meta: dict[str, str] = {}
@@ -122,11 +120,9 @@ def _read_edge_list(path: Path, text: str, meta: dict[str, str]) -> Connectome:
 
 
 def write_csv(connectome: Connectome, path: str | os.PathLike[str]) -> None:
-
-
-    import pandas as pd
     """A labelled matrix, or an edge list with a ``direction`` column when the connectome gives directions (a
     matrix could not keep them)."""
+    import pandas as pd
     lines = [f"# {k}: {v}" for k, v in connectome.metadata().items() if k in _META_KEYS and v]
     if connectome.directions:
         lines.append(f"# areas: {', '.join(connectome.areas)}")
@@ -201,13 +197,9 @@ def _strip_prefix(msg: str) -> str:
 
 
 def diff_connectomes(a: Connectome, b: Connectome) -> pd.DataFrame:
-
-
-
-
-    import pandas as pd
     """Projections present in either connectome, on the areas they share: strengths side by side, and the direction
     the data give it (the first connectome's, else the second's; empty where neither gives one)."""
+    import pandas as pd
     shared = [x for x in a.areas if x in b.areas]
     rows = []
     for s in shared:

@@ -25,19 +25,24 @@ def register_connectome(name: str, factory: Callable[[], Connectome], *, overwri
     _PRESETS[name] = factory
 
 
-def list_connectomes() -> pd.DataFrame:
-
-
-    import pandas as pd
-    """The registered presets with species, source and what the strengths measure; ``edges`` counts every
-    projection, ``recurrent`` those the data call feedback or lateral (used by networks of two steps or more)."""
+def preset_records() -> list[dict[str, object]]:
+    """:func:`list_connectomes` as plain records, one dict per preset (``connectome list`` prints them without
+    loading pandas, so that it starts at once)."""
     rows = []
     for name in _PRESETS:
         c = _PRESETS[name]()
         recurrent = sum(d != "feedforward" for d in c.directions.values())
         rows.append({"name": name, "species": c.species, "areas": len(c.areas), "edges": len(c.edges()),
                      "recurrent": recurrent, "measure": c.measure, "source": c.source})
-    return pd.DataFrame(rows)
+    return rows
+
+
+def list_connectomes() -> pd.DataFrame:
+    """The registered presets with species, source and what the strengths measure; ``edges`` counts every
+    projection, ``recurrent`` those the data call feedback or lateral (used by networks of two steps or more)."""
+    import pandas as pd
+
+    return pd.DataFrame(preset_records())
 
 
 def preset_names() -> list[str]:

@@ -1,19 +1,21 @@
 """What the command line prints: its tables and sentences as text, formatted by the one formatter
 (:mod:`visualstreams.format`), so that a console table and the report say a number the same way.
 
-Light at import (pandas and the network's compile step only), so that the quick commands start at once.
+Light at import (the network's compile step; pandas where a table is printed), so that the quick commands start at
+once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from ..connectome import Connectome, direction_rules, list_connectomes, load_connectome
+from ..connectome import Connectome, direction_rules, load_connectome, preset_records
 from ..format import format_metric, format_number, p_clause
 from ..metrics import TEST_METRICS, TESTED_METRICS
 from ..network.compile import CompiledNetwork, compile_network
+
+if TYPE_CHECKING:  # imported where a table is printed: `connectome list` starts without it
+    import pandas as pd
 
 
 def _short(text: str, width: int = 100) -> str:
@@ -22,13 +24,14 @@ def _short(text: str, width: int = 100) -> str:
 
 def presets_text() -> str:
     """``connectome list``: each preset with its species, size, source and what its strengths measure."""
-    presets = list_connectomes()
-    width = max(len(n) for n in presets["name"]) + 1
+    presets = preset_records()
+    width = max(len(str(r["name"])) for r in presets) + 1
     lines = []
-    for r in presets.itertuples():
-        fb = f" ({r.edges - r.recurrent} feedforward, {r.recurrent} feedback or lateral)" if r.recurrent else ""
-        lines += [f"{r.name:<{width}} {r.species:<9} {r.areas} areas, {r.edges} projections{fb}",
-                  f"    source:  {_short(r.source)}", f"    measure: {_short(r.measure)}"]
+    for r in presets:
+        edges, recurrent = r["edges"], r["recurrent"]
+        fb = f" ({edges - recurrent} feedforward, {recurrent} feedback or lateral)" if recurrent else ""
+        lines += [f"{r['name']:<{width}} {r['species']:<9} {r['areas']} areas, {edges} projections{fb}",
+                  f"    source:  {_short(str(r['source']))}", f"    measure: {_short(str(r['measure']))}"]
     return "\n".join(lines)
 
 
@@ -78,6 +81,8 @@ def comparison_text(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFr
     """``compare``'s table: one row per condition and species, mean ± 95% CI half-width over seeds beside the
     notebook's figures; then the pairwise differences with Holm's correction; last, why the similarity section is
     missing when its analysis failed (``similarity_skipped``)."""
+    import pandas as pd
+
     metrics = [m for m in TEST_METRICS if m in set(stats.get("metric", []))]
     rows: list[dict[str, Any]] = []
     for (mode, species), grp in stats.groupby(["condition", "species"], sort=False):

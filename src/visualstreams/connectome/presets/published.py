@@ -364,11 +364,9 @@ def _sln(row: Mapping[str, str], spec: PublishedPreset) -> float | None:
 
 
 def direction_rules(name: str, band: float = SLN_LATERAL_BAND) -> pd.DataFrame:
-
-
-    import pandas as pd
     """Every projection of a preset with its direction by the hierarchy (the preset's) and by its own SLN (where
     the data have one): columns source, target, level_source, level_target, SLN, hierarchy, sln, agree."""
+    import pandas as pd
     if name.endswith("-sln") and name.removesuffix("-sln") in SLN_PRESETS:
         name = name.removesuffix("-sln")
     spec = _spec(name)
