@@ -50,13 +50,14 @@ import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..data.recordings import Recordings, load_recordings
+from ..data.stimuli import FIELD_DEGREES
 from ..errors import ConfigError
 from ..metrics import at_step
 from .area_activations import EXACT_BYTES, StimulusActivations, stimulus_activations
@@ -86,7 +87,8 @@ class PredictivityConfig:
     # "region": one regression per recorded region, as a Brain-Score benchmark holds one region (PLS's components
     # and ridge's penalty are the region's own); "joint": one regression to every neuroid of every region at once
     fit: str = "region"
-    stimulus_degrees: float = 8.0
+    # None: as the recordings state it (an Allen session's monitor geometry), else FIELD_DEGREES (8)
+    stimulus_degrees: float | None = None
     field_degrees: float = 8.0
     # The grey level around a stimulus smaller than the field: 0, black, the background these networks were
     # trained on (Fashion-MNIST's, and the canvas's); Brain-Score pads with grey (128 here), a border the networks
@@ -302,19 +304,24 @@ def neural_predictivity(
     """
     from tqdm.auto import tqdm
 
-    from ..data.stimuli import load_stimuli
     from .similarity import cross_similarity
 
     cfg = config or PredictivityConfig()
     if not isinstance(recordings, Recordings):
         recordings = load_recordings(recordings, stimuli)
+    stated = recordings.stimulus_degrees
+    if cfg.stimulus_degrees is None:  # decided here, once, and saved as decided
+        cfg = replace(cfg, stimulus_degrees=stated if stated is not None else FIELD_DEGREES)
     if not run_dirs:
         raise ConfigError("predictivity needs at least one run directory")
     labels = list(labels) if labels is not None else [str(d) for d in run_dirs]
     if len(labels) != len(run_dirs) or len(set(labels)) != len(labels):
         raise ConfigError("predictivity needs one distinct label per run")
     rec = recordings.select_regions(list(dict.fromkeys(regions))) if regions else recordings
-    notes: list[str] = []
+    notes: list[str] = list(recordings.notes)
+    if stated is not None and cfg.stimulus_degrees != stated:
+        notes.append(f"the recordings state that their stimuli spanned {stated:g} degrees; scored as asked, at "
+                     f"{cfg.stimulus_degrees:g}")
     if areas is not None:  # from config.json: a bad name is refused before any stimulus is read or network run
         _check_areas(run_dirs, areas)
 
@@ -334,9 +341,9 @@ def neural_predictivity(
                                  "n_neuroids": [int((rec.region == r).sum()) for r in rec.regions],
                                  "n_stimuli": len(rec.stimuli), "usable": False})
     y_all = rec.averaged(cfg.time_bin)
-    paths = list(rec.stimuli["path"])
+    n_stimuli = len(rec.stimuli)
     strata = rec.stimuli["object_name"].tolist() if "object_name" in rec.stimuli else None
-    splits = stimulus_splits(len(paths), cfg.n_splits, cfg.train_fraction, cfg.split_seed, strata,
+    splits = stimulus_splits(n_stimuli, cfg.n_splits, cfg.train_fraction, cfg.split_seed, strata,
                              ids=rec.stimulus_ids, notes=notes)
     if strata is None:
         notes.append("no object_name in the stimulus table: splits are not stratified")
@@ -345,9 +352,9 @@ def neural_predictivity(
 
     def images(size: int, channels: int) -> np.ndarray:
         if (size, channels) not in cache:
-            cache[(size, channels)] = load_stimuli(paths, size=size, channels=channels,
-                                                   stimulus_degrees=cfg.stimulus_degrees,
-                                                   field_degrees=cfg.field_degrees, background=cfg.background)
+            cache[(size, channels)] = rec.stimulus_inputs(size=size, channels=channels,
+                                                          stimulus_degrees=float(cfg.stimulus_degrees or 0),
+                                                          field_degrees=cfg.field_degrees, background=cfg.background)
         return cache[(size, channels)]
 
     region_masks = {r: rec.region == r for r in rec.regions}
@@ -380,14 +387,14 @@ def neural_predictivity(
             similarity_of(ra)
         recorded.append(ra)
     for ra in recorded[:1]:
-        for how, what in (("row space", f"reduced exactly to their {len(paths)} row-space coordinates"),
+        for how, what in (("row space", f"reduced exactly to their {n_stimuli} row-space coordinates"),
                           ("random projection", f"projected to {cfg.max_features:,} (sparse random projection)")):
             named = [f"{n} ({ra.features[n]:,})" for n, r in ra.reduction.items() if r == how]
             if named:
                 notes.append(f"areas with more than {cfg.max_features:,} features {what} for the regression: "
                              f"{', '.join(named)}")
         if cfg.similarity:
-            whole = len(paths) * 4 * max(ra.features.values()) <= EXACT_BYTES
+            whole = n_stimuli * 4 * max(ra.features.values()) <= EXACT_BYTES
             notes.append("RSA and CKA computed on every area's full activations" if whole else
                          f"RSA and CKA computed on the full activations of areas of at most "
                          f"{EXACT_BYTES // 2**30} GiB at these stimuli, on the projections of the others")

@@ -207,8 +207,9 @@ def add_predict_options(p: argparse.ArgumentParser, title: str = "neural predict
     g.add_argument("--max-features", type=positive_int, default=1000, metavar="N",
                    help="areas with more features are reduced: exactly to the stimuli's row space when there are "
                         "no more than N stimuli, else by a sparse random projection to N (1000)")
-    g.add_argument("--stimulus-degrees", type=positive_float, default=8.0, metavar="DEG",
-                   help="visual angle the stimuli covered when recorded (8)")
+    g.add_argument("--stimulus-degrees", type=positive_float, metavar="DEG",
+                   help="visual angle the stimuli covered when recorded (default: as the recordings state it, an "
+                        "Allen session's 121.2 from its monitor geometry; else 8)")
     g.add_argument("--field-degrees", type=positive_float, default=8.0, metavar="DEG",
                    help="visual angle of the network's input (8, Brain-Score's default visual_degrees); a stimulus "
                         "is resized to input px x stimulus/field and centred on the --background")

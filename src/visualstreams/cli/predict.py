@@ -14,15 +14,25 @@ def add_arguments(ppr: argparse.ArgumentParser) -> None:
                     "as Brain-Score, or ridge with its penalty chosen inside each training split), and score it by "
                     "the held-out Pearson r per neuroid, the median over each region's neuroids, the mean over "
                     "splits; beside it the split-half ceiling (Spearman-Brown) and the ceiled score r^2 / ceiling, "
-                    "RSA and CKA per area and region, and the best area per region. Recordings: a Brain-Score/"
-                    "brainio NetCDF assembly (.nc, presentation x neuroid [x time_bin]; needs "
-                    "'visualstreams[brains]'), an .npz, or a CSV with one REGION/NEUROID column per neuroid; "
-                    "stimuli: a CSV of stimulus_id and filename (default: <recordings>_stimuli.csv or stimuli.csv "
-                    "beside it). Writes predictivity*.csv, ceilings.csv, brain_similarity.csv, best_areas*.csv, "
+                    "RSA and CKA per area and region, and the best area per region. Recordings as published: an "
+                    "Allen Brain Observatory Visual Coding 2P session (.nwb: an AllenSDK cache's NWB 1.0 or the "
+                    "DANDI release's NWB 2.0, which needs 'visualstreams[nwb]') or a folder of sessions; "
+                    "brainio:IDENTIFIER, a Brain-Score assembly in the brainio cache ($BRAINIO_HOME, else "
+                    "~/.brainio) with its stimulus set; a Sensorium-style folder (data/, meta/). Or our own forms: "
+                    "a NetCDF assembly (.nc, presentation x neuroid [x time_bin]; needs 'visualstreams[brains]'), "
+                    "an .npz, or a CSV with one REGION/NEUROID column per neuroid, with --stimuli: a CSV of "
+                    "stimulus_id and filename (default: <recordings>_stimuli.csv or stimuli.csv beside it). "
+                    "Check what was read first with `visualstreams data show RECORDINGS`. Writes predictivity*.csv, "
+                    "ceilings.csv, brain_similarity.csv, best_areas*.csv, "
                     "predictivity.png, predictivity.md and predict.json into --out.")
     add_run_sources(ppr)
-    ppr.add_argument("--recordings", required=True, metavar="FILE", help="the recordings (.nc, .npz or .csv)")
+    ppr.add_argument("--recordings", required=True, metavar="PATH",
+                     help="the recordings: .nwb or a folder of them, brainio:IDENTIFIER, a Sensorium folder, "
+                          ".nc, .npz or .csv")
     add_predict_options(ppr)
+    ppr.add_argument("--response-window", nargs=2, type=float, metavar=("START", "END"),
+                     help="Allen sessions: a cell's response is its mean dF/F over the frames from START to END ms "
+                          "after an image's onset (default 0 250: the image's own presentation)")
     ppr.add_argument("--areas", nargs="+", metavar="AREA", help="areas to score (names, or AREA@tK; default all)")
     ppr.add_argument("--regions", nargs="+", metavar="REGION", help="recorded regions to score (default all)")
     add_out(ppr, "output directory (default: the compare directory, else beside the runs)")
@@ -36,6 +46,7 @@ def run(args: argparse.Namespace) -> None:
     from ..runs import PredictDir
 
     out, result = predict(args.runs, compare_dir=args.compare_dir, recordings=args.recordings, stimuli=args.stimuli,
+                          window_ms=tuple(args.response_window) if args.response_window else None,
                           out=args.out, config=predict_config(args), areas=args.areas, regions=args.regions,
                           device=args.device, progress=not args.quiet)
     print(predictivity_text(result))

@@ -16,6 +16,13 @@ Without a ``repetition``, a stimulus's presentations are numbered in file order.
 ``stimulus_path`` or ``path`` (relative to the table's folder), optionally ``object_name`` (the splits stratify
 by it). By default it is ``<recordings stem>_stimuli.csv`` beside the recordings, else ``stimuli.csv`` there.
 
+Recordings as their sources publish them are read by their own modules, which :func:`load_recordings` chooses
+from the path: an Allen Brain Observatory session (``.nwb``, or a folder of them: :mod:`visualstreams.data.allen`),
+a Brain-Score assembly from a brainio cache (``brainio:IDENTIFIER``: :mod:`visualstreams.data.brainio`), a
+Sensorium-style folder (:mod:`visualstreams.data.sensorium`). Those hold their stimuli themselves (the session's
+templates, the stimulus set's zip, the folder's .npy images): :attr:`Recordings.images`, and where the source
+states the stimuli's visual angle, :attr:`Recordings.stimulus_degrees`.
+
 Every mismatch is refused in one line: a missing file, a stimulus id without an image, an image file that is not
 there, NaN or infinite responses, regions that do not match the neuroids. Imports NumPy, pandas, the errors.
 """
@@ -41,8 +48,11 @@ FILE_COLUMNS = ("filename", "image_file_name", "stimulus_path", "path")
 class Recordings:
     """Responses (presentations x neuroids [x time bins], float32) with their coordinates and stimuli.
 
-    ``stimuli``: one row per stimulus id, columns ``stimulus_id``, ``path`` (absolute) and, where the table had
-    one, ``object_name``; ordered as :attr:`stimulus_ids`.
+    ``stimuli``: one row per stimulus id, columns ``stimulus_id``, ``path`` (absolute; where the source holds its
+    images, where in it they are) and, where the table had one, ``object_name``; ordered as :attr:`stimulus_ids`.
+    ``images``: the stimuli themselves (uint8, stimuli x H x W, or x 3 for colour; rows as ``stimuli``) when the
+    source holds them rather than image files. ``stimulus_degrees``: the visual angle of the stimuli's longer side
+    where the source states it (else None: the analysis's own default).
     """
 
     responses: np.ndarray
@@ -53,6 +63,9 @@ class Recordings:
     stimuli: pd.DataFrame
     source: str = ""
     time_bins: list[tuple[float, float]] | None = None
+    images: np.ndarray | None = field(default=None, repr=False)
+    stimulus_degrees: float | None = None
+    notes: tuple[str, ...] = ()  # what reading the source decided (left-out presentations, a conversion's quirk)
     _index: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -86,8 +99,18 @@ class Recordings:
         if missing:
             raise DataError(f"{where}: stimulus id {missing[0]!r} has no image in the stimulus table"
                             f"{f' ({len(missing)} ids lack one)' if len(missing) > 1 else ''}")
-        shown = set(self.stimulus_id)
-        self.stimuli = self.stimuli[ids.isin(shown)].drop_duplicates("stimulus_id").reset_index(drop=True)
+        if self.images is not None:
+            self.images = np.asarray(self.images)
+            if self.images.dtype != np.uint8 or self.images.ndim not in (3, 4) or len(self.images) != len(ids) or (
+                    self.images.ndim == 4 and self.images.shape[3] != 3):
+                raise DataError(f"{where}: images must be uint8, one per stimulus ({len(ids)}), each H x W or "
+                                f"H x W x 3; got {self.images.dtype} {self.images.shape}")
+        if self.stimulus_degrees is not None and not (0 < self.stimulus_degrees < 360):
+            raise DataError(f"{where}: stimulus degrees must be between 0 and 360, got {self.stimulus_degrees}")
+        keep = (ids.isin(set(self.stimulus_id)) & ~ids.duplicated()).to_numpy()
+        self.stimuli = self.stimuli[keep].reset_index(drop=True)
+        if self.images is not None:
+            self.images = self.images[keep]
         self.stimuli["stimulus_id"] = self.stimuli["stimulus_id"].astype(str)
         position = {s: i for i, s in enumerate(self.stimuli["stimulus_id"])}
         self._index = np.array([position[s] for s in self.stimulus_id])
@@ -117,7 +140,8 @@ class Recordings:
                 "neuroids": {r: int((self.region == r).sum()) for r in self.regions},
                 "repetitions": (int(reps.min()), int(reps.max())),
                 "time_bins": len(self.time_bins) if self.time_bins else 0,
-                "objects": int(self.stimuli["object_name"].nunique()) if "object_name" in self.stimuli else 0}
+                "objects": int(self.stimuli["object_name"].nunique()) if "object_name" in self.stimuli else 0,
+                "stimulus_degrees": self.stimulus_degrees}
 
     def describe(self) -> str:
         i = self.info()
@@ -135,7 +159,20 @@ class Recordings:
             raise ConfigError(f"region {unknown[0]!r} is not in the recordings (regions: {', '.join(self.regions)})")
         keep = np.isin(self.region, list(regions))
         return Recordings(self.responses[:, keep], self.stimulus_id, self.repetition, self.region[keep],
-                          self.neuroid_id[keep], self.stimuli, self.source, self.time_bins)
+                          self.neuroid_id[keep], self.stimuli, self.source, self.time_bins, self.images,
+                          self.stimulus_degrees, self.notes)
+
+    def stimulus_inputs(self, *, size: int, channels: int, stimulus_degrees: float, field_degrees: float,
+                        background: int = 0) -> np.ndarray:
+        """The stimuli as a network's input, uint8 (stimuli x channels x size x size) by the rule of
+        :mod:`visualstreams.data.stimuli`: from :attr:`images` where the source holds them, else from the files."""
+        from .stimuli import load_stimuli, place_images
+
+        kw = {"size": size, "channels": channels, "stimulus_degrees": stimulus_degrees,
+              "field_degrees": field_degrees, "background": background}
+        if self.images is not None:
+            return place_images(self.images, **kw)
+        return load_stimuli(list(self.stimuli["path"]), **kw)
 
     def over_time(self, time_bin: int | None = None) -> np.ndarray:
         """Presentations x neuroids: one time bin's responses, or (None) their mean over time bins."""
@@ -197,23 +234,106 @@ def load_stimulus_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     return out
 
 
-# -- the three forms ------------------------------------------------------------------------------------------
-def load_recordings(path: str | os.PathLike[str], stimuli: str | os.PathLike[str] | None = None) -> Recordings:
-    """Read recordings (``.nc``, ``.npz`` or ``.csv``, see the module docstring) and their stimulus table."""
-    path = Path(path)
+# -- the forms ---------------------------------------------------------------------------------------------
+def load_recordings(path: str | os.PathLike[str], stimuli: str | os.PathLike[str] | None = None, *,
+                    window_ms: tuple[float, float] | None = None) -> Recordings:
+    """Read recordings and their stimuli, the form chosen from ``path``: ``brainio:IDENTIFIER`` (an assembly in
+    the brainio cache), an Allen Brain Observatory ``.nwb`` session or a folder of them (``window_ms``: the
+    response window after onset), a Sensorium-style folder (``data/`` and ``meta/``), else ``.nc``, ``.npz`` or
+    ``.csv`` with the stimulus table ``stimuli`` (see the module docstring)."""
+    key = str(path)
+    sourced = key.startswith("brainio:") or key.endswith(".nwb") or Path(key).is_dir()
+    if sourced and stimuli is not None:
+        raise ConfigError(f"recordings {key}: hold their own stimuli; --stimuli is for .nc, .npz and .csv files")
+    if window_ms is not None and not (key.endswith(".nwb") or (Path(key).is_dir() and any(Path(key).glob("*.nwb")))):
+        raise ConfigError(f"recordings {key}: a response window applies to Allen sessions (.nwb) only")
+    if key.startswith("brainio:"):
+        from .brainio import load_brainio
+
+        return load_brainio(key)
+    path = Path(key)
+    if path.is_dir():
+        from .sensorium import is_sensorium, load_sensorium
+
+        if any(path.glob("*.nwb")):
+            from .allen import WINDOW_MS, load_allen
+
+            return load_allen(path, window_ms=window_ms or WINDOW_MS)
+        if is_sensorium(path):
+            return load_sensorium(path)
+        raise DataError(f"recordings {path}: a folder, but neither of Allen sessions (*.nwb) nor Sensorium-style "
+                        "(data/images, data/responses, meta/)")
+    if path.suffix == ".nwb":
+        from .allen import WINDOW_MS, load_allen
+
+        return load_allen(path, window_ms=window_ms or WINDOW_MS)
     if path.suffix not in SUFFIXES:
         raise ConfigError(f"recordings {path}: unknown format {path.suffix or '(no suffix)'} "
-                          f"(use {', '.join(SUFFIXES)})")
+                          f"(use {', '.join(SUFFIXES)}, .nwb, a folder, or brainio:IDENTIFIER)")
     if not path.is_file():
         raise DataError(f"recordings {path} not found")
-    table = load_stimulus_table(stimuli if stimuli is not None else default_stimuli_path(path))
-    reader = {".nc": _read_netcdf, ".npz": _read_npz, ".csv": _read_csv}[path.suffix]
-    fields = reader(path)
+    attrs: dict[str, Any] = {}
+    if path.suffix == ".nc":
+        fields, attrs = read_assembly(path)
+    else:
+        fields = {".npz": _read_npz, ".csv": _read_csv}[path.suffix](path)
+    table, images = _stimuli_for(path, stimuli, attrs)
+    degrees = fields.pop("stimulus_degrees", None)
+    if degrees is None and "stimulus_degrees" in attrs:
+        degrees = float(attrs["stimulus_degrees"])
+    return Recordings(stimuli=table, source=str(path), images=images, stimulus_degrees=degrees,
+                      **complete_fields(fields))
+
+
+def is_recordings(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names recordings rather than an image dataset: ``brainio:...``, an ``.nwb`` or ``.nc``
+    file, a folder of ``.nwb`` sessions or a Sensorium-style folder, an ``.npz`` holding ``responses``, a ``.csv``
+    with a ``stimulus_id`` column."""
+    key = str(path)
+    p = Path(key)
+    if key.startswith("brainio:") or p.suffix in (".nwb", ".nc"):
+        return True
+    if p.is_dir():
+        from .sensorium import is_sensorium
+
+        return any(p.glob("*.nwb")) or is_sensorium(p)
+    try:
+        if p.suffix == ".npz" and p.is_file():
+            with np.load(p, allow_pickle=False) as z:
+                return "responses" in z.files
+        if p.suffix == ".csv" and p.is_file():
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                return "stimulus_id" in fh.readline().strip().split(",")
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _stimuli_for(path: Path, stimuli: str | os.PathLike[str] | None,
+                 attrs: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The stimulus table given, else the one beside the recordings, else (a brainio assembly in its cache) the
+    stimulus set its ``stimulus_set_identifier`` names; a set whose images are only in its zip is read from it."""
+    from .brainio import read_stimulus_set, stimulus_set_path
+
+    if stimuli is not None:
+        return read_stimulus_set(stimuli)
+    beside = default_stimuli_path(path)
+    if not beside.is_file() and attrs.get("stimulus_set_identifier"):
+        try:
+            return read_stimulus_set(stimulus_set_path(str(attrs["stimulus_set_identifier"]), path.parent.parent))
+        except DataError:
+            pass  # not in a brainio cache: refused below for the table beside it
+    return read_stimulus_set(beside)
+
+
+def complete_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Fill what a form may leave out: repetitions numbered in file order, neuroid ids ``n0, n1, ...``."""
+    fields = dict(fields)
     if fields.get("repetition") is None:
         fields["repetition"] = _number_repetitions(np.asarray(fields["stimulus_id"]).astype(str))
     if fields.get("neuroid_id") is None:
         fields["neuroid_id"] = np.array([f"n{i}" for i in range(len(fields["region"]))])
-    return Recordings(stimuli=table, source=str(path), **fields)
+    return fields
 
 
 def _number_repetitions(ids: np.ndarray) -> np.ndarray:
@@ -238,7 +358,8 @@ def _read_npz(path: Path) -> dict[str, Any]:
                         f"(has {', '.join(arrays) or 'none'})")
     return {"responses": arrays["responses"], "stimulus_id": arrays["stimulus_id"], "region": arrays["region"],
             "repetition": arrays.get("repetition"), "neuroid_id": arrays.get("neuroid_id"),
-            "time_bins": _time_bins(arrays.get("time_bin_start"), arrays.get("time_bin_end"))}
+            "time_bins": _time_bins(arrays.get("time_bin_start"), arrays.get("time_bin_end")),
+            "stimulus_degrees": float(arrays["stimulus_degrees"]) if "stimulus_degrees" in arrays else None}
 
 
 def _read_csv(path: Path) -> dict[str, Any]:
@@ -269,18 +390,21 @@ def _xarray() -> Any:
     return xarray
 
 
-def _read_netcdf(path: Path) -> dict[str, Any]:
+def read_assembly(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A NetCDF assembly (brainio's layout) -> the recordings' fields and the file's attributes. Its dims may be
+    stored in any order; they are read as presentation x neuroid [x time_bin]."""
     xr = _xarray()
     try:
         da = xr.load_dataarray(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"recordings {path}: not a readable NetCDF DataArray "
                         f"({str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__})") from None
-    dims = tuple(da.dims)
-    if dims[:2] != ("presentation", "neuroid") or len(dims) not in (2, 3) or (len(dims) == 3 and
-                                                                               dims[2] != "time_bin"):
+    dims = tuple(map(str, da.dims))
+    want = [d for d in ("presentation", "neuroid", "time_bin") if d in dims]
+    if set(dims) != set(want) or want[:2] != ["presentation", "neuroid"]:
         raise DataError(f"recordings {path}: dims must be presentation x neuroid [x time_bin], got "
-                        f"{' x '.join(map(str, dims))}")
+                        f"{' x '.join(dims)}")
+    da = da.transpose(*want)
     coords = da.coords
     id_col = next((c for c in ID_COLUMNS if c in coords), None)
     if id_col is None or "region" not in coords:
@@ -289,26 +413,41 @@ def _read_netcdf(path: Path) -> dict[str, Any]:
     def coord(name: str) -> np.ndarray | None:
         return np.asarray(coords[name].values) if name in coords else None
 
-    return {"responses": np.asarray(da.values, dtype=np.float32), "stimulus_id": coord(id_col),
-            "repetition": coord("repetition"), "region": coord("region"), "neuroid_id": coord("neuroid_id"),
-            "time_bins": _time_bins(coord("time_bin_start"), coord("time_bin_end"))}
+    return ({"responses": np.asarray(da.values, dtype=np.float32), "stimulus_id": coord(id_col),
+             "repetition": coord("repetition"), "region": coord("region"), "neuroid_id": coord("neuroid_id"),
+             "time_bins": _time_bins(coord("time_bin_start"), coord("time_bin_end"))}, dict(da.attrs))
 
 
 def write_recordings(rec: Recordings, path: str | os.PathLike[str]) -> Path:
     """Write ``rec`` as ``.nc``, ``.npz`` or ``.csv`` (2-D only) and its stimulus table beside it
-    (``<stem>_stimuli.csv``, paths relative to it where they can be): what :func:`load_recordings` reads back."""
+    (``<stem>_stimuli.csv``, paths relative to it where they can be): what :func:`load_recordings` reads back.
+    Images a source held (:attr:`Recordings.images`) are written as PNG files (lossless) into ``<stem>_stimuli/``;
+    the stated visual angle is kept by ``.nc`` (an attribute) and ``.npz`` (an array)."""
     from ..storage import atomic_open, write_text
 
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise ConfigError(f"recordings {path}: unknown format (use {', '.join(SUFFIXES)})")
     table = rec.stimuli.copy()
-    table["filename"] = [os.path.relpath(p, path.parent) for p in table.pop("path")]
+    paths = table.pop("path")
+    if rec.images is not None:
+        from PIL import Image
+
+        folder = path.with_name(f"{path.stem}_stimuli")
+        folder.mkdir(parents=True, exist_ok=True)
+        names = [f"{folder.name}/{i:05d}.png" for i in range(len(table))]
+        for name, image in zip(names, rec.images, strict=True):
+            Image.fromarray(image).save(path.parent / name)
+        table["filename"] = names
+    else:
+        table["filename"] = [os.path.relpath(p, path.parent) for p in paths]
     write_text(path.with_name(f"{path.stem}_stimuli.csv"), table.to_csv(index=False))
     coords = {"stimulus_id": rec.stimulus_id, "repetition": rec.repetition}
+    degrees = {} if rec.stimulus_degrees is None else {"stimulus_degrees": rec.stimulus_degrees}
     if path.suffix == ".npz":
         extra = ({"time_bin_start": np.array([a for a, _ in rec.time_bins]),
                   "time_bin_end": np.array([b for _, b in rec.time_bins])} if rec.time_bins else {})
+        extra.update({k: np.array(v) for k, v in degrees.items()})
         with atomic_open(path, "wb") as fh:
             np.savez(fh, responses=rec.responses, region=rec.region, neuroid_id=rec.neuroid_id, **coords, **extra)
     elif path.suffix == ".csv":
@@ -328,6 +467,6 @@ def write_recordings(rec: Recordings, path: str | os.PathLike[str]) -> Path:
             all_coords.update(time_bin_start=("time_bin", [a for a, _ in rec.time_bins]),
                               time_bin_end=("time_bin", [b for _, b in rec.time_bins]))
         tmp = path.with_name(f".{path.name}.tmp")  # written whole, then renamed: never a half-written file
-        xr.DataArray(rec.responses, dims=dims, coords=all_coords, name="responses").to_netcdf(tmp)
+        xr.DataArray(rec.responses, dims=dims, coords=all_coords, name="responses", attrs=degrees).to_netcdf(tmp)
         os.replace(tmp, path)
     return path

@@ -89,6 +89,23 @@ def load_stimuli(paths: Sequence[str | os.PathLike[str]], *, size: int, channels
     return out
 
 
+def place_images(images: np.ndarray, *, size: int, channels: int, stimulus_degrees: float = FIELD_DEGREES,
+                 field_degrees: float = FIELD_DEGREES, background: int = 0) -> np.ndarray:
+    """Images held in memory (uint8, n x H x W or n x H x W x 3: a source's own stimuli) -> uint8
+    (n, channels, size, size), each by :func:`place_stimulus`, as if read from a lossless file."""
+    from PIL import Image
+
+    stimulus_pixels(size, stimulus_degrees, field_degrees)
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8 or arr.ndim not in (3, 4):
+        raise DataError(f"stimulus images must be uint8, n x H x W [x 3]; got {arr.dtype} {arr.shape}")
+    out = np.empty((len(arr), channels, size, size), dtype=np.uint8)
+    for i, a in enumerate(arr):
+        out[i] = place_stimulus(Image.fromarray(a), size=size, channels=channels, stimulus_degrees=stimulus_degrees,
+                                field_degrees=field_degrees, background=background)
+    return out
+
+
 def write_stimulus_images(images: np.ndarray, folder: str | os.PathLike[str], *,
                           object_names: Sequence[str] | None = None, size: int | None = None,
                           tint: tuple[float, float, float] | None = None,

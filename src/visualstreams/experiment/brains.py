@@ -22,6 +22,7 @@ def predict(
     *,
     recordings: str | os.PathLike[str] | Recordings,
     stimuli: str | os.PathLike[str] | None = None,
+    window_ms: tuple[float, float] | None = None,
     compare_dir: str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
     config: PredictivityConfig | None = None,
@@ -31,13 +32,15 @@ def predict(
     progress: bool = True,
 ) -> tuple[Path, PredictivityResult]:
     """Score ``run_dirs`` (or the finished runs of ``compare_dir``) against ``recordings`` (a file, see
-    :func:`~visualstreams.data.recordings.load_recordings`, with its ``stimuli`` table) and write the tables
+    :func:`~visualstreams.data.recordings.load_recordings`, with its ``stimuli`` table, or an Allen session's
+    response window ``window_ms``) and write the tables
     (:class:`~visualstreams.runs.PredictDir` names them), the heatmap and ``predictivity.md`` into ``out``
     (default: the compare directory, else beside the runs). Every refusal comes before anything is written."""
     chosen = choose_runs("predict", run_dirs, compare_dir, out, finished=True)
     # a twin (the same network under two names) is scored once; runs are labelled by their own config.json
     dirs, labels, target = list(dict.fromkeys(chosen.dirs)), None, chosen.out
-    rec = recordings if isinstance(recordings, Recordings) else load_recordings(recordings, stimuli)
+    rec = (recordings if isinstance(recordings, Recordings)
+           else load_recordings(recordings, stimuli, window_ms=window_ms))
     resolve_device(device)  # refused before anything is written
     # one writer (re-entrant: compare holds its directory already and calls this)
     with removed_if_left_empty(target), CompareDir(target).lock():
@@ -47,6 +50,7 @@ def predict(
         record: dict[str, Any] = {"runs": [str(d) for d in dirs],
                                   "recordings_file": None if isinstance(recordings, Recordings) else str(recordings),
                                   "stimuli_file": None if stimuli is None else str(stimuli),
+                                  "response_window_ms": list(window_ms) if window_ms else None,
                                   "areas": list(areas) if areas else None,
                                   "regions": list(regions) if regions else None}
         write_predictivity(result, target, record)

@@ -201,3 +201,41 @@ def fetch_text(path: str | None = None, download: bool = True, url: str | None =
     ds = load_fashion_mnist(directory)
     return "\n".join([f"Fashion-MNIST ({ds.format}) at {directory}: {len(ds.train_labels)} train, "
                       f"{len(ds.test_labels)} test"] + [f"  {name}  md5 {md5}" for name, md5 in ds.checksums.items()])
+
+
+def recordings_text(recordings: str | Any, stimuli: str | None = None,
+                    window_ms: tuple[float, float] | None = None) -> str:
+    """``data show`` of recordings: what was read (stimuli, presentations, repetitions, neurons per area, the
+    stimuli's stated visual angle), what reading them decided, and each area's reliability (the split-half
+    ceiling, Spearman-Brown corrected, as ``predict`` computes it; where repetitions allow)."""
+    from ..analysis.ceiling import split_half_ceiling
+    from ..data.recordings import Recordings, load_recordings
+    from ..errors import ConfigError
+
+    rec = recordings if isinstance(recordings, Recordings) else load_recordings(recordings, stimuli,
+                                                                                window_ms=window_ms)
+    info = rec.info()
+    lo, hi = info["repetitions"]
+    lines = [f"{info['source']}: {info['stimuli']} stimuli, {info['presentations']} presentations "
+             f"({lo if lo == hi else f'{lo}-{hi}'} repetition{'' if hi == 1 else 's'} each)"
+             + (f", {info['time_bins']} time bins" if info["time_bins"] else "")]
+    if rec.images is not None:
+        shape = " x ".join(map(str, rec.images.shape[1:]))
+        lines.append(f"  stimuli: held in the source ({shape} px each)")
+    lines.append(f"  visual angle: {info['stimulus_degrees']:g} degrees (as the source states)"
+                 if info["stimulus_degrees"] is not None else
+                 "  visual angle: not stated by the source (predict assumes 8 degrees unless --stimulus-degrees)")
+    lines += [f"  note: {n}" for n in rec.notes]
+    try:
+        halves, _ = split_half_ceiling(rec)
+        reliability = halves.groupby("region", sort=False)["ceiling"].mean()
+    except ConfigError as exc:
+        reliability, why = None, str(exc).split(": ", 1)[-1]
+    lines.append("  neurons per area" + (" and reliability (split-half, Spearman-Brown; median over neurons, "
+                                         "mean of 10 half-splits):" if reliability is not None else ":"))
+    for region, n in info["neuroids"].items():
+        lines.append(f"    {region:<8} {n:>6}" + (f"   {format_number(float(reliability[region]), 3)}"
+                                                  if reliability is not None else ""))
+    if reliability is None:
+        lines.append(f"  reliability: none ({why})")
+    return "\n".join(lines)

@@ -1,6 +1,5 @@
-"""Test fixtures for users and for the suite: recordings with a known answer, made from one trained network's own
-units plus noise of set size. Nothing in the package imports it (an import contract in ``make lint``): it is for
-checking an analysis, in tests, scripts and tutorials, not part of one.
+"""Recordings with a known answer, made from one trained network's own units plus noise of set size: for checking
+an analysis, in tests, scripts and tutorials.
 
 :func:`known_answer_recordings` takes a finished run, stimuli, and for each region to make the area it comes
 from (``{"V1": "V1", "IT": "IT"}``). Each neuroid is one unit of that area (``units="single"``) or the mean of a
@@ -29,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis.area_activations import stimulus_activations
-from .data.recordings import Recordings
-from .data.stimuli import FIELD_DEGREES, load_stimuli
-from .errors import ConfigError
-from .metrics import at_step
+from ..analysis.area_activations import stimulus_activations
+from ..data.recordings import Recordings
+from ..data.stimuli import FIELD_DEGREES, load_stimuli
+from ..errors import ConfigError
+from ..metrics import at_step
 
 UNITS = ("single", "local")
 

@@ -1,0 +1,128 @@
+"""Brain-Score's public assemblies, read from a local brainio cache or from the files themselves.
+
+brainio (brain-score/brainio, ``brainio/fetch.py``) keeps what it downloads under ``$BRAINIO_HOME`` (default
+``~/.brainio``), one folder per file named as the file without its suffix: Brain-Score vision 2.x
+(``brainscore_vision/data_helpers/s3.py``) names an assembly ``assy_<identifier, dots as underscores>.nc`` and a
+stimulus set ``image_<identifier>.csv`` with its images in ``image_<identifier>.zip`` (unzipped beside it when
+brainio loads it). ``brainio:MajajHong2015.public`` finds ``assy_*MajajHong2015_public.nc`` there (older
+identifiers carry the lab, ``dicarlo.MajajHong2015.public``: either is found), reads it as the NetCDF form of
+:mod:`visualstreams.data.recordings` (presentation x neuroid x time_bin; its regions, repetitions and time bins
+kept) and joins its stimulus ids to the stimulus set the assembly names in its ``stimulus_set_identifier``
+attribute: the unzipped files where brainio left them, else the images read from the zip without unzipping it.
+
+Stimulus visual angle where Brain-Score's benchmarks state it (``VISUAL_DEGREES`` in
+``brainscore_vision/benchmarks/<name>``): :data:`VISUAL_DEGREES`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, did_you_mean
+from .recordings import FILE_COLUMNS, ID_COLUMNS, Recordings, complete_fields, load_stimulus_table, read_assembly
+
+HOME_VARIABLE = "BRAINIO_HOME"
+PREFIX = "brainio:"
+# Brain-Score vision's benchmarks: majajhong2015 and freemanziemba2013 (benchmarks/*/benchmark.py)
+VISUAL_DEGREES = {"MajajHong2015": 8.0, "FreemanZiemba2013": 4.0}
+
+
+def cache_home() -> Path:
+    """brainio's cache folder: ``$BRAINIO_HOME``, else ``~/.brainio``, as brainio's ``get_local_data_path``."""
+    return Path(os.path.expanduser(os.environ.get(HOME_VARIABLE, "~/.brainio")))
+
+
+def _flat(identifier: str) -> str:
+    return identifier.replace(".", "_")
+
+
+def _find(home: Path, prefix: str, identifier: str, suffix: str) -> Path:
+    flat = _flat(identifier)
+    found = sorted(p for p in home.glob(f"{prefix}*/*{suffix}")
+                   if p.stem in (f"{prefix}{flat}",) or p.stem.endswith(f"_{flat}") and p.stem.startswith(prefix))
+    kind = "assembly" if prefix == "assy_" else "stimulus set"
+    if not found:
+        held = sorted(p.stem.removeprefix(prefix) for p in home.glob(f"{prefix}*/*{suffix}"))
+        raise DataError(f"brainio {kind} {identifier!r} is not in the cache {home} (${HOME_VARIABLE})"
+                        + (did_you_mean(flat, held) or f"; it holds {', '.join(held[:6]) or 'none'}"))
+    if len(found) > 1:
+        raise DataError(f"brainio {kind} {identifier!r} matches {len(found)} files in {home}: "
+                        f"{', '.join(p.name for p in found)}; give the full identifier")
+    return found[0]
+
+
+def assembly_path(identifier: str, home: str | os.PathLike[str] | None = None) -> Path:
+    """The cached NetCDF of an assembly identifier (``MajajHong2015.public``)."""
+    return _find(Path(home) if home is not None else cache_home(), "assy_", identifier, ".nc")
+
+
+def stimulus_set_path(identifier: str, home: str | os.PathLike[str] | None = None) -> Path:
+    """The cached CSV of a stimulus set identifier (``dicarlo.hvm-public``)."""
+    return _find(Path(home) if home is not None else cache_home(), "image_", identifier, ".csv")
+
+
+def read_stimulus_set(csv: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """A stimulus set: its table, and its images when they are only in the zip beside it (``<stem>.zip``), read
+    from the zip (uint8, as Pillow decodes them; all one size); None when the files are there to read."""
+    csv = Path(csv)
+    zipped = csv.with_suffix(".zip")
+    try:
+        return load_stimulus_table(csv), None
+    except DataError:
+        if not zipped.is_file():
+            raise
+    from PIL import Image, UnidentifiedImageError
+
+    table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    id_col = next((c for c in ID_COLUMNS if c in table.columns), None)
+    file_col = next((c for c in FILE_COLUMNS if c in table.columns), None)
+    if id_col is None or file_col is None:
+        raise DataError(f"stimulus set {csv}: needs a stimulus_id column and a file column ({', '.join(FILE_COLUMNS)})")
+    try:
+        archive = zipfile.ZipFile(zipped)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise DataError(f"stimulus set {zipped}: not a readable zip ({type(exc).__name__})") from None
+    with archive:
+        members = {Path(n).name: n for n in archive.namelist() if not n.endswith("/")}
+        images = []
+        for sid, name in zip(table[id_col], table[file_col], strict=True):
+            member = members.get(Path(name).name)
+            if member is None:
+                raise DataError(f"stimulus set {zipped}: has no {Path(name).name} (stimulus id {sid!r})")
+            try:
+                with Image.open(io.BytesIO(archive.read(member))) as im:
+                    images.append(np.asarray(im.convert("L" if im.mode in ("L", "1", "P", "I;16") else "RGB")))
+            except (UnidentifiedImageError, OSError) as exc:
+                raise DataError(f"stimulus set {zipped}: {member} is not a readable image "
+                                f"({type(exc).__name__})") from None
+    shapes = {a.shape for a in images}
+    if len(shapes) > 1:
+        raise DataError(f"stimulus set {zipped}: its images differ in size ({len(shapes)} sizes); unzip it beside "
+                        f"{csv.name}, as brainio does, so that each file is read as it is")
+    out = pd.DataFrame({"stimulus_id": table[id_col].astype(str),
+                        "path": [f"{zipped}#{Path(n).name}" for n in table[file_col]]})
+    if "object_name" in table.columns:
+        out["object_name"] = table["object_name"]
+    return out, np.stack(images) if images else np.zeros((0, 1, 1), np.uint8)
+
+
+def load_brainio(identifier: str, home: str | os.PathLike[str] | None = None) -> Recordings:
+    """An assembly from the brainio cache by its identifier, joined to its stimulus set (see the module
+    docstring)."""
+    identifier = identifier.removeprefix(PREFIX)
+    nc = assembly_path(identifier, home)
+    fields, attrs = read_assembly(nc)
+    stim_id = attrs.get("stimulus_set_identifier")
+    if not stim_id:
+        raise DataError(f"{nc}: names no stimulus_set_identifier; give the stimulus set's CSV with --stimuli "
+                        "and the .nc file as --recordings")
+    table, images = read_stimulus_set(stimulus_set_path(str(stim_id), home))
+    degrees = next((d for name, d in VISUAL_DEGREES.items() if name in identifier), None)
+    return Recordings(stimuli=table, source=f"{PREFIX}{identifier}", images=images, stimulus_degrees=degrees,
+                      **complete_fields(fields))

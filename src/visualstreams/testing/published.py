@@ -1,0 +1,211 @@
+"""Small recordings written in the layouts their sources publish, with the libraries that write those layouts, and
+with a planted answer: each cell's response to each image is known. For the readers' tests, their benchmark, and
+for a user checking a reader before trusting it with real data.
+
+* :func:`write_allen_nwb1`: a Visual Coding 2P session as an AllenSDK cache holds it (NWB 1.0, written with h5py at
+  the paths AllenSDK reads; the 2-photon timestamps one sample longer than the dF/F, as in those files).
+* :func:`write_allen_nwb2`: the same as the DANDI release holds it (NWB 2.0, written with pynwb), optionally with
+  that conversion's quirk (blank sweeps stored as image 0).
+* :func:`write_brainio_cache`: an assembly and its stimulus set as brainio leaves them in ``$BRAINIO_HOME``
+  (NetCDF written by xarray, a stimulus-set CSV and a zip of PNGs not yet unzipped).
+* :func:`write_sensorium_folder`: a Sensorium 2022-style folder of per-trial ``.npy`` files.
+
+Each presentation of image ``i`` to cell ``c`` holds ``signal[c, i]`` (plus Gaussian noise of SD ``noise`` per
+presentation) on every imaging frame of its 267 ms (8 frames at 30 Hz), so the mean over a 0-250 ms window is that
+value; blank sweeps hold 0.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FRAME_RATE = 30.0
+FRAMES_PER_PRESENTATION = 8  # 267 ms at 30 Hz: every frame of a 0-250 ms window falls inside the presentation
+LEAD_FRAMES = 30
+
+
+@dataclass
+class Planted:
+    """What a written session holds: the signal (cells x images), each presentation's image (-1 blank) and its
+    response (presentations x cells, noise included), the templates, the cells' ids and area."""
+
+    signal: np.ndarray
+    image: np.ndarray
+    responses: np.ndarray
+    templates: np.ndarray
+    cells: np.ndarray
+    area: str
+
+
+def plant_session(*, area: str = "VISp", n_cells: int = 8, n_images: int = 6, repetitions: int = 10,
+                  blanks: int = 4, image_shape: tuple[int, int] = (9, 12), noise: float = 0.0,
+                  seed: int = 0, templates: np.ndarray | None = None) -> Planted:
+    """A session's planted answer: presentations in a seeded order, each image ``repetitions`` times."""
+    rng = np.random.default_rng(seed)
+    if templates is None:
+        templates = rng.integers(0, 256, (n_images, *image_shape)).astype(np.uint8)
+    n_images = len(templates)
+    image = rng.permutation(np.concatenate([np.repeat(np.arange(n_images), repetitions), np.full(blanks, -1)]))
+    signal = rng.standard_normal((n_cells, n_images)).astype(np.float32)
+    responses = np.where(image[:, None] >= 0, signal.T[np.maximum(image, 0)], 0.0)
+    responses = (responses + noise * rng.standard_normal(responses.shape) * (image[:, None] >= 0)).astype(np.float32)
+    cells = np.arange(500000000, 500000000 + n_cells)  # cell_specimen_ids look like this
+    return Planted(signal, image, responses, templates, cells, area)
+
+
+def _trace(p: Planted) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dF/F (cells x frames), frame times (s), each presentation's first frame."""
+    n = LEAD_FRAMES + FRAMES_PER_PRESENTATION * len(p.image) + LEAD_FRAMES
+    dff = np.zeros((len(p.cells), n), dtype=np.float32)
+    start = LEAD_FRAMES + FRAMES_PER_PRESENTATION * np.arange(len(p.image))
+    for k, s in enumerate(start):
+        dff[:, s:s + FRAMES_PER_PRESENTATION] = p.responses[k][:, None]
+    return dff, np.arange(n) / FRAME_RATE, start
+
+
+def write_allen_nwb1(path: str | os.PathLike[str], planted: Planted | None = None, **plant: object) -> Planted:
+    """A session in the AllenSDK cache's NWB 1.0 layout (h5py), holding ``planted`` (else :func:`plant_session`
+    of ``plant``)."""
+    import h5py
+
+    p = planted or plant_session(**plant)  # type: ignore[arg-type]
+    dff, times, start = _trace(p)
+    pipe = "processing/brain_observatory_pipeline"
+    with h5py.File(path, "w") as f:
+        f["nwb_version"] = np.bytes_("NWB-1.0.5")
+        f[f"{pipe}/DfOverF/imaging_plane_1/data"] = dff
+        f[f"{pipe}/DfOverF/imaging_plane_1/timestamps"] = np.append(times, times[-1] + 1 / FRAME_RATE)
+        f[f"{pipe}/ImageSegmentation/cell_specimen_ids"] = p.cells
+        f["general/optophysiology/imaging_plane_1/location"] = np.bytes_(p.area)
+        f["stimulus/presentation/natural_scenes_stimulus/data"] = p.image.astype(np.int64)
+        f["stimulus/presentation/natural_scenes_stimulus/frame_duration"] = np.stack(
+            [start, start + 7], axis=1).astype(np.float64)
+        f["stimulus/templates/natural_scenes_image_stack/data"] = p.templates.astype(np.float32)
+    return p
+
+
+def write_allen_nwb2(path: str | os.PathLike[str], planted: Planted | None = None, *, blanks_as_zero: bool = False,
+                     **plant: object) -> Planted:
+    """A session in the DANDI release's NWB 2.0 layout (pynwb); ``blanks_as_zero`` writes the blank sweeps as image
+    0, as that conversion's uint32 cast left them."""
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.image import GrayscaleImage, Images, IndexSeries
+    from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel
+
+    p = planted or plant_session(**plant)  # type: ignore[arg-type]
+    dff, times, start = _trace(p)
+    nwb = NWBFile(session_description="Visual Coding 2P session B (test)", identifier=Path(path).stem,
+                  session_start_time=datetime(2016, 1, 1, tzinfo=UTC))
+    device = nwb.create_device(name="2-photon microscope")
+    channel = OpticalChannel(name="channel", description="green", emission_lambda=510.0)
+    plane = nwb.create_imaging_plane(name="imaging_plane_1", optical_channel=channel,
+                                     description="plane", device=device, excitation_lambda=910.0, indicator="GCaMP6f",
+                                     location=p.area, imaging_rate=FRAME_RATE)
+    ophys = nwb.create_processing_module(name="ophys", description="optical physiology")
+    segmentation = ImageSegmentation()
+    ophys.add(segmentation)
+    table = segmentation.create_plane_segmentation(name="PlaneSegmentation", description="ROIs", imaging_plane=plane)
+    table.add_column(name="cell_specimen_id", description="the cell's specimen id")
+    for i, cell in enumerate(p.cells):
+        mask = np.zeros((4, max(4, len(p.cells))), dtype=np.float32)
+        mask[i % 4, i] = 1.0
+        table.add_roi(image_mask=mask, cell_specimen_id=int(cell))
+    rois = table.create_roi_table_region(region=list(range(len(p.cells))), description="every ROI")
+    dff_iface = DfOverF(name="DfOverF")
+    ophys.add(dff_iface)
+    dff_iface.create_roi_response_series(name="DfOverF", data=dff.T, rois=rois, unit="n.a.", timestamps=times)
+    images = Images(name="natural_scenes_template", description="natural scenes",
+                    images=[GrayscaleImage(name=f"NaturalScene{i}", data=t) for i, t in enumerate(p.templates)])
+    nwb.add_stimulus_template(images)
+    index = np.where(p.image < 0, 0, p.image) if blanks_as_zero else p.image[p.image >= 0]
+    onsets = times[start] if blanks_as_zero else times[start][p.image >= 0]
+    nwb.add_stimulus(IndexSeries(name="natural_scenes_stimulus", data=index.astype(np.uint32),
+                                 indexed_images=images, unit="N/A", timestamps=onsets))
+    with NWBHDF5IO(str(path), "w") as io_:
+        io_.write(nwb)
+    return p
+
+
+def write_brainio_cache(home: str | os.PathLike[str], *, assembly: str = "dicarlo.MajajHong2015.public",
+                        stimulus_set: str = "dicarlo.hvm-public", regions: tuple[str, ...] = ("V4", "IT"),
+                        n_stimuli: int = 12, n_neuroids: int = 6, repetitions: int = 4, size: int = 16,
+                        noise: float = 0.1, seed: int = 0, unzipped: bool = False,
+                        time_bins: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """An assembly (NetCDF, dims stored neuroid x presentation x time_bin, ``time_bins`` bins of 50 ms from 70 ms)
+    and its stimulus set
+    (CSV + zip of PNGs; ``unzipped`` also leaves the files beside them) under ``home`` as brainio names them.
+    Returns the signal (stimuli x neuroids) and the images."""
+    import xarray as xr
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    home = Path(home)
+    flat_set = stimulus_set.replace(".", "_")
+    set_dir = home / f"image_{flat_set}"
+    set_dir.mkdir(parents=True, exist_ok=True)
+    images = rng.integers(0, 256, (n_stimuli, size, size)).astype(np.uint8)
+    ids = [f"{h:040x}" for h in rng.integers(0, 2**62, n_stimuli)]  # brainio's ids are hashes
+    names = [f"{i}.png" for i in ids]
+    with zipfile.ZipFile(set_dir / f"image_{flat_set}.zip", "w") as z:
+        for name, im in zip(names, images, strict=True):
+            buf = io.BytesIO()
+            Image.fromarray(im).save(buf, format="PNG")
+            z.writestr(name, buf.getvalue())
+            if unzipped:
+                (set_dir / name).write_bytes(buf.getvalue())
+    pd.DataFrame({"stimulus_id": ids, "filename": names,
+                  "object_name": [f"obj{i % 3}" for i in range(n_stimuli)]}).to_csv(
+        set_dir / f"image_{flat_set}.csv", index=False)
+    signal = rng.standard_normal((n_stimuli, n_neuroids)).astype(np.float32)
+    order = np.tile(np.arange(n_stimuli), repetitions)
+    values = signal[order][:, :, None] + noise * rng.standard_normal((len(order), n_neuroids, time_bins))
+    region = np.array([regions[i * len(regions) // n_neuroids] for i in range(n_neuroids)])
+    da = xr.DataArray(values.transpose(1, 0, 2).astype(np.float32), dims=("neuroid", "presentation", "time_bin"),
+                      coords={"stimulus_id": ("presentation", np.array(ids)[order]),
+                              "repetition": ("presentation", np.repeat(np.arange(repetitions), n_stimuli)),
+                              "object_name": ("presentation", [f"obj{i % 3}" for i in order]),
+                              "region": ("neuroid", region), "neuroid_id": ("neuroid", [f"Chabo_L_{i}"
+                                                                                        for i in range(n_neuroids)]),
+                              "time_bin_start": ("time_bin", 70 + 50 * np.arange(time_bins)),
+                              "time_bin_end": ("time_bin", 120 + 50 * np.arange(time_bins))},
+                      attrs={"stimulus_set_identifier": stimulus_set})
+    assy_dir = home / f"assy_{assembly.replace('.', '_')}"
+    assy_dir.mkdir(parents=True, exist_ok=True)
+    da.to_netcdf(assy_dir / f"assy_{assembly.replace('.', '_')}.nc")
+    return signal, images
+
+
+def write_sensorium_folder(root: str | os.PathLike[str], *, n_images: int = 10, test_images: int = 4,
+                           test_repetitions: int = 5, n_neurons: int = 7, withheld_tier: str | None = None,
+                           shape: tuple[int, int] = (18, 32), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A Sensorium 2022-style folder: ``n_images`` train images shown once, ``test_images`` shown
+    ``test_repetitions`` times; ``withheld_tier`` zeroes that tier's responses (as the competition did). Returns
+    the signal (images x neurons, image id order) and the images (float32 grey levels)."""
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    for d in ("data/images", "data/responses", "data/behavior", "meta/trials", "meta/neurons"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    total = n_images + test_images
+    images = rng.integers(0, 256, (total, 1, *shape)).astype(np.float32)  # stored as float grey levels
+    signal = rng.gamma(2.0, 1.0, (total, n_neurons)).astype(np.float32)
+    trial_image = np.concatenate([np.arange(n_images), np.repeat(np.arange(n_images, total), test_repetitions)])
+    trial_image = rng.permutation(trial_image)
+    tiers = np.where(trial_image < n_images, "train", "test")
+    for t, i in enumerate(trial_image):
+        np.save(root / "data/images" / f"{t}.npy", images[i])
+        response = signal[i] if tiers[t] != withheld_tier else np.zeros(n_neurons, np.float32)
+        np.save(root / "data/responses" / f"{t}.npy", response)
+        np.save(root / "data/behavior" / f"{t}.npy", np.zeros(3, np.float32))
+    np.save(root / "meta/trials/frame_image_id.npy", trial_image + 1000)
+    np.save(root / "meta/trials/tiers.npy", tiers)
+    np.save(root / "meta/neurons/unit_ids.npy", np.arange(1, n_neurons + 1))
+    np.save(root / "meta/neurons/area.npy", np.full(n_neurons, "V1"))
+    return signal, images[:, 0]
