@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -22,6 +23,7 @@ from visualstreams.data.recordings import is_recordings, load_recordings, write_
 from visualstreams.errors import ConfigError, DataError
 from visualstreams.testing import (
     plant_session,
+    write_allen_neuropixels,
     write_allen_nwb1,
     write_allen_nwb2,
     write_brainio_cache,
@@ -51,25 +53,42 @@ def test_the_stimuli_span_the_degrees_allensdks_monitor_geometry_gives():
 
 @pytest.mark.parametrize("form", ["nwb1", "nwb2"])
 def test_an_allen_session_gives_back_every_planted_response(tmp_path, form):
+    # 7 or 8 frames per 250-ms image, each with a zero-mean ramp: only the image's own frames give the value back
     path = tmp_path / "501271265.nwb"
-    p = (write_allen_nwb1 if form == "nwb1" else write_allen_nwb2)(path, area="VISal", noise=0.2, seed=3)
+    if form == "nwb1":
+        p = write_allen_nwb1(path, area="VISal", noise=0.2, seed=3, n_images=12)
+        cells = p.cells
+    else:  # the traces list the ROIs in reverse: cells must follow the ROIs, not the table
+        p = write_allen_nwb2(path, area="VISal", noise=0.2, seed=3, n_images=12, reversed_rois=True)
+        cells = p.cells[::-1]
     rec = load_recordings(path)
     image, responses = planted_rows(p)
+    columns = [list(p.cells).index(int(c)) for c in cells]
     assert rec.responses.shape == responses.shape  # blanks left out, every repetition kept
-    np.testing.assert_allclose(rec.responses, responses, atol=1e-6)
-    assert list(rec.stimulus_id) == [f"natural_scene_{i}" for i in image]
-    assert set(rec.region) == {"VISal"} and len(rec.neuroid_id) == len(p.cells)
-    assert str(p.cells[0]) in rec.neuroid_id[0]
+    np.testing.assert_allclose(rec.responses, responses[:, columns], atol=1e-5)
+    assert list(rec.stimulus_id) == [f"natural_scene_{i}" for i in image]  # NaturalScene10 after NaturalScene9
+    assert [n.rsplit("/", 1)[1] for n in rec.neuroid_id] == [str(c) for c in cells]
+    assert set(rec.region) == {"VISal"} and rec.neuroid_id[0].startswith("VISal/501271265/")
     assert np.array_equal(rec.images, p.templates) and rec.stimulus_degrees == 121.2
-    assert rec.repetitions().tolist() == [10] * 6 and rec.notes == ()
+    assert rec.repetitions().tolist() == [10] * 12
+    assert rec.notes[0].startswith("response: each image's own presentation") and ("4 blank sweeps left out" in
+                                                                                   rec.notes if form == "nwb1"
+                                                                                   else len(rec.notes) == 1)
 
 
-def test_the_response_window_is_stated_and_a_window_without_a_frame_is_refused(tmp_path):
+def test_a_stated_window_takes_the_frames_whose_time_falls_in_it(tmp_path):
     path = tmp_path / "s.nwb"
     p = write_allen_nwb1(path, seed=1)
-    late = load_recordings(path, window_ms=(267.0, 500.0))  # the next presentation's frames
-    _, responses = planted_rows(p)
-    assert not np.allclose(late.responses, responses)
+    rec = load_recordings(path, window_ms=(100.0, 400.0))  # into the next image: as asked
+    shown = np.flatnonzero(p.image >= 0)
+    # NWB 1.0 times an image by its first frame (frame_duration), the frame at or after the true onset
+    onset = p.frame_times[np.searchsorted(p.frame_times, 1.0 + 0.25 * shown)]
+    expected = np.stack([p.dff[:, (p.frame_times >= t + 0.1) & (p.frame_times < t + 0.4)].mean(axis=1)
+                         for t in onset])  # by hand, presentation by presentation
+    image, _ = planted_rows(p)
+    order = np.lexsort((np.arange(len(shown)), p.image[shown]))
+    np.testing.assert_allclose(rec.responses, expected[order], atol=1e-5)
+    assert "from 100 to 400 ms after each image's onset" in rec.notes[0]
     with pytest.raises(DataError, match="holds no imaging frame"):
         load_recordings(path, window_ms=(1.0, 2.0))
     with pytest.raises(ConfigError, match="Allen sessions"):
@@ -78,26 +97,83 @@ def test_the_response_window_is_stated_and_a_window_without_a_frame_is_refused(t
 
 def test_the_dandi_conversions_blank_sweeps_stored_as_image_0_leave_image_0_out(tmp_path):
     path = tmp_path / "dandi.nwb"
-    p = write_allen_nwb2(path, blanks_as_zero=True, blanks=10, seed=2)
+    p = write_allen_nwb2(path, blanks_as="zero", blanks=10, seed=2)
     rec = load_recordings(path)
     assert "natural_scene_0" not in rec.stimulus_ids and len(rec.stimulus_ids) == 5
-    assert "image 0 has 20 presentations" in rec.notes[0]
+    assert "image 0 has 20 presentations, the others about 10" in rec.notes[1]
     image, responses = planted_rows(p)
-    np.testing.assert_allclose(rec.responses, responses[image != 0], atol=1e-6)
+    np.testing.assert_allclose(rec.responses, responses[image != 0], atol=1e-5)
+    write_allen_nwb2(tmp_path / "w.nwb", blanks_as="wrapped", seed=2)
+    wrapped = load_recordings(tmp_path / "w.nwb")
+    assert len(wrapped.stimulus_ids) == 6
+    assert "4 presentations of image indices past the 6 templates" in wrapped.notes[1]
+
+
+def test_an_image_0_shown_a_little_more_often_is_kept_and_the_doubt_said(tmp_path):
+    p = plant_session(blanks=0, seed=7)
+    extra = np.flatnonzero(p.image == 0)[0]  # image 0 once more: 11 presentations against 10
+    p.image, p.responses = np.append(p.image, 0), np.vstack([p.responses, p.responses[extra]])
+    write_allen_nwb2(tmp_path / "s.nwb", p)
+    rec = load_recordings(tmp_path / "s.nwb")
+    assert rec.repetitions().tolist() == [11] + [10] * 5
+    assert "more than any other image (10): if this file is the DANDI" in rec.notes[1]
 
 
 def test_a_folder_of_sessions_is_one_population_with_the_repetitions_every_session_has(tmp_path):
     templates = plant_session(seed=0).templates
     a = write_allen_nwb1(tmp_path / "a.nwb", area="VISp", templates=templates, repetitions=10, seed=4)
-    b = write_allen_nwb2(tmp_path / "b.nwb", area="VISl", templates=templates, repetitions=8, seed=5)
+    (tmp_path / "sub-1").mkdir()  # DANDI puts sessions in subject folders
+    b = write_allen_nwb2(tmp_path / "sub-1" / "b.nwb", area="VISl", templates=templates, repetitions=8, seed=5)
+    with h5py.File(tmp_path / "session_A.nwb", "w") as f:  # an AllenSDK cache's session A: no natural scenes
+        f["nwb_version"] = np.bytes_("NWB-1.0.5")
     rec = load_recordings(tmp_path)
     assert rec.regions == ["VISp", "VISl"] and rec.responses.shape == (6 * 8, 2 * len(a.cells))
-    assert rec.repetitions().tolist() == [8] * 6 and "12 presentations beyond" in rec.notes[0]
-    _, first = planted_rows(b)
-    np.testing.assert_allclose(rec.responses[:, len(a.cells):], first, atol=1e-6)
+    assert rec.repetitions().tolist() == [8] * 6
+    assert any("12 presentations beyond" in n for n in rec.notes)
+    assert any("1 sessions without natural scenes skipped (session_A.nwb)" in n for n in rec.notes)
+    image_a, responses_a = planted_rows(a)
+    k = np.concatenate([np.arange(10)] * 6)  # a's rows by image, then repetition: its first 8 of each
+    np.testing.assert_allclose(rec.responses[:, :len(a.cells)], responses_a[k < 8], atol=1e-5)
+    _, responses_b = planted_rows(b)
+    np.testing.assert_allclose(rec.responses[:, len(a.cells):], responses_b, atol=1e-5)
     write_allen_nwb1(tmp_path / "c.nwb", seed=9)  # other templates: not one experiment
     with pytest.raises(DataError, match="templates differ"):
         load_recordings(tmp_path)
+
+
+def test_the_same_cells_in_two_files_are_said(tmp_path):
+    p = plant_session(seed=3)
+    write_allen_nwb1(tmp_path / "a.nwb", p)
+    write_allen_nwb2(tmp_path / "a_dandi.nwb", p)
+    rec = load_recordings(tmp_path)
+    assert any(f"{len(p.cells)} cell ids appear in more than one file" in n for n in rec.notes)
+
+
+def _natural_scene_table(folder: Path, templates: np.ndarray) -> Path:
+    """The stimulus table a Neuropixels user gives: natural_scene_<i> and the template written as a PNG."""
+    from PIL import Image
+
+    folder.mkdir()
+    for i, t in enumerate(templates):
+        Image.fromarray(t).save(folder / f"scene{i}.png")
+    (folder / "stimuli.csv").write_text("stimulus_id,filename\n" + "".join(
+        f"natural_scene_{i},scene{i}.png\n" for i in range(len(templates))))
+    return folder / "stimuli.csv"
+
+
+def test_a_neuropixels_session_gives_each_good_units_firing_rate_by_its_channels_area(tmp_path):
+    p = write_allen_neuropixels(tmp_path / "session_715093703.nwb", n_units=9, bad_units=2, seed=6)
+    with pytest.raises(ConfigError, match="holds no natural-scene images: give --stimuli"):
+        load_recordings(tmp_path / "session_715093703.nwb")
+    rec = load_recordings(tmp_path / "session_715093703.nwb", stimuli=_natural_scene_table(tmp_path / "s", p.templates))
+    image, rates = planted_rows(p)
+    np.testing.assert_allclose(rec.responses, rates, atol=1e-4)  # spikes per second in 0-250 ms
+    assert list(rec.region) == ["VISp", "LGd"] * 3 + ["VISp"]  # 7 good units, by peak channel
+    assert rec.repetitions().tolist() == [10] * 6 and rec.stimulus_degrees is None
+    assert "2 of 9 units left out" in rec.notes[1] and "--stimulus-degrees" in rec.notes[-1]
+    half = load_recordings(tmp_path / "session_715093703.nwb", stimuli=tmp_path / "s" / "stimuli.csv",
+                           window_ms=(0.0, 125.0))
+    assert not np.allclose(half.responses, rec.responses)
 
 
 def test_broken_allen_files_are_refused_in_one_line_naming_the_file(tmp_path):
@@ -112,9 +188,14 @@ def test_broken_allen_files_are_refused_in_one_line_naming_the_file(tmp_path):
         load_recordings(tmp_path / "b.nwb")
     with h5py.File(tmp_path / "c.nwb", "w") as f:
         f["nwb_version"] = np.bytes_("NWB-1.0.5")
-        f["general/optophysiology/imaging_plane_1/location"] = np.bytes_("VISp")
+        f["stimulus/presentation/natural_scenes_stimulus/data"] = np.arange(3)
     with pytest.raises(DataError, match="lacks processing/brain_observatory_pipeline/DfOverF"):
         load_recordings(tmp_path / "c.nwb")
+    write_allen_nwb1(tmp_path / "d.nwb")
+    with h5py.File(tmp_path / "d.nwb", "a") as f:
+        f["stimulus/presentation/natural_scenes_stimulus/data"][0] = 6  # past the 6 templates
+    with pytest.raises(DataError, match=r"d\.nwb: a presentation shows image 6, past the 6 templates"):
+        load_recordings(tmp_path / "d.nwb")
 
 
 # -- brainio ----------------------------------------------------------------------------------------------
@@ -140,6 +221,47 @@ def test_brainio_files_given_directly_and_an_unzipped_set_read_the_same(tmp_path
     assert by_id.images is None and by_file.images is None  # the unzipped files are read as files
     np.testing.assert_array_equal(by_id.responses, by_file.responses)
     assert list(by_id.stimuli["path"]) == list(by_file.stimuli["path"])
+
+
+def test_an_assembly_file_named_as_brainscore_names_it_gets_the_benchmarks_visual_angle(tmp_path, monkeypatch):
+    write_brainio_cache(tmp_path / "cache", assembly="movshon.FreemanZiemba2013.public",
+                        stimulus_set="movshon.FreemanZiemba2013.aperture-public")
+    monkeypatch.setenv("BRAINIO_HOME", str(tmp_path / "cache"))
+    by_id = load_recordings("brainio:FreemanZiemba2013.public")
+    nc = next((tmp_path / "cache").glob("assy_*/*.nc"))
+    assert by_id.stimulus_degrees == load_recordings(nc).stimulus_degrees == 4.0
+
+
+def test_zip_members_are_matched_by_their_path_and_a_clash_is_refused(tmp_path):
+    import zipfile
+
+    from PIL import Image
+
+    from visualstreams.data.brainio import read_stimulus_set
+
+    src = tmp_path / "src"  # the images live only in the zip beside the table
+    for sub in ("a", "b"):
+        (src / sub).mkdir(parents=True)
+        Image.fromarray(np.full((4, 4), 10 if sub == "a" else 200, np.uint8)).save(src / sub / "x.png")
+    with zipfile.ZipFile(tmp_path / "image_set.zip", "w") as z:
+        z.write(src / "a" / "x.png", "a/x.png")
+        z.write(src / "b" / "x.png", "b/x.png")
+    (tmp_path / "image_set.csv").write_text("stimulus_id,filename\ns1,b/x.png\ns2,a/x.png\n")
+    _, images = read_stimulus_set(tmp_path / "image_set.csv")
+    assert images[:, 0, 0].tolist() == [200, 10]
+    (tmp_path / "image_set.csv").write_text("stimulus_id,filename\ns1,x.png\n")
+    with pytest.raises(DataError, match="has several x.png"):
+        read_stimulus_set(tmp_path / "image_set.csv")
+
+
+def test_a_refused_conversion_writes_nothing(tmp_path, monkeypatch):
+    write_brainio_cache(tmp_path / "cache")
+    monkeypatch.setenv("BRAINIO_HOME", str(tmp_path / "cache"))
+    rec = load_recordings("brainio:MajajHong2015.public")  # two time bins: no CSV form
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ConfigError, match="holds no time bins"):
+        write_recordings(rec, tmp_path / "out" / "conv.csv")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_an_identifier_not_in_the_cache_is_refused_naming_the_cache(tmp_path, monkeypatch):
@@ -185,9 +307,13 @@ def tiny_run(tmp_path_factory, one_thread):
     return out
 
 
-@pytest.mark.parametrize("source", ["nwb1", "nwb2", "brainio", "sensorium"])
+@pytest.mark.parametrize("source", ["nwb1", "nwb2", "neuropixels", "brainio", "sensorium"])
 def test_predict_scores_each_source_as_the_same_data_converted_to_netcdf(tiny_run, tmp_path, monkeypatch, source):
-    if source == "nwb1":
+    stimuli = None
+    if source == "neuropixels":
+        p = write_allen_neuropixels(tmp_path / "s.nwb", n_images=12, repetitions=4)
+        path, stimuli = str(tmp_path / "s.nwb"), _natural_scene_table(tmp_path / "scenes", p.templates)
+    elif source == "nwb1":
         write_allen_nwb1(tmp_path / "s.nwb", n_images=12, noise=0.5, repetitions=4)
         path = str(tmp_path / "s.nwb")
     elif source == "nwb2":
@@ -200,10 +326,10 @@ def test_predict_scores_each_source_as_the_same_data_converted_to_netcdf(tiny_ru
     else:
         write_sensorium_folder(tmp_path / "sens", n_images=8, test_images=6, test_repetitions=3)
         path = str(tmp_path / "sens")
-    rec = load_recordings(path)
+    rec = load_recordings(path, stimuli)
     converted = write_recordings(rec, tmp_path / "converted.nc")
     cfg = PredictivityConfig(method="ridge", n_splits=3, train_fraction=0.5, ceiling_splits=3)
-    direct = vs.neural_predictivity([tiny_run], path, config=cfg, progress=False)
+    direct = vs.neural_predictivity([tiny_run], path, stimuli=stimuli, config=cfg, progress=False)
     via_nc = vs.neural_predictivity([tiny_run], converted, config=cfg, progress=False)
     assert via_nc.config.stimulus_degrees == direct.config.stimulus_degrees == (rec.stimulus_degrees or 8.0)
     cols = ["r", "ceiling", "ceiled"]

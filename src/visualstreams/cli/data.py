@@ -37,7 +37,8 @@ def add_arguments(pd_: argparse.ArgumentParser) -> None:
     ds_.add_argument("--stimuli", metavar="CSV",
                      help="recordings' stimulus table (.nc, .npz, .csv recordings; default: beside them)")
     ds_.add_argument("--response-window", nargs=2, type=float, metavar=("START", "END"),
-                     help="Allen sessions: the response window after image onset, in ms (default 0 250)")
+                     help="Allen sessions: the response window after image onset, in ms (default: the image's own "
+                          "presentation, its 250 ms)")
     ds_.add_argument("--test-data", metavar="DIR", help="an image folder's test set (class subfolders)")
     ds_.add_argument("--image-size", type=int, metavar="N", help="resize every image of a folder to N x N px "
                                                                  "(needed when their sizes differ)")

@@ -1,41 +1,54 @@
-"""The Allen Brain Observatory's Visual Coding 2P sessions, read as published: natural-scenes responses per cell.
+"""The Allen Brain Observatory's Visual Coding sessions, read as published: natural-scenes responses per cell.
 
-Two forms of the same sessions (one imaging plane, so one targeted area, per file):
+Three forms (a 2-photon file holds one imaging plane, so one targeted area; a Neuropixels file many areas):
 
-* **NWB 1.0**, the session files of an AllenSDK cache (``ophys_experiment_data/<id>.nwb``), which pynwb does not
-  read. Read with h5py at the paths AllenSDK's ``BrainObservatoryNwbDataSet`` reads
+* **2-photon, NWB 1.0**, the session files of an AllenSDK cache (``ophys_experiment_data/<id>.nwb``), which pynwb
+  does not read. Read with h5py at the paths AllenSDK's ``BrainObservatoryNwbDataSet`` reads
   (``allensdk/core/brain_observatory_nwb_data_set.py``): dF/F at
   ``processing/brain_observatory_pipeline/DfOverF/imaging_plane_1/{data,timestamps}`` (cells x frames), cell ids at
   ``processing/brain_observatory_pipeline/ImageSegmentation/cell_specimen_ids``, the targeted area at
   ``general/optophysiology/imaging_plane_1/location``, the natural scenes at
   ``stimulus/presentation/natural_scenes_stimulus/{data,frame_duration}`` (image index, -1 for a blank sweep;
-  first and last 2-photon frame) and their templates at ``stimulus/templates/natural_scenes_image_stack/data``.
-* **NWB 2.0**, the DANDI release (dandiset 000728, converted by catalystneuro/visual-coding-to-nwb-v2), read with
-  pynwb (``pip install 'visualstreams[nwb]'``): dF/F in ``processing['ophys']['DfOverF']`` (frames x cells), its
-  ROIs' plane segmentation (``cell_specimen_id`` where the table has it, else the ROI ids) and imaging plane
-  (``location``), the templates ``stimulus_template['natural_scenes_template']`` (Images ``NaturalScene<i>``) and
-  the presentations ``stimulus['natural_scenes_stimulus']`` (an IndexSeries with onset timestamps). That
-  conversion stored the indices as uint32, which turned the blank sweeps' -1 into 0: image 0 then has about twice
-  the presentations of the others and cannot be told from a blank, so it is left out (said in a note).
+  the first and the end 2-photon frame) and their templates at ``stimulus/templates/natural_scenes_image_stack/data``.
+* **2-photon, NWB 2.0**, the DANDI release (dandiset 000728, converted by catalystneuro/visual-coding-to-nwb-v2),
+  read with pynwb (``pip install 'visualstreams[nwb]'``): dF/F in ``processing['ophys']['DfOverF']`` (frames x
+  ROIs), its ROIs' plane segmentation (``cell_specimen_id`` where the table has it, else the ROI ids) and imaging
+  plane (``location``), the templates ``stimulus_template['natural_scenes_template']`` (Images ``NaturalScene<i>``)
+  and the presentations ``stimulus['natural_scenes_stimulus']`` (an IndexSeries with onset timestamps). That
+  conversion stored the indices as uint32, which turned the blank sweeps' -1 into 0: where image 0 has at least
+  1.5 times the presentations of the others, it cannot be told from a blank and is left out (said in a note).
+* **Neuropixels, NWB 2.0** (AllenSDK's ecephys cache, DANDI): ``units`` (``spike_times``, ``peak_channel_id``,
+  the quality metrics), the electrodes' ``location`` (a unit's area is its peak channel's), and
+  ``intervals['natural_scenes_presentations']`` (``frame``: the image, -1 a blank; ``start_time``,
+  ``stop_time``). Units are kept by AllenSDK's default quality filters. The files hold no images: a stimulus
+  table gives them, or a 2-photon session in the same folder.
 
-A response is a cell's mean dF/F over the frames whose time falls in a window after the image's onset (default
-0-250 ms: the image's own presentation; the images follow each other without grey). Each image's presentations
-are kept as repetitions (about 50), for the split-half ceiling. Cells are grouped by their session's area under
-Allen's names (VISp, VISl, VISal, VISpm, VISam, VISrl). A folder of sessions is one pseudo-population: the k-th
-presentation of an image in every session is presentation k of that image, kept for the k that every session has.
+A response is, by default, what the image itself evoked while it was on: a cell's mean dF/F over the imaging
+frames of the image's own presentation (NWB 1.0: its ``frame_duration`` [start, end); NWB 2.0: the frames from its
+onset to the next image's, at most the typical presentation, 250 ms; the images follow each other without grey, so
+no frame counts for two images), a unit's firing rate from ``start_time`` to ``stop_time``. A stated window
+(``window_ms``, after onset) takes every frame, or spike, whose time falls in it instead. Each image's
+presentations are kept as repetitions (about 50), for the split-half ceiling. Cells are grouped by their area under
+Allen's names (VISp, VISl, VISal, VISpm, VISam, VISrl; Neuropixels also LGd, CA1, ...).
 
-The stimuli's visual angle comes from the monitor geometry AllenSDK records (``stimulus_info.py``,
-``BrainObservatoryMonitor``): 1920 x 1200 px over a 61.214 cm diagonal, the eye 15 cm away, the 918 x 1174 px
-templates shown unscaled at the centre, the screen warped so that a pixel's distance from the centre is its arc
-length on the sphere (hence degrees = pixels x pixel size / distance, AllenSDK's ``pixels_to_visual_degrees``):
-the templates' longer side spans :data:`NATURAL_SCENES_DEGREES` (about 121 degrees).
+A folder (searched with its subfolders) is one pseudo-population: the k-th presentation of an image in every
+session is presentation k of that image, kept for the k that every session has. Sessions without natural scenes
+(Allen's sessions A and C) are skipped with a note. Sessions are read one at a time: only their responses are kept.
+
+The stimuli's visual angle comes from the monitor geometry AllenSDK records for the 2-photon rig
+(``stimulus_info.py``, ``BrainObservatoryMonitor``): 1920 x 1200 px over a 61.214 cm diagonal, the eye 15 cm away,
+the 918 x 1174 px templates shown unscaled at the centre, the screen warped so that a pixel's distance from the
+centre is its arc length on the sphere (hence degrees = pixels x pixel size / distance, AllenSDK's
+``pixels_to_visual_degrees``): the templates' longer side spans :data:`NATURAL_SCENES_DEGREES` (about 121 degrees).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +66,6 @@ MONITOR_DIAGONAL_CM = 61.214
 MONITOR_DISTANCE_CM = 15.0
 NATURAL_SCENES_PIXELS = (918, 1174)
 AREAS = ("VISp", "VISl", "VISal", "VISpm", "VISam", "VISrl")  # the six areas the 2P sessions targeted
-WINDOW_MS = (0.0, 250.0)
 
 _V1 = "processing/brain_observatory_pipeline"
 NWB1_PATHS = {
@@ -64,6 +76,15 @@ NWB1_PATHS = {
     "scenes": "stimulus/presentation/natural_scenes_stimulus/data",
     "frames": "stimulus/presentation/natural_scenes_stimulus/frame_duration",
     "templates": "stimulus/templates/natural_scenes_image_stack/data",
+}
+
+# AllenSDK's EcephysSession defaults: quality "good", amplitude_cutoff_maximum 0.1, presence_ratio_minimum 0.95,
+# isi_violations_maximum 0.5
+QUALITY = {
+    "quality": lambda v: np.array([(x.decode() if isinstance(x, bytes) else str(x)) == "good" for x in v]),
+    "amplitude_cutoff": lambda v: np.asarray(v, dtype=float) <= 0.1,
+    "presence_ratio": lambda v: np.asarray(v, dtype=float) >= 0.95,
+    "isi_violations": lambda v: np.asarray(v, dtype=float) <= 0.5,
 }
 
 
@@ -78,33 +99,59 @@ def pixels_to_degrees(pixels: float) -> float:
 NATURAL_SCENES_DEGREES = round(pixels_to_degrees(max(NATURAL_SCENES_PIXELS)), 1)
 
 
+class NoNaturalScenes(DataError):
+    """A session file without the natural-scenes stimulus (a folder skips it; a single file is refused)."""
+
+
+def _check_window(window_ms: tuple[float, float]) -> tuple[float, float]:
+    start, end = (float(x) for x in window_ms)
+    if not (math.isfinite(start) and math.isfinite(end) and end > start):
+        raise ConfigError(f"response window must be START < END in ms, got {start:g}-{end:g}")
+    return start, end
+
+
+def describe_window(window_ms: tuple[float, float] | None) -> str:
+    """The response rule in words, for the notes and the report."""
+    if window_ms is None:
+        return ("each image's own presentation: a cell's mean dF/F over the imaging frames while it was on, a "
+                "unit's firing rate from its start to its stop")
+    start, end = _check_window(window_ms)
+    return f"the frames (or spikes) from {start:g} to {end:g} ms after each image's onset"
+
+
 @dataclass
 class Session:
-    """One imaging session's natural-scenes data, as read from either form."""
+    """One 2-photon session's natural-scenes data, as read from either form. ``own``: each presentation's own
+    frames [lo, hi)."""
 
     source: str
     form: str  # "NWB 1.0" or "NWB 2.0"
-    area: str
+    areas: np.ndarray  # (cells,) str: the imaging plane's area, for every cell
     cells: np.ndarray  # (cells,) str
     dff: np.ndarray  # (cells, frames) float32
     frame_times: np.ndarray  # (frames,) s
     image: np.ndarray  # (presentations,) int, -1 = blank
     onset: np.ndarray  # (presentations,) s
-    templates: np.ndarray  # (images, H, W) uint8
+    own: tuple[np.ndarray, np.ndarray]
+    templates: np.ndarray | None  # (images, H, W) uint8
     notes: tuple[str, ...] = ()
 
-    def responses(self, window_ms: tuple[float, float] = WINDOW_MS) -> tuple[np.ndarray, np.ndarray]:
-        """Presentations of an image (blanks dropped) -> (image index, cells' mean dF/F in the window)."""
-        start, end = window_ms
-        if not (math.isfinite(start) and math.isfinite(end) and end > start):
-            raise ConfigError(f"response window must be START < END in ms, got {start}-{end}")
+    def responses(self, window_ms: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Presentations of an image (blanks dropped) -> (image index, cells' mean dF/F: over the image's own
+        frames, or over the frames whose time falls in ``window_ms`` after onset)."""
         shown = self.image >= 0
-        lo = np.searchsorted(self.frame_times, self.onset[shown] + start / 1000.0, side="left")
-        hi = np.searchsorted(self.frame_times, self.onset[shown] + end / 1000.0, side="left")
+        if window_ms is None:
+            lo, hi = self.own[0][shown], self.own[1][shown]
+            what = "its own presentation"
+        else:
+            start, end = _check_window(window_ms)
+            lo = np.searchsorted(self.frame_times, self.onset[shown] + start / 1000.0, side="left")
+            hi = np.searchsorted(self.frame_times, self.onset[shown] + end / 1000.0, side="left")
+            what = f"the response window {start:g}-{end:g} ms"
         if (hi <= lo).any():
-            raise DataError(f"{self.source}: the response window {start:g}-{end:g} ms holds no imaging frame for "
-                            f"{int((hi <= lo).sum())} presentation(s) (frames are "
-                            f"{1000 * float(np.median(np.diff(self.frame_times))):.1f} ms apart); widen it")
+            raise DataError(f"{self.source}: {what} holds no imaging frame for {int((hi <= lo).sum())} "
+                            f"presentation(s) (frames are {1000 * float(np.median(np.diff(self.frame_times))):.1f} "
+                            "ms apart)" + ("; widen it" if window_ms is not None else ""))
         # window means from cumulative sums: one pass over the trace, not one slice per presentation
         csum = np.zeros((self.dff.shape[0], self.dff.shape[1] + 1), dtype=np.float64)
         np.cumsum(self.dff, axis=1, out=csum[:, 1:])
@@ -112,9 +159,47 @@ class Session:
         return self.image[shown], means.T.astype(np.float32)
 
 
+@dataclass
+class SpikeSession:
+    """One Neuropixels session's natural-scenes data: each unit's spike times and its area."""
+
+    source: str
+    form: str
+    areas: np.ndarray  # (units,) str: the structure of the unit's peak channel
+    cells: np.ndarray  # (units,) str
+    spikes: list[np.ndarray]  # per unit, sorted, s
+    image: np.ndarray
+    onset: np.ndarray
+    offset: np.ndarray
+    templates: np.ndarray | None = None  # the session files hold none
+    notes: tuple[str, ...] = ()
+
+    def responses(self, window_ms: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Presentations of an image (blanks dropped) -> (image index, each unit's firing rate, spikes per second,
+        from start to stop time or in ``window_ms`` after onset)."""
+        shown = self.image >= 0
+        if window_ms is None:
+            lo_t, hi_t = self.onset[shown], self.offset[shown]
+        else:
+            start, end = _check_window(window_ms)
+            lo_t, hi_t = self.onset[shown] + start / 1000.0, self.onset[shown] + end / 1000.0
+        if (hi_t <= lo_t).any():
+            raise DataError(f"{self.source}: a presentation stops before it starts")
+        rates = np.empty((int(shown.sum()), len(self.spikes)), dtype=np.float32)
+        for u, times in enumerate(self.spikes):  # spikes in [lo, hi): two binary searches per presentation
+            rates[:, u] = np.searchsorted(times, hi_t, side="left") - np.searchsorted(times, lo_t, side="left")
+        return self.image[shown], rates / (hi_t - lo_t)[:, None].astype(np.float32)
+
+
 # -- reading one session ----------------------------------------------------------------------------------
+def _text(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        value = value.item() if value.size == 1 else b""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _area_name(location: Any, source: str) -> str:
-    text = location.decode() if isinstance(location, bytes) else str(location)
+    text = _text(location)
     found = re.search(r"VIS[a-z]+", text)
     if found is None:
         raise DataError(f"{source}: its imaging plane's location {text!r} names no visual area (VISp, VISl, ...)")
@@ -130,10 +215,7 @@ def nwb_version(path: Path) -> str:
             version = f.attrs.get("nwb_version") or (f["nwb_version"][()] if "nwb_version" in f else b"")
     except OSError as exc:
         raise DataError(f"{path}: not a readable NWB (HDF5) file ({str(exc).splitlines()[0][:80]})") from None
-    if isinstance(version, np.ndarray):
-        version = version.item() if version.size == 1 else b""
-    text = version.decode() if isinstance(version, bytes) else str(version)
-    return text.removeprefix("NWB-")
+    return _text(version).removeprefix("NWB-")
 
 
 def read_nwb1(path: str | os.PathLike[str]) -> Session:
@@ -142,12 +224,12 @@ def read_nwb1(path: str | os.PathLike[str]) -> Session:
 
     path = Path(path)
     with h5py.File(path, "r") as f:
+        if NWB1_PATHS["scenes"] not in f:
+            raise NoNaturalScenes(f"{path}: no natural scenes (Allen's session B has them; A and C do not)")
         missing = [p for p in NWB1_PATHS.values() if p not in f]
         if missing:
-            what = ("no natural scenes (a session B has them; A and C do not)" if missing[0].startswith("stimulus/")
-                    else f"lacks {missing[0]}")
-            raise DataError(f"{path}: {what}" + (f" ({len(missing)} of the paths AllenSDK reads are missing)"
-                                                 if len(missing) > 1 else ""))
+            raise DataError(f"{path}: lacks {missing[0]}" + (f" ({len(missing)} of the paths AllenSDK reads are "
+                                                             "missing)" if len(missing) > 1 else ""))
         dff = np.asarray(f[NWB1_PATHS["dff"]][()], dtype=np.float32)
         times = np.asarray(f[NWB1_PATHS["timestamps"]][()], dtype=np.float64)
         cells = np.asarray(f[NWB1_PATHS["cells"]][()]).astype(str)
@@ -161,14 +243,18 @@ def read_nwb1(path: str | os.PathLike[str]) -> Session:
         raise DataError(f"{path}: frame_duration is {frames.shape}, not one [start, end] per presentation")
     # the dF/F's timestamps are the 2-photon frames' (AllenSDK notes one sample more in the 2-photon series)
     n = min(len(times), dff.shape[1])
-    if frames[:, 0].max() >= n:
-        raise DataError(f"{path}: a presentation starts at frame {int(frames[:, 0].max())}, after the last of the "
-                        f"{n} imaging frames")
-    return Session(str(path), "NWB 1.0", area, cells, dff[:, :n], times[:n], image, times[frames[:, 0]], templates)
+    if frames.max() > n or (frames[:, 1] <= frames[:, 0]).any():
+        raise DataError(f"{path}: frame_duration holds a presentation outside the {n} imaging frames or ending "
+                        "before it starts")
+    if image.max(initial=-1) >= len(templates):
+        raise DataError(f"{path}: a presentation shows image {int(image.max())}, past the {len(templates)} templates")
+    return Session(str(path), "NWB 1.0", np.full(len(cells), area), cells, dff[:, :n], times[:n], image,
+                   times[frames[:, 0]], (frames[:, 0], frames[:, 1]), templates)
 
 
-def read_nwb2(path: str | os.PathLike[str]) -> Session:
-    """A Visual Coding 2P session of the DANDI release (NWB 2.0), with pynwb."""
+def read_nwb2(path: str | os.PathLike[str]) -> Session | SpikeSession:
+    """A Visual Coding session in NWB 2.0, with pynwb: a 2P session of the DANDI release, or a Neuropixels
+    session (units and ``intervals['natural_scenes_presentations']``)."""
     try:
         from pynwb import NWBHDF5IO
     except ImportError:
@@ -180,31 +266,36 @@ def read_nwb2(path: str | os.PathLike[str]) -> Session:
         except Exception as exc:  # pynwb/hdmf raise many types for a malformed file
             raise DataError(f"{path}: pynwb cannot read it ({type(exc).__name__}: "
                             f"{(str(exc).splitlines() or [''])[0][:100]})") from None
+        if nwb.units is not None and "natural_scenes_presentations" in (nwb.intervals or {}):
+            return _neuropixels(nwb, path)
+        if "natural_scenes_stimulus" not in nwb.stimulus or "natural_scenes_template" not in nwb.stimulus_template:
+            raise NoNaturalScenes(f"{path}: no natural scenes (stimulus['natural_scenes_stimulus'] and "
+                                  "stimulus_template['natural_scenes_template']; Allen's session B has them)")
         ophys = nwb.processing.get("ophys")
         if ophys is None or "DfOverF" not in ophys.data_interfaces:
             raise DataError(f"{path}: no processing['ophys']['DfOverF'] (dF/F traces)")
-        dff_iface = ophys["DfOverF"]
-        series = next(iter(dff_iface.roi_response_series.values()), None)
+        series = next(iter(ophys["DfOverF"].roi_response_series.values()), None)
         if series is None:
             raise DataError(f"{path}: processing['ophys']['DfOverF'] holds no traces")
-        if "natural_scenes_stimulus" not in nwb.stimulus or "natural_scenes_template" not in nwb.stimulus_template:
-            raise DataError(f"{path}: no natural scenes (stimulus['natural_scenes_stimulus'] and "
-                            "stimulus_template['natural_scenes_template']; a session B has them)")
         data = np.asarray(series.data[:], dtype=np.float32)
         times = np.asarray(series.timestamps[:] if series.timestamps is not None
                            else series.starting_time + np.arange(len(data)) / series.rate, dtype=np.float64)
         seg = series.rois.table
+        rows = np.asarray(series.rois.data[:])  # the traces' columns, in the ROI table's rows
         cells = (np.asarray(seg["cell_specimen_id"][:]) if "cell_specimen_id" in seg.colnames
-                 else np.asarray(seg.id[:]))[np.asarray(series.rois.data[:])].astype(str)
+                 else np.asarray(seg.id[:]))[rows].astype(str)
         area = _area_name(seg.imaging_plane.location, str(path))
         pres = nwb.stimulus["natural_scenes_stimulus"]
         image = np.asarray(pres.data[:]).astype(np.int64)
         onset = np.asarray(pres.timestamps[:], dtype=np.float64)
         images = nwb.stimulus_template["natural_scenes_template"].images
-        order = sorted(images, key=lambda name: int(re.sub(r"\D", "", name) or -1))
+        order = sorted(images, key=lambda name: int(re.sub(r"\D", "", name) or -1))  # NaturalScene2 before 10
         templates = _uint8_templates(np.stack([np.asarray(images[name].data[:]) for name in order]), path)
-    if data.ndim != 2 or data.shape[1] != len(cells):
-        raise DataError(f"{path}: dF/F is {data.shape}, not frames x cells ({len(cells)})")
+    if data.ndim != 2 or data.shape[1] != len(cells) or len(times) != len(data):
+        raise DataError(f"{path}: dF/F is {data.shape} with {len(times)} timestamps, not frames x ROIs "
+                        f"({len(cells)}) with one timestamp per frame")
+    if len(onset) != len(image):
+        raise DataError(f"{path}: natural_scenes_stimulus has {len(image)} presentations and {len(onset)} onsets")
     notes: list[str] = []
     wrapped = image >= len(templates)  # a -1 cast to uint32 wraps to 2**32 - 1
     if wrapped.any():
@@ -212,12 +303,56 @@ def read_nwb2(path: str | os.PathLike[str]) -> Session:
         notes.append(f"{path.name}: {int(wrapped.sum())} presentations of image indices past the "
                      f"{len(templates)} templates (blank sweeps cast to uint32) were read as blanks")
     counts = np.bincount(image[image >= 0], minlength=len(templates))
-    if len(counts) > 1 and counts[0] > counts[1:].max():
+    others = counts[1:][counts[1:] > 0]
+    if len(others) and counts[0] >= 1.5 * np.median(others):
         image = np.where(image == 0, -1, image)
-        notes.append(f"{path.name}: image 0 has {int(counts[0])} presentations, the others at most "
-                     f"{int(counts[1:].max())}: the DANDI conversion stored blank sweeps (-1) as 0, so image 0 "
+        notes.append(f"{path.name}: image 0 has {int(counts[0])} presentations, the others about "
+                     f"{int(np.median(others))}: the DANDI conversion stored blank sweeps (-1) as 0, so image 0 "
                      "cannot be told from a blank and is left out")
-    return Session(str(path), "NWB 2.0", area, cells, data.T, times, image, onset, templates, tuple(notes))
+    elif len(others) and counts[0] > others.max():
+        notes.append(f"{path.name}: image 0 has {int(counts[0])} presentations, more than any other image "
+                     f"({int(others.max())}): if this file is the DANDI conversion's, some may be blank sweeps")
+    # each presentation's own frames: from its onset to the next image's, at most the typical presentation
+    typical = float(np.median(np.diff(onset))) if len(onset) > 1 else 0.25
+    until = np.minimum(np.r_[onset[1:], np.inf], onset + typical)
+    own = (np.searchsorted(times, onset, side="left"), np.searchsorted(times, until, side="left"))
+    return Session(str(path), "NWB 2.0", np.full(len(cells), area), cells, data.T, times, image, onset, own,
+                   templates, tuple(notes))
+
+
+def _neuropixels(nwb: Any, path: Path) -> SpikeSession:
+    """The units, their areas and the natural-scenes presentations of an open Neuropixels NWB file."""
+    units = nwb.units
+    missing = [f"units' {c}" for c in ("spike_times", "peak_channel_id") if c not in units.colnames]
+    if nwb.electrodes is None or "location" not in nwb.electrodes.colnames:
+        missing.append("electrodes' location")
+    if missing:
+        raise DataError(f"{path}: a Neuropixels session without {', '.join(missing)}")
+    index = units["spike_times"]  # ragged: the flat times and each unit's end
+    flat, ends = np.asarray(index.target.data[:], dtype=np.float64), np.asarray(index.data[:], dtype=np.int64)
+    spikes = [np.sort(t) for t in np.split(flat, ends[:-1])]
+    channel = np.asarray(units["peak_channel_id"].data[:]).astype(np.int64)
+    where = dict(zip(np.asarray(nwb.electrodes.id.data[:]).astype(np.int64).tolist(),
+                     [_text(x) for x in nwb.electrodes["location"].data[:]], strict=True))
+    unknown = sorted(set(channel.tolist()) - set(where))
+    if unknown:
+        raise DataError(f"{path}: peak channel {unknown[0]} of a unit is not in the electrodes table")
+    keep = np.ones(len(spikes), dtype=bool)
+    for column, ok in QUALITY.items():  # AllenSDK's default unit filters, where the file has the metric
+        if column in units.colnames:
+            keep &= ok(np.asarray(units[column].data[:]))
+    notes = ((f"{path.name}: {int((~keep).sum())} of {len(keep)} units left out by AllenSDK's default quality "
+              "filters (quality good, amplitude cutoff <= 0.1, presence ratio >= 0.95, ISI violations <= 0.5)",)
+             if not keep.all() else ())
+    table = nwb.intervals["natural_scenes_presentations"]
+    image = np.asarray(table["frame"].data[:], dtype=np.float64)
+    if not np.isfinite(image).all() or (image != np.round(image)).any():
+        raise DataError(f"{path}: natural_scenes_presentations' frame holds values that are not image indices")
+    ids = np.asarray(units.id.data[:]).astype(str)
+    return SpikeSession(str(path), "NWB 2.0 (Neuropixels)", np.array([where[c] for c in channel])[keep], ids[keep],
+                        [t for t, k in zip(spikes, keep, strict=True) if k], image.astype(np.int64),
+                        np.asarray(table["start_time"].data[:], dtype=np.float64),
+                        np.asarray(table["stop_time"].data[:], dtype=np.float64), None, notes)
 
 
 def _uint8_templates(stack: Any, path: Path) -> np.ndarray:
@@ -231,8 +366,9 @@ def _uint8_templates(stack: Any, path: Path) -> np.ndarray:
     return arr
 
 
-def read_session(path: str | os.PathLike[str]) -> Session:
-    """One session file in either form, chosen by the version the file states."""
+def read_session(path: str | os.PathLike[str]) -> Session | SpikeSession:
+    """One session file in any of the forms, chosen by the version the file states (and, for NWB 2.0, what it
+    holds)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Allen session {path} not found")
@@ -246,48 +382,107 @@ def read_session(path: str | os.PathLike[str]) -> Session:
 
 # -- one or more sessions as recordings -------------------------------------------------------------------
 def session_files(path: str | os.PathLike[str]) -> list[Path]:
-    """A session file, or a folder's ``*.nwb`` files (sorted)."""
+    """A session file, or a folder's ``*.nwb`` files with its subfolders' (sorted)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(path.glob("*.nwb"))
+        files = sorted(path.rglob("*.nwb"))
         if not files:
             raise DataError(f"{path}: holds no .nwb session files")
         return files
     return [path]
 
 
-def load_allen(path: str | os.PathLike[str], *, window_ms: tuple[float, float] = WINDOW_MS) -> Recordings:
+@dataclass
+class _Read:
+    """What is kept of a session once read: its responses, not its traces."""
+
+    source: str
+    image: np.ndarray
+    responses: np.ndarray
+    areas: np.ndarray
+    cells: np.ndarray
+    notes: tuple[str, ...]
+
+
+def load_allen(path: str | os.PathLike[str], *, window_ms: tuple[float, float] | None = None,
+               stimuli: str | os.PathLike[str] | None = None) -> Recordings:
     """Natural-scenes responses of one session or a folder of sessions (see the module docstring) as
-    :class:`~visualstreams.data.recordings.Recordings`: regions are the sessions' areas, neuroids
-    ``<area>/<cell>``, stimuli ``natural_scene_<i>`` with the templates as their images."""
-    sessions = [read_session(p) for p in session_files(path)]
-    templates = sessions[0].templates
-    for s in sessions[1:]:
-        if s.templates.shape != templates.shape or not np.array_equal(s.templates, templates):
-            raise DataError(f"{s.source}: its natural-scene templates differ from {sessions[0].source}'s")
-    per_session = [s.responses(window_ms) for s in sessions]
-    n_images = len(templates)
+    :class:`~visualstreams.data.recordings.Recordings`: regions are the cells' areas, neuroids
+    ``<area>/<session>/<cell>``, stimuli ``natural_scene_<i>`` with the templates as their images. ``window_ms``:
+    None for each image's own presentation, else (start, end) ms after onset. Neuropixels sessions hold no
+    templates: ``stimuli`` is then a stimulus table of ``natural_scene_<i>`` and image files."""
+    from .recordings import load_stimulus_table
+
+    if window_ms is not None:
+        _check_window(window_ms)
+    files = session_files(path)
+    kept: list[_Read] = []
+    templates: np.ndarray | None = None
+    digest, first = "", ""
+    skipped: list[str] = []
+    blanks = 0
+    for f in files:  # one at a time: only the responses stay in memory
+        try:
+            s = read_session(f)
+        except NoNaturalScenes:
+            if len(files) == 1:
+                raise
+            skipped.append(f.name)
+            continue
+        if s.templates is not None:
+            d = hashlib.sha1(np.ascontiguousarray(s.templates).tobytes()).hexdigest()
+            if templates is None:
+                templates, digest, first = s.templates, d, s.source
+            elif d != digest:
+                raise DataError(f"{s.source}: its natural-scene templates differ from {first}'s")
+        image, responses = s.responses(window_ms)
+        blanks += int((s.image < 0).sum())
+        kept.append(_Read(s.source, image, responses, s.areas, s.cells, s.notes))
+        del s
+    if not kept:
+        raise DataError(f"{path}: none of its {len(files)} sessions has natural scenes (Allen's session B has them)")
+    if stimuli is not None and templates is not None:
+        raise ConfigError(f"recordings {path}: the 2-photon sessions hold their own stimuli; --stimuli is for "
+                          "Neuropixels sessions, which do not")
+    if stimuli is None and templates is None:
+        raise ConfigError(f"recordings {path}: a Neuropixels session holds no natural-scene images: give --stimuli, "
+                          "a table of stimulus_id natural_scene_0 ... natural_scene_117 and their image files")
+    n_images = len(templates) if templates is not None else 1 + max(int(r.image.max(initial=-1)) for r in kept)
     # repetition k of image i: the k-th presentation of i in each session, for the k every session has
-    reps = np.min([np.bincount(img, minlength=n_images) for img, _ in per_session], axis=0)
-    shown = np.flatnonzero(reps > 0)
-    if not len(shown):
+    reps = np.min([np.bincount(r.image, minlength=n_images) for r in kept], axis=0)
+    if not (reps > 0).any():
         raise DataError(f"{path}: no image was presented in every session")
     blocks = []
-    for img, resp in per_session:
-        k = pd.Series(img).groupby(img).cumcount().to_numpy()
-        keep = k < reps[img]
-        order = np.lexsort((k[keep], img[keep]))  # by image, then repetition: the same rows in every session
-        blocks.append(resp[keep][order])
-        stim_index, repetition = img[keep][order], k[keep][order]
-    notes = [n for s in sessions for n in s.notes]
-    dropped = sum(int((np.bincount(img, minlength=n_images) - reps).sum()) for img, _ in per_session)
-    if len(sessions) > 1 and dropped:
-        notes.append(f"{dropped} presentations beyond the repetitions every session has were left out")
-    region = np.concatenate([np.full(len(s.cells), s.area) for s in sessions])
-    neuroid = np.concatenate([[f"{s.area}/{Path(s.source).stem}/{c}" for c in s.cells] for s in sessions])
-    ids = [f"natural_scene_{i}" for i in range(n_images)]
-    table = pd.DataFrame({"stimulus_id": ids, "path": [f"{sessions[0].source}#natural_scenes/{i}"
-                                                        for i in range(n_images)]})
-    source = str(path) if len(sessions) == 1 else f"{path} ({len(sessions)} sessions)"
-    return Recordings(np.concatenate(blocks, axis=1), np.array(ids)[stim_index], repetition, region, neuroid,
-                      table, source, None, templates, NATURAL_SCENES_DEGREES, tuple(notes))
+    for r in kept:
+        k = pd.Series(r.image).groupby(r.image).cumcount().to_numpy()
+        keep = k < reps[r.image]
+        order = np.lexsort((k[keep], r.image[keep]))  # by image, then repetition: the same rows in every session
+        blocks.append(r.responses[keep][order])
+        stim_index, repetition = r.image[keep][order], k[keep][order]
+    notes = [f"response: {describe_window(window_ms)}"] + [n for r in kept for n in r.notes]
+    if blanks:
+        notes.append(f"{blanks} blank sweeps left out")
+    if skipped:
+        notes.append(f"{len(skipped)} sessions without natural scenes skipped ({', '.join(skipped[:3])}"
+                     f"{', ...' if len(skipped) > 3 else ''})")
+    dropped = sum(int((np.bincount(r.image, minlength=n_images) - reps).sum()) for r in kept)
+    if len(kept) > 1 and dropped:
+        notes.append(f"{dropped} presentations beyond the repetitions every session has were left out (each "
+                     "session keeps its first presentations of each image)")
+    twice = [c for c, n in Counter(c for r in kept for c in set(r.cells)).items() if n > 1]
+    if twice:
+        notes.append(f"{len(twice)} cell ids appear in more than one file (first: {twice[0]}; the same session in "
+                     "two forms?): each copy counts as a neuron")
+    region = np.concatenate([r.areas for r in kept])
+    neuroid = np.concatenate([[f"{a}/{Path(r.source).stem}/{c}" for a, c in zip(r.areas, r.cells, strict=True)]
+                              for r in kept])
+    ids = np.array([f"natural_scene_{i}" for i in range(n_images)])
+    table = (load_stimulus_table(stimuli) if stimuli is not None else
+             pd.DataFrame({"stimulus_id": ids, "path": [f"{first}#natural_scenes/{i}" for i in range(n_images)]}))
+    source = str(path) if len(files) == 1 else f"{path} ({len(kept)} sessions)"
+    degrees = NATURAL_SCENES_DEGREES if templates is not None else None  # the 2-photon rig's geometry
+    if templates is None:
+        notes.append("a Neuropixels session states no monitor geometry: the stimuli's visual angle is not known "
+                     "from the file (give --stimulus-degrees)")
+    return Recordings(np.concatenate(blocks, axis=1), ids[stim_index], repetition, region, neuroid,
+                      table, source, None, templates, degrees, tuple(notes))

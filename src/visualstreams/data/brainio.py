@@ -33,6 +33,11 @@ PREFIX = "brainio:"
 VISUAL_DEGREES = {"MajajHong2015": 8.0, "FreemanZiemba2013": 4.0}
 
 
+def stated_degrees(name: str) -> float | None:
+    """The visual angle Brain-Score's benchmark states for an assembly, by its identifier or file name."""
+    return next((d for key, d in VISUAL_DEGREES.items() if key in name), None)
+
+
 def cache_home() -> Path:
     """brainio's cache folder: ``$BRAINIO_HOME``, else ``~/.brainio``, as brainio's ``get_local_data_path``."""
     return Path(os.path.expanduser(os.environ.get(HOME_VARIABLE, "~/.brainio")))
@@ -89,18 +94,32 @@ def read_stimulus_set(csv: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.nda
     except (OSError, zipfile.BadZipFile) as exc:
         raise DataError(f"stimulus set {zipped}: not a readable zip ({type(exc).__name__})") from None
     with archive:
-        members = {Path(n).name: n for n in archive.namelist() if not n.endswith("/")}
+        files = [n for n in archive.namelist() if not n.endswith("/")]
+        by_name: dict[str, list[str]] = {}
+        for n in files:
+            by_name.setdefault(Path(n).name, []).append(n)
         images = []
         for sid, name in zip(table[id_col], table[file_col], strict=True):
-            member = members.get(Path(name).name)
-            if member is None:
-                raise DataError(f"stimulus set {zipped}: has no {Path(name).name} (stimulus id {sid!r})")
+            # the table's path inside the zip, else the one member of that file name
+            member = name if name in files else (by_name.get(Path(name).name) or [None, None])
+            if isinstance(member, list):
+                if len(member) != 1:
+                    raise DataError(f"stimulus set {zipped}: {'has no' if not member[0] else 'has several'} "
+                                    f"{Path(name).name} (stimulus id {sid!r})")
+                member = member[0]
             try:
                 with Image.open(io.BytesIO(archive.read(member))) as im:
-                    images.append(np.asarray(im.convert("L" if im.mode in ("L", "1", "P", "I;16") else "RGB")))
+                    if im.mode in ("L", "1", "I", "I;16", "F"):
+                        images.append(np.asarray(im.convert("L")))
+                    else:  # colour, or a palette: grey when its three channels agree
+                        rgb = np.asarray(im.convert("RGB"))
+                        grey = (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+                        images.append(rgb[..., 0].copy() if grey else rgb)
             except (UnidentifiedImageError, OSError) as exc:
                 raise DataError(f"stimulus set {zipped}: {member} is not a readable image "
                                 f"({type(exc).__name__})") from None
+    if any(a.ndim == 3 for a in images):  # some in colour: every one as RGB
+        images = [a if a.ndim == 3 else np.repeat(a[..., None], 3, axis=2) for a in images]
     shapes = {a.shape for a in images}
     if len(shapes) > 1:
         raise DataError(f"stimulus set {zipped}: its images differ in size ({len(shapes)} sizes); unzip it beside "
@@ -123,6 +142,6 @@ def load_brainio(identifier: str, home: str | os.PathLike[str] | None = None) ->
         raise DataError(f"{nc}: names no stimulus_set_identifier; give the stimulus set's CSV with --stimuli "
                         "and the .nc file as --recordings")
     table, images = read_stimulus_set(stimulus_set_path(str(stim_id), home))
-    degrees = next((d for name, d in VISUAL_DEGREES.items() if name in identifier), None)
+    degrees = stated_degrees(identifier)
     return Recordings(stimuli=table, source=f"{PREFIX}{identifier}", images=images, stimulus_degrees=degrees,
                       **complete_fields(fields))

@@ -242,10 +242,11 @@ def load_recordings(path: str | os.PathLike[str], stimuli: str | os.PathLike[str
     response window after onset), a Sensorium-style folder (``data/`` and ``meta/``), else ``.nc``, ``.npz`` or
     ``.csv`` with the stimulus table ``stimuli`` (see the module docstring)."""
     key = str(path)
-    sourced = key.startswith("brainio:") or key.endswith(".nwb") or Path(key).is_dir()
-    if sourced and stimuli is not None:
-        raise ConfigError(f"recordings {key}: hold their own stimuli; --stimuli is for .nc, .npz and .csv files")
-    if window_ms is not None and not (key.endswith(".nwb") or (Path(key).is_dir() and any(Path(key).glob("*.nwb")))):
+    allen = key.endswith(".nwb") or (Path(key).is_dir() and any(Path(key).rglob("*.nwb")))
+    if (key.startswith("brainio:") or Path(key).is_dir()) and not allen and stimuli is not None:
+        raise ConfigError(f"recordings {key}: hold their own stimuli; --stimuli is for .nc, .npz and .csv files "
+                          "(and Neuropixels sessions)")
+    if window_ms is not None and not allen:
         raise ConfigError(f"recordings {key}: a response window applies to Allen sessions (.nwb) only")
     if key.startswith("brainio:"):
         from .brainio import load_brainio
@@ -255,18 +256,18 @@ def load_recordings(path: str | os.PathLike[str], stimuli: str | os.PathLike[str
     if path.is_dir():
         from .sensorium import is_sensorium, load_sensorium
 
-        if any(path.glob("*.nwb")):
-            from .allen import WINDOW_MS, load_allen
+        if any(path.rglob("*.nwb")):
+            from .allen import load_allen
 
-            return load_allen(path, window_ms=window_ms or WINDOW_MS)
+            return load_allen(path, window_ms=window_ms, stimuli=stimuli)
         if is_sensorium(path):
             return load_sensorium(path)
         raise DataError(f"recordings {path}: a folder, but neither of Allen sessions (*.nwb) nor Sensorium-style "
                         "(data/images, data/responses, meta/)")
     if path.suffix == ".nwb":
-        from .allen import WINDOW_MS, load_allen
+        from .allen import load_allen
 
-        return load_allen(path, window_ms=window_ms or WINDOW_MS)
+        return load_allen(path, window_ms=window_ms, stimuli=stimuli)
     if path.suffix not in SUFFIXES:
         raise ConfigError(f"recordings {path}: unknown format {path.suffix or '(no suffix)'} "
                           f"(use {', '.join(SUFFIXES)}, .nwb, a folder, or brainio:IDENTIFIER)")
@@ -281,6 +282,10 @@ def load_recordings(path: str | os.PathLike[str], stimuli: str | os.PathLike[str
     degrees = fields.pop("stimulus_degrees", None)
     if degrees is None and "stimulus_degrees" in attrs:
         degrees = float(attrs["stimulus_degrees"])
+    if degrees is None and path.suffix == ".nc":  # a brainio assembly named as Brain-Score names it
+        from .brainio import stated_degrees
+
+        degrees = stated_degrees(path.stem)
     return Recordings(stimuli=table, source=str(path), images=images, stimulus_degrees=degrees,
                       **complete_fields(fields))
 
@@ -296,7 +301,7 @@ def is_recordings(path: str | os.PathLike[str]) -> bool:
     if p.is_dir():
         from .sensorium import is_sensorium
 
-        return any(p.glob("*.nwb")) or is_sensorium(p)
+        return any(p.rglob("*.nwb")) or is_sensorium(p)
     try:
         if p.suffix == ".npz" and p.is_file():
             with np.load(p, allow_pickle=False) as z:
@@ -428,16 +433,28 @@ def write_recordings(rec: Recordings, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise ConfigError(f"recordings {path}: unknown format (use {', '.join(SUFFIXES)})")
+    if path.suffix == ".csv" and rec.responses.ndim != 2:  # refused before anything is written
+        raise ConfigError("the CSV form holds no time bins: write .npz or .nc")
     table = rec.stimuli.copy()
     paths = table.pop("path")
     if rec.images is not None:
+        import shutil
+        import tempfile
+
         from PIL import Image
 
         folder = path.with_name(f"{path.stem}_stimuli")
-        folder.mkdir(parents=True, exist_ok=True)
         names = [f"{folder.name}/{i:05d}.png" for i in range(len(table))]
-        for name, image in zip(names, rec.images, strict=True):
-            Image.fromarray(image).save(path.parent / name)
+        # written whole beside it, then moved into place: a failure leaves no half-written folder
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=path.parent))
+        try:
+            for name, image in zip(names, rec.images, strict=True):
+                Image.fromarray(image).save(tmp / Path(name).name)
+            if folder.exists():
+                shutil.rmtree(folder)
+            tmp.rename(folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         table["filename"] = names
     else:
         table["filename"] = [os.path.relpath(p, path.parent) for p in paths]
@@ -451,8 +468,6 @@ def write_recordings(rec: Recordings, path: str | os.PathLike[str]) -> Path:
         with atomic_open(path, "wb") as fh:
             np.savez(fh, responses=rec.responses, region=rec.region, neuroid_id=rec.neuroid_id, **coords, **extra)
     elif path.suffix == ".csv":
-        if rec.responses.ndim != 2:
-            raise ConfigError("the CSV form holds no time bins: write .npz or .nc")
         wide = pd.DataFrame(rec.responses, columns=[f"{r}/{n}" for r, n in zip(rec.region, rec.neuroid_id,
                                                                                    strict=True)])
         wide.insert(0, "repetition", rec.repetition)

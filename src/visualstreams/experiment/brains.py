@@ -51,6 +51,7 @@ def predict(
                                   "recordings_file": None if isinstance(recordings, Recordings) else str(recordings),
                                   "stimuli_file": None if stimuli is None else str(stimuli),
                                   "response_window_ms": list(window_ms) if window_ms else None,
+                                  "recordings_notes": list(rec.notes),
                                   "areas": list(areas) if areas else None,
                                   "regions": list(regions) if regions else None}
         write_predictivity(result, target, record)

@@ -103,8 +103,7 @@ def section_predictivity(doc: Document, directory: str | os.PathLike[str], level
              f"Regression: {method}; {cfg.get('n_splits')} splits, train fraction {cfg.get('train_fraction')}; "
              "Pearson r per neuroid on held-out stimuli, median over the region's neuroids, mean over splits. "
              "Ceiling: split-half over repetitions, Spearman-Brown corrected; ceiled score = r^2 / ceiling "
-             f"(explained variance, as Brain-Score reports it). Stimuli cover {cfg.get('stimulus_degrees')} of "
-             f"the network's {cfg.get('field_degrees')} degrees of visual angle.")
+             f"(explained variance, as Brain-Score reports it). {_degrees_sentence(cfg)}")
     col = "ceiled" if summary["ceiled"].notna().any() else "r"
     fig = plot_predictivity(summary, col)
     doc.figures([(fig, PredictDir.HEATMAP, f"{col} per area and region, mean over runs")])
@@ -130,3 +129,16 @@ def section_predictivity(doc: Document, directory: str | os.PathLike[str], level
         doc.heading(level, "Notes")
         doc.bullets(record["notes"])
     return True
+
+
+def _degrees_sentence(cfg: dict) -> str:
+    """How much of each stimulus the networks saw: the stimuli's visual angle against the network's field."""
+    sd, fd = cfg.get("stimulus_degrees"), cfg.get("field_degrees")
+    if not isinstance(sd, (int, float)) or not isinstance(fd, (int, float)) or sd <= 0 or fd <= 0:
+        return f"Stimuli cover {sd} of the network's {fd} degrees of visual angle."
+    if sd > fd:
+        return (f"Stimuli span {sd:g} degrees and the network's input {fd:g}: the networks saw the central "
+                f"{fd:g} degrees of each ({fd / sd:.0%} of its width), the rest cropped (--field-degrees widens the "
+                "field).")
+    return (f"Stimuli span {sd:g} of the network's {fd:g} degrees of visual angle"
+            + (f", centred on the background ({sd / fd:.0%} of the field's width)." if sd < fd else "."))

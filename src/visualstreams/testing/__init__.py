@@ -10,6 +10,7 @@ from .known_answer import analytic_ceiling, known_answer_recordings, stimulus_ta
 from .published import (
     Planted,
     plant_session,
+    write_allen_neuropixels,
     write_allen_nwb1,
     write_allen_nwb2,
     write_brainio_cache,
@@ -17,4 +18,5 @@ from .published import (
 )
 
 __all__ = ["analytic_ceiling", "known_answer_recordings", "stimulus_table", "Planted", "plant_session",
-           "write_allen_nwb1", "write_allen_nwb2", "write_brainio_cache", "write_sensorium_folder"]
+           "write_allen_neuropixels", "write_allen_nwb1", "write_allen_nwb2", "write_brainio_cache",
+           "write_sensorium_folder"]

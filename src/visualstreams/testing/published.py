@@ -5,19 +5,24 @@ for a user checking a reader before trusting it with real data.
 * :func:`write_allen_nwb1`: a Visual Coding 2P session as an AllenSDK cache holds it (NWB 1.0, written with h5py at
   the paths AllenSDK reads; the 2-photon timestamps one sample longer than the dF/F, as in those files).
 * :func:`write_allen_nwb2`: the same as the DANDI release holds it (NWB 2.0, written with pynwb), optionally with
-  that conversion's quirk (blank sweeps stored as image 0).
+  that conversion's quirk (blank sweeps stored as image 0) and the ROIs listed out of the table's order.
+* :func:`write_allen_neuropixels`: a Visual Coding Neuropixels session (NWB 2.0, pynwb): units, spike times,
+  their channels' areas, the natural-scenes presentations; no templates.
 * :func:`write_brainio_cache`: an assembly and its stimulus set as brainio leaves them in ``$BRAINIO_HOME``
   (NetCDF written by xarray, a stimulus-set CSV and a zip of PNGs not yet unzipped).
 * :func:`write_sensorium_folder`: a Sensorium 2022-style folder of per-trial ``.npy`` files.
 
-Each presentation of image ``i`` to cell ``c`` holds ``signal[c, i]`` (plus Gaussian noise of SD ``noise`` per
-presentation) on every imaging frame of its 267 ms (8 frames at 30 Hz), so the mean over a 0-250 ms window is that
-value; blank sweeps hold 0.
+The 2-photon sessions are timed as the real ones: images of 250 ms back to back, imaging at 30 Hz, so an image
+has 7 or 8 frames of its own. Over its own frames, presentation k of cell c holds ``responses[k, c]`` (the image's
+``signal[c, i]`` plus Gaussian noise of SD ``noise``; blank sweeps 0) plus a ramp of zero mean, so that only the
+mean over exactly those frames gives the planted value back (a reader taking one frame, or one frame too many, does
+not). :attr:`Planted.dff` and :attr:`Planted.frame_times` are the trace as written, for checking other windows.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import zipfile
 from dataclasses import dataclass
@@ -28,14 +33,16 @@ import numpy as np
 import pandas as pd
 
 FRAME_RATE = 30.0
-FRAMES_PER_PRESENTATION = 8  # 267 ms at 30 Hz: every frame of a 0-250 ms window falls inside the presentation
-LEAD_FRAMES = 30
+PRESENTATION_S = 0.25
+LEAD_S = 1.0
+RAMP = 0.3  # half-range of the zero-mean ramp within a presentation
 
 
 @dataclass
 class Planted:
     """What a written session holds: the signal (cells x images), each presentation's image (-1 blank) and its
-    response (presentations x cells, noise included), the templates, the cells' ids and area."""
+    response (presentations x cells, noise included), the templates, the cells' ids and area; for 2-photon files
+    the trace as written (cells x frames, in the cells' order) and its frame times."""
 
     signal: np.ndarray
     image: np.ndarray
@@ -43,6 +50,8 @@ class Planted:
     templates: np.ndarray
     cells: np.ndarray
     area: str
+    dff: np.ndarray | None = None
+    frame_times: np.ndarray | None = None
 
 
 def plant_session(*, area: str = "VISp", n_cells: int = 8, n_images: int = 6, repetitions: int = 10,
@@ -61,14 +70,24 @@ def plant_session(*, area: str = "VISp", n_cells: int = 8, n_images: int = 6, re
     return Planted(signal, image, responses, templates, cells, area)
 
 
+def onsets(n: int) -> np.ndarray:
+    """Presentation onsets (s): 250 ms apart, from 1 s."""
+    return LEAD_S + PRESENTATION_S * np.arange(n)
+
+
 def _trace(p: Planted) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """dF/F (cells x frames), frame times (s), each presentation's first frame."""
-    n = LEAD_FRAMES + FRAMES_PER_PRESENTATION * len(p.image) + LEAD_FRAMES
+    """dF/F (cells x frames), frame times (s), each presentation's own frames [start, end)."""
+    onset = onsets(len(p.image))
+    n = math.ceil((onset[-1] + PRESENTATION_S + LEAD_S) * FRAME_RATE)
+    times = np.arange(n) / FRAME_RATE
+    edges = np.searchsorted(times, np.r_[onset, onset[-1] + PRESENTATION_S], side="left")  # first frame at or after
     dff = np.zeros((len(p.cells), n), dtype=np.float32)
-    start = LEAD_FRAMES + FRAMES_PER_PRESENTATION * np.arange(len(p.image))
-    for k, s in enumerate(start):
-        dff[:, s:s + FRAMES_PER_PRESENTATION] = p.responses[k][:, None]
-    return dff, np.arange(n) / FRAME_RATE, start
+    for k in range(len(p.image)):
+        lo, hi = edges[k], edges[k + 1]
+        ramp = RAMP * np.linspace(-1.0, 1.0, hi - lo)  # zero mean over exactly these frames
+        dff[:, lo:hi] = p.responses[k][:, None] + ramp[None, :]
+    p.dff, p.frame_times = dff, times
+    return dff, times, np.stack([edges[:-1], edges[1:]], axis=1)
 
 
 def write_allen_nwb1(path: str | os.PathLike[str], planted: Planted | None = None, **plant: object) -> Planted:
@@ -77,7 +96,7 @@ def write_allen_nwb1(path: str | os.PathLike[str], planted: Planted | None = Non
     import h5py
 
     p = planted or plant_session(**plant)  # type: ignore[arg-type]
-    dff, times, start = _trace(p)
+    dff, times, frames = _trace(p)
     pipe = "processing/brain_observatory_pipeline"
     with h5py.File(path, "w") as f:
         f["nwb_version"] = np.bytes_("NWB-1.0.5")
@@ -86,22 +105,24 @@ def write_allen_nwb1(path: str | os.PathLike[str], planted: Planted | None = Non
         f[f"{pipe}/ImageSegmentation/cell_specimen_ids"] = p.cells
         f["general/optophysiology/imaging_plane_1/location"] = np.bytes_(p.area)
         f["stimulus/presentation/natural_scenes_stimulus/data"] = p.image.astype(np.int64)
-        f["stimulus/presentation/natural_scenes_stimulus/frame_duration"] = np.stack(
-            [start, start + 7], axis=1).astype(np.float64)
+        f["stimulus/presentation/natural_scenes_stimulus/frame_duration"] = frames.astype(np.float64)
         f["stimulus/templates/natural_scenes_image_stack/data"] = p.templates.astype(np.float32)
     return p
 
 
-def write_allen_nwb2(path: str | os.PathLike[str], planted: Planted | None = None, *, blanks_as_zero: bool = False,
-                     **plant: object) -> Planted:
-    """A session in the DANDI release's NWB 2.0 layout (pynwb); ``blanks_as_zero`` writes the blank sweeps as image
-    0, as that conversion's uint32 cast left them."""
+def write_allen_nwb2(path: str | os.PathLike[str], planted: Planted | None = None, *, blanks_as: str = "dropped",
+                     reversed_rois: bool = False, **plant: object) -> Planted:
+    """A session in the DANDI release's NWB 2.0 layout (pynwb). ``blanks_as``: "dropped" (no blank sweep in the
+    presentations), "zero" (stored as image 0, as that conversion's uint32 cast left them) or "wrapped" (a -1
+    wrapped to 2**32 - 1). ``reversed_rois``: the traces' columns list the ROI table's rows in reverse."""
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.image import GrayscaleImage, Images, IndexSeries
     from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel
 
+    if blanks_as not in ("dropped", "zero", "wrapped"):
+        raise ValueError(f"blanks_as: dropped, zero or wrapped, not {blanks_as!r}")
     p = planted or plant_session(**plant)  # type: ignore[arg-type]
-    dff, times, start = _trace(p)
+    dff, times, _ = _trace(p)
     nwb = NWBFile(session_description="Visual Coding 2P session B (test)", identifier=Path(path).stem,
                   session_start_time=datetime(2016, 1, 1, tzinfo=UTC))
     device = nwb.create_device(name="2-photon microscope")
@@ -118,20 +139,66 @@ def write_allen_nwb2(path: str | os.PathLike[str], planted: Planted | None = Non
         mask = np.zeros((4, max(4, len(p.cells))), dtype=np.float32)
         mask[i % 4, i] = 1.0
         table.add_roi(image_mask=mask, cell_specimen_id=int(cell))
-    rois = table.create_roi_table_region(region=list(range(len(p.cells))), description="every ROI")
+    rows = list(range(len(p.cells)))[::-1] if reversed_rois else list(range(len(p.cells)))
+    rois = table.create_roi_table_region(region=rows, description="every ROI")
     dff_iface = DfOverF(name="DfOverF")
     ophys.add(dff_iface)
-    dff_iface.create_roi_response_series(name="DfOverF", data=dff.T, rois=rois, unit="n.a.", timestamps=times)
+    dff_iface.create_roi_response_series(name="DfOverF", data=dff[rows].T, rois=rois, unit="n.a.", timestamps=times)
     images = Images(name="natural_scenes_template", description="natural scenes",
                     images=[GrayscaleImage(name=f"NaturalScene{i}", data=t) for i, t in enumerate(p.templates)])
     nwb.add_stimulus_template(images)
-    index = np.where(p.image < 0, 0, p.image) if blanks_as_zero else p.image[p.image >= 0]
-    onsets = times[start] if blanks_as_zero else times[start][p.image >= 0]
+    onset = onsets(len(p.image))
+    if blanks_as == "dropped":
+        index, onset = p.image[p.image >= 0], onset[p.image >= 0]
+    else:
+        index = np.where(p.image < 0, 0 if blanks_as == "zero" else 2**32 - 1, p.image)
     nwb.add_stimulus(IndexSeries(name="natural_scenes_stimulus", data=index.astype(np.uint32),
-                                 indexed_images=images, unit="N/A", timestamps=onsets))
+                                 indexed_images=images, unit="N/A", timestamps=onset))
     with NWBHDF5IO(str(path), "w") as io_:
         io_.write(nwb)
     return p
+
+
+def write_allen_neuropixels(path: str | os.PathLike[str], *, areas: tuple[str, ...] = ("VISp", "LGd"),
+                            n_units: int = 8, n_images: int = 6, repetitions: int = 10, blanks: int = 4,
+                            bad_units: int = 1, seed: int = 0) -> Planted:
+    """A Visual Coding Neuropixels session (NWB 2.0, pynwb) as AllenSDK writes it: units with ``spike_times``,
+    ``peak_channel_id`` and ``quality`` (the last ``bad_units`` "noise"), the electrodes' ``location``, and
+    ``intervals['natural_scenes_presentations']`` (``frame``: the image, -1 a blank; ``start_time``,
+    ``stop_time``). No templates, as in those files. Each presentation holds a Poisson count of spikes spread
+    inside its first 250 ms; ``responses`` are the counts / 0.25 s (the good units only, as the reader keeps)."""
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.epoch import TimeIntervals
+
+    rng = np.random.default_rng(seed)
+    p = plant_session(n_cells=n_units, n_images=n_images, repetitions=repetitions, blanks=blanks, seed=seed)
+    lam = 3.0 * np.exp(p.signal.T[np.maximum(p.image, 0)]) * (p.image[:, None] >= 0)  # presentations x units
+    counts = rng.poisson(lam)
+    starts = onsets(len(p.image))
+    nwb = NWBFile(session_description="Visual Coding Neuropixels session (test)", identifier=Path(path).stem,
+                  session_start_time=datetime(2019, 1, 1, tzinfo=UTC))
+    device = nwb.create_device(name="probeA")
+    group = nwb.create_electrode_group(name="probeA", description="Neuropixels probe", location="", device=device)
+    for k, area in enumerate(areas):
+        nwb.add_electrode(id=850000000 + k, group=group, location=area)
+    nwb.add_unit_column(name="peak_channel_id", description="the unit's peak channel (an electrode id)")
+    nwb.add_unit_column(name="quality", description="good or noise")
+    for u in range(n_units):
+        times = np.concatenate([onset + np.sort(rng.uniform(0.001, 0.249, c))
+                                for onset, c in zip(starts, counts[:, u], strict=True)])
+        nwb.add_unit(id=950000000 + u, spike_times=times, peak_channel_id=850000000 + u % len(areas),
+                     quality="noise" if u >= n_units - bad_units else "good")
+    table = TimeIntervals(name="natural_scenes_presentations",
+                          description="Presentation times and stimuli details for 'natural_scenes' stimuli")
+    table.add_column(name="frame", description="the image shown, -1 a blank")
+    for onset, image in zip(starts, p.image, strict=True):
+        table.add_row(start_time=float(onset), stop_time=float(onset + 0.25), frame=float(image))
+    nwb.add_time_intervals(table)
+    with NWBHDF5IO(str(path), "w") as io_:
+        io_.write(nwb)
+    good = n_units - bad_units
+    return Planted(p.signal[:good], p.image, (counts[:, :good] / 0.25).astype(np.float32), p.templates,
+                   (950000000 + np.arange(good)), ",".join(areas))
 
 
 def write_brainio_cache(home: str | os.PathLike[str], *, assembly: str = "dicarlo.MajajHong2015.public",
