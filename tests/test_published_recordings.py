@@ -76,19 +76,25 @@ def test_an_allen_session_gives_back_every_planted_response(tmp_path, form):
                                                                                    else len(rec.notes) == 1)
 
 
-def test_a_stated_window_takes_the_frames_whose_time_falls_in_it(tmp_path):
+def test_a_stated_window_takes_the_frames_in_progress_during_it(tmp_path):
     path = tmp_path / "s.nwb"
     p = write_allen_nwb1(path, seed=1)
     rec = load_recordings(path, window_ms=(100.0, 400.0))  # into the next image: as asked
     shown = np.flatnonzero(p.image >= 0)
-    # NWB 1.0 times an image by its first frame (frame_duration), the frame at or after the true onset
-    onset = p.frame_times[np.searchsorted(p.frame_times, 1.0 + 0.25 * shown)]
-    expected = np.stack([p.dff[:, (p.frame_times >= t + 0.1) & (p.frame_times < t + 0.4)].mean(axis=1)
-                         for t in onset])  # by hand, presentation by presentation
+    t = p.frame_times
+
+    def in_progress(x):  # the last frame that started at or before x
+        return max(i for i in range(len(t)) if t[i] <= x)
+
+    # NWB 1.0 times an image by its first frame (frame_duration): the frame in progress at the true onset
+    onset = [t[in_progress(1.0 + 0.25 * k)] for k in shown]
+    expected = np.stack([p.dff[:, in_progress(o + 0.1):in_progress(o + 0.4)].mean(axis=1) for o in onset])
     image, _ = planted_rows(p)
     order = np.lexsort((np.arange(len(shown)), p.image[shown]))
     np.testing.assert_allclose(rec.responses, expected[order], atol=1e-5)
     assert "from 100 to 400 ms after each image's onset" in rec.notes[0]
+    with pytest.raises(DataError, match="runs past the last imaging frame"):
+        load_recordings(path, window_ms=(0.0, 5000.0))
     with pytest.raises(DataError, match="holds no imaging frame"):
         load_recordings(path, window_ms=(1.0, 2.0))
     with pytest.raises(ConfigError, match="Allen sessions"):
@@ -162,18 +168,32 @@ def _natural_scene_table(folder: Path, templates: np.ndarray) -> Path:
 
 
 def test_a_neuropixels_session_gives_each_good_units_firing_rate_by_its_channels_area(tmp_path):
-    p = write_allen_neuropixels(tmp_path / "session_715093703.nwb", n_units=9, bad_units=2, seed=6)
+    path = tmp_path / "session_715093703.nwb"
+    p = write_allen_neuropixels(path, n_units=7, seed=6)  # and six units AllenSDK leaves out, one per reason
     with pytest.raises(ConfigError, match="holds no natural-scene images: give --stimuli"):
-        load_recordings(tmp_path / "session_715093703.nwb")
-    rec = load_recordings(tmp_path / "session_715093703.nwb", stimuli=_natural_scene_table(tmp_path / "s", p.templates))
+        load_recordings(path)
+    table = _natural_scene_table(tmp_path / "s", p.templates)
+    rec = load_recordings(path, stimuli=table)
+    p.image[3:5] = -1  # inside the invalid interval: left out
     image, rates = planted_rows(p)
-    np.testing.assert_allclose(rec.responses, rates, atol=1e-4)  # spikes per second in 0-250 ms
-    assert list(rec.region) == ["VISp", "LGd"] * 3 + ["VISp"]  # 7 good units, by peak channel
-    assert rec.repetitions().tolist() == [10] * 6 and rec.stimulus_degrees is None
-    assert "2 of 9 units left out" in rec.notes[1] and "--stimulus-degrees" in rec.notes[-1]
-    half = load_recordings(tmp_path / "session_715093703.nwb", stimuli=tmp_path / "s" / "stimuli.csv",
-                           window_ms=(0.0, 125.0))
-    assert not np.allclose(half.responses, rec.responses)
+    np.testing.assert_allclose(rec.responses, rates, atol=1e-3)  # spikes per second over [start, stop)
+    assert list(rec.region) == ["VISp", "LGd"] * 3 + ["VISp"]  # the 7 good units, by peak channel
+    assert rec.repetitions().tolist() == np.bincount(p.image[p.image >= 0]).tolist()
+    assert rec.stimulus_degrees is None and "--stimulus-degrees" in rec.notes[-1]
+    assert "6 of 13 units left out" in rec.notes[1] and "2 presentations inside invalid_times" in rec.notes[2]
+    window = load_recordings(path, stimuli=table, window_ms=(0.0, 125.0))
+    shown = np.flatnonzero(p.image >= 0)
+    by_hand = np.array([[((t >= p.intervals[k, 0]) & (t < p.intervals[k, 0] + 0.125)).sum() / 0.125
+                         for t in p.spikes] for k in shown])
+    order = np.lexsort((np.arange(len(shown)), p.image[shown]))
+    np.testing.assert_allclose(window.responses, by_hand[order], atol=1e-3)
+
+
+def test_two_photon_and_neuropixels_sessions_are_not_one_population(tmp_path):
+    write_allen_nwb1(tmp_path / "a.nwb")
+    write_allen_neuropixels(tmp_path / "b.nwb")
+    with pytest.raises(DataError, match="2-photon and Neuropixels sessions: dF/F and spikes per second"):
+        load_recordings(tmp_path)
 
 
 def test_broken_allen_files_are_refused_in_one_line_naming_the_file(tmp_path):
@@ -262,6 +282,9 @@ def test_a_refused_conversion_writes_nothing(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="holds no time bins"):
         write_recordings(rec, tmp_path / "out" / "conv.csv")
     assert list((tmp_path / "out").iterdir()) == []
+    made = write_recordings(rec, tmp_path / "new" / "folder" / "conv.nc")  # a folder not yet made is made
+    assert sorted(p.name for p in made.parent.iterdir()) == ["conv.nc", "conv_stimuli", "conv_stimuli.csv"]
+    assert len(list((made.parent / "conv_stimuli").iterdir())) == 12
 
 
 def test_an_identifier_not_in_the_cache_is_refused_naming_the_cache(tmp_path, monkeypatch):

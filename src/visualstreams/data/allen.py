@@ -103,6 +103,12 @@ class NoNaturalScenes(DataError):
     """A session file without the natural-scenes stimulus (a folder skips it; a single file is refused)."""
 
 
+def in_progress(frame_times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The imaging frame in progress at each time ``t``: the last frame that started at or before it (-1 before
+    the first), as AllenSDK aligns a stimulus to the 2-photon frames."""
+    return np.searchsorted(frame_times, t, side="right") - 1
+
+
 def _check_window(window_ms: tuple[float, float]) -> tuple[float, float]:
     start, end = (float(x) for x in window_ms)
     if not (math.isfinite(start) and math.isfinite(end) and end > start):
@@ -116,7 +122,8 @@ def describe_window(window_ms: tuple[float, float] | None) -> str:
         return ("each image's own presentation: a cell's mean dF/F over the imaging frames while it was on, a "
                 "unit's firing rate from its start to its stop")
     start, end = _check_window(window_ms)
-    return f"the frames (or spikes) from {start:g} to {end:g} ms after each image's onset"
+    return (f"the imaging frames in progress (or the spikes) from {start:g} to {end:g} ms after each image's "
+            "onset")
 
 
 @dataclass
@@ -143,10 +150,14 @@ class Session:
         if window_ms is None:
             lo, hi = self.own[0][shown], self.own[1][shown]
             what = "its own presentation"
-        else:
+        else:  # the frames in progress from onset + start until onset + end
             start, end = _check_window(window_ms)
-            lo = np.searchsorted(self.frame_times, self.onset[shown] + start / 1000.0, side="left")
-            hi = np.searchsorted(self.frame_times, self.onset[shown] + end / 1000.0, side="left")
+            lo = np.maximum(in_progress(self.frame_times, self.onset[shown] + start / 1000.0), 0)
+            hi = in_progress(self.frame_times, self.onset[shown] + end / 1000.0)
+            last = self.frame_times[-1] + float(np.median(np.diff(self.frame_times)))
+            if (self.onset[shown] + end / 1000.0 > last).any():
+                raise DataError(f"{self.source}: the response window {start:g}-{end:g} ms runs past the last "
+                                "imaging frame for the last presentations; shorten it")
             what = f"the response window {start:g}-{end:g} ms"
         if (hi <= lo).any():
             raise DataError(f"{self.source}: {what} holds no imaging frame for {int((hi <= lo).sum())} "
@@ -183,8 +194,6 @@ class SpikeSession:
         else:
             start, end = _check_window(window_ms)
             lo_t, hi_t = self.onset[shown] + start / 1000.0, self.onset[shown] + end / 1000.0
-        if (hi_t <= lo_t).any():
-            raise DataError(f"{self.source}: a presentation stops before it starts")
         rates = np.empty((int(shown.sum()), len(self.spikes)), dtype=np.float32)
         for u, times in enumerate(self.spikes):  # spikes in [lo, hi): two binary searches per presentation
             rates[:, u] = np.searchsorted(times, hi_t, side="left") - np.searchsorted(times, lo_t, side="left")
@@ -243,7 +252,7 @@ def read_nwb1(path: str | os.PathLike[str]) -> Session:
         raise DataError(f"{path}: frame_duration is {frames.shape}, not one [start, end] per presentation")
     # the dF/F's timestamps are the 2-photon frames' (AllenSDK notes one sample more in the 2-photon series)
     n = min(len(times), dff.shape[1])
-    if frames.max() > n or (frames[:, 1] <= frames[:, 0]).any():
+    if frames.min() < 0 or frames.max() > n or (frames[:, 1] <= frames[:, 0]).any():
         raise DataError(f"{path}: frame_duration holds a presentation outside the {n} imaging frames or ending "
                         "before it starts")
     if image.max(initial=-1) >= len(templates):
@@ -312,10 +321,11 @@ def read_nwb2(path: str | os.PathLike[str]) -> Session | SpikeSession:
     elif len(others) and counts[0] > others.max():
         notes.append(f"{path.name}: image 0 has {int(counts[0])} presentations, more than any other image "
                      f"({int(others.max())}): if this file is the DANDI conversion's, some may be blank sweeps")
-    # each presentation's own frames: from its onset to the next image's, at most the typical presentation
+    # each presentation's own frames: those in progress from its onset until the next image's (at most the typical
+    # presentation), as NWB 1.0's frame_duration gives them
     typical = float(np.median(np.diff(onset))) if len(onset) > 1 else 0.25
     until = np.minimum(np.r_[onset[1:], np.inf], onset + typical)
-    own = (np.searchsorted(times, onset, side="left"), np.searchsorted(times, until, side="left"))
+    own = (np.maximum(in_progress(times, onset), 0), in_progress(times, until))
     return Session(str(path), "NWB 2.0", np.full(len(cells), area), cells, data.T, times, image, onset, own,
                    templates, tuple(notes))
 
@@ -337,22 +347,46 @@ def _neuropixels(nwb: Any, path: Path) -> SpikeSession:
     unknown = sorted(set(channel.tolist()) - set(where))
     if unknown:
         raise DataError(f"{path}: peak channel {unknown[0]} of a unit is not in the electrodes table")
-    keep = np.ones(len(spikes), dtype=bool)
-    for column, ok in QUALITY.items():  # AllenSDK's default unit filters, where the file has the metric
+    # AllenSDK's defaults: units on a channel in the brain (a structure) whose data are valid, then its metrics
+    area = np.array([where[c] for c in channel])
+    keep = ~np.isin(np.char.lower(area.astype(str)), ("", "none", "nan"))
+    if "valid_data" in nwb.electrodes.colnames:
+        valid = dict(zip(where, np.asarray(nwb.electrodes["valid_data"].data[:]).astype(bool).tolist(), strict=True))
+        keep &= np.array([valid[c] for c in channel], dtype=bool)
+    for column, ok in QUALITY.items():
         if column in units.colnames:
             keep &= ok(np.asarray(units[column].data[:]))
-    notes = ((f"{path.name}: {int((~keep).sum())} of {len(keep)} units left out by AllenSDK's default quality "
-              "filters (quality good, amplitude cutoff <= 0.1, presence ratio >= 0.95, ISI violations <= 0.5)",)
-             if not keep.all() else ())
+    notes = []
+    if not keep.all():
+        notes.append(f"{path.name}: {int((~keep).sum())} of {len(keep)} units left out by AllenSDK's default "
+                     "filters (a peak channel in a structure, with valid data; quality good, amplitude cutoff <= "
+                     "0.1, presence ratio >= 0.95, ISI violations <= 0.5)")
     table = nwb.intervals["natural_scenes_presentations"]
     image = np.asarray(table["frame"].data[:], dtype=np.float64)
     if not np.isfinite(image).all() or (image != np.round(image)).any():
         raise DataError(f"{path}: natural_scenes_presentations' frame holds values that are not image indices")
+    image = image.astype(np.int64)
+    start = np.asarray(table["start_time"].data[:], dtype=np.float64)
+    stop = np.asarray(table["stop_time"].data[:], dtype=np.float64)
+    empty = (stop <= start) & (image >= 0)
+    if empty.any():  # nothing to count over: left out, not a reason to refuse the session
+        image = np.where(empty, -1, image)
+        notes.append(f"{path.name}: {int(empty.sum())} presentations that stop when they start left out")
+    if nwb.invalid_times is not None and len(nwb.invalid_times):
+        inv = nwb.invalid_times
+        tags = [[_text(t) for t in row] for row in inv["tags"][:]] if "tags" in inv.colnames else []
+        bad = [(a, b) for a, b, t in zip(inv["start_time"][:], inv["stop_time"][:], tags or [[]] * len(inv),
+                                         strict=True) if not tags or "stimulus" in t]
+        hit = np.zeros(len(image), dtype=bool)
+        for a, b in bad:  # AllenSDK masks the presentations that overlap an invalid stimulus interval
+            hit |= (start < b) & (stop > a)
+        hit &= image >= 0
+        if hit.any():
+            image = np.where(hit, -1, image)
+            notes.append(f"{path.name}: {int(hit.sum())} presentations inside invalid_times left out")
     ids = np.asarray(units.id.data[:]).astype(str)
-    return SpikeSession(str(path), "NWB 2.0 (Neuropixels)", np.array([where[c] for c in channel])[keep], ids[keep],
-                        [t for t, k in zip(spikes, keep, strict=True) if k], image.astype(np.int64),
-                        np.asarray(table["start_time"].data[:], dtype=np.float64),
-                        np.asarray(table["stop_time"].data[:], dtype=np.float64), None, notes)
+    return SpikeSession(str(path), "NWB 2.0 (Neuropixels)", area[keep], ids[keep],
+                        [t for t, k in zip(spikes, keep, strict=True) if k], image, start, stop, None, tuple(notes))
 
 
 def _uint8_templates(stack: Any, path: Path) -> np.ndarray:
@@ -384,8 +418,8 @@ def read_session(path: str | os.PathLike[str]) -> Session | SpikeSession:
 def session_files(path: str | os.PathLike[str]) -> list[Path]:
     """A session file, or a folder's ``*.nwb`` files with its subfolders' (sorted)."""
     path = Path(path)
-    if path.is_dir():
-        files = sorted(path.rglob("*.nwb"))
+    if path.is_dir():  # an ecephys cache's probe_<id>_lfp.nwb files hold LFP, not sessions
+        files = sorted(p for p in path.rglob("*.nwb") if not p.name.endswith("_lfp.nwb"))
         if not files:
             raise DataError(f"{path}: holds no .nwb session files")
         return files
@@ -420,6 +454,7 @@ def load_allen(path: str | os.PathLike[str], *, window_ms: tuple[float, float] |
     templates: np.ndarray | None = None
     digest, first = "", ""
     skipped: list[str] = []
+    kinds: set[str] = set()
     blanks = 0
     for f in files:  # one at a time: only the responses stay in memory
         try:
@@ -435,6 +470,10 @@ def load_allen(path: str | os.PathLike[str], *, window_ms: tuple[float, float] |
                 templates, digest, first = s.templates, d, s.source
             elif d != digest:
                 raise DataError(f"{s.source}: its natural-scene templates differ from {first}'s")
+        kinds.add(type(s).__name__)
+        if len(kinds) > 1:
+            raise DataError(f"{path}: holds 2-photon and Neuropixels sessions: dF/F and spikes per second are not "
+                            "one population; read them apart")
         image, responses = s.responses(window_ms)
         blanks += int((s.image < 0).sum())
         kept.append(_Read(s.source, image, responses, s.areas, s.cells, s.notes))
@@ -452,6 +491,8 @@ def load_allen(path: str | os.PathLike[str], *, window_ms: tuple[float, float] |
     reps = np.min([np.bincount(r.image, minlength=n_images) for r in kept], axis=0)
     if not (reps > 0).any():
         raise DataError(f"{path}: no image was presented in every session")
+    shown_somewhere = np.max([np.bincount(r.image, minlength=n_images) for r in kept], axis=0) > 0
+    absent = np.flatnonzero(shown_somewhere & (reps == 0))
     blocks = []
     for r in kept:
         k = pd.Series(r.image).groupby(r.image).cumcount().to_numpy()
@@ -462,6 +503,9 @@ def load_allen(path: str | os.PathLike[str], *, window_ms: tuple[float, float] |
     notes = [f"response: {describe_window(window_ms)}"] + [n for r in kept for n in r.notes]
     if blanks:
         notes.append(f"{blanks} blank sweeps left out")
+    if len(absent):
+        notes.append(f"image(s) {', '.join(map(str, absent[:5]))}{', ...' if len(absent) > 5 else ''} left out of "
+                     "every session: a session lacks them")
     if skipped:
         notes.append(f"{len(skipped)} sessions without natural scenes skipped ({', '.join(skipped[:3])}"
                      f"{', ...' if len(skipped) > 3 else ''})")

@@ -98,7 +98,7 @@ def read_stimulus_set(csv: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.nda
         by_name: dict[str, list[str]] = {}
         for n in files:
             by_name.setdefault(Path(n).name, []).append(n)
-        images = []
+        images, read = [], []
         for sid, name in zip(table[id_col], table[file_col], strict=True):
             # the table's path inside the zip, else the one member of that file name
             member = name if name in files else (by_name.get(Path(name).name) or [None, None])
@@ -107,9 +107,13 @@ def read_stimulus_set(csv: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.nda
                     raise DataError(f"stimulus set {zipped}: {'has no' if not member[0] else 'has several'} "
                                     f"{Path(name).name} (stimulus id {sid!r})")
                 member = member[0]
+            read.append(member)
             try:
                 with Image.open(io.BytesIO(archive.read(member))) as im:
-                    if im.mode in ("L", "1", "I", "I;16", "F"):
+                    if im.mode in ("I", "I;16", "I;16B", "F"):  # Pillow would clip them to 8 bits, not scale
+                        raise DataError(f"stimulus set {zipped}: {member} is a {im.mode} image, not 8-bit; "
+                                        "unzip the set beside its CSV as 8-bit images")
+                    if im.mode in ("L", "1"):
                         images.append(np.asarray(im.convert("L")))
                     else:  # colour, or a palette: grey when its three channels agree
                         rgb = np.asarray(im.convert("RGB"))
@@ -124,8 +128,7 @@ def read_stimulus_set(csv: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.nda
     if len(shapes) > 1:
         raise DataError(f"stimulus set {zipped}: its images differ in size ({len(shapes)} sizes); unzip it beside "
                         f"{csv.name}, as brainio does, so that each file is read as it is")
-    out = pd.DataFrame({"stimulus_id": table[id_col].astype(str),
-                        "path": [f"{zipped}#{Path(n).name}" for n in table[file_col]]})
+    out = pd.DataFrame({"stimulus_id": table[id_col].astype(str), "path": [f"{zipped}#{m}" for m in read]})
     if "object_name" in table.columns:
         out["object_name"] = table["object_name"]
     return out, np.stack(images) if images else np.zeros((0, 1, 1), np.uint8)

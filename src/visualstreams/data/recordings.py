@@ -30,6 +30,7 @@ there, NaN or infinite responses, regions that do not match the neuroids. Import
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,37 +429,53 @@ def write_recordings(rec: Recordings, path: str | os.PathLike[str]) -> Path:
     (``<stem>_stimuli.csv``, paths relative to it where they can be): what :func:`load_recordings` reads back.
     Images a source held (:attr:`Recordings.images`) are written as PNG files (lossless) into ``<stem>_stimuli/``;
     the stated visual angle is kept by ``.nc`` (an attribute) and ``.npz`` (an array)."""
-    from ..storage import atomic_open, write_text
+    from ..storage import write_text
 
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise ConfigError(f"recordings {path}: unknown format (use {', '.join(SUFFIXES)})")
     if path.suffix == ".csv" and rec.responses.ndim != 2:  # refused before anything is written
         raise ConfigError("the CSV form holds no time bins: write .npz or .nc")
+    path.parent.mkdir(parents=True, exist_ok=True)
     table = rec.stimuli.copy()
     paths = table.pop("path")
+    staged = None
     if rec.images is not None:
-        import shutil
         import tempfile
 
         from PIL import Image
 
         folder = path.with_name(f"{path.stem}_stimuli")
         names = [f"{folder.name}/{i:05d}.png" for i in range(len(table))]
-        # written whole beside it, then moved into place: a failure leaves no half-written folder
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=path.parent))
+        # the images are written whole beside it and moved into place after the recordings and their table
+        staged = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=path.parent))
         try:
             for name, image in zip(names, rec.images, strict=True):
-                Image.fromarray(image).save(tmp / Path(name).name)
-            if folder.exists():
-                shutil.rmtree(folder)
-            tmp.rename(folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+                Image.fromarray(image).save(staged / Path(name).name)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
         table["filename"] = names
     else:
         table["filename"] = [os.path.relpath(p, path.parent) for p in paths]
-    write_text(path.with_name(f"{path.stem}_stimuli.csv"), table.to_csv(index=False))
+    try:
+        _write_form(rec, path)
+        write_text(path.with_name(f"{path.stem}_stimuli.csv"), table.to_csv(index=False))
+        if staged is not None:
+            folder = path.with_name(f"{path.stem}_stimuli")
+            if folder.exists():  # the images of an earlier conversion to the same name: replaced
+                shutil.rmtree(folder)
+            staged.rename(folder)
+    finally:
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
+    return path
+
+
+def _write_form(rec: Recordings, path: Path) -> None:
+    """The responses and their coordinates in ``path``'s form (each written whole, then renamed)."""
+    from ..storage import atomic_open, write_text
+
     coords = {"stimulus_id": rec.stimulus_id, "repetition": rec.repetition}
     degrees = {} if rec.stimulus_degrees is None else {"stimulus_degrees": rec.stimulus_degrees}
     if path.suffix == ".npz":
@@ -484,4 +501,3 @@ def write_recordings(rec: Recordings, path: str | os.PathLike[str]) -> Path:
         tmp = path.with_name(f".{path.name}.tmp")  # written whole, then renamed: never a half-written file
         xr.DataArray(rec.responses, dims=dims, coords=all_coords, name="responses", attrs=degrees).to_netcdf(tmp)
         os.replace(tmp, path)
-    return path

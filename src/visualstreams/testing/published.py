@@ -42,7 +42,8 @@ RAMP = 0.3  # half-range of the zero-mean ramp within a presentation
 class Planted:
     """What a written session holds: the signal (cells x images), each presentation's image (-1 blank) and its
     response (presentations x cells, noise included), the templates, the cells' ids and area; for 2-photon files
-    the trace as written (cells x frames, in the cells' order) and its frame times."""
+    the trace as written (cells x frames, in the cells' order) and its frame times; for Neuropixels files the
+    presentations' intervals and the good units' spike trains."""
 
     signal: np.ndarray
     image: np.ndarray
@@ -52,6 +53,8 @@ class Planted:
     area: str
     dff: np.ndarray | None = None
     frame_times: np.ndarray | None = None
+    intervals: np.ndarray | None = None  # Neuropixels: each presentation's [start, stop) (s)
+    spikes: list[np.ndarray] | None = None  # Neuropixels: the good units' spike times (s)
 
 
 def plant_session(*, area: str = "VISp", n_cells: int = 8, n_images: int = 6, repetitions: int = 10,
@@ -80,7 +83,8 @@ def _trace(p: Planted) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     onset = onsets(len(p.image))
     n = math.ceil((onset[-1] + PRESENTATION_S + LEAD_S) * FRAME_RATE)
     times = np.arange(n) / FRAME_RATE
-    edges = np.searchsorted(times, np.r_[onset, onset[-1] + PRESENTATION_S], side="left")  # first frame at or after
+    # the frame in progress at each onset (the last that started at or before it), as AllenSDK aligns stimuli
+    edges = np.searchsorted(times, np.r_[onset, onset[-1] + PRESENTATION_S], side="right") - 1
     dff = np.zeros((len(p.cells), n), dtype=np.float32)
     for k in range(len(p.image)):
         lo, hi = edges[k], edges[k + 1]
@@ -161,44 +165,69 @@ def write_allen_nwb2(path: str | os.PathLike[str], planted: Planted | None = Non
 
 def write_allen_neuropixels(path: str | os.PathLike[str], *, areas: tuple[str, ...] = ("VISp", "LGd"),
                             n_units: int = 8, n_images: int = 6, repetitions: int = 10, blanks: int = 4,
-                            bad_units: int = 1, seed: int = 0) -> Planted:
+                            seed: int = 0) -> Planted:
     """A Visual Coding Neuropixels session (NWB 2.0, pynwb) as AllenSDK writes it: units with ``spike_times``,
-    ``peak_channel_id`` and ``quality`` (the last ``bad_units`` "noise"), the electrodes' ``location``, and
-    ``intervals['natural_scenes_presentations']`` (``frame``: the image, -1 a blank; ``start_time``,
-    ``stop_time``). No templates, as in those files. Each presentation holds a Poisson count of spikes spread
-    inside its first 250 ms; ``responses`` are the counts / 0.25 s (the good units only, as the reader keeps)."""
+    ``peak_channel_id``, ``quality`` and the three metrics AllenSDK filters on; the electrodes' ``location`` and
+    ``valid_data``; ``intervals['natural_scenes_presentations']`` (``frame``: the image, -1 a blank;
+    ``start_time``, ``stop_time``); ``invalid_times``. No templates, as in those files.
+
+    Besides the ``n_units`` good units on the ``areas``' channels it writes six units AllenSDK leaves out, one per
+    reason: quality "noise", amplitude cutoff 0.2, presence ratio 0.5, ISI violations 0.9, a channel outside the
+    brain (location "None"), a channel without valid data. Presentations stop 0-20 ms before the next starts; spikes
+    fall inside them (Poisson counts), before the first and after the last, and exactly on some starts and stops
+    (a spike at a stop belongs to what follows). One invalid interval tagged "stimulus" covers presentations 3-4.
+    ``responses``: each good unit's count in [start, stop) / (stop - start), counted by brute force (presentations
+    inside the invalid interval included: the reader must leave them out)."""
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.epoch import TimeIntervals
 
     rng = np.random.default_rng(seed)
     p = plant_session(n_cells=n_units, n_images=n_images, repetitions=repetitions, blanks=blanks, seed=seed)
-    lam = 3.0 * np.exp(p.signal.T[np.maximum(p.image, 0)]) * (p.image[:, None] >= 0)  # presentations x units
-    counts = rng.poisson(lam)
     starts = onsets(len(p.image))
+    stops = starts + PRESENTATION_S - rng.uniform(0.0, 0.02, len(starts))
+    lam = 3.0 * np.exp(p.signal.T[np.maximum(p.image, 0)]) * (p.image[:, None] >= 0)  # presentations x units
+    bad = ["quality", "amplitude_cutoff", "presence_ratio", "isi_violations", "outside", "invalid"]
+    total = n_units + len(bad)
+    trains = []
+    for u in range(total):
+        inside = [a + np.sort(rng.uniform(0.0, b - a, c)) for a, b, c in
+                  zip(starts, stops, rng.poisson(lam[:, u % n_units]), strict=True)]
+        edges = [starts[u % len(starts)], stops[(u + 1) % len(starts)]]  # exactly on a start and on a stop
+        trains.append(np.sort(np.concatenate([*inside, edges, [0.1, starts[-1] + 1.0]])))
     nwb = NWBFile(session_description="Visual Coding Neuropixels session (test)", identifier=Path(path).stem,
                   session_start_time=datetime(2019, 1, 1, tzinfo=UTC))
     device = nwb.create_device(name="probeA")
     group = nwb.create_electrode_group(name="probeA", description="Neuropixels probe", location="", device=device)
+    nwb.add_electrode_column(name="valid_data", description="whether the channel's data are valid")
     for k, area in enumerate(areas):
-        nwb.add_electrode(id=850000000 + k, group=group, location=area)
-    nwb.add_unit_column(name="peak_channel_id", description="the unit's peak channel (an electrode id)")
-    nwb.add_unit_column(name="quality", description="good or noise")
-    for u in range(n_units):
-        times = np.concatenate([onset + np.sort(rng.uniform(0.001, 0.249, c))
-                                for onset, c in zip(starts, counts[:, u], strict=True)])
-        nwb.add_unit(id=950000000 + u, spike_times=times, peak_channel_id=850000000 + u % len(areas),
-                     quality="noise" if u >= n_units - bad_units else "good")
+        nwb.add_electrode(id=850000000 + k, group=group, location=area, valid_data=True)
+    nwb.add_electrode(id=850000100, group=group, location="None", valid_data=True)  # outside the brain
+    nwb.add_electrode(id=850000101, group=group, location=areas[0], valid_data=False)
+    for name in ("peak_channel_id", "quality", "amplitude_cutoff", "presence_ratio", "isi_violations"):
+        nwb.add_unit_column(name=name, description=name)
+    for u in range(total):
+        why = bad[u - n_units] if u >= n_units else ""
+        channel = {"outside": 850000100, "invalid": 850000101}.get(why, 850000000 + u % len(areas))
+        nwb.add_unit(id=950000000 + u, spike_times=trains[u], peak_channel_id=channel,
+                     quality="noise" if why == "quality" else "good",
+                     amplitude_cutoff=0.2 if why == "amplitude_cutoff" else 0.01,
+                     presence_ratio=0.5 if why == "presence_ratio" else 0.99,
+                     isi_violations=0.9 if why == "isi_violations" else 0.1)
     table = TimeIntervals(name="natural_scenes_presentations",
                           description="Presentation times and stimuli details for 'natural_scenes' stimuli")
     table.add_column(name="frame", description="the image shown, -1 a blank")
-    for onset, image in zip(starts, p.image, strict=True):
-        table.add_row(start_time=float(onset), stop_time=float(onset + 0.25), frame=float(image))
+    for a, b, image in zip(starts, stops, p.image, strict=True):
+        table.add_row(start_time=float(a), stop_time=float(b), frame=float(image))
     nwb.add_time_intervals(table)
+    nwb.add_invalid_time_interval(start_time=float(starts[3] + 0.01), stop_time=float(starts[4] + 0.01),
+                                  tags=["stimulus"])
     with NWBHDF5IO(str(path), "w") as io_:
         io_.write(nwb)
-    good = n_units - bad_units
-    return Planted(p.signal[:good], p.image, (counts[:, :good] / 0.25).astype(np.float32), p.templates,
-                   (950000000 + np.arange(good)), ",".join(areas))
+    counts = np.array([[((t >= a) & (t < b)).sum() for t in trains[:n_units]] for a, b in zip(starts, stops,
+                                                                                             strict=True)])
+    return Planted(p.signal, p.image, (counts / (stops - starts)[:, None]).astype(np.float32), p.templates,
+                   950000000 + np.arange(n_units), ",".join(areas), intervals=np.c_[starts, stops],
+                   spikes=trains[:n_units])
 
 
 def write_brainio_cache(home: str | os.PathLike[str], *, assembly: str = "dicarlo.MajajHong2015.public",
