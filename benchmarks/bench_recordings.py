@@ -61,6 +61,10 @@ def main() -> None:
     p.add_argument("--bs-neuroids", type=int, default=256)
     p.add_argument("--reps", type=int, default=50, help="trials per image / repetitions per stimulus (50)")
     p.add_argument("--splits", type=int, default=10)
+    p.add_argument("--method", default="pls", choices=["pls", "ridge"], help="the regression (pls, predict's default)")
+    p.add_argument("--bs-method", choices=["pls", "ridge"], help="the Brain-Score-sized one's regression (default "
+                                                                 "--method; PLS takes about 7 minutes a run there)")
+    p.add_argument("--only", choices=["allen", "brainscore"], help="one of the two recordings (default both)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -91,9 +95,12 @@ def main() -> None:
         out = root / "runs" / f"{species}-seed{seed}"
         vs.train(species, replace(cfg, seed=seed), data=data, out=out, progress=False)
         runs.append(out)
-    config = PredictivityConfig(n_splits=args.splits)
+    config = PredictivityConfig(n_splits=args.splits, method=args.method)
 
     # -- Allen-sized: the session's presentations, neurons mixed from its cells, six areas
+    if args.only == "brainscore":
+        print("\n".join(rows))
+        return brainscore(args, root, runs, config, rows)
     mix = rng.standard_normal((args.cells, args.allen_neurons)).astype(np.float32) / np.sqrt(args.cells)
     responses = session.responses @ mix
     responses += rng.standard_normal(responses.shape, dtype=np.float32)
@@ -105,12 +112,21 @@ def main() -> None:
     print(f"Allen-sized: {allen.describe()}; {allen.responses.nbytes / 2**30:.2f} GiB of responses", flush=True)
     _, s = timed("score Allen-sized", lambda: neural_predictivity(runs, allen, config=config,
                                                                      progress=sys.stderr.isatty()))
-    rows.append(f"| score Allen-sized against {args.runs} runs | {len(allen.stimulus_ids)} x {args.reps} x "
+    rows.append(f"| score Allen-sized against {args.runs} runs ({config.method}) | {len(allen.stimulus_ids)} x "
+                f"{args.reps} x "
                 f"{args.allen_neurons} | {s / 60:.1f} min | {peak_gib():.1f} GiB |")
     allen = None  # freed before the next recording
+    if args.only != "allen":
+        brainscore(args, root, runs, config, rows)
+    else:
+        print("\n| stage | size | time | peak memory of the process |\n|---|---|---|---|\n" + "\n".join(rows))
 
-    # -- Brain-Score-sized: a brainio cache, read by identifier
+
+def brainscore(args: argparse.Namespace, root: Path, runs: list[Path], config: PredictivityConfig,
+               rows: list[str]) -> None:
+    """A brainio cache at MajajHong2015's size, read by identifier and scored."""
     home = root / "brainio"
+    config = replace(config, method=args.bs_method or config.method)
     timed("write brainio cache", lambda: write_brainio_cache(
         home, n_stimuli=args.bs_stimuli, n_neuroids=args.bs_neuroids, repetitions=args.reps, size=256, noise=1.0,
         time_bins=1))
@@ -121,8 +137,8 @@ def main() -> None:
     print(f"Brain-Score-sized: {bs.describe()}", flush=True)
     _, s = timed("score Brain-Score-sized", lambda: neural_predictivity(runs, bs, config=config,
                                                                       progress=sys.stderr.isatty()))
-    rows.append(f"| score Brain-Score-sized against {args.runs} runs | {args.bs_stimuli} x {args.reps} x "
-                f"{args.bs_neuroids} | {s / 60:.1f} min | {peak_gib():.1f} GiB |")
+    rows.append(f"| score Brain-Score-sized against {args.runs} runs ({config.method}) | {args.bs_stimuli} x "
+                f"{args.reps} x {args.bs_neuroids} | {s / 60:.1f} min | {peak_gib():.1f} GiB |")
     print("\n| stage | size | time | peak memory of the process |\n|---|---|---|---|")
     print("\n".join(rows))
 

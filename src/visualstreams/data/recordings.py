@@ -16,12 +16,9 @@ Without a ``repetition``, a stimulus's presentations are numbered in file order.
 ``stimulus_path`` or ``path`` (relative to the table's folder), optionally ``object_name`` (the splits stratify
 by it). By default it is ``<recordings stem>_stimuli.csv`` beside the recordings, else ``stimuli.csv`` there.
 
-Recordings as their sources publish them are read by their own modules, which :func:`load_recordings` chooses
-from the path: an Allen Brain Observatory session (``.nwb``, or a folder of them: :mod:`visualstreams.data.allen`),
-a Brain-Score assembly from a brainio cache (``brainio:IDENTIFIER``: :mod:`visualstreams.data.brainio`), a
-Sensorium-style folder (:mod:`visualstreams.data.sensorium`). Those hold their stimuli themselves (the session's
-templates, the stimulus set's zip, the folder's .npy images): :attr:`Recordings.images`, and where the source
-states the stimuli's visual angle, :attr:`Recordings.stimulus_degrees`.
+:func:`load_recordings` also reads recordings as their sources publish them, by the path: ``.nwb`` or a folder of
+them (:mod:`.allen`), ``brainio:IDENTIFIER`` (:mod:`.brainio`), a Sensorium-style folder (:mod:`.sensorium`).
+Those hold their stimuli (:attr:`Recordings.images`) and may state their visual angle (``stimulus_degrees``).
 
 Every mismatch is refused in one line: a missing file, a stimulus id without an image, an image file that is not
 there, NaN or infinite responses, regions that do not match the neuroids. Imports NumPy, pandas, the errors.
