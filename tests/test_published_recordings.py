@@ -373,3 +373,14 @@ def test_data_show_and_predict_read_an_allen_session_through_the_cli(tiny_run, t
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "missing.nwb" in bad.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_readmes_data_show_output_is_what_the_command_prints(tmp_path):
+    write_allen_nwb1(tmp_path / "501271265.nwb", area="VISl", n_cells=40, n_images=118, repetitions=50, blanks=10,
+                     noise=0.5)
+    out = subprocess.run([sys.executable, "-m", "visualstreams", "data", "show", "501271265.nwb"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = readme.split("`visualstreams data show 501271265.nwb` prints:\n\n```\n", 1)[1].split("```", 1)[0]
+    assert out.stdout == shown

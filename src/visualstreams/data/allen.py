@@ -51,16 +51,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from .recordings import Recordings
-
-if TYPE_CHECKING:
-    from .allen_neuropixels import SpikeSession
+from .allen_neuropixels import SpikeSession, read_neuropixels
+from .nwb import check_window, text
+from .recordings_core import Recordings, load_stimulus_table
 
 # AllenSDK allensdk/brain_observatory/stimulus_info.py: MONITOR_DIMENSIONS, BrainObservatoryMonitor's panel size
 # (an ASUS PA248Q, 24 inch), MONITOR_DISTANCE, NATURAL_SCENES_PIXELS
@@ -68,7 +67,6 @@ MONITOR_PIXELS = (1200, 1920)
 MONITOR_DIAGONAL_CM = 61.214
 MONITOR_DISTANCE_CM = 15.0
 NATURAL_SCENES_PIXELS = (918, 1174)
-AREAS = ("VISp", "VISl", "VISal", "VISpm", "VISam", "VISrl")  # the six areas the 2P sessions targeted
 
 _V1 = "processing/brain_observatory_pipeline"
 NWB1_PATHS = {
@@ -102,19 +100,12 @@ def in_progress(frame_times: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.searchsorted(frame_times, t, side="right") - 1
 
 
-def _check_window(window_ms: tuple[float, float]) -> tuple[float, float]:
-    start, end = (float(x) for x in window_ms)
-    if not (math.isfinite(start) and math.isfinite(end) and end > start):
-        raise ConfigError(f"response window must be START < END in ms, got {start:g}-{end:g}")
-    return start, end
-
-
 def describe_window(window_ms: tuple[float, float] | None) -> str:
     """The response rule in words, for the notes and the report."""
     if window_ms is None:
         return ("each image's own presentation: a cell's mean dF/F over the imaging frames while it was on, a "
                 "unit's firing rate from its start to its stop")
-    start, end = _check_window(window_ms)
+    start, end = check_window(window_ms)
     return (f"the imaging frames in progress (or the spikes) from {start:g} to {end:g} ms after each image's "
             "onset")
 
@@ -144,7 +135,7 @@ class Session:
             lo, hi = self.own[0][shown], self.own[1][shown]
             what = "its own presentation"
         else:  # the frames in progress from onset + start until onset + end
-            start, end = _check_window(window_ms)
+            start, end = check_window(window_ms)
             lo = np.maximum(in_progress(self.frame_times, self.onset[shown] + start / 1000.0), 0)
             hi = in_progress(self.frame_times, self.onset[shown] + end / 1000.0)
             last = self.frame_times[-1] + float(np.median(np.diff(self.frame_times)))
@@ -164,17 +155,11 @@ class Session:
 
 
 # -- reading one session ----------------------------------------------------------------------------------
-def _text(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        value = value.item() if value.size == 1 else b""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _area_name(location: Any, source: str) -> str:
-    text = _text(location)
-    found = re.search(r"VIS[a-z]+", text)
+    name = text(location)
+    found = re.search(r"VIS[a-z]+", name)
     if found is None:
-        raise DataError(f"{source}: its imaging plane's location {text!r} names no visual area (VISp, VISl, ...)")
+        raise DataError(f"{source}: its imaging plane's location {name!r} names no visual area (VISp, VISl, ...)")
     return found.group(0)
 
 
@@ -187,7 +172,7 @@ def nwb_version(path: Path) -> str:
             version = f.attrs.get("nwb_version") or (f["nwb_version"][()] if "nwb_version" in f else b"")
     except OSError as exc:
         raise DataError(f"{path}: not a readable NWB (HDF5) file ({str(exc).splitlines()[0][:80]})") from None
-    return _text(version).removeprefix("NWB-")
+    return text(version).removeprefix("NWB-")
 
 
 def read_nwb1(path: str | os.PathLike[str]) -> Session:
@@ -239,8 +224,6 @@ def read_nwb2(path: str | os.PathLike[str]) -> Session | SpikeSession:
             raise DataError(f"{path}: pynwb cannot read it ({type(exc).__name__}: "
                             f"{(str(exc).splitlines() or [''])[0][:100]})") from None
         if nwb.units is not None and "natural_scenes_presentations" in (nwb.intervals or {}):
-            from .allen_neuropixels import read_neuropixels
-
             return read_neuropixels(nwb, path)
         if "natural_scenes_stimulus" not in nwb.stimulus or "natural_scenes_template" not in nwb.stimulus_template:
             raise NoNaturalScenes(f"{path}: no natural scenes (stimulus['natural_scenes_stimulus'] and "
@@ -351,10 +334,8 @@ def load_allen(path: str | os.PathLike[str], *, window_ms: tuple[float, float] |
     ``<area>/<session>/<cell>``, stimuli ``natural_scene_<i>`` with the templates as their images. ``window_ms``:
     None for each image's own presentation, else (start, end) ms after onset. Neuropixels sessions hold no
     templates: ``stimuli`` is then a stimulus table of ``natural_scene_<i>`` and image files."""
-    from .recordings import load_stimulus_table
-
     if window_ms is not None:
-        _check_window(window_ms)
+        check_window(window_ms)
     files = session_files(path)
     kept: list[_Read] = []
     templates: np.ndarray | None = None

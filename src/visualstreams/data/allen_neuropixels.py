@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from .allen import _check_window, _text
+from .nwb import check_window, text
 
 
 @dataclass
@@ -41,7 +41,7 @@ class SpikeSession:
         if window_ms is None:
             lo_t, hi_t = self.onset[shown], self.offset[shown]
         else:
-            start, end = _check_window(window_ms)
+            start, end = check_window(window_ms)
             lo_t, hi_t = self.onset[shown] + start / 1000.0, self.onset[shown] + end / 1000.0
         rates = np.empty((int(shown.sum()), len(self.spikes)), dtype=np.float32)
         for u, times in enumerate(self.spikes):  # spikes in [lo, hi): two binary searches per presentation
@@ -72,7 +72,7 @@ def read_neuropixels(nwb: Any, path: Path) -> SpikeSession:
     spikes = [np.sort(t) for t in np.split(flat, ends[:-1])]
     channel = np.asarray(units["peak_channel_id"].data[:]).astype(np.int64)
     where = dict(zip(np.asarray(nwb.electrodes.id.data[:]).astype(np.int64).tolist(),
-                     [_text(x) for x in nwb.electrodes["location"].data[:]], strict=True))
+                     [text(x) for x in nwb.electrodes["location"].data[:]], strict=True))
     unknown = sorted(set(channel.tolist()) - set(where))
     if unknown:
         raise DataError(f"{path}: peak channel {unknown[0]} of a unit is not in the electrodes table")
@@ -103,7 +103,7 @@ def read_neuropixels(nwb: Any, path: Path) -> SpikeSession:
         notes.append(f"{path.name}: {int(empty.sum())} presentations that stop when they start left out")
     if nwb.invalid_times is not None and len(nwb.invalid_times):
         inv = nwb.invalid_times
-        tags = [[_text(t) for t in row] for row in inv["tags"][:]] if "tags" in inv.colnames else []
+        tags = [[text(t) for t in row] for row in inv["tags"][:]] if "tags" in inv.colnames else []
         bad = [(a, b) for a, b, t in zip(inv["start_time"][:], inv["stop_time"][:], tags or [[]] * len(inv),
                                          strict=True) if not tags or "stimulus" in t]
         hit = np.zeros(len(image), dtype=bool)

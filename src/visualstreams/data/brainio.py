@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, did_you_mean
-from .recordings import FILE_COLUMNS, ID_COLUMNS, Recordings, complete_fields, load_stimulus_table, read_assembly
+from .recordings_core import (
+    FILE_COLUMNS,
+    ID_COLUMNS,
+    Recordings,
+    complete_fields,
+    load_stimulus_table,
+    read_assembly,
+)
 
 HOME_VARIABLE = "BRAINIO_HOME"
 PREFIX = "brainio:"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .recordings import Recordings
+from .recordings_core import Recordings
 
 NEEDED = ("data/images", "data/responses", "meta/trials/frame_image_id.npy", "meta/neurons/unit_ids.npy")
 
