@@ -11,10 +11,12 @@ For every run, every area (``AREA@tK`` for each step K of a recurrent network) a
    ``EXACT_BYTES``, else batch by batch, so a 224 px V1 never sits in memory whole. The notes say which areas were
    reduced and how. The reduction serves the regression; RSA and CKA (4.) are computed from each area's Gram on its
    full activations wherever those are held (every area of at most ``EXACT_BYTES``).
-2. **Cross-validated regression** (scikit-learn) from the area to the neuroids of **each recorded region on its
+2. **Cross-validated regression** from the area to the neuroids of **each recorded region on its
    own**, as a Brain-Score benchmark holds one region (``fit="joint"``: to every region's neuroids at once, the
    behaviour before 0.2, which shares PLS's components and ridge's penalty across regions): ``pls``, partial least
-   squares with 25 components and ``scale=False`` (Brain-Score's), or ``ridge``, with its penalty chosen inside
+   squares with 25 components and ``scale=False`` (Brain-Score's: scikit-learn's ``PLSRegression``, whose NIPALS
+   iterates :mod:`.pls` runs on the small cross-product matrix, the same predictions to rounding), or ``ridge``
+   (scikit-learn), with its penalty chosen inside
    each training split by ``RidgeCV``'s efficient leave-one-out over a grid scaled to the area (on up to
    ``ALPHA_NEUROIDS`` neuroids drawn by a fixed seed) and then fitted to every neuroid. ``n_splits`` (10) splits
    of the stimuli, ``train_fraction`` (0.9, Brain-Score's; the mouse work uses 0.5) for training, stratified by
@@ -62,6 +64,7 @@ from ..errors import ConfigError
 from ..metrics import at_step
 from .area_activations import EXACT_BYTES, StimulusActivations, stimulus_activations
 from .ceiling import pearson_columns, split_half_ceiling, stimulus_splits
+from .pls import fit_pls
 
 METHODS = ("pls", "ridge")
 FITS = ("region", "joint")
@@ -153,15 +156,14 @@ def _rotate(y_train: np.ndarray, seed: int) -> _Targets:
 def _fit_predict(x_train: np.ndarray, y: _Targets, y_train: np.ndarray, x_test: np.ndarray,
                  cfg: PredictivityConfig) -> tuple[np.ndarray, float]:
     """Held-out predictions per neuroid (n_test, neuroids), and ridge's penalty (NaN for PLS)."""
-    from sklearn.cross_decomposition import PLSRegression
     from sklearn.linear_model import Ridge, RidgeCV
 
     alpha = math.nan
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # sklearn's convergence chatter on degenerate areas; scores show it
+        warnings.simplefilter("ignore")  # NumPy's and sklearn's chatter on degenerate areas; scores show it
         if cfg.method == "pls":
             k = max(1, min(cfg.n_components, x_train.shape[0] - 1, x_train.shape[1]))
-            model: Any = PLSRegression(n_components=k, scale=False)
+            pred = fit_pls(x_train, y.rotated, k).predict(x_test)
         else:
             # the grid in units of the mean squared norm of a training row: the same whatever basis the
             # features are in (the row-space reduction keeps it), so every area and reduction gets one grid
@@ -169,9 +171,8 @@ def _fit_predict(x_train: np.ndarray, y: _Targets, y_train: np.ndarray, x_test: 
             grid = ALPHA_GRID * (scale if scale > 0 else 1.0)
             search = RidgeCV(alphas=grid).fit(x_train, y_train[:, y.alpha_columns])
             alpha = float(search.alpha_)
-            model = Ridge(alpha=alpha)
-        model.fit(x_train, y.rotated)
-        pred = np.asarray(model.predict(x_test), dtype=np.float32).reshape(len(x_test), -1)
+            pred = Ridge(alpha=alpha).fit(x_train, y.rotated).predict(x_test)
+    pred = np.asarray(pred, dtype=np.float32).reshape(len(x_test), -1)
     return pred @ y.basis, alpha
 
 
