@@ -1,7 +1,8 @@
 """The network: architectures (``architecture``), the one compile step (``compile``), the ``nn.Module``
 built from its spec (``model``), the connection modes (``modes``), a recurrent network's one-step controls
 (``twins``) and the config a run's network is made from (``config``: :class:`NetworkConfig`, its condition
-label). Imports the connectome layer and leaves."""
+label); beside them, the field's reference models by name (``reference``, ``cornet``: AlexNet, VGG, ResNet,
+CORnet), not compiled from a connectome. Imports the connectome layer and leaves."""
 
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:  # the exports, imported on first use by lazy_exports (docs an
     from .config import NetworkConfig, describe_condition, parse_condition
     from .model import VisualStreamsNet, build_model, count_parameters
     from .modes import MODE_DESCRIPTIONS, MODES
+    from .reference import REFERENCE_MODELS, ReferenceNet, ReferenceSpec, build_reference, reference_spec
 
 __getattr__, __dir__ = lazy_exports(__name__)
 __all__ = [
@@ -20,4 +22,5 @@ __all__ = [
     "CompiledNetwork", "compile_network", "NetworkConfig", "describe_condition", "parse_condition",
     "VisualStreamsNet", "build_model", "count_parameters",
     "MODE_DESCRIPTIONS", "MODES",
+    "REFERENCE_MODELS", "ReferenceNet", "ReferenceSpec", "build_reference", "reference_spec",
 ]

@@ -1,0 +1,321 @@
+"""The field's reference models by name: AlexNet, VGG-11/16, ResNet-18/50 and CORnet-Z/RT/S, built at any input,
+with the layer that stands for each visual area (V1, V2, V4, IT) and, for the recurrent CORnets, every step.
+
+The torchvision architectures are written here, with torchvision's module names, shapes and initialisation
+(torchvision 0.29's ``alexnet``, ``vgg11``, ``vgg16``, ``resnet18``, ``resnet50``: the same state dict, so a
+torchvision file loads; tested against the state dicts torchvision's constructors write and their published
+parameter counts), because PyPI's torchvision wheel does not import beside the CPU build of torch this project
+pins (``operator torchvision::nms does not exist``). The CORnets are in :mod:`.cornet`.
+
+Regions (:attr:`ReferenceSpec.regions`): AlexNet's is the map Brain-Score commits for it
+(``region_layer_map/alexnet.json``: V1 ``features.2``, V2 and V4 ``features.7``, IT ``features.12``); the CORnets'
+are their areas, as Brain-Score's CORnet commitments read them (every step of CORnet-RT and -S, ``IT@tK``). For VGG
+and ResNet Brain-Score commits no map (it selects a layer per benchmark on public data): the stand-in here is each
+stage's output in order (ResNet ``layer1``-``layer4``; VGG the max-pools ending stages 2-5), said in
+:attr:`ReferenceSpec.region_source`.
+
+Small inputs (:func:`small_input_rule`): below 64 px the 224 px stems would pool a 28 px image away, so ResNet's
+stem is the CIFAR ResNets' (He et al. 2016, sec. 4.2: a 3x3 convolution at stride 1, no max-pool) and AlexNet's
+first convolution is 3x3 at stride 1; below 32 px VGG leaves out its last max-pool. The CORnets need no change
+from 28 px up. The rule a network was built with is recorded with it. Imports torch only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..metrics import at_step
+
+REGIONS = ("V1", "V2", "V4", "IT")
+SMALL = 64  # below this many pixels the 224 px stems are adapted (see the module's docstring)
+VGG_SMALL = 32  # below this VGG leaves out its last max-pool
+
+VGG_LAYERS = {  # torchvision's configurations "A" and "D": channels, or "M" for a 2x2 max-pool
+    "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+}
+RESNET_BLOCKS = {"resnet18": ("basic", (2, 2, 2, 2)), "resnet50": ("bottleneck", (3, 4, 6, 3))}
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """One reference model: its ``regions`` (area -> the module whose output stands for it, in the published form;
+    :attr:`ReferenceNet.regions` at the size built), whose map that is
+    (``region_source``), the architecture's source, and its steps (1, or the CORnets' own)."""
+
+    name: str
+    family: str
+    regions: Mapping[str, str]
+    region_source: str
+    source: str
+    steps: Mapping[str, int] = field(default_factory=dict)  # area -> its steps, where more than 1
+
+
+def _vgg_regions(layers: tuple[Any, ...]) -> dict[str, str]:
+    pools = [i for i, v in enumerate(_vgg_indices(layers)) if v == "M"]
+    return {r: f"features.{i}" for r, i in zip(REGIONS, [pools[1], pools[2], pools[3], pools[4]], strict=True)}
+
+
+def _vgg_indices(layers: tuple[Any, ...]) -> list[Any]:
+    """The ``features`` Sequential's entries as torchvision numbers them: conv, ReLU per channel count, "M" per pool."""
+    out: list[Any] = []
+    for v in layers:
+        out += ["M"] if v == "M" else [v, "relu"]
+    return out
+
+
+_ALEXNET_SOURCE = "Krizhevsky et al. 2012, as torchvision 0.29 defines it (one GPU, 64-192-384-256-256 channels)"
+_RESNET_SOURCE = "He et al. 2016, as torchvision 0.29 defines it (stride in the 3x3 convolution, ResNet v1.5)"
+_STAGES = "stand-in: each stage's output in order (Brain-Score commits no map for it; it selects a layer per benchmark)"
+_CORNET_MAP = {r: f"{r}.output" for r in REGIONS}
+_CORNET_REGIONS = "the areas it is built of, as Brain-Score's CORnet commitments read them (Kubilius et al. 2019)"
+
+SPECS: dict[str, ReferenceSpec] = {
+    "alexnet": ReferenceSpec("alexnet", "alexnet", {"V1": "features.2", "V2": "features.7", "V4": "features.7",
+                                                    "IT": "features.12"},
+                             "Brain-Score's committed map (models/alexnet/region_layer_map/alexnet.json)",
+                             _ALEXNET_SOURCE),
+    **{n: ReferenceSpec(n, "vgg", _vgg_regions(VGG_LAYERS[n]), _STAGES + " (the max-pools ending stages 2-5)",
+                        "Simonyan & Zisserman 2015, as torchvision 0.29 defines it (no batch norm)")
+       for n in VGG_LAYERS},
+    **{n: ReferenceSpec(n, "resnet", {"V1": "layer1", "V2": "layer2", "V4": "layer3", "IT": "layer4"},
+                        _STAGES + " (layer1 to layer4)", _RESNET_SOURCE) for n in RESNET_BLOCKS},
+    "cornet-z": ReferenceSpec("cornet-z", "cornet", _CORNET_MAP, _CORNET_REGIONS,
+                              "Kubilius et al. 2018 (CORnet-Z), from the published architecture"),
+    "cornet-rt": ReferenceSpec("cornet-rt", "cornet", _CORNET_MAP, _CORNET_REGIONS,
+                               "Kubilius et al. 2018 (CORnet-RT, 5 steps), from the published architecture",
+                               {r: 5 for r in REGIONS}),
+    "cornet-s": ReferenceSpec("cornet-s", "cornet", _CORNET_MAP, _CORNET_REGIONS,
+                              "Kubilius et al. 2019 (CORnet-S: V2 2, V4 4, IT 2 steps), from the published "
+                              "architecture", {"V2": 2, "V4": 4, "IT": 2}),
+}
+REFERENCE_MODELS = tuple(SPECS)
+
+
+def small_input_rule(name: str, image_size: int) -> str | None:
+    """The adaptation a reference model gets at ``image_size`` px (None: its published form), as recorded."""
+    family = reference_spec(name).family
+    if family in ("resnet", "alexnet") and image_size < SMALL:
+        return "cifar-stem" if family == "resnet" else "3x3-stem"
+    if family == "vgg" and image_size < VGG_SMALL:
+        return "no-last-pool"
+    return None
+
+
+def reference_spec(name: str) -> ReferenceSpec:
+    """The registered reference model ``name`` (one line naming the known ones otherwise)."""
+    try:
+        return SPECS[name.lower()]
+    except KeyError:
+        raise ConfigError(f"unknown reference model {name!r} (known: {', '.join(REFERENCE_MODELS)})") from None
+
+
+# -- torchvision's architectures ------------------------------------------------------------------------------
+def alexnet(classes: int, in_channels: int, small: bool) -> nn.Module:
+    first = (nn.Conv2d(in_channels, 64, 3, stride=1, padding=1) if small
+             else nn.Conv2d(in_channels, 64, 11, stride=4, padding=2))
+    model = nn.Module()
+    model.features = nn.Sequential(
+        first, nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+    model.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+    model.classifier = nn.Sequential(
+        nn.Dropout(0.5), nn.Linear(256 * 36, 4096), nn.ReLU(inplace=True),
+        nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, classes))
+    return model
+
+
+def vgg(name: str, classes: int, in_channels: int, no_last_pool: bool) -> nn.Module:
+    layers: list[nn.Module] = []
+    channels = in_channels
+    config = VGG_LAYERS[name][:-1] if no_last_pool else VGG_LAYERS[name]
+    for v in config:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(channels, int(v), 3, padding=1), nn.ReLU(inplace=True)]
+            channels = int(v)
+    model = nn.Module()
+    model.features = nn.Sequential(*layers)
+    model.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+    model.classifier = nn.Sequential(
+        nn.Linear(512 * 49, 4096), nn.ReLU(True), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(4096, classes))
+    for m in model.modules():  # torchvision's initialisation
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.constant_(m.bias, 0)
+    return model
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = _downsample(inplanes, planes * self.expansion, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _downsample(inplanes, planes * self.expansion, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+def _downsample(inplanes: int, outplanes: int, stride: int) -> nn.Module | None:
+    if stride == 1 and inplanes == outplanes:
+        return None
+    return nn.Sequential(nn.Conv2d(inplanes, outplanes, 1, stride, bias=False), nn.BatchNorm2d(outplanes))
+
+
+class ResNet(nn.Module):
+    def __init__(self, name: str, classes: int, in_channels: int, cifar_stem: bool) -> None:
+        super().__init__()
+        kind, counts = RESNET_BLOCKS[name]
+        block: Callable[..., nn.Module] = BasicBlock if kind == "basic" else Bottleneck
+        expansion = 1 if kind == "basic" else 4
+        self.conv1 = (nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False) if cifar_stem
+                      else nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False))
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.Identity() if cifar_stem else nn.MaxPool2d(3, 2, 1)
+        inplanes = 64
+        for i, (planes, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
+            blocks = []
+            for j in range(count):
+                blocks.append(block(inplanes, planes, 2 if (j == 0 and i > 0) else 1))
+                inplanes = planes * expansion
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * expansion, classes)
+        for m in self.modules():  # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _classify(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """AlexNet's and VGG's forward (torchvision's): features, average pool, classifier."""
+    return model.classifier(torch.flatten(model.avgpool(model.features(x)), 1))
+
+
+class ReferenceNet(nn.Module):
+    """A reference model with its areas: ``body`` holds the architecture under torchvision's (or CORnet's) names, so
+    ``body.state_dict()`` is theirs; ``forward(x, return_areas=True)`` also returns ``{area: output}`` (``AREA@tK``
+    per step for the recurrent CORnets; their last step under the plain name too)."""
+
+    def __init__(self, name: str, classes: int = 10, in_channels: int = 1, image_size: int = 28) -> None:
+        super().__init__()
+        self.spec = reference_spec(name)
+        self.name, self.classes, self.in_channels, self.image_size = self.spec.name, classes, in_channels, image_size
+        self.adaptation = small_input_rule(name, image_size)
+        family = self.spec.family
+        if family == "alexnet":
+            self.body = alexnet(classes, in_channels, self.adaptation is not None)
+        elif family == "vgg":
+            self.body = vgg(self.name, classes, in_channels, self.adaptation is not None)
+        elif family == "resnet":
+            self.body = ResNet(self.name, classes, in_channels, self.adaptation is not None)
+        else:
+            from .cornet import build_cornet
+
+            self.body = build_cornet(self.name, classes, in_channels, image_size)
+        self.regions = dict(self.spec.regions)
+        if self.adaptation == "no-last-pool":  # IT: the last ReLU, where the left-out pool was
+            self.regions["IT"] = f"features.{len(self.body.features) - 1}"
+        self._check_size()
+
+    def _check_size(self) -> None:
+        with torch.no_grad():
+            try:
+                self.eval()(torch.zeros(1, self.in_channels, self.image_size, self.image_size))
+            except RuntimeError as e:
+                raise ConfigError(f"{self.name} cannot take {self.image_size} px images: {str(e).splitlines()[0]}") \
+                    from None
+        self.train()
+
+    def forward(self, x: torch.Tensor, return_areas: bool = False) -> Any:
+        if not return_areas:
+            return self._logits(x)
+        outputs: dict[str, list[torch.Tensor]] = {}
+        modules = dict(self.body.named_modules())
+        handles = []
+        for area, path in self.regions.items():
+            def keep(_m: nn.Module, _i: Any, out: torch.Tensor, area: str = area) -> None:
+                outputs.setdefault(area, []).append(out)
+            handles.append(modules[path].register_forward_hook(keep))
+        try:
+            logits = self._logits(x)
+        finally:
+            for h in handles:
+                h.remove()
+        areas: dict[str, torch.Tensor] = {}
+        for area, outs in outputs.items():
+            if len(outs) > 1:
+                areas.update({at_step(area, t): o for t, o in enumerate(outs)})
+            areas[area] = outs[-1]
+        return logits, areas
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.family in ("alexnet", "vgg"):
+            return _classify(self.body, x)
+        return self.body(x)
+
+    def config(self) -> dict[str, Any]:
+        """What rebuilds it, as a run's config.json records it."""
+        return {"model": self.name, "classes": self.classes, "in_channels": self.in_channels,
+                "image_size": self.image_size, "small_input": self.adaptation}
+
+
+def build_reference(name: str, classes: int = 10, in_channels: int = 1, image_size: int = 28) -> ReferenceNet:
+    """The reference model ``name`` for ``classes`` classes on ``in_channels`` x ``image_size`` px images (the
+    small-input rule applied below 64 px); a size it cannot take is refused in one line."""
+    return ReferenceNet(name, classes, in_channels, image_size)
+
+
+__all__ = ["REFERENCE_MODELS", "REGIONS", "ReferenceNet", "ReferenceSpec", "build_reference", "reference_spec",
+           "small_input_rule"]
