@@ -55,6 +55,45 @@ def test_float64_input_and_the_iteration_cap_as_scikit_learn():
                                atol=1e-8 * np.abs(theirs.predict(held_out)).max())
 
 
+@pytest.mark.parametrize("dead", [0, 7])
+def test_past_the_features_rank_it_is_scikit_learns_fit_at_the_rank(dead):
+    """Rank 3 (three latent features mixed), or 30 features of which ``dead`` are all zero, as dead units leave:
+    with more components than the rank, the fit is scikit-learn's with as many components as the rank (scikit-learn
+    itself goes on into rounding noise)."""
+    rng = np.random.default_rng(5)
+    if dead:
+        x, y, held_out = _data(120, 30, 9, seed=5)
+        x[:, :dead] = 0.0
+        held_out[:, :dead] = 0.0
+        rank = 30 - dead
+    else:
+        z = rng.standard_normal((170, 3))
+        mixed = z @ rng.standard_normal((3, 40))  # 40 features, rank 3
+        x, held_out = mixed[:150], mixed[150:]
+        y = z[:150] @ rng.standard_normal((3, 8)) + 0.3 * rng.standard_normal((150, 8))
+        rank = 3
+    assert np.linalg.matrix_rank(x - x.mean(0)) == rank
+    ours = fit_pls(x, y, 25 if dead else 10)
+    theirs = _sklearn(x, y, rank)
+    assert list(ours.n_iter) == list(theirs.n_iter_)
+    want = theirs.predict(held_out)
+    np.testing.assert_allclose(ours.predict(held_out), want, rtol=0, atol=1e-8 * np.abs(want).max())
+
+
+def test_a_first_target_column_of_zeros_or_below_ten_eps_is_passed_over_as_by_scikit_learn():
+    """scikit-learn zeroes a column whose centred values are all under 10 x eps and starts its power method at the
+    first column with a value over eps: a column of +-1e-15 (between the two) is zeroed, not started from; one of
+    +-1e-12 is started from."""
+    x, y, held_out = _data(100, 40, 6, seed=7, dtype=np.float64)
+    for size in (0.0, 1e-15, 1e-12):
+        first = np.where(np.arange(100) % 2, size, -size)
+        y[:, 0] = first
+        theirs, ours = _sklearn(x, y, 10), fit_pls(x, y, 10)
+        assert list(ours.n_iter) == list(theirs.n_iter_)
+        want = theirs.predict(held_out)
+        np.testing.assert_allclose(ours.predict(held_out), want, rtol=0, atol=1e-8 * np.abs(want).max())
+
+
 def test_a_constant_target_has_no_component_and_predicts_its_mean():
     x, _, held_out = _data(50, 20, 1, seed=1)
     y = np.full((50, 3), 2.5, dtype=np.float32)

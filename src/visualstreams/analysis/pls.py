@@ -8,11 +8,18 @@ through ``C = X'Y``: from its start ``w_1 = C e_j / |C e_j|`` (``e_j``: the firs
 zero), every step is ``w <- C C' w / |C C' w|``, every scale in between being positive and normalised away. So
 :func:`fit_pls` runs those same iterates in the smaller of ``C'C`` (q x q, carrying ``w = C u``) and ``C C'``
 (p x p), with scikit-learn's start, stopping rule (``|w_i - w_(i-1)|^2 < tol``), cap (500) and sign flip. Nor is
-``X`` deflated: the deflated ``X_k`` is orthogonal to the earlier scores, so ``X_k w = X w - T P'w``,
-``X_k't = X't`` and ``C_(k+1) = C_k - (t't) p q'``, exactly. Scores, loadings, rotations and coefficients are
-scikit-learn's. The predictions agree with scikit-learn's to rounding (tested: the same iterations per component,
-predictions to 1e-8 of their scale; measured about 2e-15), many times faster (BENCHMARKS.md); no kept library runs
-NIPALS on the cross-product, hence this module. Imports NumPy, SciPy and threadpoolctl (scikit-learn's).
+``X`` deflated: with ``X_k = X - T P'`` (the scores and loadings so far), ``X_k w = X w - T (P'w)``,
+``X_k't = X't - P (T't)`` and ``C_(k+1) = C_k - (t't) p q'``, all exact for any X (``T't`` vanishes in exact
+arithmetic; it is kept because in floating point it does not).
+Scores, loadings, rotations and coefficients are scikit-learn's. The predictions agree with scikit-learn's to
+rounding (tested: the same iterations per component, predictions to 1e-8 of their scale; at most 1e-13 measured over
+about 4,000 random fits), many times faster (BENCHMARKS.md), with two exceptions. Past X's rank (fewer
+independent features than components, as dead units can leave) scikit-learn's scores are rounding noise and it
+divides by their square (predictions of 1e15 seen): :func:`fit_pls` stops there instead, which gives scikit-learn's
+fit with as many components as the rank (tested). And a target column that is constant but for rounding (its centred
+values above scikit-learn's 10 x eps) is where both start, from noise that the two products round differently, so
+they differ there (3e-4 of the scale in a constructed case; a silent neuron's zeros centre exactly and are zeroed,
+as scikit-learn does). No kept library runs NIPALS on the cross-product, hence this module. Imports NumPy, SciPy and threadpoolctl (scikit-learn's).
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ def fit_pls(x: np.ndarray, y: np.ndarray, n_components: int, max_iter: int = MAX
     yk = np.array(y, dtype=np.float64, copy=True).reshape(len(xk), -1)
     n, p = xk.shape
     q = yk.shape[1]
+    if n < 2:
+        raise ValueError(f"PLS needs 2 samples or more, got {n}")
     if not 1 <= n_components <= min(n, p):
         raise ValueError(f"n_components must be 1 to {min(n, p)}, got {n_components}")
     x_mean, y_mean = xk.mean(axis=0), yk.mean(axis=0)
@@ -62,10 +71,11 @@ def fit_pls(x: np.ndarray, y: np.ndarray, n_components: int, max_iter: int = MAX
     yk -= y_mean
     weights, x_loadings, y_loadings = (np.zeros((m, n_components)) for m in (p, p, q))
     scores = np.zeros((n, n_components))
-    # X itself is never deflated (two passes over it a component instead of four): X_k w = X w - T (P'w), and
-    # X_k't = X't, X_k'Y_k = X_k'Y_(k-1) - (t't) p q', since X_k is orthogonal to the earlier scores (exactly)
+    # X itself is never deflated (two passes over it a component instead of four): see the module's docstring
     c = xk.T @ yk
     eps = np.finfo(np.float64).eps
+    # a score this small is rounding noise: X's rank is spent (NumPy's matrix_rank tolerance, on |X|_F >= |X|_2)
+    spent = max(n, p) * eps * np.linalg.norm(xk)
     n_iter = []
     for k in range(n_components):
         zero = np.all(np.abs(yk) < 10 * eps, axis=0)  # scikit-learn zeroes the columns that are all but zero
@@ -74,15 +84,20 @@ def fit_pls(x: np.ndarray, y: np.ndarray, n_components: int, max_iter: int = MAX
         start = np.flatnonzero(np.any(np.abs(yk) > eps, axis=0))
         if not len(start):  # "y residual is constant": scikit-learn stops adding components
             break
+        gram = c.T @ c if q <= p else c @ c.T  # threaded: up to p^2 q
         # One BLAS thread for the iterations: their products are small, and OpenBLAS's threads cost more than they
-        # bring there (measured: 10x slower at q = 100 with the other core busy); the large products stay threaded
+        # bring there (measured: 10x slower at q = 100 with the other core busy)
         with _blas().limit(limits=1, user_api="blas"):
-            w, iterations = _first_weights(c, int(start[0]), max_iter, tol, q == 1)
-        n_iter.append(iterations)
+            w, iterations = _first_weights(c, gram, int(start[0]), max_iter, tol, q == 1)
         w *= np.sign(w[np.argmax(np.abs(w))])  # scikit-learn's sign flip
         t = xk @ w - scores[:, :k] @ (x_loadings[:, :k].T @ w)
         tt = t @ t
-        pk = (t @ xk) / tt
+        if np.sqrt(tt) <= spent:
+            # scikit-learn goes on, dividing rounding noise by its square (predictions of 1e15 seen); stopping
+            # here gives scikit-learn's fit with as many components as X's rank (tested)
+            break
+        n_iter.append(iterations)
+        pk = (t @ xk - x_loadings[:, :k] @ (scores[:, :k].T @ t)) / tt
         qk = (t @ yk) / tt
         yk -= np.outer(t, qk)
         c -= tt * np.outer(pk, qk)
@@ -96,18 +111,17 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _first_weights(c: np.ndarray, j: int, max_iter: int, tol: float, single: bool) -> tuple[np.ndarray, int]:
+def _first_weights(c: np.ndarray, gram: np.ndarray, j: int, max_iter: int, tol: float,
+                   single: bool) -> tuple[np.ndarray, int]:
     """scikit-learn's power method for the first left singular vector of ``c`` started from its column ``j``, its
-    weights ``w_i`` carried as ``c @ u_i`` (when q <= p: one q x q product an iteration) or as themselves (p x p).
-    Returns the last iterate, normalised, and the iterations run."""
+    weights ``w_i`` carried as ``c @ u_i`` (when q <= p, ``gram`` = C'C: one q x q product an iteration) or as
+    themselves (``gram`` = CC', p x p). Returns the last iterate, normalised, and the iterations run."""
     p, q = c.shape
     if q <= p:
-        gram = c.T @ c
         x, gx = np.zeros(q), gram[:, j].copy()  # x = e_j; gx = gram @ x, carried so an iteration is one product
         x[j] = 1.0
         norm = np.sqrt(gram[j, j])
     else:
-        gram = c @ c.T
         x = c[:, j].copy()
         gx, norm = None, np.sqrt(x @ x)
     x = x / norm

@@ -172,7 +172,7 @@ def _fit_predict(x_train: np.ndarray, y: _Targets, y_train: np.ndarray, x_test: 
             search = RidgeCV(alphas=grid).fit(x_train, y_train[:, y.alpha_columns])
             alpha = float(search.alpha_)
             pred = Ridge(alpha=alpha).fit(x_train, y.rotated).predict(x_test)
-    pred = np.asarray(pred, dtype=np.float32).reshape(len(x_test), -1)
+        pred = np.asarray(pred, dtype=np.float32).reshape(len(x_test), -1)
     return pred @ y.basis, alpha
 
 
