@@ -348,6 +348,8 @@ def test_compare_with_recordings_scores_species_across_seeds_and_reports_it(tmp_
     tests = pd.read_csv(out / PredictDir.TESTS)
     assert set(tests["compared"]) == {"species"} and tests["p_holm"].ge(tests["p"]).all()
     assert "## Neural predictivity" in (out / "report.md").read_text()
+    record = json.loads((out / PredictDir.CONFIG).read_text())  # where the recordings came from, as predict's
+    assert record["recordings_file"] == str(path) and record["response_window_ms"] is None
     with pytest.raises(vs.DataError, match="not found"):  # refused before anything trains
         vs.compare(["human"], cfg, tmp_path / "never", data=synthetic_dataset(64, 32),
                    recordings=tmp_path / "absent.npz")

@@ -375,6 +375,33 @@ def test_data_show_and_predict_read_an_allen_session_through_the_cli(tiny_run, t
     assert not (tmp_path / "out").exists()
 
 
+def _tiny_recordings():
+    """Four stimuli, two repetitions, two neuroids: only the file's form matters to the refusal."""
+    import pandas as pd
+
+    from visualstreams.data.recordings import Recordings
+
+    ids = np.array([f"s{i}" for i in range(4)] * 2)
+    return Recordings(np.arange(16, dtype=np.float32).reshape(8, 2), ids, np.repeat([0, 1], 4),
+                      np.array(["V1", "V1"]), np.array(["n0", "n1"]),
+                      pd.DataFrame({"stimulus_id": [f"s{i}" for i in range(4)], "path": ["x.png"] * 4}))
+
+
+def test_compare_takes_the_response_window_and_refuses_it_where_it_does_not_apply(tmp_path):
+    """compare --recordings reads an Allen session in a stated window as predict does; on recordings that are not
+    Allen sessions the window is refused in one line before anything trains."""
+    rec_path = write_recordings(_tiny_recordings(), tmp_path / "rec.npz")
+    help_text = subprocess.run([sys.executable, "-m", "visualstreams", "compare", "--help"], capture_output=True,
+                               text=True, timeout=120).stdout
+    assert "--response-window START END" in help_text
+    bad = subprocess.run([sys.executable, "-m", "visualstreams", "compare", "--species", "mouse", "--recordings",
+                          str(rec_path), "--response-window", "0", "250", "--out", str(tmp_path / "cmp")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "a response window applies to Allen sessions (.nwb) only" in bad.stderr
+    assert not (tmp_path / "cmp").exists()
+
+
 def test_the_readmes_data_show_output_is_what_the_command_prints(tmp_path):
     write_allen_nwb1(tmp_path / "501271265.nwb", area="VISl", n_cells=40, n_images=118, repetitions=50, blanks=10,
                      noise=0.5)

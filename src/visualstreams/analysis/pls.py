@@ -19,7 +19,8 @@ divides by their square (predictions of 1e15 seen): :func:`fit_pls` stops there 
 fit with as many components as the rank (tested). And a target column that is constant but for rounding (its centred
 values above scikit-learn's 10 x eps) is where both start, from noise that the two products round differently, so
 they differ there (3e-4 of the scale in a constructed case; a silent neuron's zeros centre exactly and are zeroed,
-as scikit-learn does). No kept library runs NIPALS on the cross-product, hence this module. Imports NumPy, SciPy and threadpoolctl (scikit-learn's).
+as scikit-learn does). No kept library runs NIPALS on the cross-product, hence this module. Imports NumPy, SciPy
+and threadpoolctl (scikit-learn's).
 """
 
 from __future__ import annotations

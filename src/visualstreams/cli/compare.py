@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> None:
                           executor=args.executor, ray_address=args.ray_address, workers=args.workers,
                           cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
                           ray_verbose=args.ray_verbose, recordings=args.recordings, stimuli=args.stimuli,
+                          window_ms=tuple(args.response_window) if args.response_window else None,
                           predictivity=predict_config(args) if args.recordings else None)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import Parser
+from .options import Parser, add_response_window
 
 
 def add_arguments(pd_: argparse.ArgumentParser) -> None:
@@ -36,9 +36,7 @@ def add_arguments(pd_: argparse.ArgumentParser) -> None:
                      help="a dataset name or path, or recordings (default: fashion-mnist)")
     ds_.add_argument("--stimuli", metavar="CSV",
                      help="recordings' stimulus table (.nc, .npz, .csv recordings; default: beside them)")
-    ds_.add_argument("--response-window", nargs=2, type=float, metavar=("START", "END"),
-                     help="Allen sessions: the response window after image onset, in ms (default: the image's own "
-                          "presentation, its 250 ms)")
+    add_response_window(ds_)
     ds_.add_argument("--test-data", metavar="DIR", help="an image folder's test set (class subfolders)")
     ds_.add_argument("--image-size", type=int, metavar="N", help="resize every image of a folder to N x N px "
                                                                  "(needed when their sizes differ)")

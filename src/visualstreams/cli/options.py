@@ -186,11 +186,20 @@ def train_config(args: argparse.Namespace):  # -> TrainConfig (not imported here
                        test_every=args.test_every)
 
 
+def add_response_window(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--response-window START END``: how an Allen session's responses are read (predict, compare, data show)."""
+    p.add_argument("--response-window", nargs=2, type=float, metavar=("START", "END"),
+                   help="Allen sessions: a cell's response is its mean dF/F over the frames (a unit's rate over the "
+                        "spikes) from START to END ms after an image's onset (default: over the image's own "
+                        "presentation, its 250 ms)")
+
+
 def add_predict_options(p: argparse.ArgumentParser, title: str = "neural predictivity") -> None:
     """How recordings are scored: predict's options, which compare --recordings shares."""
     g = p.add_argument_group(title)
     g.add_argument("--stimuli", metavar="CSV", help="the stimulus table: stimulus_id and filename (relative to it), "
                                                     "optionally object_name (default: beside the recordings)")
+    add_response_window(g)
     g.add_argument("--method", default="pls", choices=["pls", "ridge"],
                    help="pls: partial least squares, 25 components, scale=False (Brain-Score's; default); ridge: "
                         "penalty by leave-one-out inside each training split (faster with many neuroids)")

@@ -30,10 +30,6 @@ def add_arguments(ppr: argparse.ArgumentParser) -> None:
                      help="the recordings: .nwb or a folder of them, brainio:IDENTIFIER, a Sensorium folder, "
                           ".nc, .npz or .csv")
     add_predict_options(ppr)
-    ppr.add_argument("--response-window", nargs=2, type=float, metavar=("START", "END"),
-                     help="Allen sessions: a cell's response is its mean dF/F over the frames (a unit's rate over the "
-                          "spikes) from START to END ms after an image's onset (default: over the image's own "
-                          "presentation, its 250 ms)")
     ppr.add_argument("--areas", nargs="+", metavar="AREA", help="areas to score (names, or AREA@tK; default all)")
     ppr.add_argument("--regions", nargs="+", metavar="REGION", help="recorded regions to score (default all)")
     add_out(ppr, "output directory (default: the compare directory, else beside the runs)")

@@ -48,7 +48,9 @@ def predict(
         result = neural_predictivity(dirs, rec, config=config, areas=areas, regions=regions, labels=labels,
                                      device=device, progress=progress)
         record: dict[str, Any] = {"runs": [str(d) for d in dirs],
-                                  "recordings_file": None if isinstance(recordings, Recordings) else str(recordings),
+                                  # recordings already read (compare's) say where from themselves
+                                  "recordings_file": (rec.source or None) if isinstance(recordings, Recordings)
+                                  else str(recordings),
                                   "stimuli_file": None if stimuli is None else str(stimuli),
                                   "response_window_ms": list(window_ms) if window_ms else None,
                                   "recordings_notes": list(rec.notes),

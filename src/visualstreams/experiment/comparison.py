@@ -94,6 +94,7 @@ def compare(
     recordings: str | os.PathLike[str] | None = None,
     stimuli: str | os.PathLike[str] | None = None,
     predictivity: PredictivityConfig | None = None,
+    window_ms: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
     The grid is a :class:`~visualstreams.experiment.sweep.Sweep`, the options of how it trains an
@@ -142,7 +143,7 @@ def compare(
     """
     config = config or TrainConfig()
     # read and checked first: a bad recordings file is refused in seconds, not after hours of training
-    rec = load_recordings(recordings, stimuli) if recordings is not None else None
+    rec = load_recordings(recordings, stimuli, window_ms=window_ms) if recordings is not None else None
     if rec is not None and (predictivity or PredictivityConfig()).ceiling and rec.repetitions().max() < 2:
         raise ConfigError(f"{recordings}: fewer than two repetitions of every stimulus: no split-half ceiling "
                           "(give recordings with repetitions, or --no-ceiling)")
@@ -167,7 +168,7 @@ def compare(
 
                 ray.shutdown()
         analyse_sweep(cdir, summary, plan.data, similarity=similarity, recordings=rec, predictivity=predictivity,
-                      report=report, progress=progress)
+                      report=report, progress=progress, stimuli=stimuli, window_ms=window_ms)
         return summary
 
 
@@ -252,10 +253,12 @@ def execute(plan: SweepPlan, cdir: CompareDir, *, resume: bool = False, overwrit
 def analyse_sweep(cdir: CompareDir, summary: pd.DataFrame, data: ImageSet, *,
                   similarity: bool | None = None, recordings: Recordings | None = None,
                   predictivity: PredictivityConfig | None = None, report: bool = True,
-                  progress: bool = True) -> None:
+                  progress: bool = True, stimuli: str | os.PathLike[str] | None = None,
+                  window_ms: tuple[float, float] | None = None) -> None:
     """What a trained sweep's directory gets: stats.csv, tests.csv and the learning curves (:func:`analyse`);
     the representations' tables (``similarity``; by default when some species has two finished seeds or more in
-    one condition); the brains section when there are ``recordings``; the report."""
+    one condition); the brains section when there are ``recordings`` (read with ``stimuli`` and ``window_ms``, as
+    predict.json records); the report."""
     notebook = _is_fashion_mnist(data)
     analyse(cdir.path, summary, reference=notebook)
     ok = summary[summary["status"] == "ok"]
@@ -266,17 +269,19 @@ def analyse_sweep(cdir: CompareDir, summary: pd.DataFrame, data: ImageSet, *,
     else:  # an analysis of an earlier state of this directory would pass for this one's
         cdir.remove_similarity()
     if recordings is not None and len(ok):
-        _predictivity(cdir, recordings, predictivity, progress)
+        _predictivity(cdir, recordings, predictivity, progress, stimuli, window_ms)
     if report:
         build_report(cdir.path)
 
 
-def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig | None, progress: bool) -> None:
+def _predictivity(cdir: CompareDir, rec: Recordings, config: PredictivityConfig | None, progress: bool,
+                  stimuli: str | os.PathLike[str] | None, window_ms: tuple[float, float] | None) -> None:
     """The brains section's tables and heatmap; a failure after the training keeps the results and warns."""
     from .brains import predict
 
     try:
-        predict(compare_dir=cdir.path, recordings=rec, config=config, progress=progress)
+        predict(compare_dir=cdir.path, recordings=rec, stimuli=stimuli, window_ms=window_ms, config=config,
+                progress=progress)
     except Exception as exc:  # noqa: BLE001  (after hours of training, the tables and report must still come)
         warnings.warn(f"neural predictivity failed ({type(exc).__name__}: {exc}); the training results are "
                       "complete: rerun it with 'visualstreams predict --compare-dir'", RuntimeWarning, stacklevel=2)
