@@ -10,10 +10,11 @@ zero), every step is ``w <- C C' w / |C C' w|``, every scale in between being po
 (p x p), with scikit-learn's start, stopping rule (``|w_i - w_(i-1)|^2 < tol``), cap (500) and sign flip. Nor is
 ``X`` deflated: with ``X_k = X - T P'`` (the scores and loadings so far), ``X_k w = X w - T (P'w)``,
 ``X_k't = X't - P (T't)`` and ``C_(k+1) = C_k - (t't) p q'``, all exact for any X (``T't`` vanishes in exact
-arithmetic; it is kept because in floating point it does not).
+arithmetic; it is kept because in floating point it does not); ``C'C`` or ``CC'`` follows ``C`` by its rank-two
+update, formed anew where that has lost its trace to cancellation.
 Scores, loadings, rotations and coefficients are scikit-learn's. The predictions agree with scikit-learn's to
-rounding (tested: the same iterations per component, predictions to 1e-8 of their scale; at most 1e-13 measured over
-about 4,000 random fits), many times faster (BENCHMARKS.md), with two exceptions. Past X's rank (fewer
+rounding (tested: the same iterations per component, predictions to 1e-8 of their scale; at most 3e-12 measured over
+random fits), many times faster (BENCHMARKS.md), with two exceptions. Past X's rank (fewer
 independent features than components, as dead units can leave) scikit-learn's scores are rounding noise and it
 divides by their square (predictions of 1e15 seen): :func:`fit_pls` stops there instead, which gives scikit-learn's
 fit with as many components as the rank (tested). And a target column that is constant but for rounding (its centred
@@ -78,6 +79,7 @@ def fit_pls(x: np.ndarray, y: np.ndarray, n_components: int, max_iter: int = MAX
     # a score this small is rounding noise: X's rank is spent (NumPy's matrix_rank tolerance, on |X|_F >= |X|_2)
     spent = max(n, p) * eps * np.linalg.norm(xk)
     n_iter = []
+    gram, zeroed = None, np.zeros(q, dtype=bool)
     for k in range(n_components):
         zero = np.all(np.abs(yk) < 10 * eps, axis=0)  # scikit-learn zeroes the columns that are all but zero
         yk[:, zero] = 0.0
@@ -85,7 +87,9 @@ def fit_pls(x: np.ndarray, y: np.ndarray, n_components: int, max_iter: int = MAX
         start = np.flatnonzero(np.any(np.abs(yk) > eps, axis=0))
         if not len(start):  # "y residual is constant": scikit-learn stops adding components
             break
-        gram = c.T @ c if q <= p else c @ c.T  # threaded: up to p^2 q
+        if gram is None or (zero & ~zeroed).any():  # formed (threaded: up to p^2 q), then updated below
+            gram = c.T @ c if q <= p else c @ c.T
+        zeroed |= zero
         # One BLAS thread for the iterations: their products are small, and OpenBLAS's threads cost more than they
         # bring there (measured: 10x slower at q = 100 with the other core busy)
         with _blas().limit(limits=1, user_api="blas"):
@@ -93,7 +97,7 @@ def fit_pls(x: np.ndarray, y: np.ndarray, n_components: int, max_iter: int = MAX
         w *= np.sign(w[np.argmax(np.abs(w))])  # scikit-learn's sign flip
         t = xk @ w - scores[:, :k] @ (x_loadings[:, :k].T @ w)
         tt = t @ t
-        if np.sqrt(tt) <= spent:
+        if not np.sqrt(tt) > spent:  # (or not a number)
             # scikit-learn goes on, dividing rounding noise by its square (predictions of 1e15 seen); stopping
             # here gives scikit-learn's fit with as many components as X's rank (tested)
             break
@@ -101,7 +105,14 @@ def fit_pls(x: np.ndarray, y: np.ndarray, n_components: int, max_iter: int = MAX
         pk = (t @ xk - x_loadings[:, :k] @ (scores[:, :k].T @ t)) / tt
         qk = (t @ yk) / tt
         yk -= np.outer(t, qk)
+        # C'C or CC' of the deflated C = C - (t't) p q', by its rank-two update: O(pq), not O(p^2 q)
+        side, other = (c.T @ pk, qk) if q <= p else (c @ qk, pk)
+        gram -= tt * (np.outer(side, other) + np.outer(other, side)) - tt * tt * (pk @ pk if q <= p else qk @ qk) \
+            * np.outer(other, other)
         c -= tt * np.outer(pk, qk)
+        size = np.sum(c * c)  # = its trace: where the update has lost that (C shrunk by cancellation), form it anew
+        if not abs(np.trace(gram) - size) <= 1e-9 * size:
+            gram = None
         weights[:, k], x_loadings[:, k], y_loadings[:, k], scores[:, k] = w, pk, qk, t
     rotations = weights @ pinv(x_loadings.T @ weights, check_finite=False)
     return PLSFit(x_mean, y_mean, rotations @ y_loadings.T, tuple(n_iter))
