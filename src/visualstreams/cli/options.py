@@ -202,7 +202,7 @@ def add_predict_options(p: argparse.ArgumentParser, title: str = "neural predict
     add_response_window(g)
     g.add_argument("--method", default="pls", choices=["pls", "ridge"],
                    help="pls: partial least squares, 25 components, scale=False (Brain-Score's; default); ridge: "
-                        "penalty by leave-one-out inside each training split (faster with many neuroids)")
+                        "penalty by leave-one-out inside each training split")
     g.add_argument("--background", type=int, default=0, metavar="GREY",
                    help="grey level 0-255 around stimuli smaller than the field (default 0, black: the background "
                         "the networks were trained on; Brain-Score pads with grey, 128)")
