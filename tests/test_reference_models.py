@@ -5,6 +5,7 @@ published ones, every model builds and runs at 28, 64 and 224 px with its areas,
 recorded, and the CORnets recur as published."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ import torch
 from visualstreams.errors import ConfigError
 from visualstreams.network.reference import REFERENCE_MODELS, build_reference, reference_spec, small_input_rule
 
-MANIFEST = json.loads((Path(__file__).parent / "fixtures" / "reference_state_dicts.json").read_text())["models"]
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "reference_state_dicts.json").read_text())
+MANIFEST, OUTPUTS = FIXTURE["models"], FIXTURE["outputs"]
 
 # torchvision's documentation, each weights' "num_params" (AlexNet_Weights.IMAGENET1K_V1, VGG11_Weights..., ...)
 PUBLISHED_PARAMETERS = {"alexnet": 61_100_840, "vgg11": 132_863_336, "vgg16": 138_357_544, "resnet18": 11_689_512,
@@ -27,12 +29,72 @@ def test_a_state_dict_written_by_the_published_constructor_loads(name):
               for i, (k, shape) in enumerate(MANIFEST[name]["state_dict"].items())}
     ours = model.body.state_dict()
     assert {k: list(v.shape) for k, v in ours.items()} == MANIFEST[name]["state_dict"]
-    model.body.load_state_dict(theirs, strict=True)
+    model.load_weights({"state_dict": {f"module.{k}": v for k, v in theirs.items()}})  # as CORnet's files hold them
     loaded = model.body.state_dict()
     assert all(torch.equal(loaded[k], theirs[k]) for k in theirs)
     assert sum(p.numel() for p in model.parameters()) == MANIFEST[name]["parameters"]
     if name in PUBLISHED_PARAMETERS:
         assert MANIFEST[name]["parameters"] == PUBLISHED_PARAMETERS[name]
+
+
+def fill(state_dict: dict) -> dict:
+    """Deterministic values for every tensor, by its place in the state dict (no RNG: any torch gives them); the
+    fixture's outputs were computed by torchvision's and CORnet's own code with these values."""
+    out = {}
+    for i, (k, v) in enumerate(state_dict.items()):
+        if not v.is_floating_point():
+            out[k] = v.clone()
+            continue
+        h = torch.sin(torch.arange(v.numel(), dtype=torch.float64) * 12.9898 + i * 78.233) * 43758.5453
+        s = (2 * (h - torch.floor(h)) - 1).reshape(v.shape)  # a hash in [-1, 1): no structure a ReLU could hide in
+        if k.endswith("running_var"):
+            t = 1 + 0.5 * s.abs()
+        elif v.ndim >= 2:
+            t = s / math.sqrt(v[0].numel())
+        elif k.endswith("weight"):
+            t = 1 + 0.1 * s
+        else:
+            t = 0.1 * s
+        out[k] = t.to(v.dtype)
+    return out
+
+
+@pytest.mark.parametrize("name", list(OUTPUTS))
+def test_on_the_same_weights_the_outputs_are_the_published_codes(name):
+    """What each model computes, not only its shapes: logits equal those of torchvision's / CORnet's own code on
+    the same (deterministic) weights and image, recorded in the fixture."""
+    size = OUTPUTS[name]["size"]
+    model = build_reference(name, classes=10, in_channels=3, image_size=size).eval()
+    model.load_weights(fill(model.body.state_dict()))
+    image = torch.sin(torch.arange(2 * 3 * size * size, dtype=torch.float64) * 0.01).reshape(2, 3, size, size)
+    with torch.no_grad():
+        got = model(image.float())
+    want = torch.tensor(OUTPUTS[name]["logits"])
+    assert torch.allclose(got, want, rtol=0, atol=1e-5 * want.abs().max().item())
+
+
+def test_the_published_initialisation():
+    torch.manual_seed(0)
+    resnet = build_reference("resnet18", image_size=64).body  # kaiming normal, fan out; batch norm 1 and 0
+    assert resnet.layer1[0].conv1.weight.std().item() == pytest.approx(math.sqrt(2 / (64 * 9)), rel=0.1)
+    assert torch.equal(resnet.bn1.weight, torch.ones(64)) and torch.equal(resnet.bn1.bias, torch.zeros(64))
+    vgg = build_reference("vgg11", image_size=32).body  # linear layers normal(0, 0.01), zero biases
+    assert vgg.classifier[0].weight.std().item() == pytest.approx(0.01, rel=0.05)
+    assert vgg.features[0].bias.abs().sum() == 0
+    cornet_s = build_reference("cornet-s", image_size=64).body  # normal(0, sqrt(2 / (k * k * out)))
+    assert cornet_s.V2.conv2.weight.std().item() == pytest.approx(math.sqrt(2 / (9 * 512)), rel=0.1)
+    cornet_z = build_reference("cornet-z", image_size=64).body  # xavier uniform
+    assert cornet_z.V2.conv.weight.std().item() == pytest.approx(math.sqrt(2 / (9 * 64 + 9 * 128)), rel=0.1)
+
+
+def test_weights_that_do_not_fit_are_refused_in_one_line():
+    model = build_reference("resnet18", classes=10, in_channels=1, image_size=28)  # the CIFAR stem
+    published = {k: torch.zeros(s) for k, s in MANIFEST["resnet18"]["state_dict"].items()}
+    with pytest.raises(ConfigError, match=r"conv1.weight is \(64, 3, 7, 7\), here \(64, 1, 3, 3\)") as e:
+        model.load_weights(published)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="the state dict lacks 'bn1.bias'"):
+        model.load_weights({k: v for k, v in model.body.state_dict().items() if k != "bn1.bias"})
 
 
 BIG = ("vgg16", "resnet50", "cornet-s")  # their smaller siblings run in the default suite, they in the slow one

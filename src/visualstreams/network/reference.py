@@ -9,7 +9,7 @@ pins (``operator torchvision::nms does not exist``). The CORnets are in :mod:`.c
 
 Regions (:attr:`ReferenceSpec.regions`): AlexNet's is the map Brain-Score commits for it
 (``region_layer_map/alexnet.json``: V1 ``features.2``, V2 and V4 ``features.7``, IT ``features.12``); the CORnets'
-are their areas, as Brain-Score's CORnet commitments read them (every step of CORnet-RT and -S, ``IT@tK``). For VGG
+are their areas, as Brain-Score's CORnet-S commitment reads them (every step of CORnet-RT and -S, ``IT@tK``). For VGG
 and ResNet Brain-Score commits no map (it selects a layer per benchmark on public data): the stand-in here is each
 stage's output in order (ResNet ``layer1``-``layer4``; VGG the max-pools ending stages 2-5), said in
 :attr:`ReferenceSpec.region_source`.
@@ -74,7 +74,8 @@ _ALEXNET_SOURCE = "Krizhevsky et al. 2012, as torchvision 0.29 defines it (one G
 _RESNET_SOURCE = "He et al. 2016, as torchvision 0.29 defines it (stride in the 3x3 convolution, ResNet v1.5)"
 _STAGES = "stand-in: each stage's output in order (Brain-Score commits no map for it; it selects a layer per benchmark)"
 _CORNET_MAP = {r: f"{r}.output" for r in REGIONS}
-_CORNET_REGIONS = "the areas it is built of, as Brain-Score's CORnet commitments read them (Kubilius et al. 2019)"
+_CORNET_REGIONS = ("the areas it is built of, as Brain-Score's CORnet-S commitment reads them (Kubilius et al. "
+                   "2019)")
 
 SPECS: dict[str, ReferenceSpec] = {
     "alexnet": ReferenceSpec("alexnet", "alexnet", {"V1": "features.2", "V2": "features.7", "V4": "features.7",
@@ -304,6 +305,23 @@ class ReferenceNet(nn.Module):
         if self.spec.family in ("alexnet", "vgg"):
             return _classify(self.body, x)
         return self.body(x)
+
+    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+        """Load a state dict written by torchvision's or CORnet's code into :attr:`body`: a checkpoint's
+        ``{"state_dict": ...}`` and DataParallel's ``module.`` prefix (CORnet's published files have both) are
+        taken off; one that does not fit is refused in one line naming the first key or shape that differs."""
+        sd = {k.removeprefix("module."): v for k, v in state_dict.get("state_dict", state_dict).items()}
+        own = self.body.state_dict()
+        missing, extra = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
+        if missing or extra:
+            which = f"lacks {missing[0]!r}" if missing else f"has {extra[0]!r}, which {self.name} does not"
+            raise ConfigError(f"these weights do not fit {self.name} ({self.image_size} px): the state dict {which}")
+        for k, v in sd.items():
+            if tuple(v.shape) != tuple(own[k].shape):
+                raise ConfigError(f"these weights do not fit {self.name} ({self.image_size} px, {self.in_channels} "
+                                  f"channels, {self.classes} classes): {k} is {tuple(v.shape)}, here "
+                                  f"{tuple(own[k].shape)}")
+        self.body.load_state_dict(sd, strict=True)
 
     def config(self) -> dict[str, Any]:
         """What rebuilds it, as a run's config.json records it."""
