@@ -25,7 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-AREAS = ("V1", "V2", "V4", "IT")
+from .reference import REGIONS
+
+AREAS = REGIONS  # CORnet is built of the four areas the reference models are mapped to
 CHANNELS = (64, 128, 256, 512)
 RT_STEPS = 5
 S_STEPS = {"V2": 2, "V4": 4, "IT": 2}

@@ -23,7 +23,7 @@ from 28 px up. The rule a network was built with is recorded with it. Imports to
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -46,7 +46,8 @@ RESNET_BLOCKS = {"resnet18": ("basic", (2, 2, 2, 2)), "resnet50": ("bottleneck",
 @dataclass(frozen=True)
 class ReferenceSpec:
     """One reference model: its ``regions`` (area -> the module whose output stands for it, in the published form;
-    :attr:`ReferenceNet.regions` at the size built), whose map that is
+    :attr:`ReferenceNet.regions` at the size built; a recurrent CORnet's steps are read off its forward), whose map
+    that is
     (``region_source``), the architecture's source, and its steps (1, or the CORnets' own)."""
 
     name: str
@@ -54,7 +55,6 @@ class ReferenceSpec:
     regions: Mapping[str, str]
     region_source: str
     source: str
-    steps: Mapping[str, int] = field(default_factory=dict)  # area -> its steps, where more than 1
 
 
 def _vgg_regions(layers: tuple[Any, ...]) -> dict[str, str]:
@@ -90,11 +90,10 @@ SPECS: dict[str, ReferenceSpec] = {
     "cornet-z": ReferenceSpec("cornet-z", "cornet", _CORNET_MAP, _CORNET_REGIONS,
                               "Kubilius et al. 2018 (CORnet-Z), from the published architecture"),
     "cornet-rt": ReferenceSpec("cornet-rt", "cornet", _CORNET_MAP, _CORNET_REGIONS,
-                               "Kubilius et al. 2018 (CORnet-RT, 5 steps), from the published architecture",
-                               {r: 5 for r in REGIONS}),
+                               "Kubilius et al. 2018 (CORnet-RT, 5 steps), from the published architecture"),
     "cornet-s": ReferenceSpec("cornet-s", "cornet", _CORNET_MAP, _CORNET_REGIONS,
                               "Kubilius et al. 2019 (CORnet-S: V2 2, V4 4, IT 2 steps), from the published "
-                              "architecture", {"V2": 2, "V4": 4, "IT": 2}),
+                              "architecture"),
 }
 REFERENCE_MODELS = tuple(SPECS)
 
