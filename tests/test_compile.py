@@ -49,13 +49,13 @@ def test_a_compiled_spec_passes_through_and_image_size_is_applied_once():
 
 def test_a_compare_of_two_species_compiles_each_network_once(tmp_path, monkeypatch, one_thread):
     compiled = []
-    real = compile_module._validate
+    real = compile_module.validate_pair
 
     def counting(conn, *args):
         compiled.append(conn.name)
         return real(conn, *args)
 
-    monkeypatch.setattr(compile_module, "_validate", counting)
+    monkeypatch.setattr(compile_module, "validate_pair", counting)
     cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")
     summary = vs.compare(["human", "mouse"], cfg, tmp_path, seeds=[0, 1], data=synthetic_dataset(32, 16),
                          progress=False, report=False, similarity=False)

@@ -31,18 +31,15 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from .. import graph
 from ..connectome import (
     Connectome,
     feedforward_part,
-    find_cycle,
     hierarchy_levels,
     load_connectome,
     projection_directions,
-    reachable,
     topological_order,
 )
-from ..errors import ConfigError, ConnectomeError
+from ..errors import ConfigError
 from ..metrics import at_step as step_name
 from .architecture import (
     NOTEBOOK_AREAS,
@@ -56,6 +53,7 @@ from .architecture import (
     load_architecture,
 )
 from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODES, check_mode, check_steps, gain_of
+from .validation import validate_pair
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,6 @@ class CompiledNetwork:
         """Feedback and lateral projections (none when ``steps`` is 1)."""
         return tuple(p for p in self.projections if p.recurrent)
 
-
     @property
     def order(self) -> list[str]:
         return [a.name for a in self.areas]
@@ -172,6 +169,33 @@ class CompiledNetwork:
     @property
     def image_size(self) -> int:
         return self.architecture.image_size
+
+    # What the pipeline asks of any network it trains (a reference model's spec answers the same): its name in
+    # tables, its input channels, whether runs of it can be stacked, the model it builds, its config.json record.
+    stackable = True
+
+    @property
+    def name(self) -> str:
+        return self.connectome.name
+
+    @property
+    def in_channels(self) -> int:
+        return self.architecture.in_channels
+
+    @property
+    def head_names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.heads)
+
+    def build(self) -> Any:
+        """The ``nn.Module`` of this spec (:class:`~visualstreams.network.model.VisualStreamsNet`), its weights
+        drawn from torch's global generator."""
+        from .model import VisualStreamsNet  # the module imports this one
+
+        return VisualStreamsNet(self)
+
+    def record(self) -> dict[str, Any]:
+        """What a run's config.json records of the network beside its ``network`` config, and rebuilds it from."""
+        return {"connectome": self.connectome.to_dict(), "architecture": self.architecture.to_dict()}
 
     @property
     def edges(self) -> list[tuple[str, str]]:
@@ -367,7 +391,7 @@ def compile_network(
     if classes is not None and what is not None and what.outputs != classes:
         arch = arch.replace(heads={**arch.heads, "what": HeadSpec(what.area, classes)})
     ff = feedforward_part(conn, directions)
-    _validate(conn, ff, arch, directions, steps)
+    validate_pair(conn, ff, arch, directions, steps)
     levels = hierarchy_levels(ff, arch.input_area)  # type: ignore[arg-type]
     areas: list[Area] = []
     projections: list[Projection] = []
@@ -456,43 +480,6 @@ def default_input_area(connectome: Connectome) -> str:
     V1 (the mouse's VISp)."""
     hint = connectome.extra.get("input_area")
     return hint if NOTEBOOK_INPUT not in connectome.areas and hint in connectome.areas else NOTEBOOK_INPUT
-
-
-def _validate(conn: Connectome, ff: Connectome, arch: Architecture, directions: dict[tuple[str, str], str],
-              steps: int) -> None:
-    """``ff`` is ``conn``'s feedforward part; every message names one problem, the most basic first."""
-    name, root = conn.name, arch.input_area
-    if root not in conn.areas:
-        raise ConnectomeError(f"connectome {name!r}: input area {root!r} is missing")
-    for head, spec in arch.heads.items():
-        if spec.area not in conn.areas:
-            raise ConnectomeError(f"connectome {name!r}: area {spec.area!r} for the {head!r} head is missing")
-    reach = reachable(conn, root)  # type: ignore[arg-type]
-    cut = [a for a in conn.areas if a not in reach]
-    if cut:
-        raise ConnectomeError(f"connectome {name!r}: area {cut[0]!r} cannot be reached from the input area {root!r}")
-    into_input = [s for s in conn.sources(root) if directions[(s, root)] == "feedforward"]
-    if into_input:
-        raise ConnectomeError(f"connectome {name!r}: {into_input[0]}->{root} enters the input area {root!r} as "
-                              "feedforward; the input area takes only the image feedforward (make it feedback)")
-    cycle = find_cycle(ff)
-    if cycle:
-        raise ConnectomeError(f"connectome {name!r}: feedforward projections {' -> '.join(cycle)} form a cycle "
-                              "(give one of them the direction feedback)")
-    if steps == 1:
-        # A cycle the file leaves undirected is recurrence the user asked for: never dropped in silence. (Directions
-        # given by the data, as in the published presets, say which projections a one-step network leaves out.)
-        ruled = [e for e, d in directions.items() if d != "feedforward" and e not in conn.directions]
-        if ruled:
-            s, t = ruled[0]
-            path = graph.path(ff.graph(), t, s) + [t]  # the rule's feedback edge s->t closes t -> ... -> s -> t
-            raise ConnectomeError(f"connectome {name!r}: cycle {' -> '.join(path)} is recurrence: it needs "
-                                  "--steps 2 or more")
-    ff_reach = reachable(ff, root)  # type: ignore[arg-type]
-    cut = [a for a in conn.areas if a not in ff_reach]
-    if cut:
-        raise ConnectomeError(f"connectome {name!r}: area {cut[0]!r} is reached from the input area {root!r} only "
-                              "through feedback or lateral projections (it needs a feedforward path)")
 
 
 __all__ = ["Adapter", "Area", "CompiledNetwork", "Head", "MODES", "Projection", "check_steps", "compile_network",
