@@ -68,7 +68,7 @@ def test_on_the_same_weights_the_outputs_are_the_published_codes(name):
     model.load_weights(fill(model.body.state_dict()))
     image = torch.sin(torch.arange(2 * 3 * size * size, dtype=torch.float64) * 0.01).reshape(2, 3, size, size)
     with torch.no_grad():
-        got = model(image.float())
+        got = model(image.float())["what"]
     want = torch.tensor(OUTPUTS[name]["logits"])
     assert torch.allclose(got, want, rtol=0, atol=1e-5 * want.abs().max().item())
 
@@ -106,7 +106,8 @@ BIG = ("vgg16", "resnet50", "cornet-s")  # their smaller siblings run in the def
 def test_every_model_runs_with_its_areas(name, size):
     torch.manual_seed(0)
     model = build_reference(name, classes=10, in_channels=1, image_size=size)
-    logits, areas = model(torch.rand(2, 1, size, size), return_areas=True)
+    out, areas = model(torch.rand(2, 1, size, size), return_areas=True)
+    logits = out["what"]
     assert logits.shape == (2, 10)
     assert {"V1", "V2", "V4", "IT"} <= set(areas)
     for area in ("V1", "V2", "V4", "IT"):
@@ -115,8 +116,11 @@ def test_every_model_runs_with_its_areas(name, size):
     loss.backward()  # a training step's gradient reaches the first layer
     first = next(p for p in model.parameters() if p.ndim == 4)
     assert first.grad is not None and first.grad.abs().sum() > 0
-    assert model.config() == {"model": name, "classes": 10, "in_channels": 1, "image_size": size,
-                              "small_input": small_input_rule(name, size)}
+    record = model.spec.record()["model"]
+    assert {k: record[k] for k in ("name", "classes", "in_channels", "image_size", "small_input")} == {
+        "name": name, "classes": 10, "in_channels": 1, "image_size": size, "small_input": small_input_rule(name, size)}
+    assert model.spec.area_shapes == {a: tuple(areas[a].shape[1:]) for a in ("V1", "V2", "V4", "IT")}
+    assert model.spec.n_parameters == sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.slow
@@ -125,7 +129,7 @@ def test_every_model_runs_at_224_px_in_its_published_form(name):
     model = build_reference(name, classes=10, in_channels=3, image_size=224)
     assert model.adaptation is None
     with torch.no_grad():
-        assert model(torch.rand(1, 3, 224, 224)).shape == (1, 10)
+        assert model(torch.rand(1, 3, 224, 224))["what"].shape == (1, 10)
 
 
 def test_the_small_input_rule():

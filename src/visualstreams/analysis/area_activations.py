@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..metrics import at_step, split_step
+from ..metrics import split_step
 
 EXACT_BYTES = 2 * 1024**3  # an area's activations held whole for the exact row-space reduction (below: projected)
 
@@ -80,13 +80,16 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
     model, config = result.model, result.config
     cfg = TrainConfig.of_run(config)
     spec = model.spec
-    steps = int(getattr(model, "steps", 1))
     if callable(images):
-        images = images(spec.image_size, spec.architecture.in_channels)
-    expected = (spec.architecture.in_channels, spec.image_size, spec.image_size)
+        images = images(spec.image_size, spec.in_channels)
+    expected = (spec.in_channels, spec.image_size, spec.image_size)
     if tuple(images.shape[1:]) != expected:
         raise ConfigError(f"{run_dir}: stimuli are {tuple(images.shape[1:])}, the network takes {expected}")
-    names = [a if steps == 1 else at_step(a, t) for t in range(steps) for a in model.order]
+    # Every step of an area computed at several (all areas of a recurrent network; some of a reference CORnet's),
+    # else the area itself
+    stepped = {split_step(n)[0] for n in spec.activation_names() if split_step(n)[1] is not None}
+    names = [n for n in spec.activation_names() if split_step(n)[1] is not None or n not in stepped]
+    steps = max([split_step(n)[1] or 0 for n in names], default=0) + 1
     area_of = {n: split_step(n)[0] for n in names}
     step_of = {n: split_step(n)[1] or 0 for n in names}
     if areas is not None:

@@ -29,6 +29,7 @@ from ..errors import ConfigError
 from ..metrics import split_step
 from ..network import VisualStreamsNet
 from ..network.modes import check_steps
+from ..network.reference import ReferenceNetwork
 from ..runs import RunDir, load_run, run_dataset
 
 CUTS: dict[str, tuple[str, ...]] = {"feedback": ("feedback",), "lateral": ("lateral",),
@@ -190,6 +191,10 @@ def lesion_runs(
         check_steps(steps)
     dev = resolve_runtime(device).device
     runs = [load_run(d, device=str(dev)) for d in run_dirs]
+    for d, run in zip(run_dirs, runs, strict=True):
+        if isinstance(run.model.spec, ReferenceNetwork):  # no connectome's areas and projections to silence
+            raise ConfigError(f"{d}: lesions silence a connectome network's areas and projections; reference model "
+                              f"{run.model.spec.name} has neither (its layers are not a connectome's)")
     plans = []
     for run in runs:  # every lesion is checked against every run before the data are read
         model = run.model.to(memory_format=torch.channels_last)

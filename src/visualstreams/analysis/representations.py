@@ -248,7 +248,7 @@ def probe_activations(run_dir: Any, n_images: int = DEFAULT_PROBES, *, data: Any
             _, acts = model(x, return_areas=True)
             for a in model.order:
                 out[a].append(acts[a].float().flatten(1).cpu().numpy())
-    renamed = homology_map(model.connectome.name, model.order, homology)
+    renamed = homology_map(model.spec.name, model.order, homology)
     names = [renamed.get(a, a) for a in model.order]
     if len(set(names)) != len(names):
         raise ConfigError(f"{run_dir}: the homology maps two areas onto one name")
@@ -265,9 +265,14 @@ def _renamed_areas(run_dir: Any, homology: str | Mapping[str, str]) -> list[str]
     from ..connectome import Connectome
     from ..runs import RunDir
 
-    conn = Connectome.from_dict(RunDir(run_dir).read_config().get("connectome", {}))
-    mapping = homology_map(conn.name, conn.areas, homology)
-    return [mapping.get(a, a) for a in conn.areas]
+    config = RunDir(run_dir).read_config()
+    if isinstance(config.get("model"), dict):  # a reference model: its areas are its region map's
+        name, areas = str(config.get("name", "")), list(config["model"].get("regions", {}))
+    else:
+        conn = Connectome.from_dict(config.get("connectome", {}))
+        name, areas = conn.name, list(conn.areas)
+    mapping = homology_map(name, areas, homology)
+    return [mapping.get(a, a) for a in areas]
 
 
 def _check_shared_areas(run_dirs: Sequence[Any], homology: str | Mapping[str, str],
@@ -402,10 +407,27 @@ def similarity(
     test = {"n_permutations": n_permutations, "seed": seed, "include_same_seed": include_same_seed,
             "alternative": "greater"}
     if len(across) and runs["species"].nunique() > 1:
-        differences = species_differences(across, **test)
+        differences = species_differences(_references_beside_conditions(across), **test)
     if len(across) and runs["condition"].nunique() > 1:
         modes = mode_differences(across, **test)
     return SimilarityResult(runs, within, across, differences, shared, metrics, n_images, modes)
+
+
+def _references_beside_conditions(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs of runs as the species tests read them: a reference model's runs (condition ``reference``) set
+    beside every condition of the connectomes' networks, so that each is tested against every species within each
+    (as compare's tests.csv sets them)."""
+    from ..network.config import REFERENCE
+
+    ref_a, ref_b = pairs["condition_a"] == REFERENCE, pairs["condition_b"] == REFERENCE
+    conditions = list(dict.fromkeys([*pairs.loc[~ref_a, "condition_a"], *pairs.loc[~ref_b, "condition_b"]]))
+    if not (ref_a | ref_b).any() or not conditions:
+        return pairs
+    strata = [pairs[~ref_a & ~ref_b]]
+    for c in conditions:
+        part = pairs[((pairs["condition_a"] == c) | ref_a) & ((pairs["condition_b"] == c) | ref_b) & (ref_a | ref_b)]
+        strata.append(part.assign(condition_a=c, condition_b=c))
+    return pd.concat(strata, ignore_index=True)
 
 
 def _dataset_label(run_config: Mapping[str, Any]) -> str:

@@ -24,11 +24,16 @@ DESCRIPTION = ("Train one model per species or connectome file under the same re
 
 def add_arguments(pm: argparse.ArgumentParser) -> None:
     from ..network.modes import MODES
+    from ..network.reference import REFERENCE_MODELS
 
     pm.description = DESCRIPTION
     pm.add_argument("--species", nargs="+", default=[], metavar="S",
-                    help="presets or connectome files (default: human marmoset mouse)")
+                    help="presets or connectome files (default without --models: human marmoset mouse)")
     pm.add_argument("--connectome", nargs="+", default=[], metavar="FILE", help="more connectome files")
+    pm.add_argument("--models", nargs="+", default=[], choices=REFERENCE_MODELS, metavar="NAME",
+                    help=f"also train these reference models on the same data, recipe and seeds "
+                         f"({', '.join(REFERENCE_MODELS)}; condition 'reference', the name in the species column); "
+                         "each is tested against every species within every condition")
     add_out(pm, "output directory (runs/compare)", default="runs/compare")
     pm.add_argument("--seeds", type=positive_int, default=1, metavar="N",
                     help="seeds per species and mode: --seed, --seed+1, ... (1)")
@@ -92,7 +97,7 @@ def run(args: argparse.Namespace) -> None:
     from ..report.console import comparison_text
     from ..runs import CompareDir
 
-    species = list(args.species) + list(args.connectome) or list(NOTEBOOK_RESULTS)
+    species = list(args.species) + list(args.connectome) or ([] if args.models else list(NOTEBOOK_RESULTS))
     seeds = [args.seed + i for i in range(args.seeds)]
     out = Path(args.out)
     try:
@@ -108,7 +113,7 @@ def run(args: argparse.Namespace) -> None:
                           cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
                           ray_verbose=args.ray_verbose, recordings=args.recordings, stimuli=args.stimuli,
                           window_ms=tuple(args.response_window) if args.response_window else None,
-                          predictivity=predict_config(args) if args.recordings else None)
+                          predictivity=predict_config(args) if args.recordings else None, models=args.models)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise

@@ -183,7 +183,7 @@ def train_config(args: argparse.Namespace):  # -> TrainConfig (not imported here
                        twin_match=getattr(args, "twin_match", None),
                        intrinsic=getattr(args, "intrinsic", None) or None,
                        step_norm=getattr(args, "step_norm", None) or None,
-                       test_every=args.test_every)
+                       model=getattr(args, "model", None), test_every=args.test_every)
 
 
 def add_response_window(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

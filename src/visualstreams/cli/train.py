@@ -8,9 +8,10 @@ from pathlib import Path
 
 from .options import Parser, add_dataset_options, add_out, add_training_options, positive_int, train_config
 
-DESCRIPTION = ("Train one model compiled from a connectome; writes config.json, history.json and model.pt to the run "
-               "directory, and checkpoint.pt while it runs (at every epoch's end, and every --checkpoint-every "
-               "batches), from which --resume continues an interrupted run to the same result.")
+DESCRIPTION = ("Train one model compiled from a connectome, or one of the field's reference models (--model); "
+               "writes config.json, history.json and model.pt to the run directory, and checkpoint.pt while it runs "
+               "(at every epoch's end, and every --checkpoint-every batches), from which --resume continues an "
+               "interrupted run to the same result.")
 # With --resume the run's own config.json decides everything that changes the result.
 RESUME_OPTIONS = {"command", "resume", "data", "checkpoint_every", "quiet"}
 
@@ -18,11 +19,17 @@ RESUME_OPTIONS = {"command", "resume", "data", "checkpoint_every", "quiet"}
 def add_arguments(pt: argparse.ArgumentParser) -> None:
     from ..connectome import preset_names
     from ..network.modes import MODES
+    from ..network.reference import REFERENCE_MODELS
 
     pt.description = DESCRIPTION
     src = pt.add_mutually_exclusive_group(required=True)
     src.add_argument("--species", metavar="S", help=f"a preset ({', '.join(preset_names())})")
     src.add_argument("--connectome", metavar="FILE", help="a connectome .csv or .json file")
+    src.add_argument("--model", metavar="NAME", choices=REFERENCE_MODELS,
+                     help=f"a reference model instead of a connectome's network ({', '.join(REFERENCE_MODELS)}): the "
+                          "torchvision and CORnet architectures, their stems adapted below 64 px (docs/network.md); "
+                          "the connectome options (--mode, --steps, --intrinsic, --twin-of, --architecture) do not "
+                          "apply to it")
     src.add_argument("--resume", metavar="RUN_DIR",
                      help="continue the interrupted run in RUN_DIR from its checkpoint, with the options in its "
                           "config.json (only --data, --checkpoint-every and --quiet may be given; --data names "
@@ -69,6 +76,12 @@ def run(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{given[0].replace('_', '-')} cannot be given with --resume (the run keeps "
                               "the options in its config.json)")
         out = args.resume
+    elif args.model:
+        if args.architecture:
+            raise ConfigError(f"--architecture sets a connectome network's blocks; reference model {args.model} has "
+                              "its own")
+        conn = None
+        out = args.out or str(Path("runs") / args.model)
     else:
         conn = load_connectome(args.species or args.connectome)
         out = args.out or str(Path("runs") / conn.name)

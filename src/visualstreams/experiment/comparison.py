@@ -43,7 +43,8 @@ from ..data.recordings import Recordings, load_recordings
 from ..engine import TrainConfig
 from ..errors import ConfigError, VisualStreamsError
 from ..metrics import split_step
-from ..network import Architecture, CompiledNetwork, NetworkConfig
+from ..network import Architecture, NetworkConfig, NetworkSpec
+from ..network.config import REFERENCE
 from ..network.twins import run_costs
 from ..report import build_report
 from ..runs import (
@@ -95,6 +96,7 @@ def compare(
     stimuli: str | os.PathLike[str] | None = None,
     predictivity: PredictivityConfig | None = None,
     window_ms: tuple[float, float] | None = None,
+    models: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
     The grid is a :class:`~visualstreams.experiment.sweep.Sweep`, the options of how it trains an
@@ -139,6 +141,10 @@ def compare(
     ``config.seed``: the same split for every run of the grid); every run trains on it, each network compiled
     for its size, channels and classes, and ``experiment.json`` records it (``data``), so that a resumed sweep
     given other images is refused. The notebook's figures are set beside Fashion-MNIST runs only.
+    ``models``: the field's reference models (``alexnet``, ``resnet18``, ``cornet-s``, ...; see
+    :mod:`~visualstreams.network.reference`) trained beside the connectomes on the same data, recipe and seeds,
+    one at a time (never stacked): condition ``reference``, the model's name in the species column. tests.csv
+    sets them beside every connectome condition: within each condition, every pair of species and models.
     Returns the summary (one row per run).
     """
     config = config or TrainConfig()
@@ -152,7 +158,7 @@ def compare(
     sweep = Sweep(tuple(connectomes), config, _tuple(seeds), _tuple(modes), _tuple(steps),
                   () if twins is False else ("parameters",) if twins is True else tuple(twins),
                   None if intrinsic is None else (intrinsic,) if isinstance(intrinsic, bool) else tuple(
-                      bool(i) for i in intrinsic), architecture)
+                      bool(i) for i in intrinsic), architecture, tuple(models))
     plan = plan_sweep(sweep, execution, data=data, data_path=data_path, dataset=dataset, test_data=test_data,
                       image_size=image_size, resume=resume)
     started = (start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray"
@@ -201,7 +207,7 @@ def execute(plan: SweepPlan, cdir: CompareDir, *, resume: bool = False, overwrit
     recorded = data_record(dataset)
     if resume:
         _check_resumed_data(cdir, recorded)
-    runs = _plan(cdir, plan.names, plan.networks, plan.sweep.seed_list, config, plan.specs, resume, overwrite)
+    runs = _plan(cdir, plan.entries, plan.sweep.seed_list, config, plan.specs, resume, overwrite)
     if resume:
         cdir.remove_temporaries()  # of atomic writes cut short by the kill
     ray = execution.executor == "ray"
@@ -223,8 +229,9 @@ def execute(plan: SweepPlan, cdir: CompareDir, *, resume: bool = False, overwrit
                               workers=execution.workers, cpus_per_run=execution.cpus_per_run,
                               gpus_per_run=execution.gpus_per_run, runtime=plan.task_runtime)
     else:
-        outcomes = train_stacked([p for p in todo if not p.partial], dataset, plan.runtime, execution.progress,
-                                 execution.max_stack) if plan.stack else {}
+        # a reference model's runs train one by one, below (its batch norms' statistics cannot be stacked)
+        outcomes = train_stacked([p for p in todo if not p.partial and p.spec.stackable], dataset, plan.runtime,
+                                 execution.progress, execution.max_stack) if plan.stack else {}
     rows = []
     for p in runs:
         if p.twin is not None:
@@ -328,39 +335,37 @@ def _similarity(cdir: CompareDir, dataset: ImageSet, progress: bool) -> None:
         warnings.warn(f"representational similarity skipped: {why}", RuntimeWarning, stacklevel=3)
 
 
-def _plan(cdir: CompareDir, names: list[str], variants: list[NetworkConfig],
-          seeds: list[int], config: TrainConfig, specs: dict[tuple[str, NetworkConfig], CompiledNetwork],
-          resume: bool, overwrite: bool) -> list[Planned]:
+def _plan(cdir: CompareDir, entries: list[tuple[str, NetworkConfig]], seeds: list[int], config: TrainConfig,
+          specs: dict[tuple[str, NetworkConfig], NetworkSpec], resume: bool, overwrite: bool) -> list[Planned]:
     """Every run of the sweep, with what is already on disk; run directories are checked up front, so a clash
     is reported before hours of training. Two entries that compile to the same network (e.g. the notebook's
     human and marmoset under ``none``: same graph, all strengths 1) give bit-identical runs for a seed, so the
     second reuses the first."""
     plan = []
     first_of: dict[tuple[Any, ...], RunDir] = {}
-    for c in variants:
-        for name in names:
-            spec = specs[(name, c)]
-            label = c.label
-            for seed in seeds:
-                run_config = replace(config, seed=seed, network=c)
-                p = Planned(name, label, seed, run_config, spec, cdir.run(name, label, seed))
-                twin = first_of.setdefault((spec.key, seed), p.run_dir)
-                if twin == p.run_dir and p.run_dir.path.is_dir():
-                    # A process writing this run (a train --resume into the sweep) is refused now, not hours in;
-                    # a killed one's lock is taken over, its file removed. Each run is locked again as it trains.
-                    with p.run_dir.lock():
-                        pass
-                if resume:
-                    p.done = finished(p)
-                    p.partial = not p.done and resumable(p)
-                if twin == p.run_dir and not p.done and not p.partial:
-                    p.run_dir.prepare(overwrite=overwrite or resume)
-                p.twin = None if twin == p.run_dir else twin
-                plan.append(p)
+    for name, c in entries:
+        spec = specs[(name, c)]
+        label = c.label
+        for seed in seeds:
+            run_config = replace(config, seed=seed, network=c)
+            p = Planned(name, label, seed, run_config, spec, cdir.run(name, label, seed))
+            twin = first_of.setdefault((spec.key, seed), p.run_dir)
+            if twin == p.run_dir and p.run_dir.path.is_dir():
+                # A process writing this run (a train --resume into the sweep) is refused now, not hours in;
+                # a killed one's lock is taken over, its file removed. Each run is locked again as it trains.
+                with p.run_dir.lock():
+                    pass
+            if resume:
+                p.done = finished(p)
+                p.partial = not p.done and resumable(p)
+            if twin == p.run_dir and not p.done and not p.partial:
+                p.run_dir.prepare(overwrite=overwrite or resume)
+            p.twin = None if twin == p.run_dir else twin
+            plan.append(p)
     return plan
 
 
-def _check_room(cdir: CompareDir, to_train: list[CompiledNetwork], in_flight: int = 1) -> None:
+def _check_room(cdir: CompareDir, to_train: list[NetworkSpec], in_flight: int = 1) -> None:
     """Before the first run: room for every run's model.pt and JSON, the checkpoints that exist at once
     (``in_flight``: one run at a time, or a stack's runs; each goes when its run finishes), one more being
     rewritten, and the figures and report. Sizes come from the compiled specs: no model is built to count."""
@@ -388,7 +393,7 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
     # figure, but no tests: the final readout's are the comparison; a test per step would bury them.
     for metric in [m for m in metrics if split_step(m)[1] is None]:
         if ok["species"].nunique() > 1:
-            t = pairwise_tests(ok, by="species", metric=metric, within="condition")
+            t = pairwise_tests(_beside_every_condition(ok), by="species", metric=metric, within="condition")
             tests.append(t.assign(compare="species"))
         if ok["condition"].nunique() > 1:
             t = pairwise_tests(ok, by="condition", metric=metric, within="species")
@@ -401,6 +406,16 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
         plot_learning_curves(histories, cdir.file(CompareDir.CURVES),
                              reference={k: v["test_acc"] for k, v in NOTEBOOK_RESULTS.items()} if reference else None)
     return stats, tests_df
+
+
+def _beside_every_condition(ok: pd.DataFrame) -> pd.DataFrame:
+    """The runs as the species tests read them: a reference model's runs (one condition, ``reference``) set beside
+    every condition of the connectomes' networks, so that each is tested against every species within each."""
+    refs = ok["condition"] == REFERENCE
+    conditions = list(dict.fromkeys(ok.loc[~refs, "condition"]))
+    if not refs.any() or not conditions:
+        return ok
+    return pd.concat([ok[~refs], *[ok[refs].assign(condition=c) for c in conditions]], ignore_index=True)
 
 
 def _histories(ok: pd.DataFrame) -> dict[str, pd.DataFrame]:

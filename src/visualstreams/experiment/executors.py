@@ -275,7 +275,7 @@ def _units(todo: Sequence[Planned], stack: bool, max_stack: int) -> list[list[Pl
     groups: dict[Any, list[Planned]] = {}
     alone = []
     for p in todo:
-        if p.partial:  # an interrupted run continues from its own checkpoint, alone
+        if p.partial or not p.spec.stackable:  # an interrupted run continues from its own checkpoint, alone
             alone.append([p])
             continue
         recipe = (p.config.network, tuple(sorted((k, v) for k, v in p.config.to_dict().items() if k != "seed")))

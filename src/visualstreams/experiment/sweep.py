@@ -17,7 +17,7 @@ from ..connectome import Connectome, load_connectome
 from ..data import ImageSet
 from ..engine import Runtime, TrainConfig, choose_strategy, resolve_runtime
 from ..errors import ConfigError
-from ..network import Architecture, CompiledNetwork, NetworkConfig, load_architecture
+from ..network import Architecture, CompiledNetwork, NetworkConfig, NetworkSpec, load_architecture
 from ..network.config import INPUT_FIELDS
 from ..network.modes import TWIN_PREFIXES
 from ..network.twins import twin as twin_network
@@ -36,7 +36,9 @@ class Sweep:
     and/or without every area's recurrence within itself for the step counts T >= 2 (``(False, True)`` trains
     ``gain-T4`` and ``gain-T4i``); default the config's. ``twins``: for each recurrent network also its one-step
     twin matched on the parameters the task uses (``"parameters"``: ``gain-BF4``) and/or on training FLOPs per image
-    (``"compute"``: ``gain-BC4``). ``architecture``: the blocks of every network (default: the notebook's)."""
+    (``"compute"``: ``gain-BC4``). ``architecture``: the blocks of every network (default: the notebook's).
+    ``models``: the field's reference models trained beside them under the same recipe and seeds (``resnet18``,
+    ``cornet-s``, ...; condition ``reference``, the model's name in the species column)."""
 
     connectomes: tuple[str | Connectome, ...]
     config: TrainConfig = field(default_factory=TrainConfig)
@@ -46,6 +48,7 @@ class Sweep:
     twins: tuple[str, ...] = ()
     intrinsic: tuple[bool, ...] | None = None
     architecture: Architecture | str | os.PathLike[str] | None = None
+    models: tuple[str, ...] = ()
 
     @property
     def seed_list(self) -> list[int]:
@@ -128,16 +131,23 @@ class SweepPlan:
     connectomes: list[Connectome]
     names: list[str]
     networks: list[NetworkConfig]
-    specs: dict[tuple[str, NetworkConfig], CompiledNetwork]
+    specs: dict[tuple[str, NetworkConfig], NetworkSpec]
     data: ImageSet
     architecture: Architecture | None
     runtime: Runtime
     stack: bool
     task_runtime: Runtime | None = None
+    references: list[NetworkConfig] = field(default_factory=list)  # the reference models, at the data's input
 
     @property
     def config(self) -> TrainConfig:
         return self.sweep.config
+
+    @property
+    def entries(self) -> list[tuple[str, NetworkConfig]]:
+        """Every (name, network) of the sweep in the order its tables list them: each network of every connectome,
+        then the reference models."""
+        return [(n, v) for v in self.networks for n in self.names] + [(str(r.model), r) for r in self.references]
 
     def experiment(self, data_record: dict[str, Any]) -> dict[str, Any]:
         """experiment.json: the grid as asked (species, modes, steps, seeds, twins, intrinsic recurrence, step
@@ -146,6 +156,7 @@ class SweepPlan:
         return {
             "species": self.names, "connectomes": [c.to_dict() for c in self.connectomes],
             "modes": sweep.mode_list, "steps": sweep.step_list, "seeds": sweep.seed_list,
+            **({"models": [r.model for r in self.references]} if self.references else {}),
             **({"twins": twins, "twin_matches": sweep.twin_list} if sweep.twin_list else {}),
             **({"intrinsic": sweep.intrinsic_list} if any(sweep.intrinsic_list) else {}),
             **({"step_norm": True} if sweep.config.network.step_norm else {}),
@@ -166,9 +177,13 @@ def plan_sweep(sweep: Sweep, execution: Execution | None = None, *, data: DataLi
     execution = execution or Execution()
     config = sweep.config
     conns = [load_connectome(c) for c in sweep.connectomes]
-    if not conns:
-        raise ConfigError("compare needs at least one species or connectome file")
+    if not conns and not sweep.models:
+        raise ConfigError("compare needs at least one species, connectome file or reference model")
     names = _unique_names([c.name for c in conns])
+    references = [NetworkConfig(model=m) for m in sweep.models]  # an unknown name refused here
+    models = [str(r.model) for r in references]
+    if len(set(models)) != len(models) or set(models) & set(names):
+        raise ConfigError("reference models must not repeat, nor share a name with a species")
     networks = sweep.networks()
     runtime = resolve_runtime(config.device, config.precision)
     stack = choose_strategy(execution.strategy, runtime) == "stacked"
@@ -186,7 +201,8 @@ def plan_sweep(sweep: Sweep, execution: Execution | None = None, *, data: DataLi
         stack = False
     decided = resolve_input(config, images)  # the input of every network: the data's
     networks = [replace(v, **{f: getattr(decided, f) for f in INPUT_FIELDS}) for v in networks]
-    specs: dict[tuple[str, NetworkConfig], CompiledNetwork] = {
+    references = [replace(r, **{f: getattr(decided, f) for f in INPUT_FIELDS}) for r in references]
+    specs: dict[tuple[str, NetworkConfig], NetworkSpec] = {
         (name, v): v.compile(conn.replace(name=name), arch)
         for v in networks if v.twin_of is None for name, conn in zip(names, conns, strict=True)}
     heads, every_step = config.make_task().heads, config.loss_steps == "all"
@@ -195,11 +211,12 @@ def plan_sweep(sweep: Sweep, execution: Execution | None = None, *, data: DataLi
             specs.update({(name, v): twin_network(specs[(name, v.recurrent)], v.twin_match, heads, every_step)
                           for name in names})
     for (name, c), spec in specs.items():  # the rule train follows too: warned, once per species and step count
-        if c.mode == networks[0].mode and c.twin_of is None:
+        if c.mode == networks[0].mode and c.twin_of is None and isinstance(spec, CompiledNetwork):
             warn_repeated_sweeps(spec, name)
+    specs.update({(str(r.model), r): r.compile(None, heads=heads) for r in references})  # refused: a where task
     tasks = (task_runtime(config, execution.gpus_per_run, execution.cpus_per_run) if execution.executor == "ray"
              else None)
-    return SweepPlan(sweep, execution, conns, names, networks, specs, images, arch, runtime, stack, tasks)
+    return SweepPlan(sweep, execution, conns, names, networks, specs, images, arch, runtime, stack, tasks, references)
 
 
 def _unique_names(names: Sequence[str]) -> list[str]:

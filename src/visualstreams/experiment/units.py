@@ -16,7 +16,7 @@ import torch
 from ..data import ImageSet
 from ..engine import Runtime, TrainConfig, fit_stacked, read_checkpoint
 from ..errors import ConfigError, DivergenceError, VisualStreamsError
-from ..network import CompiledNetwork
+from ..network import NetworkSpec
 from ..runs import RunDir, finish_run, resume_run, start_run, train
 
 Outcome = tuple[list[dict[str, Any]], str]  # (history, status: "ok" or "failed: why")
@@ -30,7 +30,7 @@ class Planned:
     condition: str  # the network's label (gain, gain-T4, ...): the run directory's name and the tables'
     seed: int
     config: TrainConfig
-    spec: CompiledNetwork
+    spec: NetworkSpec
     run_dir: RunDir
     done: bool = False
     partial: bool = False
@@ -118,8 +118,10 @@ def same_plan(p: Planned) -> bool:
     runtime = ("device", "precision")
     same = ({k: v for k, v in recorded.to_dict().items() if k not in runtime}
             == {k: v for k, v in p.config.to_dict().items() if k not in runtime})
-    return same and recorded.network.recorded_for(p.config.network) and (
-        saved.get("architecture") == p.spec.architecture.to_dict())
+    # the compiled architecture (a connectome's network) or the reference model and its input, as recorded
+    record = p.spec.record()
+    which = "architecture" if "architecture" in record else "model"
+    return same and recorded.network.recorded_for(p.config.network) and saved.get(which) == record[which]
 
 
 def finished(p: Planned) -> bool:

@@ -110,7 +110,7 @@ def load_area_outputs(run_dir: str | os.PathLike[str]) -> tuple[AreaOutputs, dic
     result = load_run(run_dir, device="cpu")
     net = result.model.eval()
     spec = net.spec
-    return AreaOutputs(net), {"image_size": spec.image_size, "channels": spec.architecture.in_channels,
+    return AreaOutputs(net), {"image_size": spec.image_size, "channels": spec.in_channels,
                               "areas": list(net.order), "steps": int(net.steps)}
 
 

@@ -16,9 +16,13 @@ from ..errors import ConfigError
 from .architecture import Architecture
 from .compile import ArchitectureLike, CompiledNetwork, compile_network
 from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODE_DESCRIPTIONS, TWIN_PREFIXES, check_mode, check_steps
+from .reference import REFERENCE_SIZE, ReferenceNetwork, reference_spec
 from .twins import twin
 
 INPUT_FIELDS = ("image_size", "in_channels", "classes")
+REFERENCE = "reference"  # a reference model's condition
+# What a run trains, as the pipeline takes it: a connectome's compiled network or a reference model at its input.
+NetworkSpec = CompiledNetwork | ReferenceNetwork
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,11 @@ class NetworkConfig:
 
     The input (``image_size``, ``in_channels``, ``classes`` of the "what" head) is decided by the data and the task
     when a run starts (:func:`~visualstreams.runs.inputs.resolve_input`) and recorded here; None before (a value
-    given that the data contradicts is refused then)."""
+    given that the data contradicts is refused then).
+
+    ``model``: one of the field's reference models by name (``resnet18``, ``cornet-s``, ...; see
+    :mod:`~visualstreams.network.reference`) in place of a connectome's network; its condition is ``reference``
+    and the connection mode, steps, twins and recurrence above do not apply to it (given, they are refused)."""
 
     mode: str = DEFAULT_MODE
     steps: int = DEFAULT_STEPS
@@ -43,9 +51,18 @@ class NetworkConfig:
     image_size: int | None = None
     in_channels: int | None = None
     classes: int | None = None
+    model: str | None = None
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
+        if self.model is not None:
+            object.__setattr__(self, "model", reference_spec(self.model).name)
+            given = [o for o, v, d in (("--mode", self.mode, DEFAULT_MODE), ("--steps", self.steps, 1),
+                                       ("--twin-of", self.twin_of, None), ("--intrinsic", self.intrinsic, False),
+                                       ("--step-norm", self.step_norm, False)) if v != d]
+            if given:
+                raise ConfigError(f"{given[0]} is a setting of a connectome's network; reference model "
+                                  f"{self.model} takes none")
         object.__setattr__(self, "steps", check_steps(self.steps))  # a NumPy integer saved as an int
         if self.twin_of is not None:
             if isinstance(self.twin_of, bool) or not (isinstance(self.twin_of, int) and self.twin_of >= 2):
@@ -69,6 +86,8 @@ class NetworkConfig:
         ``gain-BC4`` (the one-step twin of ``gain-T4`` matched on used parameters / on compute), ``gain-BF4i`` (of
         ``gain-T4i``), ``n`` last for per-step norms (``gain-T4in``, ``gain-T1n``). Tables and figures group runs
         by it, so the steps are a factor like the mode; :func:`parse_condition` is its inverse."""
+        if self.model is not None:
+            return REFERENCE
         i = ("i" if self.intrinsic else "") + ("n" if self.step_norm else "")
         if self.twin_of is not None:
             return f"{self.mode}-{TWIN_PREFIXES[self.twin_match]}{self.twin_of}{i}"
@@ -93,8 +112,10 @@ class NetworkConfig:
             getattr(self, f) is None or getattr(self, f) == getattr(network, f) for f in INPUT_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
-        """config.json's ``network`` section."""
-        return asdict(self)
+        """config.json's ``network`` section (a reference model's: its name and input, no connectome setting)."""
+        if self.model is not None:
+            return {"model": self.model, **{f: getattr(self, f) for f in INPUT_FIELDS}}
+        return {k: v for k, v in asdict(self).items() if k != "model"}  # as every run before reference models
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
@@ -103,11 +124,18 @@ class NetworkConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def compile(self, connectome: Connectome | str | CompiledNetwork, architecture: ArchitectureLike = None,
-                heads: Sequence[str] = ("what",), every_step: bool = False) -> CompiledNetwork:
+    def compile(self, connectome: Connectome | str | CompiledNetwork | None, architecture: ArchitectureLike = None,
+                heads: Sequence[str] = ("what",), every_step: bool = False) -> NetworkSpec:
         """The network this config describes, compiled from ``connectome``: at its input, mode, steps and
         recurrence, or for a twin, the twin of the ``twin_of``-step network trained on ``heads`` (``every_step``:
-        its loss reads every step). A compiled ``connectome`` passes through when it fits (else a one-line error)."""
+        its loss reads every step). A compiled ``connectome`` passes through when it fits (else a one-line error).
+        A reference model (``model``) is its :class:`~visualstreams.network.reference.ReferenceNetwork` at this
+        input (``connectome`` is not read: None)."""
+        if self.model is not None:
+            spec = ReferenceNetwork(self.model, self.image_size or REFERENCE_SIZE, self.in_channels or 1,
+                                    self.classes or 10)
+            spec.check_heads(tuple(heads))
+            return spec
         if self.twin_of is not None and not isinstance(connectome, CompiledNetwork):
             recurrent = self.recurrent.compile(connectome, architecture)
             if not recurrent.recurrent_projections and not recurrent.intrinsic:
@@ -142,7 +170,7 @@ _SUFFIX = re.compile(r"(BF|BC|T)(\d+)(i?)(n?)")
 def parse_condition(label: str) -> NetworkConfig:
     """:attr:`NetworkConfig.label`'s inverse: ``NetworkConfig("gain", 4)`` from ``"gain-T4"``,
     ``NetworkConfig("gain", 1, 4, "compute")`` from ``"gain-BC4"``; a label of no such suffix is read as a mode
-    of one step. An unknown mode is refused in one line."""
+    of one step. An unknown mode is refused in one line, as is ``reference`` (the label does not say which)."""
     mode, sep, tail = label.rpartition("-")
     m = _SUFFIX.fullmatch(tail) if sep and mode else None
     if m is None:
@@ -157,6 +185,9 @@ def describe_condition(label: str) -> str:
     """A sentence on a run's condition for tables and reports: its mode's description, and its steps or the
     recurrent network it is the matched twin of; a label that names no network (a hand-edited table's) is said to
     be one, so a report is still written."""
+    if label == REFERENCE:
+        return ("one of the field's reference models (its name is in the species column), trained and scored with "
+                "the same recipe, seeds and data")
     try:
         c = parse_condition(label)
     except ConfigError:
@@ -175,4 +206,4 @@ def describe_condition(label: str) -> str:
     return what + normed
 
 
-__all__ = ["INPUT_FIELDS", "NetworkConfig", "describe_condition", "parse_condition"]
+__all__ = ["INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec", "describe_condition", "parse_condition"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -35,6 +36,7 @@ from ..metrics import at_step
 REGIONS = ("V1", "V2", "V4", "IT")
 SMALL = 64  # below this many pixels the 224 px stems are adapted (see the module's docstring)
 VGG_SMALL = 32  # below this VGG leaves out its last max-pool
+REFERENCE_SIZE = 28  # the input of a reference model asked for without one (Fashion-MNIST's)
 
 VGG_LAYERS = {  # torchvision's configurations "A" and "D": channels, or "M" for a 2x2 max-pool
     "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
@@ -243,17 +245,125 @@ def _classify(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return model.classifier(torch.flatten(model.avgpool(model.features(x)), 1))
 
 
+@dataclass(frozen=True)
+class ReferenceNetwork:
+    """A reference model at a run's input: what a run of it trains, as a
+    :class:`~visualstreams.network.CompiledNetwork` is for a connectome's network (the pipeline takes either:
+    ``name``, ``image_size``, ``in_channels``, ``steps``, ``order``, ``area_shapes``, ``n_parameters``,
+    ``parameters_used``, ``structure``, ``key``, ``build()``, ``record()``). Its one head is ``what``; its
+    ``steps`` is 1 for training and scoring (a recurrent CORnet unrolls inside its forward, and its areas are read
+    at every step as ``AREA@tK``: :meth:`activation_names`). Runs of it train one at a time (``stackable``: the
+    batch norms' running statistics are module state that the stacked engine's ``vmap`` cannot keep per model)."""
+
+    model: str
+    image_size: int = 28
+    in_channels: int = 1
+    classes: int = 10
+
+    steps = 1
+    intrinsic = False
+    recurrent_projections = ()  # type: ignore[var-annotated]
+    stackable = False
+    head_names = ("what",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model", reference_spec(self.model).name)
+
+    @property
+    def name(self) -> str:
+        return self.model
+
+    @property
+    def entry(self) -> ReferenceSpec:
+        return reference_spec(self.model)
+
+    @property
+    def adaptation(self) -> str | None:
+        return small_input_rule(self.model, self.image_size)
+
+    def build(self) -> ReferenceNet:
+        """The model, its weights drawn from torch's global generator (the published initialisation)."""
+        return ReferenceNet(self.model, self.classes, self.in_channels, self.image_size)
+
+    @cached_property
+    def _probe(self) -> tuple[int, dict[str, tuple[int, int, int]], list[str], dict[str, str]]:
+        """Counted once from one build (the caller's random state left as it was): parameters, each area's
+        output shape, the names its areas are read under, the region map at this size."""
+        state = torch.random.get_rng_state()
+        try:
+            net = self.build().eval()
+            with torch.no_grad():
+                _, acts = net(torch.zeros(1, self.in_channels, self.image_size, self.image_size), return_areas=True)
+        finally:
+            torch.random.set_rng_state(state)
+        shapes = {a: tuple(int(d) for d in acts[a].shape[1:]) for a in REGIONS if a in acts}
+        return (sum(p.numel() for p in net.parameters() if p.requires_grad), shapes,  # type: ignore[return-value]
+                list(acts), dict(net.regions))
+
+    @property
+    def n_parameters(self) -> int:
+        return self._probe[0]
+
+    def parameters_used(self, heads: tuple[str, ...] | list[str] = ("what",), every_step: bool = False) -> int:
+        """Every parameter: its one head reads its last layer, which every layer feeds."""
+        self.check_heads(heads)
+        return self.n_parameters
+
+    @property
+    def area_shapes(self) -> dict[str, tuple[int, int, int]]:
+        return dict(self._probe[1])
+
+    @property
+    def order(self) -> list[str]:
+        return list(self._probe[1])
+
+    @property
+    def regions(self) -> dict[str, str]:
+        """Each area's layer at this size (the small-input rule can move IT's)."""
+        return dict(self._probe[3])
+
+    def activation_names(self) -> list[str]:
+        """The keys of ``model(x, return_areas=True)[1]``: each area (its last step), and ``AREA@tK`` for each step
+        of an area a recurrent CORnet runs more than once."""
+        return list(self._probe[2])
+
+    def check_heads(self, heads: tuple[str, ...] | list[str]) -> None:
+        other = [h for h in heads if h not in self.head_names]
+        if other:
+            raise ConfigError(f"{self.model} has one head, what (the class): it has no {other[0]!r} head (a "
+                              "reference model has no dorsal stream; train it on a task of the what head)")
+
+    @property
+    def structure(self) -> tuple[Any, ...]:
+        return ("reference", self.model, self.image_size, self.in_channels, self.classes)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return self.structure
+
+    def record(self) -> dict[str, Any]:
+        """config.json's ``model`` section: the model and its input, the small-input rule applied, the region map
+        and whose map it is, the architecture's source."""
+        e = self.entry
+        return {"model": {"name": self.model, "family": e.family, "image_size": self.image_size,
+                          "in_channels": self.in_channels, "classes": self.classes,
+                          "small_input": self.adaptation, "regions": self.regions,
+                          "region_source": e.region_source, "source": e.source}}
+
+
 class ReferenceNet(nn.Module):
     """A reference model with its areas: ``body`` holds the architecture under torchvision's (or CORnet's) names, so
-    ``body.state_dict()`` is theirs; ``forward(x, return_areas=True)`` also returns ``{area: output}`` (``AREA@tK``
-    per step for the recurrent CORnets; their last step under the plain name too)."""
+    ``body.state_dict()`` is theirs (:meth:`load_weights`). Called as the connectome networks are:
+    ``net(x)`` gives ``{"what": logits}``; ``return_areas=True`` also ``{area: output}`` (``AREA@tK`` per step for
+    the recurrent CORnets; their last step under the plain name too)."""
 
     def __init__(self, name: str, classes: int = 10, in_channels: int = 1, image_size: int = 28) -> None:
         super().__init__()
-        self.spec = reference_spec(name)
-        self.name, self.classes, self.in_channels, self.image_size = self.spec.name, classes, in_channels, image_size
+        self.entry = reference_spec(name)
+        self.spec = ReferenceNetwork(name, image_size, in_channels, classes)
+        self.name, self.classes, self.in_channels, self.image_size = self.entry.name, classes, in_channels, image_size
         self.adaptation = small_input_rule(name, image_size)
-        family = self.spec.family
+        family = self.entry.family
         if family == "alexnet":
             self.body = alexnet(classes, in_channels, self.adaptation is not None)
         elif family == "vgg":
@@ -264,10 +374,22 @@ class ReferenceNet(nn.Module):
             from .cornet import build_cornet
 
             self.body = build_cornet(self.name, classes, in_channels, image_size)
-        self.regions = dict(self.spec.regions)
+        self.regions = dict(self.entry.regions)
         if self.adaptation == "no-last-pool":  # IT: the last ReLU, where the left-out pool was
             self.regions["IT"] = f"features.{len(self.body.features) - 1}"
         self._check_size()
+
+    steps = 1  # to the engine: one output per image (a CORnet's steps are inside its forward)
+    head_names = ("what",)
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.regions)
+
+    def needed_areas(self, heads: Any) -> list[str]:
+        """Every area: its one head reads the last layer, which they all feed."""
+        self.spec.check_heads(tuple(heads))
+        return self.order
 
     def _check_size(self) -> None:
         with torch.no_grad():
@@ -278,9 +400,14 @@ class ReferenceNet(nn.Module):
                     from None
         self.train()
 
-    def forward(self, x: torch.Tensor, return_areas: bool = False) -> Any:
+    def forward(self, x: torch.Tensor, heads: Any = None, return_areas: bool = False, every_step: bool = False) -> Any:
+        """``{"what": logits}``; a list of one such dict with ``every_step`` (the engine's per-step readout: a
+        reference model is read at its output); with ``return_areas`` also ``{area: output}``."""
+        if heads is not None:
+            self.spec.check_heads(tuple(heads))
         if not return_areas:
-            return self._logits(x)
+            out = {"what": self._logits(x)}
+            return [out] if every_step else out
         outputs: dict[str, list[torch.Tensor]] = {}
         modules = dict(self.body.named_modules())
         handles = []
@@ -298,10 +425,11 @@ class ReferenceNet(nn.Module):
             if len(outs) > 1:
                 areas.update({at_step(area, t): o for t, o in enumerate(outs)})
             areas[area] = outs[-1]
-        return logits, areas
+        out = {"what": logits}
+        return ([out] if every_step else out), areas
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        if self.spec.family in ("alexnet", "vgg"):
+        if self.entry.family in ("alexnet", "vgg"):
             return _classify(self.body, x)
         return self.body(x)
 
@@ -322,11 +450,6 @@ class ReferenceNet(nn.Module):
                                   f"{tuple(own[k].shape)}")
         self.body.load_state_dict(sd, strict=True)
 
-    def config(self) -> dict[str, Any]:
-        """What rebuilds it, as a run's config.json records it."""
-        return {"model": self.name, "classes": self.classes, "in_channels": self.in_channels,
-                "image_size": self.image_size, "small_input": self.adaptation}
-
 
 def build_reference(name: str, classes: int = 10, in_channels: int = 1, image_size: int = 28) -> ReferenceNet:
     """The reference model ``name`` for ``classes`` classes on ``in_channels`` x ``image_size`` px images (the
@@ -334,5 +457,5 @@ def build_reference(name: str, classes: int = 10, in_channels: int = 1, image_si
     return ReferenceNet(name, classes, in_channels, image_size)
 
 
-__all__ = ["REFERENCE_MODELS", "REGIONS", "ReferenceNet", "ReferenceSpec", "build_reference", "reference_spec",
-           "small_input_rule"]
+__all__ = ["REFERENCE_MODELS", "REGIONS", "ReferenceNet", "ReferenceNetwork", "ReferenceSpec", "build_reference",
+           "reference_spec", "small_input_rule"]

@@ -25,7 +25,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..errors import ConfigError
 from .compile import CompiledNetwork, compile_network
-from .model import VisualStreamsNet
 from .modes import TWIN_PREFIXES
 
 TWIN_TOLERANCE = 0.02  # a parameter-matched twin's used parameters are the recurrent network's to within 2%
@@ -52,10 +51,10 @@ def run_costs(spec: CompiledNetwork, heads: Sequence[str], every_step: bool = Fa
 def _training_flops(spec: CompiledNetwork, heads: tuple[str, ...], every_step: bool) -> int:
     state = torch.random.get_rng_state()  # the count does not depend on the weights: leave the caller's RNG as it was
     try:
-        model = VisualStreamsNet(spec)
+        model = spec.build()
     finally:
         torch.random.set_rng_state(state)
-    x = torch.rand(_FLOPS_BATCH, spec.architecture.in_channels, spec.image_size, spec.image_size,
+    x = torch.rand(_FLOPS_BATCH, spec.in_channels, spec.image_size, spec.image_size,
                    generator=torch.Generator().manual_seed(0))
     counter = FlopCounterMode(display=False)
     with counter:

@@ -139,7 +139,14 @@ def train_text(result: Any, out: str) -> str:
     # the network's section, or the train section of a config.json written before the split
     net_cfg = result.config.get("network") or result.config.get("train", {})
     twin_of = net_cfg.get("twin_of")
-    unused = sum(d != "feedforward" for d in spec.connectome.directions.values()) if spec.steps == 1 else 0
+    unused = (sum(d != "feedforward" for d in spec.connectome.directions.values())
+              if spec.steps == 1 and hasattr(spec, "connectome") else 0)
+    model = result.config.get("model")
+    if isinstance(model, dict):  # a reference model: what it is, its size and cost, any adaptation to the input
+        rule = f"; stem adapted to {model.get('image_size')} px ({model['small_input']})" if model.get(
+            "small_input") else ""
+        lines.append(f"(reference model: {result.config.get('parameters'):,} parameters, "
+                     f"{result.config.get('flops'):,} training FLOPs per image{rule})")
     if twin_of:  # the control, not a network that leaves its feedback out: say what it is matched to
         on = ("training FLOPs per image (within 5%)" if net_cfg.get("twin_match") == "compute" else
               "parameters used by the task (within 2%)")

@@ -47,7 +47,8 @@ from ..engine import (
 )
 from ..engine.checkpoint import check_checkpoint_every, check_state, of_config
 from ..errors import ConfigError, VisualStreamsError
-from ..network import Architecture, CompiledNetwork, VisualStreamsNet
+from ..network import Architecture, CompiledNetwork, NetworkSpec
+from ..network.reference import ReferenceNetwork
 from ..network.twins import run_costs
 from ..storage import save_torch
 from .inputs import DataLike, device_data, refuse_gone, resolve_data, resolve_input, same_images
@@ -61,7 +62,7 @@ class RunFinished(VisualStreamsError):
 
 @dataclass
 class TrainResult:
-    model: VisualStreamsNet
+    model: torch.nn.Module
     history: pd.DataFrame
     config: dict[str, Any]
     run_dir: Path | None = None
@@ -74,7 +75,7 @@ class TrainResult:
 class StartedRun:
     """A run about to train: its model (seeded initial weights), data on the device, and its config.json."""
 
-    model: VisualStreamsNet
+    model: torch.nn.Module
     data: DeviceData
     train_config: TrainConfig
     runtime: Runtime
@@ -99,16 +100,16 @@ def environment() -> dict[str, Any]:
     }
 
 
-def build_seeded(spec: CompiledNetwork, seed: int, device: torch.device) -> VisualStreamsNet:
+def build_seeded(spec: NetworkSpec, seed: int, device: torch.device) -> torch.nn.Module:
     """The model of ``spec`` with the initial weights (and density masks) of ``seed``: the global RNG is seeded
     right before the build, so they depend on the seed alone."""
     torch.manual_seed(seed)
-    return VisualStreamsNet(spec).to(device=device, memory_format=torch.channels_last)
+    return spec.build().to(device=device, memory_format=torch.channels_last)
 
 
-def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainConfig,
+def compile_for(connectome: Connectome | str | NetworkSpec | None, config: TrainConfig,
                 architecture: Architecture | str | os.PathLike[str] | None = None,
-                data: DataLike | None = None) -> CompiledNetwork:
+                data: DataLike | None = None) -> NetworkSpec:
     """The network a run of ``config`` trains: its network config at the input the data decides
     (:func:`~visualstreams.runs.inputs.resolve_input`) compiled by :meth:`NetworkConfig.compile
     <visualstreams.network.NetworkConfig.compile>` (or ``connectome`` itself when it is already compiled; it must
@@ -117,10 +118,18 @@ def compile_for(connectome: Connectome | str | CompiledNetwork, config: TrainCon
 
     An :class:`~visualstreams.data.ImageSet` as ``data`` sets the input: its image size, its channels and its
     number of classes for the "what" head (Fashion-MNIST's give today's network: 28 px, 1 channel, 10 classes).
+
+    A reference model (the config's ``network.model``) takes no connectome (None, or its own spec).
     """
     net = resolve_input(config, data)
+    if (net.model is None) != (isinstance(connectome, Connectome | str | CompiledNetwork)):
+        raise ConfigError(f"reference model {net.model} is trained without a connectome" if net.model is not None
+                          else "a connectome (a preset, a file or a Connectome) or a reference model (--model) is "
+                               "needed")
+    if isinstance(connectome, ReferenceNetwork):
+        connectome = None  # rebuilt from the config, which must be its
     spec = net.compile(connectome, architecture, config.make_task().heads, config.loss_steps == "all")
-    if net.twin_of is None and not isinstance(connectome, CompiledNetwork):  # warned when it was compiled
+    if isinstance(spec, CompiledNetwork) and net.twin_of is None and not isinstance(connectome, CompiledNetwork):
         warn_repeated_sweeps(spec)
     return spec
 
@@ -138,7 +147,7 @@ def warn_repeated_sweeps(spec: CompiledNetwork, name: str | None = None) -> None
 
 
 def train(
-    connectome: Connectome | str | CompiledNetwork,
+    connectome: Connectome | str | NetworkSpec | None = None,
     config: TrainConfig | None = None,
     *,
     data: DataLike | None = None,
@@ -157,7 +166,8 @@ def train(
     """Train one model compiled from ``connectome``; write a run directory when ``out`` is given.
 
     ``connectome`` is a preset name, a file, a Connectome or a :class:`CompiledNetwork` (then ``architecture``
-    is not used). ``desc`` prefixes the progress bar (default: the connectome's name). With ``out``,
+    is not used); None for the reference model the config names (``make_config(model="resnet18")``).
+    ``desc`` prefixes the progress bar (default: the connectome's name). With ``out``,
     ``checkpoint.pt`` is written at every epoch's end and, with ``checkpoint_every=K``, every K batches;
     it does not change the results. An interrupted run is continued by :func:`resume_run`. With ``overwrite``,
     the outputs of the run being replaced are deleted first, so none of them can pass for this run's. While it
@@ -189,7 +199,7 @@ def train(
 
 
 def start_run(
-    connectome: Connectome | str | CompiledNetwork,
+    connectome: Connectome | str | NetworkSpec | None,
     config: TrainConfig | None = None,
     *,
     data: DataLike | None = None,
@@ -221,9 +231,8 @@ def start_run(
     model = build_seeded(spec, config.seed, runtime.device)
     run_config = {
         "visualstreams": __version__,
-        "name": spec.connectome.name,
-        "connectome": spec.connectome.to_dict(),
-        "architecture": spec.architecture.to_dict(),
+        "name": spec.name,
+        **spec.record(),
         **run_costs(spec, config.make_task().heads, config.loss_steps == "all"),
         "network": config.network.to_dict(),
         "train": config.to_dict(),
@@ -267,11 +276,13 @@ def finish_run(run: StartedRun, history: list[dict[str, float]],
                        dict(history[-1]), resumed)
 
 
-def rebuild_run(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, CompiledNetwork]:
+def rebuild_run(rd: RunDir, config_json: dict[str, Any]) -> tuple[TrainConfig, NetworkSpec]:
     """The train config and the compiled network a run directory's config.json describes (as its version meant
     them: run directories of earlier versions rebuild as they were)."""
     try:
         config = TrainConfig.of_run(config_json)
+        if config.network.model is not None:  # a reference model: its config names it and its input
+            return config, config.network.compile(None, heads=config.make_task().heads)
         conn = Connectome.from_dict(config_json["connectome"])
         arch = Architecture.from_dict(config_json["architecture"])
         return config, config.network.rebuild(conn, arch)
@@ -385,7 +396,7 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
     else:
         rd.remove_outputs()
     run = StartedRun(model, dev_data, config, runtime, run_config, rd)
-    return _train_started(run, progress, desc if desc is not None else f"{spec.connectome.name} ", checkpoint_every,
+    return _train_started(run, progress, desc if desc is not None else f"{spec.name} ", checkpoint_every,
                           state)
 
 
@@ -399,7 +410,7 @@ def load_run(run_dir: str | os.PathLike[str], device: str = "cpu") -> TrainResul
     config = rd.read_config()
     history = rd.read_history(required=True)
     _, spec = rebuild_run(rd, config)
-    model = VisualStreamsNet(spec)
+    model = spec.build()
     try:
         state = torch.load(rd.weights_path, map_location=device, weights_only=True)
         model.load_state_dict(state)
