@@ -18,7 +18,7 @@ import visualstreams as vs
 from visualstreams.analysis.area_activations import stimulus_activations
 from visualstreams.analysis.representations import _references_beside_conditions
 from visualstreams.errors import ConfigError
-from visualstreams.runs import resume_run
+from visualstreams.runs import RunFinished, resume_run
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -129,3 +129,44 @@ def test_train_model_on_the_command_line(tmp_path):
         assert "Traceback" not in done.stderr and not (tmp_path / "bad").exists()
     done = run_cli("train", "--model", "resnet19", "--out", "bad", cwd=tmp_path)
     assert done.returncode == 2 and "invalid choice: 'resnet19'" in done.stderr
+
+
+def test_weights_a_user_has_and_the_untrained_control(tmp_path, data):
+    trained = vs.train(None, config(epochs=1), data=data, out=tmp_path / "trained", progress=False)
+    # CORnet's published files: {"state_dict": ...} with DataParallel's "module." prefix
+    published = {"state_dict": {f"module.{k}": v for k, v in trained.model.body.state_dict().items()}}
+    torch.save(published, tmp_path / "cornet_z.pth")
+    scored = vs.train(None, config(), data=data, out=tmp_path / "scored", progress=False,
+                      weights=tmp_path / "cornet_z.pth", untrained=True)
+    assert scored.history["epoch"].tolist() == [0] and scored.final["test_acc"] == trained.final["test_acc"]
+    saved = json.loads((tmp_path / "scored" / "config.json").read_text())
+    assert saved["init"]["untrained"] is True and saved["init"]["weights"] == str(tmp_path / "cornet_z.pth")
+    assert len(saved["init"]["sha256"]) == 64
+    with pytest.raises(RunFinished, match="already scored"):
+        resume_run(tmp_path / "scored", data=data, progress=False)
+    # the untrained control: the seed's draw, scored (the first epoch of a trained run starts from the same weights)
+    control = vs.train(None, config(), data=data, out=tmp_path / "control", progress=False, untrained=True)
+    torch.manual_seed(0)
+    drawn = vs.network.ReferenceNetwork("cornet-z").build().state_dict()
+    assert all(torch.equal(v, drawn[k]) for k, v in control.model.state_dict().items())
+    with pytest.raises(ConfigError, match="these weights do not fit resnet18 .* lacks"):
+        vs.train(None, config("resnet18"), data=data, out=tmp_path / "bad", weights=tmp_path / "cornet_z.pth")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_run_started_from_weights_restarts_from_them_only_if_the_file_is_unchanged(tmp_path, data):
+    """Killed before its first checkpoint, a run starts over: from its weights file again, checked by its SHA-256."""
+    human = vs.make_config(epochs=1, batch_size=16, precision="fp32")
+    vs.train("human", human, data=data, out=tmp_path / "first", progress=False)
+    whole = vs.train("human", human, data=data, out=tmp_path / "whole", progress=False,
+                     weights=tmp_path / "first" / "model.pt")
+    with crash_at(2):
+        vs.train("human", human, data=data, out=tmp_path / "cut", progress=False,
+                 weights=tmp_path / "first" / "model.pt")
+    assert not (tmp_path / "cut" / "checkpoint.pt").exists()
+    (tmp_path / "first" / "model.pt").rename(tmp_path / "kept.pt")
+    torch.save({k: v + 1 for k, v in torch.load(tmp_path / "kept.pt").items()}, tmp_path / "first" / "model.pt")
+    with pytest.raises(vs.VisualStreamsError, match="SHA-256 differs"):
+        resume_run(tmp_path / "cut", data=data, progress=False)
+    (tmp_path / "kept.pt").replace(tmp_path / "first" / "model.pt")
+    assert_same_run(whole, resume_run(tmp_path / "cut", data=data, progress=False))

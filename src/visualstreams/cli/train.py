@@ -54,6 +54,14 @@ def add_arguments(pt: argparse.ArgumentParser) -> None:
                     help="what --twin-of matches: parameters (the default: as many parameters used by the task, "
                          "within 2%%; Spoerer et al.'s BF, MODE-BF<T>) or compute (training FLOPs per image within "
                          "5%%; MODE-BC<T>)")
+    pt.add_argument("--weights", metavar="FILE",
+                    help="start from this state dict instead of the seed's draw: for a --model, torchvision's or "
+                         "CORnet's own file (a published one you downloaded: its input must match, e.g. 3 channels "
+                         "and 64 px or more for torchvision's ResNets); for a connectome network, another run's "
+                         "model.pt. Checked against the network in one line; its path and SHA-256 go in config.json")
+    pt.add_argument("--untrained", action="store_true",
+                    help="do not train: score the network as it starts (the seed's draw, or --weights) and write it "
+                         "as a run (history: epoch 0), for predict and similarity; the field's control")
     add_training_options(pt)
 
 
@@ -93,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
             result = train(conn, train_config(args), data_path=args.data, out=out, overwrite=args.overwrite,
                            progress=not args.quiet, checkpoint_every=args.checkpoint_every,
                            architecture=args.architecture, dataset=args.dataset, test_data=args.test_data,
-                           image_size=args.image_size)
+                           image_size=args.image_size, weights=args.weights, untrained=args.untrained)
     except RunFinished as exc:  # not an error: resuming is safe to repeat, e.g. from a job script
         print(" ".join(str(exc).split()))
         return

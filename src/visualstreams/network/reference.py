@@ -434,10 +434,13 @@ class ReferenceNet(nn.Module):
         return self.body(x)
 
     def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
-        """Load a state dict written by torchvision's or CORnet's code into :attr:`body`: a checkpoint's
-        ``{"state_dict": ...}`` and DataParallel's ``module.`` prefix (CORnet's published files have both) are
-        taken off; one that does not fit is refused in one line naming the first key or shape that differs."""
+        """Load a state dict written by torchvision's or CORnet's code (or a run's model.pt of this model) into
+        :attr:`body`: a checkpoint's ``{"state_dict": ...}`` and DataParallel's ``module.`` prefix (CORnet's
+        published files have both) are taken off; one that does not fit is refused in one line naming the first key
+        or shape that differs."""
         sd = {k.removeprefix("module."): v for k, v in state_dict.get("state_dict", state_dict).items()}
+        if sd and all(k.startswith("body.") for k in sd):  # a run's own model.pt (this module's state dict)
+            sd = {k.removeprefix("body."): v for k, v in sd.items()}
         own = self.body.state_dict()
         missing, extra = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
         if missing or extra:

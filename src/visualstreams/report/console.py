@@ -147,6 +147,11 @@ def train_text(result: Any, out: str) -> str:
             "small_input") else ""
         lines.append(f"(reference model: {result.config.get('parameters'):,} parameters, "
                      f"{result.config.get('flops'):,} training FLOPs per image{rule})")
+    init = result.config.get("init") or {}
+    if init:  # not the seed's draw trained: say where it started and whether it trained
+        start = f"started from {init['weights']}" if init.get("weights") else "the seed's initial weights"
+        how = "not trained: scored as it starts" if init.get("untrained") else "then trained"
+        lines.append(f"({start}; {how})")
     if twin_of:  # the control, not a network that leaves its feedback out: say what it is matched to
         on = ("training FLOPs per image (within 5%)" if net_cfg.get("twin_match") == "compute" else
               "parameters used by the task (within 2%)")

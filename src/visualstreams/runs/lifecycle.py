@@ -51,6 +51,7 @@ from ..network import Architecture, CompiledNetwork, NetworkSpec
 from ..network.reference import ReferenceNetwork
 from ..network.twins import run_costs
 from ..storage import save_torch
+from .initial import load_initial_weights, score_untrained
 from .inputs import DataLike, device_data, refuse_gone, resolve_data, resolve_input, same_images
 from .rundir import RunDir
 from .writing import check_room, removed_if_left_empty, run_disk_bytes
@@ -162,6 +163,8 @@ def train(
     dataset: str | os.PathLike[str] | None = None,
     test_data: str | os.PathLike[str] | None = None,
     image_size: int | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    untrained: bool = False,
 ) -> TrainResult:
     """Train one model compiled from ``connectome``; write a run directory when ``out`` is given.
 
@@ -177,6 +180,10 @@ def train(
     ``data`` is the data itself; ``data_path`` a Fashion-MNIST directory; ``dataset`` a dataset's name or path
     (:func:`~visualstreams.data.load_dataset`, with ``test_data`` and ``image_size`` for image folders). The
     network follows an image set's size, channels and classes (:func:`compile_for`).
+
+    ``weights``: a state dict file the network starts from instead of its seed's draw (a reference model takes
+    torchvision's or CORnet's own files; see :mod:`~visualstreams.runs.initial`). ``untrained``: no training, the
+    network scored as it starts (history: one entry, epoch 0); config.json's ``init`` records both.
     """
     config = config or TrainConfig()
     # Everything that can be refused is, before the run directory is touched: the data, the network, the device,
@@ -185,15 +192,16 @@ def train(
     spec = compile_for(connectome, config, architecture, data)
     check_checkpoint_every(checkpoint_every)
     runtime = runtime or resolve_runtime(config.device, config.precision)
+    init = {"weights": weights, "untrained": untrained}
     if out is None:
-        run = start_run(spec, config, data=data, checkpoint_every=checkpoint_every, runtime=runtime)
+        run = start_run(spec, config, data=data, checkpoint_every=checkpoint_every, runtime=runtime, **init)
         return _train_started(run, progress, desc if desc is not None else f"{run.config['name']} ",
                               checkpoint_every)
     RunDir(out).refuse_other_kind()
     # The run directory is this process's until the run ends (or fails): a second writer is refused.
     with removed_if_left_empty(out), RunDir(out).lock():
         run = start_run(spec, config, data=data, out=out, overwrite=overwrite, checkpoint_every=checkpoint_every,
-                        runtime=runtime)
+                        runtime=runtime, **init)
         return _train_started(run, progress, desc if desc is not None else f"{run.config['name']} ",
                               checkpoint_every)
 
@@ -210,6 +218,8 @@ def start_run(
     checkpoint_every: int | None = None,
     resolved: dict[str, Any] | None = None,
     runtime: Runtime | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    untrained: bool = False,
 ) -> StartedRun:
     """Everything :func:`train` does before its loop: compile, checks, run directory, model, data, config.json.
 
@@ -229,6 +239,8 @@ def start_run(
     if run_dir is not None:
         check_room(run_dir.path, run_disk_bytes(spec.n_parameters), "the run")
     model = build_seeded(spec, config.seed, runtime.device)
+    init = {**(load_initial_weights(model, weights) if weights is not None else {}),
+            **({"untrained": True} if untrained else {})}
     run_config = {
         "visualstreams": __version__,
         "name": spec.name,
@@ -239,6 +251,7 @@ def start_run(
         "resolved": {**runtime.to_dict(), **(resolved or {})},
         "data": {**info, "train_used": len(dev_data.train_y)},
         "environment": environment(),
+        **({"init": init} if init else {}),
     }
     if run_dir is not None:
         run_dir.remove_outputs()
@@ -250,6 +263,11 @@ def _train_started(run: StartedRun, progress: bool, desc: str, checkpoint_every:
                    state: dict[str, Any] | None = None) -> TrainResult:
     """The loop and the run directory's outputs, shared by a fresh run and a resumed one."""
     rd = run.run_dir
+    if run.config.get("init", {}).get("untrained"):
+        scored = score_untrained(run.model, run.data, run.train_config, run.precision)
+        if rd is not None:
+            rd.write_history(scored)
+        return finish_run(run, scored)
     history = fit(run.model, run.data, run.train_config, run.precision, progress=progress, desc=desc,
                   on_epoch=rd.write_history if rd is not None else None,
                   checkpoint=rd.checkpoint_path if rd is not None else None,
@@ -326,6 +344,12 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
             desc: str | None, runtime: Runtime | None) -> TrainResult:
     config, spec = rebuild_run(rd, run_config)
     history = rd.read_history()
+    init = run_config.get("init") or {}
+    if init.get("untrained"):  # scored, not trained: nothing to continue
+        if rd.has_weights():
+            raise RunFinished(f"{rd.path}: an untrained run, already scored; nothing to resume")
+        raise VisualStreamsError(f"{rd.path}: an untrained run that did not finish scoring; score it again "
+                                 "(train --untrained --overwrite)")
     if rd.has_weights() and len(history) == config.epochs:
         # A checkpoint here outlived a crash between writing model.pt and deleting it: it is stale.
         rd.remove_checkpoint()
@@ -394,6 +418,8 @@ def _resume(rd: RunDir, run_config: dict[str, Any], data: DataLike | None,
             {"epoch": state["epoch"], "step": state["step"], "threads": runtime.threads})
         rd.write_config(run_config)
     else:
+        if init.get("weights"):  # from the start again: from the file it started from, if it is still that file
+            load_initial_weights(model, init["weights"], sha256=init.get("sha256"))
         rd.remove_outputs()
     run = StartedRun(model, dev_data, config, runtime, run_config, rd)
     return _train_started(run, progress, desc if desc is not None else f"{spec.name} ", checkpoint_every,
