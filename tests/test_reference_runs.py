@@ -18,6 +18,8 @@ import visualstreams as vs
 from visualstreams.analysis.area_activations import stimulus_activations
 from visualstreams.analysis.representations import _references_beside_conditions
 from visualstreams.errors import ConfigError
+from visualstreams.network import NetworkConfig, ReferenceNetwork
+from visualstreams.network.reference import match_width, parameters_at_width
 from visualstreams.runs import RunFinished, resume_run
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -170,3 +172,40 @@ def test_a_run_started_from_weights_restarts_from_them_only_if_the_file_is_uncha
         resume_run(tmp_path / "cut", data=data, progress=False)
     (tmp_path / "kept.pt").replace(tmp_path / "first" / "model.pt")
     assert_same_run(whole, resume_run(tmp_path / "cut", data=data, progress=False))
+
+
+@pytest.mark.parametrize("name", ["alexnet", "resnet18", "cornet-z", "cornet-s"])
+def test_a_width_matches_a_parameter_budget_and_counts_what_is_built(name):
+    target = 421_130  # macaque-markov2014's one-step network, the parameters the what task uses
+    width = match_width(name, target)
+    net = ReferenceNetwork(name, width=width)
+    assert abs(net.n_parameters - target) <= 0.02 * target
+    assert net.n_parameters == parameters_at_width(name, width)  # the meta-device count is the built model's
+    assert parameters_at_width(name, width * 0.9) <= net.n_parameters <= parameters_at_width(name, width * 1.1)
+    out, areas = net.build()(torch.rand(2, 1, 28, 28), return_areas=True)
+    assert out["what"].shape == (2, 10) and {"V1", "V2", "V4", "IT"} <= set(areas)
+
+
+def test_a_width_the_architecture_cannot_reach_is_refused_with_the_closest():
+    with pytest.raises(ConfigError, match=r"cornet-rt's widths cannot match 421,130 parameters within 2%: the closest"):
+        match_width("cornet-rt", 421_130)  # its channels come in multiples of 32
+
+
+def test_a_reference_model_matched_to_a_connectome_network(tmp_path, data):
+    human = vs.make_config(epochs=1, batch_size=16, precision="fp32")
+    budget = NetworkConfig(image_size=28, in_channels=1, classes=10).compile("human").parameters_used(("what",))
+    run = vs.train(None, config("resnet18", epochs=1), data=data, out=tmp_path / "matched", progress=False,
+                   match_params="human")
+    saved = json.loads((tmp_path / "matched" / "config.json").read_text())
+    assert saved["network"]["matched_to"] == "human" and saved["model"]["width"] == saved["network"]["width"] < 1
+    assert abs(saved["parameters"] - budget) <= 0.02 * budget
+    assert sum(p.numel() for p in vs.load_run(tmp_path / "matched").model.parameters()) == saved["parameters"]
+    assert run.model.spec.structure[-1] == saved["network"]["width"]
+    summary = vs.compare(["human"], human, tmp_path / "cmp", seeds=[0, 1], models=["cornet-z"], match_params="human",
+                         data=data, report=False, similarity=False, progress=False)
+    assert summary["condition"].tolist() == ["gain", "gain", "reference-matched", "reference-matched"]
+    ref = summary[summary["species"] == "cornet-z"]
+    assert (abs(ref["parameters"] - budget) <= 0.02 * budget).all()
+    tests = pd.read_csv(tmp_path / "cmp" / "tests.csv")
+    pairs = set(zip(tests["condition"], tests["group_a"], tests["group_b"], strict=True))
+    assert pairs == {("gain", "human", "cornet-z")}

@@ -419,7 +419,8 @@ def _references_beside_conditions(pairs: pd.DataFrame) -> pd.DataFrame:
     (as compare's tests.csv sets them)."""
     from ..network.config import REFERENCE
 
-    ref_a, ref_b = pairs["condition_a"] == REFERENCE, pairs["condition_b"] == REFERENCE
+    ref_a = pairs["condition_a"].astype(str).str.startswith(REFERENCE)
+    ref_b = pairs["condition_b"].astype(str).str.startswith(REFERENCE)
     conditions = list(dict.fromkeys([*pairs.loc[~ref_a, "condition_a"], *pairs.loc[~ref_b, "condition_b"]]))
     if not (ref_a | ref_b).any() or not conditions:
         return pairs

@@ -34,6 +34,9 @@ def add_arguments(pm: argparse.ArgumentParser) -> None:
                     help=f"also train these reference models on the same data, recipe and seeds "
                          f"({', '.join(REFERENCE_MODELS)}; condition 'reference', the name in the species column); "
                          "each is tested against every species within every condition")
+    pm.add_argument("--match-params", metavar="SPECIES",
+                    help="scale every --models model's channels to the parameters this connectome's one-step network "
+                         "uses on the task, within 2%% (see 'train --help'; condition reference-matched)")
     add_out(pm, "output directory (runs/compare)", default="runs/compare")
     pm.add_argument("--seeds", type=positive_int, default=1, metavar="N",
                     help="seeds per species and mode: --seed, --seed+1, ... (1)")
@@ -113,7 +116,8 @@ def run(args: argparse.Namespace) -> None:
                           cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
                           ray_verbose=args.ray_verbose, recordings=args.recordings, stimuli=args.stimuli,
                           window_ms=tuple(args.response_window) if args.response_window else None,
-                          predictivity=predict_config(args) if args.recordings else None, models=args.models)
+                          predictivity=predict_config(args) if args.recordings else None, models=args.models,
+                          match_params=args.match_params)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise

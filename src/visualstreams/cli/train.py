@@ -59,6 +59,11 @@ def add_arguments(pt: argparse.ArgumentParser) -> None:
                          "CORnet's own file (a published one you downloaded: its input must match, e.g. 3 channels "
                          "and 64 px or more for torchvision's ResNets); for a connectome network, another run's "
                          "model.pt. Checked against the network in one line; its path and SHA-256 go in config.json")
+    pt.add_argument("--match-params", metavar="SPECIES",
+                    help="with --model: scale every layer's channels so that the model has as many parameters, "
+                         "within 2%%, as this connectome's one-step network uses on the task (a preset or a file; "
+                         "depth, kernels, strides and stem kept; condition reference-matched; refused where the "
+                         "architecture's steps cannot come that close). Published weights no longer fit it")
     pt.add_argument("--untrained", action="store_true",
                     help="do not train: score the network as it starts (the seed's draw, or --weights) and write it "
                          "as a run (history: epoch 0), for predict and similarity; the field's control")
@@ -101,7 +106,8 @@ def run(args: argparse.Namespace) -> None:
             result = train(conn, train_config(args), data_path=args.data, out=out, overwrite=args.overwrite,
                            progress=not args.quiet, checkpoint_every=args.checkpoint_every,
                            architecture=args.architecture, dataset=args.dataset, test_data=args.test_data,
-                           image_size=args.image_size, weights=args.weights, untrained=args.untrained)
+                           image_size=args.image_size, weights=args.weights, untrained=args.untrained,
+                           match_params=args.match_params)
     except RunFinished as exc:  # not an error: resuming is safe to repeat, e.g. from a job script
         print(" ".join(str(exc).split()))
         return

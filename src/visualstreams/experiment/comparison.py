@@ -97,6 +97,7 @@ def compare(
     predictivity: PredictivityConfig | None = None,
     window_ms: tuple[float, float] | None = None,
     models: Sequence[str] = (),
+    match_params: str | Connectome | None = None,
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
     The grid is a :class:`~visualstreams.experiment.sweep.Sweep`, the options of how it trains an
@@ -145,6 +146,8 @@ def compare(
     :mod:`~visualstreams.network.reference`) trained beside the connectomes on the same data, recipe and seeds,
     one at a time (never stacked): condition ``reference``, the model's name in the species column. tests.csv
     sets them beside every connectome condition: within each condition, every pair of species and models.
+    ``match_params``: each reference model scaled to the parameters this connectome's one-step network uses
+    (condition ``reference-matched``; :func:`~visualstreams.network.config.matched_reference`).
     Returns the summary (one row per run).
     """
     config = config or TrainConfig()
@@ -158,7 +161,7 @@ def compare(
     sweep = Sweep(tuple(connectomes), config, _tuple(seeds), _tuple(modes), _tuple(steps),
                   () if twins is False else ("parameters",) if twins is True else tuple(twins),
                   None if intrinsic is None else (intrinsic,) if isinstance(intrinsic, bool) else tuple(
-                      bool(i) for i in intrinsic), architecture, tuple(models))
+                      bool(i) for i in intrinsic), architecture, tuple(models), match_params)
     plan = plan_sweep(sweep, execution, data=data, data_path=data_path, dataset=dataset, test_data=test_data,
                       image_size=image_size, resume=resume)
     started = (start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray"
@@ -411,7 +414,7 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
 def _beside_every_condition(ok: pd.DataFrame) -> pd.DataFrame:
     """The runs as the species tests read them: a reference model's runs (one condition, ``reference``) set beside
     every condition of the connectomes' networks, so that each is tested against every species within each."""
-    refs = ok["condition"] == REFERENCE
+    refs = ok["condition"].astype(str).str.startswith(REFERENCE)
     conditions = list(dict.fromkeys(ok.loc[~refs, "condition"]))
     if not refs.any() or not conditions:
         return ok

@@ -18,7 +18,7 @@ from ..data import ImageSet
 from ..engine import Runtime, TrainConfig, choose_strategy, resolve_runtime
 from ..errors import ConfigError
 from ..network import Architecture, CompiledNetwork, NetworkConfig, NetworkSpec, load_architecture
-from ..network.config import INPUT_FIELDS
+from ..network.config import INPUT_FIELDS, matched_reference
 from ..network.modes import TWIN_PREFIXES
 from ..network.twins import twin as twin_network
 from ..runs import resolve_data, resolve_input, warn_repeated_sweeps
@@ -49,6 +49,7 @@ class Sweep:
     intrinsic: tuple[bool, ...] | None = None
     architecture: Architecture | str | os.PathLike[str] | None = None
     models: tuple[str, ...] = ()
+    match_params: str | Connectome | None = None  # the connectome whose network the models are scaled to
 
     @property
     def seed_list(self) -> list[int]:
@@ -202,6 +203,10 @@ def plan_sweep(sweep: Sweep, execution: Execution | None = None, *, data: DataLi
     decided = resolve_input(config, images)  # the input of every network: the data's
     networks = [replace(v, **{f: getattr(decided, f) for f in INPUT_FIELDS}) for v in networks]
     references = [replace(r, **{f: getattr(decided, f) for f in INPUT_FIELDS}) for r in references]
+    if sweep.match_params is not None:
+        task = config.make_task()
+        references = [matched_reference(r, sweep.match_params, task.heads, config.loss_steps == "all", arch)
+                      for r in references]
     specs: dict[tuple[str, NetworkConfig], NetworkSpec] = {
         (name, v): v.compile(conn.replace(name=name), arch)
         for v in networks if v.twin_of is None for name, conn in zip(names, conns, strict=True)}

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from .architecture import Architecture
 from .compile import ArchitectureLike, CompiledNetwork, compile_network
 from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODE_DESCRIPTIONS, TWIN_PREFIXES, check_mode, check_steps
-from .reference import REFERENCE_SIZE, ReferenceNetwork, reference_spec
+from .reference import REFERENCE_SIZE, ReferenceNetwork, match_width, reference_spec
 from .twins import twin
 
 INPUT_FIELDS = ("image_size", "in_channels", "classes")
@@ -52,6 +52,8 @@ class NetworkConfig:
     in_channels: int | None = None
     classes: int | None = None
     model: str | None = None
+    width: float | None = None  # a reference model's channel multiplier (None: the published widths)
+    matched_to: str | None = None  # the connectome whose network's used parameters that width matches
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -63,6 +65,8 @@ class NetworkConfig:
             if given:
                 raise ConfigError(f"{given[0]} is a setting of a connectome's network; reference model "
                                   f"{self.model} takes none")
+        elif self.width is not None or self.matched_to is not None:
+            raise ConfigError("a width (--match-params) is a reference model's setting: give --model")
         object.__setattr__(self, "steps", check_steps(self.steps))  # a NumPy integer saved as an int
         if self.twin_of is not None:
             if isinstance(self.twin_of, bool) or not (isinstance(self.twin_of, int) and self.twin_of >= 2):
@@ -87,7 +91,7 @@ class NetworkConfig:
         ``gain-T4i``), ``n`` last for per-step norms (``gain-T4in``, ``gain-T1n``). Tables and figures group runs
         by it, so the steps are a factor like the mode; :func:`parse_condition` is its inverse."""
         if self.model is not None:
-            return REFERENCE
+            return REFERENCE if self.matched_to is None else f"{REFERENCE}-matched"
         i = ("i" if self.intrinsic else "") + ("n" if self.step_norm else "")
         if self.twin_of is not None:
             return f"{self.mode}-{TWIN_PREFIXES[self.twin_match]}{self.twin_of}{i}"
@@ -114,8 +118,10 @@ class NetworkConfig:
     def to_dict(self) -> dict[str, Any]:
         """config.json's ``network`` section (a reference model's: its name and input, no connectome setting)."""
         if self.model is not None:
-            return {"model": self.model, **{f: getattr(self, f) for f in INPUT_FIELDS}}
-        return {k: v for k, v in asdict(self).items() if k != "model"}  # as every run before reference models
+            matched = {"width": self.width, "matched_to": self.matched_to} if self.matched_to is not None else {}
+            return {"model": self.model, **{f: getattr(self, f) for f in INPUT_FIELDS}, **matched}
+        # as every run before reference models
+        return {k: v for k, v in asdict(self).items() if k not in ("model", "width", "matched_to")}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
@@ -133,7 +139,7 @@ class NetworkConfig:
         input (``connectome`` is not read: None)."""
         if self.model is not None:
             spec = ReferenceNetwork(self.model, self.image_size or REFERENCE_SIZE, self.in_channels or 1,
-                                    self.classes or 10)
+                                    self.classes or 10, self.width or 1.0)
             spec.check_heads(tuple(heads))
             return spec
         if self.twin_of is not None and not isinstance(connectome, CompiledNetwork):
@@ -164,6 +170,21 @@ class NetworkConfig:
         return spec
 
 
+def matched_reference(reference: NetworkConfig, connectome: Connectome | str, heads: Sequence[str] = ("what",),
+                      every_step: bool = False, architecture: ArchitectureLike = None) -> NetworkConfig:
+    """``reference`` (a reference model at its input) widened or narrowed to the parameters that ``connectome``'s
+    one-step network uses on a task of ``heads`` at the same input (:meth:`CompiledNetwork.parameters_used`; every
+    layer's channels scaled alike, :func:`~visualstreams.network.reference.match_width`), within 2%."""
+    if reference.model is None:
+        raise ConfigError("--match-params matches a reference model (--model) to a connectome's network")
+    inputs = {f: getattr(reference, f) for f in INPUT_FIELDS}
+    spec = NetworkConfig(**inputs).compile(connectome, architecture, heads, every_step)
+    assert isinstance(spec, CompiledNetwork)
+    width = match_width(reference.model, spec.parameters_used(tuple(heads), every_step), reference.classes or 10,
+                        reference.in_channels or 1, reference.image_size or REFERENCE_SIZE)
+    return replace(reference, width=width, matched_to=spec.name)
+
+
 _SUFFIX = re.compile(r"(BF|BC|T)(\d+)(i?)(n?)")
 
 
@@ -188,6 +209,10 @@ def describe_condition(label: str) -> str:
     if label == REFERENCE:
         return ("one of the field's reference models (its name is in the species column), trained and scored with "
                 "the same recipe, seeds and data")
+    if label == f"{REFERENCE}-matched":
+        return ("a reference model (its name in the species column) with every layer's channels scaled to match, "
+                "within 2%, the parameters a connectome's one-step network uses on this task (config.json's "
+                "network.matched_to); the same recipe, seeds and data")
     try:
         c = parse_condition(label)
     except ConfigError:
@@ -206,4 +231,5 @@ def describe_condition(label: str) -> str:
     return what + normed
 
 
-__all__ = ["INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec", "describe_condition", "parse_condition"]
+__all__ = ["INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec", "describe_condition", "matched_reference",
+           "parse_condition"]

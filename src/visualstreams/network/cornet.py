@@ -20,6 +20,7 @@ Every CORnet ends in an average pool and a linear read-out (``decoder.linear``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -55,12 +56,12 @@ class BlockZ(nn.Module):
 
 
 class CORnetZ(nn.Sequential):
-    def __init__(self, classes: int, in_channels: int) -> None:
+    def __init__(self, classes: int, in_channels: int, channels: tuple[int, ...] = CHANNELS) -> None:
         super().__init__()
-        ins = (in_channels, *CHANNELS[:-1])
+        ins = (in_channels, *channels[:-1])
         for i, area in enumerate(AREAS):
-            self.add_module(area, BlockZ(ins[i], CHANNELS[i], 7 if i == 0 else 3, 2 if i == 0 else 1))
-        self.decoder = Decoder(CHANNELS[-1], classes)
+            self.add_module(area, BlockZ(ins[i], channels[i], 7 if i == 0 else 3, 2 if i == 0 else 1))
+        self.decoder = Decoder(channels[-1], classes)
         for m in self.modules():  # the published initialisation
             if isinstance(m, nn.Conv2d | nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
@@ -91,15 +92,16 @@ class BlockRT(nn.Module):
 
 
 class CORnetRT(nn.Module):
-    def __init__(self, classes: int, in_channels: int, image_size: int, steps: int = RT_STEPS) -> None:
+    def __init__(self, classes: int, in_channels: int, image_size: int, steps: int = RT_STEPS,
+                 channels: tuple[int, ...] = CHANNELS) -> None:
         super().__init__()
         self.steps = steps
-        size, ins = image_size, (in_channels, *CHANNELS[:-1])
+        size, ins = image_size, (in_channels, *channels[:-1])
         for i, area in enumerate(AREAS):
             kernel, stride = (7, 4) if i == 0 else (3, 2)
             size = (size + 2 * (kernel // 2) - kernel) // stride + 1
-            setattr(self, area, BlockRT(ins[i], CHANNELS[i], kernel, stride, size))
-        self.decoder = Decoder(CHANNELS[-1], classes)
+            setattr(self, area, BlockRT(ins[i], channels[i], kernel, stride, size))
+        self.decoder = Decoder(channels[-1], classes)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         states: dict[str, torch.Tensor] = {}
@@ -147,17 +149,18 @@ class BlockS(nn.Module):
 
 
 class CORnetS(nn.Sequential):
-    def __init__(self, classes: int, in_channels: int) -> None:
+    def __init__(self, classes: int, in_channels: int, channels: tuple[int, ...] = CHANNELS) -> None:
         super().__init__()
         self.V1 = nn.Sequential()
-        for name, module in (("conv1", nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)),
-                             ("norm1", nn.BatchNorm2d(64)), ("nonlin1", nn.ReLU()), ("pool", nn.MaxPool2d(3, 2, 1)),
-                             ("conv2", nn.Conv2d(64, 64, 3, 1, 1, bias=False)), ("norm2", nn.BatchNorm2d(64)),
+        c = channels[0]
+        for name, module in (("conv1", nn.Conv2d(in_channels, c, 7, 2, 3, bias=False)),
+                             ("norm1", nn.BatchNorm2d(c)), ("nonlin1", nn.ReLU()), ("pool", nn.MaxPool2d(3, 2, 1)),
+                             ("conv2", nn.Conv2d(c, c, 3, 1, 1, bias=False)), ("norm2", nn.BatchNorm2d(c)),
                              ("nonlin2", nn.ReLU()), ("output", nn.Identity())):
             self.V1.add_module(name, module)
         for i, area in enumerate(AREAS[1:], start=1):
-            self.add_module(area, BlockS(CHANNELS[i - 1], CHANNELS[i], S_STEPS[area]))
-        self.decoder = Decoder(CHANNELS[-1], classes)
+            self.add_module(area, BlockS(channels[i - 1], channels[i], S_STEPS[area]))
+        self.decoder = Decoder(channels[-1], classes)
         for m in self.modules():  # the published initialisation (its linear read-out keeps torch's default)
             if isinstance(m, nn.Conv2d):
                 n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
@@ -167,13 +170,16 @@ class CORnetS(nn.Sequential):
                 nn.init.constant_(m.bias, 0)
 
 
-def build_cornet(name: str, classes: int, in_channels: int, image_size: int) -> nn.Module:
-    """CORnet ``name`` (``cornet-z``, ``cornet-rt``, ``cornet-s``) for ``classes`` classes."""
+def build_cornet(name: str, classes: int, in_channels: int, image_size: int,
+                 ch: Callable[[int], int] = round) -> nn.Module:
+    """CORnet ``name`` (``cornet-z``, ``cornet-rt``, ``cornet-s``) for ``classes`` classes; ``ch``: each area's
+    channels from the published ones (CORnet-RT's in multiples of 32: its group norms have 32 groups)."""
     if name == "cornet-z":
-        return CORnetZ(classes, in_channels)
+        return CORnetZ(classes, in_channels, tuple(ch(c) for c in CHANNELS))
     if name == "cornet-rt":
-        return CORnetRT(classes, in_channels, image_size)
-    return CORnetS(classes, in_channels)
+        groups = tuple(max(32, 32 * round(ch(c) / 32)) for c in CHANNELS)
+        return CORnetRT(classes, in_channels, image_size, channels=groups)
+    return CORnetS(classes, in_channels, tuple(ch(c) for c in CHANNELS))
 
 
 __all__ = ["AREAS", "CORnetRT", "CORnetS", "CORnetZ", "build_cornet"]

@@ -1,11 +1,12 @@
 """The field's reference models by name: AlexNet, VGG-11/16, ResNet-18/50 and CORnet-Z/RT/S, built at any input,
 with the layer that stands for each visual area (V1, V2, V4, IT) and, for the recurrent CORnets, every step.
 
-The torchvision architectures are written here, with torchvision's module names, shapes and initialisation
-(torchvision 0.29's ``alexnet``, ``vgg11``, ``vgg16``, ``resnet18``, ``resnet50``: the same state dict, so a
-torchvision file loads; tested against the state dicts torchvision's constructors write and their published
-parameter counts), because PyPI's torchvision wheel does not import beside the CPU build of torch this project
-pins (``operator torchvision::nms does not exist``). The CORnets are in :mod:`.cornet`.
+The torchvision architectures are in :mod:`.torchvision_models`, with torchvision's module names, shapes and
+initialisation (torchvision 0.29's ``alexnet``, ``vgg11``, ``vgg16``, ``resnet18``, ``resnet50``: the same state
+dict, so a torchvision file loads; tested against the state dicts torchvision's constructors write and their
+published parameter counts), because PyPI's torchvision wheel does not import beside the CPU build of torch this
+project pins (``operator torchvision::nms does not exist``). The CORnets are in :mod:`.cornet`. A run's spec is
+:class:`ReferenceNetwork`; :func:`match_width` scales every layer's channels to a parameter budget.
 
 Regions (:attr:`ReferenceSpec.regions`): AlexNet's is the map Brain-Score commits for it
 (``region_layer_map/alexnet.json``: V1 ``features.2``, V2 and V4 ``features.7``, IT ``features.12``); the CORnets'
@@ -22,7 +23,8 @@ from 28 px up. The rule a network was built with is recorded with it. Imports to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -32,17 +34,13 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..metrics import at_step
+from .torchvision_models import RESNET_BLOCKS, VGG_LAYERS, ResNet, alexnet, vgg
 
 REGIONS = ("V1", "V2", "V4", "IT")
 SMALL = 64  # below this many pixels the 224 px stems are adapted (see the module's docstring)
 VGG_SMALL = 32  # below this VGG leaves out its last max-pool
 REFERENCE_SIZE = 28  # the input of a reference model asked for without one (Fashion-MNIST's)
 
-VGG_LAYERS = {  # torchvision's configurations "A" and "D": channels, or "M" for a 2x2 max-pool
-    "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
-}
-RESNET_BLOCKS = {"resnet18": ("basic", (2, 2, 2, 2)), "resnet50": ("bottleneck", (3, 4, 6, 3))}
 
 
 @dataclass(frozen=True)
@@ -118,126 +116,54 @@ def reference_spec(name: str) -> ReferenceSpec:
         raise ConfigError(f"unknown reference model {name!r} (known: {', '.join(REFERENCE_MODELS)})") from None
 
 
-# -- torchvision's architectures ------------------------------------------------------------------------------
-def alexnet(classes: int, in_channels: int, small: bool) -> nn.Module:
-    first = (nn.Conv2d(in_channels, 64, 3, stride=1, padding=1) if small
-             else nn.Conv2d(in_channels, 64, 11, stride=4, padding=2))
-    model = nn.Module()
-    model.features = nn.Sequential(
-        first, nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
-    model.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-    model.classifier = nn.Sequential(
-        nn.Dropout(0.5), nn.Linear(256 * 36, 4096), nn.ReLU(inplace=True),
-        nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, classes))
-    return model
+def _body(name: str, classes: int, in_channels: int, image_size: int, width: float) -> nn.Module:
+    """The architecture under its published module names, every layer's channels times ``width``."""
+    family, small = reference_spec(name).family, small_input_rule(name, image_size) is not None
+
+    def ch(c: int) -> int:
+        return max(1, round(c * width))
+
+    if family == "alexnet":
+        return alexnet(classes, in_channels, small, ch)
+    if family == "vgg":
+        return vgg(name, classes, in_channels, small, ch)
+    if family == "resnet":
+        return ResNet(name, classes, in_channels, small, ch)
+    from .cornet import build_cornet
+
+    return build_cornet(name, classes, in_channels, image_size, ch)
 
 
-def vgg(name: str, classes: int, in_channels: int, no_last_pool: bool) -> nn.Module:
-    layers: list[nn.Module] = []
-    channels = in_channels
-    config = VGG_LAYERS[name][:-1] if no_last_pool else VGG_LAYERS[name]
-    for v in config:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(channels, int(v), 3, padding=1), nn.ReLU(inplace=True)]
-            channels = int(v)
-    model = nn.Module()
-    model.features = nn.Sequential(*layers)
-    model.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-    model.classifier = nn.Sequential(
-        nn.Linear(512 * 49, 4096), nn.ReLU(True), nn.Dropout(0.5),
-        nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(4096, classes))
-    for m in model.modules():  # torchvision's initialisation
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.constant_(m.bias, 0)
-    return model
+def parameters_at_width(name: str, width: float, classes: int = 10, in_channels: int = 1,
+                        image_size: int = 28) -> int:
+    """Trainable parameters of ``name`` at ``width``, counted on the meta device (nothing allocated or drawn)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in _body(name, classes, in_channels, image_size, width).parameters())
 
 
-class BasicBlock(nn.Module):
-    expansion = 1
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = _downsample(inplanes, planes * self.expansion, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+MATCH_TOLERANCE = 0.02  # a matched reference model's parameters are the target's to within 2% (as a matched twin's)
 
 
-class Bottleneck(nn.Module):
-    expansion = 4
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = _downsample(inplanes, planes * self.expansion, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-
-def _downsample(inplanes: int, outplanes: int, stride: int) -> nn.Module | None:
-    if stride == 1 and inplanes == outplanes:
-        return None
-    return nn.Sequential(nn.Conv2d(inplanes, outplanes, 1, stride, bias=False), nn.BatchNorm2d(outplanes))
-
-
-class ResNet(nn.Module):
-    def __init__(self, name: str, classes: int, in_channels: int, cifar_stem: bool) -> None:
-        super().__init__()
-        kind, counts = RESNET_BLOCKS[name]
-        block: Callable[..., nn.Module] = BasicBlock if kind == "basic" else Bottleneck
-        expansion = 1 if kind == "basic" else 4
-        self.conv1 = (nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False) if cifar_stem
-                      else nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False))
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.Identity() if cifar_stem else nn.MaxPool2d(3, 2, 1)
-        inplanes = 64
-        for i, (planes, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
-            blocks = []
-            for j in range(count):
-                blocks.append(block(inplanes, planes, 2 if (j == 0 and i > 0) else 1))
-                inplanes = planes * expansion
-            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * expansion, classes)
-        for m in self.modules():  # torchvision's initialisation
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.constant_(m.weight, 1)
-                nn.init.constant_(m.bias, 0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+def match_width(name: str, target: int, classes: int = 10, in_channels: int = 1, image_size: int = 28,
+                tolerance: float = MATCH_TOLERANCE) -> float:
+    """The width multiplier at which ``name`` has ``target`` trainable parameters to within ``tolerance``: every
+    layer's channels scaled alike (the architecture's depth, kernels, strides and stem kept), found by bisection on
+    the count, which grows with the width. Refused in one line where the architecture's steps cannot come that close
+    (CORnet-RT's widths come in multiples of 32 channels, for its 32-group norms)."""
+    if target < 1:
+        raise ConfigError(f"a parameter budget is a whole number >= 1, got {target!r}")
+    lo, hi, best = 1 / 512, 16.0, (math.inf, 1.0)
+    for _ in range(48):  # log-bisection: the relative step falls below 1e-12, past any channel's rounding
+        mid = math.sqrt(lo * hi)
+        n = parameters_at_width(name, mid, classes, in_channels, image_size)
+        best = min(best, (abs(n - target) / target, mid))
+        lo, hi = (mid, hi) if n < target else (lo, mid)
+    off, width = best
+    if off > tolerance:
+        got = parameters_at_width(name, width, classes, in_channels, image_size)
+        raise ConfigError(f"{name}'s widths cannot match {target:,} parameters within {tolerance:.0%}: the closest "
+                          f"is {got:,} ({(got - target) / target:+.1%}, width {width:.3g})")
+    return round(width, 12)
 
 
 def _classify(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -259,6 +185,7 @@ class ReferenceNetwork:
     image_size: int = 28
     in_channels: int = 1
     classes: int = 10
+    width: float = 1.0  # every layer's channels times this (1: the published model); see match_width
 
     steps = 1
     intrinsic = False
@@ -268,6 +195,8 @@ class ReferenceNetwork:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", reference_spec(self.model).name)
+        if isinstance(self.width, bool) or not (isinstance(self.width, int | float) and 0 < self.width <= 16):
+            raise ConfigError(f"a reference model's width is a multiplier in (0, 16], got {self.width!r}")
 
     @property
     def name(self) -> str:
@@ -283,7 +212,7 @@ class ReferenceNetwork:
 
     def build(self) -> ReferenceNet:
         """The model, its weights drawn from torch's global generator (the published initialisation)."""
-        return ReferenceNet(self.model, self.classes, self.in_channels, self.image_size)
+        return ReferenceNet(self.model, self.classes, self.in_channels, self.image_size, self.width)
 
     @cached_property
     def _probe(self) -> tuple[int, dict[str, tuple[int, int, int]], list[str], dict[str, str]]:
@@ -335,7 +264,7 @@ class ReferenceNetwork:
 
     @property
     def structure(self) -> tuple[Any, ...]:
-        return ("reference", self.model, self.image_size, self.in_channels, self.classes)
+        return ("reference", self.model, self.image_size, self.in_channels, self.classes, self.width)
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -347,7 +276,7 @@ class ReferenceNetwork:
         e = self.entry
         return {"model": {"name": self.model, "family": e.family, "image_size": self.image_size,
                           "in_channels": self.in_channels, "classes": self.classes,
-                          "small_input": self.adaptation, "regions": self.regions,
+                          "small_input": self.adaptation, "width": self.width, "regions": self.regions,
                           "region_source": e.region_source, "source": e.source}}
 
 
@@ -357,23 +286,14 @@ class ReferenceNet(nn.Module):
     ``net(x)`` gives ``{"what": logits}``; ``return_areas=True`` also ``{area: output}`` (``AREA@tK`` per step for
     the recurrent CORnets; their last step under the plain name too)."""
 
-    def __init__(self, name: str, classes: int = 10, in_channels: int = 1, image_size: int = 28) -> None:
+    def __init__(self, name: str, classes: int = 10, in_channels: int = 1, image_size: int = 28,
+                 width: float = 1.0) -> None:
         super().__init__()
         self.entry = reference_spec(name)
-        self.spec = ReferenceNetwork(name, image_size, in_channels, classes)
+        self.spec = ReferenceNetwork(name, image_size, in_channels, classes, width)
         self.name, self.classes, self.in_channels, self.image_size = self.entry.name, classes, in_channels, image_size
         self.adaptation = small_input_rule(name, image_size)
-        family = self.entry.family
-        if family == "alexnet":
-            self.body = alexnet(classes, in_channels, self.adaptation is not None)
-        elif family == "vgg":
-            self.body = vgg(self.name, classes, in_channels, self.adaptation is not None)
-        elif family == "resnet":
-            self.body = ResNet(self.name, classes, in_channels, self.adaptation is not None)
-        else:
-            from .cornet import build_cornet
-
-            self.body = build_cornet(self.name, classes, in_channels, image_size)
+        self.body = _body(self.name, classes, in_channels, image_size, width)
         self.regions = dict(self.entry.regions)
         if self.adaptation == "no-last-pool":  # IT: the last ReLU, where the left-out pool was
             self.regions["IT"] = f"features.{len(self.body.features) - 1}"
@@ -461,4 +381,4 @@ def build_reference(name: str, classes: int = 10, in_channels: int = 1, image_si
 
 
 __all__ = ["REFERENCE_MODELS", "REGIONS", "ReferenceNet", "ReferenceNetwork", "ReferenceSpec", "build_reference",
-           "reference_spec", "small_input_rule"]
+           "match_width", "parameters_at_width", "reference_spec", "small_input_rule"]

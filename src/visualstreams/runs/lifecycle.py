@@ -48,6 +48,7 @@ from ..engine import (
 from ..engine.checkpoint import check_checkpoint_every, check_state, of_config
 from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, NetworkSpec
+from ..network.config import matched_reference
 from ..network.reference import ReferenceNetwork
 from ..network.twins import run_costs
 from ..storage import save_torch
@@ -165,6 +166,7 @@ def train(
     image_size: int | None = None,
     weights: str | os.PathLike[str] | None = None,
     untrained: bool = False,
+    match_params: Connectome | str | None = None,
 ) -> TrainResult:
     """Train one model compiled from ``connectome``; write a run directory when ``out`` is given.
 
@@ -184,11 +186,16 @@ def train(
     ``weights``: a state dict file the network starts from instead of its seed's draw (a reference model takes
     torchvision's or CORnet's own files; see :mod:`~visualstreams.runs.initial`). ``untrained``: no training, the
     network scored as it starts (history: one entry, epoch 0); config.json's ``init`` records both.
+    ``match_params``: a connectome whose one-step network's used parameters the reference model is scaled to
+    (:func:`~visualstreams.network.config.matched_reference`; recorded as its ``width`` and ``matched_to``).
     """
     config = config or TrainConfig()
     # Everything that can be refused is, before the run directory is touched: the data, the network, the device,
     # and a directory that is not a run's.
     data = resolve_data(config, data, data_path, dataset, test_data, image_size)
+    if match_params is not None:
+        config = replace(config, network=matched_reference(resolve_input(config, data), match_params,
+                                                           config.make_task().heads, config.loss_steps == "all"))
     spec = compile_for(connectome, config, architecture, data)
     check_checkpoint_every(checkpoint_every)
     runtime = runtime or resolve_runtime(config.device, config.precision)
