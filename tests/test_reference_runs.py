@@ -186,6 +186,15 @@ def test_a_width_matches_a_parameter_budget_and_counts_what_is_built(name):
     assert out["what"].shape == (2, 10) and {"V1", "V2", "V4", "IT"} <= set(areas)
 
 
+def test_the_budget_the_readme_states():
+    """README and docs/network.md: macaque-markov2014's one-step network uses 421,130 parameters on Fashion-MNIST's
+    what task; ResNet-18 matched to it has 422,154; CORnet-RT's closest is 410,122."""
+    spec = NetworkConfig(image_size=28, in_channels=1, classes=10).compile("macaque-markov2014")
+    assert spec.parameters_used(("what",)) == 421_130
+    assert parameters_at_width("resnet18", match_width("resnet18", 421_130)) == 422_154
+    assert parameters_at_width("cornet-rt", 0.31) == 410_122
+
+
 def test_a_width_the_architecture_cannot_reach_is_refused_with_the_closest():
     with pytest.raises(ConfigError, match=r"cornet-rt's widths cannot match 421,130 parameters within 2%: the closest"):
         match_width("cornet-rt", 421_130)  # its channels come in multiples of 32
