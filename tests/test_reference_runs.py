@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -16,10 +17,14 @@ from test_resume import assert_same_run, crash_at
 
 import visualstreams as vs
 from visualstreams.analysis.area_activations import stimulus_activations
-from visualstreams.analysis.representations import _references_beside_conditions
+from visualstreams.analysis.differences import species_differences
+from visualstreams.analysis.predictivity import _check_areas
+from visualstreams.analysis.representations import _species_tests
 from visualstreams.errors import ConfigError
+from visualstreams.experiment.comparison import analyse
 from visualstreams.network import NetworkConfig, ReferenceNetwork
 from visualstreams.network.reference import match_width, parameters_at_width
+from visualstreams.network.twins import _training_flops, training_flops
 from visualstreams.runs import RunFinished, resume_run
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -78,7 +83,7 @@ def test_compare_trains_reference_models_beside_the_species_and_tests_them_withi
     assert (ref["parameters"] == ref["parameters_used"]).all() and (ref["flops"] > 0).all()
     assert (out / "cornet-z" / "reference-seed1" / "model.pt").is_file()
     tests = pd.read_csv(out / "tests.csv")
-    species = tests[(tests["compare"] == "species") & (tests["metric"] == "test_acc")]
+    species = tests[(tests["compare"] == "reference") & (tests["metric"] == "test_acc")]
     # the reference model beside each condition of the connectome's network, never a condition of its own
     assert sorted(zip(species["condition"], species["group_a"], species["group_b"], strict=True)) == [
         ("gain", "human", "cornet-z"), ("none", "human", "cornet-z")]
@@ -91,17 +96,55 @@ def test_compare_trains_reference_models_beside_the_species_and_tests_them_withi
     assert again["test_acc"].tolist() == summary["test_acc"].tolist()
 
 
-def test_similarity_sets_reference_runs_beside_every_condition():
-    def pair(a, b):
-        return {"species_a": a[0], "condition_a": a[1], "species_b": b[0], "condition_b": b[1]}
+def summary_of(groups, tmp_path):
+    """A compare's summary of made-up accuracies: {(species, condition): [one per seed]}."""
+    return pd.DataFrame([{"species": sp, "condition": c, "seed": k, "status": "ok", "test_acc": v,
+                          "run_dir": str(tmp_path / f"{sp}-{c}-{k}")}
+                         for (sp, c), values in groups.items() for k, v in enumerate(values)])
 
-    h1, h4, r = ("human", "gain"), ("human", "gain-T4"), ("resnet18", "reference")
-    pairs = pd.DataFrame([pair(h1, h4), pair(h1, r), pair(h4, r), pair(r, r)])
-    out = _references_beside_conditions(pairs)
-    got = sorted(tuple(row) for row in out[["condition_a", "condition_b", "species_a", "species_b"]].to_numpy())
-    assert got == sorted([("gain", "gain-T4", "human", "human"),  # as it was
-                          ("gain", "gain", "human", "resnet18"), ("gain", "gain", "resnet18", "resnet18"),
-                          ("gain-T4", "gain-T4", "human", "resnet18"), ("gain-T4", "gain-T4", "resnet18", "resnet18")])
+
+def test_reference_models_are_tested_in_families_of_their_own(tmp_path):
+    """Adding models leaves the species' own tests as they were; each species meets each model within each
+    condition, and the models meet each other once."""
+    species = {("human", "gain"): [70.1, 71.0, 70.5, 70.8], ("macaque", "gain"): [72.0, 72.9, 72.4, 73.1],
+               ("human", "gain-T4"): [71.0, 71.8, 71.2, 71.9], ("macaque", "gain-T4"): [73.0, 73.5, 72.8, 74.0]}
+    models = {("alexnet", "reference"): [75.0, 75.5, 74.8, 75.9], ("resnet18", "reference"): [77.0, 77.2, 76.1, 78.0]}
+    alone = analyse(tmp_path / "a", summary_of(species, tmp_path))[1]
+    both = analyse(tmp_path / "b", summary_of({**species, **models}, tmp_path))[1]
+    own = both[both["compare"] == "species"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(own, alone[alone["compare"] == "species"].reset_index(drop=True))
+    ref = both[both["compare"] == "reference"]
+    got = sorted(zip(ref["condition"], ref["group_a"], ref["group_b"], strict=True))
+    assert got == sorted([(c, sp, m) for c in ("gain", "gain-T4") for sp in ("human", "macaque")
+                          for m in ("alexnet", "resnet18")] + [("reference", "alexnet", "resnet18")])
+    for c in ("gain", "gain-T4"):  # Holm over the four species-model pairs of the condition
+        fam = ref[ref["condition"] == c]
+        assert len(fam) == 4 and (fam["p_holm"] >= fam["p"]).all() and fam["p_holm"].max() <= 1
+        assert fam["p_holm"].min() == pytest.approx(min(1.0, 4 * fam["p"].min()))
+
+
+def test_similarity_tests_reference_models_in_families_of_their_own():
+    rng = np.random.default_rng(0)
+    runs = [("human", "gain", k) for k in range(3)] + [("human", "gain-T4", k) for k in range(3)] + [
+        ("macaque", "gain", k) for k in range(3)] + [(m, "reference", k) for m in ("alexnet", "resnet18")
+                                                   for k in range(3)]
+    rows = [{"area": "IT", "metric": "cka", "run_a": f"{a[0]}/{a[1]}/{a[2]}", "run_b": f"{b[0]}/{b[1]}/{b[2]}",
+             "species_a": a[0], "species_b": b[0], "condition_a": a[1], "condition_b": b[1], "seed_a": a[2],
+             "seed_b": b[2], "similarity": rng.uniform(0.5, 1.0)}
+            for i, a in enumerate(runs) for b in runs[i + 1:]]
+    pairs = pd.DataFrame(rows)
+    test = {"n_permutations": 200, "seed": 0, "n_bootstrap": 50}
+    out = _species_tests(pairs, test)
+    connectomes = ~pairs["condition_a"].str.startswith("reference") & ~pairs["condition_b"].str.startswith(
+        "reference")
+    alone = species_differences(pairs[connectomes], **test)
+    pd.testing.assert_frame_equal(out.iloc[:len(alone)].reset_index(drop=True), alone.reset_index(drop=True))
+    rest = out.iloc[len(alone):]
+    got = sorted(zip(rest["condition"], rest["species_a"], rest["species_b"], strict=True))
+    assert got == sorted([("gain", "human", "alexnet"), ("gain", "human", "resnet18"), ("gain", "macaque", "alexnet"),
+                          ("gain", "macaque", "resnet18"), ("gain-T4", "human", "alexnet"),
+                          ("gain-T4", "human", "resnet18"), ("reference", "alexnet", "resnet18")])
+    assert rest["p"].notna().all() and (rest["n_runs_a"] == 3).all() and (rest["n_runs_b"] == 3).all()
 
 
 def run_cli(*args, cwd):
@@ -218,3 +261,47 @@ def test_a_reference_model_matched_to_a_connectome_network(tmp_path, data):
     tests = pd.read_csv(tmp_path / "cmp" / "tests.csv")
     pairs = set(zip(tests["condition"], tests["group_a"], tests["group_b"], strict=True))
     assert pairs == {("gain", "human", "cornet-z")}
+
+
+def test_counting_flops_leaves_the_random_state_as_it_was(tmp_path, data):
+    """AlexNet's dropout draws in training mode: the counted step must not move the seed's stream (else a run's
+    result would depend on whether an earlier run in the process had counted the same network)."""
+    _training_flops.cache_clear()
+    before = torch.random.get_rng_state()
+    training_flops(ReferenceNetwork("alexnet", width=0.1), ("what",))
+    assert torch.equal(before, torch.random.get_rng_state())
+    _training_flops.cache_clear()
+    first = vs.train(None, config("alexnet", epochs=1), data=data, progress=False, match_params="human")
+    again = vs.train(None, config("alexnet", epochs=1), data=data, progress=False, match_params="human")
+    assert_same_run(first, again)
+
+
+def test_a_sweep_does_not_keep_a_run_it_did_not_train_as_planned(tmp_path, data):
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32")
+    out = tmp_path / "cmp"
+    vs.compare([], cfg, out, seeds=[0], models=["cornet-z"], data=data, report=False, similarity=False,
+               progress=False)
+    run = out / "cornet-z" / "reference-seed0"
+    vs.train(None, config(epochs=1), data=data, out=run, overwrite=True, progress=False, untrained=True)
+    summary = vs.compare([], cfg, out, seeds=[0], models=["cornet-z"], data=data, report=False, similarity=False,
+                         progress=False, resume=True)
+    assert summary["epochs"].tolist() == [1] and "init" not in json.loads((run / "config.json").read_text())
+    assert summary["train_loss"].notna().all()  # trained again, not the untrained run kept
+
+
+def test_a_width_is_recorded_with_what_it_matches_or_refused():
+    with pytest.raises(ConfigError, match="give both width and matched_to"):
+        NetworkConfig(model="cornet-z", width=0.25)
+    with pytest.raises(ConfigError, match="give --model"):
+        NetworkConfig(width=0.25, matched_to="human")
+    net = NetworkConfig(model="cornet-z", width=0.25, matched_to="human")
+    assert NetworkConfig.from_dict(net.to_dict()) == net and net.label == "reference-matched"
+    with pytest.raises(ConfigError, match="more than cornet-z has at 16 times"):
+        match_width("cornet-z", 10**10)
+
+
+def test_predict_checks_a_reference_models_areas(tmp_path, data):
+    vs.train(None, config(epochs=1), data=data, out=tmp_path / "run", progress=False)
+    _check_areas([tmp_path / "run"], ["IT", "V1"])
+    with pytest.raises(ConfigError, match="no area 'MT' .areas: V1, V2, V4, IT"):
+        _check_areas([tmp_path / "run"], ["MT"])

@@ -273,7 +273,8 @@ def _check_areas(run_dirs: Sequence[Any], areas: Sequence[str]) -> None:
 
     for d in run_dirs:
         config = RunDir(d).read_config()
-        names = Connectome.from_dict(config.get("connectome", {})).areas
+        names = (list(config["model"].get("regions", {})) if isinstance(config.get("model"), dict)  # a reference model
+                 else Connectome.from_dict(config.get("connectome", {})).areas)
         # the network's section, or the train section of a config.json written before the split
         steps = int((config.get("network") or config.get("train", {})).get("steps", 1))
         allowed = set(names) | {at_step(a, t) for a in names for t in range(steps) if steps > 1}

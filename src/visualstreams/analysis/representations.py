@@ -407,28 +407,37 @@ def similarity(
     test = {"n_permutations": n_permutations, "seed": seed, "include_same_seed": include_same_seed,
             "alternative": "greater"}
     if len(across) and runs["species"].nunique() > 1:
-        differences = species_differences(_references_beside_conditions(across), **test)
-    if len(across) and runs["condition"].nunique() > 1:
-        modes = mode_differences(across, **test)
+        differences = _species_tests(across, test)
+    if len(across) and runs.loc[~_is_reference(runs["condition"]), "condition"].nunique() > 1:
+        modes = mode_differences(across, **test)  # between the connectomes' conditions (a model has one)
     return SimilarityResult(runs, within, across, differences, shared, metrics, n_images, modes)
 
 
-def _references_beside_conditions(pairs: pd.DataFrame) -> pd.DataFrame:
-    """The pairs of runs as the species tests read them: a reference model's runs (condition ``reference``) set
-    beside every condition of the connectomes' networks, so that each is tested against every species within each
-    (as compare's tests.csv sets them)."""
+def _is_reference(conditions: pd.Series) -> pd.Series:
     from ..network.config import REFERENCE
 
-    ref_a = pairs["condition_a"].astype(str).str.startswith(REFERENCE)
-    ref_b = pairs["condition_b"].astype(str).str.startswith(REFERENCE)
-    conditions = list(dict.fromkeys([*pairs.loc[~ref_a, "condition_a"], *pairs.loc[~ref_b, "condition_b"]]))
-    if not (ref_a | ref_b).any() or not conditions:
-        return pairs
-    strata = [pairs[~ref_a & ~ref_b]]
-    for c in conditions:
-        part = pairs[((pairs["condition_a"] == c) | ref_a) & ((pairs["condition_b"] == c) | ref_b) & (ref_a | ref_b)]
-        strata.append(part.assign(condition_a=c, condition_b=c))
-    return pd.concat(strata, ignore_index=True)
+    return conditions.astype(str).str.startswith(REFERENCE)
+
+
+def _species_tests(pairs: pd.DataFrame, test: dict[str, Any]) -> pd.DataFrame:
+    """The species' similarity tests: the connectomes' own (as without reference models), then, in Holm families of
+    their own, each species against each reference model within every condition of the connectomes' networks (a
+    model's runs set beside each), and the models against each other once, within their own condition."""
+    ref_a, ref_b = _is_reference(pairs["condition_a"]), _is_reference(pairs["condition_b"])
+    parts = [species_differences(pairs[~ref_a & ~ref_b], **test)] if (~ref_a & ~ref_b).any() else []
+    if (ref_a | ref_b).any():
+        conditions = list(dict.fromkeys([*pairs.loc[~ref_a, "condition_a"], *pairs.loc[~ref_b, "condition_b"]]))
+        same = pairs["species_a"] == pairs["species_b"]
+        for c in conditions:  # within pairs of every group, and between pairs of a species and a model only
+            keep = ((pairs["condition_a"] == c) | ref_a) & ((pairs["condition_b"] == c) | ref_b) & (
+                same | (ref_a != ref_b))
+            if keep.any():
+                out = species_differences(pairs[keep].assign(condition_a=c, condition_b=c), **test)
+                models = set(pairs.loc[ref_a, "species_a"]) | set(pairs.loc[ref_b, "species_b"])
+                parts.append(out[out["species_a"].isin(models) != out["species_b"].isin(models)])
+        if (ref_a & ref_b & ~same).any():
+            parts.append(species_differences(pairs[ref_a & ref_b], **test))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def _dataset_label(run_config: Mapping[str, Any]) -> str:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..analysis.predictivity import PredictivityConfig
 from ..analysis.representations import DEFAULT_PROBES
-from ..analysis.stats import pairwise_tests, summarize
+from ..analysis.stats import holm, pairwise_tests, summarize
 from ..connectome import Connectome
 from ..data import FashionMNIST, ImageSet
 from ..data.recordings import Recordings, load_recordings
@@ -145,7 +145,8 @@ def compare(
     ``models``: the field's reference models (``alexnet``, ``resnet18``, ``cornet-s``, ...; see
     :mod:`~visualstreams.network.reference`) trained beside the connectomes on the same data, recipe and seeds,
     one at a time (never stacked): condition ``reference``, the model's name in the species column. tests.csv
-    sets them beside every connectome condition: within each condition, every pair of species and models.
+    tests each species against each model within every connectome condition, and the models against each other,
+    in Holm families of their own (``compare="reference"``): the species' own tests are as they are without them.
     ``match_params``: each reference model scaled to the parameters this connectome's one-step network uses
     (condition ``reference-matched``; :func:`~visualstreams.network.config.matched_reference`).
     Returns the summary (one row per run).
@@ -394,10 +395,12 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
     tests = []
     # A metric read at one step of a recurrent run (test_acc@t2) has its mean and CI in stats.csv and the anytime
     # figure, but no tests: the final readout's are the comparison; a test per step would bury them.
+    nets = ok[~ok["condition"].astype(str).str.startswith(REFERENCE)]
     for metric in [m for m in metrics if split_step(m)[1] is None]:
-        if ok["species"].nunique() > 1:
-            t = pairwise_tests(_beside_every_condition(ok), by="species", metric=metric, within="condition")
+        if nets["species"].nunique() > 1:  # the connectomes' own family, as without reference models
+            t = pairwise_tests(nets, by="species", metric=metric, within="condition")
             tests.append(t.assign(compare="species"))
+        tests.extend(_reference_tests(ok, metric))
         if ok["condition"].nunique() > 1:
             t = pairwise_tests(ok, by="condition", metric=metric, within="species")
             tests.append(t.assign(compare="condition"))
@@ -411,14 +414,24 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
     return stats, tests_df
 
 
-def _beside_every_condition(ok: pd.DataFrame) -> pd.DataFrame:
-    """The runs as the species tests read them: a reference model's runs (one condition, ``reference``) set beside
-    every condition of the connectomes' networks, so that each is tested against every species within each."""
+def _reference_tests(ok: pd.DataFrame, metric: str) -> list[pd.DataFrame]:
+    """The tests with reference models (``compare="reference"``), in families apart from the connectomes' own, so that
+    adding models leaves those as they were: each species against each model within each condition of the
+    connectomes' networks (a model's runs set beside every condition; Holm over these pairs within the condition and
+    metric), and the models against each other once, within their own condition."""
     refs = ok["condition"].astype(str).str.startswith(REFERENCE)
-    conditions = list(dict.fromkeys(ok.loc[~refs, "condition"]))
-    if not refs.any() or not conditions:
-        return ok
-    return pd.concat([ok[~refs], *[ok[refs].assign(condition=c) for c in conditions]], ignore_index=True)
+    models = set(ok.loc[refs, "species"])
+    out = []
+    for c in dict.fromkeys(ok.loc[~refs, "condition"]):
+        frame = pd.concat([ok[~refs & (ok["condition"] == c)], ok[refs].assign(condition=c)], ignore_index=True)
+        t = pairwise_tests(frame, by="species", metric=metric, within="condition")
+        t = t[t["group_a"].isin(models) != t["group_b"].isin(models)].copy()  # species against model only
+        t["p_holm"] = holm(t["p"].to_numpy(dtype=float))
+        t["significant"] = t["p_holm"] < 0.05  # pairwise_tests' alpha
+        out.append(t)
+    if len(models) > 1:
+        out.append(pairwise_tests(ok[refs], by="species", metric=metric, within="condition"))
+    return [t.assign(compare="reference") for t in out if len(t)]
 
 
 def _histories(ok: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -121,7 +121,9 @@ def same_plan(p: Planned) -> bool:
     # the compiled architecture (a connectome's network) or the reference model and its input, as recorded
     record = p.spec.record()
     which = "architecture" if "architecture" in record else "model"
-    return same and recorded.network.recorded_for(p.config.network) and saved.get(which) == record[which]
+    # a run started from a weights file or left untrained (train --weights / --untrained) is not a sweep's run
+    return (same and recorded.network.recorded_for(p.config.network) and saved.get(which) == record[which]
+            and not saved.get("init"))
 
 
 def finished(p: Planned) -> bool:

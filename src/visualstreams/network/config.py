@@ -67,6 +67,9 @@ class NetworkConfig:
                                   f"{self.model} takes none")
         elif self.width is not None or self.matched_to is not None:
             raise ConfigError("a width (--match-params) is a reference model's setting: give --model")
+        if (self.width is None) != (self.matched_to is None):  # recorded, labelled and rebuilt only together
+            raise ConfigError("a reference model's width comes from matching it to a connectome network "
+                              "(matched_reference, --match-params): give both width and matched_to, or neither")
         object.__setattr__(self, "steps", check_steps(self.steps))  # a NumPy integer saved as an int
         if self.twin_of is not None:
             if isinstance(self.twin_of, bool) or not (isinstance(self.twin_of, int) and self.twin_of >= 2):

@@ -159,6 +159,8 @@ def match_width(name: str, target: int, classes: int = 10, in_channels: int = 1,
         best = min(best, (abs(n - target) / target, mid))
         lo, hi = (mid, hi) if n < target else (lo, mid)
     off, width = best
+    if off > tolerance and width > hi / 1.01:
+        raise ConfigError(f"{target:,} parameters is more than {name} has at 16 times its published width")
     if off > tolerance:
         got = parameters_at_width(name, width, classes, in_channels, image_size)
         raise ConfigError(f"{name}'s widths cannot match {target:,} parameters within {tolerance:.0%}: the closest "

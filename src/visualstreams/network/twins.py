@@ -49,18 +49,17 @@ def run_costs(spec: CompiledNetwork, heads: Sequence[str], every_step: bool = Fa
 
 @lru_cache(maxsize=128)  # a sweep asks for each network's count once per run: counted once per network
 def _training_flops(spec: CompiledNetwork, heads: tuple[str, ...], every_step: bool) -> int:
-    state = torch.random.get_rng_state()  # the count does not depend on the weights: leave the caller's RNG as it was
-    try:
+    # The count does not depend on the weights: the caller's random state is left as it was, through the build and
+    # the counted step (a reference model's dropout draws from it in training mode).
+    with torch.random.fork_rng(devices=[]):
         model = spec.build()
-    finally:
-        torch.random.set_rng_state(state)
-    x = torch.rand(_FLOPS_BATCH, spec.in_channels, spec.image_size, spec.image_size,
-                   generator=torch.Generator().manual_seed(0))
-    counter = FlopCounterMode(display=False)
-    with counter:
-        out = model(x, heads=tuple(heads), every_step=every_step)
-        steps = out if isinstance(out, list) else [out]
-        sum(o.sum() for s in steps for o in s.values()).backward()
+        x = torch.rand(_FLOPS_BATCH, spec.in_channels, spec.image_size, spec.image_size,
+                       generator=torch.Generator().manual_seed(0))
+        counter = FlopCounterMode(display=False)
+        with counter:
+            out = model(x, heads=tuple(heads), every_step=every_step)
+            steps = out if isinstance(out, list) else [out]
+            sum(o.sum() for s in steps for o in s.values()).backward()
     return round(counter.get_total_flops() / _FLOPS_BATCH)
 
 

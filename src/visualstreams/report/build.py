@@ -145,7 +145,8 @@ def _section_intro(doc: Document, ex: _Experiment) -> None:
     task = ex.task + (f" (canvas {t['canvas']} px)" if t.get("canvas") else "")
     settings = [
         ("species", ", ".join(ex.species) or MISSING),
-        ("connection modes", ", ".join(ex.modes) or MISSING),
+        *([("reference models", ", ".join(str(m) for m in ex.exp["models"]))] if ex.exp.get("models") else []),
+        ("conditions", ", ".join(ex.modes) or MISSING),
         ("seeds", ", ".join(str(s) for s in ex.seeds) + f" (n = {len(ex.seeds)} per species and mode)"),
         ("task", task),
         ("recipe", t.get("recipe", MISSING)),
@@ -156,7 +157,7 @@ def _section_intro(doc: Document, ex: _Experiment) -> None:
     ]
     doc.table(pd.DataFrame(settings, columns=["setting", "value"]))
     if ex.modes:
-        doc.para("Conditions in this comparison (connection mode, steps, twins):")
+        doc.para("Conditions in this comparison (connection mode, steps, twins; reference models):")
         doc.bullets([f"`{m}`: {describe_condition(m)}" for m in ex.modes])
 
 
