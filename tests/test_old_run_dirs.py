@@ -31,12 +31,12 @@ def test_an_old_run_directory_rebuilds_as_it_was(name):
     config_json = json.loads((directory / "config.json").read_text())
     config, spec = rebuild_run(RunDir(directory), config_json)
     assert "network" not in config_json  # written before the split
-    net_fields = {f.name for f in fields(NetworkConfig)} - set(INPUT_FIELDS) - {"model"}  # no reference model then
+    net_fields = {f.name for f in fields(NetworkConfig)} - set(INPUT_FIELDS) - {"model", "width", "matched_to"}
     train = {k: v for k, v in config_json["train"].items() if k not in net_fields}
     assert config.to_dict() == train  # every training field read back, none added or changed
     assert {k: getattr(config.network, k) for k in net_fields} == {k: config_json["train"][k] for k in net_fields}
     assert all(getattr(config.network, k) is None for k in INPUT_FIELDS)  # it recorded none: its architecture has it
-    assert config.network.model is None
+    assert config.network.model is None and config.network.width is None  # no reference model then
     assert config.network.label == CONDITIONS[name]
     costs = run_costs(spec, config.make_task().heads, config.loss_steps == "all")
     assert {k: config_json[k] for k in costs} == costs
