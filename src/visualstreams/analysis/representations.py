@@ -414,9 +414,9 @@ def similarity(
 
 
 def _is_reference(conditions: pd.Series) -> pd.Series:
-    from ..network.config import REFERENCE
+    from ..network.config import is_reference
 
-    return conditions.astype(str).str.startswith(REFERENCE)
+    return conditions.map(is_reference).astype(bool)
 
 
 def _species_tests(pairs: pd.DataFrame, test: dict[str, Any]) -> pd.DataFrame:
@@ -428,12 +428,12 @@ def _species_tests(pairs: pd.DataFrame, test: dict[str, Any]) -> pd.DataFrame:
     if (ref_a | ref_b).any():
         conditions = list(dict.fromkeys([*pairs.loc[~ref_a, "condition_a"], *pairs.loc[~ref_b, "condition_b"]]))
         same = pairs["species_a"] == pairs["species_b"]
+        models = set(pairs.loc[ref_a, "species_a"]) | set(pairs.loc[ref_b, "species_b"])
         for c in conditions:  # within pairs of every group, and between pairs of a species and a model only
             keep = ((pairs["condition_a"] == c) | ref_a) & ((pairs["condition_b"] == c) | ref_b) & (
                 same | (ref_a != ref_b))
             if keep.any():
                 out = species_differences(pairs[keep].assign(condition_a=c, condition_b=c), **test)
-                models = set(pairs.loc[ref_a, "species_a"]) | set(pairs.loc[ref_b, "species_b"])
                 parts.append(out[out["species_a"].isin(models) != out["species_b"].isin(models)])
         if (ref_a & ref_b & ~same).any():
             parts.append(species_differences(pairs[ref_a & ref_b], **test))

@@ -44,7 +44,7 @@ from ..engine import TrainConfig
 from ..errors import ConfigError, VisualStreamsError
 from ..metrics import split_step
 from ..network import Architecture, NetworkConfig, NetworkSpec
-from ..network.config import REFERENCE
+from ..network.config import is_reference
 from ..network.twins import run_costs
 from ..report import build_report
 from ..runs import (
@@ -395,7 +395,7 @@ def analyse(out: str | os.PathLike[str], summary: pd.DataFrame,
     tests = []
     # A metric read at one step of a recurrent run (test_acc@t2) has its mean and CI in stats.csv and the anytime
     # figure, but no tests: the final readout's are the comparison; a test per step would bury them.
-    nets = ok[~ok["condition"].astype(str).str.startswith(REFERENCE)]
+    nets = ok[~ok["condition"].map(is_reference)]
     for metric in [m for m in metrics if split_step(m)[1] is None]:
         if nets["species"].nunique() > 1:  # the connectomes' own family, as without reference models
             t = pairwise_tests(nets, by="species", metric=metric, within="condition")
@@ -419,7 +419,7 @@ def _reference_tests(ok: pd.DataFrame, metric: str) -> list[pd.DataFrame]:
     adding models leaves those as they were: each species against each model within each condition of the
     connectomes' networks (a model's runs set beside every condition; Holm over these pairs within the condition and
     metric), and the models against each other once, within their own condition."""
-    refs = ok["condition"].astype(str).str.startswith(REFERENCE)
+    refs = ok["condition"].map(is_reference)
     models = set(ok.loc[refs, "species"])
     out = []
     for c in dict.fromkeys(ok.loc[~refs, "condition"]):

@@ -42,11 +42,12 @@ from ..data.stimuli import FIELD_DEGREES, load_stimuli
 from ..engine import TrainConfig
 from ..errors import ConfigError
 from ..metrics import at_step as step_name
+from ..network.reference import REGIONS
 from ..runs import RunDir, load_run
 from ..runs.rundir import slug
 from ..storage import write_text
 
-BRAIN_REGIONS = ("V1", "V2", "V4", "IT")  # the regions Brain-Score's vision benchmarks record
+BRAIN_REGIONS = REGIONS  # the regions Brain-Score's vision benchmarks record
 CORNET_LATENCIES_MS = {"V1": 50, "V2": 70, "V4": 90, "IT": 100}  # CORnet-S plugin's first bins
 STEPS_WINDOW_MS = 200
 BRAINSCORE_PIN = "brainscore-vision==2.4.2"

@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # the exports, imported on first use by lazy_exports (docs an
     from .architecture import Architecture, AreaSpec, HeadSpec, block_for_level, default_architecture, load_architecture
     from .compile import CompiledNetwork, compile_network
     from .config import NetworkConfig, NetworkSpec, describe_condition, parse_condition
-    from .model import VisualStreamsNet, build_model, count_parameters
+    from .model import VisualStreamsNet, build_model, build_network, count_parameters
     from .modes import MODE_DESCRIPTIONS, MODES
     from .reference import (
         REFERENCE_MODELS,
@@ -27,7 +27,7 @@ __getattr__, __dir__ = lazy_exports(__name__)
 __all__ = [
     "Architecture", "AreaSpec", "HeadSpec", "block_for_level", "default_architecture", "load_architecture",
     "CompiledNetwork", "compile_network", "NetworkConfig", "NetworkSpec", "describe_condition", "parse_condition",
-    "VisualStreamsNet", "build_model", "count_parameters",
+    "VisualStreamsNet", "build_model", "build_network", "count_parameters",
     "MODE_DESCRIPTIONS", "MODES",
     "REFERENCE_MODELS", "ReferenceNet", "ReferenceNetwork", "ReferenceSpec", "build_reference", "reference_spec",
 ]

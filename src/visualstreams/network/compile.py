@@ -171,7 +171,8 @@ class CompiledNetwork:
         return self.architecture.image_size
 
     # What the pipeline asks of any network it trains (a reference model's spec answers the same): its name in
-    # tables, its input channels, whether runs of it can be stacked, the model it builds, its config.json record.
+    # tables, its input channels, whether runs of it can be stacked, its config.json record (the model it builds:
+    # network.model.build_network).
     stackable = True
 
     @property
@@ -181,17 +182,6 @@ class CompiledNetwork:
     @property
     def in_channels(self) -> int:
         return self.architecture.in_channels
-
-    @property
-    def head_names(self) -> tuple[str, ...]:
-        return tuple(h.name for h in self.heads)
-
-    def build(self) -> Any:
-        """The ``nn.Module`` of this spec (:class:`~visualstreams.network.model.VisualStreamsNet`), its weights
-        drawn from torch's global generator."""
-        from .model import VisualStreamsNet  # the module imports this one
-
-        return VisualStreamsNet(self)
 
     def record(self) -> dict[str, Any]:
         """What a run's config.json records of the network beside its ``network`` config, and rebuilds it from."""

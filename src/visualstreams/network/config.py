@@ -188,6 +188,11 @@ def matched_reference(reference: NetworkConfig, connectome: Connectome | str, he
     return replace(reference, width=width, matched_to=spec.name)
 
 
+def is_reference(label: Any) -> bool:
+    """A condition label of a reference model's run (``reference``, ``reference-matched``)."""
+    return str(label).startswith(REFERENCE)
+
+
 _SUFFIX = re.compile(r"(BF|BC|T)(\d+)(i?)(n?)")
 
 
@@ -234,5 +239,5 @@ def describe_condition(label: str) -> str:
     return what + normed
 
 
-__all__ = ["INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec", "describe_condition", "matched_reference",
-           "parse_condition"]
+__all__ = ["INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec", "describe_condition", "is_reference",
+           "matched_reference", "parse_condition"]

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .reference import REGIONS
-
-AREAS = REGIONS  # CORnet is built of the four areas the reference models are mapped to
+# CORnet's areas: the four regions Brain-Score's vision benchmarks record, to which every reference model is mapped
+# (reference.REGIONS, the Brain-Score export's regions)
+AREAS = ("V1", "V2", "V4", "IT")
 CHANNELS = (64, 128, 256, 512)
 RT_STEPS = 5
 S_STEPS = {"V2": 2, "V4": 4, "IT": 2}

@@ -44,9 +44,10 @@ from ..metrics import at_step as step_name
 from .architecture import Architecture, AreaSpec
 from .compile import INTRINSIC_KERNEL, Adapter, CompiledNetwork, compile_network, norm_groups
 from .modes import MODES
+from .reference import ReferenceNetwork
 
 __all__ = ["MODES", "AreaBlock", "ProjectionAdapter", "RecurrentAdapter", "VisualStreamsNet", "build_model",
-           "count_parameters"]
+           "build_network", "count_parameters"]
 
 
 class AreaBlock(nn.Module):
@@ -416,6 +417,13 @@ def build_model(
     does not list get the default block of their hierarchy level (see
     :func:`~visualstreams.network.compile.compile_network`, which this calls)."""
     return VisualStreamsNet(compile_network(connectome, architecture, image_size, mode, steps))
+
+
+def build_network(spec: CompiledNetwork | ReferenceNetwork) -> nn.Module:
+    """The ``nn.Module`` of a run's spec, its weights drawn from torch's global generator: a connectome's
+    :class:`VisualStreamsNet`, or the reference model a :class:`~visualstreams.network.reference.ReferenceNetwork`
+    builds."""
+    return spec.build() if isinstance(spec, ReferenceNetwork) else VisualStreamsNet(spec)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -34,9 +34,10 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..metrics import at_step
+from .cornet import AREAS, build_cornet
 from .torchvision_models import RESNET_BLOCKS, VGG_LAYERS, ResNet, alexnet, vgg
 
-REGIONS = ("V1", "V2", "V4", "IT")
+REGIONS = AREAS  # V1, V2, V4, IT: what every reference model is mapped to (CORnet is built of them)
 SMALL = 64  # below this many pixels the 224 px stems are adapted (see the module's docstring)
 VGG_SMALL = 32  # below this VGG leaves out its last max-pool
 REFERENCE_SIZE = 28  # the input of a reference model asked for without one (Fashion-MNIST's)
@@ -129,8 +130,6 @@ def _body(name: str, classes: int, in_channels: int, image_size: int, width: flo
         return vgg(name, classes, in_channels, small, ch)
     if family == "resnet":
         return ResNet(name, classes, in_channels, small, ch)
-    from .cornet import build_cornet
-
     return build_cornet(name, classes, in_channels, image_size, ch)
 
 
@@ -178,7 +177,8 @@ class ReferenceNetwork:
     """A reference model at a run's input: what a run of it trains, as a
     :class:`~visualstreams.network.CompiledNetwork` is for a connectome's network (the pipeline takes either:
     ``name``, ``image_size``, ``in_channels``, ``steps``, ``order``, ``area_shapes``, ``n_parameters``,
-    ``parameters_used``, ``structure``, ``key``, ``build()``, ``record()``). Its one head is ``what``; its
+    ``parameters_used``, ``structure``, ``key``, ``record()``; built by ``network.model.build_network``). Its one
+    head is ``what``; its
     ``steps`` is 1 for training and scoring (a recurrent CORnet unrolls inside its forward, and its areas are read
     at every step as ``AREA@tK``: :meth:`activation_names`). Runs of it train one at a time (``stackable``: the
     batch norms' running statistics are module state that the stacked engine's ``vmap`` cannot keep per model)."""
@@ -190,8 +190,6 @@ class ReferenceNetwork:
     width: float = 1.0  # every layer's channels times this (1: the published model); see match_width
 
     steps = 1
-    intrinsic = False
-    recurrent_projections = ()  # type: ignore[var-annotated]
     stackable = False
     head_names = ("what",)
 
@@ -360,7 +358,7 @@ class ReferenceNet(nn.Module):
         :attr:`body`: a checkpoint's ``{"state_dict": ...}`` and DataParallel's ``module.`` prefix (CORnet's
         published files have both) are taken off; one that does not fit is refused in one line naming the first key
         or shape that differs."""
-        sd = {k.removeprefix("module."): v for k, v in state_dict.get("state_dict", state_dict).items()}
+        sd = unwrap_state_dict(state_dict)
         if sd and all(k.startswith("body.") for k in sd):  # a run's own model.pt (this module's state dict)
             sd = {k.removeprefix("body."): v for k, v in sd.items()}
         own = self.body.state_dict()
@@ -374,6 +372,13 @@ class ReferenceNet(nn.Module):
                                   f"channels, {self.classes} classes): {k} is {tuple(v.shape)}, here "
                                   f"{tuple(own[k].shape)}")
         self.body.load_state_dict(sd, strict=True)
+
+
+def unwrap_state_dict(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A state dict as its published file holds it, unwrapped: a checkpoint's ``{"state_dict": ...}`` and
+    DataParallel's ``module.`` prefix taken off (CORnet's files have both)."""
+    inner = data.get("state_dict", data)
+    return {str(k).removeprefix("module."): v for k, v in inner.items()} if isinstance(inner, Mapping) else inner
 
 
 def build_reference(name: str, classes: int = 10, in_channels: int = 1, image_size: int = 28) -> ReferenceNet:

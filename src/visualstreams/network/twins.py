@@ -25,6 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..errors import ConfigError
 from .compile import CompiledNetwork, compile_network
+from .model import build_network
 from .modes import TWIN_PREFIXES
 
 TWIN_TOLERANCE = 0.02  # a parameter-matched twin's used parameters are the recurrent network's to within 2%
@@ -52,7 +53,7 @@ def _training_flops(spec: CompiledNetwork, heads: tuple[str, ...], every_step: b
     # The count does not depend on the weights: the caller's random state is left as it was, through the build and
     # the counted step (a reference model's dropout draws from it in training mode).
     with torch.random.fork_rng(devices=[]):
-        model = spec.build()
+        model = build_network(spec)
         x = torch.rand(_FLOPS_BATCH, spec.in_channels, spec.image_size, spec.image_size,
                        generator=torch.Generator().manual_seed(0))
         counter = FlopCounterMode(display=False)

@@ -140,7 +140,7 @@ def train_text(result: Any, out: str) -> str:
     net_cfg = result.config.get("network") or result.config.get("train", {})
     twin_of = net_cfg.get("twin_of")
     unused = (sum(d != "feedforward" for d in spec.connectome.directions.values())
-              if spec.steps == 1 and hasattr(spec, "connectome") else 0)
+              if spec.steps == 1 and isinstance(spec, CompiledNetwork) else 0)
     model = result.config.get("model")
     if isinstance(model, dict):  # a reference model: what it is, its size and cost, any adaptation to the input
         rule = f"; stem adapted to {model.get('image_size')} px ({model['small_input']})" if model.get(

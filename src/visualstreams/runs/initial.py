@@ -17,7 +17,7 @@ import torch
 
 from ..engine import evaluate
 from ..errors import ConfigError, VisualStreamsError
-from ..network.reference import ReferenceNet
+from ..network.reference import ReferenceNet, unwrap_state_dict
 
 
 def _sha256(path: Path) -> str:
@@ -39,10 +39,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     except Exception as exc:  # noqa: BLE001  (a pickle, a zip or a tensor error: one line whichever)
         raise ConfigError(f"{path}: not a state dict torch can read with weights_only "
                           f"({(str(exc).splitlines() or [''])[0][:100]})") from None
-    data = data.get("state_dict", data) if isinstance(data, Mapping) else data
+    data = unwrap_state_dict(data) if isinstance(data, Mapping) else data
     if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise ConfigError(f"{path}: not a state dict (a mapping of parameter names to tensors)")
-    return {str(k).removeprefix("module."): v for k, v in data.items()}
+    return dict(data)
 
 
 def load_initial_weights(model: torch.nn.Module, path: str | os.PathLike[str],

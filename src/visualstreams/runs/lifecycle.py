@@ -49,6 +49,7 @@ from ..engine.checkpoint import check_checkpoint_every, check_state, of_config
 from ..errors import ConfigError, VisualStreamsError
 from ..network import Architecture, CompiledNetwork, NetworkSpec
 from ..network.config import matched_reference
+from ..network.model import build_network
 from ..network.reference import ReferenceNetwork
 from ..network.twins import run_costs
 from ..storage import save_torch
@@ -106,7 +107,7 @@ def build_seeded(spec: NetworkSpec, seed: int, device: torch.device) -> torch.nn
     """The model of ``spec`` with the initial weights (and density masks) of ``seed``: the global RNG is seeded
     right before the build, so they depend on the seed alone."""
     torch.manual_seed(seed)
-    return spec.build().to(device=device, memory_format=torch.channels_last)
+    return build_network(spec).to(device=device, memory_format=torch.channels_last)
 
 
 def compile_for(connectome: Connectome | str | NetworkSpec | None, config: TrainConfig,
@@ -443,7 +444,7 @@ def load_run(run_dir: str | os.PathLike[str], device: str = "cpu") -> TrainResul
     config = rd.read_config()
     history = rd.read_history(required=True)
     _, spec = rebuild_run(rd, config)
-    model = spec.build()
+    model = build_network(spec)
     try:
         state = torch.load(rd.weights_path, map_location=device, weights_only=True)
         model.load_state_dict(state)
