@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .options import (
+    add_anatomy_options,
     add_dataset_options,
     add_out,
     add_predict_options,
@@ -89,7 +90,9 @@ def add_arguments(pm: argparse.ArgumentParser) -> None:
                     help="also score every finished run against these recordings (the options below; see "
                          "'visualstreams predict --help'): tables and heatmap in --out, scores per species and "
                          "condition with 95%% CIs, Welch tests with Holm's correction, a report section")
-    add_predict_options(pm, "neural predictivity (with --recordings)")
+    add_anatomy_options(pm, many=True)
+    add_predict_options(pm, "neural predictivity (with --recordings); --field-degrees is also the field the "
+                            "anatomy blocks are derived for")
     add_dataset_options(pm, "every run trains on it (loaded once; a folder's held-out split drawn by --seed): ")
     add_training_options(pm)
 
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> None:
                           ray_verbose=args.ray_verbose, recordings=args.recordings, stimuli=args.stimuli,
                           window_ms=tuple(args.response_window) if args.response_window else None,
                           predictivity=predict_config(args) if args.recordings else None, models=args.models,
-                          match_params=args.match_params)
+                          match_params=args.match_params, blocks=args.blocks)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise

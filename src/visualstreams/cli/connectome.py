@@ -20,6 +20,7 @@ def add_arguments(pc: argparse.ArgumentParser) -> None:
                                      "(rows = source, columns = target) and the pathway table.")
     ps.add_argument("connectome", metavar="SPECIES|FILE", help=f"a preset ({presets}) or a .csv/.json file")
     ps.add_argument("--save", metavar="FILE", help="also write it as .csv or .json")
+    _add_blocks(ps)
     pdiff = csub.add_parser("diff", help="two connectomes side by side, on the areas they share",
                             description="Every projection present in either connectome, restricted to the "
                                         "areas both have, with both strengths and their difference (B - A).")
@@ -48,6 +49,21 @@ def add_arguments(pc: argparse.ArgumentParser) -> None:
     pp.add_argument("connectome", metavar="SPECIES|FILE", help=f"a preset ({presets}) or a .csv/.json file")
     pp.add_argument("--out", required=True, metavar="PNG", help="heatmap image to write")
     pp.add_argument("--graph", metavar="PNG", help="also draw the areas as a graph, edge widths by strength")
+    _add_blocks(pp)
+
+
+def _add_blocks(p: argparse.ArgumentParser) -> None:
+    from .options import positive_float, positive_int
+
+    p.add_argument("--blocks", choices=["uniform", "anatomy"], default="uniform",
+                   help="anatomy: also print every area's block derived from the species' anatomy table (channels, "
+                        "map size, kernel, the eye) beside the numbers it came from and their sources")
+    p.add_argument("--anatomy", metavar="SPECIES|CSV", help="with --blocks anatomy: the anatomy table (default: the "
+                                                            "connectome's species')")
+    p.add_argument("--field-degrees", type=positive_float, metavar="DEG",
+                   help="with --blocks anatomy: the visual angle the image spans (8)")
+    p.add_argument("--image-size", type=positive_int, metavar="PX", help="with --blocks anatomy: the image's "
+                                                                         "pixels a side (28)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -79,14 +95,32 @@ def run(args: argparse.Namespace) -> None:
         from ..viz import plot_connectome, plot_connectome_graph
 
         conn = console.compiled(args.connectome).connectome
+        blocks = _blocks(args, conn)  # refused before anything is written
         plot_connectome(conn, args.out)
         print(f"wrote {args.out}")
         if args.graph:
             plot_connectome_graph(conn, args.graph)
             print(f"wrote {args.graph}")
+        if blocks:
+            print(blocks)
     else:  # show
         spec = console.compiled(args.connectome)
+        blocks = _blocks(args, spec.connectome)
         print(console.connectome_text(spec))
+        if blocks:
+            print(blocks)
         if args.save:
             api.save_connectome(spec.connectome, args.save)
             print(f"wrote {args.save}")
+
+
+def _blocks(args: argparse.Namespace, conn) -> str:  # noqa: ANN001 (a Connectome; not imported for --help)
+    """The anatomy-derived blocks' text, or "" with uniform blocks (then the anatomy options are refused)."""
+    from ..errors import ConfigError
+    from ..report import console
+
+    if args.blocks != "anatomy":
+        if args.anatomy or args.field_degrees or args.image_size:
+            raise ConfigError("--anatomy, --field-degrees and --image-size go with --blocks anatomy")
+        return ""
+    return console.blocks_text(conn, args.anatomy, args.field_degrees, args.image_size)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from ..errors import ConfigError
 
 EXIT_USAGE = 2
 PROG = "visualstreams"
@@ -183,7 +185,38 @@ def train_config(args: argparse.Namespace):  # -> TrainConfig (not imported here
                        twin_match=getattr(args, "twin_match", None),
                        intrinsic=getattr(args, "intrinsic", None) or None,
                        step_norm=getattr(args, "step_norm", None) or None,
-                       model=getattr(args, "model", None), test_every=args.test_every)
+                       model=getattr(args, "model", None), test_every=args.test_every,
+                       **anatomy_options(args))
+
+
+def add_anatomy_options(p: argparse.ArgumentParser, many: bool = False) -> None:
+    """``--blocks`` (train: one; compare: a factor), ``--anatomy``; train's ``--field-degrees`` (compare shares
+    predict's, one visual angle for both)."""
+    g = p.add_argument_group("blocks from the anatomy")
+    g.add_argument("--blocks", nargs="+" if many else None, choices=["uniform", "anatomy"],
+                   default=["uniform"] if many else "uniform", metavar="uniform|anatomy" if many else None,
+                   help="uniform: the notebook's blocks for every species (the default); anatomy: every area's "
+                        "channels, map size and kernel and the species' eye derived from its anatomy table (rules "
+                        "in docs/network.md; condition MODE-anatomy)" + (", a factor like --modes" if many else ""))
+    g.add_argument("--anatomy", metavar="SPECIES|CSV",
+                   help="with --blocks anatomy: the anatomy table (default: the connectome's species'; shipped: "
+                        "human, macaque, marmoset, mouse; or a CSV of the same columns for one's own connectome)")
+    if not many:
+        g.add_argument("--field-degrees", type=positive_float, metavar="DEG",
+                       help="with --blocks anatomy: the visual angle the image spans (default 8, Brain-Score's); "
+                            "the eye's pixels and every area's map size follow from it")
+
+
+def anatomy_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The network fields the anatomy options give (none with uniform blocks only; refused if given then)."""
+    blocks = getattr(args, "blocks", None) or "uniform"
+    anatomy = "anatomy" in (blocks if isinstance(blocks, list) else [blocks])
+    field = getattr(args, "field_degrees", None)
+    if not anatomy:
+        if getattr(args, "anatomy", None) is not None or (field is not None and isinstance(blocks, str)):
+            raise ConfigError("--anatomy and --field-degrees go with --blocks anatomy")
+        return {}
+    return {"blocks": "anatomy", "anatomy": getattr(args, "anatomy", None), "field_degrees": field}
 
 
 def add_response_window(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import Parser, add_dataset_options, add_out, add_training_options, positive_int, train_config
+from .options import (
+    Parser,
+    add_anatomy_options,
+    add_dataset_options,
+    add_out,
+    add_training_options,
+    positive_int,
+    train_config,
+)
 
 DESCRIPTION = ("Train one model compiled from a connectome, or one of the field's reference models (--model); "
                "writes config.json, history.json and model.pt to the run directory, and checkpoint.pt while it runs "
@@ -67,6 +75,7 @@ def add_arguments(pt: argparse.ArgumentParser) -> None:
     pt.add_argument("--untrained", action="store_true",
                     help="do not train: score the network as it starts (the seed's draw, or --weights) and write it "
                          "as a run (history: epoch 0), for predict and similarity; the field's control")
+    add_anatomy_options(pt)
     add_training_options(pt)
 
 

@@ -50,6 +50,7 @@ class Sweep:
     architecture: Architecture | str | os.PathLike[str] | None = None
     models: tuple[str, ...] = ()
     match_params: str | Connectome | None = None  # the connectome whose network the models are scaled to
+    blocks: tuple[str, ...] | None = None  # uniform and/or anatomy (default: the config's network's)
 
     @property
     def seed_list(self) -> list[int]:
@@ -66,6 +67,10 @@ class Sweep:
     @property
     def intrinsic_list(self) -> list[bool]:
         return [self.config.network.intrinsic] if self.intrinsic is None else list(dict.fromkeys(self.intrinsic))
+
+    @property
+    def block_list(self) -> list[str]:
+        return [self.config.network.blocks] if self.blocks is None else list(dict.fromkeys(self.blocks))
 
     @property
     def twin_list(self) -> list[str]:
@@ -93,7 +98,16 @@ class Sweep:
         shapes = [replace(one, steps=t, intrinsic=i) for t in steps for i in (within if t > 1 else [False])]
         shapes += [replace(v, steps=1, twin_of=v.steps, twin_match=m) for v in list(shapes) if v.steps > 1
                    for m in matches]
-        return [replace(v, mode=m) for v in shapes for m in modes]
+        net = self.config.network
+        anatomy = {"field_degrees": net.field_degrees, "anatomy": net.anatomy} if net.blocks == "anatomy" else {}
+        if "anatomy" in self.block_list and not anatomy:
+            anatomy = {"field_degrees": None, "anatomy": None}
+        unknown_blocks = [b for b in self.block_list if b not in ("uniform", "anatomy")]
+        if unknown_blocks:
+            raise ConfigError(f"unknown blocks {unknown_blocks[0]!r} (uniform, anatomy)")
+        return [replace(v, mode=m, **({"blocks": "anatomy", **anatomy} if b == "anatomy" else
+                                      {"blocks": "uniform", "field_degrees": None, "anatomy": None}))
+                for b in self.block_list for v in shapes for m in modes]
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,7 @@ class SweepPlan:
             **({"twins": twins, "twin_matches": sweep.twin_list} if sweep.twin_list else {}),
             **({"intrinsic": sweep.intrinsic_list} if any(sweep.intrinsic_list) else {}),
             **({"step_norm": True} if sweep.config.network.step_norm else {}),
+            **({"blocks": sweep.block_list} if sweep.block_list != ["uniform"] else {}),
             "train": sweep.config.to_dict(),
             "architecture": self.architecture.to_dict() if self.architecture is not None else None,
             "data": data_record,

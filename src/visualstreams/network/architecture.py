@@ -39,15 +39,25 @@ from ..errors import ConfigError
 
 @dataclass(frozen=True)
 class AreaSpec:
-    """One area's block: a ``kernel_size`` convolution to ``channels``, ReLU, then optional 2x2 max-pool."""
+    """One area's block: a ``kernel_size`` convolution to ``channels``, ReLU, then optional 2x2 max-pool; or, with
+    ``size`` (blocks derived from the anatomy, :mod:`~visualstreams.network.anatomy_blocks`), a max-pool to a
+    ``size`` x ``size`` map (adaptive: any ratio; never larger than its input)."""
 
     channels: int
     pool: bool = False
     kernel_size: int = 3
+    size: int | None = None
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ConfigError(f"area block needs channels >= 1 and an odd kernel size, got {self}")
+        if self.size is not None and (self.pool or isinstance(self.size, bool) or not isinstance(self.size, int)
+                                      or self.size < 1):
+            raise ConfigError(f"an area's map size is a whole number >= 1, in place of pool, got {self}")
+
+    def to_dict(self) -> dict[str, Any]:
+        # a block without a map size is written as before map sizes existed
+        return {k: v for k, v in asdict(self).items() if k != "size" or v is not None}
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class Architecture:
     in_channels: int = 1
     image_size: int = 28
     name: str = "custom"
+    eye_size: int | None = None  # the image averaged down to this many pixels a side before the input area
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,7 +93,8 @@ class Architecture:
             "input_area": self.input_area,
             "in_channels": self.in_channels,
             "image_size": self.image_size,
-            "areas": {a: asdict(s) for a, s in self.areas.items()},
+            **({"eye_size": self.eye_size} if self.eye_size is not None else {}),
+            "areas": {a: s.to_dict() for a, s in self.areas.items()},
             "heads": {h: asdict(s) for h, s in self.heads.items()},
         }
 
@@ -96,6 +108,7 @@ class Architecture:
                 in_channels=int(data.get("in_channels", 1)),
                 image_size=int(data.get("image_size", 28)),
                 name=str(data.get("name", "custom")),
+                eye_size=None if data.get("eye_size") is None else int(data["eye_size"]),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"architecture: malformed description ({exc})") from None
@@ -105,7 +118,8 @@ class Architecture:
 
     def replace(self, **changes: Any) -> Architecture:
         fields = {"areas": dict(self.areas), "heads": dict(self.heads), "input_area": self.input_area,
-                  "in_channels": self.in_channels, "image_size": self.image_size, "name": self.name}
+                  "in_channels": self.in_channels, "image_size": self.image_size, "name": self.name,
+                  "eye_size": self.eye_size}
         return Architecture(**{**fields, **changes})
 
 
@@ -143,8 +157,8 @@ def block_for_level(level: int) -> AreaSpec:
     return AreaSpec(min(32 * 2 ** max(level, 0), 256), pool=level in (0, 1, 3))
 
 
-_AREA_KEYS = {"channels", "pool", "kernel_size"}
-_TOP_KEYS = {"name", "input_area", "in_channels", "image_size", "areas", "heads"}
+_AREA_KEYS = {"channels", "pool", "kernel_size", "size"}
+_TOP_KEYS = {"name", "input_area", "in_channels", "image_size", "eye_size", "areas", "heads"}
 
 
 def load_architecture(path: str | os.PathLike[str]) -> Architecture:
@@ -193,8 +207,11 @@ def _architecture_from_file(data: Any) -> Architecture:
             raise ConfigError(f"area {area!r}: channels and kernel_size must be whole numbers")
         if not isinstance(spec.get("pool", False), bool):
             raise ConfigError(f"area {area!r}: pool must be true or false")
+        size = spec.get("size")
+        if size is not None and (spec.get("pool") or isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ConfigError(f"area {area!r}: size is a map size >= 1, in place of pool")
         try:
-            areas[area] = AreaSpec(channels, spec.get("pool", False), kernel)
+            areas[area] = AreaSpec(channels, spec.get("pool", False), kernel, size)
         except ConfigError:
             raise ConfigError(f"area {area!r}: needs channels >= 1 and an odd kernel_size") from None
     heads: dict[str, HeadSpec] = {}
@@ -210,8 +227,8 @@ def _architecture_from_file(data: Any) -> Architecture:
     input_area = data.get("input_area")
     if input_area is not None and not isinstance(input_area, str):
         raise ConfigError("input_area must be an area name")
-    for key in ("in_channels", "image_size"):
-        if key in data and not (isinstance(data[key], int) and data[key] >= 1):
+    for key in ("in_channels", "image_size", "eye_size"):
+        if key in data and not (isinstance(data[key], int) and not isinstance(data[key], bool) and data[key] >= 1):
             raise ConfigError(f"{key} must be a whole number >= 1")
     return Architecture(areas, heads, input_area, int(data.get("in_channels", 1)),
-                        int(data.get("image_size", 28)), str(data.get("name", "custom")))
+                        int(data.get("image_size", 28)), str(data.get("name", "custom")), data.get("eye_size"))

@@ -120,6 +120,8 @@ class Area:
 
     @property
     def size(self) -> int:
+        if self.block.size is not None:
+            return min(self.block.size, self.in_size)
         return self.in_size // 2 if self.block.pool else self.in_size
 
     @property
@@ -389,7 +391,7 @@ def compile_network(
     for name in topological_order(ff):
         block = arch.areas[name]
         if name == arch.input_area:
-            in_ch, in_size, inputs = arch.in_channels, arch.image_size, ()
+            in_ch, in_size, inputs = arch.in_channels, min(arch.eye_size or arch.image_size, arch.image_size), ()
         else:
             srcs = ff.sources(name)
             order = list(built)
@@ -462,7 +464,8 @@ def _complete(connectome: Connectome,
     levels = hierarchy_levels(feedforward_part(connectome, directions), input_area)
     # An area the input cannot reach has no level; validation reports it, so any block will do here.
     areas = {**arch.areas, **{a: block_for_level(levels.get(a, 3)) for a in missing}}
-    return Architecture(areas, heads, input_area, arch.in_channels, arch.image_size, arch.name), directions
+    return Architecture(areas, heads, input_area, arch.in_channels, arch.image_size, arch.name,
+                        arch.eye_size), directions
 
 
 def default_input_area(connectome: Connectome) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..connectome import Connectome
 from ..errors import ConfigError
+from .anatomy_blocks import DEFAULT_FIELD_DEG, derive_blocks
 from .architecture import Architecture
 from .compile import ArchitectureLike, CompiledNetwork, compile_network
 from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODE_DESCRIPTIONS, TWIN_PREFIXES, check_mode, check_steps
@@ -21,6 +22,8 @@ from .twins import twin
 
 INPUT_FIELDS = ("image_size", "in_channels", "classes")
 REFERENCE = "reference"  # a reference model's condition
+BLOCKS = ("uniform", "anatomy")  # the notebook's blocks for every species, or each area's from its anatomy
+ANATOMY = "anatomy"  # the label's last part for anatomy-derived blocks (gain-anatomy, gain-T4-anatomy)
 # What a run trains, as the pipeline takes it: a connectome's compiled network or a reference model at its input.
 NetworkSpec = CompiledNetwork | ReferenceNetwork
 
@@ -40,7 +43,12 @@ class NetworkConfig:
 
     ``model``: one of the field's reference models by name (``resnet18``, ``cornet-s``, ...; see
     :mod:`~visualstreams.network.reference`) in place of a connectome's network; its condition is ``reference``
-    and the connection mode, steps, twins and recurrence above do not apply to it (given, they are refused)."""
+    and the connection mode, steps, twins and recurrence above do not apply to it (given, they are refused).
+
+    ``blocks``: ``uniform`` (the notebook's blocks for every species, the default) or ``anatomy`` (each area's
+    channels, map size and kernel and the species' eye derived from its anatomy table,
+    :func:`~visualstreams.network.anatomy_blocks.derive_blocks`, for images spanning ``field_degrees`` degrees; the
+    table is the connectome's species' or the file ``anatomy``); condition ``MODE-anatomy``."""
 
     mode: str = DEFAULT_MODE
     steps: int = DEFAULT_STEPS
@@ -54,14 +62,29 @@ class NetworkConfig:
     model: str | None = None
     width: float | None = None  # a reference model's channel multiplier (None: the published widths)
     matched_to: str | None = None  # the connectome whose network's used parameters that width matches
+    blocks: str = "uniform"
+    field_degrees: float | None = None  # anatomy blocks: the visual angle the image spans (None: DEFAULT_FIELD_DEG)
+    anatomy: str | None = None  # anatomy blocks: a table file or species (None: the connectome's species')
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
+        if self.blocks not in BLOCKS:
+            raise ConfigError(f"unknown blocks {self.blocks!r} ({', '.join(BLOCKS)})")
+        if self.blocks != ANATOMY and (self.field_degrees is not None or self.anatomy is not None):
+            raise ConfigError("a field in degrees and an anatomy table are settings of --blocks anatomy")
+        if self.field_degrees is not None:
+            if isinstance(self.field_degrees, bool) or not isinstance(self.field_degrees, int | float) or not (
+                    0 < self.field_degrees < 360):
+                raise ConfigError(f"the image's field must be between 0 and 360 degrees, got {self.field_degrees!r}")
+            object.__setattr__(self, "field_degrees", float(self.field_degrees))
+        elif self.blocks == ANATOMY:  # recorded: what the blocks were derived for
+            object.__setattr__(self, "field_degrees", DEFAULT_FIELD_DEG)
         if self.model is not None:
             object.__setattr__(self, "model", reference_spec(self.model).name)
             given = [o for o, v, d in (("--mode", self.mode, DEFAULT_MODE), ("--steps", self.steps, 1),
                                        ("--twin-of", self.twin_of, None), ("--intrinsic", self.intrinsic, False),
-                                       ("--step-norm", self.step_norm, False)) if v != d]
+                                       ("--step-norm", self.step_norm, False), ("--blocks", self.blocks, "uniform"))
+                     if v != d]
             if given:
                 raise ConfigError(f"{given[0]} is a setting of a connectome's network; reference model "
                                   f"{self.model} takes none")
@@ -96,9 +119,12 @@ class NetworkConfig:
         if self.model is not None:
             return REFERENCE if self.matched_to is None else f"{REFERENCE}-matched"
         i = ("i" if self.intrinsic else "") + ("n" if self.step_norm else "")
+        blocks = f"-{ANATOMY}" if self.blocks == ANATOMY else ""
         if self.twin_of is not None:
-            return f"{self.mode}-{TWIN_PREFIXES[self.twin_match]}{self.twin_of}{i}"
-        return self.mode if self.steps == 1 and not self.step_norm else f"{self.mode}-T{self.steps}{i}"
+            return f"{self.mode}-{TWIN_PREFIXES[self.twin_match]}{self.twin_of}{i}{blocks}"
+        if self.steps == 1 and not self.step_norm:
+            return self.mode + blocks
+        return f"{self.mode}-T{self.steps}{i}{blocks}"
 
     @property
     def recurrent(self) -> NetworkConfig:
@@ -123,8 +149,12 @@ class NetworkConfig:
         if self.model is not None:
             matched = {"width": self.width, "matched_to": self.matched_to} if self.matched_to is not None else {}
             return {"model": self.model, **{f: getattr(self, f) for f in INPUT_FIELDS}, **matched}
-        # as every run before reference models
-        return {k: v for k, v in asdict(self).items() if k not in ("model", "width", "matched_to")}
+        # as every run before reference models (and, with uniform blocks, before anatomy blocks)
+        out = {k: v for k, v in asdict(self).items() if k not in ("model", "width", "matched_to")}
+        if self.blocks != ANATOMY:
+            for k in ("blocks", "field_degrees", "anatomy"):
+                out.pop(k)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetworkConfig:
@@ -152,10 +182,23 @@ class NetworkConfig:
                                   f"its {recurrent.steps}-step network is its one-step one, with nothing to match a "
                                   "twin to")
             return twin(recurrent, self.twin_match, heads, every_step)
+        if self.blocks == ANATOMY and not isinstance(connectome, CompiledNetwork):
+            architecture = self.derived_architecture(connectome, architecture)
         # A compiled twin is a one-step network without intrinsic recurrence of its own
         return compile_network(connectome, architecture, self.image_size, self.mode, self.steps,
                                in_channels=self.in_channels, classes=self.classes,
                                intrinsic=self.intrinsic and self.twin_of is None, step_norm=self.step_norm)
+
+    def derived_architecture(self, connectome: Connectome | str | None,
+                             architecture: ArchitectureLike = None) -> Architecture:
+        """The anatomy-derived blocks of ``connectome`` at this config's input and field (``--blocks anatomy``);
+        an architecture of one's own is refused with them (the blocks would be two things)."""
+        if architecture is not None:
+            raise ConfigError("--blocks anatomy derives every area's block: it takes no --architecture")
+        if connectome is None:
+            raise ConfigError("anatomy blocks are derived for a connectome")
+        return derive_blocks(connectome, self.anatomy, self.image_size or 28, self.field_degrees or DEFAULT_FIELD_DEG,
+                             in_channels=self.in_channels or 1).architecture
 
     def rebuild(self, connectome: Connectome, architecture: Architecture) -> CompiledNetwork:
         """The network a run directory records: its saved ``architecture`` (a twin's already widened, at the run's
@@ -199,7 +242,10 @@ _SUFFIX = re.compile(r"(BF|BC|T)(\d+)(i?)(n?)")
 def parse_condition(label: str) -> NetworkConfig:
     """:attr:`NetworkConfig.label`'s inverse: ``NetworkConfig("gain", 4)`` from ``"gain-T4"``,
     ``NetworkConfig("gain", 1, 4, "compute")`` from ``"gain-BC4"``; a label of no such suffix is read as a mode
-    of one step. An unknown mode is refused in one line, as is ``reference`` (the label does not say which)."""
+    of one step. An unknown mode is refused in one line, as is ``reference`` (the label does not say which).
+    ``-anatomy`` last: anatomy-derived blocks (at the default field; the run's config.json has its own)."""
+    if label.endswith(f"-{ANATOMY}"):
+        return replace(parse_condition(label[: -len(ANATOMY) - 1]), blocks=ANATOMY)
     mode, sep, tail = label.rpartition("-")
     m = _SUFFIX.fullmatch(tail) if sep and mode else None
     if m is None:
@@ -226,6 +272,9 @@ def describe_condition(label: str) -> str:
     except ConfigError:
         return "not a condition this version knows (no connection mode of that name)"
     what = MODE_DESCRIPTIONS[c.mode]
+    if c.blocks == ANATOMY:
+        what += ("; every area's channels, map size and kernel and the species' eye derived from its anatomy "
+                 "table (--blocks anatomy)")
     within = ", and every area's recurrence within itself (a 3x3 convolution of its previous step)"
     normed = "; every area normalised at each step (GroupNorm)" if c.step_norm else ""
     if c.twin_of is not None:
@@ -239,5 +288,5 @@ def describe_condition(label: str) -> str:
     return what + normed
 
 
-__all__ = ["INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec", "describe_condition", "is_reference",
-           "matched_reference", "parse_condition"]
+__all__ = ["ANATOMY", "BLOCKS", "INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec", "describe_condition",
+           "is_reference", "matched_reference", "parse_condition"]

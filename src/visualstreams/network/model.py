@@ -51,12 +51,15 @@ __all__ = ["MODES", "AreaBlock", "ProjectionAdapter", "RecurrentAdapter", "Visua
 
 
 class AreaBlock(nn.Module):
-    """conv(k x k) -> ReLU -> optional 2x2 max-pool."""
+    """conv(k x k) -> ReLU -> optional 2x2 max-pool, or a max-pool to the block's map size (``out_size``, the
+    compiled area's size: an anatomy-derived block's, never larger than its input)."""
 
-    def __init__(self, in_channels: int, spec: AreaSpec) -> None:
+    def __init__(self, in_channels: int, spec: AreaSpec, out_size: int | None = None) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, spec.channels, spec.kernel_size, padding=spec.kernel_size // 2)
-        self.pool = nn.MaxPool2d(2, 2) if spec.pool else nn.Identity()
+        self.pool: nn.Module = nn.MaxPool2d(2, 2) if spec.pool else nn.Identity()
+        if spec.size is not None:
+            self.pool = nn.AdaptiveMaxPool2d(out_size or spec.size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(torch.relu(self.conv(x)))
@@ -183,7 +186,7 @@ class VisualStreamsNet(nn.Module):
             for p in area.inputs:
                 if p.adapter is not None:
                     self.projections[p.key] = ProjectionAdapter(p.adapter)
-            self.areas[area.name] = AreaBlock(area.in_channels, area.block)
+            self.areas[area.name] = AreaBlock(area.in_channels, area.block, area.size)
         gains = torch.tensor([p.gain for p in spec.projections], dtype=torch.float32)
         if self.mode == "learned-gain":
             self.strengths = nn.Parameter(gains)
@@ -223,6 +226,9 @@ class VisualStreamsNet(nn.Module):
                                                           for _ in range(spec.steps))
                                     for a in spec.areas} if spec.step_norm else {})
         self.area_shapes = spec.area_shapes
+        # A species' eye (anatomy-derived networks): the image averaged down to the pixels its acuity resolves.
+        eye = spec.architecture.eye_size
+        self.eye: nn.Module = nn.AdaptiveAvgPool2d(eye) if eye is not None and eye < spec.image_size else nn.Identity()
         self._head_areas = {h.name: h.area for h in spec.heads}
         self._needed_cache: dict[tuple[str, ...], list[str]] = {}
 
@@ -274,6 +280,7 @@ class VisualStreamsNet(nn.Module):
         the same numbers as the default's outputs, bit for bit.
         """
         heads = tuple(heads) if heads is not None else self.head_names
+        x = self.eye(x)
         if self.steps > 1:
             return self._unrolled(x, heads, return_areas, every_step)
         acts: dict[str, torch.Tensor] = {}

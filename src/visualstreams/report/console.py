@@ -60,6 +60,32 @@ def connectome_text(spec: CompiledNetwork) -> str:
     return "\n".join(lines)
 
 
+def blocks_text(connectome: str | Connectome, anatomy: str | None, field_degrees: float | None,
+                image_size: int | None) -> str:
+    """``connectome show/plot --blocks anatomy``: every area's block derived from its species' anatomy, beside the
+    numbers it came from and their sources (:func:`~visualstreams.network.anatomy_blocks.derive_blocks`)."""
+    from ..network.anatomy_blocks import DEFAULT_FIELD_DEG, derive_blocks
+
+    d = derive_blocks(connectome, anatomy, image_size or 28, field_degrees or DEFAULT_FIELD_DEG)
+    table = d.table()
+    eye = table.iloc[0]
+    field = f"{d.field_degrees:g} deg"
+    lines = [f"\nBlocks from the {d.anatomy.species} anatomy ({d.anatomy.path}) for a {d.architecture.image_size} px "
+             f"image spanning {field}: the eye {int(eye['size'])} px (2 x {eye['acuity_cpd']:g} cycles/deg x {field}, "
+             "at most the image's); rules in docs/network.md"]
+    areas = table.iloc[1:].copy()
+    areas["neurons"] = areas["neurons"].map(lambda n: f"{n:,.0f}")
+    areas[["size", "kernel_size", "channels"]] = areas[["size", "kernel_size", "channels"]].astype(int)
+    lines.append(areas[["area", "primary_input", "neurons", "rf_size_deg", "rf_at_eccentricity_deg", "size",
+                        "kernel_size", "channels"]].to_string(index=False))
+    for _, r in areas.iterrows():
+        lines.append(f"  {r['area']}: neurons from {r['neurons_source']}; receptive field from {r['rf_source']}"
+                     + (f" [{r['note']}]" if r["note"] else ""))
+    if eye["note"]:
+        lines.append(f"  eye: {eye['note']}")
+    return "\n".join(lines)
+
+
 def directions_text(preset: str, band: float) -> str:
     """``connectome directions``: a published preset's directions by its hierarchy beside the SLN rule's."""
     table = direction_rules(preset, band)

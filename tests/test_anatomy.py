@@ -1,0 +1,214 @@
+"""Species all the way down (#33): each species' anatomy table as published, and networks whose blocks and eye are
+derived from it (``--blocks anatomy``), through the pipeline. The shipped numbers are checked against the sources'
+values written here, with the sources named."""
+
+import csv
+import json
+import math
+
+import pytest
+import torch
+from synthetic import synthetic_dataset
+from test_cli import assert_one_line_error, run
+
+import visualstreams as vs
+from visualstreams.connectome.anatomy import TABLE_DIR, anatomy_species, load_anatomy, parse_anatomy
+from visualstreams.errors import ConfigError
+from visualstreams.network import NetworkConfig, build_network, compile_network
+from visualstreams.network.anatomy_blocks import MAX_KERNEL, derive_blocks
+from visualstreams.network.config import parse_condition
+from visualstreams.runs import RunDir
+from visualstreams.runs.lifecycle import rebuild_run
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# Schmidt M et al. (2018) Brain Struct Funct 223:1409, the multi-area model's processed data
+# (realistic_neuronal_numbers[area]['total'], one hemisphere, FV91 areas) and its surface areas (mm^2).
+SCHMIDT_NEURONS = {"V1": 293861465, "V2": 187467855, "V4": 89304421, "MT": 8347404, "LIP": 7835772,
+                   "PITd": 21417123, "PITv": 14782048}
+SCHMIDT_SURFACE = {"V1": 1484.629, "V2": 1193.395, "V4": 561.413, "MT": 55.901, "LIP": 56.04, "PITd": 145.383,
+                   "PITv": 100.343}
+# RF diameter at 5 deg eccentricity as compiled by Tripp (2019) Neural Comput 31:1551 (CALC): V1, V2 Gattass et al.
+# 1981; V4 Gattass 1988 / Boussaoud 1991; MT Komatsu & Wurtz 1988 / Maunsell 1987; TEO Boussaoud 1991; MSTd
+# (LIP's stand-in) Komatsu & Wurtz 1988.
+TRIPP_RF_5DEG = {"V1": 1.3, "V2": 2.2, "V4": 4.8, "MT": 4.2, "TEO": 8.9, "LIP": 16.0}
+MACAQUE_EYE = {"acuity": 38.0,  # Merigan & Katz (1990) Vision Res 30:985, behavioural grating acuity
+               "field_of_view": 190.0}  # the human's (CIE S 017, "field of vision"), standing in
+# Rodarie D et al. (2022) PLoS Comput Biol 18:e1010739, S2 "Densities BBCAv2": neurons/mm^3 and volumes (mm^3, both
+# hemispheres) of the CCFv3 areas.
+RODARIE = {"VISp": (99795, 6.2302), "VISl": (64957, 0.9031), "VISpl": (95466, 0.6654), "VISal": (89818, 2.0524),
+           "VISpm": (161663, 1.2226), "VISam": (90933, 1.8835), "PTLp": (87116, 3.5568), "TEa": (100078, 3.8610)}
+MOUSE_RF = 20.6  # VISp's mean minimum-response-field diameter, Nat Neurosci 2026 (doi:10.1038/s41593-026-02213-3)
+MOUSE_EYE = {"acuity": 0.5,  # Prusky, West & Douglas (2000) Vision Res 40:2201
+             "field_of_view": 180.0}  # one eye, Sterratt et al. (2013) PLoS Comput Biol 9:e1002921
+
+
+def rows(species):
+    with open(TABLE_DIR / f"{species}.csv", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_shipped_number_is_the_sources_value():
+    expected = {}
+    for a, n in SCHMIDT_NEURONS.items():
+        expected["macaque", a, "neurons"] = n
+        expected["macaque", a, "surface_area"] = SCHMIDT_SURFACE[a]
+    expected |= {("macaque", a, "rf_size"): v for a, v in TRIPP_RF_5DEG.items()}
+    expected |= {("macaque", "eye", q): v for q, v in MACAQUE_EYE.items()}
+    for a, (density, volume) in RODARIE.items():
+        expected["mouse", a, "neuron_volume_density"] = density
+        expected["mouse", a, "volume"] = volume
+        expected["mouse", a, "rf_size"] = MOUSE_RF
+    expected |= {("mouse", "eye", q): v for q, v in MOUSE_EYE.items()}
+    seen = {}
+    for species in anatomy_species():
+        for r in rows(species):
+            assert r["citation"] and r["locator"] and r["verified_from"], r  # never a number without a source
+            if r["quantity"] != "made_of":
+                seen[r["species"], r["area"], r["quantity"]] = float(r["value"])
+    assert seen == pytest.approx(expected, rel=1e-4) and set(seen) == set(expected)  # none untested, none missing
+    # stand-ins say so: LIP's receptive field, TEO's count, the macaque's field of view, the mouse's higher areas
+    notes = {(r["species"], r["area"], r["quantity"]): r["note"] for s in anatomy_species() for r in rows(s)}
+    for key in [("macaque", "LIP", "rf_size"), ("macaque", "TEO", "made_of"), ("macaque", "eye", "field_of_view"),
+                ("mouse", "VISl", "rf_size"), ("mouse", "TEa", "rf_size")]:
+        assert notes[key].startswith("stand-in:"), key
+
+
+def test_a_species_table_reads_into_one_hemispheres_neurons():
+    mac = load_anatomy("macaque")
+    assert mac.areas["V1"].neurons == SCHMIDT_NEURONS["V1"]
+    assert mac.areas["TEO"].neurons == SCHMIDT_NEURONS["PITd"] + SCHMIDT_NEURONS["PITv"]  # made of FV91's PIT
+    assert mac.areas["TEO"].stand_ins and not mac.areas["V4"].stand_ins
+    mouse = load_anatomy("mouse")
+    density, volume = RODARIE["VISp"]
+    assert mouse.areas["VISp"].neurons == pytest.approx(density * volume / 2)  # the atlas's volume is both sides
+    conn = vs.load_connectome("mouse-oh2014")
+    per_area = mouse.for_areas(conn)  # the six-area preset's areas through its mapping
+    assert per_area["V1"].neurons == mouse.areas["VISp"].neurons
+    assert per_area["IT"].neurons == mouse.areas["TEa"].neurons
+
+
+TABLE = """species,area,quantity,value,unit,at_eccentricity_deg,citation,locator,note
+toy,A,neurons,4000,neurons,,src,t1,
+toy,A,rf_size,2,deg,5,src,t1,
+toy,B,neurons,2,thousand neurons,,src,t1,
+toy,B,rf_size,4,deg,5,src,t1,
+toy,eye,acuity,1,cycles/deg,,src,t1,
+toy,eye,field_of_view,100,deg,,src,t1,
+"""
+
+
+@pytest.mark.parametrize(("edit", "fragment"), [
+    (lambda t: t.replace("citation,", "cite,", 1), "missing column 'citation'"),
+    (lambda t: t.replace("4,deg,5,src", "4,furlongs,5,src"), "rf_size in 'furlongs'"),
+    (lambda t: t.replace("toy,B,neurons,2,thousand neurons,,src", "toy,B,neurons,2,thousand neurons,,"),
+     "needs an area and a citation"),
+    (lambda t: t.replace("toy,eye,acuity", "toy,A,acuity"), "acuity is a quantity of the eye"),
+    (lambda t: t.replace("toy,eye,field_of_view,100", "toy,eye,field_of_view,-1"), "positive number"),
+    (lambda t: t + "toy,A,neurons,5,neurons,,src,t2,\n", "a second neurons of A"),
+    (lambda t: t.replace("toy,B,neurons,2,thousand neurons,,src,t1,\n", ""), "area B: needs neurons"),
+    (lambda t: "\n".join(line for line in t.splitlines() if "acuity" not in line), "no acuity of the eye"),
+])
+def test_a_bad_anatomy_table_is_refused_in_one_line(edit, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        parse_anatomy(edit(TABLE))
+
+
+def test_the_rules_give_each_block_from_the_numbers(tmp_path):
+    """By hand for a two-area network on a 28 px image of 14 deg: eye min(28, 2 x 1 x 14) = 28 px (0.5 deg a pixel);
+    A (rf 2 deg): 2 x 14 / 2 = 14 positions, kernel 1 + (2 - 0.5) / 0.5 - (28/14 - 1) = 3; B (rf 4 deg, from A):
+    7 positions, kernel 1 + (4 - 2) / 1 - (14/7 - 1) = 2 -> 3 (rounded up to odd); channels in proportion to
+    neurons / positions^2: A 4000/196, B 2000/49, so B gets twice A's."""
+    path = tmp_path / "toy.csv"
+    path.write_text(TABLE)
+    conn = vs.Connectome.from_edges([("A", "B", 1.0)], areas=["A", "B"], name="toy", species="toy",
+                                    extra={"input_area": "A", "heads": {"what": "B", "where": "B"}})
+    d = derive_blocks(conn, str(path), image_size=28, field_degrees=14.0, channel_budget=30)
+    arch = d.architecture
+    assert arch.eye_size == 28 and arch.input_area == "A"
+    assert (arch.areas["A"].size, arch.areas["A"].kernel_size) == (14, 3)
+    assert (arch.areas["B"].size, arch.areas["B"].kernel_size) == (7, 3)
+    assert (arch.areas["A"].channels, arch.areas["B"].channels) == (10, 20)
+    # a coarser eye: a species of 0.25 cycles/deg resolves 7 px over 14 deg; the image is averaged down to it
+    d2 = derive_blocks(conn, parse_anatomy(TABLE.replace("acuity,1,", "acuity,0.25,")), 28, 14.0, 30)
+    assert d2.architecture.eye_size == 7 and d2.architecture.areas["A"].size == 7  # never more than its input
+    spec = compile_network(conn, d2.architecture)
+    model = build_network(spec)
+    x = torch.rand(2, 1, 28, 28)
+    _, acts = model(x, return_areas=True)
+    assert {a: tuple(t.shape[1:]) for a, t in acts.items()} == spec.area_shapes
+    block = model.areas["A"]
+    by_hand = block.pool(torch.relu(block.conv(torch.nn.functional.adaptive_avg_pool2d(x, 7))))
+    torch.testing.assert_close(acts["A"], by_hand)  # the eye is the image averaged to 7 px, then A's block
+
+
+def test_the_macaque_and_mouse_networks_differ_as_their_anatomy_does():
+    mac = derive_blocks("macaque-markov2014", image_size=64, field_degrees=64.0)
+    mouse = derive_blocks("mouse-oh2014", image_size=64, field_degrees=64.0)
+    assert mac.architecture.eye_size == 64 and mouse.architecture.eye_size == 64  # 2 x 0.5 x 64 = 64 for the mouse
+    assert derive_blocks("mouse-oh2014", image_size=64, field_degrees=16.0).architecture.eye_size == 16  # blurred
+    assert mac.architecture.areas["V1"].size == 64 and mouse.architecture.areas["V1"].size == round(2 * 64 / 20.6)
+    assert mouse.architecture.areas["V1"].kernel_size == MAX_KERNEL  # asks for 11: clamped, and the table says so
+    assert "clamped" in mouse.table().set_index("area").loc["V1", "note"]
+    for d in (mac, mouse):
+        assert sum(b.channels for b in d.architecture.areas.values()) == pytest.approx(864, abs=6)
+    with pytest.raises(ConfigError, match="no area '8l'"):
+        derive_blocks("macaque-markov2014-full")
+    with pytest.raises(ConfigError, match="no shipped anatomy table"):
+        derive_blocks("human-hcp")
+
+
+def test_the_condition_names_the_blocks_and_uniform_runs_are_written_as_before():
+    assert NetworkConfig(blocks="anatomy").label == "gain-anatomy"
+    assert NetworkConfig(steps=4, intrinsic=True, blocks="anatomy").label == "gain-T4i-anatomy"
+    for label in ("gain-anatomy", "gain-T4i-anatomy", "none-BF4-anatomy", "gain-T4"):
+        assert parse_condition(label).label == label
+    assert "blocks" not in NetworkConfig().to_dict()  # the notebook's config.json as before
+    assert NetworkConfig(blocks="anatomy").field_degrees == 8.0  # recorded: what the blocks were derived for
+    with pytest.raises(ConfigError, match="settings of --blocks anatomy"):
+        NetworkConfig(field_degrees=16)
+    with pytest.raises(ConfigError, match="takes none"):
+        NetworkConfig(model="alexnet", blocks="anatomy")
+    with pytest.raises(ConfigError, match="takes no --architecture"):
+        NetworkConfig(blocks="anatomy").compile("macaque-markov2014", "arch.toml")
+
+
+def test_an_anatomy_run_trains_records_its_blocks_and_rebuilds(tmp_path):
+    data = synthetic_dataset(64, 32)
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", blocks="anatomy", field_degrees=16.0)
+    vs.train("mouse-oh2014", cfg, data=data, out=tmp_path, progress=False)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["network"]["blocks"] == "anatomy" and saved["network"]["field_degrees"] == 16.0
+    assert saved["architecture"]["eye_size"] == 16 and saved["architecture"]["name"] == "anatomy-mouse"
+    _, spec = rebuild_run(RunDir(tmp_path), saved)
+    assert spec == NetworkConfig(blocks="anatomy", field_degrees=16.0, image_size=28, in_channels=1,
+                                 classes=10).compile("mouse-oh2014")
+    twin = NetworkConfig(twin_of=2, blocks="anatomy", image_size=28).compile("macaque-markov2014")
+    recurrent = NetworkConfig(steps=2, blocks="anatomy", image_size=28).compile("macaque-markov2014")
+    assert math.isclose(twin.parameters_used(("what",)), recurrent.parameters_used(("what",)), rel_tol=0.02)
+    assert twin.area("V2").size == recurrent.area("V2").size  # widened, not resized
+
+
+def test_compare_takes_blocks_as_a_factor(tmp_path):
+    data = synthetic_dataset(64, 32)
+    cfg = vs.make_config(epochs=1, batch_size=32, precision="fp32", train_subset=32)
+    summary = vs.compare(["macaque-markov2014"], cfg, tmp_path / "cmp", seeds=[0], blocks=["uniform", "anatomy"],
+                         data=data, report=False, similarity=False, progress=False)
+    assert list(summary["condition"]) == ["gain", "gain-anatomy"]
+    assert summary.set_index("condition").loc["gain-anatomy", "parameters"] != summary.set_index(
+        "condition").loc["gain", "parameters"]
+    experiment = json.loads((tmp_path / "cmp" / "experiment.json").read_text())
+    assert experiment["blocks"] == ["uniform", "anatomy"]
+
+
+def test_the_cli_shows_trains_and_refuses(tmp_path):
+    shown = run("connectome", "show", "mouse-oh2014", "--blocks", "anatomy", "--field-degrees", "64",
+                "--image-size", "64")
+    assert shown.returncode == 0, shown.stderr
+    assert "Blocks from the mouse anatomy" in shown.stdout and "Rodarie" in shown.stdout and "stand-in" in shown.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text(TABLE.replace("4,deg,5,src", "4,furlongs,5,src"))
+    assert_one_line_error(run("connectome", "show", "macaque-markov2014", "--blocks", "anatomy", "--anatomy", bad),
+                          "rf_size in 'furlongs'")
+    assert_one_line_error(run("train", "--species", "mouse-oh2014", "--field-degrees", "20"), "--blocks anatomy")
+    assert_one_line_error(run("connectome", "show", "macaque-markov2014-full", "--blocks", "anatomy"), "'8l'")
