@@ -158,6 +158,17 @@ def test_the_macaque_and_mouse_networks_differ_as_their_anatomy_does():
         derive_blocks("human-hcp")
 
 
+def test_the_figure_shows_each_areas_channels_and_map(tmp_path):
+    from visualstreams.viz import plot_anatomy_blocks
+
+    ds = [derive_blocks(p, image_size=64, field_degrees=64.0) for p in ("macaque-markov2014", "mouse-oh2014")]
+    fig = plot_anatomy_blocks(ds, path=tmp_path / "blocks.png")
+    assert (tmp_path / "blocks.png").stat().st_size > 0
+    for ax, d in zip(fig.axes, ds, strict=True):
+        assert [p.get_height() for p in ax.patches] == [r["channels"] for r in d.rows[1:]]
+        assert [t.get_text().split("\n")[0] for t in ax.texts] == [f"{r['size']}x{r['size']}" for r in d.rows[1:]]
+
+
 def test_the_condition_names_the_blocks_and_uniform_runs_are_written_as_before():
     assert NetworkConfig(blocks="anatomy").label == "gain-anatomy"
     assert NetworkConfig(steps=4, intrinsic=True, blocks="anatomy").label == "gain-T4i-anatomy"
@@ -212,3 +223,20 @@ def test_the_cli_shows_trains_and_refuses(tmp_path):
                           "rf_size in 'furlongs'")
     assert_one_line_error(run("train", "--species", "mouse-oh2014", "--field-degrees", "20"), "--blocks anatomy")
     assert_one_line_error(run("connectome", "show", "macaque-markov2014-full", "--blocks", "anatomy"), "'8l'")
+
+
+def test_anatomy_networks_train_stacked_as_alone():
+    from stacking import alone_and_stacked, weight_diffs
+
+    from visualstreams.data import DeviceData
+    from visualstreams.runs import compile_for
+
+    dev = DeviceData.from_dataset(synthetic_dataset(32, 32), torch.device("cpu"))
+    cfgs = [vs.make_config(batch_size=16, precision="fp32", seed=s, epochs=1, blocks="anatomy", field_degrees=16.0)
+            for s in (0, 1)]
+    spec = compile_for("mouse-oh2014", cfgs[0])
+    assert spec.architecture.eye_size == 16  # the eye (an average pool) and adaptive pools under vmap
+    alone, stacked, hist_alone, hist_stacked = alone_and_stacked(spec, dev, cfgs)
+    for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
+        assert weight_diffs(a, b).max() < 1e-4  # measured 2e-5: the batched kernels' rounding
+        assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-5)

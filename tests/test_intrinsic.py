@@ -169,7 +169,10 @@ def test_stacked_training_with_intrinsic_recurrence_and_step_norms_equals_alone(
     alone, stacked, hist_alone, hist_stacked = alone_and_stacked(spec, dev, cfgs)
     for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
         diffs = weight_diffs(a, b)
-        # the batched kernels round otherwise: a gradient near 0 may take its sign from it (at most 2 Adam steps of
-        # 1e-3, as in test_recurrence); elsewhere they agree
-        assert diffs.max() <= 2e-3 + 1e-6 and (diffs > 1e-5).float().mean() < 0.005
+        # The batched kernels round otherwise, and Adam's first step moves every weight by lr x sign(gradient): where
+        # a gradient is within rounding of 0 (many, under FLN gains of 1e-3) the two runs can step apart, at each of
+        # the 2 steps by at most about 2 lr (1.0014 lr a step at step 2): 4e-3. How many weights that touches depends
+        # on the CPU's kernels (0.3% on one machine, 20% on an AMD EPYC with AVX2 only), so the bound, and the loss
+        # below, are what is asserted.
+        assert diffs.max() <= 4e-3 + 1e-5
         assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-4)
