@@ -14,6 +14,7 @@ from test_cli import assert_one_line_error, run
 import visualstreams as vs
 from visualstreams.connectome.anatomy import TABLE_DIR, anatomy_species, load_anatomy, parse_anatomy
 from visualstreams.errors import ConfigError
+from visualstreams.experiment.sweep import Sweep
 from visualstreams.network import NetworkConfig, build_network, compile_network
 from visualstreams.network.anatomy_blocks import MAX_KERNEL, derive_blocks
 from visualstreams.network.config import parse_condition
@@ -240,3 +241,32 @@ def test_anatomy_networks_train_stacked_as_alone():
     for a, b, ha, hb in zip(alone, stacked, hist_alone, hist_stacked, strict=True):
         assert weight_diffs(a, b).max() < 1e-4  # measured 2e-5: the batched kernels' rounding
         assert ha[0]["train_loss"] == pytest.approx(hb[0]["train_loss"], rel=1e-5)
+
+
+def test_a_budget_scales_an_anatomy_network_to_the_uniform_ones_size():
+    from visualstreams.network.twins import training_flops
+
+    heads = ("what", "where")
+    uniform = NetworkConfig(image_size=56).compile("macaque-markov2014", heads=heads)
+    natural = NetworkConfig(blocks="anatomy", image_size=56).compile("macaque-markov2014", heads=heads)
+    params = NetworkConfig(blocks="anatomy", budget="parameters", image_size=56).compile("macaque-markov2014",
+                                                                                         heads=heads)
+    compute = NetworkConfig(blocks="anatomy", budget="compute", image_size=56).compile("macaque-markov2014",
+                                                                                       heads=heads)
+    assert natural.parameters_used(heads) != pytest.approx(uniform.parameters_used(heads), rel=0.02)  # it matters
+    assert params.parameters_used(heads) == pytest.approx(uniform.parameters_used(heads), rel=0.02)
+    assert training_flops(compute, heads) == pytest.approx(training_flops(uniform, heads), rel=0.05)
+    for spec in (params, compute):  # every channel scaled alike; the maps, kernels and eye stay the anatomy's
+        assert [(a.size, a.block.kernel_size) for a in spec.areas] == [(a.size, a.block.kernel_size)
+                                                                       for a in natural.areas]
+        assert spec.architecture.eye_size == natural.architecture.eye_size
+    assert NetworkConfig(blocks="anatomy", budget="compute").label == "gain-anatomy-C"
+    assert parse_condition("gain-T4-anatomy-P") == NetworkConfig(steps=4, blocks="anatomy", budget="parameters")
+    with pytest.raises(ConfigError, match="settings of --blocks anatomy"):
+        NetworkConfig(budget="parameters")
+    with pytest.raises(ConfigError, match="unknown budget"):
+        NetworkConfig(blocks="anatomy", budget="some")
+    sweep = Sweep(("human",), blocks=("uniform", "anatomy"), budgets=("natural", "parameters"))
+    assert [v.label for v in sweep.networks()] == ["gain", "gain-anatomy", "gain-anatomy-P"]
+    with pytest.raises(ConfigError, match="give --blocks anatomy"):
+        Sweep(("human",), budgets=("parameters",)).networks()

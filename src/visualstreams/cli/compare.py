@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> None:
                           ray_verbose=args.ray_verbose, recordings=args.recordings, stimuli=args.stimuli,
                           window_ms=tuple(args.response_window) if args.response_window else None,
                           predictivity=predict_config(args) if args.recordings else None, models=args.models,
-                          match_params=args.match_params, blocks=args.blocks)
+                          match_params=args.match_params, blocks=args.blocks, budgets=args.budget)
     except OSError as exc:  # finished runs and the last checkpoint are intact (atomic writes)
         if not CompareDir(out).has_experiment():
             raise

@@ -198,6 +198,13 @@ def add_anatomy_options(p: argparse.ArgumentParser, many: bool = False) -> None:
                    help="uniform: the notebook's blocks for every species (the default); anatomy: every area's "
                         "channels, map size and kernel and the species' eye derived from its anatomy table (rules "
                         "in docs/network.md; condition MODE-anatomy)" + (", a factor like --modes" if many else ""))
+    g.add_argument("--budget", nargs="+" if many else None, choices=["natural", "parameters", "compute"],
+                   default=["natural"] if many else "natural", metavar="natural|parameters|compute" if many else None,
+                   help="with --blocks anatomy: the network's size: natural (the notebook's 864 channels spread by "
+                        "the anatomy, the default; parameters and FLOPs differ from the uniform network's), or every "
+                        "channel scaled to the uniform network's parameters used by the task (parameters, within 2%%; "
+                        "MODE-anatomy-P) or training FLOPs per image (compute, within 5%%; MODE-anatomy-C)"
+                        + (", a factor" if many else ""))
     g.add_argument("--anatomy", metavar="SPECIES|CSV",
                    help="with --blocks anatomy: the anatomy table (default: the connectome's species'; shipped: "
                         "human, macaque, marmoset, mouse; or a CSV of the same columns for one's own connectome)")
@@ -212,11 +219,16 @@ def anatomy_options(args: argparse.Namespace) -> dict[str, Any]:
     blocks = getattr(args, "blocks", None) or "uniform"
     anatomy = "anatomy" in (blocks if isinstance(blocks, list) else [blocks])
     field = getattr(args, "field_degrees", None)
+    budget = getattr(args, "budget", None) or "natural"
+    budgets = budget if isinstance(budget, list) else [budget]
     if not anatomy:
-        if getattr(args, "anatomy", None) is not None or (field is not None and isinstance(blocks, str)):
-            raise ConfigError("--anatomy and --field-degrees go with --blocks anatomy")
+        if getattr(args, "anatomy", None) is not None or (field is not None and isinstance(blocks, str)) or \
+                budgets != ["natural"]:
+            raise ConfigError("--anatomy, --budget and --field-degrees go with --blocks anatomy")
         return {}
-    return {"blocks": "anatomy", "anatomy": getattr(args, "anatomy", None), "field_degrees": field}
+    # compare's budgets are a factor of its sweep: its config's network takes the first
+    return {"blocks": "anatomy", "anatomy": getattr(args, "anatomy", None), "field_degrees": field,
+            "budget": budgets[0]}
 
 
 def add_response_window(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -99,6 +99,7 @@ def compare(
     models: Sequence[str] = (),
     match_params: str | Connectome | None = None,
     blocks: Sequence[str] | None = None,
+    budgets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Train every connectome under every mode, step count and seed; write the output directory described above.
     The grid is a :class:`~visualstreams.experiment.sweep.Sweep`, the options of how it trains an
@@ -152,7 +153,9 @@ def compare(
     (condition ``reference-matched``; :func:`~visualstreams.network.config.matched_reference`).
     ``blocks``: ``uniform`` and/or ``anatomy`` (each area's block from its species' anatomy, at the config's
     ``network.field_degrees`` and ``network.anatomy``; condition ``MODE-anatomy``), a factor like the modes;
-    default the config's.
+    default the config's. ``budgets``: the anatomy networks' sizes, ``natural``, ``parameters`` and/or ``compute``
+    (each scaled to the uniform network's used parameters or training FLOPs per image: ``MODE-anatomy-P``,
+    ``-anatomy-C``), a factor; default the config's.
     Returns the summary (one row per run).
     """
     config = config or TrainConfig()
@@ -166,7 +169,8 @@ def compare(
     sweep = Sweep(tuple(connectomes), config, _tuple(seeds), _tuple(modes), _tuple(steps),
                   () if twins is False else ("parameters",) if twins is True else tuple(twins),
                   None if intrinsic is None else (intrinsic,) if isinstance(intrinsic, bool) else tuple(
-                      bool(i) for i in intrinsic), architecture, tuple(models), match_params, _tuple(blocks))
+                      bool(i) for i in intrinsic), architecture, tuple(models), match_params, _tuple(blocks),
+                  _tuple(budgets))
     plan = plan_sweep(sweep, execution, data=data, data_path=data_path, dataset=dataset, test_data=test_data,
                       image_size=image_size, resume=resume)
     started = (start_ray(ray_address, workers, cpus_per_run, gpus_per_run, ray_verbose) if executor == "ray"

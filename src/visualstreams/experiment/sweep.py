@@ -51,6 +51,7 @@ class Sweep:
     models: tuple[str, ...] = ()
     match_params: str | Connectome | None = None  # the connectome whose network the models are scaled to
     blocks: tuple[str, ...] | None = None  # uniform and/or anatomy (default: the config's network's)
+    budgets: tuple[str, ...] | None = None  # the anatomy networks' sizes (default: the config's network's)
 
     @property
     def seed_list(self) -> list[int]:
@@ -71,6 +72,10 @@ class Sweep:
     @property
     def block_list(self) -> list[str]:
         return [self.config.network.blocks] if self.blocks is None else list(dict.fromkeys(self.blocks))
+
+    @property
+    def budget_list(self) -> list[str]:
+        return [self.config.network.budget] if self.budgets is None else list(dict.fromkeys(self.budgets))
 
     @property
     def twin_list(self) -> list[str]:
@@ -105,9 +110,12 @@ class Sweep:
         unknown_blocks = [b for b in self.block_list if b not in ("uniform", "anatomy")]
         if unknown_blocks:
             raise ConfigError(f"unknown blocks {unknown_blocks[0]!r} (uniform, anatomy)")
-        return [replace(v, mode=m, **({"blocks": "anatomy", **anatomy} if b == "anatomy" else
-                                      {"blocks": "uniform", "field_degrees": None, "anatomy": None}))
-                for b in self.block_list for v in shapes for m in modes]
+        if self.budget_list != ["natural"] and "anatomy" not in self.block_list:  # else it would apply to nothing
+            raise ConfigError("a budget sizes anatomy networks: give --blocks anatomy (e.g. --blocks uniform anatomy)")
+        uniform = {"blocks": "uniform", "field_degrees": None, "anatomy": None, "budget": "natural"}
+        kinds = [uniform if b == "uniform" else {"blocks": "anatomy", **anatomy, "budget": budget}
+                 for b in self.block_list for budget in (self.budget_list if b == "anatomy" else ["natural"])]
+        return [replace(v, mode=m, **kind) for kind in kinds for v in shapes for m in modes]
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,7 @@ class SweepPlan:
             **({"intrinsic": sweep.intrinsic_list} if any(sweep.intrinsic_list) else {}),
             **({"step_norm": True} if sweep.config.network.step_norm else {}),
             **({"blocks": sweep.block_list} if sweep.block_list != ["uniform"] else {}),
+            **({"budgets": sweep.budget_list} if sweep.budget_list != ["natural"] else {}),
             "train": sweep.config.to_dict(),
             "architecture": self.architecture.to_dict() if self.architecture is not None else None,
             "data": data_record,
@@ -222,10 +231,10 @@ def plan_sweep(sweep: Sweep, execution: Execution | None = None, *, data: DataLi
         task = config.make_task()
         references = [matched_reference(r, sweep.match_params, task.heads, config.loss_steps == "all", arch)
                       for r in references]
-    specs: dict[tuple[str, NetworkConfig], NetworkSpec] = {
-        (name, v): v.compile(conn.replace(name=name), arch)
-        for v in networks if v.twin_of is None for name, conn in zip(names, conns, strict=True)}
     heads, every_step = config.make_task().heads, config.loss_steps == "all"
+    specs: dict[tuple[str, NetworkConfig], NetworkSpec] = {
+        (name, v): v.compile(conn.replace(name=name), arch, heads, every_step)
+        for v in networks if v.twin_of is None for name, conn in zip(names, conns, strict=True)}
     for v in networks:  # an acyclic species' twin is its one-step network (the plan reuses its runs)
         if v.twin_of is not None:
             specs.update({(name, v): twin_network(specs[(name, v.recurrent)], v.twin_match, heads, every_step)

@@ -18,12 +18,15 @@ from .architecture import Architecture
 from .compile import ArchitectureLike, CompiledNetwork, compile_network
 from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODE_DESCRIPTIONS, TWIN_PREFIXES, check_mode, check_steps
 from .reference import REFERENCE_SIZE, ReferenceNetwork, match_width, reference_spec
-from .twins import twin
+from .twins import match_budget, twin
 
 INPUT_FIELDS = ("image_size", "in_channels", "classes")
 REFERENCE = "reference"  # a reference model's condition
 BLOCKS = ("uniform", "anatomy")  # the notebook's blocks for every species, or each area's from its anatomy
 ANATOMY = "anatomy"  # the label's last part for anatomy-derived blocks (gain-anatomy, gain-T4-anatomy)
+# An anatomy network's size: its natural one (the notebook's channel budget spread by its anatomy), or scaled to the
+# uniform network's parameters used / training FLOPs per image (labels -anatomy-P, -anatomy-C)
+BUDGETS = {"natural": "", "parameters": "P", "compute": "C"}
 # What a run trains, as the pipeline takes it: a connectome's compiled network or a reference model at its input.
 NetworkSpec = CompiledNetwork | ReferenceNetwork
 
@@ -48,7 +51,11 @@ class NetworkConfig:
     ``blocks``: ``uniform`` (the notebook's blocks for every species, the default) or ``anatomy`` (each area's
     channels, map size and kernel and the species' eye derived from its anatomy table,
     :func:`~visualstreams.network.anatomy_blocks.derive_blocks`, for images spanning ``field_degrees`` degrees; the
-    table is the connectome's species' or the file ``anatomy``); condition ``MODE-anatomy``."""
+    table is the connectome's species' or the file ``anatomy``); condition ``MODE-anatomy``. ``budget``: its natural
+    size (the notebook's channels spread by its anatomy; parameters and FLOPs differ from the uniform network's),
+    or every channel scaled by one factor to the same connectome's uniform network's parameters used by the task
+    (``parameters``, within 2%, ``MODE-anatomy-P``) or training FLOPs per image (``compute``, within 5%,
+    ``MODE-anatomy-C``), at the same steps and recurrence."""
 
     mode: str = DEFAULT_MODE
     steps: int = DEFAULT_STEPS
@@ -65,13 +72,17 @@ class NetworkConfig:
     blocks: str = "uniform"
     field_degrees: float | None = None  # anatomy blocks: the visual angle the image spans (None: DEFAULT_FIELD_DEG)
     anatomy: str | None = None  # anatomy blocks: a table file or species (None: the connectome's species')
+    budget: str = "natural"
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
         if self.blocks not in BLOCKS:
             raise ConfigError(f"unknown blocks {self.blocks!r} ({', '.join(BLOCKS)})")
-        if self.blocks != ANATOMY and (self.field_degrees is not None or self.anatomy is not None):
-            raise ConfigError("a field in degrees and an anatomy table are settings of --blocks anatomy")
+        if self.blocks != ANATOMY and (self.field_degrees is not None or self.anatomy is not None
+                                       or self.budget != "natural"):
+            raise ConfigError("a field in degrees, an anatomy table and a budget are settings of --blocks anatomy")
+        if self.budget not in BUDGETS:
+            raise ConfigError(f"unknown budget {self.budget!r} ({', '.join(BUDGETS)})")
         if self.field_degrees is not None:
             if isinstance(self.field_degrees, bool) or not isinstance(self.field_degrees, int | float) or not (
                     0 < self.field_degrees < 360):
@@ -119,7 +130,8 @@ class NetworkConfig:
         if self.model is not None:
             return REFERENCE if self.matched_to is None else f"{REFERENCE}-matched"
         i = ("i" if self.intrinsic else "") + ("n" if self.step_norm else "")
-        blocks = f"-{ANATOMY}" if self.blocks == ANATOMY else ""
+        blocks = f"-{ANATOMY}" + (f"-{BUDGETS[self.budget]}" if self.budget != "natural" else "") \
+            if self.blocks == ANATOMY else ""
         if self.twin_of is not None:
             return f"{self.mode}-{TWIN_PREFIXES[self.twin_match]}{self.twin_of}{i}{blocks}"
         if self.steps == 1 and not self.step_norm:
@@ -152,7 +164,7 @@ class NetworkConfig:
         # as every run before reference models (and, with uniform blocks, before anatomy blocks)
         out = {k: v for k, v in asdict(self).items() if k not in ("model", "width", "matched_to")}
         if self.blocks != ANATOMY:
-            for k in ("blocks", "field_degrees", "anatomy"):
+            for k in ("blocks", "field_degrees", "anatomy", "budget"):
                 out.pop(k)
         return out
 
@@ -176,7 +188,7 @@ class NetworkConfig:
             spec.check_heads(tuple(heads))
             return spec
         if self.twin_of is not None and not isinstance(connectome, CompiledNetwork):
-            recurrent = self.recurrent.compile(connectome, architecture)
+            recurrent = self.recurrent.compile(connectome, architecture, heads, every_step)
             if not recurrent.recurrent_projections and not recurrent.intrinsic:
                 raise ConfigError(f"connectome {recurrent.connectome.name!r} has no feedback or lateral projection: "
                                   f"its {recurrent.steps}-step network is its one-step one, with nothing to match a "
@@ -185,9 +197,14 @@ class NetworkConfig:
         if self.blocks == ANATOMY and not isinstance(connectome, CompiledNetwork):
             architecture = self.derived_architecture(connectome, architecture)
         # A compiled twin is a one-step network without intrinsic recurrence of its own
-        return compile_network(connectome, architecture, self.image_size, self.mode, self.steps,
+        spec = compile_network(connectome, architecture, self.image_size, self.mode, self.steps,
                                in_channels=self.in_channels, classes=self.classes,
                                intrinsic=self.intrinsic and self.twin_of is None, step_norm=self.step_norm)
+        if self.blocks == ANATOMY and self.budget != "natural" and not isinstance(connectome, CompiledNetwork):
+            uniform = replace(self, blocks="uniform", field_degrees=None, anatomy=None, budget="natural")
+            spec = match_budget(spec, uniform.compile(connectome, None, heads, every_step), self.budget, heads,
+                                every_step)
+        return spec
 
     def derived_architecture(self, connectome: Connectome | str | None,
                              architecture: ArchitectureLike = None) -> Architecture:
@@ -244,8 +261,10 @@ def parse_condition(label: str) -> NetworkConfig:
     ``NetworkConfig("gain", 1, 4, "compute")`` from ``"gain-BC4"``; a label of no such suffix is read as a mode
     of one step. An unknown mode is refused in one line, as is ``reference`` (the label does not say which).
     ``-anatomy`` last: anatomy-derived blocks (at the default field; the run's config.json has its own)."""
-    if label.endswith(f"-{ANATOMY}"):
-        return replace(parse_condition(label[: -len(ANATOMY) - 1]), blocks=ANATOMY)
+    for budget, letter in BUDGETS.items():
+        suffix = f"-{ANATOMY}" + (f"-{letter}" if letter else "")
+        if label.endswith(suffix):
+            return replace(parse_condition(label[: -len(suffix)]), blocks=ANATOMY, budget=budget)
     mode, sep, tail = label.rpartition("-")
     m = _SUFFIX.fullmatch(tail) if sep and mode else None
     if m is None:
@@ -274,7 +293,9 @@ def describe_condition(label: str) -> str:
     what = MODE_DESCRIPTIONS[c.mode]
     if c.blocks == ANATOMY:
         what += ("; every area's channels, map size and kernel and the species' eye derived from its anatomy "
-                 "table (--blocks anatomy)")
+                 "table (--blocks anatomy)" + {"natural": "", "parameters": ", scaled to the uniform network's "
+                 "parameters used by the task", "compute": ", scaled to the uniform network's training FLOPs per "
+                 "image"}[c.budget])
     within = ", and every area's recurrence within itself (a 3x3 convolution of its previous step)"
     normed = "; every area normalised at each step (GroupNorm)" if c.step_norm else ""
     if c.twin_of is not None:
@@ -288,5 +309,5 @@ def describe_condition(label: str) -> str:
     return what + normed
 
 
-__all__ = ["ANATOMY", "BLOCKS", "INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec", "describe_condition",
-           "is_reference", "matched_reference", "parse_condition"]
+__all__ = ["ANATOMY", "BLOCKS", "BUDGETS", "INPUT_FIELDS", "REFERENCE", "NetworkConfig", "NetworkSpec",
+           "describe_condition", "is_reference", "matched_reference", "parse_condition"]

@@ -65,17 +65,19 @@ def _training_flops(spec: CompiledNetwork, heads: tuple[str, ...], every_step: b
 
 
 def _widen(spec: CompiledNetwork, size: Callable[[CompiledNetwork], float], target: float, tolerance: float,
-           label: str, what: str) -> CompiledNetwork:
-    """The one-step network of ``spec``'s connectome with every area's channels times one factor, the factor
-    bisected until ``size`` of it comes nearest ``target``; within ``tolerance`` or a one-line error."""
-    if spec.steps < 2:
+           label: str, what: str, keep_steps: bool = False) -> CompiledNetwork:
+    """The one-step network of ``spec``'s connectome (``keep_steps``: at ``spec``'s own steps and recurrence) with
+    every area's channels times one factor, the factor bisected until ``size`` of it comes nearest ``target``;
+    within ``tolerance`` or a one-line error."""
+    if spec.steps < 2 and not keep_steps:
         raise ConfigError("a feedforward twin is of a network of several steps (steps >= 2)")
     base = spec.architecture
+    steps, intrinsic = (spec.steps, spec.intrinsic) if keep_steps else (1, False)
 
     def widened(factor: float) -> CompiledNetwork:
         areas = {a: replace(b, channels=max(1, round(b.channels * factor))) for a, b in base.areas.items()}
         return compile_network(spec.connectome, base.replace(areas=areas, name=f"{base.name}-{label}{spec.steps}"),
-                               mode=spec.mode, steps=1, step_norm=spec.step_norm)
+                               mode=spec.mode, steps=steps, intrinsic=intrinsic, step_norm=spec.step_norm)
 
     cache: dict[float, tuple[CompiledNetwork, float]] = {}
 
@@ -88,14 +90,32 @@ def _widen(spec: CompiledNetwork, size: Callable[[CompiledNetwork], float], targ
     lo, hi = 0.25, 2.0
     while measured(hi)[1] < target and hi < 64:
         lo, hi = hi, hi * 2
+    while measured(lo)[1] > target and lo > 1 / 64:  # a budget may also narrow a network
+        lo, hi = lo / 2, lo
     for _ in range(30):  # the size grows with the factor (in steps, by the rounding): bisect to the nearest
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if measured(mid)[1] < target else (lo, mid)
     twin, got = min((measured(lo), measured(hi)), key=lambda t: abs(t[1] - target))
     if abs(got - target) > tolerance * target:
-        raise ConfigError(f"no one-step network of {spec.connectome.name!r} comes within {tolerance:.0%} of the "
-                          f"{target:,.0f} {what} of its {spec.steps}-step network (closest: {got:,.0f})")
+        raise ConfigError(f"no {'' if keep_steps else 'one-step '}network of {spec.connectome.name!r} comes within "
+                          f"{tolerance:.0%} of the {target:,.0f} {what} (closest: {got:,.0f})")
     return twin
+
+
+def match_budget(spec: CompiledNetwork, reference: CompiledNetwork, match: str, heads: Sequence[str] = ("what",),
+                 every_step: bool = False) -> CompiledNetwork:
+    """``spec`` (at its own steps and recurrence) with every area's channels scaled by one factor until it has as
+    many parameters used by ``heads`` (``match="parameters"``, within 2%) or training FLOPs per image
+    (``"compute"``, within 5%) as ``reference``: an anatomy-derived network at the uniform network's budget, so
+    that a difference between them is not one of size."""
+    heads = tuple(heads)
+    if match == "parameters":
+        return _widen(spec, lambda n: n.parameters_used(heads, every_step), reference.parameters_used(
+            heads, every_step), TWIN_TOLERANCE, "P", "parameters used by the task", keep_steps=True)
+    if match == "compute":
+        return _widen(spec, lambda n: training_flops(n, heads, every_step), training_flops(
+            reference, heads, every_step), COMPUTE_TOLERANCE, "C", "training FLOPs per image", keep_steps=True)
+    raise ConfigError(f"unknown budget match {match!r} (parameters, compute)")
 
 
 def matched_twin(spec: CompiledNetwork, heads: Sequence[str] = ("what",), every_step: bool = False,
@@ -126,5 +146,5 @@ def twin(spec: CompiledNetwork, match: str, heads: Sequence[str] = ("what",), ev
     return (matched_twin if match == "parameters" else compute_twin)(spec, heads, every_step)
 
 
-__all__ = ["COMPUTE_TOLERANCE", "TWIN_MATCHES", "TWIN_TOLERANCE", "compute_twin", "matched_twin", "run_costs",
-           "training_flops", "twin"]
+__all__ = ["COMPUTE_TOLERANCE", "TWIN_MATCHES", "TWIN_TOLERANCE", "compute_twin", "match_budget", "matched_twin",
+           "run_costs", "training_flops", "twin"]
