@@ -71,7 +71,7 @@ def test_every_shipped_number_is_the_sources_value():
     # stand-ins say so: LIP's receptive field, TEO's count, the macaque's field of view, the mouse's higher areas
     notes = {(r["species"], r["area"], r["quantity"]): r["note"] for s in anatomy_species() for r in rows(s)}
     for key in [("macaque", "LIP", "rf_size"), ("macaque", "TEO", "made_of"), ("macaque", "eye", "field_of_view"),
-                ("mouse", "VISl", "rf_size"), ("mouse", "TEa", "rf_size")]:
+                ("mouse", "VISl", "rf_size"), ("mouse", "TEa", "rf_size"), ("mouse", "eye", "field_of_view")]:
         assert notes[key].startswith("stand-in:"), key
 
 
@@ -116,10 +116,12 @@ def test_a_bad_anatomy_table_is_refused_in_one_line(edit, fragment):
 
 
 def test_the_rules_give_each_block_from_the_numbers(tmp_path):
-    """By hand for a two-area network on a 28 px image of 14 deg: eye min(28, 2 x 1 x 14) = 28 px (0.5 deg a pixel);
-    A (rf 2 deg): 2 x 14 / 2 = 14 positions, kernel 1 + (2 - 0.5) / 0.5 - (28/14 - 1) = 3; B (rf 4 deg, from A):
-    7 positions, kernel 1 + (4 - 2) / 1 - (14/7 - 1) = 2 -> 3 (rounded up to odd); channels in proportion to
-    neurons / positions^2: A 4000/196, B 2000/49, so B gets twice A's."""
+    """By hand for a two-area network on a 28 px image of 14 deg: eye min(28, 2 x 1 x 14) = 28 px (0.5 deg a pixel,
+    its field 0.5 deg); A (rf 2 deg): 4 x 14 / 2 = 28 positions (no pooling), kernel 1 + (2 - 0.5) / 0.5 = 4 -> 5
+    (the nearer odd size, a tie to the larger; its units' field 0.5 + 4 x 0.5 = 2.5 deg); B (rf 4 deg, from A):
+    4 x 14 / 4 = 14 positions (pooling windows of 2), kernel 1 + (4 - 2.5) / 0.5 - (2 - 1) = 3, its field
+    2.5 + (2 + 1) x 0.5 = 4 deg; channels in proportion to neurons / positions^2: A 4000/784, B 2000/196, so B gets
+    twice A's."""
     path = tmp_path / "toy.csv"
     path.write_text(TABLE)
     conn = vs.Connectome.from_edges([("A", "B", 1.0)], areas=["A", "B"], name="toy", species="toy",
@@ -127,9 +129,10 @@ def test_the_rules_give_each_block_from_the_numbers(tmp_path):
     d = derive_blocks(conn, str(path), image_size=28, field_degrees=14.0, channel_budget=30)
     arch = d.architecture
     assert arch.eye_size == 28 and arch.input_area == "A"
-    assert (arch.areas["A"].size, arch.areas["A"].kernel_size) == (14, 3)
-    assert (arch.areas["B"].size, arch.areas["B"].kernel_size) == (7, 3)
+    assert (arch.areas["A"].size, arch.areas["A"].kernel_size) == (28, 5)
+    assert (arch.areas["B"].size, arch.areas["B"].kernel_size) == (14, 3)
     assert (arch.areas["A"].channels, arch.areas["B"].channels) == (10, 20)
+    assert [r["model_rf_deg"] for r in d.rows] == pytest.approx([0.5, 2.5, 4.0])
     # a coarser eye: a species of 0.25 cycles/deg resolves 7 px over 14 deg; the image is averaged down to it
     d2 = derive_blocks(conn, parse_anatomy(TABLE.replace("acuity,1,", "acuity,0.25,")), 28, 14.0, 30)
     assert d2.architecture.eye_size == 7 and d2.architecture.areas["A"].size == 7  # never more than its input
@@ -148,11 +151,11 @@ def test_the_macaque_and_mouse_networks_differ_as_their_anatomy_does():
     mouse = derive_blocks("mouse-oh2014", image_size=64, field_degrees=64.0)
     assert mac.architecture.eye_size == 64 and mouse.architecture.eye_size == 64  # 2 x 0.5 x 64 = 64 for the mouse
     assert derive_blocks("mouse-oh2014", image_size=64, field_degrees=16.0).architecture.eye_size == 16  # blurred
-    assert mac.architecture.areas["V1"].size == 64 and mouse.architecture.areas["V1"].size == round(2 * 64 / 20.6)
-    assert mouse.architecture.areas["V1"].kernel_size == MAX_KERNEL  # asks for 11: clamped, and the table says so
+    assert mac.architecture.areas["V1"].size == 64 and mouse.architecture.areas["V1"].size == round(4 * 64 / 20.6)
+    assert mouse.architecture.areas["V1"].kernel_size == MAX_KERNEL  # asks for 15: clamped, and the table says so
     assert "clamped" in mouse.table().set_index("area").loc["V1", "note"]
     for d in (mac, mouse):
-        assert sum(b.channels for b in d.architecture.areas.values()) == pytest.approx(864, abs=6)
+        assert sum(b.channels for b in d.architecture.areas.values()) == 864
     with pytest.raises(ConfigError, match="no area '8l'"):
         derive_blocks("macaque-markov2014-full")
     with pytest.raises(ConfigError, match="no shipped anatomy table"):
@@ -247,13 +250,11 @@ def test_a_budget_scales_an_anatomy_network_to_the_uniform_ones_size():
     from visualstreams.network.twins import training_flops
 
     heads = ("what", "where")
-    uniform = NetworkConfig(image_size=56).compile("macaque-markov2014", heads=heads)
-    natural = NetworkConfig(blocks="anatomy", image_size=56).compile("macaque-markov2014", heads=heads)
-    params = NetworkConfig(blocks="anatomy", budget="parameters", image_size=56).compile("macaque-markov2014",
-                                                                                         heads=heads)
-    compute = NetworkConfig(blocks="anatomy", budget="compute", image_size=56).compile("macaque-markov2014",
-                                                                                       heads=heads)
-    assert natural.parameters_used(heads) != pytest.approx(uniform.parameters_used(heads), rel=0.02)  # it matters
+    uniform = NetworkConfig(image_size=56).compile("mouse-oh2014", heads=heads)
+    natural = NetworkConfig(blocks="anatomy", image_size=56).compile("mouse-oh2014", heads=heads)
+    params = NetworkConfig(blocks="anatomy", budget="parameters", image_size=56).compile("mouse-oh2014", heads=heads)
+    compute = NetworkConfig(blocks="anatomy", budget="compute", image_size=56).compile("mouse-oh2014", heads=heads)
+    assert natural.parameters_used(heads) < uniform.parameters_used(heads) / 4  # 214,941 against 1,255,564
     assert params.parameters_used(heads) == pytest.approx(uniform.parameters_used(heads), rel=0.02)
     assert training_flops(compute, heads) == pytest.approx(training_flops(uniform, heads), rel=0.05)
     for spec in (params, compute):  # every channel scaled alike; the maps, kernels and eye stay the anatomy's
@@ -270,3 +271,18 @@ def test_a_budget_scales_an_anatomy_network_to_the_uniform_ones_size():
     assert [v.label for v in sweep.networks()] == ["gain", "gain-anatomy", "gain-anatomy-P"]
     with pytest.raises(ConfigError, match="give --blocks anatomy"):
         Sweep(("human",), budgets=("parameters",)).networks()
+
+
+def test_a_compare_gives_every_species_one_budget():
+    from visualstreams.experiment.sweep import plan_sweep
+
+    cfg = vs.make_config(epochs=1, precision="fp32")
+    species = ("macaque-markov2014", "mouse-oh2014")
+    plan = plan_sweep(Sweep(species, cfg, blocks=("anatomy",), budgets=("parameters",)),
+                      data=synthetic_dataset(32, 16))
+    (net,) = plan.networks
+    uniform = [NetworkConfig(image_size=28, in_channels=1, classes=10).compile(s).parameters_used(("what",))
+               for s in species]
+    assert net.budget_target == round(sum(uniform) / 2)  # the mean of their uniform networks' (421,130; 1,209,994)
+    for s in species:
+        assert plan.specs[(s, net)].parameters_used(("what",)) == pytest.approx(net.budget_target, rel=0.02)

@@ -18,7 +18,7 @@ from .architecture import Architecture
 from .compile import ArchitectureLike, CompiledNetwork, compile_network
 from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODE_DESCRIPTIONS, TWIN_PREFIXES, check_mode, check_steps
 from .reference import REFERENCE_SIZE, ReferenceNetwork, match_width, reference_spec
-from .twins import match_budget, twin
+from .twins import budget_measure, match_budget, twin
 
 INPUT_FIELDS = ("image_size", "in_channels", "classes")
 REFERENCE = "reference"  # a reference model's condition
@@ -55,7 +55,8 @@ class NetworkConfig:
     size (the notebook's channels spread by its anatomy; parameters and FLOPs differ from the uniform network's),
     or every channel scaled by one factor to the same connectome's uniform network's parameters used by the task
     (``parameters``, within 2%, ``MODE-anatomy-P``) or training FLOPs per image (``compute``, within 5%,
-    ``MODE-anatomy-C``), at the same steps and recurrence."""
+    ``MODE-anatomy-C``), at the same steps and recurrence; ``budget_target`` sets that number (a compare sets one
+    for all its species: the mean of their uniform networks', :meth:`uniform_budget`)."""
 
     mode: str = DEFAULT_MODE
     steps: int = DEFAULT_STEPS
@@ -73,6 +74,8 @@ class NetworkConfig:
     field_degrees: float | None = None  # anatomy blocks: the visual angle the image spans (None: DEFAULT_FIELD_DEG)
     anatomy: str | None = None  # anatomy blocks: a table file or species (None: the connectome's species')
     budget: str = "natural"
+    # what the budget matches (parameters used, or training FLOPs per image); None: this connectome's uniform network's
+    budget_target: int | None = None
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -83,6 +86,10 @@ class NetworkConfig:
             raise ConfigError("a field in degrees, an anatomy table and a budget are settings of --blocks anatomy")
         if self.budget not in BUDGETS:
             raise ConfigError(f"unknown budget {self.budget!r} ({', '.join(BUDGETS)})")
+        if self.budget_target is not None and (self.budget == "natural" or isinstance(self.budget_target, bool)
+                                               or not isinstance(self.budget_target, int) or self.budget_target < 1):
+            raise ConfigError(f"a budget target is a whole number >= 1 of a --budget parameters or compute, got "
+                              f"{self.budget_target!r}")
         if self.field_degrees is not None:
             if isinstance(self.field_degrees, bool) or not isinstance(self.field_degrees, int | float) or not (
                     0 < self.field_degrees < 360):
@@ -164,7 +171,7 @@ class NetworkConfig:
         # as every run before reference models (and, with uniform blocks, before anatomy blocks)
         out = {k: v for k, v in asdict(self).items() if k not in ("model", "width", "matched_to")}
         if self.blocks != ANATOMY:
-            for k in ("blocks", "field_degrees", "anatomy", "budget"):
+            for k in ("blocks", "field_degrees", "anatomy", "budget", "budget_target"):
                 out.pop(k)
         return out
 
@@ -201,10 +208,18 @@ class NetworkConfig:
                                in_channels=self.in_channels, classes=self.classes,
                                intrinsic=self.intrinsic and self.twin_of is None, step_norm=self.step_norm)
         if self.blocks == ANATOMY and self.budget != "natural" and not isinstance(connectome, CompiledNetwork):
-            uniform = replace(self, blocks="uniform", field_degrees=None, anatomy=None, budget="natural")
-            spec = match_budget(spec, uniform.compile(connectome, None, heads, every_step), self.budget, heads,
-                                every_step)
+            target = self.budget_target or self.uniform_budget(connectome, heads, every_step)
+            spec = match_budget(spec, target, self.budget, heads, every_step)
         return spec
+
+    def uniform_budget(self, connectome: Connectome | str, heads: Sequence[str] = ("what",),
+                       every_step: bool = False) -> int:
+        """What this config's budget matches, measured on ``connectome``'s uniform network at the same input, steps
+        and recurrence: a sweep sets every species' ``budget_target`` to the mean of these, so that their anatomy
+        networks have one budget."""
+        uniform = replace(self, blocks="uniform", field_degrees=None, anatomy=None, budget="natural",
+                          budget_target=None)
+        return budget_measure(uniform.compile(connectome, None, heads, every_step), self.budget, heads, every_step)
 
     def derived_architecture(self, connectome: Connectome | str | None,
                              architecture: ArchitectureLike = None) -> Architecture:

@@ -102,20 +102,29 @@ def _widen(spec: CompiledNetwork, size: Callable[[CompiledNetwork], float], targ
     return twin
 
 
-def match_budget(spec: CompiledNetwork, reference: CompiledNetwork, match: str, heads: Sequence[str] = ("what",),
-                 every_step: bool = False) -> CompiledNetwork:
-    """``spec`` (at its own steps and recurrence) with every area's channels scaled by one factor until it has as
-    many parameters used by ``heads`` (``match="parameters"``, within 2%) or training FLOPs per image
-    (``"compute"``, within 5%) as ``reference``: an anatomy-derived network at the uniform network's budget, so
-    that a difference between them is not one of size."""
-    heads = tuple(heads)
+def budget_measure(spec: CompiledNetwork, match: str, heads: Sequence[str] = ("what",),
+                   every_step: bool = False) -> int:
+    """What a budget matches: the parameters ``heads`` use (``parameters``) or training FLOPs per image
+    (``compute``)."""
     if match == "parameters":
-        return _widen(spec, lambda n: n.parameters_used(heads, every_step), reference.parameters_used(
-            heads, every_step), TWIN_TOLERANCE, "P", "parameters used by the task", keep_steps=True)
+        return spec.parameters_used(tuple(heads), every_step)
     if match == "compute":
-        return _widen(spec, lambda n: training_flops(n, heads, every_step), training_flops(
-            reference, heads, every_step), COMPUTE_TOLERANCE, "C", "training FLOPs per image", keep_steps=True)
+        return training_flops(spec, heads, every_step)
     raise ConfigError(f"unknown budget match {match!r} (parameters, compute)")
+
+
+def match_budget(spec: CompiledNetwork, target: float, match: str, heads: Sequence[str] = ("what",),
+                 every_step: bool = False) -> CompiledNetwork:
+    """``spec`` (at its own steps and recurrence) with every area's channels scaled by one factor until its
+    :func:`budget_measure` is ``target``: within 2% on parameters used by ``heads``, 5% on training FLOPs per image.
+    An anatomy-derived network at a uniform network's budget, so that a difference between them is not one of
+    size."""
+    heads = tuple(heads)
+    budget_measure(spec, match, heads, every_step)  # an unknown match: one line
+    tolerance, what = ((TWIN_TOLERANCE, "parameters used by the task") if match == "parameters" else
+                       (COMPUTE_TOLERANCE, "training FLOPs per image"))
+    return _widen(spec, lambda n: budget_measure(n, match, heads, every_step), target, tolerance,
+                  "P" if match == "parameters" else "C", what, keep_steps=True)
 
 
 def matched_twin(spec: CompiledNetwork, heads: Sequence[str] = ("what",), every_step: bool = False,
@@ -146,5 +155,5 @@ def twin(spec: CompiledNetwork, match: str, heads: Sequence[str] = ("what",), ev
     return (matched_twin if match == "parameters" else compute_twin)(spec, heads, every_step)
 
 
-__all__ = ["COMPUTE_TOLERANCE", "TWIN_MATCHES", "TWIN_TOLERANCE", "compute_twin", "match_budget", "matched_twin",
-           "run_costs", "training_flops", "twin"]
+__all__ = ["COMPUTE_TOLERANCE", "TWIN_MATCHES", "TWIN_TOLERANCE", "budget_measure", "compute_twin", "match_budget",
+           "matched_twin", "run_costs", "training_flops", "twin"]
