@@ -6,6 +6,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from synthetic import synthetic_dataset
@@ -286,3 +287,23 @@ def test_a_compare_gives_every_species_one_budget():
     assert net.budget_target == round(sum(uniform) / 2)  # the mean of their uniform networks' (421,130; 1,209,994)
     for s in species:
         assert plan.specs[(s, net)].parameters_used(("what",)) == pytest.approx(net.budget_target, rel=0.02)
+
+
+def test_an_anatomy_run_is_scored_and_exported_at_its_own_field(tmp_path):
+    from visualstreams.analysis.area_activations import stimulus_activations
+    from visualstreams.export import export_brainscore
+
+    cfg = vs.make_config(epochs=1, batch_size=16, precision="fp32", blocks="anatomy", field_degrees=16.0)
+    vs.train("macaque-markov2014", cfg, data=synthetic_dataset(32, 16), out=tmp_path / "run", progress=False)
+    asked = []
+
+    def images(size, channels, field=None):
+        asked.append((size, channels, field))
+        return np.zeros((4, channels, size, size), dtype=np.uint8)
+
+    acts = stimulus_activations(tmp_path / "run", images, areas=["V1", "IT"])
+    assert asked == [(28, 1, 16.0)] and set(acts.acts) == {"V1", "IT"}
+    out = export_brainscore(tmp_path / "run", tmp_path / "plugin")
+    assert "VISUAL_DEGREES = 16.0" in (out / "model.py").read_text()
+    with pytest.raises(ConfigError, match="export it at --visual-degrees 16"):
+        export_brainscore(tmp_path / "run", tmp_path / "plugin2", visual_degrees=8.0)

@@ -62,7 +62,9 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
                          device: str = "cpu", batch_size: int = 100, label: str | None = None,
                          progress: bool = False, keep_gram: bool = False) -> StimulusActivations:
     """Record a finished run's areas on the stimuli. ``images``: uint8 (n, C, H, W) at the network's input, or a
-    function ``(size, channels) -> images`` (so each network gets the stimuli at its own size and channels).
+    function ``(size, channels) -> images`` (so each network gets the stimuli at its own size and channels), called
+    ``(size, channels, field_degrees)`` for a network whose blocks were derived from an anatomy for images spanning
+    ``field_degrees`` (its eye and maps are that field's: its stimuli are placed at it).
 
     Names: each area, or ``AREA@tK`` for every step of a network of several steps. ``areas`` keeps only these
     (area names, which keep all their steps, or ``AREA@tK``). Features beyond ``max_features`` are reduced as
@@ -81,7 +83,9 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
     cfg = TrainConfig.of_run(config)
     spec = model.spec
     if callable(images):
-        images = images(spec.image_size, spec.in_channels)
+        net = cfg.network
+        images = (images(spec.image_size, spec.in_channels, net.field_degrees) if net.blocks == "anatomy" else
+                  images(spec.image_size, spec.in_channels))
     expected = (spec.in_channels, spec.image_size, spec.image_size)
     if tuple(images.shape[1:]) != expected:
         raise ConfigError(f"{run_dir}: stimuli are {tuple(images.shape[1:])}, the network takes {expected}")

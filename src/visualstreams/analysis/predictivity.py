@@ -350,14 +350,19 @@ def neural_predictivity(
     if strata is None:
         notes.append("no object_name in the stimulus table: splits are not stratified")
 
-    cache: dict[tuple[int, int], np.ndarray] = {}
+    cache: dict[tuple[int, int, float], np.ndarray] = {}
 
-    def images(size: int, channels: int) -> np.ndarray:
-        if (size, channels) not in cache:
-            cache[(size, channels)] = rec.stimulus_inputs(size=size, channels=channels,
-                                                          stimulus_degrees=float(cfg.stimulus_degrees or 0),
-                                                          field_degrees=cfg.field_degrees, background=cfg.background)
-        return cache[(size, channels)]
+    def images(size: int, channels: int, field: float | None = None) -> np.ndarray:
+        # an anatomy-derived network is shown the stimuli at the field its blocks were derived for
+        key = (size, channels, cfg.field_degrees if field is None else field)
+        if field is not None and field != cfg.field_degrees and key not in cache:
+            notes.append(f"networks with anatomy blocks derived for {field:g} deg are shown the stimuli at "
+                         f"{field:g} deg, not the {cfg.field_degrees:g} deg of the others")
+        if key not in cache:
+            cache[key] = rec.stimulus_inputs(size=size, channels=channels,
+                                             stimulus_degrees=float(cfg.stimulus_degrees or 0),
+                                             field_degrees=key[2], background=cfg.background)
+        return cache[key]
 
     region_masks = {r: rec.region == r for r in rec.regions}
     regions = list(region_masks)

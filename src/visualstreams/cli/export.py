@@ -22,8 +22,9 @@ def add_arguments(pex: argparse.ArgumentParser) -> None:
     add_out(pbs, "the plugin folder to write", required=True)
     pbs.add_argument("--identifier", metavar="ID",
                      help="the model's Brain-Score identifier (default visualstreams-<species>-<condition>-seed<k>)")
-    pbs.add_argument("--visual-degrees", type=positive_float, default=8.0, metavar="DEG",
-                     help="the network's field of view in degrees (8, Brain-Score's default)")
+    pbs.add_argument("--visual-degrees", type=positive_float, metavar="DEG",
+                     help="the network's field of view in degrees (default 8, Brain-Score's; a run with --blocks "
+                          "anatomy: the field its blocks were derived for, and no other)")
     add_overwrite(pbs, "replace a non-empty --out")
 
 

@@ -203,22 +203,28 @@ _METADATA = '''models:
 
 
 def export_brainscore(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], *,
-                      identifier: str | None = None, visual_degrees: float = FIELD_DEGREES,
+                      identifier: str | None = None, visual_degrees: float | None = None,
                       overwrite: bool = False) -> Path:
     """Write the Brain-Score plugin of a finished run into ``out`` (see the module docstring); returns ``out``.
-    Refused in one line: an unfinished run, a network with none of V1, V2, V4, IT, an existing ``out`` (unless
-    ``overwrite``), an identifier Brain-Score could not register."""
+    ``visual_degrees``: the model's (default 8, Brain-Score's; a network with anatomy blocks: the field they were
+    derived for, and no other). Refused in one line: an unfinished run, a network with none of V1, V2, V4, IT, an
+    existing ``out`` (unless ``overwrite``), an identifier Brain-Score could not register."""
     rd = RunDir(run_dir)
     if not rd.config_path.is_file():
         raise ConfigError(f"{run_dir}: not a run directory ({RunDir.CONFIG} missing)")
     if not rd.has_weights():
         raise ConfigError(f"{run_dir}: the run has not finished (no {RunDir.WEIGHTS})")
+    config = rd.read_config()
+    cfg = TrainConfig.from_dict(config.get("train", {}), config.get("visualstreams"), config.get("network"))
+    field = cfg.network.field_degrees if cfg.network.blocks == "anatomy" else None
+    if field is not None and visual_degrees is not None and visual_degrees != field:
+        raise ConfigError(f"{run_dir}: its anatomy blocks were derived for images of {field:g} deg (its eye and "
+                          f"maps are that field's): export it at --visual-degrees {field:g}, not {visual_degrees:g}")
+    visual_degrees = field or visual_degrees or FIELD_DEGREES
     if not 0 < visual_degrees < 9000:
         raise ConfigError(f"visual degrees must be between 0 and 9000 (Brain-Score's check), got {visual_degrees}")
     model, info = load_area_outputs(run_dir)
-    config = rd.read_config()
     name = str(config.get("name", "run"))
-    cfg = TrainConfig.from_dict(config.get("train", {}), config.get("visualstreams"), config.get("network"))
     identifier = identifier or f"visualstreams-{slug(name)}-{slug(cfg.network.label)}-seed{cfg.seed}"
     if not identifier or "'" in identifier or "/" in identifier or identifier != identifier.strip():
         raise ConfigError(f"identifier {identifier!r}: use letters, digits, '-', '_' and '.'")
