@@ -305,3 +305,41 @@ def test_predict_checks_a_reference_models_areas(tmp_path, data):
     _check_areas([tmp_path / "run"], ["IT", "V1"])
     with pytest.raises(ConfigError, match="no area 'MT' .areas: V1, V2, V4, IT"):
         _check_areas([tmp_path / "run"], ["MT"])
+
+
+def test_every_layer_of_a_reference_model_is_a_candidate_chosen_on_held_out_splits(tmp_path, data):
+    """--layers all: an AlexNet's every ReLU and pool besides its mapped areas is scored, and a region's best layer
+    is chosen among them on held-out splits. (Which layer wins a region made from one of them is not asserted: at 80
+    stimuli every layer of this untrained network spans their whole row space, so ridge fits any of them about
+    equally; the known-answer ordering is tested for areas in test_predictivity.)"""
+    from test_predictivity import striped_images, write_stimulus_images
+
+    from visualstreams.analysis.predictivity import PredictivityConfig
+    from visualstreams.data.recordings_core import Recordings
+
+    vs.train(None, config("alexnet", epochs=1), data=data, out=tmp_path / "alex", progress=False, untrained=True)
+    images, labels = striped_images(80, seed=3)
+    csv = write_stimulus_images(images, tmp_path / "stim", object_names=[f"c{k}" for k in labels])
+    table = pd.read_csv(csv)
+    table["path"] = [str(tmp_path / "stim" / f) for f in table.pop("filename")]
+    layers = stimulus_activations(tmp_path / "alex", images[:, None], every_layer=True, max_features=2**62)
+    candidates = [p for p in layers.acts if "." in p]
+    assert candidates[:3] == ["features.1", "features.2", "features.4"] and "classifier.2" in candidates
+    assert layers.area_shapes["features.1"] == (64, 28, 28) and set(layers.acts) >= {"V1", "V2", "V4", "IT"}
+    plain = stimulus_activations(tmp_path / "alex", images[:, None])
+    assert list(plain.acts) == ["V1", "V2", "V4", "IT"]  # the default: the areas only
+    # a region made from features.4 (the second convolution's ReLU): 20 neuroids, 4 repetitions, noise 0.3
+    rng = np.random.default_rng(0)
+    source = layers.acts["features.4"] @ rng.standard_normal((layers.acts["features.4"].shape[1], 20))
+    source = (source - source.mean(0)) / source.std(0)
+    stim = np.repeat(np.arange(80), 4)
+    rec = Recordings(source[stim] + 0.3 * rng.standard_normal((len(stim), 20)), table["stimulus_id"].to_numpy()[stim],
+                     np.tile(np.arange(4), 80), np.array(["R"] * 20), np.array([f"n{i}" for i in range(20)]), table,
+                     source="test")
+    result = vs.neural_predictivity([tmp_path / "alex"], rec, progress=False,
+                                    config=PredictivityConfig(method="ridge", n_splits=4, layers="all",
+                                                              similarity=False))
+    assert set(result.summary["name"]) == set(layers.acts)  # every candidate scored
+    assert result.best["best"].isin(candidates + ["V1", "V2", "V4", "IT"]).all() and len(result.best) == 1
+    with pytest.raises(ConfigError, match="unknown layers"):
+        PredictivityConfig(layers="some")

@@ -60,7 +60,8 @@ def row_space(x: np.ndarray) -> np.ndarray:
 def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int], np.ndarray], *,
                          areas: Sequence[str] | None = None, max_features: int = 1000, projection_seed: int = 0,
                          device: str = "cpu", batch_size: int = 100, label: str | None = None,
-                         progress: bool = False, keep_gram: bool = False) -> StimulusActivations:
+                         progress: bool = False, keep_gram: bool = False,
+                         every_layer: bool = False) -> StimulusActivations:
     """Record a finished run's areas on the stimuli. ``images``: uint8 (n, C, H, W) at the network's input, or a
     function ``(size, channels) -> images`` (so each network gets the stimuli at its own size and channels), called
     ``(size, channels, field_degrees)`` for a network whose blocks were derived from an anatomy for images spanning
@@ -70,6 +71,9 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
     (area names, which keep all their steps, or ``AREA@tK``). Features beyond ``max_features`` are reduced as
     the module docstring says. ``keep_gram``: also each name's Gram parts for RSA and CKA, from its full
     activations where they are held (every area of at most ``EXACT_BYTES``), else from its projection.
+    ``every_layer``: a reference model's every candidate layer besides its areas (module paths,
+    :meth:`~visualstreams.network.reference.ReferenceNet.candidate_layers`), for a Brain-Score-style choice of the
+    layer per region on held-out splits; a connectome network's layers are its areas.
     """
     import torch
     from tqdm.auto import tqdm
@@ -96,6 +100,17 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
     steps = max([split_step(n)[1] or 0 for n in names], default=0) + 1
     area_of = {n: split_step(n)[0] for n in names}
     step_of = {n: split_step(n)[1] or 0 for n in names}
+    shapes_of = dict(spec.area_shapes)
+    layers = list(getattr(model, "candidate_layers", list)()) if every_layer else []
+    if layers:
+        model.extra_layers = tuple(layers)
+        with torch.inference_mode():
+            _, probe = model.eval()(torch.zeros(1, spec.in_channels, spec.image_size, spec.image_size,
+                                                device=dev), return_areas=True)
+        shapes_of.update({p: tuple(probe[p].shape[1:]) for p in layers})
+        names += [p for p in layers if p not in names]
+        area_of.update({p: p for p in layers})
+        step_of.update(dict.fromkeys(layers, 0))
     if areas is not None:
         unknown = [a for a in areas if a not in names and a not in model.order]
         if unknown:
@@ -104,7 +119,7 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
         names = [n for n in names if n in areas or area_of[n] in areas]
     from .similarity import gram_parts
 
-    shapes = {n: int(np.prod(spec.area_shapes[area_of[n]])) for n in names}
+    shapes = {n: int(np.prod(shapes_of[area_of[n]])) for n in names}
     n = len(images)
     # Held whole (reduced after recording): every large area that fits in EXACT_BYTES; reduced to its row space
     # where it has no more stimuli than max_features, else projected (then from the whole, so RSA and CKA can be
@@ -133,4 +148,4 @@ def stimulus_activations(run_dir: Any, images: np.ndarray | Callable[[int, int],
         run=label or str(run_dir), species=str(config.get("name", "")), condition=cfg.network.label, seed=cfg.seed,
         steps=steps, acts=recorded, features=shapes, area_of=area_of, step_of=step_of,
         reduction={a: "row space" if a in exact else "random projection" if a in projectors else "none"
-                   for a in names}, area_shapes=dict(spec.area_shapes), grams=grams)
+                   for a in names}, area_shapes=shapes_of, grams=grams)

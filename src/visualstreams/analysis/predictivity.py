@@ -99,6 +99,9 @@ class PredictivityConfig:
     background: int = 0
     time_bin: int | None = None
     similarity: bool = True
+    # "areas": each network's areas (a reference model's through its region map); "all": a reference model's every
+    # candidate layer besides, the best per region chosen on held-out splits (Brain-Score's layer selection)
+    layers: str = "areas"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -114,6 +117,8 @@ class PredictivityConfig:
             raise ConfigError(f"background must be a grey level 0-255, got {self.background!r}")
         if self.fit not in FITS:
             raise ConfigError(f"unknown fit {self.fit!r} (fits: {', '.join(FITS)})")
+        if self.layers not in ("areas", "all"):
+            raise ConfigError(f"unknown layers {self.layers!r} (areas, all)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -389,7 +394,7 @@ def neural_predictivity(
                        disable=not progress):
         ra = stimulus_activations(d, images, areas=areas, max_features=cfg.max_features,
                                   projection_seed=cfg.projection_seed, device=device, label=lab,
-                                  keep_gram=cfg.similarity)
+                                  keep_gram=cfg.similarity, every_layer=cfg.layers == "all")
         if cfg.similarity:
             similarity_of(ra)
         recorded.append(ra)

@@ -269,6 +269,11 @@ def add_predict_options(p: argparse.ArgumentParser, title: str = "neural predict
                         "is resized to input px x stimulus/field and centred on the --background")
     g.add_argument("--time-bin", type=nonnegative_int, metavar="K",
                    help="score one time bin of the recordings (default: their mean over time bins)")
+    g.add_argument("--layers", default="areas", choices=["areas", "all"],
+                   help="areas: each network's areas (a reference model's through its region map; the default); "
+                        "all: a reference model's every candidate layer besides (module paths: AlexNet's and VGG's "
+                        "ReLUs and pools, a ResNet's blocks), the best per region chosen on held-out splits, as "
+                        "Brain-Score's layer selection (a connectome network's layers are its areas)")
     g.add_argument("--no-ceiling", dest="ceiling", action="store_false",
                    help="no split-half ceiling (recordings without repetitions): raw r only")
 
@@ -279,4 +284,4 @@ def predict_config(args: argparse.Namespace):  # -> PredictivityConfig
     return PredictivityConfig(method=args.method, n_splits=args.splits, train_fraction=args.train_fraction,
                               max_features=args.max_features, stimulus_degrees=args.stimulus_degrees,
                               field_degrees=args.field_degrees, time_bin=args.time_bin, ceiling=args.ceiling,
-                              fit=args.fit, background=args.background)
+                              fit=args.fit, background=args.background, layers=args.layers)

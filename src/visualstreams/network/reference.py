@@ -301,6 +301,22 @@ class ReferenceNet(nn.Module):
 
     steps = 1  # to the engine: one output per image (a CORnet's steps are inside its forward)
     head_names = ("what",)
+    # Layers recorded besides the areas with return_areas (module paths; set by predict's every-layer selection)
+    extra_layers: tuple[str, ...] = ()
+
+    def candidate_layers(self) -> list[str]:
+        """Every layer a Brain-Score-style selection chooses among (module paths, in computation order): the
+        rectified and pooled outputs of AlexNet's and VGG's ``features`` and the classifier's hidden ReLUs; a
+        ResNet's stem ReLU and max-pool, each residual block and the average pool; a CORnet's areas (Brain-Score's
+        CORnet layers), every step of them."""
+        modules = dict(self.body.named_modules())
+        if self.entry.family in ("alexnet", "vgg"):
+            return [p for p, m in modules.items() if p.count(".") == 1 and p.split(".")[0] in ("features", "classifier")
+                    and isinstance(m, nn.ReLU | nn.MaxPool2d)]
+        if self.entry.family == "resnet":
+            blocks = [p for p in modules if p.count(".") == 1 and p.split(".")[0].startswith("layer")]
+            return [p for p in ("relu", "maxpool") if p in modules] + blocks + ["avgpool"]
+        return []  # a CORnet's layers are its areas
 
     @property
     def order(self) -> list[str]:
@@ -331,9 +347,11 @@ class ReferenceNet(nn.Module):
         outputs: dict[str, list[torch.Tensor]] = {}
         modules = dict(self.body.named_modules())
         handles = []
-        for area, path in self.regions.items():
+        taps = [*self.regions.items(), *((p, p) for p in self.extra_layers if p not in self.regions)]
+        for area, path in taps:
             def keep(_m: nn.Module, _i: Any, out: torch.Tensor, area: str = area) -> None:
-                outputs.setdefault(area, []).append(out)
+                # a copy: a later in-place ReLU (torchvision's) would change the tensor recorded
+                outputs.setdefault(area, []).append(out.clone() if area in self.extra_layers else out)
             handles.append(modules[path].register_forward_hook(keep))
         try:
             logits = self._logits(x)
