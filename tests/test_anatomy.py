@@ -40,7 +40,11 @@ MACAQUE_EYE = {"acuity": 38.0,  # Merigan & Katz (1990) Vision Res 30:985, behav
 # hemispheres) of the CCFv3 areas.
 RODARIE = {"VISp": (99795, 6.2302), "VISl": (64957, 0.9031), "VISpl": (95466, 0.6654), "VISal": (89818, 2.0524),
            "VISpm": (161663, 1.2226), "VISam": (90933, 1.8835), "PTLp": (87116, 3.5568), "TEa": (100078, 3.8610)}
-MOUSE_RF = 20.6  # VISp's mean minimum-response-field diameter, Nat Neurosci 2026 (doi:10.1038/s41593-026-02213-3)
+# Siegle JH et al. (2021) Nature 592:86, Fig. 3: each area's mean receptive-field area (deg^2), read off the plot
+# (AllenInstitute/neuropixels_platform_paper, Figure3); VISpl, PTLp and TEa stand in with VISl's, VISrl's, VISam's
+SIEGLE_RF_AREA = {"VISp": 570, "VISl": 715, "VISal": 740, "VISpm": 812, "VISam": 868, "VISpl": 715, "PTLp": 700,
+                  "TEa": 868}
+MOUSE_RF_MEI = 20.6  # VISp, Nat Neurosci 2026 (doi:10.1038/s41593-026-02213-3), kept for the record, not used
 MOUSE_EYE = {"acuity": 0.5,  # Prusky, West & Douglas (2000) Vision Res 40:2201
              "field_of_view": 180.0}  # one eye, Sterratt et al. (2013) PLoS Comput Biol 9:e1002921
 
@@ -60,7 +64,8 @@ def test_every_shipped_number_is_the_sources_value():
     for a, (density, volume) in RODARIE.items():
         expected["mouse", a, "neuron_volume_density"] = density
         expected["mouse", a, "volume"] = volume
-        expected["mouse", a, "rf_size"] = MOUSE_RF
+        expected["mouse", a, "rf_area"] = SIEGLE_RF_AREA[a]
+    expected["mouse", "VISp", "rf_size_mei"] = MOUSE_RF_MEI
     expected |= {("mouse", "eye", q): v for q, v in MOUSE_EYE.items()}
     seen = {}
     for species in anatomy_species():
@@ -72,7 +77,8 @@ def test_every_shipped_number_is_the_sources_value():
     # stand-ins say so: LIP's receptive field, TEO's count, the macaque's field of view, the mouse's higher areas
     notes = {(r["species"], r["area"], r["quantity"]): r["note"] for s in anatomy_species() for r in rows(s)}
     for key in [("macaque", "LIP", "rf_size"), ("macaque", "TEO", "made_of"), ("macaque", "eye", "field_of_view"),
-                ("mouse", "VISl", "rf_size"), ("mouse", "TEa", "rf_size"), ("mouse", "eye", "field_of_view")]:
+                ("mouse", "VISpl", "rf_area"), ("mouse", "PTLp", "rf_area"), ("mouse", "TEa", "rf_area"),
+                ("mouse", "eye", "field_of_view")]:
         assert notes[key].startswith("stand-in:"), key
 
 
@@ -84,6 +90,8 @@ def test_a_species_table_reads_into_one_hemispheres_neurons():
     mouse = load_anatomy("mouse")
     density, volume = RODARIE["VISp"]
     assert mouse.areas["VISp"].neurons == pytest.approx(density * volume / 2)  # the atlas's volume is both sides
+    assert mouse.areas["VISp"].rf_size.value == pytest.approx(2 * math.sqrt(570 / math.pi))  # a disc of 570 deg^2
+    assert not mouse.areas["VISl"].stand_ins and mouse.areas["TEa"].stand_ins
     conn = vs.load_connectome("mouse-oh2014")
     per_area = mouse.for_areas(conn)  # the six-area preset's areas through its mapping
     assert per_area["V1"].neurons == mouse.areas["VISp"].neurons
@@ -152,8 +160,9 @@ def test_the_macaque_and_mouse_networks_differ_as_their_anatomy_does():
     mouse = derive_blocks("mouse-oh2014", image_size=64, field_degrees=64.0)
     assert mac.architecture.eye_size == 64 and mouse.architecture.eye_size == 64  # 2 x 0.5 x 64 = 64 for the mouse
     assert derive_blocks("mouse-oh2014", image_size=64, field_degrees=16.0).architecture.eye_size == 16  # blurred
-    assert mac.architecture.areas["V1"].size == 64 and mouse.architecture.areas["V1"].size == round(4 * 64 / 20.6)
-    assert mouse.architecture.areas["V1"].kernel_size == MAX_KERNEL  # asks for 15: clamped, and the table says so
+    mouse_v1 = 2 * math.sqrt(570 / math.pi)  # VISp's receptive field: 26.9 deg
+    assert mac.architecture.areas["V1"].size == 64 and mouse.architecture.areas["V1"].size == round(4 * 64 / mouse_v1)
+    assert mouse.architecture.areas["V1"].kernel_size == MAX_KERNEL  # asks for more: clamped, and the table says so
     assert "clamped" in mouse.table().set_index("area").loc["V1", "note"]
     for d in (mac, mouse):
         assert sum(b.channels for b in d.architecture.areas.values()) == 864

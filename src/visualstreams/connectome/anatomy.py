@@ -11,7 +11,8 @@ for their own connectome has the same columns)::
 
 Quantities (units as published, converted on reading; :data:`UNITS`; counts are one hemisphere's): ``neurons``,
 or ``surface_area`` with ``neuron_density`` (neurons per mm^2 of cortical surface), or ``volume`` with
-``neuron_volume_density`` (neurons per mm^3); ``rf_size`` (a receptive field's diameter, at
+``neuron_volume_density`` (neurons per mm^3); ``rf_size`` (or ``rf_area``, in deg^2, read as the diameter of a
+disc of that area) (a receptive field's diameter, at
 ``at_eccentricity_deg``); ``field_max_eccentricity`` (how far into the periphery the area's map reaches); and for
 ``eye``: ``acuity`` (cycles/degree) and ``field_of_view`` (degrees, both eyes, horizontal). Other quantities
 (``rf_slope``, ``binocular_field``, ...) are kept for the record and not used. An area the sources count under
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,12 +48,13 @@ UNITS: dict[str, dict[str, float]] = {
     "volume": {"mm3": 1.0, "mm3 (both hemispheres)": 0.5},  # one hemisphere's, as every count here
     "neuron_volume_density": {"neurons/mm3": 1.0},
     "rf_size": {"deg": 1.0},
+    "rf_area": {"deg2": 1.0},
     "field_max_eccentricity": {"deg": 1.0},
     "acuity": {"cycles/deg": 1.0},
     "field_of_view": {"deg": 1.0},
 }
 AREA_QUANTITIES = ("neurons", "surface_area", "neuron_density", "volume", "neuron_volume_density", "rf_size",
-                   "field_max_eccentricity")
+                   "rf_area", "field_max_eccentricity")
 EYE_QUANTITIES = ("acuity", "field_of_view")
 MADE_OF = "made_of"  # an area counted as the sum of others (value: their names joined by '+')
 
@@ -233,6 +236,10 @@ def parse_anatomy(text: str, path: str = "") -> Anatomy:
     partial: list[str] = []
     for area in dict.fromkeys([*(a for a, _ in values if a != EYE), *made_of]):
         got = {q: values[area, q] for q in AREA_QUANTITIES if (area, q) in values}
+        if "rf_size" not in got and "rf_area" in got:  # the diameter of a disc of the published area
+            a = got["rf_area"]
+            got["rf_size"] = Value(2 * math.sqrt(a.value / math.pi), a.citation, a.locator, a.at_eccentricity_deg,
+                                   a.note)
         if area not in counted:
             raise ConfigError(f"area {area}: needs neurons, or surface_area and neuron_density, or volume and "
                               "neuron_volume_density"
