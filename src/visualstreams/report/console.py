@@ -76,7 +76,7 @@ def blocks_text(connectome: str | Connectome, anatomy: str | None, field_degrees
     areas = table.iloc[1:].copy()
     areas["neurons"] = areas["neurons"].map(lambda n: f"{n:,.0f}")
     areas[["size", "kernel_size", "channels"]] = areas[["size", "kernel_size", "channels"]].astype(int)
-    areas["model_rf_deg"] = areas["model_rf_deg"].round(2)
+    areas[["rf_size_deg", "model_rf_deg"]] = areas[["rf_size_deg", "model_rf_deg"]].astype(float).round(2)
     lines.append(areas[["area", "primary_input", "neurons", "rf_size_deg", "rf_at_eccentricity_deg", "size",
                         "kernel_size", "model_rf_deg", "channels"]].to_string(index=False))
     for _, r in areas.iterrows():
