@@ -37,8 +37,8 @@ from .compile import compile_network
 
 # Units across one receptive field's diameter: not in the tables (cortex samples far more densely: neighbouring
 # neurons' fields overlap), so a stated choice: 4, between the Nyquist minimum of 2 (at which the receptive-field
-# growth between areas comes from pooling alone, leaving 1x1 kernels) and MouseNet's VISp (64 positions over
-# about 90 deg of 20-deg fields: about 14).
+# growth between areas comes from pooling alone, leaving 1x1 kernels after the first) and MouseNet's VISp (64
+# positions over about 90 deg, with VISp's 27-deg fields: about 19).
 UNITS_PER_RF = 4.0
 MAX_KERNEL = 9  # larger kernels are clamped (a mouse V1 at 64 px would ask for ~21): the clamp is reported
 CHANNELS_PER_AREA = 144  # the notebook's 864 channels over its six areas
