@@ -293,7 +293,8 @@ def test_a_compare_gives_every_species_one_budget():
     (net,) = plan.networks
     uniform = [NetworkConfig(image_size=28, in_channels=1, classes=10).compile(s).parameters_used(("what",))
                for s in species]
-    assert net.budget_target == round(sum(uniform) / 2)  # the mean of their uniform networks' (421,130; 1,209,994)
+    assert uniform == [421_130, 1_209_994]  # as docs/network.md states them
+    assert net.budget_target == round(sum(uniform) / 2)  # the mean of their uniform networks'
     for s in species:
         assert plan.specs[(s, net)].parameters_used(("what",)) == pytest.approx(net.budget_target, rel=0.02)
 
