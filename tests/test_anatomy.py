@@ -230,7 +230,8 @@ def test_the_cli_shows_trains_and_refuses(tmp_path):
     shown = run("connectome", "show", "mouse-oh2014", "--blocks", "anatomy", "--field-degrees", "64",
                 "--image-size", "64")
     assert shown.returncode == 0, shown.stderr
-    assert "Blocks from the mouse anatomy" in shown.stdout and "Rodarie" in shown.stdout and "stand-in" in shown.stdout
+    assert "Blocks from the mouse anatomy (shipped mouse.csv)" in shown.stdout and "Rodarie" in shown.stdout
+    assert "stand-in" in shown.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text(TABLE.replace("4,deg,5,src", "4,furlongs,5,src"))
     assert_one_line_error(run("connectome", "show", "macaque-markov2014", "--blocks", "anatomy", "--anatomy", bad),
@@ -317,3 +318,19 @@ def test_an_anatomy_run_is_scored_and_exported_at_its_own_field(tmp_path):
     assert "VISUAL_DEGREES = 16.0" in (out / "model.py").read_text()
     with pytest.raises(ConfigError, match="export it at --visual-degrees 16"):
         export_brainscore(tmp_path / "run", tmp_path / "plugin2", visual_degrees=8.0)
+
+
+def test_a_twin_of_a_budgeted_anatomy_network_shares_its_budget():
+    """A compare of steps 1 and 2 with twins: the twin's budget is its recurrent network's (before, the twin got its
+    own, and the plan could not find the recurrent network it is matched to: a KeyError)."""
+    from visualstreams.experiment.sweep import plan_sweep
+
+    cfg = vs.make_config(epochs=1, precision="fp32")
+    plan = plan_sweep(Sweep(("macaque-markov2014",), cfg, steps=(1, 2), twins=("parameters",), blocks=("anatomy",),
+                            budgets=("parameters",)), data=synthetic_dataset(32, 16))
+    one, recurrent, twin = plan.networks
+    assert twin.label == "gain-BF2-anatomy-P" and twin.recurrent == recurrent
+    assert twin.budget_target == recurrent.budget_target == NetworkConfig(
+        steps=2, image_size=28, in_channels=1, classes=10).compile("macaque-markov2014").parameters_used(("what",))
+    used = plan.specs["macaque-markov2014", twin].parameters_used(("what",))
+    assert used == pytest.approx(plan.specs["macaque-markov2014", recurrent].parameters_used(("what",)), rel=0.02)

@@ -30,7 +30,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,19 +100,11 @@ class Anatomy:
     acuity: Value  # cycles per degree
     field_of_view: Value  # degrees
     path: str = ""
-    records: tuple[dict[str, str], ...] = field(default=(), repr=False)  # every row as published
-    counted_only: tuple[str, ...] = ()  # areas with neurons but no receptive field: no block can be derived
-    # every area's neurons and the values they come from, counted-only ones included
+    # every area's neurons and the values they come from, those without a receptive field (no block) included
     counts: Mapping[str, tuple[float, tuple[Value, ...]]] = field(default_factory=dict, repr=False)
 
-    def area(self, name: str) -> AreaAnatomy:
-        try:
-            return self.areas[name]
-        except KeyError:
-            raise ConfigError(self._missing(name)) from None
-
     def _missing(self, name: str) -> str:
-        if name in self.counted_only:
+        if name in self.counts and name not in self.areas:
             return f"the {self.species} anatomy table counts {name!r}'s neurons but gives no receptive-field size"
         return f"the {self.species} anatomy table has no area {name!r} (areas: {', '.join(self.areas)})"
 
@@ -233,7 +225,6 @@ def parse_anatomy(text: str, path: str = "") -> Anatomy:
                               f"area {area}: both its own neurons and made_of")
         counted[area] = (sum(counted[p][0] for p in parts), (how, *(v for p in parts for v in counted[p][1])))
     areas: dict[str, AreaAnatomy] = {}
-    partial: list[str] = []
     for area in dict.fromkeys([*(a for a, _ in values if a != EYE), *made_of]):
         got = {q: values[area, q] for q in AREA_QUANTITIES if (area, q) in values}
         if "rf_size" not in got and "rf_area" in got:  # the diameter of a disc of the published area
@@ -244,24 +235,12 @@ def parse_anatomy(text: str, path: str = "") -> Anatomy:
             raise ConfigError(f"area {area}: needs neurons, or surface_area and neuron_density, or volume and "
                               "neuron_volume_density"
                               + (", or made_of" if "rf_size" in got else ""))
-        if "rf_size" not in got:
-            partial.append(area)  # counted only (a part of an area, or one no receptive field was found for)
+        if "rf_size" not in got:  # counted only (a part of an area, or one no receptive field was found for)
             continue
         neurons, parts = counted[area]
         areas[area] = AreaAnatomy(area, neurons, got["rf_size"], parts, got.get("field_max_eccentricity"))
-    return Anatomy(species.pop(), areas, values[EYE, "acuity"], values[EYE, "field_of_view"], path,
-                   tuple(dict(r) for r in rows), tuple(partial), counted)
-
-
-def anatomy_rows(anatomy: Anatomy, areas: Sequence[str] | None = None) -> list[dict[str, object]]:
-    """One row an area (``areas``: these only, in this order) of the numbers a derivation reads, and their
-    sources: what ``connectome show --blocks anatomy`` prints beside the derived blocks."""
-    names = list(anatomy.areas) if areas is None else list(areas)
-    return [{"area": a, "neurons": anatomy.areas[a].neurons, "rf_size_deg": anatomy.areas[a].rf_size.value,
-             "rf_at_eccentricity_deg": anatomy.areas[a].rf_size.at_eccentricity_deg,
-             "neurons_source": "; ".join(v.source for v in anatomy.areas[a].neurons_from),
-             "rf_source": anatomy.areas[a].rf_size.source} for a in names]
+    return Anatomy(species.pop(), areas, values[EYE, "acuity"], values[EYE, "field_of_view"], path, counted)
 
 
 __all__ = ["COLUMNS", "EYE", "TABLE_DIR", "UNITS", "Anatomy", "AreaAnatomy", "Value", "anatomy_for",
-           "anatomy_rows", "anatomy_species", "load_anatomy", "parse_anatomy"]
+           "anatomy_species", "load_anatomy", "parse_anatomy"]

@@ -232,8 +232,9 @@ def plan_sweep(sweep: Sweep, execution: Execution | None = None, *, data: DataLi
         references = [matched_reference(r, sweep.match_params, task.heads, config.loss_steps == "all", arch)
                       for r in references]
     heads, every_step = config.make_task().heads, config.loss_steps == "all"
-    # One budget for every species' anatomy network of a matched budget: the mean of their uniform networks'
-    networks = [replace(v, budget_target=round(sum(v.uniform_budget(c, heads, every_step) for c in conns)
+    # One budget for every species' anatomy network of a matched budget: the mean of their uniform networks'; a
+    # twin's is its recurrent network's (which it is then matched to, so the two must be the same config)
+    networks = [replace(v, budget_target=round(sum(v.recurrent.uniform_budget(c, heads, every_step) for c in conns)
                                                / len(conns)))
                 if v.budget != "natural" and v.budget_target is None and conns else v for v in networks]
     specs: dict[tuple[str, NetworkConfig], NetworkSpec] = {

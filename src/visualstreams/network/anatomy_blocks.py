@@ -104,7 +104,7 @@ def derive_blocks(connectome: Connectome | str, anatomy: Anatomy | str | None = 
     if budget < len(conn.areas):
         raise ConfigError(f"a channel budget of {budget} leaves an area of {conn.name} without a channel")
     # The wiring (which input is each area's primary, in which order) does not depend on the blocks: the uniform
-    # network's compile says it once.
+    # network's compile says it once, at a size no preset's pooling empties (a small image could refuse it).
     wiring = compile_network(conn, image_size=1024, in_channels=in_channels)
     acuity, fov = table.acuity.value, table.field_of_view.value
     eye = max(1, min(image_size, round(2 * acuity * field_degrees)))

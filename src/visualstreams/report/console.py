@@ -7,6 +7,7 @@ once.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..connectome import Connectome, direction_rules, load_connectome, preset_records
@@ -70,7 +71,11 @@ def blocks_text(connectome: str | Connectome, anatomy: str | None, field_degrees
     table = d.table()
     eye = table.iloc[0]
     field = f"{d.field_degrees:g} deg"
-    lines = [f"\nBlocks from the {d.anatomy.species} anatomy ({d.anatomy.path}) for a {d.architecture.image_size} px "
+    from ..connectome.anatomy import TABLE_DIR
+
+    table_path = Path(d.anatomy.path)
+    where = f"shipped {table_path.name}" if table_path.parent == TABLE_DIR else str(table_path)
+    lines = [f"\nBlocks from the {d.anatomy.species} anatomy ({where}) for a {d.architecture.image_size} px "
              f"image spanning {field}: the eye {int(eye['size'])} px (2 x {eye['acuity_cpd']:g} cycles/deg x {field}, "
              "at most the image's); rules in docs/network.md"]
     areas = table.iloc[1:].copy()
