@@ -7,6 +7,10 @@
 #
 #   scripts/reference_compare.sh                 # into runs/reference-compare
 #   OUT=DIR DEVICE=cuda scripts/reference_compare.sh
+#   SUBSET=2000 DATASET=FILE.npz scripts/reference_compare.sh   # the CPU-sized run docs/reference.md reports
+#
+# The notebook recipe (Adam 1e-3, batch 64), not the fast one: AlexNet has no batch norm and diverged under the fast
+# recipe's one-cycle peak of 3e-3 (test accuracy at chance after 2 epochs of 2,000 images; 49.8% under notebook's).
 #
 # Resumable: each compare is run again with --resume to continue where it stopped.
 set -euo pipefail
@@ -14,7 +18,10 @@ bin=${VISUALSTREAMS:-.venv/bin/visualstreams}
 python=${PYTHON:-.venv/bin/python}
 out=${OUT:-runs/reference-compare}
 device=${DEVICE:-auto}
-recipe=(--recipe fast --epochs 5 --train-subset 20000 --seeds 5 --device "$device" --quiet --resume)
+data=()
+if [[ -n "${DATASET:-}" ]]; then data=(--dataset "$DATASET"); fi
+recipe=(--recipe notebook --epochs "${EPOCHS:-5}" --train-subset "${SUBSET:-20000}" --seeds 5 --device "$device"
+        --quiet --resume "${data[@]}")
 # Full-size reference models beside the two presets, then the same models matched to macaque's used parameters.
 "$bin" compare --species macaque-markov2014 mouse-oh2014 --models alexnet resnet18 cornet-s "${recipe[@]}" \
     --out "$out/full"

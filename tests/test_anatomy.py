@@ -334,3 +334,32 @@ def test_a_twin_of_a_budgeted_anatomy_network_shares_its_budget():
         steps=2, image_size=28, in_channels=1, classes=10).compile("macaque-markov2014").parameters_used(("what",))
     used = plan.specs["macaque-markov2014", twin].parameters_used(("what",))
     assert used == pytest.approx(plan.specs["macaque-markov2014", recurrent].parameters_used(("what",)), rel=0.02)
+
+
+def test_units_per_receptive_field_set_every_map_and_are_recorded(tmp_path):
+    """The one stated choice of the rules, as an option: at 2 units per field the macaque's V4 (4.8 deg at 5 deg)
+    gets round(2 x 16 / 4.8) = 7 positions over a 16-deg image, at 4 units 13; recorded in config.json (a run
+    written before the option, without it, reads as the 4 it used)."""
+    from visualstreams.experiment.sweep import plan_sweep
+
+    two = derive_blocks("macaque-markov2014", image_size=28, field_degrees=16.0, units_per_rf=2)
+    four = derive_blocks("macaque-markov2014", image_size=28, field_degrees=16.0)
+    assert (two.architecture.areas["V4"].size, four.architecture.areas["V4"].size) == (7, 13)
+    assert (two.units_per_rf, four.units_per_rf) == (2.0, 4.0)
+    net = NetworkConfig(blocks="anatomy", field_degrees=16.0, units_per_rf=2, image_size=28, in_channels=1,
+                        classes=10)
+    assert net.compile("macaque-markov2014").area("V4").size == 7
+    assert net.to_dict()["units_per_rf"] == 2.0 and "units_per_rf" not in NetworkConfig().to_dict()
+    old = {k: v for k, v in NetworkConfig(blocks="anatomy").to_dict().items() if k != "units_per_rf"}
+    assert NetworkConfig.from_dict(old) == NetworkConfig(blocks="anatomy", units_per_rf=4)
+    with pytest.raises(ConfigError, match="settings of --blocks anatomy"):
+        NetworkConfig(units_per_rf=2)
+    with pytest.raises(ConfigError, match="between 1 and 64"):
+        NetworkConfig(blocks="anatomy", units_per_rf=0.5)
+    cfg = vs.make_config(epochs=1, precision="fp32", blocks="anatomy", units_per_rf=2)
+    plan = plan_sweep(Sweep(("macaque-markov2014",), cfg, blocks=("uniform", "anatomy")),
+                      data=synthetic_dataset(32, 16))
+    assert [n.units_per_rf for n in plan.networks] == [None, 2.0]
+    shown = run("connectome", "show", "macaque-markov2014", "--blocks", "anatomy", "--units-per-rf", "2")
+    assert shown.returncode == 0 and "2 units per receptive field" in shown.stdout
+    assert_one_line_error(run("train", "--species", "mouse-oh2014", "--units-per-rf", "2"), "--blocks anatomy")

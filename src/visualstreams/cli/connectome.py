@@ -53,7 +53,7 @@ def add_arguments(pc: argparse.ArgumentParser) -> None:
 
 
 def _add_blocks(p: argparse.ArgumentParser) -> None:
-    from .options import positive_float, positive_int
+    from .options import add_units_per_rf, positive_float, positive_int
 
     p.add_argument("--blocks", choices=["uniform", "anatomy"], default="uniform",
                    help="anatomy: also print every area's block derived from the species' anatomy table (channels, "
@@ -64,6 +64,7 @@ def _add_blocks(p: argparse.ArgumentParser) -> None:
                    help="with --blocks anatomy: the visual angle the image spans (8)")
     p.add_argument("--image-size", type=positive_int, metavar="PX", help="with --blocks anatomy: the image's "
                                                                          "pixels a side (28)")
+    add_units_per_rf(p)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -120,7 +121,7 @@ def _blocks(args: argparse.Namespace, conn) -> str:  # noqa: ANN001 (a Connectom
     from ..report import console
 
     if args.blocks != "anatomy":
-        if args.anatomy or args.field_degrees or args.image_size:
-            raise ConfigError("--anatomy, --field-degrees and --image-size go with --blocks anatomy")
+        if args.anatomy or args.field_degrees or args.image_size or args.units_per_rf:
+            raise ConfigError("--anatomy, --field-degrees, --image-size and --units-per-rf go with --blocks anatomy")
         return ""
-    return console.blocks_text(conn, args.anatomy, args.field_degrees, args.image_size)
+    return console.blocks_text(conn, args.anatomy, args.field_degrees, args.image_size, args.units_per_rf)

@@ -208,10 +208,19 @@ def add_anatomy_options(p: argparse.ArgumentParser, many: bool = False) -> None:
     g.add_argument("--anatomy", metavar="SPECIES|CSV",
                    help="with --blocks anatomy: the anatomy table (default: the connectome's species'; shipped: "
                         "human, macaque, marmoset, mouse; or a CSV of the same columns for one's own connectome)")
+    add_units_per_rf(g)
     if not many:
         g.add_argument("--field-degrees", type=positive_float, metavar="DEG",
                        help="with --blocks anatomy: the visual angle the image spans (default 8, Brain-Score's); "
                             "the eye's pixels and every area's map size follow from it")
+
+
+def add_units_per_rf(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--units-per-rf N`` (train, compare, connectome show/plot)."""
+    p.add_argument("--units-per-rf", type=positive_float, metavar="N",
+                   help="with --blocks anatomy: units across a receptive field's diameter, which sets every area's "
+                        "map (round(N x field / rf) a side) and so its kernel (default 4; 2 is the Nyquist minimum, "
+                        "MouseNet's VISp has about 19; docs/network.md)")
 
 
 def anatomy_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -221,14 +230,15 @@ def anatomy_options(args: argparse.Namespace) -> dict[str, Any]:
     field = getattr(args, "field_degrees", None)
     budget = getattr(args, "budget", None) or "natural"
     budgets = budget if isinstance(budget, list) else [budget]
+    units = getattr(args, "units_per_rf", None)
     if not anatomy:
         if getattr(args, "anatomy", None) is not None or (field is not None and isinstance(blocks, str)) or \
-                budgets != ["natural"]:
-            raise ConfigError("--anatomy, --budget and --field-degrees go with --blocks anatomy")
+                budgets != ["natural"] or units is not None:
+            raise ConfigError("--anatomy, --budget, --units-per-rf and --field-degrees go with --blocks anatomy")
         return {}
     # compare's budgets are a factor of its sweep: its config's network takes the first
     return {"blocks": "anatomy", "anatomy": getattr(args, "anatomy", None), "field_degrees": field,
-            "budget": budgets[0]}
+            "budget": budgets[0], "units_per_rf": units}
 
 
 def add_response_window(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

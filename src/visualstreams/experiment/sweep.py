@@ -104,15 +104,17 @@ class Sweep:
         shapes += [replace(v, steps=1, twin_of=v.steps, twin_match=m) for v in list(shapes) if v.steps > 1
                    for m in matches]
         net = self.config.network
-        anatomy = {"field_degrees": net.field_degrees, "anatomy": net.anatomy} if net.blocks == "anatomy" else {}
+        anatomy = {"field_degrees": net.field_degrees, "anatomy": net.anatomy, "units_per_rf": net.units_per_rf} \
+            if net.blocks == "anatomy" else {}
         if "anatomy" in self.block_list and not anatomy:
-            anatomy = {"field_degrees": None, "anatomy": None}
+            anatomy = {"field_degrees": None, "anatomy": None, "units_per_rf": None}
         unknown_blocks = [b for b in self.block_list if b not in ("uniform", "anatomy")]
         if unknown_blocks:
             raise ConfigError(f"unknown blocks {unknown_blocks[0]!r} (uniform, anatomy)")
         if self.budget_list != ["natural"] and "anatomy" not in self.block_list:  # else it would apply to nothing
             raise ConfigError("a budget sizes anatomy networks: give --blocks anatomy (e.g. --blocks uniform anatomy)")
-        uniform = {"blocks": "uniform", "field_degrees": None, "anatomy": None, "budget": "natural"}
+        uniform = {"blocks": "uniform", "field_degrees": None, "anatomy": None, "budget": "natural",
+                   "units_per_rf": None}
         kinds = [uniform if b == "uniform" else {"blocks": "anatomy", **anatomy, "budget": budget}
                  for b in self.block_list for budget in (self.budget_list if b == "anatomy" else ["natural"])]
         return [replace(v, mode=m, **kind) for kind in kinds for v in shapes for m in modes]

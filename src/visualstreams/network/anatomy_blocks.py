@@ -53,6 +53,7 @@ class Derivation:
     anatomy: Anatomy
     field_degrees: float
     rows: tuple[dict[str, Any], ...]
+    units_per_rf: float = UNITS_PER_RF
 
     def table(self) -> Any:
         """One row an area (and one for the eye): the anatomy's numbers and the block they give (a DataFrame)."""
@@ -98,6 +99,8 @@ def derive_blocks(connectome: Connectome | str, anatomy: Anatomy | str | None = 
     conn = load_connectome(connectome)
     if not (isinstance(field_degrees, int | float) and 0 < field_degrees < 360):
         raise ConfigError(f"the image's field must be between 0 and 360 degrees, got {field_degrees!r}")
+    if isinstance(units_per_rf, bool) or not (isinstance(units_per_rf, int | float) and 1 <= units_per_rf <= 64):
+        raise ConfigError(f"units per receptive field must be between 1 and 64, got {units_per_rf!r}")
     table = anatomy if isinstance(anatomy, Anatomy) else anatomy_for(conn, anatomy)
     per_area = table.for_areas(conn)
     budget = CHANNELS_PER_AREA * len(conn.areas) if channel_budget is None else int(channel_budget)
@@ -160,7 +163,7 @@ def derive_blocks(connectome: Connectome | str, anatomy: Anatomy | str | None = 
     base = wiring.architecture
     arch = Architecture(areas, dict(base.heads), base.input_area, in_channels, image_size,
                         f"anatomy-{table.species}", eye)
-    return Derivation(arch, table, float(field_degrees), tuple(rows))
+    return Derivation(arch, table, float(field_degrees), tuple(rows), float(units_per_rf))
 
 
 __all__ = ["CHANNELS_PER_AREA", "DEFAULT_FIELD_DEG", "MAX_KERNEL", "UNITS_PER_RF", "Derivation", "derive_blocks"]

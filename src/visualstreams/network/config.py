@@ -13,7 +13,7 @@ from typing import Any
 
 from ..connectome import Connectome
 from ..errors import ConfigError
-from .anatomy_blocks import DEFAULT_FIELD_DEG, derive_blocks
+from .anatomy_blocks import DEFAULT_FIELD_DEG, UNITS_PER_RF, derive_blocks
 from .architecture import Architecture
 from .compile import ArchitectureLike, CompiledNetwork, compile_network
 from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODE_DESCRIPTIONS, TWIN_PREFIXES, check_mode, check_steps
@@ -76,14 +76,17 @@ class NetworkConfig:
     budget: str = "natural"
     # what the budget matches (parameters used, or training FLOPs per image); None: this connectome's uniform network's
     budget_target: int | None = None
+    # anatomy blocks: units across a receptive field's diameter, which sets every map (None: UNITS_PER_RF)
+    units_per_rf: float | None = None
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
         if self.blocks not in BLOCKS:
             raise ConfigError(f"unknown blocks {self.blocks!r} ({', '.join(BLOCKS)})")
         if self.blocks != ANATOMY and (self.field_degrees is not None or self.anatomy is not None
-                                       or self.budget != "natural"):
-            raise ConfigError("a field in degrees, an anatomy table and a budget are settings of --blocks anatomy")
+                                       or self.budget != "natural" or self.units_per_rf is not None):
+            raise ConfigError("a field in degrees, an anatomy table, a budget and units per receptive field are "
+                              "settings of --blocks anatomy")
         if self.budget not in BUDGETS:
             raise ConfigError(f"unknown budget {self.budget!r} ({', '.join(BUDGETS)})")
         if self.budget_target is not None and (self.budget == "natural" or isinstance(self.budget_target, bool)
@@ -97,6 +100,13 @@ class NetworkConfig:
             object.__setattr__(self, "field_degrees", float(self.field_degrees))
         elif self.blocks == ANATOMY:  # recorded: what the blocks were derived for
             object.__setattr__(self, "field_degrees", DEFAULT_FIELD_DEG)
+        if self.units_per_rf is not None:
+            if isinstance(self.units_per_rf, bool) or not isinstance(self.units_per_rf, int | float) or not (
+                    1 <= self.units_per_rf <= 64):
+                raise ConfigError(f"units per receptive field must be between 1 and 64, got {self.units_per_rf!r}")
+            object.__setattr__(self, "units_per_rf", float(self.units_per_rf))
+        elif self.blocks == ANATOMY:  # recorded (a run written before the option had the same 4)
+            object.__setattr__(self, "units_per_rf", UNITS_PER_RF)
         if self.model is not None:
             object.__setattr__(self, "model", reference_spec(self.model).name)
             given = [o for o, v, d in (("--mode", self.mode, DEFAULT_MODE), ("--steps", self.steps, 1),
@@ -171,7 +181,7 @@ class NetworkConfig:
         # as every run before reference models (and, with uniform blocks, before anatomy blocks)
         out = {k: v for k, v in asdict(self).items() if k not in ("model", "width", "matched_to")}
         if self.blocks != ANATOMY:
-            for k in ("blocks", "field_degrees", "anatomy", "budget", "budget_target"):
+            for k in ("blocks", "field_degrees", "anatomy", "budget", "budget_target", "units_per_rf"):
                 out.pop(k)
         return out
 
@@ -218,7 +228,7 @@ class NetworkConfig:
         and recurrence: a sweep sets every species' ``budget_target`` to the mean of these, so that their anatomy
         networks have one budget."""
         uniform = replace(self, blocks="uniform", field_degrees=None, anatomy=None, budget="natural",
-                          budget_target=None)
+                          budget_target=None, units_per_rf=None)
         return budget_measure(uniform.compile(connectome, None, heads, every_step), self.budget, heads, every_step)
 
     def derived_architecture(self, connectome: Connectome | str | None,
@@ -230,7 +240,8 @@ class NetworkConfig:
         if connectome is None:
             raise ConfigError("anatomy blocks are derived for a connectome")
         return derive_blocks(connectome, self.anatomy, self.image_size or 28, self.field_degrees or DEFAULT_FIELD_DEG,
-                             in_channels=self.in_channels or 1).architecture
+                             in_channels=self.in_channels or 1,
+                             units_per_rf=self.units_per_rf or UNITS_PER_RF).architecture
 
     def rebuild(self, connectome: Connectome, architecture: Architecture) -> CompiledNetwork:
         """The network a run directory records: its saved ``architecture`` (a twin's already widened, at the run's

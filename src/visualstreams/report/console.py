@@ -62,12 +62,13 @@ def connectome_text(spec: CompiledNetwork) -> str:
 
 
 def blocks_text(connectome: str | Connectome, anatomy: str | None, field_degrees: float | None,
-                image_size: int | None) -> str:
+                image_size: int | None, units_per_rf: float | None = None) -> str:
     """``connectome show/plot --blocks anatomy``: every area's block derived from its species' anatomy, beside the
     numbers it came from and their sources (:func:`~visualstreams.network.anatomy_blocks.derive_blocks`)."""
-    from ..network.anatomy_blocks import DEFAULT_FIELD_DEG, derive_blocks
+    from ..network.anatomy_blocks import DEFAULT_FIELD_DEG, UNITS_PER_RF, derive_blocks
 
-    d = derive_blocks(connectome, anatomy, image_size or 28, field_degrees or DEFAULT_FIELD_DEG)
+    d = derive_blocks(connectome, anatomy, image_size or 28, field_degrees or DEFAULT_FIELD_DEG,
+                      units_per_rf=units_per_rf or UNITS_PER_RF)
     table = d.table()
     eye = table.iloc[0]
     field = f"{d.field_degrees:g} deg"
@@ -77,7 +78,7 @@ def blocks_text(connectome: str | Connectome, anatomy: str | None, field_degrees
     where = f"shipped {table_path.name}" if table_path.parent == TABLE_DIR else str(table_path)
     lines = [f"\nBlocks from the {d.anatomy.species} anatomy ({where}) for a {d.architecture.image_size} px "
              f"image spanning {field}: the eye {int(eye['size'])} px (2 x {eye['acuity_cpd']:g} cycles/deg x {field}, "
-             "at most the image's); rules in docs/network.md"]
+             f"at most the image's); {d.units_per_rf:g} units per receptive field; rules in docs/network.md"]
     areas = table.iloc[1:].copy()
     areas["neurons"] = areas["neurons"].map(lambda n: f"{n:,.0f}")
     areas[["size", "kernel_size", "channels"]] = areas[["size", "kernel_size", "channels"]].astype(int)
