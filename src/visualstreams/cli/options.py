@@ -207,12 +207,20 @@ def add_anatomy_options(p: argparse.ArgumentParser, many: bool = False) -> None:
                         + (", a factor" if many else ""))
     g.add_argument("--anatomy", metavar="SPECIES|CSV",
                    help="with --blocks anatomy: the anatomy table (default: the connectome's species'; shipped: "
-                        "human, macaque, marmoset, mouse; or a CSV of the same columns for one's own connectome)")
+                        f"{', '.join(_shipped_anatomies())}; or a CSV of the same columns for one's own connectome, "
+                        "e.g. a human or marmoset table: docs/network.md says what the sources lack)")
     add_units_per_rf(g)
     if not many:
         g.add_argument("--field-degrees", type=positive_float, metavar="DEG",
                        help="with --blocks anatomy: the visual angle the image spans (default 8, Brain-Score's); "
                             "the eye's pixels and every area's map size follow from it")
+
+
+def _shipped_anatomies() -> list[str]:
+    """The species an anatomy table ships for, as the package has them (the help never names one it lacks)."""
+    from ..connectome.anatomy import anatomy_species
+
+    return anatomy_species()
 
 
 def add_units_per_rf(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

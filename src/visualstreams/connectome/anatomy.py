@@ -131,7 +131,7 @@ def anatomy_species() -> list[str]:
 
 
 def load_anatomy(source: str | os.PathLike[str]) -> Anatomy:
-    """A shipped species' table (``macaque``, ``mouse``, ``marmoset``, ``human``) or a CSV file of the same
+    """A shipped species' table (:func:`anatomy_species`: ``macaque``, ``mouse``) or a CSV file of the same
     columns; a bad file is refused in one line naming the row."""
     text_source = str(source)
     path = TABLE_DIR / f"{text_source}.csv" if text_source in anatomy_species() else Path(source)
