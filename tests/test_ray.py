@@ -167,6 +167,23 @@ def test_stacked_runs_on_ray_equal_the_local_stack(tmp_path, data, cluster, one_
     assert same(outputs(tmp_path / "ray"), outputs(tmp_path / "local"))
 
 
+
+def test_anatomy_and_reference_networks_on_ray_equal_the_local_sweep(tmp_path, data, cluster, one_thread):
+    """Anatomy blocks at both budgets (one shared budget target) and a reference model, on Ray as locally."""
+    kw = {"seeds": [0], "data": data, "progress": False, "report": False, "similarity": False,
+          "blocks": ["uniform", "anatomy"], "budgets": ["natural", "parameters"], "models": ["cornet-z"]}
+    species = ["macaque-markov2014", "mouse-oh2014"]
+    local = vs.compare(species, cfg(epochs=1), tmp_path / "local", **kw)
+    summary = vs.compare(species, cfg(epochs=1), tmp_path / "ray", executor="ray", cpus_per_run=1, **kw)
+    assert set(summary["status"]) == {"ok"} and len(summary) == 7  # 2 species x 3 conditions, and cornet-z
+    assert sorted(set(summary["condition"])) == ["gain", "gain-anatomy", "gain-anatomy-P", "reference"]
+    assert summary["test_acc"].tolist() == local["test_acc"].tolist()
+    ray_runs, local_runs = outputs(tmp_path / "ray"), outputs(tmp_path / "local")
+    assert len(ray_runs) == 7 and same(ray_runs, local_runs)
+    networks = [json.loads(c.read_text())["network"] for c in (tmp_path / "ray").glob("*/*anatomy-P*/config.json")]
+    assert len(networks) == 2 and networks[0]["budget_target"] == networks[1]["budget_target"]
+
+
 def test_a_workers_warnings_reach_the_driver(tmp_path, data, cluster, one_thread):
     """A run interrupted after checkpoints written with 2 threads, resumed by a 1-CPU task: the worker's warning
     that the result will differ in the last bits is repeated by the driver (workers' output is not relayed)."""
