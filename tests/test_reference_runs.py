@@ -121,6 +121,13 @@ def test_reference_models_are_tested_in_families_of_their_own(tmp_path):
         fam = ref[ref["condition"] == c]
         assert len(fam) == 4 and (fam["p_holm"] >= fam["p"]).all() and fam["p_holm"].max() <= 1
         assert fam["p_holm"].min() == pytest.approx(min(1.0, 4 * fam["p"].min()))
+    from visualstreams.report.console import comparison_text
+
+    summary = summary_of({**species, **models}, tmp_path).assign(seconds=1.0)
+    stats, tests = analyse(tmp_path / "c", summary)
+    text = comparison_text(summary, stats, tests)  # each test printed with the condition it is within
+    assert "human - alexnet (gain-T4):" in text and "alexnet - resnet18 (reference):" in text
+    assert "human - macaque (gain):" in text and "(nan)" not in text
 
 
 def test_similarity_tests_reference_models_in_families_of_their_own():

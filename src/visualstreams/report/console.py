@@ -141,7 +141,8 @@ def comparison_text(summary: pd.DataFrame, stats: pd.DataFrame, tests: pd.DataFr
         lines += ["", "pairwise differences (Welch t-test, Holm-corrected within each metric and stratum):"]
         for r in shown.itertuples():
             flag = "*" if r.significant else " "
-            stratum = getattr(r, "condition", None) if r.compare == "species" else getattr(r, "species", None)
+            # conditions compared within a species; species (and reference models) within a condition
+            stratum = getattr(r, "species", None) if r.compare == "condition" else getattr(r, "condition", None)
             lines.append(f" {flag} {r.metric:<12} {r.group_a} - {r.group_b} ({stratum}): {r.diff:+.3f} "
                          f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p {p_clause(r.p)}, p_holm {p_clause(r.p_holm)}")
         lines.append("(* = significant after correction)")
