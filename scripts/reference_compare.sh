@@ -7,7 +7,10 @@
 #
 #   scripts/reference_compare.sh                 # into runs/reference-compare
 #   OUT=DIR DEVICE=cuda scripts/reference_compare.sh
-#   SUBSET=2000 DATASET=FILE.npz scripts/reference_compare.sh   # the CPU-sized run docs/reference.md reports
+#   SUBSET=2000 TEST_PER_CLASS=200 scripts/reference_compare.sh   # the CPU-sized run results/reference.md reports
+#
+# TEST_PER_CLASS=N tests on the first N test images of each class (written once to OUT/fmnist-testK.npz beside
+# the whole training set; its checksum is in every run's config.json); DATASET=FILE.npz gives a file of one's own.
 #
 # The notebook recipe (Adam 1e-3, batch 64), not the fast one: AlexNet has no batch norm and diverged under the fast
 # recipe's one-cycle peak of 3e-3 (test accuracy at chance after 2 epochs of 2,000 images; 49.8% under notebook's).
@@ -19,6 +22,24 @@ python=${PYTHON:-.venv/bin/python}
 out=${OUT:-runs/reference-compare}
 device=${DEVICE:-auto}
 data=()
+if [[ -n "${TEST_PER_CLASS:-}" && -z "${DATASET:-}" ]]; then
+    DATASET="$out/fmnist-test$((TEST_PER_CLASS * 10)).npz"
+    mkdir -p "$out"
+    [[ -f "$DATASET" ]] || "$python" - "$DATASET" "$TEST_PER_CLASS" <<'EOF'
+import sys
+
+import numpy as np
+
+import visualstreams as vs
+
+path, per_class = sys.argv[1], int(sys.argv[2])
+d = vs.load_fashion_mnist()
+labels = d.test_labels.numpy()
+keep = np.sort(np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in range(10)]))
+np.savez_compressed(path, images=d.train_images.numpy(), labels=d.train_labels.numpy(),
+                    test_images=d.test_images.numpy()[keep], test_labels=labels[keep], classes=np.array(d.classes))
+EOF
+fi
 if [[ -n "${DATASET:-}" ]]; then data=(--dataset "$DATASET"); fi
 recipe=(--recipe notebook --epochs "${EPOCHS:-5}" --train-subset "${SUBSET:-20000}" --seeds 5 --device "$device"
         --quiet --resume "${data[@]}")
