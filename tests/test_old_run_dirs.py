@@ -31,7 +31,8 @@ def test_an_old_run_directory_rebuilds_as_it_was(name):
     config_json = json.loads((directory / "config.json").read_text())
     config, spec = rebuild_run(RunDir(directory), config_json)
     assert "network" not in config_json  # written before the split
-    later = {"model", "width", "matched_to", "blocks", "field_degrees", "anatomy", "budget", "budget_target"}
+    later = {"model", "width", "matched_to", "blocks", "field_degrees", "anatomy", "budget", "budget_target",
+             "units_per_rf"}
     net_fields = {f.name for f in fields(NetworkConfig)} - set(INPUT_FIELDS) - later
     train = {k: v for k, v in config_json["train"].items() if k not in net_fields}
     assert config.to_dict() == train  # every training field read back, none added or changed
