@@ -33,6 +33,10 @@ def regime(out: Path) -> str:
     configs = sorted((out / "full").glob("*/*/config.json"))
     if not configs:
         return "(no run's config.json: the recipe is not stated)"
+    shared = {json.dumps({k: c[k] for k in ("train", "data")} | {"train": {**c["train"], "seed": None}}, sort_keys=True)
+              for c in (json.loads(f.read_text()) for f in configs)}
+    if len(shared) > 1:  # the sentence says one recipe and one data set for every network: it must be so
+        raise SystemExit(f"the runs in {out / 'full'} differ in recipe or data (bar the seed): no one regime to state")
     config = json.loads(configs[0].read_text())
     t, d = config["train"], config["data"]
     # the matched compare's connectome runs are the full one's again (the same seeds give the same weights)

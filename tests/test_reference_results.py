@@ -85,8 +85,24 @@ def test_the_tables_are_the_compares_numbers(tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[3].startswith(f"{diff:.2f} [") and float(cells[5]) == float(f"{p[i]:.2g}")
     assert float(cells[6]) == float(f"{p_holm[i]:.2g}")
-    assert "| the connectomes' own test | macaque-markov2014 | mouse-oh2014 |" in text
+    x, y = np.asarray(SPECIES["mouse-oh2014"]), np.asarray(FULL["resnet18"])
+    pooled = np.sqrt(((len(x) - 1) * x.var(ddof=1) + (len(y) - 1) * y.var(ddof=1)) / (len(x) + len(y) - 2))
+    g = diff / pooled * (1 - 3 / (4 * (len(x) + len(y)) - 9))  # Hedges' small-sample correction
+    assert float(cells[4]) == float(f"{g:.2f}")
+    assert text.count("| the connectomes' own test | macaque-markov2014 | mouse-oh2014 |") == 1  # not the rerun's
     assert text.count("| matched to macaque-markov2014's used parameters |") == 2 + 2 * 2 + 1  # models, their tests
     assert "| IT | alexnet | IT@t1: 0.730 [0.720, 0.740] | V1 | 0.860 [0.855, 0.865] | 80% |" in text
     assert ("the highest ceiled score of any run's IT is 0.905 (macaque-markov2014/seed0; the recordings were made "
             "from macaque-markov2014/seed0), the next 0.887 (macaque-markov2014/seed1)") in text
+
+
+def test_runs_of_different_recipes_are_not_stated_as_one(tmp_path):
+    write_compare(tmp_path / "full", FULL, "reference")
+    for k, epochs in enumerate((5, 3)):
+        run = tmp_path / "full" / "alexnet" / f"reference-seed{k}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"train": {"epochs": epochs, "seed": k}, "data": {}}))
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "reference_results.py"), str(tmp_path),
+                           "--markdown", str(tmp_path / "ref.md")], capture_output=True, text=True)
+    assert done.returncode != 0 and "differ in recipe or data" in done.stderr
+    assert not (tmp_path / "ref.md").exists()
