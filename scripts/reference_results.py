@@ -15,17 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from visualstreams.format import format_number, format_p
 from visualstreams.runs import CompareDir
 
 VARIANTS = {"full": "published widths", "matched": "matched to macaque-markov2014's used parameters"}
 
 
 def _ci(mean: float, low: float, high: float, digits: int = 2) -> str:
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
-def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
+    return f"{format_number(mean, digits)} [{format_number(low, digits)}, {format_number(high, digits)}]"
 
 
 def regime(out: Path) -> str:
@@ -33,7 +30,7 @@ def regime(out: Path) -> str:
     configs = sorted((out / "full").glob("*/*/config.json"))
     if not configs:
         return "(no run's config.json: the recipe is not stated)"
-    shared = {json.dumps({k: c[k] for k in ("train", "data")} | {"train": {**c["train"], "seed": None}}, sort_keys=True)
+    shared = {json.dumps({"train": {**c["train"], "seed": None}, "data": c["data"]}, sort_keys=True)
               for c in (json.loads(f.read_text()) for f in configs)}
     if len(shared) > 1:  # the sentence says one recipe and one data set for every network: it must be so
         raise SystemExit(f"the runs in {out / 'full'} differ in recipe or data (bar the seed): no one regime to state")
@@ -86,8 +83,8 @@ def tests_table(out: Path) -> list[str]:
         for _, t in tests.iterrows():
             family = what if t["compare"] == "reference" else "the connectomes' own test"
             lines.append(f"| {family} | {t['group_a']} | {t['group_b']} | "
-                         f"{_ci(t['diff'], t['ci_low'], t['ci_high'])} | {t['hedges_g']:.2f} | {_p(t['p'])} | "
-                         f"{_p(t['p_holm'])} |")
+                         f"{_ci(t['diff'], t['ci_low'], t['ci_high'])} | {t['hedges_g']:.2f} | {format_p(t['p'])} | "
+                         f"{format_p(t['p_holm'])} |")
     return lines
 
 
@@ -98,6 +95,8 @@ def figure(out: Path, path: Path) -> None:
 
     stats, runs = [], []
     for variant in VARIANTS:
+        if not (out / variant / CompareDir.STATS).is_file():
+            continue  # as the tables: a compare not run yet is left out
         st = pd.read_csv(out / variant / CompareDir.STATS)
         su = pd.read_csv(out / variant / CompareDir.SUMMARY)
         if variant == "matched":
@@ -149,6 +148,8 @@ def main() -> None:
     parser.add_argument("--source", default="macaque-markov2014/seed0",
                         help="the run the known-answer recordings were made from (as reference_compare.sh makes them)")
     args = parser.parse_args()
+    if not (args.out / "full" / CompareDir.SUMMARY).is_file():
+        parser.error(f"{args.out}: no full/{CompareDir.SUMMARY} (run scripts/reference_compare.sh into it first)")
     lines = [f"<!-- written by scripts/reference_results.py from {args.out}; do not edit -->", "",
              regime(args.out), "",
              *accuracy_table(args.out), "", *tests_table(args.out), ""]

@@ -14,6 +14,7 @@ from scipy import stats as sps
 
 from visualstreams.analysis.stats import holm
 from visualstreams.experiment.comparison import analyse
+from visualstreams.format import format_p
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECIES = {"macaque-markov2014": [79.3, 81.4, 78.7, 81.1, 80.4], "mouse-oh2014": [78.2, 79.3, 76.9, 81.8, 81.1]}
@@ -83,8 +84,7 @@ def test_the_tables_are_the_compares_numbers(tmp_path):
     diff = np.mean(SPECIES["mouse-oh2014"]) - np.mean(FULL["resnet18"])
     row = next(line for line in text.splitlines() if line.startswith("| published widths | mouse-oh2014 | resnet18 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[3].startswith(f"{diff:.2f} [") and float(cells[5]) == float(f"{p[i]:.2g}")
-    assert float(cells[6]) == float(f"{p_holm[i]:.2g}")
+    assert cells[3].startswith(f"{diff:.2f} [") and cells[5] == format_p(p[i]) and cells[6] == format_p(p_holm[i])
     x, y = np.asarray(SPECIES["mouse-oh2014"]), np.asarray(FULL["resnet18"])
     pooled = np.sqrt(((len(x) - 1) * x.var(ddof=1) + (len(y) - 1) * y.var(ddof=1)) / (len(x) + len(y) - 2))
     g = diff / pooled * (1 - 3 / (4 * (len(x) + len(y)) - 9))  # Hedges' small-sample correction
@@ -105,4 +105,11 @@ def test_runs_of_different_recipes_are_not_stated_as_one(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "reference_results.py"), str(tmp_path),
                            "--markdown", str(tmp_path / "ref.md")], capture_output=True, text=True)
     assert done.returncode != 0 and "differ in recipe or data" in done.stderr
+    assert not (tmp_path / "ref.md").exists()
+
+
+def test_a_directory_without_the_compare_is_refused_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "reference_results.py"), str(tmp_path),
+                           "--markdown", str(tmp_path / "ref.md")], capture_output=True, text=True)
+    assert done.returncode == 2 and "no full/summary.csv" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "ref.md").exists()

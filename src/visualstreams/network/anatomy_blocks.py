@@ -45,6 +45,13 @@ CHANNELS_PER_AREA = 144  # the notebook's 864 channels over its six areas
 DEFAULT_FIELD_DEG = 8.0  # the visual angle an image spans unless a run says otherwise: Brain-Score's default
 
 
+def check_units_per_rf(units_per_rf: object) -> float:
+    """Units per receptive field as the rules take them (1 to 64), else a one-line error."""
+    if isinstance(units_per_rf, bool) or not (isinstance(units_per_rf, int | float) and 1 <= units_per_rf <= 64):
+        raise ConfigError(f"units per receptive field must be between 1 and 64, got {units_per_rf!r}")
+    return float(units_per_rf)
+
+
 @dataclass(frozen=True)
 class Derivation:
     """The architecture derived from an anatomy, and every area's numbers and rule outcome (:meth:`table`)."""
@@ -99,8 +106,7 @@ def derive_blocks(connectome: Connectome | str, anatomy: Anatomy | str | None = 
     conn = load_connectome(connectome)
     if not (isinstance(field_degrees, int | float) and 0 < field_degrees < 360):
         raise ConfigError(f"the image's field must be between 0 and 360 degrees, got {field_degrees!r}")
-    if isinstance(units_per_rf, bool) or not (isinstance(units_per_rf, int | float) and 1 <= units_per_rf <= 64):
-        raise ConfigError(f"units per receptive field must be between 1 and 64, got {units_per_rf!r}")
+    units_per_rf = check_units_per_rf(units_per_rf)
     table = anatomy if isinstance(anatomy, Anatomy) else anatomy_for(conn, anatomy)
     per_area = table.for_areas(conn)
     budget = CHANNELS_PER_AREA * len(conn.areas) if channel_budget is None else int(channel_budget)
@@ -163,7 +169,7 @@ def derive_blocks(connectome: Connectome | str, anatomy: Anatomy | str | None = 
     base = wiring.architecture
     arch = Architecture(areas, dict(base.heads), base.input_area, in_channels, image_size,
                         f"anatomy-{table.species}", eye)
-    return Derivation(arch, table, float(field_degrees), tuple(rows), float(units_per_rf))
+    return Derivation(arch, table, float(field_degrees), tuple(rows), units_per_rf)
 
 
 __all__ = ["CHANNELS_PER_AREA", "DEFAULT_FIELD_DEG", "MAX_KERNEL", "UNITS_PER_RF", "Derivation", "derive_blocks"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..connectome import Connectome
 from ..errors import ConfigError
-from .anatomy_blocks import DEFAULT_FIELD_DEG, UNITS_PER_RF, derive_blocks
+from .anatomy_blocks import DEFAULT_FIELD_DEG, UNITS_PER_RF, check_units_per_rf, derive_blocks
 from .architecture import Architecture
 from .compile import ArchitectureLike, CompiledNetwork, compile_network
 from .modes import DEFAULT_MODE, DEFAULT_STEPS, MODE_DESCRIPTIONS, TWIN_PREFIXES, check_mode, check_steps
@@ -101,10 +101,7 @@ class NetworkConfig:
         elif self.blocks == ANATOMY:  # recorded: what the blocks were derived for
             object.__setattr__(self, "field_degrees", DEFAULT_FIELD_DEG)
         if self.units_per_rf is not None:
-            if isinstance(self.units_per_rf, bool) or not isinstance(self.units_per_rf, int | float) or not (
-                    1 <= self.units_per_rf <= 64):
-                raise ConfigError(f"units per receptive field must be between 1 and 64, got {self.units_per_rf!r}")
-            object.__setattr__(self, "units_per_rf", float(self.units_per_rf))
+            object.__setattr__(self, "units_per_rf", check_units_per_rf(self.units_per_rf))
         elif self.blocks == ANATOMY:  # recorded (a run written before the option had the same 4)
             object.__setattr__(self, "units_per_rf", UNITS_PER_RF)
         if self.model is not None:
